@@ -1,0 +1,65 @@
+"""Client registry. One module per client implementation registers a ClientAdapter.
+
+An adapter turns a Case into a session run inside the client host and returns the
+client's own report (facts: steps, transcript, data connections). It never judges.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.model import Case
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    host: str            # the address the client dials
+    ca: Path             # CA bundle the client verifies the server against
+    user: str = "ftpuser"
+    password: str = "ftp-secret"
+    timeout: float = 4.0  # per network step
+    size: int = 1 << 20  # bytes uploaded and downloaded
+    python: str = sys.executable
+
+
+class ClientAdapter:
+    name = "?"
+    summary = ""
+    modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
+
+    def session(self, lab, host: str, case: Case, ctx: ClientContext) -> dict[str, Any]:
+        """Run one session of `case` in `host`; return the client's report."""
+        raise NotImplementedError
+
+    def close(self, lab) -> None:
+        """Release anything kept alive in `lab` between sessions."""
+
+
+_REGISTRY: dict[str, ClientAdapter] = {}
+
+
+def register(adapter: ClientAdapter) -> None:
+    _REGISTRY[adapter.name] = adapter
+
+
+def _load() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def names() -> list[str]:
+    _load()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> ClientAdapter:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown client {name!r}; valid: {', '.join(_REGISTRY)}") from None

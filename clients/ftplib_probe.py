@@ -1,0 +1,442 @@
+"""The ftplib probe: a real FTP/FTPS session with Python's ftplib, run inside the client host.
+
+It records facts only: each step's result, every control line sent and received, and each
+data connection (what was advertised, where it connected, what happened). Judgement is the
+harness's job (harness/checks.py).
+
+Run as `python -m clients.ftplib_probe --agent`: it reads one JSON request per stdin line
+and answers with one JSON report per stdout line, so one interpreter serves many cases.
+"""
+from __future__ import annotations
+
+import errno
+import ftplib
+import hashlib
+import io
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import ssl
+import sys
+import time
+from typing import Any
+
+from . import ClientAdapter, ClientContext, register
+
+STEP_STAGE = {  # which verdict stage each probe step belongs to
+    "connect": "connect", "greeting": "connect", "tls-handshake": "tls-handshake",
+    "login": "login", "protect": "login", "pwd": "login",
+    "data-setup": "data-setup", "data-connect": "data-connect", "data-tls": "data-tls",
+    "transfer": "transfer", "integrity": "integrity", "dele": "transfer", "quit": "transfer",
+}
+_227 = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
+_229 = re.compile(r"\((.)\1\1(\d{1,5})\1\)")
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, error: str, kind: str = "error", reply: str | None = None):
+        super().__init__(error)
+        self.step, self.error, self.kind, self.reply = step, error, kind, reply
+
+
+def _kind(exc: BaseException) -> str:
+    """A short, stable name for what a socket error means on the wire."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls-verify"
+    if isinstance(exc, ssl.SSLError):
+        return "tls-error"
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "unreachable"
+    if isinstance(exc, EOFError):
+        return "eof"
+    return "error"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Session(ftplib.FTP_TLS):
+    """FTP_TLS that records its transcript and opens data connections step by step."""
+
+    def __init__(self, req: dict[str, Any], context: ssl.SSLContext | None):
+        super().__init__(context=context, timeout=req["timeout"])
+        self.req = req
+        self.t0 = time.monotonic()
+        self.transcript: list[dict[str, Any]] = []
+        self.data: list[dict[str, Any]] = []
+
+    def _t(self) -> float:
+        return round(time.monotonic() - self.t0, 4)
+
+    # -- transcript hooks (ftplib calls these for every control line) --------
+    def putline(self, line: str) -> None:
+        shown = "PASS ******" if line.startswith("PASS ") else line
+        self.transcript.append({"t": self._t(), "dir": "sent", "line": shown})
+        super().putline(line)
+
+    def getline(self) -> str:
+        line = super().getline()
+        self.transcript.append({"t": self._t(), "dir": "recv", "line": line})
+        return line
+
+    def reply(self, step: str) -> str:
+        """Read one reply; socket trouble becomes a StepFailed at `step`."""
+        try:
+            return self.getmultiline()
+        except (OSError, EOFError) as e:
+            raise StepFailed(step, _describe(e), _kind(e)) from e
+
+    def command(self, step: str, cmd: str, ok: str = "23") -> str:
+        try:
+            self.putcmd(cmd)
+        except OSError as e:
+            raise StepFailed(step, _describe(e), _kind(e)) from e
+        resp = self.reply(step)
+        if resp[:1] not in ok:
+            raise StepFailed(step, f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
+        return resp
+
+    def drain(self, wait: float = 0.5) -> str | None:
+        """A reply the server may have sent that nobody read yet (its real reason)."""
+        try:
+            self.sock.settimeout(wait)
+            return self.getmultiline()
+        except (OSError, EOFError):
+            return None
+        finally:
+            try:
+                self.sock.settimeout(self.req["timeout"])
+            except OSError:
+                pass
+
+    # -- data connections ----------------------------------------------------
+    def open_data(self, cmd: str, rest: dict[str, Any]) -> socket.socket:
+        """Negotiate a data connection for `cmd` and return the connected socket."""
+        mode = self.req["mode"]
+        rec: dict[str, Any] = {"cmd": cmd.split()[0], "mode": mode}
+        self.data.append(rec)
+        rest["rec"] = rec
+        if mode in ("pasv", "epsv"):
+            return self._passive(cmd, mode, rec)
+        return self._active(cmd, mode, rec)
+
+    def _passive(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
+        peer = self.sock.getpeername()[0]
+        if mode == "pasv":
+            resp = self.command("data-setup", "PASV", ok="2")
+            m = _227.search(resp)
+            if not m or resp[:3] != "227":
+                raise StepFailed("data-setup", f"cannot parse PASV reply {resp!r}", "parse", resp)
+            nums = [int(x) for x in m.groups()]
+            if any(n > 255 for n in nums):
+                raise StepFailed("data-setup", f"PASV reply has numbers over 255: {resp!r}", "parse", resp)
+            adv_ip, adv_port = ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5]
+            host = adv_ip if self.req["pasv_address"] == "trust" else peer
+        else:
+            resp = self.command("data-setup", "EPSV", ok="2")
+            m = _229.search(resp)
+            if not m or resp[:3] != "229":
+                raise StepFailed("data-setup", f"cannot parse EPSV reply {resp!r}", "parse", resp)
+            adv_ip, adv_port = None, int(m.group(2))
+            host = peer
+        if not 0 < adv_port < 65536:
+            raise StepFailed("data-setup", f"advertised port {adv_port} is out of range", "parse", resp)
+        rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
+                   target=f"{host}:{adv_port}", control_peer=peer)
+        try:
+            conn = socket.create_connection((host, adv_port), timeout=self.req["timeout"])
+        except OSError as e:
+            rec["connect"] = _kind(e)
+            rec["late_reply"] = self.drain(0.3)
+            raise StepFailed("data-connect", f"connect to {host}:{adv_port}: {_describe(e)}",
+                             _kind(e)) from e
+        rec["connect"] = "ok"
+        rec["local"] = "%s:%d" % conn.getsockname()[:2]
+        self._start_transfer(cmd, rec, conn)
+        return conn
+
+    def _active(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
+        local_ip = self.sock.getsockname()[0]
+        lsock = socket.create_server((local_ip, 0))
+        lsock.settimeout(self.req["timeout"])
+        port = lsock.getsockname()[1]
+        if mode == "port":
+            arg = "PORT " + ",".join(local_ip.split(".") + [str(port >> 8), str(port & 255)])
+        else:
+            arg = f"EPRT |1|{local_ip}|{port}|"
+        rec.update(sent=arg, listen=f"{local_ip}:{port}")
+        try:
+            resp = self.command("data-setup", arg, ok="2")
+            rec["reply"] = resp
+            self._start_transfer(cmd, rec, None)
+            try:
+                conn, addr = lsock.accept()
+            except OSError as e:
+                rec["connect"] = _kind(e)
+                rec["late_reply"] = self.drain(0.3)
+                raise StepFailed("data-connect", f"no data connection arrived on "
+                                 f"{local_ip}:{port}: {_describe(e)}", _kind(e)) from e
+            rec.update(connect="ok", peer="%s:%d" % addr[:2])
+            conn.settimeout(self.req["timeout"])
+            return conn
+        except StepFailed as sf:
+            rec.setdefault("reply", sf.reply)
+            raise
+        finally:
+            lsock.close()
+
+    def _start_transfer(self, cmd: str, rec: dict[str, Any], conn: socket.socket | None) -> None:
+        try:
+            self.putcmd(cmd)
+        except OSError as e:
+            raise StepFailed("transfer", _describe(e), _kind(e)) from e
+        resp = self.reply("data-connect")
+        rec["preliminary"] = resp
+        if resp[:1] != "1":
+            if conn is not None:
+                conn.close()
+            # 425/426 mean the data connection itself failed; other codes, the command did.
+            step = "data-connect" if resp[:3] in ("425", "426") else "data-setup"
+            if resp[:3] == "522":
+                step = "data-tls"
+            raise StepFailed(step, f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
+
+    def secure_data(self, conn: socket.socket, rec: dict[str, Any]) -> socket.socket:
+        if not self._prot_p:
+            return conn
+        try:
+            tls = self.context.wrap_socket(conn, server_hostname=self.host)
+        except (OSError, ssl.SSLError) as e:
+            rec["tls"] = _kind(e)
+            rec["late_reply"] = self.drain(0.5)
+            conn.close()
+            raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
+                             _kind(e)) from e
+        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused)
+        return tls
+
+
+def _finish(sess: Session, conn: socket.socket, rec: dict[str, Any]) -> None:
+    """Close the data connection the way ftplib does and read the final reply."""
+    try:
+        if isinstance(conn, ssl.SSLSocket):
+            try:
+                conn.unwrap()
+            except (OSError, ssl.SSLError):
+                pass
+    finally:
+        conn.close()
+    resp = sess.reply("transfer")
+    rec["final"] = resp
+    if resp[:1] != "2":
+        raise StepFailed("transfer", f"server replied {resp!r} after the transfer", "reply", resp)
+
+
+def _transfer_failed(sess: Session, rec: dict[str, Any], e: BaseException) -> StepFailed:
+    rec["transfer"] = _kind(e)
+    rec["late_reply"] = sess.drain(0.5)
+    return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", _kind(e))
+
+
+def stor(sess: Session, name: str, payload: bytes) -> None:
+    st: dict[str, Any] = {}
+    conn = sess.secure_data(sess.open_data(f"STOR {name}", st), st["rec"])
+    try:
+        conn.sendall(payload)
+    except OSError as e:
+        conn.close()
+        raise _transfer_failed(sess, st["rec"], e) from e
+    _finish(sess, conn, st["rec"])
+
+
+def retr(sess: Session, cmd: str) -> bytes:
+    st: dict[str, Any] = {}
+    conn = sess.secure_data(sess.open_data(cmd, st), st["rec"])
+    buf = io.BytesIO()
+    try:
+        while chunk := conn.recv(65536):
+            buf.write(chunk)
+    except OSError as e:
+        conn.close()
+        raise _transfer_failed(sess, st["rec"], e) from e
+    st["rec"]["bytes"] = buf.tell()
+    _finish(sess, conn, st["rec"])
+    return buf.getvalue()
+
+
+def run(req: dict[str, Any]) -> dict[str, Any]:
+    """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
+    timeout, size."""
+    ctx = None
+    if req["tls"] != "none":
+        ctx = ssl.create_default_context(cafile=req["ca"])
+    sess = Session(req, ctx)
+    steps: list[dict[str, Any]] = []
+    report: dict[str, Any] = {"steps": steps, "transcript": sess.transcript, "data": sess.data}
+    payload = os.urandom(req["size"])
+    name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
+    step = "connect"
+
+    def done(s: str, **info: Any) -> None:
+        steps.append({"step": s, "ok": True, "t": sess._t(), **info})
+
+    try:
+        try:
+            raw = socket.create_connection((req["host"], req["port"]), timeout=req["timeout"])
+        except OSError as e:
+            raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
+                             _kind(e)) from e
+        sess.host, sess.port = req["host"], req["port"]
+        report["control_local"] = "%s:%d" % raw.getsockname()[:2]
+        done("connect", local=report["control_local"])
+        if req["tls"] == "implicit":
+            step = "tls-handshake"
+            try:
+                raw = ctx.wrap_socket(raw, server_hostname=req["host"])
+            except (OSError, ssl.SSLError) as e:
+                raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+            done("tls-handshake", version=raw.version())
+        sess.sock, sess.af = raw, raw.family
+        sess.file = raw.makefile("r", encoding=sess.encoding)
+        step = "greeting"
+        sess.welcome = sess.reply("greeting")
+        if sess.welcome[:1] != "2":
+            raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
+        done("greeting")
+        if req["tls"] == "explicit":
+            step = "tls-handshake"
+            sess.command("tls-handshake", "AUTH TLS", ok="2")
+            try:
+                sess.sock = ctx.wrap_socket(sess.sock, server_hostname=req["host"])
+            except (OSError, ssl.SSLError) as e:
+                raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+            sess.file = sess.sock.makefile("r", encoding=sess.encoding)
+            done("tls-handshake", version=sess.sock.version())
+        step = "login"
+        resp = sess.command("login", f"USER {req['user']}", ok="23")
+        if resp[:1] == "3":
+            sess.command("login", f"PASS {req['password']}", ok="2")
+        done("login")
+        if req["tls"] != "none":
+            sess.command("protect", "PBSZ 0", ok="2")
+            sess.command("protect", "PROT P", ok="2")
+            sess._prot_p = True
+            done("protect")
+        sess.command("pwd", "PWD", ok="2")
+        done("pwd")
+        sess.command("data-setup", "TYPE I", ok="2")
+        stor(sess, name, payload)
+        done("stor", bytes=len(payload))
+        listing = retr(sess, "LIST")
+        done("list", bytes=len(listing), seen=name.encode() in listing)
+        got = retr(sess, f"RETR {name}")
+        done("retr", bytes=len(got))
+        if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
+            raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
+                             f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
+        done("integrity", sha256=hashlib.sha256(got).hexdigest())
+        sess.command("dele", f"DELE {name}", ok="2")
+        done("dele")
+        sess.command("quit", "QUIT", ok="2")
+        done("quit")
+        report["result"] = {"ok": True}
+    except StepFailed as f:
+        report["result"] = {"ok": False, "step": f.step, "stage": STEP_STAGE[f.step],
+                            "kind": f.kind, "error": f.error, "reply": f.reply}
+    except (OSError, EOFError, ftplib.Error) as e:  # anything the steps above did not expect
+        report["result"] = {"ok": False, "step": step, "stage": STEP_STAGE.get(step, "transfer"),
+                            "kind": _kind(e), "error": _describe(e), "reply": None}
+    finally:
+        try:
+            sess.close()
+        except OSError:
+            pass
+    report["duration_s"] = sess._t()
+    return report
+
+
+# --- harness side -------------------------------------------------------------
+
+class ProbeDied(Exception):
+    pass
+
+
+class FtplibProbe(ClientAdapter):
+    """Stock ftplib behaviour: no TLS session reuse on data connections."""
+    name = "ftplib"
+    summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
+    deadline = 40.0  # a whole session, beyond every per-step timeout
+
+    def __init__(self) -> None:
+        self._agents: dict[int, subprocess.Popen] = {}
+
+    def _agent(self, lab, host: str, ctx: ClientContext) -> subprocess.Popen:
+        p = self._agents.get(id(lab))
+        if p is None or p.poll() is not None:
+            p = lab.spawn(host, [ctx.python, "-m", "clients.ftplib_probe", "--agent"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._agents[id(lab)] = p
+        return p
+
+    def session(self, lab, host: str, case, ctx: ClientContext) -> dict[str, Any]:
+        req = {"host": ctx.host, "port": case.server.control_port, "tls": case.server.tls,
+               "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
+               "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
+               "timeout": ctx.timeout, "size": ctx.size}
+        p = self._agent(lab, host, ctx)
+        try:
+            p.stdin.write(json.dumps(req) + "\n")
+            p.stdin.flush()
+            ready, _, _ = select.select([p.stdout], [], [], self.deadline)
+            line = p.stdout.readline() if ready else ""
+        except OSError as e:
+            line, ready = "", [e]
+        if not line:
+            self.close(lab)
+            why = "did not answer" if not ready else "exited"
+            raise ProbeDied(f"the ftplib probe {why} within {self.deadline:.0f}s")
+        out = json.loads(line)
+        if "probe_error" in out:
+            raise ProbeDied(f"the ftplib probe crashed: {out['probe_error']}")
+        return out
+
+    def close(self, lab) -> None:
+        p = self._agents.pop(id(lab), None)
+        if p is not None:
+            lab.stop(p, grace=1.0)
+
+
+register(FtplibProbe())
+
+
+def agent() -> int:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            out = run(json.loads(line))
+        except Exception as e:  # noqa: BLE001 - reported as a harness error, never a hang
+            out = {"probe_error": _describe(e)}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--agent"]:
+        sys.exit(agent())
+    if len(sys.argv) == 3 and sys.argv[1] == "--request":
+        print(json.dumps(run(json.loads(sys.argv[2])), indent=2))
+        sys.exit(0)
+    print("usage: python -m clients.ftplib_probe --agent | --request JSON", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,59 @@
+"""The backend interface. A backend turns Topology data into a running Lab.
+
+Only backends touch the kernel (or Docker). Everything above them runs commands in hosts
+through a Lab and never knows how the hosts are made.
+"""
+from __future__ import annotations
+
+import subprocess
+from abc import ABC, abstractmethod
+from typing import IO, Sequence
+
+from ..model import Topology
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot run on this machine; the message says what is missing."""
+
+
+class Lab(ABC):
+    """A built topology: hosts you can run commands in."""
+
+    def __init__(self, topology: Topology, prefix: str) -> None:
+        self.topology = topology
+        self.prefix = prefix  # run-unique name prefix of every object this lab made
+
+    @abstractmethod
+    def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,
+              stdout: int | IO | None = subprocess.PIPE,
+              stderr: int | IO | None = subprocess.PIPE) -> subprocess.Popen:
+        """Start a long-running process in `host`. The lab stops it at teardown."""
+
+    @abstractmethod
+    def run(self, host: str, argv: Sequence[str], *, input: str | None = None,
+            timeout: float = 10.0) -> subprocess.CompletedProcess:
+        """Run a command in `host` to completion (bounded by `timeout`)."""
+
+    @abstractmethod
+    def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
+        """Stop a process started with spawn(): terminate, then kill after `grace`."""
+
+    @abstractmethod
+    def teardown(self) -> None:
+        """Stop every process and remove every object this lab made. Idempotent."""
+
+
+class Backend(ABC):
+    name: str = "?"
+
+    @abstractmethod
+    def preflight(self) -> None:
+        """Raise BackendUnavailable with an operator's explanation if this can't run."""
+
+    @abstractmethod
+    def build(self, topology: Topology, prefix: str) -> Lab:
+        """Build the topology. On failure, leave nothing behind and raise."""
+
+    @abstractmethod
+    def clean(self, force: bool = False) -> list[str]:
+        """Remove what killed runs left behind; return what was removed."""

@@ -1,0 +1,256 @@
+"""The netns backend: every host is a Linux network namespace, every link a veth pair.
+
+Kernel objects are made with pyroute2 (namespaces, links, addresses, routes) and nft (the
+middlebox rulesets). Nothing is ever created in, or changed in, the root namespace: veth
+pairs are born directly inside their namespaces.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO, Sequence
+
+from pyroute2 import IPRoute, netns
+
+from ..model import Middlebox, Topology
+from .base import Backend, BackendUnavailable, Lab
+
+NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
+STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run's objects
+NAT_DIR = Path(__file__).resolve().parents[2] / "nat"
+
+# Inside every namespace: what a host needs and nothing the root namespace is asked for.
+HOST_SYSCTLS = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
+ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1"}
+
+
+def _in_netns(name: str, fn) -> None:
+    """Run fn() on a short-lived thread switched into namespace `name` (setns is per thread)."""
+    err: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            netns.setns(name)
+            fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            err.append(e)
+
+    t = threading.Thread(target=body, name=f"setns-{name}")
+    t.start()
+    t.join()
+    if err:
+        raise err[0]
+
+
+def _write_sysctls(name: str, values: dict[str, str]) -> None:
+    def write() -> None:
+        for key, value in values.items():
+            Path("/proc/sys", key).write_text(value)
+    _in_netns(name, write)
+
+
+def _kill_pids(pids: list[int], grace: float = 1.0) -> None:
+    """Stop processes by PID: SIGTERM, then SIGKILL after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _is_zombie(p)]
+            time.sleep(0.02)
+        pids = alive
+        if not pids:
+            return
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+class NetnsLab(Lab):
+    def __init__(self, topology: Topology, prefix: str) -> None:
+        super().__init__(topology, prefix)
+        self.ns = {h.name: f"{prefix}-{h.name}" for h in topology.hosts}
+        self._procs: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+        self._down = False
+
+    # -- building -----------------------------------------------------------
+    def _build(self) -> None:
+        topo = self.topology
+        for name in self.ns.values():
+            netns.create(name)
+        for host in topo.hosts:
+            sysctls = dict(HOST_SYSCTLS)
+            if isinstance(host, Middlebox):
+                sysctls.update(ROUTER_SYSCTLS)
+            _write_sysctls(self.ns[host.name], sysctls)
+        # Netlink sockets are opened on a thread inside each namespace (no fork, no root ns).
+        for link in topo.links:
+            def add_veth(link=link) -> None:
+                with IPRoute() as ip:
+                    ip.link("add", ifname=link.a.ifname, kind="veth",
+                            peer={"ifname": link.b.ifname, "net_ns_fd": self.ns[link.b.host]})
+            _in_netns(self.ns[link.a.host], add_veth)
+        for host in topo.hosts:
+            _in_netns(self.ns[host.name], lambda host=host: self._configure(host))
+        for box in topo.middleboxes:
+            if box.ruleset is not None:
+                text = box.ruleset.render(lambda f: (NAT_DIR / f).read_text())
+                r = self.run(box.name, ["nft", "-f", "-"], input=text, timeout=10)
+                if r.returncode != 0:
+                    raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")
+
+    def _configure(self, host) -> None:
+        """Addresses, links up and routes of one host; runs inside its namespace."""
+        with IPRoute() as ip:
+            ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
+            for port in self.topology.ports_of(host.name):
+                idx = ip.link_lookup(ifname=port.ifname)[0]
+                addr, plen = port.address.split("/")
+                ip.addr("add", index=idx, address=addr, prefixlen=int(plen))
+                ip.link("set", index=idx, state="up")
+            for route in host.routes:
+                dst = "0.0.0.0/0" if route.dst == "default" else route.dst
+                ip.route("add", dst=dst, gateway=route.via)
+
+    # -- running ------------------------------------------------------------
+    def _argv(self, host: str, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.ns[host], *argv]
+
+    def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,
+              stdout: int | IO | None = subprocess.PIPE,
+              stderr: int | IO | None = subprocess.PIPE) -> subprocess.Popen:
+        with self._lock:
+            if self._down:
+                raise RuntimeError("lab is torn down")
+            # A new session: Ctrl-C reaches the harness only, which then stops this itself.
+            p = subprocess.Popen(self._argv(host, argv), stdin=stdin, stdout=stdout,
+                                 stderr=stderr, start_new_session=True, text=True)
+            self._procs.append(p)
+            return p
+
+    def run(self, host: str, argv: Sequence[str], *, input: str | None = None,
+            timeout: float = 10.0) -> subprocess.CompletedProcess:
+        return subprocess.run(self._argv(host, argv), input=input, capture_output=True,
+                              text=True, timeout=timeout, start_new_session=True)
+
+    def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=grace)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def teardown(self) -> None:
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+            procs, self._procs = self._procs, []
+        for p in procs:
+            try:
+                self.stop(p, grace=1.0)
+            except Exception:  # noqa: BLE001 - keep tearing down
+                pass
+        remove_namespaces(list(self.ns.values()))
+
+
+def remove_namespaces(names: list[str]) -> None:
+    """Kill every process left in these namespaces (by PID), then delete them."""
+    existing = set(netns.listnetns())
+    names = [n for n in names if n in existing]
+    if not names:
+        return
+    pids_by_ns = netns.ns_pids()
+    _kill_pids([pid for n in names for pid in pids_by_ns.get(n, []) if pid != os.getpid()])
+    for n in names:
+        try:
+            netns.remove(n)
+        except OSError:
+            pass
+
+
+class NetnsBackend(Backend):
+    name = "netns"
+
+    def preflight(self) -> None:
+        missing = [tool for tool in ("ip", "nft", "conntrack") if shutil.which(tool) is None]
+        if missing:
+            raise BackendUnavailable(
+                f"missing tools: {', '.join(missing)}. Install them with `make setup` "
+                "(Debian packages iproute2, nftables, conntrack).")
+        if os.geteuid() != 0:
+            raise BackendUnavailable("the netns backend needs root or a user namespace")
+        helper = Path("/sys/module/nf_conntrack_ftp")
+        if not helper.exists():
+            raise BackendUnavailable("this kernel has no conntrack FTP helper (nf_conntrack_ftp)")
+
+    def build(self, topology: Topology, prefix: str) -> NetnsLab:
+        lab = NetnsLab(topology, prefix)
+        try:
+            lab._build()
+        except BaseException:
+            lab.teardown()
+            raise
+        return lab
+
+    def clean(self, force: bool = False) -> list[str]:
+        """Remove namespaces of runs whose owning process is gone (all of them with force)."""
+        runs: dict[str, list[str]] = {}
+        for name in netns.listnetns():
+            if name.startswith(NAME_PREFIX):
+                run_id = name[len(NAME_PREFIX):].split("-", 1)[0]
+                runs.setdefault(run_id, []).append(name)
+        removed: list[str] = []
+        for run_id, names in sorted(runs.items()):
+            if not force and run_alive(run_id):
+                continue
+            remove_namespaces(names)
+            removed += names
+            (STATE_DIR / f"{run_id}.pid").unlink(missing_ok=True)
+        return removed
+
+
+def claim_run(run_id: str) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    (STATE_DIR / f"{run_id}.pid").write_text(str(os.getpid()))
+
+
+def release_run(run_id: str) -> None:
+    (STATE_DIR / f"{run_id}.pid").unlink(missing_ok=True)
+
+
+def run_alive(run_id: str) -> bool:
+    try:
+        pid = int((STATE_DIR / f"{run_id}.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)

@@ -1,0 +1,257 @@
+"""Observation -> Verdict, by small named checks.
+
+First the evidence is gathered from the observation (lines as sent and as received,
+tampering, data connections, middlebox facts). Then each check in CHECKS looks at it in
+turn; the first that recognises the failure writes the diagnosis from that evidence.
+Every check can be tested alone on a recorded Observation, with no network.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Callable, Optional
+
+from .model import Observation, Verdict
+
+Evidence = dict[str, Any]
+Check = Callable[[Observation, Evidence], Optional[Verdict]]
+CHECKS: list[tuple[str, Check]] = []
+
+_DATA_CMDS = ("PASV", "EPSV", "PORT", "EPRT")
+_ADDR_227 = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    def add(fn: Check) -> Check:
+        CHECKS.append((name, fn))
+        return fn
+    return add
+
+
+# --- evidence ----------------------------------------------------------------
+
+def _session_lines(obs: Observation) -> list[dict[str, Any]]:
+    """The server's lines for this case's control connection (one peer)."""
+    sent_by_client = {t["line"] for t in obs.client.get("transcript", []) if t["dir"] == "sent"}
+    by_peer: dict[str, list[dict[str, Any]]] = {}
+    for e in obs.server_lines:
+        by_peer.setdefault(e["peer"], []).append(e)
+    if not by_peer:
+        return []
+    return max(by_peer.values(),
+               key=lambda es: sum(1 for e in es if e["kind"] == "recv" and e["line"] in sent_by_client))
+
+
+def control_pairs(obs: Observation) -> list[dict[str, Any]]:
+    """Pair each control line as one end sent it with the line the other end received."""
+    client = obs.client.get("transcript", [])
+    server = _session_lines(obs)
+    pairs = []
+    for direction, tx, rx in (
+            ("client->server", [t["line"] for t in client if t["dir"] == "sent"],
+             [e["line"] for e in server if e["kind"] == "recv"]),
+            ("server->client", [e["line"] for e in server if e["kind"] == "sent"],
+             [t["line"] for t in client if t["dir"] == "recv"])):
+        for sent, received in zip(tx, rx):
+            pairs.append({"direction": direction, "sent": sent, "received": received,
+                          "tampered": sent != received})
+    return pairs
+
+
+def _is_data_line(line: str) -> bool:
+    return line[:4].upper() in _DATA_CMDS or line[:3] in ("227", "229")
+
+
+def gather(obs: Observation) -> Evidence:
+    pairs = control_pairs(obs)
+    tampered = [p for p in pairs if p["tampered"]]
+    result = obs.client.get("result", {})
+    ev: Evidence = {
+        "control": [p for p in pairs if _is_data_line(p["sent"]) or p["tampered"]][:12],
+        "tampered": bool(tampered),
+        "data_connections": obs.client.get("data", []),
+        "failure": None if result.get("ok") else result,
+        "helper_expectations": {k: v for k, v in obs.expectations.items() if v},
+        "firewall_rejected": {k: v for k, v in obs.rejected.items() if v},
+        "server_log": [l for l in obs.server_log if "listening on" not in l][-8:],
+    }
+    if tampered:
+        ev["tampered_lines"] = tampered
+    if ev["failure"] and ev["failure"].get("reply") is None:
+        late = [d.get("late_reply") for d in ev["data_connections"] if d.get("late_reply")]
+        if late:
+            ev["failure"] = dict(ev["failure"], late_reply=late[-1])
+    return ev
+
+
+# --- wording helpers ---------------------------------------------------------
+
+def _private(ip: str | None) -> bool:
+    try:
+        return ip is not None and ipaddress.ip_address(ip).is_private and \
+            not ipaddress.ip_address(ip) in ipaddress.ip_network("203.0.113.0/24") and \
+            not ipaddress.ip_address(ip) in ipaddress.ip_network("198.51.100.0/24")
+    except ValueError:
+        return False
+
+
+def _what(kind: str | None) -> str:
+    return {"refused": "was refused", "timeout": "timed out", "unreachable": "found no route",
+            "reset": "was reset", "eof": "was closed by the peer",
+            "tls-verify": "failed certificate verification",
+            "tls-error": "failed in the TLS handshake"}.get(kind or "", f"failed ({kind})")
+
+
+def _rejections(obs: Observation, ev: Evidence) -> str:
+    rej = ev["firewall_rejected"]
+    if not rej:
+        return ""
+    parts = [f"{box} rejected {n} packet{'s' if n != 1 else ''} of new connections" for box, n in rej.items()]
+    return " (" + "; ".join(parts) + ")"
+
+
+def _helper_boxes(obs: Observation) -> list[str]:
+    return [b.name for b in obs.topology.middleboxes if b.ruleset and b.ruleset.helper]
+
+
+def _failed_data(ev: Evidence) -> dict[str, Any]:
+    return ev["data_connections"][-1] if ev["data_connections"] else {}
+
+
+def _rewrites(ev: Evidence) -> str:
+    t = ev.get("tampered_lines") or []
+    return "; ".join(f"{p['direction']}: '{p['sent']}' arrived as '{p['received']}'" for p in t)
+
+
+def _v(outcome: str, stage: str | None, text: str, ev: Evidence) -> Verdict:
+    return Verdict(outcome, stage, text, ev)
+
+
+# --- checks, in order ---------------------------------------------------------
+
+@check("harness-error")
+def harness_error(obs: Observation, ev: Evidence) -> Verdict | None:
+    if obs.harness_error:
+        return _v("error", None, f"harness error: {obs.harness_error}", ev)
+    if "result" not in obs.client:
+        return _v("error", None, "harness error: the client produced no report", ev)
+    return None
+
+
+@check("passed")
+def passed(obs: Observation, ev: Evidence) -> Verdict | None:
+    if not obs.client["result"].get("ok"):
+        return None
+    notes = ["Upload, listing, download and SHA-256 compare all passed."]
+    if ev["tampered"]:
+        boxes = ", ".join(_helper_boxes(obs)) or "a middlebox"
+        notes.append(f"The FTP helper on {boxes} rewrote control lines in transit: {_rewrites(ev)}.")
+    d = _failed_data(ev)
+    if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
+        notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "
+                     f"client ignored (policy 'control'): it connected to {d['target']} instead.")
+    return _v("pass", None, " ".join(notes), ev)
+
+
+@check("foreign-address")
+def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    reply = (f.get("reply") or f.get("late_reply") or "")
+    if "foreign address" not in reply:
+        return None
+    d = _failed_data(ev)
+    mode = obs.case.client.mode.upper()
+    if reply.startswith("501"):
+        sent = d.get("sent", mode)
+        received = next((p["received"] for p in ev["control"] if p["sent"] == sent), sent)
+        why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"
+               if obs.case.server.tls != "none" and _helper_boxes(obs) else
+               "no FTP helper on the path rewrote it" if not _helper_boxes(obs) else
+               "the helper did not rewrite it")
+        text = (f"The client sent '{received}' (its own address {d.get('listen', '?')}), but its "
+                f"control connection reaches the server from another address (NAT); the server "
+                f"refused to connect to a foreign address: '{reply}'. {why[0].upper() + why[1:]}.")
+    else:
+        text = (f"The server rejected the data connection because it came from a different address "
+                f"than the control connection: '{reply}'.")
+    return _v("fail", f["stage"], text, ev)
+
+
+@check("advertised-address-unreachable")
+def advertised_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    d = _failed_data(ev)
+    if f["stage"] != "data-connect" or d.get("connect") in (None, "ok") or not d.get("advertised_ip"):
+        return None
+    ip, port = d["advertised_ip"], d["advertised_port"]
+    if d["target"] != f"{ip}:{port}" or ip == d.get("control_peer"):
+        return None
+    sent = next((p["sent"] for p in ev["control"] if p["received"] == d.get("reply")), d.get("reply"))
+    owner = obs.topology.owner_of(ip)
+    whose = f"the private address of {owner}" if owner and _private(ip) else \
+        "a private address" if _private(ip) else "an address other than the control connection's"
+    text = (f"The server advertised {ip}:{port} in its PASV reply ('{sent}'), {whose}; the client "
+            f"trusted it and its connection {_what(d['connect'])}{_rejections(obs, ev)}. "
+            f"The control connection goes to {d['control_peer']}, so that is the only address "
+            f"reachable from the client's side.")
+    if obs.case.server.tls != "none" and _helper_boxes(obs):
+        text += " The FTP helper could not rewrite the reply: the control channel is encrypted."
+    return _v("fail", "data-connect", text, ev)
+
+
+@check("data-port-unreachable")
+def data_port_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    d = _failed_data(ev)
+    if f["stage"] != "data-connect" or d.get("connect") in (None, "ok") or "target" not in d:
+        return None
+    src = "EPSV" if d["mode"] == "epsv" else "PASV"
+    text = (f"The client connected to {d['target']} (port from the {src} reply) and the connection "
+            f"{_what(d['connect'])}{_rejections(obs, ev)}: the passive port is not reachable "
+            f"through the path to the server.")
+    return _v("fail", "data-connect", text, ev)
+
+
+@check("active-connect-failed")
+def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    d = _failed_data(ev)
+    if f["stage"] != "data-connect" or d.get("mode") not in ("port", "eprt"):
+        return None
+    reply = f.get("reply") or f.get("late_reply") or ""
+    text = (f"The server could not open the active-mode data connection to "
+            f"{d.get('listen', 'the client')}: {reply or f['error']}{_rejections(obs, ev)}.")
+    return _v("fail", "data-connect", text, ev)
+
+
+@check("tls-failed")
+def tls_failed(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    if f["stage"] not in ("tls-handshake", "data-tls"):
+        return None
+    where = "control" if f["stage"] == "tls-handshake" else "data"
+    said = f.get("reply") or f.get("late_reply")
+    text = f"The TLS handshake on the {where} connection failed: {f['error']}."
+    if said:
+        text += f" The server said: '{said}'."
+    return _v("fail", f["stage"], text, ev)
+
+
+@check("other-failure")
+def other_failure(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    said = f.get("reply") or f.get("late_reply")
+    text = f"Failed at {f['step']}: {f['error']}{_rejections(obs, ev)}."
+    if said and said not in f["error"]:
+        text += f" The server said: '{said}'."
+    return _v("fail", f["stage"], text, ev)
+
+
+def judge(obs: Observation) -> Verdict:
+    ev = gather(obs) if "result" in obs.client else {}
+    for name, fn in CHECKS:
+        v = fn(obs, ev)
+        if v is not None:
+            v.check = name
+            return v
+    raise AssertionError("other-failure always decides")

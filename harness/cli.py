@@ -1,0 +1,254 @@
+"""Command line: argument parsing and wiring only. `python -m harness --help`."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+import clients
+import servers
+
+from . import topologies
+from .backends import BackendUnavailable, get as get_backend, BACKENDS
+from .backends.netns import claim_run, release_run
+from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, PassiveRange, Result
+from .reports import jsonfile, terminal
+from .runner import Axes, Run, plan, run_cases
+
+EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def _list(flag: str, valid: Sequence[str]):
+    """argparse type: comma-separated values, each one of `valid`."""
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+        if not items:
+            raise argparse.ArgumentTypeError(f"{flag} needs at least one value; valid: {', '.join(valid)}")
+        bad = [x for x in items if x not in valid]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"{flag}: unknown value{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+                f"valid: {', '.join(valid)}")
+        return items
+    return parse
+
+
+def _range(text: str) -> PassiveRange:
+    try:
+        return PassiveRange.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--passive-range: {e}") from None
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 16:
+        raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    topo_names = topologies.names()
+    p = argparse.ArgumentParser(prog="python -m harness",
+                                description="FTP/FTPS connectivity test harness: real NAT, real peers, true verdicts.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    m = sub.add_parser("matrix", help="run a matrix of cases and print the verdicts")
+    m.add_argument("--topology", type=_list("--topology", topo_names), default=tuple(topo_names),
+                   help=f"comma-separated; default all: {','.join(topo_names)}")
+    m.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
+                   help=f"data connection modes; default {','.join(DATA_MODES)}")
+    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=TLS_MODES,
+                   help=f"default {','.join(TLS_MODES)}")
+    m.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
+                   help="trust: connect to the address in the 227 reply; control: use the control "
+                        "connection's address (ftplib's default). Default both")
+    m.add_argument("--masquerade", type=_list("--masquerade", MASQUERADE), default=MASQUERADE,
+                   help="server advertises its public address (on) or its own (off); default both")
+    m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
+                   help=f"server implementations; valid: {','.join(servers.names())}")
+    m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
+                   help=f"client implementations; valid: {','.join(clients.names())}")
+    m.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
+                   help="the server's passive port range (default 50000-50009)")
+    m.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
+                   help="labs run in parallel (default: 2, or 1 on a single core)")
+    m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
+    m.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    m.add_argument("--failures", action="store_true", help="list every failing case's diagnosis")
+
+    c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
+    c.add_argument("--force", action="store_true", help="also remove those of runs still alive")
+    c.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+
+    sub.add_parser("list", help="list topologies, servers and clients")
+
+    r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
+    r.add_argument("topology", type=_list("topology", topo_names))
+    r.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009))
+    return p
+
+
+# --- commands -------------------------------------------------------------------
+
+def cmd_list(args, console: Console) -> int:
+    console.print("[bold]topologies[/]")
+    for name in topologies.names():
+        console.print(f"  {name:16} {topologies.get(name).summary}")
+    console.print("[bold]servers[/]")
+    for name in servers.names():
+        console.print(f"  {name:16} {servers.get(name).summary}")
+    console.print("[bold]clients[/]")
+    for name in clients.names():
+        console.print(f"  {name:16} {clients.get(name).summary}")
+    return EXIT_OK
+
+
+def cmd_rules(args, console: Console) -> int:
+    from .backends.netns import NAT_DIR
+    from .model import ServerSpec
+    for name in args.topology:
+        topo = topologies.build(name, ServerSpec(passive=args.passive_range))
+        for box in topo.middleboxes:
+            if box.ruleset:
+                print(f"# --- {name}: {box.name} ---")
+                print(box.ruleset.render(lambda f: (NAT_DIR / f).read_text()))
+    return EXIT_OK
+
+
+def cmd_clean(args, console: Console) -> int:
+    backend = get_backend(args.backend)
+    removed = backend.clean(force=args.force)
+    console.print(f"removed {len(removed)} namespace(s)" + (f": {', '.join(removed)}" if removed else ""))
+    return EXIT_OK
+
+
+class _Progress:
+    """A live bar on a terminal; a line every 10% otherwise (CI logs)."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console, self.total, self.done, self.t0 = console, total, 0, time.monotonic()
+        self.live = console.is_terminal
+        self._next = 0.1
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            self.bar = Progress(TextColumn("[bold]matrix"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("{task.description}"),
+                                console=console, transient=True)
+            self.task = self.bar.add_task("", total=total)
+            self.bar.start()
+
+    def __call__(self, r: Result) -> None:
+        self.done += 1
+        if self.live:
+            self.bar.update(self.task, advance=1, description=f"{r.case.id} {r.verdict.outcome}")
+        elif self.done / self.total >= self._next or self.done == self.total:
+            self._next += 0.1
+            self.console.print(f"  {self.done}/{self.total} cases  {time.monotonic() - self.t0:5.1f}s")
+
+    def close(self) -> None:
+        if self.live:
+            self.bar.stop()
+
+
+def cmd_matrix(args, console: Console) -> int:
+    backend = get_backend(args.backend)
+    backend.preflight()
+    axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
+                pasv_address=args.pasv_address, masquerade=args.masquerade,
+                servers=args.server, clients=args.client, passive=args.passive_range)
+    cases = plan(axes)
+    run = Run(run_id=secrets.token_hex(3), backend=backend)
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    err = Console(stderr=True)
+    err.print(f"run {run.run_id}: {len(cases)} cases on {len(axes.topologies)} topologies, "
+              f"backend {backend.name}, {args.jobs} job(s)")
+    claim_run(run.run_id)
+    progress = _Progress(err, len(cases))
+    t0 = time.monotonic()
+    try:
+        results = run_cases(run, cases, args.jobs, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        run.stop.set()
+        err.print("[yellow]interrupted: tearing down labs…[/]")
+        run.teardown_all()
+        release_run(run.run_id)
+        return EXIT_INTERRUPTED
+    finally:
+        progress.close()
+        run.teardown_all()
+        release_run(run.run_id)
+    seconds = time.monotonic() - t0
+    console.print(terminal.matrix(results))
+    console.print(terminal.summary_line(results, seconds))
+    terminal.failures(results, console)
+    if args.json:
+        jsonfile.write(args.json, results, backend.name, started,
+                       {"run_id": run.run_id, "duration_s": round(seconds, 2), "jobs": args.jobs})
+        console.print(f"results written to {args.json}")
+    return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
+
+
+COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules}
+NEEDS_ROOT = {"matrix", "clean"}
+
+
+# --- privileges -----------------------------------------------------------------
+
+def reexec_in_userns(argv: Sequence[str]) -> int:
+    """Without root: re-run inside a user+net+mount namespace with a private /run."""
+    if os.environ.get("FTPS_HARNESS_USERNS") == "1":
+        print("error: still not root inside the user namespace; cannot build namespaces",
+              file=sys.stderr)
+        return EXIT_USAGE
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        print("error: not root, and `unshare` (util-linux) is missing, so the harness cannot "
+              "make a user namespace. Run as root, or install util-linux.", file=sys.stderr)
+        return EXIT_USAGE
+    env = dict(os.environ, FTPS_HARNESS_USERNS="1")
+    script = 'mount -t tmpfs tmpfs /run && exec "$@"'
+    cmd = [unshare, "--user", "--map-root-user", "--net", "--mount", "--", "sh", "-c", script,
+           "sh", sys.executable, "-m", "harness", *argv]
+    try:
+        os.execve(unshare, cmd, env)
+    except OSError as e:
+        print(f"error: cannot start a user namespace ({e}). Run as root, or allow unprivileged "
+              "user namespaces (sysctl kernel.unprivileged_userns_clone=1).", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)  # exits 2 with a message on bad input
+    if args.command in NEEDS_ROOT and os.geteuid() != 0:
+        return reexec_in_userns(argv)
+    console = Console()
+
+    main_pid = os.getpid()
+
+    def on_term(signum, frame):
+        if os.getpid() != main_pid:  # a forked helper (pyroute2) inherits this handler
+            os._exit(0)
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        return COMMANDS[args.command](args, console)
+    except BackendUnavailable as e:
+        Console(stderr=True).print(f"[red]error:[/] {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,227 @@
+"""The domain model: pure data, no I/O.
+
+Case -> Topology -> (Lab) -> Observation -> Verdict -> Result.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+TLS_MODES = ("none", "explicit", "implicit")
+DATA_MODES = ("pasv", "epsv", "port", "eprt")
+PASV_POLICIES = ("trust", "control")
+MASQUERADE = ("on", "off")
+OUTCOMES = ("pass", "fail", "error")
+STAGES = (
+    "connect", "tls-handshake", "login", "data-setup",
+    "data-connect", "data-tls", "transfer", "integrity",
+)
+PASSIVE_MODES = ("pasv", "epsv")
+
+
+@dataclass(frozen=True)
+class PassiveRange:
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        if not (1024 <= self.first <= self.last <= 65535):
+            raise ValueError(f"passive range {self.first}-{self.last} must lie within 1024-65535")
+
+    @classmethod
+    def parse(cls, text: str) -> "PassiveRange":
+        lo, sep, hi = text.partition("-")
+        if not sep or not lo.strip().isdigit() or not hi.strip().isdigit():
+            raise ValueError(f"passive range {text!r} must look like 50000-50009")
+        return cls(int(lo), int(hi))
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.first <= port <= self.last
+
+
+# --- topology --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Port:
+    """One end of a link: an interface on a host with its address (CIDR)."""
+    host: str
+    ifname: str
+    address: str  # e.g. "10.0.2.2/24"
+
+    @property
+    def ip(self) -> str:
+        return str(ipaddress.ip_interface(self.address).ip)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A point-to-point L2 segment (a veth pair in the netns backend)."""
+    name: str
+    a: Port
+    b: Port
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str  # "default" or a CIDR
+    via: str
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An nftables ruleset: files from nat/ plus the variables they use."""
+    name: str
+    files: tuple[str, ...]
+    defines: tuple[tuple[str, str], ...]
+    helper: bool = False  # the conntrack FTP helper is attached
+
+    def render(self, read_file) -> str:
+        """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
+        head = [f"# ruleset {self.name}, rendered by the harness"]
+        head += [f"define {k} = {v}" for k, v in self.defines]
+        body = [read_file(f) for f in self.files]
+        return "\n".join(head) + "\n\n" + "\n".join(body)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    role: str  # client | server | router
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Middlebox(Host):
+    """A router/firewall host: forwards, and enforces a RuleSet."""
+    ruleset: RuleSet | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    summary: str
+    hosts: tuple[Host, ...]
+    links: tuple[Link, ...]
+    client: str  # name of the client host
+    server: str  # name of the server host
+    server_public: str  # the address clients dial
+    picture: str = ""
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    @property
+    def middleboxes(self) -> tuple[Middlebox, ...]:
+        return tuple(h for h in self.hosts if isinstance(h, Middlebox))
+
+    def ports_of(self, host: str) -> list[Port]:
+        return [p for link in self.links for p in (link.a, link.b) if p.host == host]
+
+    def address_of(self, host: str) -> str:
+        return self.ports_of(host)[0].ip
+
+    def owner_of(self, ip: str) -> str | None:
+        for link in self.links:
+            for p in (link.a, link.b):
+                if p.ip == ip:
+                    return p.host
+        return None
+
+
+# --- cases -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerSpec:
+    impl: str = "pyftpdlib"
+    tls: str = "explicit"
+    passive: PassiveRange = PassiveRange(50000, 50009)
+    masquerade: bool = False
+
+    @property
+    def control_port(self) -> int:
+        return 990 if self.tls == "implicit" else 21
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    impl: str = "ftplib"
+    mode: str = "pasv"
+    pasv_address: str | None = "trust"  # None when the mode is active
+
+
+@dataclass(frozen=True)
+class Case:
+    topology: str
+    server: ServerSpec
+    client: ClientSpec
+
+    @property
+    def id(self) -> str:
+        c, s = self.client, self.server
+        return "/".join([
+            self.topology, s.impl, c.impl, s.tls, c.mode,
+            c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off",
+        ])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "topology": self.topology,
+            "server": self.server.impl,
+            "client": self.client.impl,
+            "mode": self.client.mode,
+            "tls": self.server.tls,
+            "pasv_address": self.client.pasv_address or "n/a",
+            "masquerade": "on" if self.server.masquerade else "off",
+            "passive_range": str(self.server.passive),
+        }
+
+
+# --- what happened, and what it means --------------------------------------
+
+@dataclass
+class Observation:
+    """Facts from one run of a case. No judgement."""
+    case: Case
+    topology: Topology
+    client: dict[str, Any]  # the probe's report: steps, transcript, data attempts
+    server_lines: list[dict[str, Any]]  # control lines the server sent/received
+    server_log: list[str]  # the server's own log lines
+    expectations: dict[str, list[str]]  # middlebox -> conntrack expectation events
+    rejected: dict[str, int]  # middlebox -> packets its reject rule counted
+    harness_error: str | None = None
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    stage: str | None
+    diagnosis: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    check: str = ""  # name of the check that decided
+
+
+@dataclass
+class Result:
+    case: Case
+    verdict: Verdict
+    duration_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.case.describe()
+        d.update(
+            outcome=self.verdict.outcome,
+            stage=self.verdict.stage,
+            diagnosis=self.verdict.diagnosis,
+            check=self.verdict.check,
+            evidence=self.verdict.evidence,
+            duration_s=round(self.duration_s, 3),
+        )
+        return d

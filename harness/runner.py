@@ -1,0 +1,228 @@
+"""Case -> Lab -> Observation -> Verdict, with lab and server reuse and parallel workers.
+
+Cases that share a topology and a server spec form a unit: one lab, one server start,
+then one client session per case. A worker keeps its lab while the next unit has the same
+topology. Each worker owns its labs, so parallel labs never share a namespace.
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import certs
+import clients
+import servers
+
+from . import checks, topologies
+from .backends import Backend, Lab
+from .model import (DATA_MODES, MASQUERADE, PASSIVE_MODES, PASV_POLICIES, TLS_MODES, Case,
+                    ClientSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+from .observe import MiddleboxWatch
+
+
+@dataclass(frozen=True)
+class Axes:
+    topologies: tuple[str, ...]
+    modes: tuple[str, ...] = DATA_MODES
+    tls: tuple[str, ...] = TLS_MODES
+    pasv_address: tuple[str, ...] = PASV_POLICIES
+    masquerade: tuple[str, ...] = MASQUERADE
+    servers: tuple[str, ...] = ("pyftpdlib",)
+    clients: tuple[str, ...] = ("ftplib",)
+    passive: PassiveRange = PassiveRange(50000, 50009)
+
+
+def plan(axes: Axes) -> list[Case]:
+    """Every combination; the PASV-address axis collapses to n/a for active modes."""
+    cases: list[Case] = []
+    for topo, srv, cli, tls, masq, mode in itertools.product(
+            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade, axes.modes):
+        policies = axes.pasv_address if mode in PASSIVE_MODES else (None,)
+        server = ServerSpec(srv, tls, axes.passive, masq == "on")
+        for pol in policies:
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol)))
+    return cases
+
+
+@dataclass
+class Run:
+    """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
+    run_id: str
+    backend: Backend
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ftps-harness-")))
+    stop: threading.Event = field(default_factory=threading.Event)
+    labs: set = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: itertools.count = field(default_factory=itertools.count)
+    failure: BaseException | None = None  # what stopped a worker, if anything
+
+    def build(self, topology: Topology) -> Lab:
+        prefix = f"fth-{self.run_id}-{next(self._seq)}"
+        lab = self.backend.build(topology, prefix)
+        with self.lock:
+            self.labs.add(lab)
+        return lab
+
+    def teardown(self, lab: Lab) -> None:
+        for name in clients.names():
+            clients.get(name).close(lab)
+        lab.teardown()
+        with self.lock:
+            self.labs.discard(lab)
+
+    def teardown_all(self) -> None:
+        with self.lock:
+            labs = list(self.labs)
+        for lab in labs:
+            self.teardown(lab)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Worker:
+    """Runs units one after another, reusing its lab across units of one topology."""
+
+    def __init__(self, run: Run, index: int) -> None:
+        self.run, self.index = run, index
+        self.lab: Lab | None = None
+        self.watches: list[MiddleboxWatch] = []
+
+    def _lab_for(self, topology: Topology) -> Lab:
+        if self.lab is not None and self.lab.topology == topology:
+            return self.lab
+        self.close()
+        self.lab = self.run.build(topology)
+        wd = self.run.workdir / self.lab.prefix
+        wd.mkdir(parents=True, exist_ok=True)
+        self.watches = [MiddleboxWatch(self.lab, box, wd) for box in topology.middleboxes]
+        return self.lab
+
+    def close(self) -> None:
+        for w in self.watches:
+            w.close()
+        self.watches = []
+        if self.lab is not None:
+            self.run.teardown(self.lab)
+            self.lab = None
+
+    def unit(self, cases: list[Case], emit: Callable[[Result], None]) -> None:
+        first = cases[0]
+        t0 = time.monotonic()
+        try:
+            topology = topologies.build(first.topology, first.server)
+            lab = self._lab_for(topology)
+            server = self._start_server(lab, topology, first.server)
+        except Exception as e:  # noqa: BLE001 - every case of the unit is a harness error
+            why = f"could not set up {first.topology} with {first.server.impl}: {e}"
+            for c in cases:
+                emit(Result(c, error_verdict(why, e), time.monotonic() - t0))
+            self.close()
+            return
+        try:
+            for case in cases:
+                if self.run.stop.is_set():
+                    return
+                if not server.alive():
+                    server = self._start_server(lab, topology, case.server)
+                emit(self.case(lab, topology, server, case))
+        finally:
+            server.stop()
+
+    def _start_server(self, lab: Lab, topology: Topology, spec: ServerSpec):
+        adapter = servers.get(spec.impl)
+        tag = f"{spec.impl}-{spec.tls}-{'masq' if spec.masquerade else 'nomasq'}"
+        wd = self.run.workdir / lab.prefix
+        ctx = servers.ServerContext(public_ip=topology.server_public, certs=certs.ensure(),
+                                    home=wd / f"{tag}-home", log=wd / f"{tag}.log")
+        return adapter.start(lab, topology.server, spec, ctx)
+
+    def case(self, lab: Lab, topology: Topology, server, case: Case) -> Result:
+        t0 = time.monotonic()
+        server.events()  # drop what belongs to earlier cases
+        for w in self.watches:
+            w.take()
+        client = clients.get(case.client.impl)
+        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca)
+        try:
+            report = client.session(lab, topology.client, case, ctx)
+            error = None
+        except Exception as e:  # noqa: BLE001 - the harness broke, not the network
+            report, error = {}, f"{type(e).__name__}: {e}"
+        if not report.get("result", {}).get("ok", False):
+            time.sleep(0.05)  # let late server lines and conntrack events land
+        events = server.events()
+        expectations, rejected = {}, {}
+        for w in self.watches:
+            expectations[w.box.name], rejected[w.box.name] = w.take()
+        obs = Observation(case=case, topology=topology, client=report,
+                          server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
+                          server_log=[e["line"] for e in events if e["kind"] in ("log", "error")],
+                          expectations=expectations, rejected=rejected, harness_error=error)
+        try:
+            verdict = checks.judge(obs)
+        except Exception as e:  # noqa: BLE001
+            verdict = error_verdict("the verdict checks crashed", e)
+        return Result(case, verdict, time.monotonic() - t0)
+
+
+def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:
+    ev = {}
+    if exc is not None:
+        ev["traceback"] = traceback.format_exception(exc)[-3:]
+    return Verdict("error", None, f"harness error: {why}", ev, check="harness-error")
+
+
+def units(cases: Iterable[Case]) -> list[list[Case]]:
+    """Group cases by (topology, server spec), keeping topologies together."""
+    groups: dict[tuple, list[Case]] = {}
+    for c in cases:
+        groups.setdefault((c.topology, c.server), []).append(c)
+    return list(groups.values())
+
+
+def run_cases(run: Run, cases: list[Case], jobs: int,
+              on_result: Callable[[Result], None]) -> list[Result]:
+    """Run every case; results come back in plan order."""
+    todo: queue.Queue = queue.Queue()
+    groups = units(cases)
+    # Deal topologies to workers in contiguous blocks so each worker reuses its lab.
+    for g in groups:
+        todo.put(g)
+    results: dict[str, Result] = {}
+    lock = threading.Lock()
+
+    def emit(r: Result) -> None:
+        with lock:
+            results[r.case.id] = r
+        on_result(r)
+
+    def work(i: int) -> None:
+        w = Worker(run, i)
+        try:
+            while not run.stop.is_set():
+                try:
+                    g = todo.get_nowait()
+                except queue.Empty:
+                    return
+                w.unit(g, emit)
+        except BaseException as e:  # noqa: BLE001 - never a bare traceback from a worker
+            run.stop.set()
+            run.failure = e
+        finally:
+            w.close()
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"worker-{i}", daemon=True)
+               for i in range(max(1, min(jobs, len(groups))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    return [results[c.id] for c in cases if c.id in results]

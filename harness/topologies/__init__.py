@@ -1,0 +1,57 @@
+"""Topology registry. Each module in this package registers one or more topologies.
+
+A topology is a function of the case's server spec (its passive range, for the firewall's
+port forwards) that returns pure data. Adding a topology means adding one module here.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable
+
+from ..model import ServerSpec, Topology
+
+Builder = Callable[[ServerSpec], Topology]
+
+
+@dataclass(frozen=True)
+class TopologyKind:
+    name: str
+    summary: str
+    build: Builder
+
+
+_REGISTRY: dict[str, TopologyKind] = {}
+
+
+def topology(name: str, summary: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise ValueError(f"topology {name!r} registered twice")
+        _REGISTRY[name] = TopologyKind(name, summary, fn)
+        return fn
+    return register
+
+
+def _load() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def names() -> list[str]:
+    _load()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> TopologyKind:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown topology {name!r}; valid: {', '.join(_REGISTRY)}") from None
+
+
+def build(name: str, server: ServerSpec) -> Topology:
+    return get(name).build(server)

@@ -1,0 +1,41 @@
+"""client-nat, client-nat-alg: the client on a private network behind a masquerading NAT.
+
+    client 10.0.1.2 ──eth0 ── lan0 [ fw ] wan0 ── eth0── server 203.0.113.10
+              10.0.1.0/24 (private)    203.0.113.0/24 (internet)
+    fw 203.0.113.100 = the client's public address; masquerade outbound; forward policy drop
+    -alg: the conntrack FTP helper inspects port 21
+"""
+from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from . import topology
+from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
+
+
+def _client_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> Topology:
+    rs = ruleset(name, "client-nat.nft", server, helper,
+                 PUBLIC_IP=CLIENT_PUBLIC, INSIDE_NET="10.0.1.0/24")
+    return Topology(
+        name=name, summary=summary,
+        hosts=(
+            Host("client", "client", (Route("default", "10.0.1.1"),)),
+            Middlebox("fw", "router", ruleset=rs),
+            Host("server", "server", (Route("default", CLIENT_PUBLIC),)),
+        ),
+        links=(
+            Link("client-lan", Port("client", "eth0", "10.0.1.2/24"),
+                 Port("fw", "lan0", "10.0.1.1/24")),
+            Link("internet", Port("fw", "wan0", f"{CLIENT_PUBLIC}/24"),
+                 Port("server", "eth0", f"{SERVER_PUBLIC}/24")),
+        ),
+        client="client", server="server", server_public=SERVER_PUBLIC,
+        picture=__doc__,
+    )
+
+
+@topology("client-nat", "client behind a masquerading NAT, no FTP helper")
+def client_nat(server: ServerSpec) -> Topology:
+    return _client_nat("client-nat", "client behind a masquerading NAT, no FTP helper", server, False)
+
+
+@topology("client-nat-alg", "client behind a masquerading NAT with the FTP helper")
+def client_nat_alg(server: ServerSpec) -> Topology:
+    return _client_nat("client-nat-alg", "client behind a masquerading NAT with the FTP helper", server, True)

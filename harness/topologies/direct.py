@@ -1,0 +1,31 @@
+"""direct: client and server on two public networks, joined by a stateful router. No NAT.
+
+    client 198.51.100.10 ──eth0 ── wan0 [ router ] lan0 ── eth0── server 203.0.113.10
+                         198.51.100.0/24       203.0.113.0/24
+    router: forward drop; in: control ports + passive range; out: anything
+"""
+from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from . import topology
+from ._common import SERVER_PUBLIC, ruleset
+
+
+@topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)")
+def direct(server: ServerSpec) -> Topology:
+    rs = ruleset("direct", "router.nft", server, helper=False, SERVER_IP=SERVER_PUBLIC)
+    return Topology(
+        name="direct",
+        summary="routed, no NAT; the router is a stateful firewall (baseline)",
+        hosts=(
+            Host("client", "client", (Route("default", "198.51.100.1"),)),
+            Middlebox("router", "router", ruleset=rs),
+            Host("server", "server", (Route("default", "203.0.113.1"),)),
+        ),
+        links=(
+            Link("client-net", Port("client", "eth0", "198.51.100.10/24"),
+                 Port("router", "wan0", "198.51.100.1/24")),
+            Link("server-net", Port("router", "lan0", "203.0.113.1/24"),
+                 Port("server", "eth0", f"{SERVER_PUBLIC}/24")),
+        ),
+        client="client", server="server", server_public=SERVER_PUBLIC,
+        picture=__doc__,
+    )

@@ -1,0 +1,45 @@
+"""server-nat, server-nat-alg: the server on a private network behind a NAT firewall.
+
+    client 203.0.113.100 ──eth0 ── wan0 [ fw ] lan0 ── eth0── server 10.0.2.2
+                   203.0.113.0/24 (internet)    10.0.2.0/24 (private)
+    fw 203.0.113.10 = the server's public address
+    port forwards: 21, 990 and the passive range -> 10.0.2.2; forward policy drop
+    -alg: the conntrack FTP helper inspects port 21
+"""
+from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from . import topology
+from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
+
+
+def _server_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> Topology:
+    rs = ruleset(name, "server-nat.nft", server, helper,
+                 PUBLIC_IP=SERVER_PUBLIC, SERVER_IP="10.0.2.2", INSIDE_NET="10.0.2.0/24")
+    return Topology(
+        name=name, summary=summary,
+        hosts=(
+            # The client's ISP routes everything via the firewall's side of the internet.
+            Host("client", "client", (Route("default", SERVER_PUBLIC),)),
+            Middlebox("fw", "router", ruleset=rs),
+            Host("server", "server", (Route("default", "10.0.2.1"),)),
+        ),
+        links=(
+            Link("internet", Port("client", "eth0", f"{CLIENT_PUBLIC}/24"),
+                 Port("fw", "wan0", f"{SERVER_PUBLIC}/24")),
+            Link("server-lan", Port("fw", "lan0", "10.0.2.1/24"),
+                 Port("server", "eth0", "10.0.2.2/24")),
+        ),
+        client="client", server="server", server_public=SERVER_PUBLIC,
+        picture=__doc__,
+    )
+
+
+@topology("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper")
+def server_nat(server: ServerSpec) -> Topology:
+    return _server_nat("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper",
+                       server, helper=False)
+
+
+@topology("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper")
+def server_nat_alg(server: ServerSpec) -> Topology:
+    return _server_nat("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper",
+                       server, helper=True)

@@ -1,0 +1,121 @@
+"""Server registry. One module per server implementation registers a ServerAdapter.
+
+An adapter only says how to start its server for a ServerSpec and how to read its log;
+starting, readiness and stopping are common (ServerAdapter.start).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.model import ServerSpec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    public_ip: str       # what masquerade advertises
+    certs: Any           # certs.CertPaths
+    home: Path           # the FTP user's home directory
+    log: Path            # where the server writes its log
+    user: str = "ftpuser"
+    password: str = "ftp-secret"
+    python: str = sys.executable
+
+
+class ServerStartFailed(Exception):
+    pass
+
+
+class RunningServer:
+    def __init__(self, lab, proc: subprocess.Popen, adapter: "ServerAdapter", ctx: ServerContext):
+        self.lab, self.proc, self.adapter, self.ctx = lab, proc, adapter, ctx
+        self._offset = 0
+
+    def events(self) -> list[dict[str, Any]]:
+        """Log events since the last call: {t, kind: sent|recv|log|error, peer, line}."""
+        evs, self._offset = self.adapter.read_log(self.ctx.log, self._offset)
+        return evs
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.lab.stop(self.proc)
+
+
+class ServerAdapter:
+    name = "?"
+    summary = ""
+    ready_timeout = 10.0
+
+    def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
+        raise NotImplementedError
+
+    def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Default: a JSON-lines log. Returns the new events and the new offset."""
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], offset
+        end = data.rfind(b"\n") + 1  # leave a half-written line for next time
+        evs = [json.loads(l) for l in data[:end].splitlines() if l.strip()]
+        return evs, offset + end
+
+    def start(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+        ctx.home.mkdir(parents=True, exist_ok=True)
+        stderr = open(ctx.log.with_suffix(".stderr"), "a")
+        proc = lab.spawn(host, self.argv(spec, ctx), stdout=subprocess.PIPE, stderr=stderr)
+        stderr.close()
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([proc.stdout], [], [], 0.1)
+            if r:
+                line = proc.stdout.readline()
+                if line.strip() == "READY":
+                    return RunningServer(lab, proc, self, ctx)
+                if line == "":
+                    break
+            elif proc.poll() is not None:
+                break
+        lab.stop(proc)
+        err = ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:]
+        raise ServerStartFailed(f"{self.name} did not become ready in {host} "
+                                f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
+
+
+_REGISTRY: dict[str, ServerAdapter] = {}
+
+
+def register(adapter: ServerAdapter) -> None:
+    _REGISTRY[adapter.name] = adapter
+
+
+def _load() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def names() -> list[str]:
+    _load()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> ServerAdapter:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown server {name!r}; valid: {', '.join(_REGISTRY)}") from None

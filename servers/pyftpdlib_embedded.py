@@ -1,0 +1,131 @@
+"""The embedded pyftpdlib server, started inside the server host.
+
+Harness side: `PyftpdlibServer` renders the command line from the case's ServerSpec.
+Host side: `python -m servers.pyftpdlib_embedded CONFIG.json` runs the server, logs every
+control line it sent and received (JSON lines) and prints READY once it listens.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import ServerAdapter, ServerContext, ServerSpec, register
+
+class PyftpdlibServer(ServerAdapter):
+    """Harness side: how to configure and start the server for a ServerSpec."""
+    name = "pyftpdlib"
+    summary = "pyftpdlib 2.x, embedded; explicit and implicit TLS, masquerade_address"
+
+    def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
+        return {
+            "port": spec.control_port, "tls": spec.tls,
+            "passive": [spec.passive.first, spec.passive.last],
+            "masquerade": ctx.public_ip if spec.masquerade else None,
+            "cert": str(ctx.certs.cert), "key": str(ctx.certs.key),
+            "home": str(ctx.home), "user": ctx.user, "password": ctx.password,
+            "log": str(ctx.log),
+        }
+
+    def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
+        return [ctx.python, "-m", "servers.pyftpdlib_embedded", json.dumps(self.config(spec, ctx))]
+
+
+register(PyftpdlibServer())
+
+
+# --- host side: the server itself ---------------------------------------------
+
+class _Log:
+    """Append-only JSON-lines log; flushed per line so the harness reads it at once."""
+
+    def __init__(self, path: str) -> None:
+        self.f = open(path, "a", buffering=1, encoding="utf-8")
+
+    def write(self, kind: str, peer: str, line: str) -> None:
+        self.f.write(json.dumps({"t": time.time(), "kind": kind, "peer": peer, "line": line}) + "\n")
+
+
+def _handler_class(cfg: dict[str, Any], log: _Log):
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+
+    base = FTPHandler
+    if cfg["tls"] != "none":
+        from pyftpdlib.handlers import TLS_FTPHandler
+        base = TLS_FTPHandler
+
+    class Logged(base):  # type: ignore[misc, valid-type]
+        def _peer(self) -> str:
+            return f"{self.remote_ip}:{self.remote_port}"
+
+        def push(self, data: str) -> None:
+            for line in data.rstrip("\r\n").split("\r\n"):
+                log.write("sent", self._peer(), line)
+            super().push(data)
+
+        def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+            shown = "PASS ******" if cmd == "PASS" else line
+            log.write("recv", self._peer(), shown)
+            super().pre_process_command(line, cmd, arg)
+
+        def log(self, msg: str, logfun=None) -> None:  # pyftpdlib's own session log
+            log.write("log", self._peer(), msg)
+
+        def logerror(self, msg: str) -> None:
+            log.write("error", self._peer(), msg)
+
+    handler = Logged
+    if cfg["tls"] == "implicit":
+        class Implicit(Logged):
+            def handle(self) -> None:
+                self.secure_connection(self.ssl_context)  # TLS before the greeting
+                super().handle()
+        handler = Implicit
+
+    auth = DummyAuthorizer()
+    auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
+    handler.authorizer = auth
+    handler.banner = "ftps-harness pyftpdlib ready"
+    handler.passive_ports = range(cfg["passive"][0], cfg["passive"][1] + 1)
+    handler.permit_foreign_addresses = False
+    handler.timeout = 60
+    if cfg["masquerade"]:
+        handler.masquerade_address = cfg["masquerade"]
+    if cfg["tls"] != "none":
+        handler.certfile = cfg["cert"]
+        handler.keyfile = cfg["key"]
+        handler.tls_control_required = True
+        handler.tls_data_required = True
+    return handler
+
+
+def main(cfg: dict[str, Any]) -> int:
+    from pyftpdlib.servers import FTPServer
+
+    log = _Log(cfg["log"])
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("pyftpdlib").handlers[:] = []
+    Path(cfg["home"]).mkdir(parents=True, exist_ok=True)
+    server = FTPServer(("0.0.0.0", cfg["port"]), _handler_class(cfg, log))
+    server.max_cons = 64
+
+    def stop(*_: object) -> None:
+        server.close_all()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.write("log", "-", f"listening on 0.0.0.0:{cfg['port']} tls={cfg['tls']} "
+              f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']}")
+    print("READY", flush=True)
+    server.serve_forever(timeout=0.5, blocking=True, handle_exit=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))
