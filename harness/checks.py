@@ -43,18 +43,22 @@ def _session_lines(obs: Observation) -> list[dict[str, Any]]:
 
 
 def control_pairs(obs: Observation) -> list[dict[str, Any]]:
-    """Pair each control line as one end sent it with the line the other end received."""
+    """Pair each control line as one end sent it with the line the other end received,
+    in the order the client saw them."""
     client = obs.client.get("transcript", [])
     server = _session_lines(obs)
     pairs = []
     for direction, tx, rx in (
-            ("client->server", [t["line"] for t in client if t["dir"] == "sent"],
-             [e["line"] for e in server if e["kind"] == "recv"]),
-            ("server->client", [e["line"] for e in server if e["kind"] == "sent"],
-             [t["line"] for t in client if t["dir"] == "recv"])):
-        for sent, received in zip(tx, rx):
-            pairs.append({"direction": direction, "sent": sent, "received": received,
-                          "tampered": sent != received})
+            ("client->server", [(t["t"], t["line"]) for t in client if t["dir"] == "sent"],
+             [(None, e["line"]) for e in server if e["kind"] == "recv"]),
+            ("server->client", [(None, e["line"]) for e in server if e["kind"] == "sent"],
+             [(t["t"], t["line"]) for t in client if t["dir"] == "recv"])):
+        for (t1, sent), (t2, received) in zip(tx, rx):
+            pairs.append({"t": t1 if t1 is not None else t2, "direction": direction,
+                          "sent": sent, "received": received, "tampered": sent != received})
+    pairs.sort(key=lambda p: p["t"])
+    for p in pairs:
+        del p["t"]
     return pairs
 
 
@@ -74,6 +78,8 @@ def gather(obs: Observation) -> Evidence:
         "helper_expectations": {k: v for k, v in obs.expectations.items() if v},
         "firewall_rejected": {k: v for k, v in obs.rejected.items() if v},
         "server_log": [l for l in obs.server_log if "listening on" not in l][-8:],
+        "transcript": [("> " if t["dir"] == "sent" else "< ") + t["line"]
+                       for t in obs.client.get("transcript", [])],
     }
     if tampered:
         ev["tampered_lines"] = tampered
@@ -120,7 +126,11 @@ def _failed_data(ev: Evidence) -> dict[str, Any]:
 
 def _rewrites(ev: Evidence) -> str:
     t = ev.get("tampered_lines") or []
-    return "; ".join(f"{p['direction']}: '{p['sent']}' arrived as '{p['received']}'" for p in t)
+    if not t:
+        return ""
+    p = t[0]
+    more = f" ({len(t)} lines rewritten in all)" if len(t) > 1 else ""
+    return f"{p['direction']} '{p['sent']}' arrived as '{p['received']}'{more}"
 
 
 def _v(outcome: str, stage: str | None, text: str, ev: Evidence) -> Verdict:
@@ -146,6 +156,10 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
     if ev["tampered"]:
         boxes = ", ".join(_helper_boxes(obs)) or "a middlebox"
         notes.append(f"The FTP helper on {boxes} rewrote control lines in transit: {_rewrites(ev)}.")
+        n = sum(1 for evs in ev["helper_expectations"].values() for e in evs if e.startswith("[NEW]"))
+        if n:
+            notes.append(f"It opened {n} data-connection pinhole{'s' if n > 1 else ''} "
+                         "(conntrack expectations).")
     d = _failed_data(ev)
     if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
         notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "

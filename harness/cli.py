@@ -87,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
                    help="labs run in parallel (default: 2, or 1 on a single core)")
     m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
     m.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
-    m.add_argument("--failures", action="store_true", help="list every failing case's diagnosis")
+    m.add_argument("--record", type=Path, metavar="DIR",
+                   help="also save each case's raw observation (JSON) in DIR")
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
     c.add_argument("--force", action="store_true", help="also remove those of runs still alive")
@@ -170,7 +171,7 @@ def cmd_matrix(args, console: Console) -> int:
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range)
     cases = plan(axes)
-    run = Run(run_id=secrets.token_hex(3), backend=backend)
+    run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
     err.print(f"run {run.run_id}: {len(cases)} cases on {len(axes.topologies)} topologies, "
@@ -182,14 +183,11 @@ def cmd_matrix(args, console: Console) -> int:
         results = run_cases(run, cases, args.jobs, progress)
     except KeyboardInterrupt:
         progress.close()
-        run.stop.set()
-        err.print("[yellow]interrupted: tearing down labs…[/]")
-        run.teardown_all()
-        release_run(run.run_id)
+        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED
     finally:
         progress.close()
-        run.teardown_all()
+        run.finish()
         release_run(run.run_id)
     seconds = time.monotonic() - t0
     console.print(terminal.matrix(results))
@@ -236,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 with a message on bad input
     if args.command in NEEDS_ROOT and os.geteuid() != 0:
         return reexec_in_userns(argv)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=150)  # CI logs: no wrapping
 
     main_pid = os.getpid()
 

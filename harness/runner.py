@@ -21,9 +21,9 @@ import certs
 import clients
 import servers
 
-from . import checks, topologies
+from . import checks, recording, topologies
 from .backends import Backend, Lab
-from .model import (DATA_MODES, MASQUERADE, PASSIVE_MODES, PASV_POLICIES, TLS_MODES, Case,
+from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
                     ClientSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .observe import MiddleboxWatch
 
@@ -41,11 +41,12 @@ class Axes:
 
 
 def plan(axes: Axes) -> list[Case]:
-    """Every combination; the PASV-address axis collapses to n/a for active modes."""
+    """Every combination. The PASV-address policy only applies to PASV (the one reply that
+    carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
     for topo, srv, cli, tls, masq, mode in itertools.product(
             axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade, axes.modes):
-        policies = axes.pasv_address if mode in PASSIVE_MODES else (None,)
+        policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on")
         for pol in policies:
             cases.append(Case(topo, server, ClientSpec(cli, mode, pol)))
@@ -63,12 +64,18 @@ class Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _seq: itertools.count = field(default_factory=itertools.count)
     failure: BaseException | None = None  # what stopped a worker, if anything
+    record: Path | None = None  # save every Observation here (JSON), if set
 
     def build(self, topology: Topology) -> Lab:
+        if self.stop.is_set():
+            raise RuntimeError("the run is stopping")
         prefix = f"fth-{self.run_id}-{next(self._seq)}"
         lab = self.backend.build(topology, prefix)
         with self.lock:
             self.labs.add(lab)
+        if self.stop.is_set():
+            self.teardown(lab)
+            raise RuntimeError("the run is stopping")
         return lab
 
     def teardown(self, lab: Lab) -> None:
@@ -83,6 +90,9 @@ class Run:
             labs = list(self.labs)
         for lab in labs:
             self.teardown(lab)
+
+    def finish(self) -> None:
+        self.teardown_all()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -165,6 +175,8 @@ class Worker:
                           server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
                           server_log=[e["line"] for e in events if e["kind"] in ("log", "error")],
                           expectations=expectations, rejected=rejected, harness_error=error)
+        if self.run.record is not None:
+            recording.save(obs, self.run.record)
         try:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
@@ -203,6 +215,9 @@ def run_cases(run: Run, cases: list[Case], jobs: int,
             results[r.case.id] = r
         on_result(r)
 
+    n = max(1, min(jobs, len(groups)))
+    finished = [threading.Event() for _ in range(n)]
+
     def work(i: int) -> None:
         w = Worker(run, i)
         try:
@@ -217,12 +232,25 @@ def run_cases(run: Run, cases: list[Case], jobs: int,
             run.failure = e
         finally:
             w.close()
+            finished[i].set()
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"worker-{i}", daemon=True)
-               for i in range(max(1, min(jobs, len(groups))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
+    def wait_workers(limit: float) -> None:
+        # Poll our own events: Thread.join() interrupted by a signal handler can mark a
+        # live thread as stopped (CPython 3.11), and then the teardown would race it.
+        deadline = time.monotonic() + limit
+        while not all(e.is_set() for e in finished) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    for i in range(n):
+        threading.Thread(target=work, args=(i,), name=f"worker-{i}", daemon=True).start()
+    try:
+        wait_workers(float("inf"))
+    except KeyboardInterrupt:
+        # Stop the workers: tearing labs down ends any session in flight at once.
+        run.stop.set()
+        run.teardown_all()
+        wait_workers(20)
+        run.teardown_all()
+        run.backend.clean(force=True, run_id=run.run_id)  # whatever a worker was building
+        raise
     return [results[c.id] for c in cases if c.id in results]

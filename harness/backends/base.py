@@ -55,5 +55,5 @@ class Backend(ABC):
         """Build the topology. On failure, leave nothing behind and raise."""
 
     @abstractmethod
-    def clean(self, force: bool = False) -> list[str]:
-        """Remove what killed runs left behind; return what was removed."""
+    def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
+        """Remove what killed runs left behind (only `run_id`'s, if given); return it."""

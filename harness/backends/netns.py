@@ -92,7 +92,9 @@ class NetnsLab(Lab):
     def _build(self) -> None:
         topo = self.topology
         for name in self.ns.values():
-            netns.create(name)
+            # iproute2 makes the namespace: pyroute2's netns.create() forks this
+            # multi-threaded process, and a forked copy of a worker can outlive a signal.
+            subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         for host in topo.hosts:
             sysctls = dict(HOST_SYSCTLS)
             if isinstance(host, Middlebox):
@@ -222,20 +224,23 @@ class NetnsBackend(Backend):
             raise
         return lab
 
-    def clean(self, force: bool = False) -> list[str]:
-        """Remove namespaces of runs whose owning process is gone (all of them with force)."""
+    def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
+        """Remove namespaces of runs whose owning process is gone (all of them with force),
+        or only those of `run_id`."""
         runs: dict[str, list[str]] = {}
         for name in netns.listnetns():
             if name.startswith(NAME_PREFIX):
-                run_id = name[len(NAME_PREFIX):].split("-", 1)[0]
-                runs.setdefault(run_id, []).append(name)
+                rid = name[len(NAME_PREFIX):].split("-", 1)[0]
+                if run_id is None or rid == run_id:
+                    runs.setdefault(rid, []).append(name)
         removed: list[str] = []
-        for run_id, names in sorted(runs.items()):
-            if not force and run_alive(run_id):
+        for rid, names in sorted(runs.items()):
+            if not force and run_alive(rid):
                 continue
             remove_namespaces(names)
             removed += names
-            (STATE_DIR / f"{run_id}.pid").unlink(missing_ok=True)
+            if rid != run_id:
+                release_run(rid)
         return removed
 
 

@@ -1,0 +1,42 @@
+"""Observations to and from JSON, so checks can be replayed on recorded runs offline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import topologies
+from .model import Case, ClientSpec, Observation, PassiveRange, ServerSpec
+
+
+def to_json(obs: Observation) -> dict[str, Any]:
+    s, c = obs.case.server, obs.case.client
+    return {
+        "case": {"topology": obs.case.topology, "server": {"impl": s.impl, "tls": s.tls,
+                 "passive": str(s.passive), "masquerade": s.masquerade},
+                 "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address}},
+        "client": obs.client, "server_lines": obs.server_lines, "server_log": obs.server_log,
+        "expectations": obs.expectations, "rejected": obs.rejected,
+        "harness_error": obs.harness_error,
+    }
+
+
+def from_json(d: dict[str, Any]) -> Observation:
+    s, c = d["case"]["server"], d["case"]["client"]
+    server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"])
+    case = Case(d["case"]["topology"], server, ClientSpec(c["impl"], c["mode"], c["pasv_address"]))
+    return Observation(case=case, topology=topologies.build(case.topology, server),
+                       client=d["client"], server_lines=d["server_lines"],
+                       server_log=d["server_log"], expectations=d["expectations"],
+                       rejected=d["rejected"], harness_error=d.get("harness_error"))
+
+
+def save(obs: Observation, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (obs.case.id.replace("/", "__") + ".json")
+    path.write_text(json.dumps(to_json(obs), indent=1))
+    return path
+
+
+def load(path: Path) -> Observation:
+    return from_json(json.loads(path.read_text()))

@@ -1,0 +1,98 @@
+"""Verdict checks on recorded observations from real runs: no network needed.
+
+The fixtures were recorded with `python -m harness matrix --record DIR` on real namespaces.
+"""
+import copy
+from pathlib import Path
+
+import pytest
+
+from harness import checks, recording
+
+FIX = Path(__file__).parent / "fixtures" / "observations"
+
+
+def load(case_id: str):
+    return recording.load(FIX / (case_id.replace("/", "__") + ".json"))
+
+
+def test_private_pasv_address_through_nat_is_diagnosed_with_addresses():
+    v = checks.judge(load("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off"))
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "advertised-address-unreachable")
+    assert "10.0.2.2:500" in v.diagnosis and "203.0.113.10" in v.diagnosis
+    assert "refused" in v.diagnosis and "fw rejected" in v.diagnosis
+    assert v.evidence["firewall_rejected"] == {"fw": 1}
+
+
+def test_helper_rewrite_is_a_pass_marked_as_tampering():
+    v = checks.judge(load("server-nat-alg/pyftpdlib/ftplib/none/pasv/trust/masq-off"))
+    assert v.outcome == "pass" and v.evidence["tampered"] is True
+    t = v.evidence["tampered_lines"][0]
+    assert t["direction"] == "server->client"
+    assert "(10,0,2,2," in t["sent"] and "(203,0,113,10," in t["received"]
+    assert any("helper=ftp" in e for e in v.evidence["helper_expectations"]["fw"])
+    assert "pinhole" in v.diagnosis
+
+
+def test_tls_hides_the_private_address_from_the_helper():
+    v = checks.judge(load("server-nat-alg/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"))
+    assert v.stage == "data-connect" and not v.evidence["tampered"]
+    assert "encrypted" in v.diagnosis
+
+
+def test_active_mode_behind_client_nat_is_a_foreign_address():
+    v = checks.judge(load("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off"))
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-setup", "foreign-address")
+    assert "10.0.1.2" in v.diagnosis and "501" in v.diagnosis
+
+
+def test_helper_rewrites_port_for_plain_ftp_but_not_tls():
+    plain = checks.judge(load("client-nat-alg/pyftpdlib/ftplib/none/port/n-a/masq-off"))
+    assert plain.outcome == "pass" and plain.evidence["tampered"]
+    assert plain.evidence["tampered_lines"][0]["received"].startswith("PORT 203,0,113,100,")
+    tls = checks.judge(load("client-nat-alg/pyftpdlib/ftplib/explicit/eprt/n-a/masq-on"))
+    assert tls.check == "foreign-address" and "TLS-encrypted" in tls.diagnosis
+
+
+def test_control_policy_pass_explains_the_ignored_address():
+    v = checks.judge(load("server-nat/pyftpdlib/ftplib/explicit/pasv/control/masq-off"))
+    assert v.outcome == "pass" and "ignored" in v.diagnosis and "10.0.2.2" in v.diagnosis
+
+
+def test_epsv_passes_without_an_address():
+    v = checks.judge(load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off"))
+    assert v.outcome == "pass" and not v.evidence["tampered"]
+
+
+def test_a_refused_control_port_mentions_the_stage_and_error():
+    obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
+    obs.client = {"steps": [], "transcript": [], "data": [],
+                  "result": {"ok": False, "step": "connect", "stage": "connect", "kind": "refused",
+                             "error": "connect to 203.0.113.10:990: ConnectionRefusedError", "reply": None}}
+    v = checks.judge(obs)
+    assert (v.outcome, v.stage, v.check) == ("fail", "connect", "other-failure")
+    assert "203.0.113.10:990" in v.diagnosis
+
+
+def test_data_tls_failure_quotes_the_server():
+    obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
+    obs.client = copy.deepcopy(obs.client)
+    obs.client["result"] = {"ok": False, "step": "data-tls", "stage": "data-tls", "kind": "tls-error",
+                            "error": "TLS handshake on the data connection: SSLEOFError", "reply": None}
+    obs.client["data"][-1]["late_reply"] = "522 SSL connection failed: session reuse required"
+    v = checks.judge(obs)
+    assert v.stage == "data-tls" and "session reuse required" in v.diagnosis
+
+
+def test_missing_client_report_is_a_harness_error_not_a_verdict():
+    obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
+    obs.client, obs.harness_error = {}, "ProbeDied: the ftplib probe did not answer within 40s"
+    v = checks.judge(obs)
+    assert v.outcome == "error" and v.stage is None and "ProbeDied" in v.diagnosis
+
+
+@pytest.mark.parametrize("path", sorted(FIX.glob("*.json")), ids=lambda p: p.stem)
+def test_every_recorded_observation_gets_a_complete_verdict(path):
+    v = checks.judge(recording.load(path))
+    assert v.outcome in ("pass", "fail") and v.diagnosis and v.check
+    assert (v.stage is None) == (v.outcome == "pass")

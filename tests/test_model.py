@@ -1,0 +1,54 @@
+"""Pure logic: the model, the plan, topology data and ruleset rendering."""
+import pytest
+
+from harness import topologies
+from harness.backends.netns import NAT_DIR
+from harness.model import Case, ClientSpec, PassiveRange, ServerSpec
+from harness.runner import Axes, plan
+
+
+def test_passive_range_parses_and_rejects_nonsense():
+    assert PassiveRange.parse("50000-50009") == PassiveRange(50000, 50009)
+    assert 50005 in PassiveRange(50000, 50009) and 50010 not in PassiveRange(50000, 50009)
+    for bad in ("50000", "a-b", "50009-50000", "80-90"):
+        with pytest.raises(ValueError):
+            PassiveRange.parse(bad)
+
+
+def test_case_id_is_stable_and_readable():
+    c = Case("server-nat", ServerSpec(tls="explicit", masquerade=True), ClientSpec(mode="pasv"))
+    assert c.id == "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-on"
+    assert c.server.control_port == 21
+    assert ServerSpec(tls="implicit").control_port == 990
+
+
+def test_default_plan_covers_every_combination_once():
+    cases = plan(Axes(topologies=tuple(topologies.names())))
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids))
+    # 5 topologies x 3 tls x 2 masquerade x (pasv x 2 policies + epsv + port + eprt)
+    assert len(cases) == 5 * 3 * 2 * 5
+    active = [c for c in cases if c.client.mode in ("port", "eprt", "epsv")]
+    assert all(c.client.pasv_address is None for c in active)
+    assert {c.client.pasv_address for c in cases if c.client.mode == "pasv"} == {"trust", "control"}
+
+
+@pytest.mark.parametrize("name", topologies.names())
+def test_topology_is_consistent_data(name):
+    topo = topologies.build(name, ServerSpec())
+    hosts = {h.name for h in topo.hosts}
+    assert {topo.client, topo.server} <= hosts
+    for link in topo.links:
+        assert {link.a.host, link.b.host} <= hosts
+    assert topo.owner_of(topo.server_public) is not None
+    assert topo.middleboxes, "every topology has a firewall"
+
+
+def test_ruleset_renders_defines_and_helper_only_for_alg():
+    plain = topologies.build("server-nat", ServerSpec(passive=PassiveRange(50100, 50119)))
+    alg = topologies.build("server-nat-alg", ServerSpec())
+    text = plain.middleboxes[0].ruleset.render(lambda f: (NAT_DIR / f).read_text())
+    assert "define FORWARD_RANGE = 50100-50119" in text
+    assert "ct helper" not in text
+    text = alg.middleboxes[0].ruleset.render(lambda f: (NAT_DIR / f).read_text())
+    assert 'ct helper set "ftp-std"' in text and "define HELPER_PORTS = { 21 }" in text
