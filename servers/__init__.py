@@ -83,7 +83,7 @@ class ServerAdapter:
             r, _, _ = select.select([proc.stdout], [], [], 0.1)
             if r:
                 line = proc.stdout.readline()
-                if line.strip() == "READY":
+                if line.startswith("READY"):
                     return RunningServer(lab, proc, self, ctx)
                 if line == "":
                     break

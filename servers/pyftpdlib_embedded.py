@@ -111,7 +111,7 @@ def main(cfg: dict[str, Any]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("pyftpdlib").handlers[:] = []
     Path(cfg["home"]).mkdir(parents=True, exist_ok=True)
-    server = FTPServer(("0.0.0.0", cfg["port"]), _handler_class(cfg, log))
+    server = FTPServer((cfg.get("bind", "0.0.0.0"), cfg["port"]), _handler_class(cfg, log))
     server.max_cons = 64
 
     def stop(*_: object) -> None:
@@ -120,9 +120,10 @@ def main(cfg: dict[str, Any]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.write("log", "-", f"listening on 0.0.0.0:{cfg['port']} tls={cfg['tls']} "
+    port = server.socket.getsockname()[1]
+    log.write("log", "-", f"listening on {cfg.get('bind', '0.0.0.0')}:{port} tls={cfg['tls']} "
               f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']}")
-    print("READY", flush=True)
+    print(f"READY {port}", flush=True)
     server.serve_forever(timeout=0.5, blocking=True, handle_exit=False)
     return 0
 

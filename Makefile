@@ -1,0 +1,52 @@
+# ftps-harness. The two commands a newcomer needs: `make test-matrix` and `make test`.
+# Both install what is missing first (`make setup`, safe to run again).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# command:Debian package pairs the harness runs
+TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack stdbuf:coreutils unshare:util-linux
+JOBS   ?= 2
+
+.PHONY: setup system-packages test test-matrix bench clean distclean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=""; \
+	for pair in $(TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "missing Debian packages:$$missing; install them as root: apt-get install$$missing"; exit 1; \
+	  fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+test: setup
+	@$(BIN)/python -m pytest -ra; rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+	  echo "pytest collected no tests (exit 5)"; \
+	  if [ -n "$(ALLOW_NO_TESTS)" ]; then exit 0; fi; \
+	fi; exit $$rc
+
+test-matrix: setup
+	$(BIN)/python -m harness matrix --jobs $(JOBS) --json reports/results.json
+
+bench: setup
+	$(BIN)/python bench/bench.py
+
+clean:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m harness clean; fi
+
+distclean: clean
+	rm -rf $(VENV) reports certs/out .pytest_cache *.egg-info

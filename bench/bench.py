@@ -1,0 +1,104 @@
+"""make bench: what the default matrix costs, and what one FTPS session costs bare.
+
+Prints, and writes reports/bench.json:
+- the median wall time per case (as the runner measured it);
+- the total wall time of the default matrix at --jobs 1 and --jobs 2;
+- one explicit-FTPS session (1 MiB up and down, verified) on loopback: in-process (warm)
+  and as a fresh interpreter (cold), for comparison.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import certs  # noqa: E402
+from clients import ftplib_probe  # noqa: E402
+
+
+def matrix(jobs: int) -> dict:
+    out = Path(tempfile.mkdtemp()) / "results.json"
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "harness", "matrix", "--jobs", str(jobs),
+                        "--json", str(out)], cwd=REPO, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if r.returncode not in (0, 1):
+        sys.exit(f"matrix --jobs {jobs} failed:\n{r.stderr[-2000:]}")
+    doc = json.loads(out.read_text())
+    per_case = [c["duration_s"] for c in doc["cases"]]
+    return {"jobs": jobs, "cases": len(per_case), "wall_s": round(wall, 2),
+            "median_case_s": round(statistics.median(per_case), 4),
+            "amortized_case_s": round(wall / len(per_case), 4), "summary": doc["summary"]}
+
+
+def loopback_session(rounds: int = 5) -> dict:
+    """A pyftpdlib server on 127.0.0.1 (ephemeral port) and the probe, explicit TLS + PASV."""
+    paths = certs.ensure()
+    work = Path(tempfile.mkdtemp())
+    cfg = {"bind": "127.0.0.1", "port": 0, "tls": "explicit", "passive": [61000, 61009],
+           "masquerade": None, "cert": str(paths.cert), "key": str(paths.key),
+           "home": str(work / "home"), "user": "u", "password": "p", "log": str(work / "log")}
+    t0 = time.monotonic()
+    srv = subprocess.Popen([sys.executable, "-m", "servers.pyftpdlib_embedded", json.dumps(cfg)],
+                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    port = int(srv.stdout.readline().split()[1])
+    server_ready = time.monotonic() - t0
+    req = {"host": "127.0.0.1", "port": port, "tls": "explicit", "mode": "pasv",
+           "pasv_address": "trust", "ca": str(paths.ca), "user": "u", "password": "p",
+           "timeout": 5.0, "size": 1 << 20}
+    try:
+        warm = []
+        for _ in range(rounds):
+            t = time.monotonic()
+            rep = ftplib_probe.run(req)
+            warm.append(time.monotonic() - t)
+            assert rep["result"]["ok"], rep["result"]
+        cold = []
+        for _ in range(rounds):
+            t = time.monotonic()
+            subprocess.run([sys.executable, "-m", "clients.ftplib_probe", "--request", json.dumps(req)],
+                           cwd=REPO, check=True, capture_output=True)
+            cold.append(time.monotonic() - t)
+    finally:
+        srv.terminate()
+        srv.wait(5)
+    return {"server_ready_s": round(server_ready, 3),
+            "session_warm_median_s": round(statistics.median(warm), 4),
+            "session_cold_median_s": round(statistics.median(cold), 4)}
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("bench needs root (it runs the real matrix in namespaces)", file=sys.stderr)
+        return 2
+    print(f"benchmark on {os.cpu_count()} cores\n")
+    res = {"loopback": loopback_session()}
+    lb = res["loopback"]
+    print("one explicit-FTPS session on loopback (1 MiB up + LIST + 1 MiB down, SHA-256 checked):")
+    print(f"  warm (probe in-process):    {lb['session_warm_median_s'] * 1000:7.1f} ms median")
+    print(f"  cold (fresh interpreter):   {lb['session_cold_median_s'] * 1000:7.1f} ms median")
+    print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
+    res["matrix"] = []
+    for jobs in (1, 2):
+        m = matrix(jobs)
+        res["matrix"].append(m)
+        print(f"default matrix, --jobs {jobs}: {m['cases']} cases in {m['wall_s']:.1f} s wall "
+              f"(amortized {m['amortized_case_s'] * 1000:.0f} ms/case; median case "
+              f"{m['median_case_s'] * 1000:.0f} ms); {m['summary']}")
+    out = REPO / "reports" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    print(f"\nwritten to {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
