@@ -183,11 +183,11 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
                "no FTP helper on the path rewrote it" if not _helper_boxes(obs) else
                "the helper did not rewrite it")
         text = (f"The client sent '{received}' (its own address {d.get('listen', '?')}), but its "
-                f"control connection reaches the server from another address (NAT); the server "
-                f"refused to connect to a foreign address: '{reply}'. {why[0].upper() + why[1:]}.")
+                f"control connection reaches the server from another address (NAT), so the server "
+                f"refused to connect there ('{reply}'). {why[0].upper() + why[1:]}.")
     else:
         text = (f"The server rejected the data connection because it came from a different address "
-                f"than the control connection: '{reply}'.")
+                f"than the control connection ('{reply}').")
     return _v("fail", f["stage"], text, ev)
 
 

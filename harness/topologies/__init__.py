@@ -20,16 +20,17 @@ class TopologyKind:
     name: str
     summary: str
     build: Builder
+    order: int  # position in listings and reports: simple situations first
 
 
 _REGISTRY: dict[str, TopologyKind] = {}
 
 
-def topology(name: str, summary: str) -> Callable[[Builder], Builder]:
+def topology(name: str, summary: str, order: int = 100) -> Callable[[Builder], Builder]:
     def register(fn: Builder) -> Builder:
         if name in _REGISTRY:
             raise ValueError(f"topology {name!r} registered twice")
-        _REGISTRY[name] = TopologyKind(name, summary, fn)
+        _REGISTRY[name] = TopologyKind(name, summary, fn, order)
         return fn
     return register
 
@@ -42,7 +43,7 @@ def _load() -> None:
 
 def names() -> list[str]:
     _load()
-    return list(_REGISTRY)
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
 
 
 def get(name: str) -> TopologyKind:

@@ -31,11 +31,11 @@ def _client_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> To
     )
 
 
-@topology("client-nat", "client behind a masquerading NAT, no FTP helper")
+@topology("client-nat", "client behind a masquerading NAT, no FTP helper", order=30)
 def client_nat(server: ServerSpec) -> Topology:
     return _client_nat("client-nat", "client behind a masquerading NAT, no FTP helper", server, False)
 
 
-@topology("client-nat-alg", "client behind a masquerading NAT with the FTP helper")
+@topology("client-nat-alg", "client behind a masquerading NAT with the FTP helper", order=31)
 def client_nat_alg(server: ServerSpec) -> Topology:
     return _client_nat("client-nat-alg", "client behind a masquerading NAT with the FTP helper", server, True)

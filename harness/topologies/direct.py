@@ -9,7 +9,7 @@ from . import topology
 from ._common import SERVER_PUBLIC, ruleset
 
 
-@topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)")
+@topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)", order=10)
 def direct(server: ServerSpec) -> Topology:
     rs = ruleset("direct", "router.nft", server, helper=False, SERVER_IP=SERVER_PUBLIC)
     return Topology(

@@ -33,13 +33,13 @@ def _server_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> To
     )
 
 
-@topology("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper")
+@topology("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper", order=20)
 def server_nat(server: ServerSpec) -> Topology:
     return _server_nat("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper",
                        server, helper=False)
 
 
-@topology("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper")
+@topology("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper", order=21)
 def server_nat_alg(server: ServerSpec) -> Topology:
     return _server_nat("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper",
                        server, helper=True)
