@@ -1,0 +1,1 @@
+"""Renderers of one results list: terminal table, JSON (more formats later)."""

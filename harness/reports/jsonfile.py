@@ -1,0 +1,24 @@
+"""results.json: {"schema": 1, "backend", "started", "cases": [...]} (schema in README)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..model import Result
+
+SCHEMA = 1
+
+
+def document(results: list[Result], backend: str, started: str, extra: dict[str, Any]) -> dict[str, Any]:
+    counts = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "error")}
+    return {"schema": SCHEMA, "backend": backend, "started": started, **extra,
+            "summary": counts, "cases": [r.to_json() for r in results]}
+
+
+def write(path: Path, results: list[Result], backend: str, started: str,
+          extra: dict[str, Any] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document(results, backend, started, extra or {}), indent=1))
+    tmp.replace(path)
