@@ -157,7 +157,7 @@ class Session(ftplib.FTP_TLS):
             conn = socket.create_connection((host, adv_port), timeout=self.req["timeout"])
         except OSError as e:
             rec["connect"] = _kind(e)
-            rec["late_reply"] = self.drain(0.3)
+            rec["late_reply"] = self.drain(0.15)
             raise StepFailed("data-connect", f"connect to {host}:{adv_port}: {_describe(e)}",
                              _kind(e)) from e
         rec["connect"] = "ok"
@@ -183,7 +183,7 @@ class Session(ftplib.FTP_TLS):
                 conn, addr = lsock.accept()
             except OSError as e:
                 rec["connect"] = _kind(e)
-                rec["late_reply"] = self.drain(0.3)
+                rec["late_reply"] = self.drain(0.15)
                 raise StepFailed("data-connect", f"no data connection arrived on "
                                  f"{local_ip}:{port}: {_describe(e)}", _kind(e)) from e
             rec.update(connect="ok", peer="%s:%d" % addr[:2])
@@ -218,7 +218,7 @@ class Session(ftplib.FTP_TLS):
             tls = self.context.wrap_socket(conn, server_hostname=self.host)
         except (OSError, ssl.SSLError) as e:
             rec["tls"] = _kind(e)
-            rec["late_reply"] = self.drain(0.5)
+            rec["late_reply"] = self.drain(0.25)
             conn.close()
             raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
                              _kind(e)) from e
@@ -244,7 +244,7 @@ def _finish(sess: Session, conn: socket.socket, rec: dict[str, Any]) -> None:
 
 def _transfer_failed(sess: Session, rec: dict[str, Any], e: BaseException) -> StepFailed:
     rec["transfer"] = _kind(e)
-    rec["late_reply"] = sess.drain(0.5)
+    rec["late_reply"] = sess.drain(0.25)
     return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", _kind(e))
 
 

@@ -251,6 +251,18 @@ def tls_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     return _v("fail", f["stage"], text, ev)
 
 
+@check("control-connect-failed")
+def control_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    if f["step"] != "connect":
+        return None
+    host, port = obs.topology.server_public, obs.case.server.control_port
+    text = (f"The control connection to {host}:{port} {_what(f.get('kind'))}{_rejections(obs, ev)}: "
+            f"nothing reachable listens on the FTP{'S' if port == 990 else ''} control port along "
+            f"this path ({f['error']}).")
+    return _v("fail", "connect", text, ev)
+
+
 @check("other-failure")
 def other_failure(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]

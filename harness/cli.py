@@ -20,8 +20,10 @@ import servers
 from . import topologies
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .backends.netns import claim_run, release_run
+from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, PassiveRange, Result
-from .reports import jsonfile, terminal
+from .reports import jsonfile, markdown, terminal
+from .reports import rules as rules_report
 from .runner import Axes, Run, plan, run_cases
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -87,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
                    help="labs run in parallel (default: 2, or 1 on a single core)")
     m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
     m.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    m.add_argument("--rules", action="store_true",
+                   help="print the firewall rule sets of the passing cases, identical sets once")
+    m.add_argument("--rules-md", type=Path, metavar="PATH",
+                   help="write the matrix and every rule set (nft, iptables, table) as Markdown")
+    m.add_argument("--prove-minimal", action="store_true",
+                   help="replay each passing case without each rule in turn (slower)")
+    m.add_argument("--no-rules", action="store_true",
+                   help="skip deriving and proving firewall rules (fastest)")
     m.add_argument("--record", type=Path, metavar="DIR",
                    help="also save each case's raw observation (JSON) in DIR")
 
@@ -118,14 +128,13 @@ def cmd_list(args, console: Console) -> int:
 
 
 def cmd_rules(args, console: Console) -> int:
-    from .backends.netns import NAT_DIR
     from .model import ServerSpec
     for name in args.topology:
         topo = topologies.build(name, ServerSpec(passive=args.passive_range))
         for box in topo.middleboxes:
             if box.ruleset:
                 print(f"# --- {name}: {box.name} ---")
-                print(box.ruleset.render(lambda f: (NAT_DIR / f).read_text()))
+                print(box.ruleset.render(nat_file))
     return EXIT_OK
 
 
@@ -171,7 +180,10 @@ def cmd_matrix(args, console: Console) -> int:
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range)
     cases = plan(axes)
-    run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record)
+    run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,
+              rules=not args.no_rules, prove_minimal=args.prove_minimal)
+    if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
+        raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
     err.print(f"run {run.run_id}: {len(cases)} cases on {len(axes.topologies)} topologies, "
@@ -193,6 +205,12 @@ def cmd_matrix(args, console: Console) -> int:
     console.print(terminal.matrix(results))
     console.print(terminal.summary_line(results, seconds))
     terminal.failures(results, console)
+    if args.rules:
+        rules_report.terminal(results, console)
+    if args.rules_md:
+        args.rules_md.parent.mkdir(parents=True, exist_ok=True)
+        args.rules_md.write_text(rules_report.markdown(results, markdown.matrix(results)))
+        console.print(f"rules written to {args.rules_md}")
     if args.json:
         jsonfile.write(args.json, results, backend.name, started,
                        {"run_id": run.run_id, "duration_s": round(seconds, 2), "jobs": args.jobs})
@@ -245,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     try:
         return COMMANDS[args.command](args, console)
-    except BackendUnavailable as e:
+    except (BackendUnavailable, UsageError) as e:
         Console(stderr=True).print(f"[red]error:[/] {e}")
         return EXIT_USAGE
     except KeyboardInterrupt:

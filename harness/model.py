@@ -197,6 +197,7 @@ class Observation:
     expectations: dict[str, list[str]]  # middlebox -> conntrack expectation events
     rejected: dict[str, int]  # middlebox -> packets its reject rule counted
     harness_error: str | None = None
+    flows: dict[str, list[str]] = field(default_factory=dict)  # middlebox -> conntrack NEW events
 
 
 @dataclass
@@ -213,6 +214,7 @@ class Result:
     case: Case
     verdict: Verdict
     duration_s: float
+    rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()

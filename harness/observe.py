@@ -1,4 +1,5 @@
-"""What the middleboxes saw: conntrack helper expectations and the firewall's reject counter.
+"""What the middleboxes saw: new connections (with their NAT), the FTP helper's
+expectations, and the firewall's reject counter.
 
 Runs commands inside middlebox hosts through the Lab; never touches the kernel directly.
 """
@@ -16,12 +17,11 @@ class MiddleboxWatch:
 
     def __init__(self, lab, box: Middlebox, workdir: Path) -> None:
         self.lab, self.box = lab, box
-        self.path = workdir / f"{box.name}.expect.log"
-        self._out = open(self.path, "w")
-        # conntrack prints one line per expectation event; stdbuf keeps it line by line.
-        self.proc = lab.spawn(box.name, ["stdbuf", "-oL", "conntrack", "-E", "expect"],
-                              stdout=self._out, stderr=subprocess.DEVNULL)
-        self._offset = 0
+        # conntrack prints one line per event; stdbuf keeps it line by line.
+        self.expect = _Follow(lab, box.name, workdir / f"{box.name}.expect.log",
+                              ["stdbuf", "-oL", "conntrack", "-E", "expect"])
+        self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
+                             ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
         self._rejected = self.rejected_total()
 
     def rejected_total(self) -> int:
@@ -34,16 +34,34 @@ class MiddleboxWatch:
                 return int(item["counter"].get("packets", 0))
         return 0
 
-    def take(self) -> tuple[list[str], int]:
-        """(new expectation events, packets rejected) since the last call."""
-        with open(self.path) as f:
+    def take(self) -> tuple[list[str], list[str], int]:
+        """(expectation events, new-connection events, packets rejected) since the last call."""
+        now = self.rejected_total()
+        # A ruleset swap (proof replays) starts the counter again from zero.
+        rejected, self._rejected = (now - self._rejected if now >= self._rejected else now), now
+        return self.expect.take(), self.conns.take(), rejected
+
+    def close(self) -> None:
+        self.expect.close()
+        self.conns.close()
+
+
+class _Follow:
+    """A long-running command in a host whose output lines are read incrementally."""
+
+    def __init__(self, lab, host: str, path: Path, argv: list[str]) -> None:
+        self.lab, self.path = lab, path
+        self._out = open(path, "w")
+        self.proc = lab.spawn(host, argv, stdout=self._out, stderr=subprocess.DEVNULL)
+        self._offset = 0
+
+    def take(self) -> list[str]:
+        with open(self.path, "rb") as f:
             f.seek(self._offset)
             data = f.read()
-        end = data.rfind("\n") + 1
-        self._offset += len(data[:end].encode())
-        now = self.rejected_total()
-        rejected, self._rejected = now - self._rejected, now
-        return [l.strip() for l in data[:end].splitlines() if l.strip()], rejected
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        return [l.strip() for l in data[:end].decode(errors="replace").splitlines() if l.strip()]
 
     def close(self) -> None:
         self.lab.stop(self.proc, grace=0.5)

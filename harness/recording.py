@@ -17,7 +17,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
                  "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address}},
         "client": obs.client, "server_lines": obs.server_lines, "server_log": obs.server_log,
         "expectations": obs.expectations, "rejected": obs.rejected,
-        "harness_error": obs.harness_error,
+        "harness_error": obs.harness_error, "flows": obs.flows,
     }
 
 
@@ -28,7 +28,8 @@ def from_json(d: dict[str, Any]) -> Observation:
     return Observation(case=case, topology=topologies.build(case.topology, server),
                        client=d["client"], server_lines=d["server_lines"],
                        server_log=d["server_log"], expectations=d["expectations"],
-                       rejected=d["rejected"], harness_error=d.get("harness_error"))
+                       rejected=d["rejected"], harness_error=d.get("harness_error"),
+                       flows=d.get("flows", {}))
 
 
 def save(obs: Observation, directory: Path) -> Path:

@@ -21,7 +21,8 @@ import certs
 import clients
 import servers
 
-from . import checks, recording, topologies
+from . import checks, proof, recording, topologies
+from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
                     ClientSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
@@ -65,6 +66,8 @@ class Run:
     _seq: itertools.count = field(default_factory=itertools.count)
     failure: BaseException | None = None  # what stopped a worker, if anything
     record: Path | None = None  # save every Observation here (JSON), if set
+    rules: bool = True  # derive each passing case's firewall rules and prove them by replay
+    prove_minimal: bool = False  # also replay without each rule, one at a time
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
@@ -94,6 +97,9 @@ class Run:
     def finish(self) -> None:
         self.teardown_all()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+REPLAY_TIMEOUT = 1.5  # per network step in proof replays: failures here are refusals, not waits
 
 
 class Worker:
@@ -153,13 +159,14 @@ class Worker:
                                     home=wd / f"{tag}-home", log=wd / f"{tag}.log")
         return adapter.start(lab, topology.server, spec, ctx)
 
-    def case(self, lab: Lab, topology: Topology, server, case: Case) -> Result:
-        t0 = time.monotonic()
-        server.events()  # drop what belongs to earlier cases
+    def observe(self, lab: Lab, topology: Topology, server, case: Case,
+                timeout: float = 4.0) -> Observation:
+        """Run one session of `case` and collect what every party saw."""
+        server.events()  # drop what belongs to earlier sessions
         for w in self.watches:
             w.take()
         client = clients.get(case.client.impl)
-        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca)
+        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout)
         try:
             report = client.session(lab, topology.client, case, ctx)
             error = None
@@ -168,20 +175,32 @@ class Worker:
         if not report.get("result", {}).get("ok", False):
             time.sleep(0.05)  # let late server lines and conntrack events land
         events = server.events()
-        expectations, rejected = {}, {}
+        expectations, conns, rejected = {}, {}, {}
         for w in self.watches:
-            expectations[w.box.name], rejected[w.box.name] = w.take()
-        obs = Observation(case=case, topology=topology, client=report,
-                          server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
-                          server_log=[e["line"] for e in events if e["kind"] in ("log", "error")],
-                          expectations=expectations, rejected=rejected, harness_error=error)
+            expectations[w.box.name], conns[w.box.name], rejected[w.box.name] = w.take()
+        return Observation(case=case, topology=topology, client=report,
+                           server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
+                           server_log=[e["line"] for e in events if e["kind"] in ("log", "error")],
+                           expectations=expectations, rejected=rejected, harness_error=error,
+                           flows=conns)
+
+    def case(self, lab: Lab, topology: Topology, server, case: Case) -> Result:
+        t0 = time.monotonic()
+        obs = self.observe(lab, topology, server, case)
         if self.run.record is not None:
             recording.save(obs, self.run.record)
         try:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
-        return Result(case, verdict, time.monotonic() - t0)
+        result = Result(case, verdict, time.monotonic() - t0)
+        if verdict.outcome == "pass" and self.run.rules:
+            result.rules = derive(obs)
+            proof.prove(lab, topology, result.rules, minimal=self.run.prove_minimal,
+                        replay=lambda: checks.judge(self.observe(lab, topology, server, case,
+                                                                 timeout=REPLAY_TIMEOUT)))
+            result.duration_s = time.monotonic() - t0
+        return result
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:

@@ -70,7 +70,7 @@ def test_a_refused_control_port_mentions_the_stage_and_error():
                   "result": {"ok": False, "step": "connect", "stage": "connect", "kind": "refused",
                              "error": "connect to 203.0.113.10:990: ConnectionRefusedError", "reply": None}}
     v = checks.judge(obs)
-    assert (v.outcome, v.stage, v.check) == ("fail", "connect", "other-failure")
+    assert (v.outcome, v.stage, v.check) == ("fail", "connect", "control-connect-failed")
     assert "203.0.113.10:990" in v.diagnosis
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from harness import topologies
-from harness.backends.netns import NAT_DIR
+from harness.paths import nat_file
 from harness.model import Case, ClientSpec, PassiveRange, ServerSpec
 from harness.runner import Axes, plan
 
@@ -47,8 +47,8 @@ def test_topology_is_consistent_data(name):
 def test_ruleset_renders_defines_and_helper_only_for_alg():
     plain = topologies.build("server-nat", ServerSpec(passive=PassiveRange(50100, 50119)))
     alg = topologies.build("server-nat-alg", ServerSpec())
-    text = plain.middleboxes[0].ruleset.render(lambda f: (NAT_DIR / f).read_text())
+    text = plain.middleboxes[0].ruleset.render(nat_file)
     assert "define FORWARD_RANGE = 50100-50119" in text
     assert "ct helper" not in text
-    text = alg.middleboxes[0].ruleset.render(lambda f: (NAT_DIR / f).read_text())
+    text = alg.middleboxes[0].ruleset.render(nat_file)
     assert 'ct helper set "ftp-std"' in text and "define HELPER_PORTS = { 21 }" in text

@@ -18,11 +18,11 @@ from typing import IO, Sequence
 from pyroute2 import IPRoute, netns
 
 from ..model import Middlebox, Topology
+from ..paths import nat_file
 from .base import Backend, BackendUnavailable, Lab
 
 NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
 STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run's objects
-NAT_DIR = Path(__file__).resolve().parents[2] / "nat"
 
 # Inside every namespace: what a host needs and nothing the root namespace is asked for.
 HOST_SYSCTLS = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
@@ -111,7 +111,7 @@ class NetnsLab(Lab):
             _in_netns(self.ns[host.name], lambda host=host: self._configure(host))
         for box in topo.middleboxes:
             if box.ruleset is not None:
-                text = box.ruleset.render(lambda f: (NAT_DIR / f).read_text())
+                text = box.ruleset.render(nat_file)
                 r = self.run(box.name, ["nft", "-f", "-"], input=text, timeout=10)
                 if r.returncode != 0:
                     raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")

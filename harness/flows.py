@@ -1,0 +1,100 @@
+"""Connections a middlebox saw, parsed from conntrack event lines (pure, no I/O).
+
+`conntrack -E -e NEW` prints one line per new connection with its original tuple (as it
+arrived) and its reply tuple (which reveals any NAT). `conntrack -E expect` prints the FTP
+helper's expectations (pinholes).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_KV = re.compile(r"(\w[\w-]*)=(\S+)")
+
+
+@dataclass(frozen=True)
+class Flow:
+    box: str
+    proto: str
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    reply_src: str  # = the real destination after DNAT
+    reply_dst: str  # = the source after SNAT, as the far side sees it
+    reply_sport: int
+
+    @property
+    def dnat(self) -> bool:
+        return (self.reply_src, self.reply_sport) != (self.dst, self.dport)
+
+    @property
+    def snat(self) -> bool:
+        return self.reply_dst != self.src
+
+    @property
+    def real_dst(self) -> str:
+        return self.reply_src
+
+    @property
+    def real_dport(self) -> int:
+        return self.reply_sport
+
+    def describe(self) -> str:
+        s = f"{self.proto} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
+        if self.dnat:
+            s += f" (DNAT to {self.real_dst}:{self.real_dport})"
+        if self.snat:
+            s += f" (SNAT from {self.reply_dst})"
+        return s
+
+
+@dataclass(frozen=True)
+class Expectation:
+    box: str
+    src: str
+    dst: str
+    dport: int
+    master: str  # "src:sport -> dst:dport" of the control connection
+
+    def matches(self, f: Flow) -> bool:
+        return (f.src, f.dst, f.dport) == (self.src, self.dst, self.dport)
+
+
+def parse_flow(box: str, line: str) -> Flow | None:
+    """One `conntrack -E` line -> Flow; None for lines that are not a new TCP/UDP flow."""
+    if not line.startswith("[NEW]"):
+        return None
+    parts = line.split()
+    proto = parts[1] if len(parts) > 1 else ""
+    if proto not in ("tcp", "udp"):
+        return None
+    kv: dict[str, list[str]] = {}
+    for k, v in _KV.findall(line):
+        kv.setdefault(k, []).append(v)
+    try:
+        return Flow(box, proto, kv["src"][0], kv["dst"][0], int(kv["sport"][0]), int(kv["dport"][0]),
+                    kv["src"][1], kv["dst"][1], int(kv["sport"][1]))
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def parse_expectation(box: str, line: str) -> Expectation | None:
+    if not line.startswith("[NEW]"):
+        return None
+    kv: dict[str, str] = {}
+    for k, v in _KV.findall(line):
+        kv.setdefault(k, v)  # the first src/dst/dport are the expected connection's
+    try:
+        return Expectation(box, kv["src"], kv["dst"], int(kv["dport"]),
+                           f"{kv['master-src']}:{kv.get('sport', '?')} -> {kv['master-dst']}")
+    except (KeyError, ValueError):
+        return None
+
+
+def flows(box: str, lines: list[str]) -> list[Flow]:
+    return [f for f in (parse_flow(box, l) for l in lines) if f is not None]
+
+
+def expectations(box: str, lines: list[str]) -> list[Expectation]:
+    return [e for e in (parse_expectation(box, l) for l in lines) if e is not None]

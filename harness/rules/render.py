@@ -1,0 +1,127 @@
+"""Rules for humans: paste-ready nftables, iptables-save, and a plain table (pure)."""
+from __future__ import annotations
+
+from . import FirewallRules, Rule
+
+
+def _nft_match(r: Rule) -> str:
+    parts = []
+    if r.iif:
+        parts.append(f'iifname "{r.iif}"')
+    if r.oif:
+        parts.append(f'oifname "{r.oif}"')
+    if r.saddr:
+        parts.append(f"ip saddr {r.saddr}")
+    if r.daddr:
+        parts.append(f"ip daddr {r.daddr}")
+    if r.dports:
+        parts.append(f"{r.proto} dport {r.dports}")
+    return " ".join(parts)
+
+
+def _comment(r: Rule) -> str:
+    return ' comment "' + r.why.replace('"', "'")[:120] + '"'
+
+
+def nft(fw: FirewallRules, header: str = "") -> str:
+    """A complete ruleset for `nft -f`: forward policy drop, established/related, the rules."""
+    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "filter")}
+    out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
+    out += [f"# {line}" for line in header.splitlines() if line]
+    out += ["table inet ftpfw {", "    counter rejected {", '        comment "new connections refused"',
+            "    }"]
+    if by["helper"]:
+        out += ["", "    ct helper ftp-std {", '        type "ftp" protocol tcp;', "        l3proto ip;",
+                "    }", "", "    chain helpers {",
+                "        type filter hook prerouting priority filter; policy accept;"]
+        out += [f'        {_nft_match(r)} ct helper set "ftp-std"{_comment(r)}' for r in by["helper"]]
+        out += ["    }"]
+    # The NAT chains exist even when empty: the kernel only NATs where a nat chain is hooked,
+    # and the helper's pinholes need that to translate data connections.
+    out += ["", "    chain prerouting_nat {", "        type nat hook prerouting priority dstnat; policy accept;"]
+    out += [f"        {_nft_match(r)} dnat ip to {r.to}{_comment(r)}" for r in by["dnat"]]
+    out += ["    }", "", "    chain postrouting_nat {",
+            "        type nat hook postrouting priority srcnat; policy accept;"]
+    out += [f"        {_nft_match(r)} masquerade{_comment(r)}" for r in by["snat"]]
+    out += ["    }", "", "    chain forward {", "        type filter hook forward priority filter; policy drop;",
+            "        ct state established,related accept", "        ct state invalid drop"]
+    out += [f"        {_nft_match(r)} accept{_comment(r)}" for r in by["filter"]]
+    out += ['        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
+            '        counter name rejected reject comment "(the policy would drop it anyway)"',
+            "    }", "}"]
+    return "\n".join(out) + "\n"
+
+
+def _ipt_match(r: Rule) -> str:
+    parts = []
+    if r.iif:
+        parts.append(f"-i {r.iif}")
+    if r.oif:
+        parts.append(f"-o {r.oif}")
+    if r.saddr:
+        parts.append(f"-s {r.saddr if '/' in r.saddr else r.saddr + '/32'}")
+    if r.daddr:
+        parts.append(f"-d {r.daddr if '/' in r.daddr else r.daddr + '/32'}")
+    parts.append(f"-p {r.proto}")
+    if r.dports:
+        parts.append(f"-m {r.proto} --dport {r.dports.replace('-', ':')}")
+    return " ".join(parts)
+
+
+def _ipt_comment(r: Rule) -> str:
+    return ' -m comment --comment "' + r.why.replace('"', "'")[:120] + '"'
+
+
+def iptables(fw: FirewallRules) -> str:
+    """iptables-save format (nft backend or legacy)."""
+    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "filter")}
+    out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
+    if by["helper"]:
+        out += ["*raw", ":PREROUTING ACCEPT [0:0]"]
+        out += [f"-A PREROUTING {_ipt_match(r)} -j CT --helper ftp{_ipt_comment(r)}" for r in by["helper"]]
+        out += ["COMMIT"]
+    if by["dnat"] or by["snat"]:
+        out += ["*nat", ":PREROUTING ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
+        out += [f"-A PREROUTING {_ipt_match(r)} -j DNAT --to-destination {r.to}{_ipt_comment(r)}"
+                for r in by["dnat"]]
+        out += [f"-A POSTROUTING {_ipt_match(r).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
+                for r in by["snat"]]
+        out += ["COMMIT"]
+    out += ["*filter", ":FORWARD DROP [0:0]",
+            "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "-A FORWARD -m conntrack --ctstate INVALID -j DROP"]
+    out += [f"-A FORWARD {_ipt_match(r)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
+    out += ["-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A FORWARD -j REJECT", "COMMIT"]
+    return "\n".join(out) + "\n"
+
+
+TABLE_HEAD = ("firewall", "kind", "direction", "proto", "from", "to", "ports", "why")
+
+
+def table_rows(fw: FirewallRules) -> list[tuple[str, ...]]:
+    rows = []
+    for r in fw.rules:
+        direction = f"{r.iif or '*'} -> {r.oif or '*'}"
+        to = r.daddr or "*"
+        if r.kind == "dnat":
+            to = f"{r.daddr} => {r.to}"
+        elif r.kind == "snat":
+            to = "(masquerade)"
+        why = r.why + (" [WIDE OPEN]" if r.wide_open else "")
+        rows.append((fw.box, r.kind, direction, r.proto, r.saddr or "*", to, r.dports or "*", why))
+    return rows
+
+
+def table(fw: FirewallRules) -> str:
+    rows = [TABLE_HEAD] + table_rows(fw)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEAD))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(fw: FirewallRules) -> str:
+    rows = table_rows(fw)
+    out = ["| " + " | ".join(TABLE_HEAD) + " |", "|" + "---|" * len(TABLE_HEAD)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
