@@ -40,7 +40,7 @@ test: setup
 	fi; exit $$rc
 
 test-matrix: setup
-	$(BIN)/python -m harness matrix --jobs $(JOBS) --json reports/results.json
+	$(BIN)/python -m harness matrix --jobs $(JOBS) --json reports/results.json --rules-md reports/rules.md
 
 bench: setup
 	$(BIN)/python bench/bench.py

@@ -2,7 +2,8 @@
 
 Prints, and writes reports/bench.json:
 - the median wall time per case (as the runner measured it);
-- the total wall time of the default matrix at --jobs 1 and --jobs 2;
+- the total wall time of the default matrix at --jobs 1 and --jobs 2 (rules derived and
+  verified by replay, the default), without rules, and with --prove-minimal;
 - one explicit-FTPS session (1 MiB up and down, verified) on loopback: in-process (warm)
   and as a fresh interpreter (cold), for comparison.
 """
@@ -24,17 +25,18 @@ import certs  # noqa: E402
 from clients import ftplib_probe  # noqa: E402
 
 
-def matrix(jobs: int) -> dict:
+def matrix(jobs: int, *extra: str) -> dict:
     out = Path(tempfile.mkdtemp()) / "results.json"
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "harness", "matrix", "--jobs", str(jobs),
-                        "--json", str(out)], cwd=REPO, capture_output=True, text=True)
+                        "--json", str(out), *extra], cwd=REPO, capture_output=True, text=True)
     wall = time.monotonic() - t0
     if r.returncode not in (0, 1):
         sys.exit(f"matrix --jobs {jobs} failed:\n{r.stderr[-2000:]}")
     doc = json.loads(out.read_text())
     per_case = [c["duration_s"] for c in doc["cases"]]
-    return {"jobs": jobs, "cases": len(per_case), "wall_s": round(wall, 2),
+    return {"jobs": jobs, "options": " ".join(extra) or "(default: rules verified)",
+            "cases": len(per_case), "wall_s": round(wall, 2),
             "median_case_s": round(statistics.median(per_case), 4),
             "amortized_case_s": round(wall / len(per_case), 4), "summary": doc["summary"]}
 
@@ -87,12 +89,15 @@ def main() -> int:
     print(f"  cold (fresh interpreter):   {lb['session_cold_median_s'] * 1000:7.1f} ms median")
     print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
     res["matrix"] = []
-    for jobs in (1, 2):
-        m = matrix(jobs)
+    for jobs, extra in ((1, ()), (2, ()), (2, ("--no-rules",)), (2, ("--prove-minimal",))):
+        m = matrix(jobs, *extra)
         res["matrix"].append(m)
-        print(f"default matrix, --jobs {jobs}: {m['cases']} cases in {m['wall_s']:.1f} s wall "
-              f"(amortized {m['amortized_case_s'] * 1000:.0f} ms/case; median case "
+        print(f"default matrix, --jobs {jobs} {m['options']}: {m['cases']} cases in {m['wall_s']:.1f} s "
+              f"wall (amortized {m['amortized_case_s'] * 1000:.0f} ms/case; median case "
               f"{m['median_case_s'] * 1000:.0f} ms); {m['summary']}")
+    base, minimal = res["matrix"][1]["wall_s"], res["matrix"][3]["wall_s"]
+    print(f"added cost of --prove-minimal at --jobs 2: {minimal - base:+.1f} s "
+          f"({minimal / base:.1f}x the default run)")
     out = REPO / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))

@@ -74,6 +74,7 @@ class Session(ftplib.FTP_TLS):
         self.t0 = time.monotonic()
         self.transcript: list[dict[str, Any]] = []
         self.data: list[dict[str, Any]] = []
+        self.step = "connect"
 
     def _t(self) -> float:
         return round(time.monotonic() - self.t0, 4)
@@ -274,9 +275,71 @@ def retr(sess: Session, cmd: str) -> bytes:
     return buf.getvalue()
 
 
+def open_control(sess: Session, req: dict[str, Any], done) -> None:
+    """Connect, secure (explicit or implicit TLS), log in and protect the data channel."""
+    ctx = sess.context
+    sess.step = "connect"
+    try:
+        raw = socket.create_connection((req["host"], req["port"]), timeout=req["timeout"])
+    except OSError as e:
+        raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
+                         _kind(e)) from e
+    sess.host, sess.port = req["host"], req["port"]
+    done("connect", local="%s:%d" % raw.getsockname()[:2])
+    if req["tls"] == "implicit":
+        sess.step = "tls-handshake"
+        try:
+            raw = ctx.wrap_socket(raw, server_hostname=req["host"])
+        except (OSError, ssl.SSLError) as e:
+            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+        done("tls-handshake", version=raw.version())
+    sess.sock, sess.af = raw, raw.family
+    sess.file = raw.makefile("r", encoding=sess.encoding)
+    sess.step = "greeting"
+    sess.welcome = sess.reply("greeting")
+    if sess.welcome[:1] != "2":
+        raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
+    done("greeting")
+    if req["tls"] == "explicit":
+        sess.step = "tls-handshake"
+        sess.command("tls-handshake", "AUTH TLS", ok="2")
+        try:
+            sess.sock = ctx.wrap_socket(sess.sock, server_hostname=req["host"])
+        except (OSError, ssl.SSLError) as e:
+            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+        sess.file = sess.sock.makefile("r", encoding=sess.encoding)
+        done("tls-handshake", version=sess.sock.version())
+    sess.step = "login"
+    resp = sess.command("login", f"USER {req['user']}", ok="23")
+    if resp[:1] == "3":
+        sess.command("login", f"PASS {req['password']}", ok="2")
+    done("login")
+    if req["tls"] != "none":
+        sess.command("protect", "PBSZ 0", ok="2")
+        sess.command("protect", "PROT P", ok="2")
+        sess._prot_p = True
+        done("protect")
+
+
+def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tuple[list[Session], list[str]]:
+    """Open n other sessions that each ask for a passive port and never connect to it,
+    so the server's passive range is (partly) in use while the probe's session runs."""
+    holders, replies = [], []
+    for i in range(n):
+        h = Session(req, ctx)
+        try:
+            open_control(h, req, lambda *a, **k: None)
+            replies.append(h.command("data-setup", "EPSV" if req["mode"] == "epsv" else "PASV", ok="2"))
+            holders.append(h)
+        except (StepFailed, OSError, EOFError) as e:
+            replies.append(f"busy session {i + 1} could not hold a port: {e}")
+            h.close()
+    return holders, replies
+
+
 def run(req: dict[str, Any]) -> dict[str, Any]:
     """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
-    timeout, size."""
+    timeout, size, busy."""
     ctx = None
     if req["tls"] != "none":
         ctx = ssl.create_default_context(cafile=req["ca"])
@@ -285,55 +348,21 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {"steps": steps, "transcript": sess.transcript, "data": sess.data}
     payload = os.urandom(req["size"])
     name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
-    step = "connect"
+    sess.step = "connect"
+    holders: list[Session] = []
+    if req.get("busy"):
+        holders, report["busy_replies"] = hold_passive(req, ctx, req["busy"])
 
     def done(s: str, **info: Any) -> None:
         steps.append({"step": s, "ok": True, "t": sess._t(), **info})
 
     try:
-        try:
-            raw = socket.create_connection((req["host"], req["port"]), timeout=req["timeout"])
-        except OSError as e:
-            raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
-                             _kind(e)) from e
-        sess.host, sess.port = req["host"], req["port"]
-        report["control_local"] = "%s:%d" % raw.getsockname()[:2]
-        done("connect", local=report["control_local"])
-        if req["tls"] == "implicit":
-            step = "tls-handshake"
-            try:
-                raw = ctx.wrap_socket(raw, server_hostname=req["host"])
-            except (OSError, ssl.SSLError) as e:
-                raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
-            done("tls-handshake", version=raw.version())
-        sess.sock, sess.af = raw, raw.family
-        sess.file = raw.makefile("r", encoding=sess.encoding)
-        step = "greeting"
-        sess.welcome = sess.reply("greeting")
-        if sess.welcome[:1] != "2":
-            raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
-        done("greeting")
-        if req["tls"] == "explicit":
-            step = "tls-handshake"
-            sess.command("tls-handshake", "AUTH TLS", ok="2")
-            try:
-                sess.sock = ctx.wrap_socket(sess.sock, server_hostname=req["host"])
-            except (OSError, ssl.SSLError) as e:
-                raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
-            sess.file = sess.sock.makefile("r", encoding=sess.encoding)
-            done("tls-handshake", version=sess.sock.version())
-        step = "login"
-        resp = sess.command("login", f"USER {req['user']}", ok="23")
-        if resp[:1] == "3":
-            sess.command("login", f"PASS {req['password']}", ok="2")
-        done("login")
-        if req["tls"] != "none":
-            sess.command("protect", "PBSZ 0", ok="2")
-            sess.command("protect", "PROT P", ok="2")
-            sess._prot_p = True
-            done("protect")
+        open_control(sess, req, done)
+        report["control_local"] = steps[0].get("local")
+        sess.step = "pwd"
         sess.command("pwd", "PWD", ok="2")
         done("pwd")
+        sess.step = "data-setup"
         sess.command("data-setup", "TYPE I", ok="2")
         stor(sess, name, payload)
         done("stor", bytes=len(payload))
@@ -345,8 +374,10 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
             raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
                              f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
         done("integrity", sha256=hashlib.sha256(got).hexdigest())
+        sess.step = "dele"
         sess.command("dele", f"DELE {name}", ok="2")
         done("dele")
+        sess.step = "quit"
         sess.command("quit", "QUIT", ok="2")
         done("quit")
         report["result"] = {"ok": True}
@@ -354,13 +385,14 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         report["result"] = {"ok": False, "step": f.step, "stage": STEP_STAGE[f.step],
                             "kind": f.kind, "error": f.error, "reply": f.reply}
     except (OSError, EOFError, ftplib.Error) as e:  # anything the steps above did not expect
-        report["result"] = {"ok": False, "step": step, "stage": STEP_STAGE.get(step, "transfer"),
+        report["result"] = {"ok": False, "step": sess.step, "stage": STEP_STAGE.get(sess.step, "transfer"),
                             "kind": _kind(e), "error": _describe(e), "reply": None}
     finally:
-        try:
-            sess.close()
-        except OSError:
-            pass
+        for s in [sess, *holders]:
+            try:
+                s.close()
+            except OSError:
+                pass
     report["duration_s"] = sess._t()
     return report
 
@@ -392,7 +424,7 @@ class FtplibProbe(ClientAdapter):
         req = {"host": ctx.host, "port": case.server.control_port, "tls": case.server.tls,
                "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
-               "timeout": ctx.timeout, "size": ctx.size}
+               "timeout": ctx.timeout, "size": ctx.size, "busy": case.client.busy}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Any, Callable, Optional
 
-from .model import Observation, Verdict
+from .model import Observation, PassiveRange, Verdict
 
 Evidence = dict[str, Any]
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
@@ -210,6 +210,51 @@ def advertised_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
             f"reachable from the client's side.")
     if obs.case.server.tls != "none" and _helper_boxes(obs):
         text += " The FTP helper could not rewrite the reply: the control channel is encrypted."
+    return _v("fail", "data-connect", text, ev)
+
+
+def _forwarded(obs: Observation) -> dict[str, PassiveRange]:
+    """The passive range each firewall on the path opens (from its ruleset's variables)."""
+    out = {}
+    for box in obs.topology.middleboxes:
+        value = dict(box.ruleset.defines).get("FORWARD_RANGE") if box.ruleset else None
+        if value:
+            out[box.name] = PassiveRange.parse(value)
+    return out
+
+
+@check("passive-port-outside-range")
+def passive_port_outside_range(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, d = ev["failure"], _failed_data(ev)
+    port, rng = d.get("advertised_port"), obs.case.server.passive
+    if f["stage"] != "data-connect" or port is None or port in rng or d.get("connect") == "ok":
+        return None
+    busy = obs.case.client.busy
+    why = (f" All {rng.last - rng.first + 1} ports of that range were taken ({busy} other "
+           f"session{'s' if busy != 1 else ''} held passive ports), so the server fell back to a "
+           "port outside it." if busy else "")
+    fallback = [l for l in obs.server_log if "random" in l.lower() or "free passive port" in l.lower()]
+    if fallback:
+        ev["server_log_fallback"] = fallback[-1]
+        why += f" The server logged: '{fallback[-1].rstrip('.')}'."
+    text = (f"The server advertised port {port}, outside its configured passive range {rng}.{why} "
+            f"No firewall opens port {port}: the client's connection to {d['target']} "
+            f"{_what(d['connect'])}{_rejections(obs, ev)}.")
+    return _v("fail", "data-connect", text, ev)
+
+
+@check("passive-range-not-forwarded")
+def passive_range_not_forwarded(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, d = ev["failure"], _failed_data(ev)
+    port = d.get("advertised_port")
+    closed = {box: r for box, r in _forwarded(obs).items() if port is not None and port not in r}
+    if f["stage"] != "data-connect" or not closed or d.get("connect") == "ok":
+        return None
+    where = ", ".join(f"{box} forwards/allows only {r}" for box, r in closed.items())
+    text = (f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
+            f"but {where}: the ranges differ. The client's connection to {d['target']} "
+            f"{_what(d['connect'])}{_rejections(obs, ev)}. Make the firewall's range and the "
+            f"server's passive range the same.")
     return _v("fail", "data-connect", text, ev)
 
 

@@ -21,7 +21,7 @@ from . import topologies
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .backends.netns import claim_run, release_run
 from .paths import nat_file
-from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, PassiveRange, Result
+from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
 from .reports import jsonfile, markdown, terminal
 from .reports import rules as rules_report
 from .runner import Axes, Run, plan, run_cases
@@ -55,6 +55,12 @@ def _range(text: str) -> PassiveRange:
         raise argparse.ArgumentTypeError(f"--passive-range: {e}") from None
 
 
+def _busy(text: str) -> int:
+    if not text.isdigit() or int(text) > 64:
+        raise argparse.ArgumentTypeError(f"--busy-sessions: {text!r} is not a whole number from 0 to 64")
+    return int(text)
+
+
 def _jobs(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
@@ -85,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
                    help=f"client implementations; valid: {','.join(clients.names())}")
     m.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
                    help="the server's passive port range (default 50000-50009)")
+    m.add_argument("--forward-range", type=_range, metavar="RANGE",
+                   help="the firewalls open this range instead of the server's passive range "
+                        "(reproduces a firewall/server range mismatch)")
+    m.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
+                   help="N other sessions hold passive ports open during each case "
+                        "(reproduces passive range exhaustion)")
     m.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
                    help="labs run in parallel (default: 2, or 1 on a single core)")
     m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
@@ -178,7 +190,8 @@ def cmd_matrix(args, console: Console) -> int:
     backend.preflight()
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
-                servers=args.server, clients=args.client, passive=args.passive_range)
+                servers=args.server, clients=args.client, passive=args.passive_range,
+                net=NetSpec(args.forward_range), busy=args.busy_sessions)
     cases = plan(axes)
     run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,
               rules=not args.no_rules, prove_minimal=args.prove_minimal)

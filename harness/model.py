@@ -153,7 +153,17 @@ class ServerSpec:
 class ClientSpec:
     impl: str = "ftplib"
     mode: str = "pasv"
-    pasv_address: str | None = "trust"  # None when the mode is active
+    pasv_address: str | None = "trust"  # None where the policy does not apply
+    busy: int = 0  # other sessions holding passive ports open during the case
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """How the network around the server differs from the default, if it does."""
+    forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
+
+    def forwarded(self, server: ServerSpec) -> PassiveRange:
+        return self.forward_range or server.passive
 
 
 @dataclass(frozen=True)
@@ -161,14 +171,20 @@ class Case:
     topology: str
     server: ServerSpec
     client: ClientSpec
+    net: NetSpec = NetSpec()
 
     @property
     def id(self) -> str:
         c, s = self.client, self.server
-        return "/".join([
-            self.topology, s.impl, c.impl, s.tls, c.mode,
-            c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off",
-        ])
+        parts = [self.topology, s.impl, c.impl, s.tls, c.mode,
+                 c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off"]
+        if s.passive != ServerSpec().passive:
+            parts.append(f"range-{s.passive}")
+        if self.net.forward_range:
+            parts.append(f"fwd-{self.net.forward_range}")
+        if c.busy:
+            parts.append(f"busy-{c.busy}")
+        return "/".join(parts)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -181,6 +197,8 @@ class Case:
             "pasv_address": self.client.pasv_address or "n/a",
             "masquerade": "on" if self.server.masquerade else "off",
             "passive_range": str(self.server.passive),
+            "forward_range": str(self.net.forwarded(self.server)),
+            "busy_sessions": self.client.busy,
         }
 
 

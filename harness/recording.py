@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import topologies
-from .model import Case, ClientSpec, Observation, PassiveRange, ServerSpec
+from .model import Case, ClientSpec, NetSpec, Observation, PassiveRange, ServerSpec
 
 
 def to_json(obs: Observation) -> dict[str, Any]:
@@ -14,7 +14,9 @@ def to_json(obs: Observation) -> dict[str, Any]:
     return {
         "case": {"topology": obs.case.topology, "server": {"impl": s.impl, "tls": s.tls,
                  "passive": str(s.passive), "masquerade": s.masquerade},
-                 "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address}},
+                 "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address,
+                            "busy": c.busy},
+                 "net": {"forward_range": str(obs.case.net.forward_range or "") or None}},
         "client": obs.client, "server_lines": obs.server_lines, "server_log": obs.server_log,
         "expectations": obs.expectations, "rejected": obs.rejected,
         "harness_error": obs.harness_error, "flows": obs.flows,
@@ -24,8 +26,11 @@ def to_json(obs: Observation) -> dict[str, Any]:
 def from_json(d: dict[str, Any]) -> Observation:
     s, c = d["case"]["server"], d["case"]["client"]
     server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"])
-    case = Case(d["case"]["topology"], server, ClientSpec(c["impl"], c["mode"], c["pasv_address"]))
-    return Observation(case=case, topology=topologies.build(case.topology, server),
+    fwd = d["case"].get("net", {}).get("forward_range")
+    net = NetSpec(PassiveRange.parse(fwd) if fwd else None)
+    case = Case(d["case"]["topology"], server,
+                ClientSpec(c["impl"], c["mode"], c["pasv_address"], c.get("busy", 0)), net)
+    return Observation(case=case, topology=topologies.build(case.topology, server, net),
                        client=d["client"], server_lines=d["server_lines"],
                        server_log=d["server_log"], expectations=d["expectations"],
                        rejected=d["rejected"], harness_error=d.get("harness_error"),

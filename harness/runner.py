@@ -25,7 +25,7 @@ from . import checks, proof, recording, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
-                    ClientSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+                    ClientSpec, NetSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .observe import MiddleboxWatch
 
 
@@ -39,6 +39,8 @@ class Axes:
     servers: tuple[str, ...] = ("pyftpdlib",)
     clients: tuple[str, ...] = ("ftplib",)
     passive: PassiveRange = PassiveRange(50000, 50009)
+    net: NetSpec = NetSpec()
+    busy: int = 0
 
 
 def plan(axes: Axes) -> list[Case]:
@@ -50,7 +52,7 @@ def plan(axes: Axes) -> list[Case]:
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on")
         for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol)))
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
     return cases
 
 
@@ -132,7 +134,7 @@ class Worker:
         first = cases[0]
         t0 = time.monotonic()
         try:
-            topology = topologies.build(first.topology, first.server)
+            topology = topologies.build(first.topology, first.server, first.net)
             lab = self._lab_for(topology)
             server = self._start_server(lab, topology, first.server)
         except Exception as e:  # noqa: BLE001 - every case of the unit is a harness error
@@ -214,7 +216,7 @@ def units(cases: Iterable[Case]) -> list[list[Case]]:
     """Group cases by (topology, server spec), keeping topologies together."""
     groups: dict[tuple, list[Case]] = {}
     for c in cases:
-        groups.setdefault((c.topology, c.server), []).append(c)
+        groups.setdefault((c.topology, c.server, c.net), []).append(c)
     return list(groups.values())
 
 

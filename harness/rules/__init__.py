@@ -27,8 +27,9 @@ class Rule:
 
     @property
     def key(self) -> tuple:
-        return (KINDS.index(self.kind), self.iif or "", self.oif or "", self.saddr or "",
-                self.daddr or "", self.dports or "", self.to or "")
+        first_port = int(self.dports.split("-")[0]) if self.dports else 0
+        return (KINDS.index(self.kind), first_port, self.dports or "", self.iif or "", self.oif or "",
+                self.saddr or "", self.daddr or "", self.to or "")
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}

@@ -1,7 +1,7 @@
 """Topology registry. Each module in this package registers one or more topologies.
 
 A topology is a function of the case's server spec (its passive range, for the firewall's
-port forwards) that returns pure data. Adding a topology means adding one module here.
+port forwards) and network spec (e.g. a different forwarded range) that returns pure data. Adding a topology means adding one module here.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
-from ..model import ServerSpec, Topology
+from ..model import NetSpec, ServerSpec, Topology
 
-Builder = Callable[[ServerSpec], Topology]
+Builder = Callable[[ServerSpec, NetSpec], Topology]
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,5 @@ def get(name: str) -> TopologyKind:
         raise KeyError(f"unknown topology {name!r}; valid: {', '.join(_REGISTRY)}") from None
 
 
-def build(name: str, server: ServerSpec) -> Topology:
-    return get(name).build(server)
+def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
+    return get(name).build(server, net)

@@ -1,7 +1,7 @@
 """Addresses and helpers shared by the topology modules (pure data)."""
 from __future__ import annotations
 
-from ..model import RuleSet, ServerSpec
+from ..model import NetSpec, RuleSet, ServerSpec
 
 SERVER_PUBLIC = "203.0.113.10"   # the address every client dials
 CLIENT_PUBLIC = "203.0.113.100"  # the client's public address behind client NAT
@@ -9,10 +9,11 @@ CONTROL_PORTS = "{ 21, 990 }"
 HELPER_PORTS = "{ 21 }"
 
 
-def ruleset(name: str, base: str, server: ServerSpec, helper: bool, **defines: str) -> RuleSet:
+def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool,
+            **defines: str) -> RuleSet:
     """The firewall's nft ruleset: a file from nat/, plus the helper when asked."""
     d = {"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "CONTROL_PORTS": CONTROL_PORTS,
-         "PASV_RANGE": str(server.passive), "FORWARD_RANGE": str(server.passive)}
+         "FORWARD_RANGE": str(net.forwarded(server))}
     d.update(defines)
     files = (base,)
     if helper:

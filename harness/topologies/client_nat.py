@@ -5,13 +5,13 @@
     fw 203.0.113.100 = the client's public address; masquerade outbound; forward policy drop
     -alg: the conntrack FTP helper inspects port 21
 """
-from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
 from . import topology
 from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
 
 
-def _client_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> Topology:
-    rs = ruleset(name, "client-nat.nft", server, helper,
+def _client_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
+    rs = ruleset(name, "client-nat.nft", server, net, helper,
                  PUBLIC_IP=CLIENT_PUBLIC, INSIDE_NET="10.0.1.0/24")
     return Topology(
         name=name, summary=summary,
@@ -32,10 +32,10 @@ def _client_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> To
 
 
 @topology("client-nat", "client behind a masquerading NAT, no FTP helper", order=30)
-def client_nat(server: ServerSpec) -> Topology:
-    return _client_nat("client-nat", "client behind a masquerading NAT, no FTP helper", server, False)
+def client_nat(server: ServerSpec, net: NetSpec) -> Topology:
+    return _client_nat("client-nat", "client behind a masquerading NAT, no FTP helper", server, net, False)
 
 
 @topology("client-nat-alg", "client behind a masquerading NAT with the FTP helper", order=31)
-def client_nat_alg(server: ServerSpec) -> Topology:
-    return _client_nat("client-nat-alg", "client behind a masquerading NAT with the FTP helper", server, True)
+def client_nat_alg(server: ServerSpec, net: NetSpec) -> Topology:
+    return _client_nat("client-nat-alg", "client behind a masquerading NAT with the FTP helper", server, net, True)

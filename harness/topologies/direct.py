@@ -4,14 +4,14 @@
                          198.51.100.0/24       203.0.113.0/24
     router: forward drop; in: control ports + passive range; out: anything
 """
-from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
 from . import topology
 from ._common import SERVER_PUBLIC, ruleset
 
 
 @topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)", order=10)
-def direct(server: ServerSpec) -> Topology:
-    rs = ruleset("direct", "router.nft", server, helper=False, SERVER_IP=SERVER_PUBLIC)
+def direct(server: ServerSpec, net: NetSpec) -> Topology:
+    rs = ruleset("direct", "router.nft", server, net, helper=False, SERVER_IP=SERVER_PUBLIC)
     return Topology(
         name="direct",
         summary="routed, no NAT; the router is a stateful firewall (baseline)",

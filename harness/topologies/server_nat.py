@@ -6,13 +6,13 @@
     port forwards: 21, 990 and the passive range -> 10.0.2.2; forward policy drop
     -alg: the conntrack FTP helper inspects port 21
 """
-from ..model import Host, Link, Middlebox, Port, Route, ServerSpec, Topology
+from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
 from . import topology
 from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
 
 
-def _server_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> Topology:
-    rs = ruleset(name, "server-nat.nft", server, helper,
+def _server_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
+    rs = ruleset(name, "server-nat.nft", server, net, helper,
                  PUBLIC_IP=SERVER_PUBLIC, SERVER_IP="10.0.2.2", INSIDE_NET="10.0.2.0/24")
     return Topology(
         name=name, summary=summary,
@@ -34,12 +34,12 @@ def _server_nat(name: str, summary: str, server: ServerSpec, helper: bool) -> To
 
 
 @topology("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper", order=20)
-def server_nat(server: ServerSpec) -> Topology:
+def server_nat(server: ServerSpec, net: NetSpec) -> Topology:
     return _server_nat("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper",
-                       server, helper=False)
+                       server, net, helper=False)
 
 
 @topology("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper", order=21)
-def server_nat_alg(server: ServerSpec) -> Topology:
+def server_nat_alg(server: ServerSpec, net: NetSpec) -> Topology:
     return _server_nat("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper",
-                       server, helper=True)
+                       server, net, helper=True)
