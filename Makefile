@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # command:Debian package pairs the harness runs
-TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack stdbuf:coreutils unshare:util-linux
+TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:coreutils unshare:util-linux
 JOBS   ?= 2
 
 .PHONY: setup system-packages test test-matrix bench clean distclean

@@ -22,6 +22,7 @@ class ClientContext:
     user: str = "ftpuser"
     password: str = "ftp-secret"
     timeout: float = 4.0  # per network step
+    connect_timeout: float = 1.5  # a TCP connect inside the lab that takes longer never completes
     size: int = 1 << 20  # bytes uploaded and downloaded
     python: str = sys.executable
 

@@ -155,7 +155,8 @@ class Session(ftplib.FTP_TLS):
         rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
                    target=f"{host}:{adv_port}", control_peer=peer)
         try:
-            conn = socket.create_connection((host, adv_port), timeout=self.req["timeout"])
+            conn = socket.create_connection((host, adv_port), timeout=self.req.get("connect_timeout", 2.0))
+            conn.settimeout(self.req["timeout"])
         except OSError as e:
             rec["connect"] = _kind(e)
             rec["late_reply"] = self.drain(0.15)
@@ -280,7 +281,8 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
     ctx = sess.context
     sess.step = "connect"
     try:
-        raw = socket.create_connection((req["host"], req["port"]), timeout=req["timeout"])
+        raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
+        raw.settimeout(req["timeout"])
     except OSError as e:
         raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
                          _kind(e)) from e
@@ -424,7 +426,8 @@ class FtplibProbe(ClientAdapter):
         req = {"host": ctx.host, "port": case.server.control_port, "tls": case.server.tls,
                "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
-               "timeout": ctx.timeout, "size": ctx.size, "busy": case.client.busy}
+               "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
+               "size": ctx.size, "busy": case.client.busy}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

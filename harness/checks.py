@@ -11,6 +11,7 @@ import ipaddress
 import re
 from typing import Any, Callable, Optional
 
+from .flows import flows as flows_of
 from .model import Observation, PassiveRange, Verdict
 
 Evidence = dict[str, Any]
@@ -62,6 +63,38 @@ def control_pairs(obs: Observation) -> list[dict[str, Any]]:
     return pairs
 
 
+_HAPROXY = re.compile(r"(\S+):(\d+) -> (\S+):(\d+) => (\S+)/(\S+) \S+ \d+ (\S+)")
+
+
+def balancer(obs: Observation) -> dict[str, Any] | None:
+    """Which backend got the control connection and which got each data connection."""
+    if len(obs.topology.servers) < 2:
+        return None
+    session = _session_lines(obs)
+    control = session[0]["host"] if session and "host" in session[0] else None
+    conns = []
+    for box, lines in obs.middlebox_log.items():  # a proxy's log (HAProxy)
+        for line in lines:
+            m = _HAPROXY.search(line)
+            if m and int(m.group(4)) not in (21, 990):
+                conns.append({"via": box, "port": int(m.group(4)), "backend": m.group(6),
+                              "state": m.group(7), "log": line})
+    if not conns:  # a NAT balancer: conntrack shows where each connection was sent
+        for box, lines in obs.flows.items():
+            for f in flows_of(box, lines):
+                if f.dnat and f.dport not in (21, 990):
+                    conns.append({"via": box, "port": f.dport,
+                                  "backend": obs.topology.owner_of(f.real_dst) or f.real_dst})
+    addr = {h: obs.topology.address_of(h) for h in obs.topology.servers}
+    return {"control": control, "data": conns, "addresses": addr}
+
+
+def session_peer(obs: Observation) -> str | None:
+    """The client address as the server saw it on the control connection."""
+    lines = _session_lines(obs)
+    return lines[0]["peer"].rsplit(":", 1)[0] if lines else None
+
+
 def _is_data_line(line: str) -> bool:
     return line[:4].upper() in _DATA_CMDS or line[:3] in ("227", "229")
 
@@ -83,6 +116,13 @@ def gather(obs: Observation) -> Evidence:
     }
     if tampered:
         ev["tampered_lines"] = tampered
+    lb = balancer(obs)
+    if lb:
+        ev["balancer"] = lb
+    if any(obs.invalid.values()):
+        ev["firewall_dropped_invalid"] = {k: v for k, v in obs.invalid.items() if v}
+    if obs.middlebox_log:
+        ev["middlebox_log"] = {k: v[-6:] for k, v in obs.middlebox_log.items() if v}
     if ev["failure"] and ev["failure"].get("reply") is None:
         late = [d.get("late_reply") for d in ev["data_connections"] if d.get("late_reply")]
         if late:
@@ -164,7 +204,18 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
     if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
         notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "
                      f"client ignored (policy 'control'): it connected to {d['target']} instead.")
-    return _v("pass", None, " ".join(notes), ev)
+    foreign = [l for l in obs.server_log if "foreign address" in l]
+    if foreign:
+        ev["security_weakened"] = ("the server accepts data connections from any address "
+                                   "(permit_foreign_addresses)")
+        notes.append(f"SECURITY WEAKENED: it passed only because the server accepts data connections "
+                     f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
+                     "who guesses the port can take the transfer.")
+    lb = ev.get("balancer")
+    if lb and lb["data"]:
+        notes.append(f"Control and data all reached backend {lb['control']}." if all(
+            c["backend"] == lb["control"] for c in lb["data"]) else "")
+    return _v("pass", None, " ".join(n for n in notes if n), ev)
 
 
 @check("foreign-address")
@@ -182,13 +233,69 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
                if obs.case.server.tls != "none" and _helper_boxes(obs) else
                "no FTP helper on the path rewrote it" if not _helper_boxes(obs) else
                "the helper did not rewrite it")
-        text = (f"The client sent '{received}' (its own address {d.get('listen', '?')}), but its "
-                f"control connection reaches the server from another address (NAT), so the server "
-                f"refused to connect there ('{reply}'). {why[0].upper() + why[1:]}.")
+        peer = session_peer(obs)
+        seen = f"from {peer}" if peer else "from another address"
+        if obs.topology.middleboxes and any(b.proxy for b in obs.topology.middleboxes):
+            why = "a TCP proxy in between hides the client's address from the server"
+        text = (f"The client sent '{received}' (its own address {d.get('listen', '?')}), but the "
+                f"server sees its control connection coming {seen}, so it refused to connect to "
+                f"a foreign address ('{reply}'). {why[0].upper() + why[1:]}.")
     else:
-        text = (f"The server rejected the data connection because it came from a different address "
-                f"than the control connection ('{reply}').")
+        m = re.search(r"foreign address ([\d.]+):(\d+)", reply)
+        data_from = m.group(1) if m else "another address"
+        peer = session_peer(obs) or "its control peer"
+        snat = _snat_story(obs, peer, data_from)
+        text = (f"IP addresses do not match: the data connection reached the server from "
+                f"{data_from}, but the control connection comes from {peer}, so the server "
+                f"rejected it ('{reply}').{snat}")
+        # The server refused the data connection itself; whether the client noticed during its
+        # TLS handshake or in the reply to STOR is a race, so the stage is data-connect.
+        return _v("fail", "data-connect", text, ev)
     return _v("fail", f["stage"], text, ev)
+
+
+def _snat_story(obs: Observation, control_from: str, data_from: str) -> str:
+    """Which firewall gave the two connections different source addresses, if one did."""
+    for box, lines in obs.flows.items():
+        srcs = {f.reply_dst for f in flows_of(box, lines) if f.snat}
+        if {control_from, data_from} <= srcs:
+            return (f" {box} source-NATs each new connection to one of its addresses: the control "
+                    f"connection left as {control_from} and the data connection as {data_from}.")
+    return ""
+
+
+@check("asymmetric-route")
+def asymmetric_route(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, d = ev["failure"], _failed_data(ev)
+    dropped = ev.get("firewall_dropped_invalid") or {}
+    if f["stage"] == "connect" and f.get("kind") == "timeout" and dropped:
+        via = [box for box, lines in obs.flows.items()
+               if any(x.dport in (21, 990) for x in flows_of(box, lines))]
+        text = (f"The control connection to {obs.topology.server_public}:{obs.case.server.control_port} "
+                f"timed out. It came in through {', '.join(via) or 'one firewall'}, but the server "
+                f"answered by another route: "
+                f"{', '.join(f'{b} dropped {n} packet(s) of a connection it never saw' for b, n in dropped.items())}. "
+                f"Both directions of a connection must cross the same stateful firewall: route "
+                f"replies back out of the interface they arrived on (source-based routing).")
+        return _v("fail", "connect", text, ev)
+    if f["stage"] != "data-connect" or d.get("connect") != "timeout" or not dropped:
+        return None
+    entered = [box for box, lines in obs.flows.items()
+               if any(x.dport == d.get("advertised_port") for x in flows_of(box, lines))]
+    control_via = [box for box, lines in obs.flows.items()
+                   if any(x.dport in (21, 990) for x in flows_of(box, lines))]
+    adv = d.get("advertised_ip") or d["target"].split(":")[0]
+    owner = obs.topology.owner_of(adv)
+    text = (f"The server advertised {adv}:{d.get('advertised_port')}"
+            f"{f' ({owner}' + chr(39) + 's public address)' if owner else ''}, but the control connection came in "
+            f"through {', '.join(control_via) or 'another firewall'}. The data connection entered "
+            f"through {', '.join(entered) or '?'}, and the server's answer left by its other "
+            f"route: {', '.join(f'{b} dropped {n} packet(s) of a connection it never saw' for b, n in dropped.items())}. "
+            f"The client's connection to {d['target']} timed out. Both directions of a connection "
+            f"must cross the same stateful firewall: advertise the address of the interface the "
+            f"control connection came in on, or route replies back out of the interface they "
+            f"arrived on.")
+    return _v("fail", "data-connect", text, ev)
 
 
 @check("advertised-address-unreachable")
@@ -221,6 +328,25 @@ def _forwarded(obs: Observation) -> dict[str, PassiveRange]:
         if value:
             out[box.name] = PassiveRange.parse(value)
     return out
+
+
+@check("balanced-to-another-backend")
+def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
+    lb, f = ev.get("balancer"), ev["failure"]
+    if not lb or not lb["data"] or f["stage"] not in ("data-connect", "data-tls", "transfer"):
+        return None
+    other = [c for c in lb["data"] if c["backend"] != lb["control"]]
+    if not other or not lb["control"]:
+        return None
+    c, addr = other[0], lb["addresses"]
+    refused = {"SC": " (HAProxy log: the server refused the connection, state SC)",
+               "CD": " (HAProxy log: the client side closed it, state CD)"}.get(c.get("state", ""), "")
+    text = (f"The control connection landed on backend {lb['control']} ({addr.get(lb['control'])}); "
+            f"the data connection to {obs.topology.server_public}:{c['port']} was balanced to "
+            f"{c['backend']} ({addr.get(c['backend'], '?')}), which has no session waiting on that "
+            f"port{refused}. The client saw: {f['error']}. A load balancer must keep one client's "
+            f"control and data connections on the same server (persistence by source address).")
+    return _v("fail", f["stage"], text, ev)
 
 
 @check("passive-port-outside-range")

@@ -85,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
                         "connection's address (ftplib's default). Default both")
     m.add_argument("--masquerade", type=_list("--masquerade", MASQUERADE), default=MASQUERADE,
                    help="server advertises its public address (on) or its own (off); default both")
+    m.add_argument("--permit-foreign-addresses", type=_list("--permit-foreign-addresses", MASQUERADE),
+                   default=("off",), metavar="LIST",
+                   help="server accepts data connections from/to other addresses than the control "
+                        "peer: on, off or both (default off)")
     m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                    help=f"server implementations; valid: {','.join(servers.names())}")
     m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
@@ -129,13 +133,13 @@ def parser() -> argparse.ArgumentParser:
 def cmd_list(args, console: Console) -> int:
     console.print("[bold]topologies[/]")
     for name in topologies.names():
-        console.print(f"  {name:16} {topologies.get(name).summary}")
+        console.print(f"  {name:24} {topologies.get(name).summary}")
     console.print("[bold]servers[/]")
     for name in servers.names():
-        console.print(f"  {name:16} {servers.get(name).summary}")
+        console.print(f"  {name:24} {servers.get(name).summary}")
     console.print("[bold]clients[/]")
     for name in clients.names():
-        console.print(f"  {name:16} {clients.get(name).summary}")
+        console.print(f"  {name:24} {clients.get(name).summary}")
     return EXIT_OK
 
 
@@ -191,7 +195,8 @@ def cmd_matrix(args, console: Console) -> int:
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
-                net=NetSpec(args.forward_range), busy=args.busy_sessions)
+                net=NetSpec(args.forward_range), busy=args.busy_sessions,
+                permit_foreign=args.permit_foreign_addresses)
     cases = plan(axes)
     run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,
               rules=not args.no_rules, prove_minimal=args.prove_minimal)

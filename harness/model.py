@@ -50,11 +50,12 @@ class Port:
     """One end of a link: an interface on a host with its address (CIDR)."""
     host: str
     ifname: str
-    address: str  # e.g. "10.0.2.2/24"
+    address: str  # e.g. "10.0.2.2/24"; "" for a port of a bridge
+    extra: tuple[str, ...] = ()  # secondary addresses (CIDR), e.g. a second public IP
 
     @property
     def ip(self) -> str:
-        return str(ipaddress.ip_interface(self.address).ip)
+        return str(ipaddress.ip_interface(self.address).ip) if self.address else ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,30 @@ class Link:
 class Route:
     dst: str  # "default" or a CIDR
     via: str
+    table: int = 254  # 254 = main; others are reached through a PolicyRule
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """Source-based routing: packets from `src` use routing table `table`."""
+    src: str
+    table: int
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """An L2 switch inside a host: `members` (interfaces of that host) share one segment."""
+    host: str
+    ifname: str
+    address: str  # CIDR on the bridge itself, or "" for a plain switch
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A TCP proxy (HAProxy) run in a middlebox: a config file from nat/ and its ${VARIABLES}."""
+    file: str
+    env: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -92,12 +117,15 @@ class Host:
     name: str
     role: str  # client | server | router
     routes: tuple[Route, ...] = ()
+    policy: tuple[PolicyRule, ...] = ()
 
 
 @dataclass(frozen=True)
 class Middlebox(Host):
-    """A router/firewall host: forwards, and enforces a RuleSet."""
+    """A router/firewall/load balancer host: forwards, enforces a RuleSet, may run a Proxy."""
     ruleset: RuleSet | None = None
+    proxy: Proxy | None = None
+    fresh_per_case: bool = False  # reset its state before every case (balancing order)
 
 
 @dataclass(frozen=True)
@@ -107,9 +135,16 @@ class Topology:
     hosts: tuple[Host, ...]
     links: tuple[Link, ...]
     client: str  # name of the client host
-    server: str  # name of the server host
+    servers: tuple[str, ...]  # the server host(s); several behind a load balancer
     server_public: str  # the address clients dial
     picture: str = ""
+    bridges: tuple[Bridge, ...] = ()
+    masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
+    masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
+
+    @property
+    def server(self) -> str:
+        return self.servers[0]
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -125,14 +160,22 @@ class Topology:
         return [p for link in self.links for p in (link.a, link.b) if p.host == host]
 
     def address_of(self, host: str) -> str:
-        return self.ports_of(host)[0].ip
+        return next(p.ip for p in self.ports_of(host) if p.ip)
 
     def owner_of(self, ip: str) -> str | None:
         for link in self.links:
             for p in (link.a, link.b):
-                if p.ip == ip:
+                if p.ip == ip or any(str(ipaddress.ip_interface(x).ip) == ip for x in p.extra):
                     return p.host
+        for b in self.bridges:
+            if b.address and str(ipaddress.ip_interface(b.address).ip) == ip:
+                return b.host
         return None
+
+    def interfaces(self, host: str) -> list[tuple[str, str]]:
+        """(ifname, CIDR) of every addressed interface of `host`, bridges included."""
+        out = [(p.ifname, p.address) for p in self.ports_of(host) if p.address]
+        return out + [(b.ifname, b.address) for b in self.bridges if b.host == host and b.address]
 
 
 # --- cases -----------------------------------------------------------------
@@ -143,7 +186,7 @@ class ServerSpec:
     tls: str = "explicit"
     passive: PassiveRange = PassiveRange(50000, 50009)
     masquerade: bool = False
-
+    permit_foreign: bool = False  # accept data connections from/to other addresses than the peer
     @property
     def control_port(self) -> int:
         return 990 if self.tls == "implicit" else 21
@@ -180,6 +223,8 @@ class Case:
                  c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off"]
         if s.passive != ServerSpec().passive:
             parts.append(f"range-{s.passive}")
+        if s.permit_foreign:
+            parts.append("permit-foreign")
         if self.net.forward_range:
             parts.append(f"fwd-{self.net.forward_range}")
         if c.busy:
@@ -199,6 +244,7 @@ class Case:
             "passive_range": str(self.server.passive),
             "forward_range": str(self.net.forwarded(self.server)),
             "busy_sessions": self.client.busy,
+            "permit_foreign_addresses": self.server.permit_foreign,
         }
 
 
@@ -216,6 +262,8 @@ class Observation:
     rejected: dict[str, int]  # middlebox -> packets its reject rule counted
     harness_error: str | None = None
     flows: dict[str, list[str]] = field(default_factory=dict)  # middlebox -> conntrack NEW events
+    invalid: dict[str, int] = field(default_factory=dict)  # middlebox -> packets dropped as invalid
+    middlebox_log: dict[str, list[str]] = field(default_factory=dict)  # e.g. HAProxy's log
 
 
 @dataclass

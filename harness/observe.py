@@ -22,24 +22,25 @@ class MiddleboxWatch:
                               ["stdbuf", "-oL", "conntrack", "-E", "expect"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
-        self._rejected = self.rejected_total()
+        self._counters = self.counters()
 
-    def rejected_total(self) -> int:
-        r = self.lab.run(self.box.name, ["nft", "-j", "list", "counter", "inet", "ftpfw", "rejected"],
+    def counters(self) -> dict[str, int]:
+        """Packets counted by the firewall's named counters (rejected, invalid)."""
+        r = self.lab.run(self.box.name, ["nft", "-j", "list", "counters", "table", "inet", "ftpfw"],
                          timeout=5)
         if r.returncode != 0:
-            return 0
-        for item in json.loads(r.stdout).get("nftables", []):
-            if "counter" in item:
-                return int(item["counter"].get("packets", 0))
-        return 0
+            return {}
+        return {item["counter"]["name"]: int(item["counter"].get("packets", 0))
+                for item in json.loads(r.stdout).get("nftables", []) if "counter" in item}
 
-    def take(self) -> tuple[list[str], list[str], int]:
-        """(expectation events, new-connection events, packets rejected) since the last call."""
-        now = self.rejected_total()
-        # A ruleset swap (proof replays) starts the counter again from zero.
-        rejected, self._rejected = (now - self._rejected if now >= self._rejected else now), now
-        return self.expect.take(), self.conns.take(), rejected
+    def take(self) -> tuple[list[str], list[str], dict[str, int]]:
+        """(expectation events, new-connection events, counter deltas) since the last call."""
+        now = self.counters()
+        # A ruleset swap (proof replays, fresh balancer state) starts counters from zero.
+        delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
+                 for k, v in now.items()}
+        self._counters = now
+        return self.expect.take(), self.conns.take(), delta
 
     def close(self) -> None:
         self.expect.close()
@@ -49,11 +50,12 @@ class MiddleboxWatch:
 class _Follow:
     """A long-running command in a host whose output lines are read incrementally."""
 
-    def __init__(self, lab, host: str, path: Path, argv: list[str]) -> None:
+    def __init__(self, lab, host: str, path: Path, argv: list[str],
+                 stderr=subprocess.DEVNULL, append: bool = False) -> None:
         self.lab, self.path = lab, path
-        self._out = open(path, "w")
-        self.proc = lab.spawn(host, argv, stdout=self._out, stderr=subprocess.DEVNULL)
-        self._offset = 0
+        self._offset = path.stat().st_size if append and path.exists() else 0
+        self._out = open(path, "a" if append else "w")
+        self.proc = lab.spawn(host, argv, stdout=self._out, stderr=stderr)
 
     def take(self) -> list[str]:
         with open(self.path, "rb") as f:

@@ -11,19 +11,10 @@ import ipaddress
 from typing import Callable
 
 from .model import Verdict
-from .paths import nat_file
 from .rules import FirewallRules, Rule
 from .rules.render import nft
 
 Replay = Callable[[], Verdict]
-
-
-def _load(lab, box: str, text: str) -> None:
-    """Swap the ruleset atomically and forget every tracked connection and expectation."""
-    script = "nft -f - && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
-    r = lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text, timeout=10)
-    if r.returncode != 0:
-        raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
 
 
 def _private_source(rule: Rule) -> bool:
@@ -38,14 +29,14 @@ def _short(v: Verdict) -> str:
     return f"{v.stage}: {v.diagnosis}" if v.stage else f"{v.outcome}: {v.diagnosis}"
 
 
-def prove(lab, topology, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay) -> None:
-    """Fill in each FirewallRules.proof. Restores the topology's own rulesets at the end."""
-    original = {box.name: box.ruleset for box in topology.middleboxes}
+def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay) -> None:
+    """Fill in each FirewallRules.proof. `boxes` (middlebox.Middleboxes) swaps rulesets;
+    the topology's own rulesets are restored at the end."""
     texts = {box: nft(fw) for box, fw in derived.items()}
 
     def passes(candidate: dict[str, str]) -> Verdict:
         for box, text in candidate.items():
-            _load(lab, box, text)
+            boxes.load(box, text)
         for fw in derived.values():
             fw.proof.replays += 1
         return replay()
@@ -66,9 +57,7 @@ def prove(lab, topology, derived: dict[str, FirewallRules], *, minimal: bool, re
             fw.proof.error = f"replay could not run: {type(e).__name__}: {e}"
             fw.proof.verified = fw.proof.minimal = False
     finally:
-        for box, rs in original.items():
-            if rs is not None:
-                _load(lab, box, rs.render(nat_file))
+        boxes.restore()
 
 
 def _minimise(fw: FirewallRules, box: str, texts: dict[str, str],

@@ -13,19 +13,22 @@ def to_json(obs: Observation) -> dict[str, Any]:
     s, c = obs.case.server, obs.case.client
     return {
         "case": {"topology": obs.case.topology, "server": {"impl": s.impl, "tls": s.tls,
-                 "passive": str(s.passive), "masquerade": s.masquerade},
+                 "passive": str(s.passive), "masquerade": s.masquerade,
+                 "permit_foreign": s.permit_foreign},
                  "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address,
                             "busy": c.busy},
                  "net": {"forward_range": str(obs.case.net.forward_range or "") or None}},
         "client": obs.client, "server_lines": obs.server_lines, "server_log": obs.server_log,
         "expectations": obs.expectations, "rejected": obs.rejected,
-        "harness_error": obs.harness_error, "flows": obs.flows,
+        "harness_error": obs.harness_error, "flows": obs.flows, "invalid": obs.invalid,
+        "middlebox_log": obs.middlebox_log,
     }
 
 
 def from_json(d: dict[str, Any]) -> Observation:
     s, c = d["case"]["server"], d["case"]["client"]
-    server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"])
+    server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"],
+                        s.get("permit_foreign", False))
     fwd = d["case"].get("net", {}).get("forward_range")
     net = NetSpec(PassiveRange.parse(fwd) if fwd else None)
     case = Case(d["case"]["topology"], server,
@@ -34,7 +37,8 @@ def from_json(d: dict[str, Any]) -> Observation:
                        client=d["client"], server_lines=d["server_lines"],
                        server_log=d["server_log"], expectations=d["expectations"],
                        rejected=d["rejected"], harness_error=d.get("harness_error"),
-                       flows=d.get("flows", {}))
+                       flows=d.get("flows", {}), invalid=d.get("invalid", {}),
+                       middlebox_log=d.get("middlebox_log", {}))
 
 
 def save(obs: Observation, directory: Path) -> Path:

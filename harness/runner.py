@@ -26,6 +26,7 @@ from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
                     ClientSpec, NetSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+from .middlebox import Middleboxes
 from .observe import MiddleboxWatch
 
 
@@ -41,16 +42,18 @@ class Axes:
     passive: PassiveRange = PassiveRange(50000, 50009)
     net: NetSpec = NetSpec()
     busy: int = 0
+    permit_foreign: tuple[str, ...] = ("off",)
 
 
 def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    for topo, srv, cli, tls, masq, mode in itertools.product(
-            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade, axes.modes):
+    for topo, srv, cli, tls, masq, pf, mode in itertools.product(
+            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade,
+            axes.permit_foreign, axes.modes):
         policies = axes.pasv_address if mode == "pasv" else (None,)
-        server = ServerSpec(srv, tls, axes.passive, masq == "on")
+        server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on")
         for pol in policies:
             cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
     return cases
@@ -104,6 +107,23 @@ class Run:
 REPLAY_TIMEOUT = 1.5  # per network step in proof replays: failures here are refusals, not waits
 
 
+class ServerGroup:
+    """The FTP server(s) of a topology (several behind a load balancer), as one."""
+
+    def __init__(self, running: list) -> None:
+        self.running = running
+
+    def events(self) -> list[dict]:
+        return sorted((e for s in self.running for e in s.events()), key=lambda e: e["t"])
+
+    def alive(self) -> bool:
+        return all(s.alive() for s in self.running)
+
+    def stop(self) -> None:
+        for s in self.running:
+            s.stop()
+
+
 class Worker:
     """Runs units one after another, reusing its lab across units of one topology."""
 
@@ -111,6 +131,7 @@ class Worker:
         self.run, self.index = run, index
         self.lab: Lab | None = None
         self.watches: list[MiddleboxWatch] = []
+        self.boxes: Middleboxes | None = None
 
     def _lab_for(self, topology: Topology) -> Lab:
         if self.lab is not None and self.lab.topology == topology:
@@ -120,12 +141,16 @@ class Worker:
         wd = self.run.workdir / self.lab.prefix
         wd.mkdir(parents=True, exist_ok=True)
         self.watches = [MiddleboxWatch(self.lab, box, wd) for box in topology.middleboxes]
+        self.boxes = Middleboxes(self.lab, topology, wd)
         return self.lab
 
     def close(self) -> None:
         for w in self.watches:
             w.close()
         self.watches = []
+        if self.boxes is not None:
+            self.boxes.close()
+            self.boxes = None
         if self.lab is not None:
             self.run.teardown(self.lab)
             self.lab = None
@@ -136,7 +161,7 @@ class Worker:
         try:
             topology = topologies.build(first.topology, first.server, first.net)
             lab = self._lab_for(topology)
-            server = self._start_server(lab, topology, first.server)
+            server = self._start_servers(lab, topology, first.server)
         except Exception as e:  # noqa: BLE001 - every case of the unit is a harness error
             why = f"could not set up {first.topology} with {first.server.impl}: {e}"
             for c in cases:
@@ -148,23 +173,35 @@ class Worker:
                 if self.run.stop.is_set():
                     return
                 if not server.alive():
-                    server = self._start_server(lab, topology, case.server)
+                    server.stop()
+                    server = self._start_servers(lab, topology, case.server)
                 emit(self.case(lab, topology, server, case))
         finally:
             server.stop()
 
-    def _start_server(self, lab: Lab, topology: Topology, spec: ServerSpec):
+    def _start_servers(self, lab: Lab, topology: Topology, spec: ServerSpec) -> ServerGroup:
         adapter = servers.get(spec.impl)
         tag = f"{spec.impl}-{spec.tls}-{'masq' if spec.masquerade else 'nomasq'}"
         wd = self.run.workdir / lab.prefix
-        ctx = servers.ServerContext(public_ip=topology.server_public, certs=certs.ensure(),
-                                    home=wd / f"{tag}-home", log=wd / f"{tag}.log")
-        return adapter.start(lab, topology.server, spec, ctx)
+        running = []
+        try:
+            for host in topology.servers:
+                ctx = servers.ServerContext(
+                    public_ip=topology.masquerade_address or topology.server_public,
+                    masquerade_map=topology.masquerade_map, certs=certs.ensure(),
+                    home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log")
+                running.append(adapter.start(lab, host, spec, ctx))
+        except Exception:
+            ServerGroup(running).stop()
+            raise
+        return ServerGroup(running)
 
-    def observe(self, lab: Lab, topology: Topology, server, case: Case,
+    def observe(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case,
                 timeout: float = 4.0) -> Observation:
         """Run one session of `case` and collect what every party saw."""
+        self.boxes.before_case()
         server.events()  # drop what belongs to earlier sessions
+        self.boxes.logs()
         for w in self.watches:
             w.take()
         client = clients.get(case.client.impl)
@@ -177,16 +214,19 @@ class Worker:
         if not report.get("result", {}).get("ok", False):
             time.sleep(0.05)  # let late server lines and conntrack events land
         events = server.events()
-        expectations, conns, rejected = {}, {}, {}
+        expectations, conns, rejected, invalid = {}, {}, {}, {}
         for w in self.watches:
-            expectations[w.box.name], conns[w.box.name], rejected[w.box.name] = w.take()
+            expectations[w.box.name], conns[w.box.name], counters = w.take()
+            rejected[w.box.name] = counters.get("rejected", 0)
+            invalid[w.box.name] = counters.get("invalid", 0)
         return Observation(case=case, topology=topology, client=report,
                            server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
-                           server_log=[e["line"] for e in events if e["kind"] in ("log", "error")],
+                           server_log=[f"{e['host']}: {e['line']}" if len(topology.servers) > 1
+                                       else e["line"] for e in events if e["kind"] in ("log", "error")],
                            expectations=expectations, rejected=rejected, harness_error=error,
-                           flows=conns)
+                           flows=conns, invalid=invalid, middlebox_log=self.boxes.logs())
 
-    def case(self, lab: Lab, topology: Topology, server, case: Case) -> Result:
+    def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
         obs = self.observe(lab, topology, server, case)
         if self.run.record is not None:
@@ -198,7 +238,7 @@ class Worker:
         result = Result(case, verdict, time.monotonic() - t0)
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
-            proof.prove(lab, topology, result.rules, minimal=self.run.prove_minimal,
+            proof.prove(self.boxes, result.rules, minimal=self.run.prove_minimal,
                         replay=lambda: checks.judge(self.observe(lab, topology, server, case,
                                                                  timeout=REPLAY_TIMEOUT)))
             result.duration_s = time.monotonic() - t0

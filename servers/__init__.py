@@ -30,6 +30,7 @@ class ServerContext:
     user: str = "ftpuser"
     password: str = "ftp-secret"
     python: str = sys.executable
+    masquerade_map: tuple[tuple[str, str], ...] = ()  # local address -> advertised address
 
 
 class ServerStartFailed(Exception):
@@ -37,13 +38,16 @@ class ServerStartFailed(Exception):
 
 
 class RunningServer:
-    def __init__(self, lab, proc: subprocess.Popen, adapter: "ServerAdapter", ctx: ServerContext):
-        self.lab, self.proc, self.adapter, self.ctx = lab, proc, adapter, ctx
+    def __init__(self, lab, proc: subprocess.Popen, adapter: "ServerAdapter", ctx: ServerContext,
+                 host: str):
+        self.lab, self.proc, self.adapter, self.ctx, self.host = lab, proc, adapter, ctx, host
         self._offset = 0
 
     def events(self) -> list[dict[str, Any]]:
-        """Log events since the last call: {t, kind: sent|recv|log|error, peer, line}."""
+        """Log events since the last call: {t, kind: sent|recv|log|error, peer, line, host}."""
         evs, self._offset = self.adapter.read_log(self.ctx.log, self._offset)
+        for e in evs:
+            e["host"] = self.host
         return evs
 
     def alive(self) -> bool:
@@ -84,7 +88,7 @@ class ServerAdapter:
             if r:
                 line = proc.stdout.readline()
                 if line.startswith("READY"):
-                    return RunningServer(lab, proc, self, ctx)
+                    return RunningServer(lab, proc, self, ctx, host)
                 if line == "":
                     break
             elif proc.poll() is not None:

@@ -26,6 +26,8 @@ class PyftpdlibServer(ServerAdapter):
             "port": spec.control_port, "tls": spec.tls,
             "passive": [spec.passive.first, spec.passive.last],
             "masquerade": ctx.public_ip if spec.masquerade else None,
+            "masquerade_map": dict(ctx.masquerade_map) if spec.masquerade else {},
+            "permit_foreign": spec.permit_foreign,
             "cert": str(ctx.certs.cert), "key": str(ctx.certs.key),
             "home": str(ctx.home), "user": ctx.user, "password": ctx.password,
             "log": str(ctx.log),
@@ -92,9 +94,11 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     handler.authorizer = auth
     handler.banner = "ftps-harness pyftpdlib ready"
     handler.passive_ports = range(cfg["passive"][0], cfg["passive"][1] + 1)
-    handler.permit_foreign_addresses = False
+    handler.permit_foreign_addresses = bool(cfg.get("permit_foreign"))
     handler.timeout = 60
-    if cfg["masquerade"]:
+    if cfg.get("masquerade_map"):
+        handler.masquerade_address_map = cfg["masquerade_map"]  # per local (control) address
+    elif cfg["masquerade"]:
         handler.masquerade_address = cfg["masquerade"]
     if cfg["tls"] != "none":
         handler.certfile = cfg["cert"]
@@ -122,7 +126,8 @@ def main(cfg: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, stop)
     port = server.socket.getsockname()[1]
     log.write("log", "-", f"listening on {cfg.get('bind', '0.0.0.0')}:{port} tls={cfg['tls']} "
-              f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']}")
+              f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']} "
+              f"map={cfg.get('masquerade_map') or '-'} permit_foreign={cfg.get('permit_foreign')}")
     print(f"READY {port}", flush=True)
     server.serve_forever(timeout=0.5, blocking=True, handle_exit=False)
     return 0

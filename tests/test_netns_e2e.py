@@ -24,7 +24,8 @@ def root_state() -> dict[str, str]:
     def sh(*cmd: str) -> str:
         return subprocess.run(cmd, capture_output=True, text=True).stdout
     sysctls = {k: open(f"/proc/sys/{k}").read() for k in (
-        "net/ipv4/ip_forward", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6")}
+        "net/ipv4/ip_forward", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6",
+        "net/bridge/bridge-nf-call-iptables", "net/ipv4/conf/all/rp_filter")}
     return {"nft": sh("nft", "list", "ruleset"), "links": sh("ip", "-o", "link", "show"),
             "addrs": sh("ip", "-o", "addr", "show"), "routes": sh("ip", "route", "show"), **sysctls}
 

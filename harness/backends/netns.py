@@ -100,6 +100,11 @@ class NetnsLab(Lab):
             if isinstance(host, Middlebox):
                 sysctls.update(ROUTER_SYSCTLS)
             _write_sysctls(self.ns[host.name], sysctls)
+            if any(b.host == host.name for b in topo.bridges):
+                try:  # a switch, not a firewall: bridged frames skip the IP hooks
+                    _write_sysctls(self.ns[host.name], {"net/bridge/bridge-nf-call-iptables": "0"})
+                except OSError:
+                    pass
         # Netlink sockets are opened on a thread inside each namespace (no fork, no root ns).
         for link in topo.links:
             def add_veth(link=link) -> None:
@@ -117,17 +122,34 @@ class NetnsLab(Lab):
                     raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")
 
     def _configure(self, host) -> None:
-        """Addresses, links up and routes of one host; runs inside its namespace."""
+        """Bridges, addresses, links up, routes and policy rules of one host; runs inside
+        its namespace."""
+        def address(idx: int, cidr: str) -> None:
+            if cidr:
+                addr, plen = cidr.split("/")
+                ip.addr("add", index=idx, address=addr, prefixlen=int(plen))
+
         with IPRoute() as ip:
             ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
+            master: dict[str, int] = {}
+            for br in (b for b in self.topology.bridges if b.host == host.name):
+                ip.link("add", ifname=br.ifname, kind="bridge")
+                idx = ip.link_lookup(ifname=br.ifname)[0]
+                address(idx, br.address)
+                ip.link("set", index=idx, state="up")
+                master.update({m: idx for m in br.members})
             for port in self.topology.ports_of(host.name):
                 idx = ip.link_lookup(ifname=port.ifname)[0]
-                addr, plen = port.address.split("/")
-                ip.addr("add", index=idx, address=addr, prefixlen=int(plen))
+                if port.ifname in master:
+                    ip.link("set", index=idx, master=master[port.ifname])
+                for cidr in (port.address, *port.extra):
+                    address(idx, cidr)
                 ip.link("set", index=idx, state="up")
             for route in host.routes:
                 dst = "0.0.0.0/0" if route.dst == "default" else route.dst
-                ip.route("add", dst=dst, gateway=route.via)
+                ip.route("add", dst=dst, gateway=route.via, table=route.table)
+            for rule in host.policy:
+                ip.rule("add", src=rule.src, src_len=32, table=rule.table, priority=100)
 
     # -- running ------------------------------------------------------------
     def _argv(self, host: str, argv: Sequence[str]) -> list[str]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-KINDS = ("helper", "dnat", "snat", "filter")  # rendering order within a firewall
+KINDS = ("helper", "dnat", "snat", "input", "filter")  # rendering order within a firewall
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One allow (filter), NAT (dnat/snat) or helper-attachment rule on one firewall."""
+    """One allow rule (filter: forwarded traffic; input: to the box itself, e.g. a proxy),
+    a NAT rule (dnat/snat) or a helper attachment, on one firewall."""
     kind: str
     proto: str = "tcp"
     iif: str | None = None
@@ -55,6 +56,7 @@ class FirewallRules:
     rules: list[Rule]
     proof: Proof = field(default_factory=Proof)
     client_ephemeral: str = "32768-60999"
+    guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
 
     def without(self, index: int) -> "FirewallRules":
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())

@@ -21,10 +21,10 @@ CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where act
 def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:
     """(interface, network) of `box` that faces `ip`."""
     addr = ipaddress.ip_address(ip)
-    for port in topology.ports_of(box):
-        net = ipaddress.ip_interface(port.address).network
+    for ifname, cidr in topology.interfaces(box):
+        net = ipaddress.ip_interface(cidr).network
         if addr in net:
-            return port.ifname, str(net)
+            return ifname, str(net)
     return None, None
 
 
@@ -33,10 +33,11 @@ def _purpose(obs: Observation, flow: Flow) -> tuple[str, str, bool]:
     port, server = flow.real_dport, obs.case.server
     if port in CONTROL_PORTS:
         return str(port), CONTROL_PORTS[port], False
-    server_side = obs.topology.owner_of(flow.real_dst) == obs.topology.server
+    server_side = obs.topology.owner_of(flow.real_dst) in obs.topology.servers or \
+        flow.real_dst == obs.topology.server_public
     if server_side and port in server.passive:
         return str(server.passive), f"passive data range {server.passive}", False
-    if obs.topology.owner_of(flow.src) == obs.topology.server:
+    if obs.topology.owner_of(flow.src) in obs.topology.servers:
         return (CLIENT_EPHEMERAL, f"active-mode data from the server to the client's ephemeral "
                 f"ports {CLIENT_EPHEMERAL} (wide open)", True)
     return str(port), f"observed connection to port {port}", False
@@ -51,9 +52,17 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
         if rule not in rules:
             rules.append(rule)
 
+    own = {str(ipaddress.ip_interface(c).ip) for _, c in obs.topology.interfaces(box)}
     for f in seen:
         iif, _ = _iface(obs.topology, box, f.src)
         oif, _ = _iface(obs.topology, box, f.real_dst)
+        if f.src in own:
+            continue  # opened by the box itself (a proxy to its servers): output is not filtered
+        if f.real_dst in own:  # ends at the box itself (a proxy's VIP): an input rule
+            ports, why, wide = _purpose(obs, f)
+            add(Rule("input", f.proto, iif=iif, saddr=f.src, daddr=f.real_dst, dports=ports,
+                     why=f"to the proxy on this box: {why}", wide_open=wide))
+            continue
         if any(e.matches(f) for e in expected):
             control = next((c for c in seen if c.real_dport == 21), None)
             add(Rule("helper", iif=_iface(obs.topology, box, control.src)[0] if control else None,
@@ -62,8 +71,10 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
             continue
         ports, why, wide = _purpose(obs, f)
         if f.dnat:
+            balanced = len(obs.topology.servers) > 1
             add(Rule("dnat", f.proto, iif=iif, daddr=f.dst, dports=ports, to=f.real_dst,
-                     why=f"port forward: {why}", wide_open=wide))
+                     why=(f"balanced to the server seen in this case ({obs.topology.owner_of(f.real_dst)}): "
+                          if balanced else "port forward: ") + why, wide_open=wide))
         if f.snat:
             _, inside = _iface(obs.topology, box, f.src)
             add(Rule("snat", f.proto, oif=oif, saddr=inside or f.src, to="masquerade",
@@ -71,7 +82,8 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
         add(Rule("filter", f.proto, iif=iif, oif=oif, saddr=f.src, daddr=f.real_dst, dports=ports,
                  why=why, wide_open=wide))
     return FirewallRules(box, obs.topology.name, sorted(rules, key=lambda r: r.key),
-                         client_ephemeral=CLIENT_EPHEMERAL)
+                         client_ephemeral=CLIENT_EPHEMERAL,
+                         guards_input=any(r.kind == "input" for r in rules))
 
 
 def derive(obs: Observation) -> dict[str, FirewallRules]:

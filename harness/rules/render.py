@@ -25,11 +25,11 @@ def _comment(r: Rule) -> str:
 
 def nft(fw: FirewallRules, header: str = "") -> str:
     """A complete ruleset for `nft -f`: forward policy drop, established/related, the rules."""
-    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "filter")}
+    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "input", "filter")}
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     out += [f"# {line}" for line in header.splitlines() if line]
     out += ["table inet ftpfw {", "    counter rejected {", '        comment "new connections refused"',
-            "    }"]
+            "    }", "    counter invalid {", '        comment "packets of no known connection"', "    }"]
     if by["helper"]:
         out += ["", "    ct helper ftp-std {", '        type "ftp" protocol tcp;', "        l3proto ip;",
                 "    }", "", "    chain helpers {",
@@ -43,8 +43,14 @@ def nft(fw: FirewallRules, header: str = "") -> str:
     out += ["    }", "", "    chain postrouting_nat {",
             "        type nat hook postrouting priority srcnat; policy accept;"]
     out += [f"        {_nft_match(r)} masquerade{_comment(r)}" for r in by["snat"]]
-    out += ["    }", "", "    chain forward {", "        type filter hook forward priority filter; policy drop;",
-            "        ct state established,related accept", "        ct state invalid drop"]
+    out += ["    }"]
+    if by["input"] or fw.guards_input:
+        out += ["", "    chain input {", "        type filter hook input priority filter; policy drop;",
+                "        ct state established,related accept", '        iifname "lo" accept']
+        out += [f"        {_nft_match(r)} accept{_comment(r)}" for r in by["input"]]
+        out += ["        meta l4proto tcp reject with tcp reset", "    }"]
+    out += ["", "    chain forward {", "        type filter hook forward priority filter; policy drop;",
+            "        ct state established,related accept", "        ct state invalid counter name invalid drop"]
     out += [f"        {_nft_match(r)} accept{_comment(r)}" for r in by["filter"]]
     out += ['        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
             '        counter name rejected reject comment "(the policy would drop it anyway)"',
@@ -74,7 +80,7 @@ def _ipt_comment(r: Rule) -> str:
 
 def iptables(fw: FirewallRules) -> str:
     """iptables-save format (nft backend or legacy)."""
-    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "filter")}
+    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "input", "filter")}
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     if by["helper"]:
         out += ["*raw", ":PREROUTING ACCEPT [0:0]"]
@@ -87,7 +93,13 @@ def iptables(fw: FirewallRules) -> str:
         out += [f"-A POSTROUTING {_ipt_match(r).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
                 for r in by["snat"]]
         out += ["COMMIT"]
-    out += ["*filter", ":FORWARD DROP [0:0]",
+    out += ["*filter"]
+    if by["input"] or fw.guards_input:
+        out += [":INPUT DROP [0:0]", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                "-A INPUT -i lo -j ACCEPT"]
+        out += [f"-A INPUT {_ipt_match(r)} -j ACCEPT{_ipt_comment(r)}" for r in by["input"]]
+        out += ["-A INPUT -p tcp -j REJECT --reject-with tcp-reset"]
+    out += [":FORWARD DROP [0:0]",
             "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
             "-A FORWARD -m conntrack --ctstate INVALID -j DROP"]
     out += [f"-A FORWARD {_ipt_match(r)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]

@@ -10,12 +10,13 @@ HELPER_PORTS = "{ 21 }"
 
 
 def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool,
-            **defines: str) -> RuleSet:
+            **defines) -> RuleSet:
     """The firewall's nft ruleset: a file from nat/, plus the helper when asked."""
+    extra = tuple(defines.pop("EXTRA_FILES", ()))
     d = {"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "CONTROL_PORTS": CONTROL_PORTS,
          "FORWARD_RANGE": str(net.forwarded(server))}
     d.update(defines)
-    files = (base,)
+    files = (base,) + extra
     if helper:
         d["HELPER_PORTS"] = HELPER_PORTS
         files += ("ftp-helper.nft",)

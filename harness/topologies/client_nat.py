@@ -26,7 +26,7 @@ def _client_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helpe
             Link("internet", Port("fw", "wan0", f"{CLIENT_PUBLIC}/24"),
                  Port("server", "eth0", f"{SERVER_PUBLIC}/24")),
         ),
-        client="client", server="server", server_public=SERVER_PUBLIC,
+        client="client", servers=("server",), server_public=SERVER_PUBLIC,
         picture=__doc__,
     )
 

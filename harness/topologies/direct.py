@@ -26,6 +26,6 @@ def direct(server: ServerSpec, net: NetSpec) -> Topology:
             Link("server-net", Port("router", "lan0", "203.0.113.1/24"),
                  Port("server", "eth0", f"{SERVER_PUBLIC}/24")),
         ),
-        client="client", server="server", server_public=SERVER_PUBLIC,
+        client="client", servers=("server",), server_public=SERVER_PUBLIC,
         picture=__doc__,
     )

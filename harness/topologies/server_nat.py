@@ -28,7 +28,7 @@ def _server_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helpe
             Link("server-lan", Port("fw", "lan0", "10.0.2.1/24"),
                  Port("server", "eth0", "10.0.2.2/24")),
         ),
-        client="client", server="server", server_public=SERVER_PUBLIC,
+        client="client", servers=("server",), server_public=SERVER_PUBLIC,
         picture=__doc__,
     )
 

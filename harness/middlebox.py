@@ -1,0 +1,86 @@
+"""Running middleboxes: their current nft ruleset, their proxy process (HAProxy), and the
+per-case reset that gives a load balancer fresh state (so its order is the same every run).
+
+Like observe.py, this only runs commands in hosts through the Lab.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from .model import Middlebox, Topology
+from .observe import _Follow
+from .paths import NAT_DIR, nat_file
+
+
+class ProxyFailed(RuntimeError):
+    pass
+
+
+class Middleboxes:
+    def __init__(self, lab, topology: Topology, workdir: Path) -> None:
+        self.lab, self.topology, self.workdir = lab, topology, workdir
+        self.boxes = {b.name: b for b in topology.middleboxes}
+        self.original = {n: b.ruleset.render(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        self.current = dict(self.original)
+        self.proxies: dict[str, _Follow] = {}
+        for box in self.boxes.values():
+            if box.proxy:
+                self._start_proxy(box)
+
+    # -- rulesets ---------------------------------------------------------------
+    def load(self, box: str, text: str) -> None:
+        """Swap `box`'s ruleset atomically and forget its connections and expectations."""
+        script = "nft -f - && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
+        r = self.lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
+        self.current[box] = text
+
+    def restore(self) -> None:
+        for box, text in self.original.items():
+            if self.current.get(box) != text:
+                self.load(box, text)
+
+    def before_case(self) -> None:
+        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy."""
+        for name, box in self.boxes.items():
+            if not box.fresh_per_case:
+                continue
+            if name in self.current:
+                self.load(name, self.current[name])
+            if box.proxy:
+                self._stop_proxy(name)
+                self._start_proxy(box)
+
+    # -- proxies ----------------------------------------------------------------
+    def _start_proxy(self, box: Middlebox) -> None:
+        env = [f"{k}={v}" for k, v in box.proxy.env]
+        argv = ["env", *env, "haproxy", "-db", "-f", str(NAT_DIR / box.proxy.file)]
+        log = self.workdir / f"{box.name}.proxy.log"
+        follow = _Follow(self.lab, box.name, log, argv, stderr=subprocess.STDOUT, append=True)
+        self.proxies[box.name] = follow
+        vip = dict(box.proxy.env).get("VIP", "")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :21"], timeout=5)
+            if r.stdout.strip():
+                return
+            if follow.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise ProxyFailed(f"HAProxy did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+
+    def _stop_proxy(self, name: str) -> None:
+        follow = self.proxies.pop(name, None)
+        if follow:
+            follow.close()
+
+    def logs(self) -> dict[str, list[str]]:
+        """New proxy log lines per middlebox since the last call."""
+        return {name: f.take() for name, f in self.proxies.items()}
+
+    def close(self) -> None:
+        for name in list(self.proxies):
+            self._stop_proxy(name)
