@@ -96,3 +96,27 @@ def test_every_recorded_observation_gets_a_complete_verdict(path):
     v = checks.judge(recording.load(path))
     assert v.outcome in ("pass", "fail") and v.diagnosis and v.check
     assert (v.stage is None) == (v.outcome == "pass")
+
+
+def test_split_backends_name_both_backends_from_the_haproxy_log():
+    v = checks.judge(load("lb-roundrobin/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on"))
+    assert v.check == "balanced-to-another-backend"
+    assert "s1 (10.0.3.11)" in v.diagnosis and "s2 (10.0.3.12)" in v.diagnosis
+    assert v.evidence["balancer"]["data"][0]["state"] == "SC"
+
+
+def test_split_backends_from_conntrack_for_a_nat_balancer():
+    v = checks.judge(load("lb-nft-roundrobin/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on"))
+    assert v.check == "balanced-to-another-backend" and "s2" in v.diagnosis
+
+
+def test_multiwan_names_both_uplink_addresses():
+    v = checks.judge(load("client-multiwan/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on"))
+    assert (v.check, v.stage) == ("foreign-address", "data-connect")
+    assert "203.0.113.100" in v.diagnosis and "203.0.113.101" in v.diagnosis
+    assert "fw source-NATs" in v.diagnosis
+
+
+def test_asymmetric_route_names_both_firewalls():
+    v = checks.judge(load("server-multihomed/pyftpdlib/ftplib/explicit/pasv/trust/masq-on"))
+    assert v.check == "asymmetric-route" and "fwa" in v.diagnosis and "fwb" in v.diagnosis
