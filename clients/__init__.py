@@ -24,6 +24,7 @@ class ClientContext:
     timeout: float = 4.0  # per network step
     connect_timeout: float = 1.5  # a TCP connect inside the lab that takes longer never completes
     size: int = 1 << 20  # bytes uploaded and downloaded
+    cwd: str | None = None  # a directory to change to before writing (server-specific)
     python: str = sys.executable
 
 
@@ -31,6 +32,13 @@ class ClientAdapter:
     name = "?"
     summary = ""
     modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
+
+    def supports(self, case: Case) -> str | None:
+        """Why this client cannot express `case` (it is then a skip), or None."""
+        return None
+
+    def version(self) -> str:
+        return ""
 
     def session(self, lab, host: str, case: Case, ctx: ClientContext) -> dict[str, Any]:
         """Run one session of `case` in `host`; return the client's report."""

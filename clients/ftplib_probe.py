@@ -217,7 +217,8 @@ class Session(ftplib.FTP_TLS):
         if not self._prot_p:
             return conn
         try:
-            tls = self.context.wrap_socket(conn, server_hostname=self.host)
+            session = self.sock.session if self.req.get("reuse") else None
+            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
         except (OSError, ssl.SSLError) as e:
             rec["tls"] = _kind(e)
             rec["late_reply"] = self.drain(0.25)
@@ -363,6 +364,8 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         report["control_local"] = steps[0].get("local")
         sess.step = "pwd"
         sess.command("pwd", "PWD", ok="2")
+        if req.get("cwd"):
+            sess.command("pwd", f"CWD {req['cwd']}", ok="2")
         done("pwd")
         sess.step = "data-setup"
         sess.command("data-setup", "TYPE I", ok="2")
@@ -410,9 +413,13 @@ class FtplibProbe(ClientAdapter):
     name = "ftplib"
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
     deadline = 40.0  # a whole session, beyond every per-step timeout
+    reuse = False  # pass the control connection's TLS session to data connections
 
     def __init__(self) -> None:
         self._agents: dict[int, subprocess.Popen] = {}
+
+    def version(self) -> str:
+        return f"Python {sys.version.split()[0]} ftplib"
 
     def _agent(self, lab, host: str, ctx: ClientContext) -> subprocess.Popen:
         p = self._agents.get(id(lab))
@@ -427,7 +434,7 @@ class FtplibProbe(ClientAdapter):
                "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
                "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
-               "size": ctx.size, "busy": case.client.busy}
+               "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

@@ -43,20 +43,35 @@ def _session_lines(obs: Observation) -> list[dict[str, Any]]:
                key=lambda es: sum(1 for e in es if e["kind"] == "recv" and e["line"] in sent_by_client))
 
 
+def _data_kind(line: str) -> str | None:
+    """Which address-carrying line this is: PORT, EPRT, 227 or 229 (else None)."""
+    head = line[:4].upper()
+    if head in ("PORT", "EPRT"):
+        return head
+    return line[:3] if line[:3] in ("227", "229") else None
+
+
 def control_pairs(obs: Observation) -> list[dict[str, Any]]:
-    """Pair each control line as one end sent it with the line the other end received,
-    in the order the client saw them."""
+    """Pair each address-carrying control line as one end sent it with the same line as the
+    other end received it (the n-th PASV reply with the n-th, and so on). Comparing only
+    these lines keeps the check exact whatever each server logs of the rest."""
     client = obs.client.get("transcript", [])
     server = _session_lines(obs)
+    sides = {
+        "client->server": ([t for t in client if t["dir"] == "sent"],
+                           [e for e in server if e["kind"] == "recv"]),
+        "server->client": ([e for e in server if e["kind"] == "sent"],
+                           [t for t in client if t["dir"] == "recv"]),
+    }
     pairs = []
-    for direction, tx, rx in (
-            ("client->server", [(t["t"], t["line"]) for t in client if t["dir"] == "sent"],
-             [(None, e["line"]) for e in server if e["kind"] == "recv"]),
-            ("server->client", [(None, e["line"]) for e in server if e["kind"] == "sent"],
-             [(t["t"], t["line"]) for t in client if t["dir"] == "recv"])):
-        for (t1, sent), (t2, received) in zip(tx, rx):
-            pairs.append({"t": t1 if t1 is not None else t2, "direction": direction,
-                          "sent": sent, "received": received, "tampered": sent != received})
+    for direction, (tx, rx) in sides.items():
+        for kind in ("PORT", "EPRT", "227", "229"):
+            a = [x for x in tx if _data_kind(x["line"]) == kind]
+            b = [x for x in rx if _data_kind(x["line"]) == kind]
+            for x, y in zip(a, b):
+                t = x.get("t") if direction == "client->server" else y.get("t")
+                pairs.append({"t": t or 0.0, "direction": direction, "sent": x["line"],
+                              "received": y["line"], "tampered": x["line"] != y["line"]})
     pairs.sort(key=lambda p: p["t"])
     for p in pairs:
         del p["t"]
@@ -95,16 +110,12 @@ def session_peer(obs: Observation) -> str | None:
     return lines[0]["peer"].rsplit(":", 1)[0] if lines else None
 
 
-def _is_data_line(line: str) -> bool:
-    return line[:4].upper() in _DATA_CMDS or line[:3] in ("227", "229")
-
-
 def gather(obs: Observation) -> Evidence:
     pairs = control_pairs(obs)
     tampered = [p for p in pairs if p["tampered"]]
     result = obs.client.get("result", {})
     ev: Evidence = {
-        "control": [p for p in pairs if _is_data_line(p["sent"]) or p["tampered"]][:12],
+        "control": pairs[:12],
         "tampered": bool(tampered),
         "data_connections": obs.client.get("data", []),
         "failure": None if result.get("ok") else result,
@@ -407,6 +418,27 @@ def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     text = (f"The server could not open the active-mode data connection to "
             f"{d.get('listen', 'the client')}: {reply or f['error']}{_rejections(obs, ev)}.")
     return _v("fail", "data-connect", text, ev)
+
+
+@check("session-reuse-required")
+def session_reuse_required(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, d = ev["failure"], _failed_data(ev)
+    said = f.get("reply") or f.get("late_reply") or d.get("late_reply") or ""
+    logs = [l for l in obs.server_log if "reuse" in l.lower() and "session" in l.lower()]
+    if "reuse" not in said.lower() and not logs:
+        return None
+    if f["stage"] not in ("data-tls", "transfer", "data-connect"):
+        return None
+    reused = d.get("session_reused")
+    text = (f"The server requires each data connection's TLS session to resume the control "
+            f"connection's session, and this client did not resume it"
+            f"{' (session_reused: false on the data connection)' if reused is False else ''}. "
+            f"The server said: '{said or logs[-1]}'. Use a client that reuses TLS sessions "
+            f"(curl, lftp, FileZilla, ftplib with session reuse) or turn the requirement off "
+            f"on the server (vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions "
+            f"NoSessionReuseRequired).")
+    ev["session_reuse_required"] = True
+    return _v("fail", "data-tls", text, ev)
 
 
 @check("tls-failed")

@@ -286,3 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - a bug of ours: say so plainly, keep the details
+        if os.environ.get("FTPS_HARNESS_DEBUG"):
+            raise
+        Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
+                                   "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
+        return EXIT_CASE_ERROR

@@ -12,7 +12,7 @@ TLS_MODES = ("none", "explicit", "implicit")
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
 MASQUERADE = ("on", "off")
-OUTCOMES = ("pass", "fail", "error")
+OUTCOMES = ("pass", "fail", "skip", "error")
 STAGES = (
     "connect", "tls-handshake", "login", "data-setup",
     "data-connect", "data-tls", "transfer", "integrity",
@@ -187,6 +187,7 @@ class ServerSpec:
     passive: PassiveRange = PassiveRange(50000, 50009)
     masquerade: bool = False
     permit_foreign: bool = False  # accept data connections from/to other addresses than the peer
+    reuse: str = "default"  # TLS session reuse on data connections: the server's default, or "off"
     @property
     def control_port(self) -> int:
         return 990 if self.tls == "implicit" else 21
@@ -225,6 +226,8 @@ class Case:
             parts.append(f"range-{s.passive}")
         if s.permit_foreign:
             parts.append("permit-foreign")
+        if s.reuse != "default":
+            parts.append(f"reuse-{s.reuse}")
         if self.net.forward_range:
             parts.append(f"fwd-{self.net.forward_range}")
         if c.busy:
@@ -245,6 +248,7 @@ class Case:
             "forward_range": str(self.net.forwarded(self.server)),
             "busy_sessions": self.client.busy,
             "permit_foreign_addresses": self.server.permit_foreign,
+            "reuse_required": self.server.reuse,
         }
 
 

@@ -59,12 +59,18 @@ def plan(axes: Axes) -> list[Case]:
     return cases
 
 
+def _workdir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="ftps-harness-"))
+    path.chmod(0o755)  # servers that drop privileges (to nobody) must reach their homes
+    return path
+
+
 @dataclass
 class Run:
     """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
     run_id: str
     backend: Backend
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ftps-harness-")))
+    workdir: Path = field(default_factory=lambda: _workdir())
     stop: threading.Event = field(default_factory=threading.Event)
     labs: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -158,6 +164,17 @@ class Worker:
     def unit(self, cases: list[Case], emit: Callable[[Result], None]) -> None:
         first = cases[0]
         t0 = time.monotonic()
+        why = servers.get(first.server.impl).supports(first.server)
+        runnable = []
+        for c in cases:
+            skip = why or clients.get(c.client.impl).supports(c)
+            if skip:
+                emit(Result(c, Verdict("skip", None, skip, {}, check="not-expressible"), 0.0))
+            else:
+                runnable.append(c)
+        cases = runnable
+        if not cases:
+            return
         try:
             topology = topologies.build(first.topology, first.server, first.net)
             lab = self._lab_for(topology)
@@ -205,7 +222,10 @@ class Worker:
         for w in self.watches:
             w.take()
         client = clients.get(case.client.impl)
-        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout)
+        adapter = servers.get(case.server.impl)
+        user, password = adapter.credentials or ("ftpuser", "ftp-secret")
+        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
+                                    user=user, password=password, cwd=adapter.upload_dir)
         try:
             report = client.session(lab, topology.client, case, ctx)
             error = None

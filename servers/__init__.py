@@ -61,6 +61,20 @@ class ServerAdapter:
     name = "?"
     summary = ""
     ready_timeout = 10.0
+    prints_ready = True  # else: ready once the control port listens
+    upload_dir: str | None = None  # where clients must CWD to write, if not the login dir
+
+    def supports(self, spec: ServerSpec) -> str | None:
+        """Why this server cannot run `spec` (the case is then a skip), or None."""
+        return None
+
+    credentials: tuple[str, str] | None = None  # a login other than the harness's test user
+
+    def version(self) -> str:
+        return ""
+
+    def prepare(self, spec: ServerSpec, ctx: ServerContext) -> None:
+        """Write config files and directories for `spec` (into ctx.log's folder)."""
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
         raise NotImplementedError
@@ -79,11 +93,21 @@ class ServerAdapter:
 
     def start(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
         ctx.home.mkdir(parents=True, exist_ok=True)
+        ctx.home.chmod(0o777)  # servers that drop privileges write here as nobody
+        self.prepare(spec, ctx)
         stderr = open(ctx.log.with_suffix(".stderr"), "a")
         proc = lab.spawn(host, self.argv(spec, ctx), stdout=subprocess.PIPE, stderr=stderr)
         stderr.close()
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
+            if not self.prints_ready:
+                r = lab.run(host, ["ss", "-Hltn", f"sport = :{spec.control_port}"], timeout=5)
+                if r.stdout.strip():
+                    return RunningServer(lab, proc, self, ctx, host)
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+                continue
             r, _, _ = select.select([proc.stdout], [], [], 0.1)
             if r:
                 line = proc.stdout.readline()
@@ -95,6 +119,8 @@ class ServerAdapter:
                 break
         lab.stop(proc)
         err = ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:]
+        if ctx.log.exists() and not err:
+            err = ctx.log.read_text(errors="replace").strip().splitlines()[-3:]
         raise ServerStartFailed(f"{self.name} did not become ready in {host} "
                                 f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
 

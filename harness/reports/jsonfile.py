@@ -12,7 +12,7 @@ SCHEMA = 1
 
 
 def document(results: list[Result], backend: str, started: str, extra: dict[str, Any]) -> dict[str, Any]:
-    counts = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "error")}
+    counts = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
     return {"schema": SCHEMA, "backend": backend, "started": started, **extra,
             "summary": counts, "cases": [case_json(r) for r in results]}
 

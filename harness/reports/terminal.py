@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ..model import Result
 
-CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
+CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
 
 
 def _column(r: Result) -> str:
@@ -23,7 +23,7 @@ def _row(r: Result) -> tuple[str, ...]:
 
 def cell(r: Result) -> Text:
     v = r.verdict
-    mark = {"pass": "pass", "fail": f"✗ {v.stage}", "error": "ERROR"}[v.outcome]
+    mark = {"pass": "pass", "fail": f"✗ {v.stage}", "error": "ERROR", "skip": "skip"}[v.outcome]
     if v.outcome == "pass" and v.evidence.get("tampered"):
         mark = "pass*"
     return Text(mark, style=CELL_STYLE[v.outcome])
@@ -58,9 +58,10 @@ def matrix(results: list[Result]) -> Table:
 
 
 def summary_line(results: list[Result], seconds: float) -> Text:
-    n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "error")}
+    n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
     return Text.assemble(f"{len(results)} cases in {seconds:.1f}s: ",
                          (f"{n['pass']} pass", "green"), ", ", (f"{n['fail']} fail", "red"), ", ",
+                         f"{n['skip']} skip, ",
                          (f"{n['error']} error", "magenta" if n["error"] else ""),
                          ".  pass* = passed because a middlebox rewrote control lines; "
                          "✗ stage = first failing stage.")
@@ -70,9 +71,14 @@ def failures(results: list[Result], console: Console, limit: int = 0) -> None:
     """One line per distinct diagnosis, so the table's ✗ cells can be read."""
     seen: dict[str, list[Result]] = {}
     for r in results:
-        if r.verdict.outcome != "pass":
+        if r.verdict.outcome == "skip":
+            seen.setdefault(f"skip: {r.verdict.diagnosis}", []).append(r)
+        elif r.verdict.outcome != "pass":
             seen.setdefault(r.verdict.check, []).append(r)
     for check, rs in seen.items():
         r = rs[0]
+        if r.verdict.outcome == "skip":
+            console.print(Text.assemble(("skip", "bold"), f" ({len(rs)} cases): {r.verdict.diagnosis}"))
+            continue
         console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))

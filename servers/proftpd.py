@@ -1,0 +1,95 @@
+"""ProFTPD 1.3.8 (mod_tls) from Debian, run from the peer cache.
+
+Users come from an AuthUserFile (mod_auth_file), so no PAM or system account is needed;
+the test user maps to nobody/nogroup. Every command and its reply go to an ExtendedLog in a
+format the harness parses; TLSLog and SystemLog go to the same file as plain log lines.
+ProFTPD requires TLS session reuse on data connections by default (the case can turn it off
+with `TLSOptions NoSessionReuseRequired`).
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import ServerAdapter, ServerContext, ServerSpec, register
+from ._peers import binary, root, version
+
+NOBODY, NOGROUP = 65534, 65534
+
+
+class Proftpd(ServerAdapter):
+    name = "proftpd"
+    summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
+    prints_ready = False
+
+    def version(self) -> str:
+        return version("proftpd")
+
+    def prepare(self, spec: ServerSpec, ctx: ServerContext) -> None:
+        wd, log = ctx.log.parent, ctx.log
+        base = log.with_suffix("")
+        crypted = subprocess.run(["openssl", "passwd", "-6", ctx.password], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        passwd, group = base.with_suffix(".passwd"), base.with_suffix(".group")
+        passwd.write_text(f"{ctx.user}:{crypted}:{NOBODY}:{NOGROUP}::{ctx.home}:/bin/false\n")
+        group.write_text(f"nogroup:x:{NOGROUP}:\n")
+        passwd.chmod(0o600)
+        group.chmod(0o600)
+        lines = [
+            'ServerName "ftps-harness proftpd"', "ServerType standalone", "DefaultServer on",
+            f"Port {spec.control_port}", "UseIPv6 off", "User nobody", "Group nogroup",
+            f"PidFile {base}.pid", f"ScoreboardFile {base}.scoreboard", f"DelayTable {base}.delay",
+            "WtmpLog off", "UseReverseDNS off", "RequireValidShell off",
+            "AuthOrder mod_auth_file.c", f"AuthUserFile {passwd}", f"AuthGroupFile {group}",
+            "DefaultRoot ~", f"PassivePorts {spec.passive.first} {spec.passive.last}",
+            f"AllowForeignAddress {'on' if spec.permit_foreign else 'off'}",
+            f"SystemLog {log}", 'LogFormat harness "EXT|%{epoch}|%a|%r|%s|%S"',
+            f"ExtendedLog {log} ALL harness", "TransferLog none",
+            "<Directory ~>", "  AllowOverwrite on", "</Directory>",
+        ]
+        if spec.masquerade:
+            lines.append(f"MasqueradeAddress {ctx.public_ip}")
+        if spec.tls != "none":
+            opts = []
+            if spec.reuse == "off":
+                opts.append("NoSessionReuseRequired")
+            if spec.tls == "implicit":
+                opts.append("UseImplicitSSL")
+            lines += [
+                f"ModulePath {root('proftpd')}/usr/lib/proftpd", "LoadModule mod_tls.c",
+                "TLSEngine on", "TLSRequired on", "TLSProtocol TLSv1.2 TLSv1.3",
+                f"TLSECCertificateFile {ctx.certs.cert}", f"TLSECCertificateKeyFile {ctx.certs.key}",
+                f"TLSLog {log}", "TLSVerifyClient off",
+            ] + ([f"TLSOptions {' '.join(opts)}"] if opts else [])
+        log.touch()
+        base.with_suffix(".conf").write_text("\n".join(lines) + "\n")
+
+    def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
+        return [str(binary("proftpd")), "--nodaemon", "--quiet", "-c",
+                str(ctx.log.with_suffix(".conf"))]
+
+    def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        events: list[dict[str, Any]] = []
+        for raw in data[:end].decode(errors="replace").splitlines():
+            if raw.startswith("EXT|"):
+                parts = raw.split("|", 5)
+                if len(parts) == 6:
+                    _, t, peer, cmd, code, msg = parts
+                    events.append({"t": float(t), "kind": "recv", "peer": peer, "line": cmd})
+                    events.append({"t": float(t), "kind": "sent", "peer": peer,
+                                   "line": f"{code} {msg}".strip()})
+                    continue
+            if raw.strip():
+                events.append({"t": 0.0, "kind": "log", "peer": "-", "line": raw.strip()})
+        return events, offset + end
+
+
+register(Proftpd())
