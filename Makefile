@@ -5,12 +5,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # command:Debian package pairs the harness runs
-TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:coreutils unshare:util-linux
+TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:coreutils \
+          unshare:util-linux ss:iproute2 curl:curl lftp:lftp openssl:openssl apt-get:apt dpkg-deb:dpkg
+# Libraries the cached FTP servers (vsftpd, proftpd, pure-ftpd) link against.
+PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages test test-matrix bench clean distclean
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers bench clean distclean
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed peers
 
 system-packages:
 	@missing=""; \
@@ -18,6 +21,9 @@ system-packages:
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
 	done; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	for lib in $(PEER_LIBS); do \
+	  dpkg -s $$lib >/dev/null 2>&1 || missing="$$missing $$lib"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then \
 	    echo "missing Debian packages:$$missing; install them as root: apt-get install$$missing"; exit 1; \
@@ -32,6 +38,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+# vsftpd, proftpd and pure-ftpd conflict as packages: unpack each into .cache/peers instead.
+peers: $(VENV)/.installed
+	@$(BIN)/python -m servers._peers fetch
+
 test: setup
 	@$(BIN)/python -m pytest -ra; rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
@@ -41,6 +51,14 @@ test: setup
 
 test-matrix: setup
 	$(BIN)/python -m harness matrix --jobs $(JOBS) --json reports/results.json --rules-md reports/rules.md
+
+# The full cross product of real servers and clients (the default matrix keeps to the
+# embedded pair so it stays fast).
+PEER_TOPOLOGIES ?= direct,server-nat,server-nat-alg,client-nat,client-nat-alg
+test-matrix-peers: setup
+	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
+	  --topology $(PEER_TOPOLOGIES) \
+	  --json reports/results-peers.json --rules-md reports/rules-peers.md
 
 bench: setup
 	$(BIN)/python bench/bench.py

@@ -31,6 +31,7 @@ class ClientContext:
 class ClientAdapter:
     name = "?"
     summary = ""
+    order = 50  # position in listings: the embedded one first
     modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
 
     def supports(self, case: Case) -> str | None:
@@ -63,7 +64,7 @@ def _load() -> None:
 
 def names() -> list[str]:
     _load()
-    return list(_REGISTRY)
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
 
 
 def get(name: str) -> ClientAdapter:

@@ -411,6 +411,7 @@ class ProbeDied(Exception):
 class FtplibProbe(ClientAdapter):
     """Stock ftplib behaviour: no TLS session reuse on data connections."""
     name = "ftplib"
+    order = 0
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections

@@ -7,6 +7,7 @@ from .ftplib_probe import FtplibProbe
 
 class FtplibReuse(FtplibProbe):
     name = "ftplib-reuse"
+    order = 1
     summary = "Python ftplib with TLS session reuse on data connections"
     reuse = True
 

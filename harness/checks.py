@@ -56,7 +56,8 @@ def control_pairs(obs: Observation) -> list[dict[str, Any]]:
     other end received it (the n-th PASV reply with the n-th, and so on). Comparing only
     these lines keeps the check exact whatever each server logs of the rest."""
     client = obs.client.get("transcript", [])
-    server = _session_lines(obs)
+    # Every session of this case, in order (some clients, like curl, open one per transfer).
+    server = sorted(obs.server_lines, key=lambda e: e["t"])
     sides = {
         "client->server": ([t for t in client if t["dir"] == "sent"],
                            [e for e in server if e["kind"] == "recv"]),
@@ -418,6 +419,17 @@ def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     text = (f"The server could not open the active-mode data connection to "
             f"{d.get('listen', 'the client')}: {reply or f['error']}{_rejections(obs, ev)}.")
     return _v("fail", "data-connect", text, ev)
+
+
+@check("client-known-bug")
+def client_known_bug(obs: Observation, ev: Evidence) -> Verdict | None:
+    f = ev["failure"]
+    if "inet_ntop() failed with errno 97" not in (f.get("error") or ""):
+        return None
+    text = (f"curl 7.88 cannot do active-mode FTPS: '{f['error']}'. This is a regression in curl "
+            f"itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive mode "
+            f"or a newer curl.")
+    return _v("fail", "data-tls" if (f.get("reply") or "").startswith("522") else f["stage"], text, ev)
 
 
 @check("session-reuse-required")

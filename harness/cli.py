@@ -36,6 +36,8 @@ class UsageError(Exception):
 def _list(flag: str, valid: Sequence[str]):
     """argparse type: comma-separated values, each one of `valid`."""
     def parse(text: str) -> tuple[str, ...]:
+        if text.strip() == "all":
+            return tuple(valid)
         items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
         if not items:
             raise argparse.ArgumentTypeError(f"{flag} needs at least one value; valid: {', '.join(valid)}")
@@ -43,7 +45,7 @@ def _list(flag: str, valid: Sequence[str]):
         if bad:
             raise argparse.ArgumentTypeError(
                 f"{flag}: unknown value{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
-                f"valid: {', '.join(valid)}")
+                f"valid: {', '.join(valid)} (or all)")
         return items
     return parse
 
@@ -89,6 +91,10 @@ def parser() -> argparse.ArgumentParser:
                    default=("off",), metavar="LIST",
                    help="server accepts data connections from/to other addresses than the control "
                         "peer: on, off or both (default off)")
+    m.add_argument("--session-reuse", type=_list("--session-reuse", ("default", "off")),
+                   default=("default",), metavar="LIST",
+                   help="the server's requirement of TLS session reuse on data connections: its own "
+                        "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)")
     m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                    help=f"server implementations; valid: {','.join(servers.names())}")
     m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
@@ -196,7 +202,7 @@ def cmd_matrix(args, console: Console) -> int:
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
                 net=NetSpec(args.forward_range), busy=args.busy_sessions,
-                permit_foreign=args.permit_foreign_addresses)
+                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
     cases = plan(axes)
     run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,
               rules=not args.no_rules, prove_minimal=args.prove_minimal)
@@ -221,17 +227,24 @@ def cmd_matrix(args, console: Console) -> int:
         release_run(run.run_id)
     seconds = time.monotonic() - t0
     console.print(terminal.matrix(results))
+    if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
+        console.print(terminal.peers(results))
     console.print(terminal.summary_line(results, seconds))
     terminal.failures(results, console)
     if args.rules:
         rules_report.terminal(results, console)
     if args.rules_md:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
-        args.rules_md.write_text(rules_report.markdown(results, markdown.matrix(results)))
+        multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1
+        args.rules_md.write_text(rules_report.markdown(results, markdown.matrix(results),
+                                                       markdown.peers(results) if multi else ""))
         console.print(f"rules written to {args.rules_md}")
     if args.json:
+        versions = {**{n: servers.get(n).version() or "embedded" for n in axes.servers},
+                    **{n: clients.get(n).version() for n in axes.clients}}
         jsonfile.write(args.json, results, backend.name, started,
-                       {"run_id": run.run_id, "duration_s": round(seconds, 2), "jobs": args.jobs})
+                       {"run_id": run.run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
+                        "versions": versions})
         console.print(f"results written to {args.json}")
     return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
 

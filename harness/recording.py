@@ -14,7 +14,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
     return {
         "case": {"topology": obs.case.topology, "server": {"impl": s.impl, "tls": s.tls,
                  "passive": str(s.passive), "masquerade": s.masquerade,
-                 "permit_foreign": s.permit_foreign},
+                 "permit_foreign": s.permit_foreign, "reuse": s.reuse},
                  "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address,
                             "busy": c.busy},
                  "net": {"forward_range": str(obs.case.net.forward_range or "") or None}},
@@ -28,7 +28,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
 def from_json(d: dict[str, Any]) -> Observation:
     s, c = d["case"]["server"], d["case"]["client"]
     server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"],
-                        s.get("permit_foreign", False))
+                        s.get("permit_foreign", False), s.get("reuse", "default"))
     fwd = d["case"].get("net", {}).get("forward_range")
     net = NetSpec(PassiveRange.parse(fwd) if fwd else None)
     case = Case(d["case"]["topology"], server,

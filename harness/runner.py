@@ -43,17 +43,20 @@ class Axes:
     net: NetSpec = NetSpec()
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
+    reuse: tuple[str, ...] = ("default",)
 
 
 def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    for topo, srv, cli, tls, masq, pf, mode in itertools.product(
+    for topo, srv, cli, tls, masq, pf, reuse, mode in itertools.product(
             axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade,
-            axes.permit_foreign, axes.modes):
+            axes.permit_foreign, axes.reuse, axes.modes):
+        if reuse != "default" and tls == "none":
+            continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
-        server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on")
+        server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
         for pol in policies:
             cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
     return cases

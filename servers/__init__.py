@@ -60,6 +60,7 @@ class RunningServer:
 class ServerAdapter:
     name = "?"
     summary = ""
+    order = 50  # position in listings: the embedded one first
     ready_timeout = 10.0
     prints_ready = True  # else: ready once the control port listens
     upload_dir: str | None = None  # where clients must CWD to write, if not the login dir
@@ -140,7 +141,7 @@ def _load() -> None:
 
 def names() -> list[str]:
     _load()
-    return list(_REGISTRY)
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
 
 
 def get(name: str) -> ServerAdapter:

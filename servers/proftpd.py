@@ -20,6 +20,7 @@ NOBODY, NOGROUP = 65534, 65534
 
 class Proftpd(ServerAdapter):
     name = "proftpd"
+    order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
     prints_ready = False
 

@@ -19,7 +19,12 @@ from . import ServerAdapter, ServerContext, ServerSpec, register
 class PyftpdlibServer(ServerAdapter):
     """Harness side: how to configure and start the server for a ServerSpec."""
     name = "pyftpdlib"
+    order = 0
     summary = "pyftpdlib 2.x, embedded; explicit and implicit TLS, masquerade_address"
+
+    def version(self) -> str:
+        from importlib.metadata import version
+        return f"pyftpdlib {version('pyftpdlib')}"
 
     def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ _LINE = re.compile(r'^(\w{3} \w{3} +\d+ [\d:]+ \d{4}) \[pid \d+\] (?:\[[^\]]*\] 
 
 class Vsftpd(ServerAdapter):
     name = "vsftpd"
+    order = 1
     summary = "vsftpd 3.0.3 (Debian); require_ssl_reuse=YES by default"
     prints_ready = False
     upload_dir = "pub"

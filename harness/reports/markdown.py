@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..model import Result
-from .terminal import _column, _row
+from .terminal import _column, _row, peer_cell, peer_counts
 
 
 def matrix(results: list[Result]) -> str:
@@ -26,4 +26,14 @@ def matrix(results: list[Result]) -> str:
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
         out.append("| " + " | ".join(key) + " | " + " | ".join(marks) + " |")
+    return "\n".join(out)
+
+
+def peers(results: list[Result]) -> str:
+    topos, srvs, clis, counts = peer_counts(results)
+    out = ["| topology | server | " + " | ".join(clis) + " |", "|" + "---|" * (2 + len(clis))]
+    for topo in topos:
+        for srv in srvs:
+            out.append(f"| {topo} | {srv} | " + " | ".join(peer_cell(counts.get((topo, srv, c), {}))
+                                                      for c in clis) + " |")
     return "\n".join(out)

@@ -56,13 +56,14 @@ def terminal(results: list[Result], console) -> None:
             console.print(Text(f"    not needed (dropped after a replay passed without it): {len(nn)}"))
 
 
-def markdown(results: list[Result], matrix_md: str) -> str:
+def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
     gs = groups(results)
     out = ["# Firewall rules per combination", "",
            "Each rule set below was derived from the connections the firewall actually saw in a "
            "passing case, then proven by replaying the case through only those rules "
            "(forward policy drop, plus established/related). With `--prove-minimal`, every rule "
            "was also removed once and the case failed without it.", "", "## Matrix", "", matrix_md, "",
+           *(["## Server × client (cases passed / run)", "", peers_md, ""] if peers_md else []),
            f"## Rule sets ({len(gs)} distinct)", ""]
     for n, (fw, cases) in enumerate(gs, 1):
         out += [f"### {n}. `{fw.box}` in `{fw.topology}` — {_status(fw, cases)}", "",

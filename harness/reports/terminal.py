@@ -82,3 +82,44 @@ def failures(results: list[Result], console: Console, limit: int = 0) -> None:
             continue
         console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
+
+
+def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str], dict]:
+    """(topologies, servers, clients, {(topology, server, client): {outcome: n}})."""
+    topos, srvs, clis = [], [], []
+    counts: dict[tuple[str, str, str], dict[str, int]] = {}
+    for r in results:
+        t, s, c = r.case.topology, r.case.server.impl, r.case.client.impl
+        for lst, v in ((topos, t), (srvs, s), (clis, c)):
+            if v not in lst:
+                lst.append(v)
+        counts.setdefault((t, s, c), {}).setdefault(r.verdict.outcome, 0)
+        counts[(t, s, c)][r.verdict.outcome] += 1
+    return topos, srvs, clis, counts
+
+
+def peer_cell(n: dict[str, int]) -> str:
+    run = n.get("pass", 0) + n.get("fail", 0) + n.get("error", 0)
+    text = f"{n.get('pass', 0)}/{run}" if run else "-"
+    return text + (f" +{n['skip']} skip" if n.get("skip") else "")
+
+
+def peers(results: list[Result]) -> Table:
+    """Server × client per topology: passed / run (skips apart)."""
+    topos, srvs, clis, counts = peer_counts(results)
+    t = Table(title="server × client (cases passed / run)", header_style="bold", pad_edge=False)
+    t.add_column("topology", no_wrap=True, min_width=14)
+    t.add_column("server", no_wrap=True)
+    for c in clis:
+        t.add_column(c, no_wrap=True)
+    for topo in topos:
+        for srv in srvs:
+            cells = []
+            for c in clis:
+                n = counts.get((topo, srv, c), {})
+                style = "green" if n and not n.get("fail") and not n.get("error") and n.get("pass") else \
+                    "red" if n.get("fail") and not n.get("pass") else "yellow"
+                cells.append(Text(peer_cell(n), style=style if n else ""))
+            t.add_row(topo, srv, *cells)
+        t.add_section()
+    return t
