@@ -332,13 +332,12 @@ def advertised_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
     return _v("fail", "data-connect", text, ev)
 
 
-def _forwarded(obs: Observation) -> dict[str, PassiveRange]:
-    """The passive range each firewall on the path opens (from its ruleset's variables)."""
-    out = {}
+def _forwarded(obs: Observation) -> dict[str, PassiveRange | None]:
+    """The passive range each firewall on the path opens (None: no passive range at all)."""
+    out: dict[str, PassiveRange | None] = {}
     for box in obs.topology.middleboxes:
-        value = dict(box.ruleset.defines).get("FORWARD_RANGE") if box.ruleset else None
-        if value:
-            out[box.name] = PassiveRange.parse(value)
+        if box.ruleset and box.ruleset.forwards is not None:
+            out[box.name] = PassiveRange.parse(box.ruleset.forwards) if box.ruleset.forwards else None
     return out
 
 
@@ -385,9 +384,16 @@ def passive_port_outside_range(obs: Observation, ev: Evidence) -> Verdict | None
 def passive_range_not_forwarded(obs: Observation, ev: Evidence) -> Verdict | None:
     f, d = ev["failure"], _failed_data(ev)
     port = d.get("advertised_port")
-    closed = {box: r for box, r in _forwarded(obs).items() if port is not None and port not in r}
+    closed = {box: r for box, r in _forwarded(obs).items() if port is not None and (r is None or port not in r)}
     if f["stage"] != "data-connect" or not closed or d.get("connect") == "ok":
         return None
+    if any(r is None for r in closed.values()):
+        where = ", ".join(f"{box} forwards no passive ports at all" for box, r in closed.items() if r is None)
+        text = (f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
+                f"but {where} (only the control port). The client's connection to {d['target']} "
+                f"{_what(d['connect'])}{_rejections(obs, ev)}. Forward the server's passive range "
+                f"{obs.case.server.passive} to the server, and allow it.")
+        return _v("fail", "data-connect", text, ev)
     where = ", ".join(f"{box} forwards/allows only {r}" for box, r in closed.items())
     text = (f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
             f"but {where}: the ranges differ. The client's connection to {d['target']} "

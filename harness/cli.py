@@ -57,6 +57,15 @@ def _range(text: str) -> PassiveRange:
         raise argparse.ArgumentTypeError(f"--passive-range: {e}") from None
 
 
+def _forward(text: str) -> PassiveRange | str:
+    if text.strip() == "none":
+        return "none"
+    try:
+        return PassiveRange.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--forward-range: {e}, or none") from None
+
+
 def _busy(text: str) -> int:
     if not text.isdigit() or int(text) > 64:
         raise argparse.ArgumentTypeError(f"--busy-sessions: {text!r} is not a whole number from 0 to 64")
@@ -101,9 +110,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"client implementations; valid: {','.join(clients.names())}")
     m.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
                    help="the server's passive port range (default 50000-50009)")
-    m.add_argument("--forward-range", type=_range, metavar="RANGE",
+    m.add_argument("--forward-range", type=_forward, metavar="RANGE|none",
                    help="the firewalls open this range instead of the server's passive range "
-                        "(reproduces a firewall/server range mismatch)")
+                        "(a firewall/server range mismatch), or none at all")
     m.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
                    help="N other sessions hold passive ports open during each case "
                         "(reproduces passive range exhaustion)")
@@ -201,7 +210,8 @@ def cmd_matrix(args, console: Console) -> int:
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
-                net=NetSpec(args.forward_range), busy=args.busy_sessions,
+                net=NetSpec(None if args.forward_range == "none" else args.forward_range,
+                            forward_none=args.forward_range == "none"), busy=args.busy_sessions,
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
     cases = plan(axes)
     run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,

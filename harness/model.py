@@ -103,6 +103,7 @@ class RuleSet:
     files: tuple[str, ...]
     defines: tuple[tuple[str, str], ...]
     helper: bool = False  # the conntrack FTP helper is attached
+    forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
@@ -205,6 +206,7 @@ class ClientSpec:
 class NetSpec:
     """How the network around the server differs from the default, if it does."""
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
+    forward_none: bool = False  # firewalls forward no passive range at all
 
     def forwarded(self, server: ServerSpec) -> PassiveRange:
         return self.forward_range or server.passive
@@ -230,6 +232,8 @@ class Case:
             parts.append(f"reuse-{s.reuse}")
         if self.net.forward_range:
             parts.append(f"fwd-{self.net.forward_range}")
+        if self.net.forward_none:
+            parts.append("fwd-none")
         if c.busy:
             parts.append(f"busy-{c.busy}")
         return "/".join(parts)
@@ -245,7 +249,7 @@ class Case:
             "pasv_address": self.client.pasv_address or "n/a",
             "masquerade": "on" if self.server.masquerade else "off",
             "passive_range": str(self.server.passive),
-            "forward_range": str(self.net.forwarded(self.server)),
+            "forward_range": "none" if self.net.forward_none else str(self.net.forwarded(self.server)),
             "busy_sessions": self.client.busy,
             "permit_foreign_addresses": self.server.permit_foreign,
             "reuse_required": self.server.reuse,

@@ -7,6 +7,7 @@ SERVER_PUBLIC = "203.0.113.10"   # the address every client dials
 CLIENT_PUBLIC = "203.0.113.100"  # the client's public address behind client NAT
 CONTROL_PORTS = "{ 21, 990 }"
 HELPER_PORTS = "{ 21 }"
+FORWARDING = ("router.nft", "server-nat.nft", "lb-nft.nft")  # rulesets that open a passive range
 
 
 def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool,
@@ -16,8 +17,12 @@ def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool
     d = {"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "CONTROL_PORTS": CONTROL_PORTS,
          "FORWARD_RANGE": str(net.forwarded(server))}
     d.update(defines)
-    files = (base,) + extra
+    if net.forward_none:
+        del d["FORWARD_RANGE"]
+    files = ("passive-none.nft" if net.forward_none else "passive-forwarded.nft", base) + extra
     if helper:
         d["HELPER_PORTS"] = HELPER_PORTS
         files += ("ftp-helper.nft",)
-    return RuleSet(name, files, tuple(d.items()), helper=helper)
+    opens = base in FORWARDING
+    forwards = ("" if net.forward_none else str(net.forwarded(server))) if opens else None
+    return RuleSet(name, files, tuple(d.items()), helper=helper, forwards=forwards)
