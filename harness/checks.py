@@ -216,6 +216,11 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
     if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
         notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "
                      f"client ignored (policy 'control'): it connected to {d['target']} instead.")
+    retried = _epsv_fallbacks(obs)
+    if retried:
+        notes.append(f"The client retried: {retried} time(s) its EPSV data connection failed and it "
+                     "fell back to PASV, which worked" + (" (the balancer sent the retry to the server "
+                     "holding the session)" if len(obs.topology.servers) > 1 else "") + ".")
     foreign = [l for l in obs.server_log if "foreign address" in l]
     if foreign:
         ev["security_weakened"] = ("the server accepts data connections from any address "
@@ -230,12 +235,23 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
     return _v("pass", None, " ".join(n for n in notes if n), ev)
 
 
+def _epsv_fallbacks(obs: Observation) -> int:
+    sent = [t["line"].split()[0].upper() for t in obs.client.get("transcript", [])
+            if t["dir"] == "sent" and t["line"]]
+    return sum(1 for a, b in zip(sent, sent[1:]) if a == "EPSV" and b == "PASV")
+
+
 @check("foreign-address")
 def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]
     reply = (f.get("reply") or f.get("late_reply") or "")
     if "foreign address" not in reply:
-        return None
+        # Some clients never read the server's reason (curl saw only its TLS handshake fail);
+        # the server's own log has it.
+        logged = [l for l in obs.server_log if "foreign address" in l and "Rejected" in l]
+        if not logged:
+            return None
+        reply = logged[-1]
     d = _failed_data(ev)
     mode = obs.case.client.mode.upper()
     if reply.startswith("501"):

@@ -13,18 +13,20 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 import clients
 import servers
 
-from . import topologies
+from . import reproduce, scenario, topologies
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .backends.netns import claim_run, release_run
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
 from .reports import jsonfile, markdown, terminal
 from .reports import rules as rules_report
-from .runner import Axes, Run, plan, run_cases
+from .execute import execute
+from .runner import Axes, plan
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -135,6 +137,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="also remove those of runs still alive")
     c.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
+    rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
+    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)")
+    rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
+    rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
+    rp.add_argument("--json", type=Path, metavar="PATH", help="write the scenario's results as JSON")
+    rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+
     sub.add_parser("list", help="list topologies, servers and clients")
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
@@ -176,37 +185,7 @@ def cmd_clean(args, console: Console) -> int:
     return EXIT_OK
 
 
-class _Progress:
-    """A live bar on a terminal; a line every 10% otherwise (CI logs)."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        self.console, self.total, self.done, self.t0 = console, total, 0, time.monotonic()
-        self.live = console.is_terminal
-        self._next = 0.1
-        if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self.bar = Progress(TextColumn("[bold]matrix"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("{task.description}"),
-                                console=console, transient=True)
-            self.task = self.bar.add_task("", total=total)
-            self.bar.start()
-
-    def __call__(self, r: Result) -> None:
-        self.done += 1
-        if self.live:
-            self.bar.update(self.task, advance=1, description=f"{r.case.id} {r.verdict.outcome}")
-        elif self.done / self.total >= self._next or self.done == self.total:
-            self._next += 0.1
-            self.console.print(f"  {self.done}/{self.total} cases  {time.monotonic() - self.t0:5.1f}s")
-
-    def close(self) -> None:
-        if self.live:
-            self.bar.stop()
-
-
 def cmd_matrix(args, console: Console) -> int:
-    backend = get_backend(args.backend)
-    backend.preflight()
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
@@ -214,28 +193,17 @@ def cmd_matrix(args, console: Console) -> int:
                             forward_none=args.forward_range == "none"), busy=args.busy_sessions,
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
     cases = plan(axes)
-    run = Run(run_id=secrets.token_hex(3), backend=backend, record=args.record,
-              rules=not args.no_rules, prove_minimal=args.prove_minimal)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
-    err.print(f"run {run.run_id}: {len(cases)} cases on {len(axes.topologies)} topologies, "
-              f"backend {backend.name}, {args.jobs} job(s)")
-    claim_run(run.run_id)
-    progress = _Progress(err, len(cases))
-    t0 = time.monotonic()
     try:
-        results = run_cases(run, cases, args.jobs, progress)
+        results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
+                                           rules=not args.no_rules, prove_minimal=args.prove_minimal,
+                                           err=err)
     except KeyboardInterrupt:
-        progress.close()
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED
-    finally:
-        progress.close()
-        run.finish()
-        release_run(run.run_id)
-    seconds = time.monotonic() - t0
     console.print(terminal.matrix(results))
     if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
         console.print(terminal.peers(results))
@@ -252,15 +220,49 @@ def cmd_matrix(args, console: Console) -> int:
     if args.json:
         versions = {**{n: servers.get(n).version() or "embedded" for n in axes.servers},
                     **{n: clients.get(n).version() for n in axes.clients}}
-        jsonfile.write(args.json, results, backend.name, started,
-                       {"run_id": run.run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
+        jsonfile.write(args.json, results, args.backend, started,
+                       {"run_id": run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
                         "versions": versions})
         console.print(f"results written to {args.json}")
     return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
 
 
-COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules}
-NEEDS_ROOT = {"matrix", "clean"}
+def cmd_reproduce(args, console: Console) -> int:
+    sc = scenario.load(args.file)
+    if sc.waits_for:
+        console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
+        return EXIT_OK
+    if sc.story:
+        console.print(Text(sc.story, style="italic"))
+    err = Console(stderr=True)
+    try:
+        results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs,
+                                           label="scenario", err=err)
+        attempts = [] if args.no_fixes else reproduce.plan_fixes(results)
+        if attempts:
+            unique = list({a.case.id: a.case for a in attempts}.values())
+            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err)
+            by_id = {r.case.id: r for r in fixed}
+            for a in attempts:
+                a.result = by_id.get(a.case.id)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
+        return EXIT_INTERRUPTED
+    reproduce.report(results, attempts, console)
+    if args.json:
+        jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file)})
+    differs = sc.check(results)
+    for r, why in differs:
+        console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
+    if sc.expectations and not differs:
+        console.print(Text("expect: every expectation held", style="bold green"))
+    return EXIT_CASE_ERROR if differs or any(r.verdict.outcome == "error" for r in results) else EXIT_OK
+
+
+COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
+            "reproduce": cmd_reproduce}
+NEEDS_ROOT = {"matrix", "clean", "reproduce"}
 
 
 # --- privileges -----------------------------------------------------------------
@@ -304,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     try:
         return COMMANDS[args.command](args, console)
+    except scenario.ScenarioError as e:
+        Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
+        return EXIT_USAGE
     except (BackendUnavailable, UsageError) as e:
         Console(stderr=True).print(f"[red]error:[/] {e}")
         return EXIT_USAGE

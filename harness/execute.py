@@ -1,0 +1,39 @@
+"""Run a list of cases with progress and guaranteed cleanup (used by every command)."""
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from .backends import get as get_backend
+from .backends.netns import claim_run, release_run
+from .model import Case, Result
+from .progress import Progress
+from .runner import Run, run_cases
+
+
+def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
+            rules: bool = True, prove_minimal: bool = False, label: str = "run",
+            err: Console | None = None) -> tuple[list[Result], float, str]:
+    """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
+    KeyboardInterrupt propagates."""
+    err = err or Console(stderr=True)
+    be = get_backend(backend)
+    be.preflight()
+    run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
+              prove_minimal=prove_minimal)
+    topos = len({c.topology for c in cases})
+    err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} topolog{'y' if topos == 1 else 'ies'}, "
+              f"backend {be.name}, {jobs} job(s)")
+    claim_run(run.run_id)
+    progress = Progress(err, len(cases))
+    t0 = time.monotonic()
+    try:
+        results = run_cases(run, cases, jobs, progress)
+    finally:
+        progress.close()
+        run.finish()
+        release_run(run.run_id)
+    return results, time.monotonic() - t0, run.run_id

@@ -1,0 +1,138 @@
+"""Known fixes, one registry entry each: which failing cases it applies to, how it changes
+the case, and what it costs. `reproduce` re-runs each applicable fix for real.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from .model import Case, NetSpec, Verdict
+
+Applies = Callable[[Case, Verdict], bool]
+Change = Callable[[Case], Case]
+
+
+@dataclass(frozen=True)
+class Fix:
+    name: str
+    what: str  # the change, in an operator's words
+    cost: str  # what it costs or weakens, even when it works
+    applies: Applies
+    change: Change
+
+
+FIXES: list[Fix] = []
+
+
+def fix(name: str, what: str, cost: str, applies: Applies) -> Callable[[Change], Change]:
+    def add(change: Change) -> Change:
+        FIXES.append(Fix(name, what, cost, applies, change))
+        return change
+    return add
+
+
+def _server(case: Case, **kw) -> Case:
+    return replace(case, server=replace(case.server, **kw))
+
+
+def _client(case: Case, **kw) -> Case:
+    return replace(case, client=replace(case.client, **kw))
+
+
+def _topology(case: Case, name: str) -> Case:
+    return replace(case, topology=name)
+
+
+@fix("masquerade", "the server advertises its public address (masquerade / pasv_address / external IP)",
+     "the server must be told its public address; behind several NATs it needs one per interface",
+     lambda c, v: c.client.mode == "pasv" and not c.server.masquerade)
+def _masquerade(c: Case) -> Case:
+    return _server(c, masquerade=True)
+
+
+@fix("epsv", "the client uses EPSV instead of PASV (the reply carries no address)",
+     "the client and every middlebox must support EPSV (RFC 2428)",
+     lambda c, v: c.client.mode == "pasv")
+def _epsv(c: Case) -> Case:
+    return _client(c, mode="epsv", pasv_address=None)
+
+
+HELPER = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}
+
+
+@fix("helper", "enable the firewall's FTP helper (conntrack ftp / ALG) on the control port",
+     "works only without TLS: the helper cannot read an encrypted control channel",
+     lambda c, v: c.topology in HELPER)
+def _helper(c: Case) -> Case:
+    return _topology(c, HELPER[c.topology])
+
+
+@fix("forward-passive-range", "forward (and allow) the server's passive range on the firewall",
+     "opens the whole passive range to the clients; keep the range small",
+     lambda c, v: c.net.forward_none)
+def _forward(c: Case) -> Case:
+    return replace(c, net=NetSpec())
+
+
+@fix("align-ranges", "make the firewall's forwarded range the server's passive range",
+     "none beyond keeping the two configurations in step",
+     lambda c, v: c.net.forward_range is not None and c.net.forward_range != c.server.passive)
+def _align(c: Case) -> Case:
+    return replace(c, net=NetSpec())
+
+
+PERSIST = {"lb-roundrobin": "lb-source", "lb-nft-roundrobin": "lb-nft-source"}
+
+
+@fix("lb-persistence", "balance by source address so control and data reach the same server",
+     "load spreads per client, not per connection; clients behind one NAT share a server",
+     lambda c, v: c.topology in PERSIST)
+def _persist(c: Case) -> Case:
+    return _topology(c, PERSIST[c.topology])
+
+
+@fix("sticky-snat", "source-NAT each client to one uplink address (hash by source)",
+     "a client's traffic no longer spreads over both uplinks",
+     lambda c, v: c.topology == "client-multiwan")
+def _sticky(c: Case) -> Case:
+    return _topology(c, "client-multiwan-sticky")
+
+
+@fix("permit-foreign", "let the server accept data connections from other addresses "
+     "(pyftpdlib permit_foreign_addresses, vsftpd pasv_promiscuous, ProFTPD AllowForeignAddress)",
+     "weakens security: anyone who guesses the port can take over the data connection",
+     lambda c, v: v.check == "foreign-address" and not c.server.permit_foreign)
+def _foreign(c: Case) -> Case:
+    return _server(c, permit_foreign=True)
+
+
+@fix("reuse-client", "use a client that reuses the control connection's TLS session on data "
+     "connections (curl, lftp, FileZilla, ftplib with session reuse)",
+     "none for security; needs a capable client",
+     lambda c, v: v.check == "session-reuse-required" and c.client.impl == "ftplib")
+def _reuse_client(c: Case) -> Case:
+    return _client(c, impl="ftplib-reuse")
+
+
+@fix("reuse-off", "turn off the server's TLS session reuse requirement "
+     "(vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions NoSessionReuseRequired)",
+     "weakens security: a data connection is no longer tied to the authenticated control session",
+     lambda c, v: v.check == "session-reuse-required" and c.server.reuse == "default")
+def _reuse_off(c: Case) -> Case:
+    return _server(c, reuse="off")
+
+
+MULTIHOMED = {"server-multihomed": "server-multihomed-map", "server-multihomed-route": "server-multihomed-pbr"}
+
+
+@fix("multihomed", "per-interface masquerade (server-multihomed) or source-based routing "
+     "(server-multihomed-route), so each connection leaves the way it came",
+     "one more piece of server or routing configuration to keep in step with the firewalls",
+     lambda c, v: c.topology in MULTIHOMED)
+def _multihomed(c: Case) -> Case:
+    return _topology(c, MULTIHOMED[c.topology])
+
+
+def candidates(case: Case, verdict: Verdict) -> list[tuple[Fix, Case]]:
+    """Every registered fix that applies to this failing case, with the changed case."""
+    return [(f, f.change(case)) for f in FIXES if f.applies(case, verdict)]
