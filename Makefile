@@ -11,7 +11,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers bench clean distclean
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers reproduce verify bench clean distclean
 
 setup: system-packages $(VENV)/.installed peers
 
@@ -59,6 +59,16 @@ test-matrix-peers: setup
 	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
 	  --topology $(PEER_TOPOLOGIES) \
 	  --json reports/results-peers.json --rules-md reports/rules-peers.md
+
+# make reproduce S=scenarios/03-passive-range-not-forwarded.yaml
+reproduce: setup
+	@test -n "$(S)" || { echo "usage: make reproduce S=scenarios/<name>.yaml"; exit 2; }
+	$(BIN)/python -m harness reproduce $(S)
+
+# make verify P=plans/vsftpd-edge.yaml
+verify: setup
+	@test -n "$(P)" || { echo "usage: make verify P=plans/<plan>.yaml"; exit 2; }
+	$(BIN)/python -m harness verify $(P)
 
 bench: setup
 	$(BIN)/python bench/bench.py

@@ -18,7 +18,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import reproduce, scenario, topologies
+from . import reproduce, scenario, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .backends.netns import claim_run, release_run
 from .paths import nat_file
@@ -144,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", type=Path, metavar="PATH", help="write the scenario's results as JSON")
     rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
+    vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
+    vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)")
+    vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
+    vp.add_argument("--json", type=Path, metavar="PATH", help="write the plan's results as JSON")
+    vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+
     sub.add_parser("list", help="list topologies, servers and clients")
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
@@ -260,9 +266,61 @@ def cmd_reproduce(args, console: Console) -> int:
     return EXIT_CASE_ERROR if differs or any(r.verdict.outcome == "error" for r in results) else EXIT_OK
 
 
+def cmd_verify(args, console: Console) -> int:
+    be = get_backend(args.backend)
+    be.preflight()
+    p = verify.load(args.plan, be)
+    if p.story:
+        console.print(Text(p.story, style="italic"))
+    console.print(f"your ruleset {p.ruleset} runs as the firewall of the lab's {p.layout} layout; "
+                  f"the lab supplies these variables: " + ", ".join(f"${k}={v}" for k, v in p.variables.items()))
+    err = Console(stderr=True)
+    try:
+        results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
+        failing = [r for r in results if r.verdict.outcome == "fail"]
+        reference: list[Result] = []
+        if failing:
+            ref_cases = list({c.id: c for c in (verify.reference_case(p, r.case) for r in failing)}.values())
+            reference, _, _ = execute(ref_cases, backend=args.backend, jobs=args.jobs,
+                                      label="reference", err=err)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
+        return EXIT_INTERRUPTED
+    admin = p.cases[0]
+    topo = topologies.build(p.topology, admin.server, admin.net)
+    admin_json = be.inspect_ruleset(topo.middleboxes[0].ruleset.render(nat_file))
+    found = verify.findings(p, results, reference, admin_json)
+    console.print(terminal.matrix(results))
+    for f in found:
+        r = f.result
+        console.print(Text.assemble(("✗ ", "bold red"), (p.labels.get(r.case.id, ""), "bold"), f"  {r.case.id}"))
+        console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
+        if f.missing:
+            console.print(Text("    missing from your ruleset (proven necessary by the reference run):",
+                               style="bold yellow"))
+            for rule in f.missing:
+                ports = f" tcp {rule.dports}" if rule.dports else ""
+                to = f" -> {rule.to}" if rule.to else ""
+                console.print(Text(f"      {rule.kind}{ports}{to}: {rule.why}"))
+        elif f.settings:
+            console.print(Text("    the reference firewall fails too, so a setting is at fault; fixes that apply: "
+                               + "; ".join(f.settings), style="yellow"))
+        elif f.reference:
+            console.print(Text(f"    reference run: {f.reference.verdict.outcome} - "
+                               f"{f.reference.verdict.diagnosis}", style="dim"))
+    if args.json:
+        jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})
+    bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
+    console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
+                       + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
+                       style="bold green" if not bad else "bold red"))
+    return EXIT_CASE_ERROR if bad else EXIT_OK
+
+
 COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
-            "reproduce": cmd_reproduce}
-NEEDS_ROOT = {"matrix", "clean", "reproduce"}
+            "reproduce": cmd_reproduce, "verify": cmd_verify}
+NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
 
 # --- privileges -----------------------------------------------------------------

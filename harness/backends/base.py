@@ -55,5 +55,10 @@ class Backend(ABC):
         """Build the topology. On failure, leave nothing behind and raise."""
 
     @abstractmethod
+    def inspect_ruleset(self, text: str) -> dict:
+        """Load an nft ruleset into a throwaway host and return `nft -j list ruleset`.
+        Raises ValueError with nft's message if nft refuses it."""
+
+    @abstractmethod
     def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
         """Remove what killed runs left behind (only `run_id`'s, if given); return it."""

@@ -246,6 +246,21 @@ class NetnsBackend(Backend):
             raise
         return lab
 
+    def inspect_ruleset(self, text: str) -> dict:
+        import json
+        name = f"{NAME_PREFIX}inspect{os.getpid()}-x"
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
+        try:
+            r = subprocess.run(["ip", "netns", "exec", name, "nft", "-f", "-"], input=text,
+                               capture_output=True, text=True, timeout=10)
+            if r.returncode != 0:
+                raise ValueError(r.stderr.strip())
+            out = subprocess.run(["ip", "netns", "exec", name, "nft", "-j", "list", "ruleset"],
+                                 capture_output=True, text=True, timeout=10)
+            return json.loads(out.stdout or "{}")
+        finally:
+            remove_namespaces([name])
+
     def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
         """Remove namespaces of runs whose owning process is gone (all of them with force),
         or only those of `run_id`."""

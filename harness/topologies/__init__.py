@@ -35,6 +35,12 @@ def topology(name: str, summary: str, order: int = 100) -> Callable[[Builder], B
     return register
 
 
+def register(name: str, summary: str, build: Builder, order: int = 200) -> None:
+    """Register a topology made at run time (e.g. a plan's own firewall ruleset)."""
+    _load()
+    _REGISTRY[name] = TopologyKind(name, summary, build, order)
+
+
 def _load() -> None:
     for mod in pkgutil.iter_modules(__path__):
         if not mod.name.startswith("_"):
