@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # command:Debian package pairs the harness runs
 TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:coreutils \
-          unshare:util-linux ss:iproute2 curl:curl lftp:lftp openssl:openssl apt-get:apt dpkg-deb:dpkg
+          unshare:util-linux ss:iproute2 curl:curl lftp:lftp openssl:openssl apt-get:apt dpkg-deb:dpkg \
+          tcpdump:tcpdump tshark:tshark chromium:chromium
 # Libraries the cached FTP servers (vsftpd, proftpd, pure-ftpd) link against.
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
@@ -50,7 +51,7 @@ test: setup
 	fi; exit $$rc
 
 test-matrix: setup
-	$(BIN)/python -m harness matrix --jobs $(JOBS) --json reports/results.json --rules-md reports/rules.md
+	$(BIN)/python -m harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).
@@ -58,7 +59,7 @@ PEER_TOPOLOGIES ?= direct,server-nat,server-nat-alg,client-nat,client-nat-alg
 test-matrix-peers: setup
 	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
 	  --topology $(PEER_TOPOLOGIES) \
-	  --json reports/results-peers.json --rules-md reports/rules-peers.md
+	  --report-dir reports/peers
 
 # make reproduce S=scenarios/03-passive-range-not-forwarded.yaml
 reproduce: setup

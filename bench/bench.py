@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,7 +90,9 @@ def main() -> int:
     print(f"  cold (fresh interpreter):   {lb['session_cold_median_s'] * 1000:7.1f} ms median")
     print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
     res["matrix"] = []
-    for jobs, extra in ((1, ()), (2, ()), (2, ("--no-rules",)), (2, ("--prove-minimal",))):
+    cap_dir = tempfile.mkdtemp(prefix="bench-capture-")
+    for jobs, extra in ((1, ()), (2, ()), (2, ("--no-rules",)), (2, ("--prove-minimal",)),
+                        (2, ("--capture", "--report-dir", cap_dir))):
         m = matrix(jobs, *extra)
         res["matrix"].append(m)
         print(f"default matrix, --jobs {jobs} {m['options']}: {m['cases']} cases in {m['wall_s']:.1f} s "
@@ -98,6 +101,9 @@ def main() -> int:
     base, minimal = res["matrix"][1]["wall_s"], res["matrix"][3]["wall_s"]
     print(f"added cost of --prove-minimal at --jobs 2: {minimal - base:+.1f} s "
           f"({minimal / base:.1f}x the default run)")
+    cap = res["matrix"][4]["wall_s"]
+    print(f"added cost of --capture (pcaps + key logs, all reports) at --jobs 2: {cap - base:+.1f} s")
+    shutil.rmtree(cap_dir, ignore_errors=True)
     out = REPO / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))

@@ -25,6 +25,7 @@ class ClientContext:
     connect_timeout: float = 1.5  # a TCP connect inside the lab that takes longer never completes
     size: int = 1 << 20  # bytes uploaded and downloaded
     cwd: str | None = None  # a directory to change to before writing (server-specific)
+    keylog: Path | None = None  # write TLS secrets here (SSLKEYLOGFILE format), if set
     python: str = sys.executable
 
 

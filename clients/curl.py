@@ -111,7 +111,8 @@ class Curl(ClientAdapter):
         steps: list[dict[str, Any]] = []
         report: dict[str, Any] = {"transcript": transcript, "steps": steps, "raw_output": raw}
         for step, argv in runs:
-            code, out = _cli.run(lab, host, argv, timeout=20)
+            code, out = _cli.run(lab, host, argv, timeout=20,
+                                 env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
             shown = " ".join(a if not a.startswith(f"{ctx.user}:") else f"{ctx.user}:******" for a in argv)
             out_shown = re.sub(r"(?m)^> PASS .*$", "> PASS ******", out)
             raw.append(f"$ {shown}\n{out_shown[-4000:]}\nexit {code}")

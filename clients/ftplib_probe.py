@@ -346,6 +346,8 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
     ctx = None
     if req["tls"] != "none":
         ctx = ssl.create_default_context(cafile=req["ca"])
+        if req.get("keylog"):
+            ctx.keylog_filename = req["keylog"]
     sess = Session(req, ctx)
     steps: list[dict[str, Any]] = []
     report: dict[str, Any] = {"steps": steps, "transcript": sess.transcript, "data": sess.data}
@@ -435,7 +437,8 @@ class FtplibProbe(ClientAdapter):
                "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
                "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
-               "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse}
+               "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse,
+               "keylog": str(ctx.keylog) if ctx.keylog else None}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

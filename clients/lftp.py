@@ -83,7 +83,8 @@ class Lftp(ClientAdapter):
             up, data = _cli.payload(work, ctx.size)
             down = work / "down.bin"
             argv = ["lftp", "-d", "-c", self.script(case, ctx, up, down, up.name)]
-            code, out = _cli.run(lab, host, argv, timeout=30)
+            code, out = _cli.run(lab, host, argv, timeout=30,
+                                 env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
             part = parse(out)
             shown = re.sub(r"(?m)^---> PASS .*$", "---> PASS ******", out)
             report: dict[str, Any] = {"raw_output": [f"$ lftp -d -c '…'\n{shown[-6000:]}\nexit {code}"],

@@ -23,7 +23,7 @@ from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .backends.netns import claim_run, release_run
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
-from .reports import jsonfile, markdown, terminal
+from .reports import html, jsonfile, junit, markdown, terminal
 from .reports import rules as rules_report
 from .execute import execute
 from .runner import Axes, plan
@@ -130,6 +130,11 @@ def parser() -> argparse.ArgumentParser:
                    help="replay each passing case without each rule in turn (slower)")
     m.add_argument("--no-rules", action="store_true",
                    help="skip deriving and proving firewall rules (fastest)")
+    m.add_argument("--report-dir", type=Path, metavar="DIR",
+                   help="write every report there: results.json, rules.md, summary.md, junit.xml, index.html")
+    m.add_argument("--capture", action="store_true",
+                   help="record a pcap per case and firewall interface, and TLS key logs, under "
+                        "<report dir>/cases/<case>/ (report dir: --report-dir, else reports)")
     m.add_argument("--record", type=Path, metavar="DIR",
                    help="also save each case's raw observation (JSON) in DIR")
 
@@ -204,9 +209,10 @@ def cmd_matrix(args, console: Console) -> int:
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
     try:
+        capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err)
+                                           err=err, capture_dir=capture_dir)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED
@@ -217,11 +223,12 @@ def cmd_matrix(args, console: Console) -> int:
     terminal.failures(results, console)
     if args.rules:
         rules_report.terminal(results, console)
-    if args.rules_md:
+    multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1
+    rules_md = None if args.no_rules else rules_report.markdown(
+        results, markdown.matrix(results), markdown.peers(results) if multi else "")
+    if args.rules_md and rules_md:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
-        multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1
-        args.rules_md.write_text(rules_report.markdown(results, markdown.matrix(results),
-                                                       markdown.peers(results) if multi else ""))
+        args.rules_md.write_text(rules_md)
         console.print(f"rules written to {args.rules_md}")
     if args.json:
         versions = {**{n: servers.get(n).version() or "embedded" for n in axes.servers},
@@ -230,6 +237,18 @@ def cmd_matrix(args, console: Console) -> int:
                        {"run_id": run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
                         "versions": versions})
         console.print(f"results written to {args.json}")
+    if args.report_dir:
+        d = args.report_dir
+        meta = {"run_id": run_id, "started": started, "backend": args.backend,
+                "duration_s": round(seconds, 1), "jobs": args.jobs}
+        jsonfile.write(d / "results.json", results, args.backend, started, meta)
+        if rules_md:
+            (d / "rules.md").write_text(rules_md)
+        (d / "summary.md").write_text(markdown.summary(results, seconds, rules_md))
+        junit.write(d / "junit.xml", results, seconds)
+        html.write(d / "index.html", results, meta)
+        console.print(f"reports written to {d}/: results.json, {'rules.md, ' if rules_md else ''}"
+                      "summary.md, junit.xml, index.html" + (", cases/ (captures)" if args.capture else ""))
     return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
 
 

@@ -16,14 +16,14 @@ from .runner import Run, run_cases
 
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
-            err: Console | None = None) -> tuple[list[Result], float, str]:
+            err: Console | None = None, capture_dir: Path | None = None) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
     KeyboardInterrupt propagates."""
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
     run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
-              prove_minimal=prove_minimal)
+              prove_minimal=prove_minimal, capture_dir=capture_dir)
     topos = len({c.topology for c in cases})
     err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} topolog{'y' if topos == 1 else 'ies'}, "
               f"backend {be.name}, {jobs} job(s)")

@@ -272,6 +272,7 @@ class Observation:
     flows: dict[str, list[str]] = field(default_factory=dict)  # middlebox -> conntrack NEW events
     invalid: dict[str, int] = field(default_factory=dict)  # middlebox -> packets dropped as invalid
     middlebox_log: dict[str, list[str]] = field(default_factory=dict)  # e.g. HAProxy's log
+    captures: list[str] = field(default_factory=list)  # pcap and key log files, if recorded
 
 
 @dataclass
@@ -289,6 +290,7 @@ class Result:
     verdict: Verdict
     duration_s: float
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
+    captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()
@@ -300,4 +302,6 @@ class Result:
             evidence=self.verdict.evidence,
             duration_s=round(self.duration_s, 3),
         )
+        if self.captures:
+            d["captures"] = self.captures
         return d

@@ -26,6 +26,7 @@ from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
                     ClientSpec, NetSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+from .capture import Captures, case_dir
 from .middlebox import Middleboxes
 from .observe import MiddleboxWatch
 
@@ -80,6 +81,7 @@ class Run:
     _seq: itertools.count = field(default_factory=itertools.count)
     failure: BaseException | None = None  # what stopped a worker, if anything
     record: Path | None = None  # save every Observation here (JSON), if set
+    capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
     rules: bool = True  # derive each passing case's firewall rules and prove them by replay
     prove_minimal: bool = False  # also replay without each rule, one at a time
 
@@ -209,7 +211,8 @@ class Worker:
                 ctx = servers.ServerContext(
                     public_ip=topology.masquerade_address or topology.server_public,
                     masquerade_map=topology.masquerade_map, certs=certs.ensure(),
-                    home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log")
+                    home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log",
+                    keylog=wd / f"{host}-{tag}.keylog")
                 running.append(adapter.start(lab, host, spec, ctx))
         except Exception:
             ServerGroup(running).stop()
@@ -217,23 +220,35 @@ class Worker:
         return ServerGroup(running)
 
     def observe(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case,
-                timeout: float = 4.0) -> Observation:
+                timeout: float = 4.0, capture: bool = False) -> Observation:
         """Run one session of `case` and collect what every party saw."""
         self.boxes.before_case()
         server.events()  # drop what belongs to earlier sessions
         self.boxes.logs()
         for w in self.watches:
             w.take()
+        keylog_offsets = {s.host: s.keylog_size() for s in server.running}
         client = clients.get(case.client.impl)
         adapter = servers.get(case.server.impl)
         user, password = adapter.credentials or ("ftpuser", "ftp-secret")
+        folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
         ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
-                                    user=user, password=password, cwd=adapter.upload_dir)
+                                    user=user, password=password, cwd=adapter.upload_dir,
+                                    keylog=folder / "client.keylog" if folder else None)
+        caps = Captures(lab, topology, folder) if folder else None
         try:
             report = client.session(lab, topology.client, case, ctx)
             error = None
         except Exception as e:  # noqa: BLE001 - the harness broke, not the network
             report, error = {}, f"{type(e).__name__}: {e}"
+        finally:
+            files = caps.stop() if caps else []
+        if folder:
+            for s in server.running:
+                if s.copy_keylog(folder / f"{s.host}.keylog", keylog_offsets[s.host]):
+                    files.append(folder / f"{s.host}.keylog")
+            if ctx.keylog and ctx.keylog.exists():
+                files.append(ctx.keylog)
         if not report.get("result", {}).get("ok", False):
             time.sleep(0.05)  # let late server lines and conntrack events land
         events = server.events()
@@ -247,18 +262,19 @@ class Worker:
                            server_log=[f"{e['host']}: {e['line']}" if len(topology.servers) > 1
                                        else e["line"] for e in events if e["kind"] in ("log", "error")],
                            expectations=expectations, rejected=rejected, harness_error=error,
-                           flows=conns, invalid=invalid, middlebox_log=self.boxes.logs())
+                           flows=conns, invalid=invalid, middlebox_log=self.boxes.logs(),
+                           captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
-        obs = self.observe(lab, topology, server, case)
+        obs = self.observe(lab, topology, server, case, capture=True)
         if self.run.record is not None:
             recording.save(obs, self.run.record)
         try:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
-        result = Result(case, verdict, time.monotonic() - t0)
+        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures)
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             proof.prove(self.boxes, result.rules, minimal=self.run.prove_minimal,

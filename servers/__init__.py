@@ -31,6 +31,7 @@ class ServerContext:
     password: str = "ftp-secret"
     python: str = sys.executable
     masquerade_map: tuple[tuple[str, str], ...] = ()  # local address -> advertised address
+    keylog: Path | None = None  # where the server writes TLS secrets (SSLKEYLOGFILE format)
 
 
 class ServerStartFailed(Exception):
@@ -52,6 +53,20 @@ class RunningServer:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def keylog_size(self) -> int:
+        k = self.ctx.keylog
+        return k.stat().st_size if k and k.exists() else 0
+
+    def copy_keylog(self, dest: Path, offset: int) -> bool:
+        """Copy the key log lines written since `offset` (one case's sessions) to `dest`."""
+        k = self.ctx.keylog
+        if not k or not k.exists() or k.stat().st_size <= offset:
+            return False
+        with open(k, "rb") as f:
+            f.seek(offset)
+            dest.write_bytes(f.read())
+        return True
 
     def stop(self) -> None:
         self.lab.stop(self.proc)

@@ -35,7 +35,7 @@ class PyftpdlibServer(ServerAdapter):
             "permit_foreign": spec.permit_foreign,
             "cert": str(ctx.certs.cert), "key": str(ctx.certs.key),
             "home": str(ctx.home), "user": ctx.user, "password": ctx.password,
-            "log": str(ctx.log),
+            "log": str(ctx.log), "keylog": str(ctx.keylog) if ctx.keylog else None,
         }
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
@@ -110,7 +110,22 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
         handler.keyfile = cfg["key"]
         handler.tls_control_required = True
         handler.tls_data_required = True
+        handler.ssl_context = _ssl_context(cfg)
     return handler
+
+
+def _ssl_context(cfg: dict[str, Any]):
+    """pyOpenSSL context like pyftpdlib's own, plus an SSLKEYLOGFILE-format key log."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.use_certificate_chain_file(cfg["cert"])
+    ctx.use_privatekey_file(cfg["key"])
+    if cfg.get("keylog"):
+        out = open(cfg["keylog"], "ab", buffering=0)
+        ctx.set_keylog_callback(lambda conn, line: out.write(line + b"\n"))
+    return ctx
 
 
 def main(cfg: dict[str, Any]) -> int:

@@ -37,3 +37,28 @@ def peers(results: list[Result]) -> str:
             out.append(f"| {topo} | {srv} | " + " | ".join(peer_cell(counts.get((topo, srv, c), {}))
                                                       for c in clis) + " |")
     return "\n".join(out)
+
+
+def summary(results: list[Result], seconds: float, rules_md: str | None = None) -> str:
+    """summary.md: the matrix and every failure's diagnosis, for pasting into a ticket."""
+    n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
+    out = ["# FTP/FTPS connectivity summary", "",
+           f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
+           f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
+           "control lines.", "", matrix(results), ""]
+    if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
+        out += ["## Server × client (cases passed / run)", "", peers(results), ""]
+    failing = [r for r in results if r.verdict.outcome in ("fail", "error")]
+    if failing:
+        out += ["## Failures", ""]
+        by_check: dict[str, list[Result]] = {}
+        for r in failing:
+            by_check.setdefault(r.verdict.check, []).append(r)
+        for check, rs in by_check.items():
+            out += [f"### {check} ({len(rs)} case{'s' if len(rs) != 1 else ''})", ""]
+            for r in rs:
+                out.append(f"- `{r.case.id}` — **{r.verdict.stage}**: {r.verdict.diagnosis}")
+            out.append("")
+    if rules_md and "## Rule sets" in rules_md:  # merge the rule sets from rules.md
+        out += ["---", "", "## Rule sets" + rules_md.split("## Rule sets", 1)[1]]
+    return "\n".join(out) + "\n"
