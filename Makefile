@@ -12,7 +12,8 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers reproduce verify bench clean distclean
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers reproduce verify bench clean \
+        distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
 
@@ -70,6 +71,25 @@ reproduce: setup
 verify: setup
 	@test -n "$(P)" || { echo "usage: make verify P=plans/<plan>.yaml"; exit 2; }
 	$(BIN)/python -m harness verify $(P)
+
+# The Docker backend: the harness's own dockerd, in its own network namespace (never the
+# host's firewall), and locally built images (no registry needed).
+docker-up:
+	@bash docker/daemon.sh up
+
+docker-down:
+	@bash docker/daemon.sh down
+
+docker-base: setup
+	@command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+	@$(BIN)/python -m harness.backends.docker_images base
+
+# Starts the daemon if it is not running, and stops it again only if it started it.
+test-docker: setup
+	@started=0; bash docker/daemon.sh status >/dev/null 2>&1 || { bash docker/daemon.sh up && started=1; }; \
+	$(MAKE) --no-print-directory docker-base && \
+	FTPS_HARNESS_TEST_DOCKER=1 $(BIN)/python -m pytest -ra -m docker tests/test_docker_parity.py; rc=$$?; \
+	if [ $$started = 1 ]; then bash docker/daemon.sh down; fi; exit $$rc
 
 bench: setup
 	$(BIN)/python bench/bench.py

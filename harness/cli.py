@@ -192,7 +192,8 @@ def cmd_rules(args, console: Console) -> int:
 def cmd_clean(args, console: Console) -> int:
     backend = get_backend(args.backend)
     removed = backend.clean(force=args.force)
-    console.print(f"removed {len(removed)} namespace(s)" + (f": {', '.join(removed)}" if removed else ""))
+    what = "namespace(s)" if backend.name == "netns" else "object(s)"
+    console.print(f"removed {len(removed)} {what}" + (f": {', '.join(removed)}" if removed else ""))
     return EXIT_OK
 
 

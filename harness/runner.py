@@ -212,7 +212,7 @@ class Worker:
                     public_ip=topology.masquerade_address or topology.server_public,
                     masquerade_map=topology.masquerade_map, certs=certs.ensure(),
                     home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log",
-                    keylog=wd / f"{host}-{tag}.keylog")
+                    keylog=wd / f"{host}-{tag}.keylog", python=lab.python)
                 running.append(adapter.start(lab, host, spec, ctx))
         except Exception:
             ServerGroup(running).stop()
@@ -234,7 +234,7 @@ class Worker:
         folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
         ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
                                     user=user, password=password, cwd=adapter.upload_dir,
-                                    keylog=folder / "client.keylog" if folder else None)
+                                    keylog=folder / "client.keylog" if folder else None, python=lab.python)
         caps = Captures(lab, topology, folder) if folder else None
         try:
             report = client.session(lab, topology.client, case, ctx)

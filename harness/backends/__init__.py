@@ -1,10 +1,11 @@
-"""Backend registry: name -> class. The Docker backend will register here too."""
+"""Backend registry: name -> class."""
 from __future__ import annotations
 
 from .base import Backend, BackendUnavailable, Lab
+from .docker import DockerBackend
 from .netns import NetnsBackend
 
-BACKENDS: dict[str, type[Backend]] = {"netns": NetnsBackend}
+BACKENDS: dict[str, type[Backend]] = {"netns": NetnsBackend, "docker": DockerBackend}
 
 
 def get(name: str) -> Backend:

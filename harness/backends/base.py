@@ -6,6 +6,7 @@ through a Lab and never knows how the hosts are made.
 from __future__ import annotations
 
 import subprocess
+import sys
 from abc import ABC, abstractmethod
 from typing import IO, Sequence
 
@@ -18,6 +19,8 @@ class BackendUnavailable(Exception):
 
 class Lab(ABC):
     """A built topology: hosts you can run commands in."""
+
+    python: str = sys.executable  # the Python that host-side harness code runs with in a host
 
     def __init__(self, topology: Topology, prefix: str) -> None:
         self.topology = topology
