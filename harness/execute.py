@@ -22,6 +22,9 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
+    if be.max_jobs and jobs > be.max_jobs:
+        err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")
+        jobs = be.max_jobs
     run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
               prove_minimal=prove_minimal, capture_dir=capture_dir)
     topos = len({c.topology for c in cases})

@@ -44,8 +44,18 @@ def test_docker_and_netns_give_identical_verdicts(tmp_path):
     assert docker_objects() == ("", ""), "the docker run left containers or networks behind"
 
 
-def test_docker_clean_removes_what_a_killed_run_left(tmp_path):
+def test_docker_clean_removes_what_a_killed_run_left():
+    import sys
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "harness", "matrix", "--backend", "docker", "--topology",
+                          "server-nat", "--no-rules"], cwd=REPO, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while docker_objects()[0] == "" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    p.kill()
+    p.wait()
+    assert docker_objects() != ("", ""), "SIGKILL leaves containers behind (that is why clean exists)"
     r = harness("clean", "--backend", "docker", timeout=120)
     assert r.returncode == 0, r.stderr
     assert docker_objects() == ("", "")
-    del REPO

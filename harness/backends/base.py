@@ -48,6 +48,7 @@ class Lab(ABC):
 
 class Backend(ABC):
     name: str = "?"
+    max_jobs: int | None = None  # labs that can exist at once (None: no limit)
 
     @abstractmethod
     def preflight(self) -> None:

@@ -72,7 +72,7 @@ class DockerLab(Lab):
     def __init__(self, topology: Topology, prefix: str, client) -> None:
         super().__init__(topology, prefix)
         self.docker = client
-        self.sock = client.api.base_url.replace("http+unix://", "unix://").replace("%2F", "/")
+        self.sock = os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET)
         self.containers: dict[str, str] = {}
         self.networks: list[str] = []
         self._procs: list[tuple[subprocess.Popen, str, Path]] = []
@@ -87,8 +87,8 @@ class DockerLab(Lab):
         segs = segments(topo)
         for name, subnet, _ in segs:
             net = ipaddress.ip_network(subnet)
-            ipam = self.docker.api.create_ipam_config(pool_configs=[self.docker.api.create_ipam_pool(
-                subnet=subnet, gateway=str(net.broadcast_address - 1))])
+            from docker.types import IPAMConfig, IPAMPool
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=str(net.broadcast_address - 1))])
             n = self.docker.networks.create(f"{self.prefix}-{name}", driver="bridge", internal=True, ipam=ipam,
                                             labels=labels, check_duplicate=True, options={
                                                 "com.docker.network.bridge.enable_ip_masquerade": "false"})
@@ -122,6 +122,10 @@ class DockerLab(Lab):
                 self._exec_ok(h, ["sh", "-c", f'dev=$(ip -o -4 addr show | awk \'$4 ~ /^{ip}\\// {{print $2}}\'); '
                                               f'[ "$dev" = "{ifname}" ] || {{ ip link set "$dev" down && '
                                               f'ip link set "$dev" name {ifname} && ip link set {ifname} up; }}'])
+        for link in topo.links:  # secondary addresses (e.g. a second uplink address)
+            for p in (link.a, link.b):
+                for cidr in p.extra:
+                    self._exec_ok(p.host, ["ip", "addr", "add", cidr, "dev", p.ifname])
         for host in topo.hosts:
             if host.name not in self.containers:
                 continue
@@ -217,6 +221,9 @@ def remove(client, containers: list[str], networks: list[str]) -> None:
 
 class DockerBackend(Backend):
     name = "docker"
+    # One daemon cannot hold two networks with the same subnet, and every lab of a topology
+    # uses the same addresses: labs run one at a time.
+    max_jobs = 1
 
     def preflight(self) -> None:
         if shutil.which("docker") is None:
