@@ -78,6 +78,36 @@ def loopback_session(rounds: int = 5) -> dict:
             "session_cold_median_s": round(statistics.median(cold), 4)}
 
 
+def backends_compared(rounds: int = 3) -> dict | None:
+    """Topology setup+teardown and per-case time on netns and docker, in the same run."""
+    from harness import topologies
+    from harness.backends import get
+    from harness.backends.base import BackendUnavailable
+    from harness.model import ServerSpec
+    try:
+        docker_be = get("docker")
+        docker_be.preflight()
+    except BackendUnavailable as e:
+        print(f"docker backend: skipped ({e})")
+        return None
+    out: dict = {}
+    topo = topologies.build("server-nat", ServerSpec())
+    for name, be in (("netns", get("netns")), ("docker", docker_be)):
+        times = []
+        for i in range(rounds):
+            t = time.monotonic()
+            lab = be.build(topo, f"fth-bench{os.getpid()}-{name}{i}")
+            up = time.monotonic() - t
+            t = time.monotonic()
+            lab.teardown()
+            times.append((up, time.monotonic() - t))
+        m = matrix(1, "--backend", name, "--no-rules", "--topology", "server-nat", "--tls", "explicit")
+        out[name] = {"setup_s": round(statistics.median(u for u, _ in times), 3),
+                     "teardown_s": round(statistics.median(d for _, d in times), 3),
+                     "matrix_30_cases_s": m["wall_s"], "median_case_s": m["median_case_s"]}
+    return out
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("bench needs root (it runs the real matrix in namespaces)", file=sys.stderr)
@@ -104,6 +134,15 @@ def main() -> int:
     cap = res["matrix"][4]["wall_s"]
     print(f"added cost of --capture (pcaps + key logs, all reports) at --jobs 2: {cap - base:+.1f} s")
     shutil.rmtree(cap_dir, ignore_errors=True)
+    cmp = backends_compared()
+    if cmp:
+        res["backends"] = cmp
+        n, d = cmp["netns"], cmp["docker"]
+        for name, v in cmp.items():
+            print(f"{name:6}: topology setup {v['setup_s'] * 1000:6.0f} ms, teardown {v['teardown_s'] * 1000:5.0f} ms, "
+                  f"30 server-nat cases {v['matrix_30_cases_s']:.1f} s (median case {v['median_case_s'] * 1000:.0f} ms)")
+        print(f"netns is {d['setup_s'] / max(n['setup_s'], 1e-3):.0f}x faster to set up a topology "
+              f"({(d['setup_s'] + d['teardown_s']) / max(n['setup_s'] + n['teardown_s'], 1e-3):.0f}x with teardown)")
     out = REPO / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
