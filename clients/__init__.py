@@ -5,14 +5,13 @@ client's own report (facts: steps, transcript, data connections). It never judge
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.model import Case
+from harness.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -50,27 +49,11 @@ class ClientAdapter:
         """Release anything kept alive in `lab` between sessions."""
 
 
-_REGISTRY: dict[str, ClientAdapter] = {}
+_REGISTRY: Registry[ClientAdapter] = Registry(__name__, __path__, "client")
 
 
 def register(adapter: ClientAdapter) -> None:
-    _REGISTRY[adapter.name] = adapter
+    _REGISTRY.add(adapter.name, adapter)
 
 
-def _load() -> None:
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
-
-
-def get(name: str) -> ClientAdapter:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown client {name!r}; valid: {', '.join(_REGISTRY)}") from None
+names, get = _REGISTRY.names, _REGISTRY.get

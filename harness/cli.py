@@ -4,11 +4,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import secrets
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +18,6 @@ import servers
 
 from . import reproduce, scenario, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
-from .backends.netns import claim_run, release_run
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
 from .reports import html, jsonfile, junit, markdown, terminal

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from .model import Middlebox
+from .registry import read_lines
 
 
 class MiddleboxWatch:
@@ -58,12 +59,8 @@ class _Follow:
         self.proc = lab.spawn(host, argv, stdout=self._out, stderr=stderr)
 
     def take(self) -> list[str]:
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self._offset += end
-        return [l.strip() for l in data[:end].decode(errors="replace").splitlines() if l.strip()]
+        lines, self._offset = read_lines(self.path, self._offset)
+        return [line.strip() for line in lines if line.strip()]
 
     def close(self) -> None:
         self.lab.stop(self.proc, grace=0.5)

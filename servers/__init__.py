@@ -5,9 +5,7 @@ starting, readiness and stopping are common (ServerAdapter.start).
 """
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import select
 import subprocess
 import sys
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import ServerSpec
+from harness.registry import Registry, read_lines
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,15 +96,8 @@ class ServerAdapter:
 
     def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Default: a JSON-lines log. Returns the new events and the new offset."""
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
-        end = data.rfind(b"\n") + 1  # leave a half-written line for next time
-        evs = [json.loads(l) for l in data[:end].splitlines() if l.strip()]
-        return evs, offset + end
+        lines, offset = read_lines(path, offset)
+        return [json.loads(line) for line in lines if line.strip()], offset
 
     def start(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
         ctx.home.mkdir(parents=True, exist_ok=True)
@@ -141,27 +133,11 @@ class ServerAdapter:
                                 f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
 
 
-_REGISTRY: dict[str, ServerAdapter] = {}
+_REGISTRY: Registry[ServerAdapter] = Registry(__name__, __path__, "server")
 
 
 def register(adapter: ServerAdapter) -> None:
-    _REGISTRY[adapter.name] = adapter
+    _REGISTRY.add(adapter.name, adapter)
 
 
-def _load() -> None:
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
-
-
-def get(name: str) -> ServerAdapter:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown server {name!r}; valid: {', '.join(_REGISTRY)}") from None
+names, get = _REGISTRY.names, _REGISTRY.get

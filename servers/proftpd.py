@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from harness.registry import read_lines
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 from ._peers import binary, root, version
 
@@ -28,7 +30,7 @@ class Proftpd(ServerAdapter):
         return version("proftpd")
 
     def prepare(self, spec: ServerSpec, ctx: ServerContext) -> None:
-        wd, log = ctx.log.parent, ctx.log
+        log = ctx.log
         base = log.with_suffix("")
         crypted = subprocess.run(["openssl", "passwd", "-6", ctx.password], check=True,
                                  capture_output=True, text=True).stdout.strip()
@@ -71,15 +73,9 @@ class Proftpd(ServerAdapter):
                 str(ctx.log.with_suffix(".conf"))]
 
     def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
-        end = data.rfind(b"\n") + 1
+        lines, offset = read_lines(path, offset)
         events: list[dict[str, Any]] = []
-        for raw in data[:end].decode(errors="replace").splitlines():
+        for raw in lines:
             if raw.startswith("EXT|"):
                 parts = raw.split("|", 5)
                 if len(parts) == 6:
@@ -90,7 +86,7 @@ class Proftpd(ServerAdapter):
                     continue
             if raw.strip():
                 events.append({"t": 0.0, "kind": "log", "peer": "-", "line": raw.strip()})
-        return events, offset + end
+        return events, offset
 
 
 register(Proftpd())

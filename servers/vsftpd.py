@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.registry import read_lines
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 from ._peers import binary, version
 
@@ -74,15 +76,9 @@ class Vsftpd(ServerAdapter):
         return [str(binary("vsftpd")), str(ctx.log.with_suffix(".conf"))]
 
     def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
-        end = data.rfind(b"\n") + 1
+        lines, offset = read_lines(path, offset)
         events = []
-        for raw in data[:end].decode(errors="replace").splitlines():
+        for raw in lines:
             m = _LINE.match(raw.strip())
             if not m:
                 if raw.strip():
@@ -93,7 +89,7 @@ class Vsftpd(ServerAdapter):
             kind = {"FTP command": "recv", "FTP response": "sent"}.get(what, "log")
             line = text if kind != "log" else f"{what.strip()}{': ' + text if text else ''}"
             events.append({"t": t, "kind": kind, "peer": peer, "line": line})
-        return events, offset + end
+        return events, offset
 
 
 register(Vsftpd())

@@ -15,7 +15,6 @@ import hashlib
 import subprocess
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 from ..paths import REPO
 

@@ -1,0 +1,51 @@
+"""A registry of named kinds (servers, clients): entries register themselves on import of
+their package's modules, and the CLI's valid choices come from here."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    def __init__(self, package: str, path: list[str], what: str) -> None:
+        self.package, self.path, self.what = package, path, what
+        self._items: dict[str, T] = {}
+        self._loaded = False
+
+    def add(self, name: str, item: T) -> None:
+        self._items[name] = item
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for mod in pkgutil.iter_modules(self.path):
+                if not mod.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{mod.name}")
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._items, key=lambda n: (getattr(self._items[n], "order", 0), n))
+
+    def get(self, name: str) -> T:
+        self._load()
+        try:
+            return self._items[name]
+        except KeyError:
+            raise KeyError(f"unknown {self.what} {name!r}; valid: {', '.join(self.names())}") from None
+
+
+def read_lines(path: Path, offset: int) -> tuple[list[str], int]:
+    """Complete lines appended to `path` since `offset`, and the new offset (a half-written
+    last line is left for the next call)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return data[:end].decode(errors="replace").splitlines(), offset + end
