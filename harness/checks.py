@@ -216,6 +216,11 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
     if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
         notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "
                      f"client ignored (policy 'control'): it connected to {d['target']} instead.")
+    switched = _active_fallbacks(obs)
+    if switched and obs.case.client.mode in ("port", "eprt"):
+        ev["fell_back_to_passive"] = switched
+        notes.append(f"Not in active mode, though: the server refused the {obs.case.client.mode.upper()} "
+                     f"address and the client switched to passive mode ({switched} time(s)), which worked.")
     retried = _epsv_fallbacks(obs)
     if retried:
         notes.append(f"The client retried: {retried} time(s) its EPSV data connection failed and it "
@@ -241,11 +246,36 @@ def _epsv_fallbacks(obs: Observation) -> int:
     return sum(1 for a, b in zip(sent, sent[1:]) if a == "EPSV" and b == "PASV")
 
 
+def _active_fallbacks(obs: Observation) -> int:
+    """How often the client, refused an active-mode address, switched to passive mode."""
+    t = [x for x in obs.client.get("transcript", []) if x["line"]]
+    n = 0
+    for i, x in enumerate(t[:-2]):
+        if x["dir"] == "sent" and x["line"][:4].upper() in ("PORT", "EPRT") and t[i + 1]["dir"] == "recv" \
+                and t[i + 1]["line"][:1] in "45" and any(y["dir"] == "sent" and y["line"][:4].upper() in
+                                                          ("PASV", "EPSV") for y in t[i + 2:i + 40]):
+            n += 1
+    return n
+
+
+def _port_address(line: str) -> str:
+    nums = re.findall(r"\d+", line)
+    if line.upper().startswith("PORT") and len(nums) >= 4:
+        return ".".join(nums[:4])
+    parts = line.split("|")
+    return parts[2] if len(parts) > 2 else ""
+
+
 @check("foreign-address")
 def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]
     reply = (f.get("reply") or f.get("late_reply") or "")
-    if "foreign address" not in reply:
+    d0 = _failed_data(ev)
+    if "Illegal PORT command" in reply and d0.get("sent") and session_peer(obs) and \
+            session_peer(obs) not in _port_address(d0["sent"]):
+        # vsftpd's words (port_promiscuous=NO) for an active-mode address that is not the peer's
+        reply = f"{reply} (vsftpd: the PORT address is not the control connection's peer)"
+    if "foreign address" not in reply and "Illegal PORT" not in reply:
         # Some clients never read the server's reason (curl saw only its TLS handshake fail);
         # the server's own log has it.
         logged = [l for l in obs.server_log if "foreign address" in l and "Rejected" in l]
@@ -254,7 +284,7 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
         reply = logged[-1]
     d = _failed_data(ev)
     mode = obs.case.client.mode.upper()
-    if reply.startswith("501"):
+    if reply.startswith("501") or "Illegal PORT" in reply:
         sent = d.get("sent", mode)
         received = next((p["received"] for p in ev["control"] if p["sent"] == sent), sent)
         why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"

@@ -120,3 +120,15 @@ def test_multiwan_names_both_uplink_addresses():
 def test_asymmetric_route_names_both_firewalls():
     v = checks.judge(load("server-multihomed/pyftpdlib/ftplib/explicit/pasv/trust/masq-on"))
     assert v.check == "asymmetric-route" and "fwa" in v.diagnosis and "fwb" in v.diagnosis
+
+
+def test_vsftpd_illegal_port_is_the_foreign_address_check_in_its_words():
+    v = checks.judge(load("client-nat/vsftpd/ftplib/none/port/n-a/masq-off"))
+    assert v.check == "foreign-address" and "500 Illegal PORT command" in v.diagnosis
+    assert "203.0.113.100" in v.diagnosis and "10.0.1.2" in v.diagnosis
+
+
+def test_a_client_that_gives_up_active_mode_passes_with_that_said():
+    v = checks.judge(load("client-nat/vsftpd/lftp/none/port/n-a/masq-off"))
+    assert v.outcome == "pass" and v.evidence["fell_back_to_passive"] >= 1
+    assert "switched to passive mode" in v.diagnosis

@@ -125,7 +125,7 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
     return {"id": c.id, "topology": c.topology, "server": c.server.impl, "client": c.client.impl,
             "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": _column(r),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
-            "tampered": bool(ev.get("tampered")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
+            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
             "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
             "duration": round(r.duration_s, 3)}
 

@@ -22,7 +22,9 @@ def matrix(results: list[Result]) -> str:
             if r is None:
                 marks.append("-")
             elif r.verdict.outcome == "pass":
-                marks.append("pass*" if r.verdict.evidence.get("tampered") else "pass")
+                ev = r.verdict.evidence
+                marks.append("pass→pasv" if ev.get("fell_back_to_passive") else
+                             "pass*" if ev.get("tampered") else "pass")
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
         out.append("| " + " | ".join(key) + " | " + " | ".join(marks) + " |")

@@ -26,6 +26,8 @@ def cell(r: Result) -> Text:
     mark = {"pass": "pass", "fail": f"✗ {v.stage}", "error": "ERROR", "skip": "skip"}[v.outcome]
     if v.outcome == "pass" and v.evidence.get("tampered"):
         mark = "pass*"
+    if v.outcome == "pass" and v.evidence.get("fell_back_to_passive"):
+        mark = "pass→pasv"
     return Text(mark, style=CELL_STYLE[v.outcome])
 
 
@@ -63,8 +65,8 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          (f"{n['pass']} pass", "green"), ", ", (f"{n['fail']} fail", "red"), ", ",
                          f"{n['skip']} skip, ",
                          (f"{n['error']} error", "magenta" if n["error"] else ""),
-                         ".  pass* = passed because a middlebox rewrote control lines; "
-                         "✗ stage = first failing stage.")
+                         ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
+                         "client gave up active mode; ✗ stage = first failing stage.")
 
 
 def failures(results: list[Result], console: Console, limit: int = 0) -> None:
