@@ -44,7 +44,7 @@ def parse(out: str) -> list[dict[str, Any]]:
 class Lftp(ClientAdapter):
     name = "lftp"
     order = 3
-    summary = "lftp 4.9.2 (Debian); fixes a wrong PASV address by default; PORT only on IPv4"
+    summary = "lftp 4.9.2 (Debian); fixes a wrong PASV address by default; no EPRT setting"
 
     def version(self) -> str:
         import subprocess
@@ -55,7 +55,7 @@ class Lftp(ClientAdapter):
 
     def supports(self, case) -> str | None:
         if case.client.mode == "eprt":
-            return "lftp sends EPRT only for IPv6 data connections; on IPv4 it always sends PORT"
+            return "lftp has no setting that makes it send EPRT; on IPv4 it chose PORT in every run"
         return None
 
     def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:

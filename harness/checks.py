@@ -223,9 +223,12 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
                      f"address and the client switched to passive mode ({switched} time(s)), which worked.")
     retried = _epsv_fallbacks(obs)
     if retried:
+        lb = ev.get("balancer") or {}
+        landed = [c["backend"] for c in lb.get("data", [])]
         notes.append(f"The client retried: {retried} time(s) its EPSV data connection failed and it "
-                     "fell back to PASV, which worked" + (" (the balancer sent the retry to the server "
-                     "holding the session)" if len(obs.topology.servers) > 1 else "") + ".")
+                     "fell back to PASV, which worked"
+                     + (f" (the balancer sent the data connections to {', '.join(landed)}; the control "
+                        f"connection was on {lb.get('control')})" if landed else "") + ".")
     foreign = [l for l in obs.server_log if "foreign address" in l]
     if foreign:
         ev["security_weakened"] = ("the server accepts data connections from any address "
@@ -266,50 +269,67 @@ def _port_address(line: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
+def _seen_from(obs: Observation) -> str | None:
+    """The client's address as the server sees it on the control connection: from the
+    server's own lines, else from a middlebox that translated the control connection."""
+    peer = session_peer(obs)
+    if peer:
+        return peer
+    for box, lines in obs.flows.items():
+        for f in flows_of(box, lines):
+            if f.real_dport in (21, 990) and f.snat:
+                return f.reply_dst
+    return None
+
+
+def _data_source(obs: Observation, control_from: str, reply: str) -> str | None:
+    """Where a refused passive data connection came from, if not from the control's address:
+    the server's own words, else a middlebox that gave the data connection another source."""
+    m = re.search(r"foreign address ([\d.]+):(\d+)", reply)
+    if m:
+        return m.group(1)
+    for box, lines in obs.flows.items():
+        for f in flows_of(box, lines):
+            if f.snat and f.real_dport not in (21, 990) and f.reply_dst != control_from:
+                return f.reply_dst
+    return None
+
+
 @check("foreign-address")
 def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
-    f = ev["failure"]
-    reply = (f.get("reply") or f.get("late_reply") or "")
-    d0 = _failed_data(ev)
-    if "Illegal PORT command" in reply and d0.get("sent") and session_peer(obs) and \
-            session_peer(obs) not in _port_address(d0["sent"]):
-        # vsftpd's words (port_promiscuous=NO) for an active-mode address that is not the peer's
-        reply = f"{reply} (vsftpd: the PORT address is not the control connection's peer)"
-    if "foreign address" not in reply and "Illegal PORT" not in reply:
-        # Some clients never read the server's reason (curl saw only its TLS handshake fail);
-        # the server's own log has it.
-        logged = [l for l in obs.server_log if "foreign address" in l and "Rejected" in l]
-        if not logged:
+    """The data connection's address is not the control connection's, and the server refused.
+    Decided from addresses (announced, seen, translated), not from any server's wording."""
+    f, d = ev["failure"], _failed_data(ev)
+    peer = _seen_from(obs)
+    if not peer or f["stage"] not in ("data-setup", "data-connect", "data-tls", "transfer"):
+        return None
+    if d.get("mode") in ("port", "eprt") and d.get("sent"):
+        received = next((p["received"] for p in ev["control"] if p["sent"] == d["sent"]), d["sent"])
+        announced, reply = _port_address(received), d.get("reply") or ""
+        if not announced or announced == peer or reply[:1] not in "45":
             return None
-        reply = logged[-1]
-    d = _failed_data(ev)
-    mode = obs.case.client.mode.upper()
-    if reply.startswith("501") or "Illegal PORT" in reply:
-        sent = d.get("sent", mode)
-        received = next((p["received"] for p in ev["control"] if p["sent"] == sent), sent)
         why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"
                if obs.case.server.tls != "none" and _helper_boxes(obs) else
                "no FTP helper on the path rewrote it" if not _helper_boxes(obs) else
                "the helper did not rewrite it")
-        peer = session_peer(obs)
-        seen = f"from {peer}" if peer else "from another address"
-        if obs.topology.middleboxes and any(b.proxy for b in obs.topology.middleboxes):
+        if any(b.proxy for b in obs.topology.middleboxes):
             why = "a TCP proxy in between hides the client's address from the server"
-        text = (f"The client sent '{received}' (its own address {d.get('listen', '?')}), but the "
-                f"server sees its control connection coming {seen}, so it refused to connect to "
-                f"a foreign address ('{reply}'). {why[0].upper() + why[1:]}.")
-    else:
-        m = re.search(r"foreign address ([\d.]+):(\d+)", reply)
-        data_from = m.group(1) if m else "another address"
-        peer = session_peer(obs) or "its control peer"
-        snat = _snat_story(obs, peer, data_from)
-        text = (f"IP addresses do not match: the data connection reached the server from "
-                f"{data_from}, but the control connection comes from {peer}, so the server "
-                f"rejected it ('{reply}').{snat}")
-        # The server refused the data connection itself; whether the client noticed during its
-        # TLS handshake or in the reply to STOR is a race, so the stage is data-connect.
-        return _v("fail", "data-connect", text, ev)
-    return _v("fail", f["stage"], text, ev)
+        text = (f"The client announced '{received}' (its address {announced}), but the server sees "
+                f"its control connection coming from {peer}, and refused to connect to another "
+                f"address: '{reply}'. {why[0].upper() + why[1:]}.")
+        return _v("fail", f["stage"], text, ev)
+    said = f.get("reply") or f.get("late_reply") or d.get("late_reply") or ""
+    logged = [line for line in obs.server_log if "foreign address" in line]
+    data_from = _data_source(obs, peer, said or (logged[-1] if logged else ""))
+    if not data_from or data_from == peer:
+        return None
+    reason = said or (logged[-1] if logged else f["error"])
+    text = (f"IP addresses do not match: the data connection reached the server from {data_from}, "
+            f"but the control connection comes from {peer}, so the server refused it "
+            f"('{reason}').{_snat_story(obs, peer, data_from)}")
+    # The server refused the data connection itself; whether the client noticed during its TLS
+    # handshake or in the reply to STOR is a race, so the stage is data-connect.
+    return _v("fail", "data-connect", text, ev)
 
 
 def _snat_story(obs: Observation, control_from: str, data_from: str) -> str:
@@ -498,7 +518,7 @@ def session_reuse_required(obs: Observation, ev: Evidence) -> Verdict | None:
             f"connection's session, and this client did not resume it"
             f"{' (session_reused: false on the data connection)' if reused is False else ''}. "
             f"The server said: '{said or logs[-1]}'. Use a client that reuses TLS sessions "
-            f"(curl, lftp, FileZilla, ftplib with session reuse) or turn the requirement off "
+            f"(here: curl, lftp, ftplib with session reuse) or turn the requirement off "
             f"on the server (vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions "
             f"NoSessionReuseRequired).")
     ev["session_reuse_required"] = True

@@ -289,8 +289,7 @@ def cmd_verify(args, console: Console) -> int:
     p = verify.load(args.plan, be)
     if p.story:
         console.print(Text(p.story, style="italic"))
-    console.print(f"your ruleset {p.ruleset} runs as the firewall of the lab's {p.layout} layout; "
-                  f"the lab supplies these variables: " + ", ".join(f"${k}={v}" for k, v in p.variables.items()))
+    verify.introduce(p, console)
     err = Console(stderr=True)
     try:
         results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
@@ -303,35 +302,12 @@ def cmd_verify(args, console: Console) -> int:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED
-    admin = p.cases[0]
-    topo = topologies.build(p.topology, admin.server, admin.net)
-    admin_json = be.inspect_ruleset(topo.middleboxes[0].ruleset.render(nat_file))
-    found = verify.findings(p, results, reference, admin_json)
-    console.print(terminal.matrix(results))
-    for f in found:
-        r = f.result
-        console.print(Text.assemble(("✗ ", "bold red"), (p.labels.get(r.case.id, ""), "bold"), f"  {r.case.id}"))
-        console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
-        if f.missing:
-            console.print(Text("    missing from your ruleset (proven necessary by the reference run):",
-                               style="bold yellow"))
-            for rule in f.missing:
-                ports = f" tcp {rule.dports}" if rule.dports else ""
-                to = f" -> {rule.to}" if rule.to else ""
-                console.print(Text(f"      {rule.kind}{ports}{to}: {rule.why}"))
-        elif f.settings:
-            console.print(Text("    the reference firewall fails too, so a setting is at fault; fixes that apply: "
-                               + "; ".join(f.settings), style="yellow"))
-        elif f.reference:
-            console.print(Text(f"    reference run: {f.reference.verdict.outcome} - "
-                               f"{f.reference.verdict.diagnosis}", style="dim"))
+    found = verify.findings(p, results, reference, verify.admin_ruleset(p, be))
+    verify.report(p, results, found, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
             timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
-    console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
-                       + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
-                       style="bold green" if not bad else "bold red"))
     return EXIT_CASE_ERROR if bad else EXIT_OK
 
 
@@ -389,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `python -m harness rules … | head`
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as e:  # noqa: BLE001 - a bug of ours: say so plainly, keep the details
         if os.environ.get("FTPS_HARNESS_DEBUG"):
             raise

@@ -107,7 +107,7 @@ def _foreign(c: Case) -> Case:
 
 
 @fix("reuse-client", "use a client that reuses the control connection's TLS session on data "
-     "connections (curl, lftp, FileZilla, ftplib with session reuse)",
+     "connections (shown here for curl, lftp and ftplib with session reuse)",
      "none for security; needs a capable client",
      lambda c, v: v.check == "session-reuse-required" and c.client.impl == "ftplib")
 def _reuse_client(c: Case) -> Case:

@@ -131,14 +131,14 @@ class Middlebox(Host):
 
 @dataclass(frozen=True)
 class Topology:
-    name: str
-    summary: str
     hosts: tuple[Host, ...]
     links: tuple[Link, ...]
     client: str  # name of the client host
     servers: tuple[str, ...]  # the server host(s); several behind a load balancer
     server_public: str  # the address clients dial
     picture: str = ""
+    name: str = ""  # set from the registry entry (topologies.build)
+    summary: str = ""
     bridges: tuple[Bridge, ...] = ()
     masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so

@@ -74,7 +74,7 @@ class Scenario:
         return out
 
 
-class _Reader:
+class Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -120,7 +120,7 @@ class _Reader:
 
 def load(path: Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError with a precise message."""
-    rd = _Reader(path)
+    rd = Reader(path)
     try:
         text = path.read_text()
     except OSError as e:
@@ -186,7 +186,7 @@ def load(path: Path) -> Scenario:
     return Scenario(path, story, cases, _expect(rd, doc.get("expect")))
 
 
-def _expect(rd: _Reader, raw: Any) -> list[Expectation]:
+def _expect(rd: Reader, raw: Any) -> list[Expectation]:
     if raw is None:
         return []
     raw = rd.mapping(raw, "expect", ("outcome", "stage", "check", "cases"))

@@ -21,7 +21,7 @@ from . import coverage, fixes, topologies
 from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result, RuleSet
 from .rules import Rule
 from .runner import Axes, plan
-from .scenario import ScenarioError, _Reader
+from .scenario import ScenarioError, Reader
 
 LAYOUTS = ("server-nat", "direct")  # lab layouts whose one firewall the admin's ruleset replaces
 
@@ -39,7 +39,7 @@ class Plan:
 
 
 def load(path: Path, backend) -> Plan:
-    rd = _Reader(path)
+    rd = Reader(path)
     try:
         text = path.read_text()
         doc = yaml.safe_load(text)
@@ -135,3 +135,43 @@ def findings(p: Plan, results: list[Result], reference: list[Result], admin_json
                           if x.name not in ("helper",)]
         out.append(f)
     return out
+
+
+def admin_ruleset(p: Plan, backend) -> dict[str, Any]:
+    """The admin's ruleset, with the lab's variables, as `nft -j list ruleset` sees it."""
+    case = p.cases[0]
+    topo = topologies.build(p.topology, case.server, case.net)
+    return backend.inspect_ruleset(topo.middleboxes[0].ruleset.render(lambda f: Path(f).read_text()))
+
+
+def introduce(p: Plan, console) -> None:
+    console.print(f"your ruleset {p.ruleset} runs as the firewall of the lab's {p.layout} layout; "
+                  "the lab supplies these variables: " + ", ".join(f"${k}={v}" for k, v in p.variables.items()))
+
+
+def report(p: Plan, results: list[Result], found: list[Finding], console) -> None:
+    from rich.text import Text
+
+    from .reports import terminal
+    console.print(terminal.matrix(results))
+    for f in found:
+        r = f.result
+        console.print(Text.assemble(("✗ ", "bold red"), (p.labels.get(r.case.id, ""), "bold"), f"  {r.case.id}"))
+        console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
+        if f.missing:
+            console.print(Text("    missing from your ruleset (proven necessary by the reference run):",
+                               style="bold yellow"))
+            for rule in f.missing:
+                ports = f" tcp {rule.dports}" if rule.dports else ""
+                to = f" -> {rule.to}" if rule.to else ""
+                console.print(Text(f"      {rule.kind}{ports}{to}: {rule.why}"))
+        elif f.settings:
+            console.print(Text("    the reference firewall fails too, so a setting is at fault; fixes that "
+                               "apply: " + "; ".join(f.settings), style="yellow"))
+        elif f.reference:
+            console.print(Text(f"    reference run: {f.reference.verdict.outcome} - "
+                               f"{f.reference.verdict.diagnosis}", style="dim"))
+    bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
+    console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
+                       + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
+                       style="bold green" if not bad else "bold red"))

@@ -33,6 +33,13 @@ class ServerContext:
     keylog: Path | None = None  # where the server writes TLS secrets (SSLKEYLOGFILE format)
 
 
+def crypt_password(password: str) -> str:
+    """A SHA-512 crypt(3) hash, the format both ProFTPD's AuthUserFile and Pure-FTPd's PureDB
+    accept (and that many real installs carry)."""
+    return subprocess.run(["openssl", "passwd", "-6", password], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 class ServerStartFailed(Exception):
     pass
 

@@ -8,13 +8,12 @@ with `TLSOptions NoSessionReuseRequired`).
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from harness.registry import read_lines
 
-from . import ServerAdapter, ServerContext, ServerSpec, register
+from . import ServerAdapter, ServerContext, ServerSpec, crypt_password, register
 from ._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534
@@ -32,8 +31,7 @@ class Proftpd(ServerAdapter):
     def prepare(self, spec: ServerSpec, ctx: ServerContext) -> None:
         log = ctx.log
         base = log.with_suffix("")
-        crypted = subprocess.run(["openssl", "passwd", "-6", ctx.password], check=True,
-                                 capture_output=True, text=True).stdout.strip()
+        crypted = crypt_password(ctx.password)
         passwd, group = base.with_suffix(".passwd"), base.with_suffix(".group")
         passwd.write_text(f"{ctx.user}:{crypted}:{NOBODY}:{NOGROUP}::{ctx.home}:/bin/false\n")
         group.write_text(f"nogroup:x:{NOGROUP}:\n")

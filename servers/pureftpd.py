@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import ServerAdapter, ServerContext, ServerSpec, register
+from . import ServerAdapter, ServerContext, ServerSpec, crypt_password, register
 from ._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534
@@ -40,8 +40,7 @@ class PureFtpd(ServerAdapter):
             f.unlink(missing_ok=True)
         # pure-pw would hash with argon2 (seconds per login on 2 busy cores, which a client
         # times out on); a SHA-512 crypt hash is what many real installs carry anyway.
-        crypted = subprocess.run(["openssl", "passwd", "-6", ctx.password], check=True,
-                                 capture_output=True, text=True).stdout.strip()
+        crypted = crypt_password(ctx.password)
         pw.write_text(f"{ctx.user}:{crypted}:{NOBODY}:{NOGROUP}::{ctx.home}/./::::::::::::\n")
         pw.chmod(0o600)
         subprocess.run([str(root("pure-ftpd") / "usr/bin/pure-pw"), "mkdb", str(pdb), "-f", str(pw)],

@@ -13,6 +13,16 @@ from typing import IO, Sequence
 from ..model import Topology
 
 
+def close_streams(proc: subprocess.Popen) -> None:
+    """Close the pipes of a stopped process (every backend's stop() ends with this)."""
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
 class BackendUnavailable(Exception):
     """The backend cannot run on this machine; the message says what is missing."""
 

@@ -24,7 +24,7 @@ from typing import IO, Sequence
 
 from ..model import Middlebox, Topology
 from ..paths import REPO, nat_file
-from .base import Backend, BackendUnavailable, Lab
+from .base import Backend, BackendUnavailable, Lab, close_streams
 from .docker_images import DEFAULT_SOCKET, ImageError, images
 from .netns import release_run, run_alive
 
@@ -184,12 +184,7 @@ class DockerLab(Lab):
             proc.wait(timeout=grace)
         if entry:
             entry[2].unlink(missing_ok=True)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        close_streams(proc)
 
     def teardown(self) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from pyroute2 import IPRoute, netns
 
 from ..model import Middlebox, Topology
 from ..paths import nat_file
-from .base import Backend, BackendUnavailable, Lab
+from .base import Backend, BackendUnavailable, Lab, close_streams
 
 NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
 STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run's objects
@@ -186,12 +186,7 @@ class NetnsLab(Lab):
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=grace)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        close_streams(proc)
 
     def teardown(self) -> None:
         with self._lock:

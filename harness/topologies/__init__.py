@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..model import NetSpec, ServerSpec, Topology
@@ -36,12 +36,18 @@ def topology(name: str, summary: str, order: int = 100) -> Callable[[Builder], B
 
 
 def register(name: str, summary: str, build: Builder, order: int = 200) -> None:
-    """Register a topology made at run time (e.g. a plan's own firewall ruleset)."""
-    _load()
+    """Register a topology (modules do at import; `verify` at run time for a plan's ruleset)."""
     _REGISTRY[name] = TopologyKind(name, summary, build, order)
 
 
+_loaded = False
+
+
 def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
     for mod in pkgutil.iter_modules(__path__):
         if not mod.name.startswith("_"):
             importlib.import_module(f"{__name__}.{mod.name}")
@@ -61,4 +67,12 @@ def get(name: str) -> TopologyKind:
 
 
 def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
-    return get(name).build(server, net)
+    """The topology's data; its name and summary come from its registry entry."""
+    kind = get(name)
+    return replace(kind.build(server, net), name=kind.name, summary=kind.summary)
+
+
+def variants(rows, builder) -> None:
+    """Register one topology per row (name, order, summary, keyword arguments for `builder`)."""
+    for name, order, summary, kw in rows:
+        register(name, summary, lambda server, net, kw=kw: builder(server, net, **kw), order)

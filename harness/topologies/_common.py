@@ -7,12 +7,12 @@ SERVER_PUBLIC = "203.0.113.10"   # the address every client dials
 CLIENT_PUBLIC = "203.0.113.100"  # the client's public address behind client NAT
 CONTROL_PORTS = "{ 21, 990 }"
 HELPER_PORTS = "{ 21 }"
-FORWARDING = ("router.nft", "server-nat.nft", "lb-nft.nft")  # rulesets that open a passive range
 
 
 def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool,
-            **defines) -> RuleSet:
-    """The firewall's nft ruleset: a file from nat/, plus the helper when asked."""
+            opens_passive: bool = False, **defines) -> RuleSet:
+    """The firewall's nft ruleset: a file from nat/, plus the helper when asked.
+    `opens_passive`: this firewall forwards/allows the passive range (@passive_ports)."""
     extra = tuple(defines.pop("EXTRA_FILES", ()))
     d = {"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "CONTROL_PORTS": CONTROL_PORTS,
          "FORWARD_RANGE": str(net.forwarded(server))}
@@ -23,6 +23,5 @@ def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool
     if helper:
         d["HELPER_PORTS"] = HELPER_PORTS
         files += ("ftp-helper.nft",)
-    opens = base in FORWARDING
-    forwards = ("" if net.forward_none else str(net.forwarded(server))) if opens else None
+    forwards = ("" if net.forward_none else str(net.forwarded(server))) if opens_passive else None
     return RuleSet(name, files, tuple(d.items()), helper=helper, forwards=forwards)

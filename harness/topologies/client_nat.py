@@ -6,15 +6,14 @@
     -alg: the conntrack FTP helper inspects port 21
 """
 from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
-from . import topology
+from . import variants
 from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
 
 
-def _client_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
-    rs = ruleset(name, "client-nat.nft", server, net, helper,
+def _client_nat(server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
+    rs = ruleset("fw", "client-nat.nft", server, net, helper,
                  PUBLIC_IP=CLIENT_PUBLIC, INSIDE_NET="10.0.1.0/24")
     return Topology(
-        name=name, summary=summary,
         hosts=(
             Host("client", "client", (Route("default", "10.0.1.1"),)),
             Middlebox("fw", "router", ruleset=rs),
@@ -31,11 +30,7 @@ def _client_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helpe
     )
 
 
-@topology("client-nat", "client behind a masquerading NAT, no FTP helper", order=30)
-def client_nat(server: ServerSpec, net: NetSpec) -> Topology:
-    return _client_nat("client-nat", "client behind a masquerading NAT, no FTP helper", server, net, False)
-
-
-@topology("client-nat-alg", "client behind a masquerading NAT with the FTP helper", order=31)
-def client_nat_alg(server: ServerSpec, net: NetSpec) -> Topology:
-    return _client_nat("client-nat-alg", "client behind a masquerading NAT with the FTP helper", server, net, True)
+variants((
+    ("client-nat", 30, "client behind a masquerading NAT, no FTP helper", {"helper": False}),
+    ("client-nat-alg", 31, "client behind a masquerading NAT with the FTP helper", {"helper": True}),
+), _client_nat)

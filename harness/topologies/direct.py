@@ -11,10 +11,9 @@ from ._common import SERVER_PUBLIC, ruleset
 
 @topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)", order=10)
 def direct(server: ServerSpec, net: NetSpec) -> Topology:
-    rs = ruleset("direct", "router.nft", server, net, helper=False, SERVER_IP=SERVER_PUBLIC)
+    rs = ruleset("router", "router.nft", server, net, helper=False, opens_passive=True,
+                 SERVER_IP=SERVER_PUBLIC)
     return Topology(
-        name="direct",
-        summary="routed, no NAT; the router is a stateful firewall (baseline)",
         hosts=(
             Host("client", "client", (Route("default", "198.51.100.1"),)),
             Middlebox("router", "router", ruleset=rs),

@@ -10,28 +10,28 @@
 """
 from ..model import (Bridge, Host, Link, Middlebox, NetSpec, Port, Proxy, Route, ServerSpec,
                      Topology)
-from . import topology
+from . import variants
 from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
 
 VIP = SERVER_PUBLIC
 BACKENDS = {"s1": "10.0.3.11", "s2": "10.0.3.12"}
 
 
-def _lb(name: str, summary: str, server: ServerSpec, net: NetSpec, kind: str, balance: str) -> Topology:
+def _lb(server: ServerSpec, net: NetSpec, kind: str, balance: str) -> Topology:
     rng = net.forwarded(server)
     common = dict(INSIDE_IF='"br0"', INSIDE_NET="10.0.3.0/24", VIP=VIP,
                   S1=BACKENDS["s1"], S2=BACKENDS["s2"])
     if kind == "haproxy":
-        rs = ruleset(name, "lb-proxy.nft", server, net, False, **common)
+        rs = ruleset("lb", "lb-proxy.nft", server, net, False, **common)
         proxy = Proxy("lb-haproxy.cfg", (("VIP", VIP), ("PASV_FIRST", str(rng.first)),
                                          ("PASV_LAST", str(rng.last)), ("BALANCE", balance),
                                          ("S1", BACKENDS["s1"]), ("S2", BACKENDS["s2"])))
     else:
-        rs = ruleset(name, "lb-nft.nft", server, net, False, LB_PORTS=f"{{ 21, 990, {rng} }}",
+        rs = ruleset("lb", "lb-nft.nft", server, net, False, opens_passive=True,
+                     LB_PORTS=f"{{ 21, 990, {rng} }}",
                      EXTRA_FILES=(f"lb-nft-{balance}.nft",), **common)
         proxy = None
     return Topology(
-        name=name, summary=summary,
         hosts=(
             Host("client", "client", (Route("default", VIP),)),
             Middlebox("lb", "router", ruleset=rs, proxy=proxy, fresh_per_case=True),
@@ -48,25 +48,13 @@ def _lb(name: str, summary: str, server: ServerSpec, net: NetSpec, kind: str, ba
     )
 
 
-@topology("lb-roundrobin", "HAProxy (TCP) balancing 2 servers round robin, no persistence", order=40)
-def lb_roundrobin(server: ServerSpec, net: NetSpec) -> Topology:
-    return _lb("lb-roundrobin", "HAProxy (TCP) balancing 2 servers round robin, no persistence",
-               server, net, "haproxy", "roundrobin")
-
-
-@topology("lb-source", "HAProxy (TCP) balancing 2 servers by source address", order=41)
-def lb_source(server: ServerSpec, net: NetSpec) -> Topology:
-    return _lb("lb-source", "HAProxy (TCP) balancing 2 servers by source address",
-               server, net, "haproxy", "source")
-
-
-@topology("lb-nft-roundrobin", "nftables DNAT balancing 2 servers round robin (numgen)", order=42)
-def lb_nft_roundrobin(server: ServerSpec, net: NetSpec) -> Topology:
-    return _lb("lb-nft-roundrobin", "nftables DNAT balancing 2 servers round robin (numgen)",
-               server, net, "nft", "roundrobin")
-
-
-@topology("lb-nft-source", "nftables DNAT balancing 2 servers by source hash (jhash)", order=43)
-def lb_nft_source(server: ServerSpec, net: NetSpec) -> Topology:
-    return _lb("lb-nft-source", "nftables DNAT balancing 2 servers by source hash (jhash)",
-               server, net, "nft", "source")
+variants((
+    ("lb-roundrobin", 40, "HAProxy (TCP) balancing 2 servers round robin, no persistence",
+     {"kind": "haproxy", "balance": "roundrobin"}),
+    ("lb-source", 41, "HAProxy (TCP) balancing 2 servers by source address",
+     {"kind": "haproxy", "balance": "source"}),
+    ("lb-nft-roundrobin", 42, "nftables DNAT balancing 2 servers round robin (numgen)",
+     {"kind": "nft", "balance": "roundrobin"}),
+    ("lb-nft-source", 43, "nftables DNAT balancing 2 servers by source hash (jhash)",
+     {"kind": "nft", "balance": "source"}),
+), _lb)

@@ -15,16 +15,16 @@ NAT firewall.
 """
 from ..model import (Bridge, Host, Link, Middlebox, NetSpec, PolicyRule, Port, Route, ServerSpec,
                      Topology)
-from . import topology
+from . import variants
 from ._common import CLIENT_PUBLIC, ruleset
 
 PUBLIC_A, PUBLIC_B = "203.0.113.10", "203.0.113.20"
 
 
-def _multihomed(name: str, summary: str, server: ServerSpec, net: NetSpec, fix: str) -> Topology:
-    fwa = ruleset(f"{name}-a", "server-nat.nft", server, net, False, PUBLIC_IP=PUBLIC_A,
+def _multihomed(server: ServerSpec, net: NetSpec, fix: str) -> Topology:
+    fwa = ruleset("fwa", "server-nat.nft", server, net, False, opens_passive=True, PUBLIC_IP=PUBLIC_A,
                   SERVER_IP="10.0.2.2", INSIDE_NET="10.0.2.0/24")
-    fwb = ruleset(f"{name}-b", "server-nat.nft", server, net, False, PUBLIC_IP=PUBLIC_B,
+    fwb = ruleset("fwb", "server-nat.nft", server, net, False, opens_passive=True, PUBLIC_IP=PUBLIC_B,
                   SERVER_IP="10.0.5.2", INSIDE_NET="10.0.5.0/24")
     routes: tuple[Route, ...] = (Route("default", "10.0.2.1"),)
     policy: tuple[PolicyRule, ...] = ()
@@ -34,7 +34,6 @@ def _multihomed(name: str, summary: str, server: ServerSpec, net: NetSpec, fix: 
         routes += (Route("default", "10.0.2.1", table=101), Route("default", "10.0.5.1", table=102))
         policy = (PolicyRule("10.0.2.2", 101), PolicyRule("10.0.5.2", 102))
     return Topology(
-        name=name, summary=summary,
         hosts=(
             Host("client", "client", (Route("default", PUBLIC_A),)),
             Host("inet", "switch"),
@@ -56,25 +55,9 @@ def _multihomed(name: str, summary: str, server: ServerSpec, net: NetSpec, fix: 
     )
 
 
-@topology("server-multihomed", "server on 2 networks/firewalls; advertises B, answers via A", order=60)
-def server_multihomed(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multihomed("server-multihomed", "server on 2 networks/firewalls; advertises B, answers via A",
-                       server, net, "")
-
-
-@topology("server-multihomed-map", "the same, fixed by per-interface masquerade", order=61)
-def server_multihomed_map(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multihomed("server-multihomed-map", "the same, fixed by per-interface masquerade",
-                       server, net, "map")
-
-
-@topology("server-multihomed-route", "server on 2 networks/firewalls; default route via the other", order=62)
-def server_multihomed_route(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multihomed("server-multihomed-route", "server on 2 networks/firewalls; default route via the other",
-                       server, net, "route")
-
-
-@topology("server-multihomed-pbr", "the -route case, fixed by source-based routing", order=63)
-def server_multihomed_pbr(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multihomed("server-multihomed-pbr", "the -route case, fixed by source-based routing",
-                       server, net, "pbr")
+variants((
+    ("server-multihomed", 60, "server on 2 networks/firewalls; advertises B, answers via A", {"fix": ""}),
+    ("server-multihomed-map", 61, "the same, fixed by per-interface masquerade", {"fix": "map"}),
+    ("server-multihomed-route", 62, "server on 2 networks/firewalls; default route via the other", {"fix": "route"}),
+    ("server-multihomed-pbr", 63, "the -route case, fixed by source-based routing", {"fix": "pbr"}),
+), _multihomed)

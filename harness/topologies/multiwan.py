@@ -8,17 +8,16 @@
     The firewall's choice is fresh for every case, so the order is the same on every run.
 """
 from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
-from . import topology
+from . import variants
 from ._common import SERVER_PUBLIC, ruleset
 
 PUBLIC_A, PUBLIC_B = "203.0.113.100", "203.0.113.101"
 
 
-def _multiwan(name: str, summary: str, server: ServerSpec, net: NetSpec, variant: str) -> Topology:
-    rs = ruleset(name, "client-multiwan.nft", server, net, False, INSIDE_NET="10.0.1.0/24",
+def _multiwan(server: ServerSpec, net: NetSpec, variant: str) -> Topology:
+    rs = ruleset("fw", "client-multiwan.nft", server, net, False, INSIDE_NET="10.0.1.0/24",
                  PUBLIC_A=PUBLIC_A, PUBLIC_B=PUBLIC_B, EXTRA_FILES=(f"multiwan-{variant}.nft",))
     return Topology(
-        name=name, summary=summary,
         hosts=(
             Host("client", "client", (Route("default", "10.0.1.1"),)),
             Middlebox("fw", "router", ruleset=rs, fresh_per_case=True),
@@ -33,13 +32,7 @@ def _multiwan(name: str, summary: str, server: ServerSpec, net: NetSpec, variant
     )
 
 
-@topology("client-multiwan", "client NAT with 2 uplinks, alternating per connection", order=50)
-def client_multiwan(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multiwan("client-multiwan", "client NAT with 2 uplinks, alternating per connection",
-                     server, net, "alternate")
-
-
-@topology("client-multiwan-sticky", "client NAT with 2 uplinks, sticky per client address", order=51)
-def client_multiwan_sticky(server: ServerSpec, net: NetSpec) -> Topology:
-    return _multiwan("client-multiwan-sticky", "client NAT with 2 uplinks, sticky per client address",
-                     server, net, "sticky")
+variants((
+    ("client-multiwan", 50, "client NAT with 2 uplinks, alternating per connection", {"variant": "alternate"}),
+    ("client-multiwan-sticky", 51, "client NAT with 2 uplinks, sticky per client address", {"variant": "sticky"}),
+), _multiwan)

@@ -7,15 +7,14 @@
     -alg: the conntrack FTP helper inspects port 21
 """
 from ..model import Host, Link, Middlebox, NetSpec, Port, Route, ServerSpec, Topology
-from . import topology
+from . import variants
 from ._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
 
 
-def _server_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
-    rs = ruleset(name, "server-nat.nft", server, net, helper,
+def _server_nat(server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
+    rs = ruleset("fw", "server-nat.nft", server, net, helper, opens_passive=True,
                  PUBLIC_IP=SERVER_PUBLIC, SERVER_IP="10.0.2.2", INSIDE_NET="10.0.2.0/24")
     return Topology(
-        name=name, summary=summary,
         hosts=(
             # The client's ISP routes everything via the firewall's side of the internet.
             Host("client", "client", (Route("default", SERVER_PUBLIC),)),
@@ -33,13 +32,7 @@ def _server_nat(name: str, summary: str, server: ServerSpec, net: NetSpec, helpe
     )
 
 
-@topology("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper", order=20)
-def server_nat(server: ServerSpec, net: NetSpec) -> Topology:
-    return _server_nat("server-nat", "server behind a port-forwarding NAT firewall, no FTP helper",
-                       server, net, helper=False)
-
-
-@topology("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper", order=21)
-def server_nat_alg(server: ServerSpec, net: NetSpec) -> Topology:
-    return _server_nat("server-nat-alg", "server behind a port-forwarding NAT firewall with the FTP helper",
-                       server, net, helper=True)
+variants((
+    ("server-nat", 20, "server behind a port-forwarding NAT firewall, no FTP helper", {"helper": False}),
+    ("server-nat-alg", 21, "server behind a port-forwarding NAT firewall with the FTP helper", {"helper": True}),
+), _server_nat)
