@@ -6,8 +6,10 @@ same. Clients verify the server against this CA, so a wrong certificate is a rea
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +41,32 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+_LOCK = threading.Lock()
+
+
 def ensure(out: Path = OUT, hostname: str = HOSTNAME,
            addresses: tuple[str, ...] = ADDRESSES) -> CertPaths:
-    """Return the CA and server cert paths, generating them if missing or stale."""
+    """Return the CA and server cert paths, generating them if missing or stale. Safe to call
+    from several threads and processes at once: one generates, the others wait for it."""
     paths = CertPaths(out / "ca.pem", out / "server.pem", out / "server.key")
     want = {"hostname": hostname, "addresses": list(addresses)}
     meta = out / "sans.json"
-    if all(p.exists() for p in (paths.ca, paths.cert, paths.key, meta)):
-        if json.loads(meta.read_text()) == want:
-            return paths
+
+    def current() -> bool:
+        return meta.exists() and all(p.exists() for p in (paths.ca, paths.cert, paths.key)) \
+            and json.loads(meta.read_text()) == want
+
+    if current():
+        return paths
     out.mkdir(parents=True, exist_ok=True)
+    with _LOCK, open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not current():
+            _generate(paths, meta, want, hostname, addresses)
+    return paths
+
+
+def _generate(paths: CertPaths, meta: Path, want: dict, hostname: str, addresses: tuple[str, ...]) -> None:
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("ftps-harness test CA"))
@@ -72,9 +90,9 @@ def ensure(out: Path = OUT, hostname: str = HOSTNAME,
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
+    meta.unlink(missing_ok=True)  # written last: its presence means the set is complete
     paths.key.write_bytes(_pem_key(key))
     paths.key.chmod(0o600)
     paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     meta.write_text(json.dumps(want))
-    return paths

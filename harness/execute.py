@@ -7,6 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+import certs
+
 from .backends import get as get_backend
 from .backends.netns import claim_run, release_run
 from .model import Case, Result
@@ -22,6 +24,7 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
+    certs.ensure()  # once, before parallel workers need it
     if be.max_jobs and jobs > be.max_jobs:
         err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")
         jobs = be.max_jobs

@@ -52,3 +52,22 @@ def test_ruleset_renders_defines_and_helper_only_for_alg():
     assert "ct helper" not in text
     text = alg.middleboxes[0].ruleset.render(nat_file)
     assert 'ct helper set "ftp-std"' in text and "define HELPER_PORTS = { 21 }" in text
+
+
+def test_certs_made_concurrently_on_a_fresh_clone_still_match(tmp_path):
+    """Two workers asking for certs at once once wrote a key and a certificate from
+    different runs (`key values mismatch`): generation is now locked."""
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    import certs
+    threads = [threading.Thread(target=certs.ensure, args=(tmp_path,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    key = serialization.load_pem_private_key((tmp_path / "server.key").read_bytes(), None)
+    cert = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
