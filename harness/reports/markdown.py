@@ -47,7 +47,7 @@ def summary(results: list[Result], seconds: float, rules_md: str | None = None) 
     out = ["# FTP/FTPS connectivity summary", "",
            f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
            f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
-           "control lines.", "", matrix(results), ""]
+           "control lines; `pass→pasv` = the client gave up active mode.", "", matrix(results), ""]
     if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
         out += ["## Server × client (cases passed / run)", "", peers(results), ""]
     failing = [r for r in results if r.verdict.outcome in ("fail", "error")]
