@@ -127,6 +127,9 @@ def parser() -> argparse.ArgumentParser:
                    help="replay each passing case without each rule in turn (slower)")
     m.add_argument("--no-rules", action="store_true",
                    help="skip deriving and proving firewall rules (fastest)")
+    m.add_argument("--no-trace", action="store_true",
+                   help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall back "
+                        "to heuristics)")
     m.add_argument("--report-dir", type=Path, metavar="DIR",
                    help="write every report there: results.json, rules.md, summary.md, junit.xml, index.html")
     m.add_argument("--capture", action="store_true",
@@ -210,7 +213,7 @@ def cmd_matrix(args, console: Console) -> int:
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err, capture_dir=capture_dir)
+                                           err=err, capture_dir=capture_dir, trace=not args.no_trace)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED

@@ -18,7 +18,8 @@ from .runner import Run, run_cases
 
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
-            err: Console | None = None, capture_dir: Path | None = None) -> tuple[list[Result], float, str]:
+            err: Console | None = None, capture_dir: Path | None = None,
+            trace: bool = True) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
     KeyboardInterrupt propagates."""
     err = err or Console(stderr=True)
@@ -29,7 +30,7 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
         err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")
         jobs = be.max_jobs
     run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
-              prove_minimal=prove_minimal, capture_dir=capture_dir)
+              prove_minimal=prove_minimal, capture_dir=capture_dir, trace=trace)
     topos = len({c.topology for c in cases})
     err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} topolog{'y' if topos == 1 else 'ies'}, "
               f"backend {be.name}, {jobs} job(s)")

@@ -5,6 +5,7 @@ Like observe.py, this only runs commands in hosts through the Lab.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from .model import Middlebox, Topology
 from .observe import _Follow
 from .paths import NAT_DIR, nat_file
+from .trace import source_map, trace_table
 
 
 class ProxyFailed(RuntimeError):
@@ -22,8 +24,11 @@ class Middleboxes:
     def __init__(self, lab, topology: Topology, workdir: Path) -> None:
         self.lab, self.topology, self.workdir = lab, topology, workdir
         self.boxes = {b.name: b for b in topology.middleboxes}
-        self.original = {n: b.ruleset.render(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        rendered = {n: b.ruleset.render_lines(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        self.original = {n: "\n".join(l for l, _ in lines) for n, lines in rendered.items()}
+        self.origins = {n: [o for _, o in lines] for n, lines in rendered.items()}
         self.current = dict(self.original)
+        self._sources: dict[tuple[str, str], tuple[dict, dict]] = {}
         self.proxies: dict[str, _Follow] = {}
         for box in self.boxes.values():
             if box.proxy:
@@ -33,7 +38,8 @@ class Middleboxes:
     def load(self, box: str, text: str) -> None:
         """Swap `box`'s ruleset atomically and forget its connections and expectations."""
         script = "nft -f - && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
-        r = self.lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text, timeout=10)
+        trace = trace_table() if self.lab.traced else ""  # flush ruleset took the lab's trace table too
+        r = self.lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text + "\n" + trace, timeout=10)
         if r.returncode != 0:
             raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
         self.current[box] = text
@@ -44,15 +50,29 @@ class Middleboxes:
                 self.load(box, text)
 
     def before_case(self) -> None:
-        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy."""
+        """Every case starts from empty conntrack and expectation tables, so its verdict never
+        depends on the case before it. Balancers also get fresh state: the ruleset reloaded
+        (numgen counters), the proxy restarted."""
         for name, box in self.boxes.items():
-            if not box.fresh_per_case:
-                continue
-            if name in self.current:
-                self.load(name, self.current[name])
-            if box.proxy:
+            if box.fresh_per_case and name in self.current:
+                self.load(name, self.current[name])  # flushes conntrack too
+            else:
+                self.lab.run(name, ["sh", "-c", "conntrack -F; conntrack -F expect; true"], timeout=10)
+            if box.fresh_per_case and box.proxy:
                 self._stop_proxy(name)
                 self._start_proxy(box)
+
+    def sources(self, box: str) -> tuple[dict, dict]:
+        """Where each loaded rule of `box` came from: harness.trace.source_map of its current
+        ruleset ({} for a ruleset the harness derived itself, e.g. in a proof replay)."""
+        text = self.current.get(box)
+        if text is None or text != self.original.get(box):
+            return {}, {}
+        if (box, text) not in self._sources:
+            r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)
+            listing = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
+            self._sources[(box, text)] = source_map(text, self.origins[box], listing)
+        return self._sources[(box, text)]
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:

@@ -8,6 +8,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from .trace import MiddleboxView
+
 TLS_MODES = ("none", "explicit", "implicit")
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
@@ -107,10 +109,17 @@ class RuleSet:
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
-        head = [f"# ruleset {self.name}, rendered by the harness"]
-        head += [f"define {k} = {v}" for k, v in self.defines]
-        body = [read_file(f) for f in self.files]
-        return "\n".join(head) + "\n\n" + "\n".join(body)
+        return "\n".join(line for line, _ in self.render_lines(read_file))
+
+    def render_lines(self, read_file) -> list[tuple[str, str | None]]:
+        """The rendered lines, each with the "file:line" it came from (None: the header)."""
+        out: list[tuple[str, str | None]] = [(f"# ruleset {self.name}, rendered by the harness", None)]
+        out += [(f"define {k} = {v}", None) for k, v in self.defines]
+        out.append(("", None))
+        for f in self.files:
+            base = f.rsplit("/", 1)[-1]
+            out += [(line, f"{base}:{i}") for i, line in enumerate(read_file(f).split("\n"), 1)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -273,6 +282,7 @@ class Observation:
     invalid: dict[str, int] = field(default_factory=dict)  # middlebox -> packets dropped as invalid
     middlebox_log: dict[str, list[str]] = field(default_factory=dict)  # e.g. HAProxy's log
     captures: list[str] = field(default_factory=list)  # pcap and key log files, if recorded
+    middleboxes: dict[str, MiddleboxView] = field(default_factory=dict)  # packet-level evidence
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """What the middleboxes saw: new connections (with their NAT), the FTP helper's
-expectations, and the firewall's reject counter.
+expectations, the firewall's named counters, conntrack's statistics and, where the lab
+traces, every connection attempt's path through the rules (harness.trace).
 
 Runs commands inside middlebox hosts through the Lab; never touches the kernel directly.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from .model import Middlebox
 from .registry import read_lines
+from .trace import MiddleboxView, conntrack_stats, parse, stats_delta
 
 
 class MiddleboxWatch:
@@ -23,7 +25,15 @@ class MiddleboxWatch:
                               ["stdbuf", "-oL", "conntrack", "-E", "expect"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
+        self.trace = _Follow(lab, box.name, workdir / f"{box.name}.trace.log",
+                             ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
         self._counters = self.counters()
+        self._stats = self.stats()
+
+    def stats(self) -> dict[str, int]:
+        """conntrack's statistics (insert_failed, drop, early_drop, invalid, ...), all CPUs."""
+        r = self.lab.run(self.box.name, ["conntrack", "-S"], timeout=5)
+        return conntrack_stats(r.stdout) if r.returncode == 0 else {}
 
     def counters(self) -> dict[str, int]:
         """Packets counted by the firewall's named counters (rejected, invalid)."""
@@ -34,18 +44,23 @@ class MiddleboxWatch:
         return {item["counter"]["name"]: int(item["counter"].get("packets", 0))
                 for item in json.loads(r.stdout).get("nftables", []) if "counter" in item}
 
-    def take(self) -> tuple[list[str], list[str], dict[str, int]]:
-        """(expectation events, new-connection events, counter deltas) since the last call."""
+    def take(self, sources: tuple[dict, dict] = ({}, {})) -> MiddleboxView:
+        """What this middlebox saw since the last call. `sources`: Middleboxes.sources()."""
         now = self.counters()
         # A ruleset swap (proof replays, fresh balancer state) starts counters from zero.
         delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
                  for k, v in now.items()}
         self._counters = now
-        return self.expect.take(), self.conns.take(), delta
+        stats, self._stats = self._stats, self.stats()
+        trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
+        return MiddleboxView(self.trace is not None, trace, stats_delta(stats, self._stats),
+                             self.conns.take(), self.expect.take(), delta)
 
     def close(self) -> None:
         self.expect.close()
         self.conns.close()
+        if self.trace:
+            self.trace.close()
 
 
 class _Follow:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import topologies
+from .trace import view_from_json, view_to_json
 from .model import Case, ClientSpec, NetSpec, Observation, PassiveRange, ServerSpec
 
 
@@ -23,6 +24,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
         "expectations": obs.expectations, "rejected": obs.rejected,
         "harness_error": obs.harness_error, "flows": obs.flows, "invalid": obs.invalid,
         "middlebox_log": obs.middlebox_log,
+        "middleboxes": {k: view_to_json(v) for k, v in obs.middleboxes.items()},
     }
 
 
@@ -39,7 +41,8 @@ def from_json(d: dict[str, Any]) -> Observation:
                        server_log=d["server_log"], expectations=d["expectations"],
                        rejected=d["rejected"], harness_error=d.get("harness_error"),
                        flows=d.get("flows", {}), invalid=d.get("invalid", {}),
-                       middlebox_log=d.get("middlebox_log", {}))
+                       middlebox_log=d.get("middlebox_log", {}),
+                       middleboxes={k: view_from_json(v) for k, v in d.get("middleboxes", {}).items()})
 
 
 def save(obs: Observation, directory: Path) -> Path:

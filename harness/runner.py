@@ -84,12 +84,19 @@ class Run:
     capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
     rules: bool = True  # derive each passing case's firewall rules and prove them by replay
     prove_minimal: bool = False  # also replay without each rule, one at a time
+    trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
             raise RuntimeError("the run is stopping")
         prefix = f"fth-{self.run_id}-{next(self._seq)}"
         lab = self.backend.build(topology, prefix)
+        if self.trace:
+            try:
+                lab.enable_trace()
+            except BaseException:
+                lab.teardown()
+                raise
         with self.lock:
             self.labs.add(lab)
         if self.stop.is_set():
@@ -252,17 +259,16 @@ class Worker:
         if not report.get("result", {}).get("ok", False):
             time.sleep(0.05)  # let late server lines and conntrack events land
         events = server.events()
-        expectations, conns, rejected, invalid = {}, {}, {}, {}
-        for w in self.watches:
-            expectations[w.box.name], conns[w.box.name], counters = w.take()
-            rejected[w.box.name] = counters.get("rejected", 0)
-            invalid[w.box.name] = counters.get("invalid", 0)
+        views = {w.box.name: w.take(self.boxes.sources(w.box.name)) for w in self.watches}
         return Observation(case=case, topology=topology, client=report,
                            server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
                            server_log=[f"{e['host']}: {e['line']}" if len(topology.servers) > 1
                                        else e["line"] for e in events if e["kind"] in ("log", "error")],
-                           expectations=expectations, rejected=rejected, harness_error=error,
-                           flows=conns, invalid=invalid, middlebox_log=self.boxes.logs(),
+                           expectations={b: v.expectations for b, v in views.items()},
+                           rejected={b: v.counters.get("rejected", 0) for b, v in views.items()},
+                           harness_error=error, flows={b: v.events for b, v in views.items()},
+                           invalid={b: v.counters.get("invalid", 0) for b, v in views.items()},
+                           middleboxes=views, middlebox_log=self.boxes.logs(),
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
