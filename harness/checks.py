@@ -566,5 +566,14 @@ def judge(obs: Observation) -> Verdict:
         v = fn(obs, ev)
         if v is not None:
             v.check = name
-            return v
+            return trace_checks.enrich(obs, v)
     raise AssertionError("other-failure always decides")
+
+
+# Packet-level diagnoses (they decline where the lab had no trace): a NAT clash right after
+# "passed"; a drop by rule or policy before the generic checks, after the specific ones
+# (which the trace then makes more precise, see trace_checks.enrich).
+from . import trace_checks  # noqa: E402
+CHECKS[2:2] = trace_checks.FIRST
+_generic = [n for n, _ in CHECKS].index("data-port-unreachable")
+CHECKS[_generic:_generic] = trace_checks.BEFORE_GENERIC

@@ -193,9 +193,9 @@ class Attempt:
         return next((p for p in self.paths if p.verdict != "accept"), None)
 
     def nat_rule(self) -> TraceRule | None:
-        """The NAT rule that translated it (snat, masquerade, dnat), if the trace shows one."""
-        for p in self.paths:
-            for r in p.rules:
+        """The last NAT rule that translated it (source NAT comes last), if the trace shows one."""
+        for p in reversed(self.paths):
+            for r in reversed(p.rules):
                 if re.search(r"\b(snat|masquerade|dnat|redirect)\b", r.text) and r.verdict == "accept":
                     return r
         return None
