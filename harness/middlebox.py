@@ -50,15 +50,14 @@ class Middleboxes:
                 self.load(box, text)
 
     def before_case(self) -> None:
-        """Every case starts from empty conntrack and expectation tables, so its verdict never
-        depends on the case before it. Balancers also get fresh state: the ruleset reloaded
-        (numgen counters), the proxy restarted."""
+        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.
+        (Every middlebox's conntrack tables are flushed before each case by MiddleboxWatch.)"""
         for name, box in self.boxes.items():
-            if box.fresh_per_case and name in self.current:
-                self.load(name, self.current[name])  # flushes conntrack too
-            else:
-                self.lab.run(name, ["sh", "-c", "conntrack -F; conntrack -F expect; true"], timeout=10)
-            if box.fresh_per_case and box.proxy:
+            if not box.fresh_per_case:
+                continue
+            if name in self.current:
+                self.load(name, self.current[name])
+            if box.proxy:
                 self._stop_proxy(name)
                 self._start_proxy(box)
 

@@ -15,6 +15,9 @@ from .registry import read_lines
 from .trace import MiddleboxView, conntrack_stats, parse, stats_delta
 
 
+_SEP = "--conntrack-stats--"
+
+
 class MiddleboxWatch:
     """Follows one middlebox for the life of a lab; `take()` returns what is new."""
 
@@ -27,31 +30,33 @@ class MiddleboxWatch:
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
         self.trace = _Follow(lab, box.name, workdir / f"{box.name}.trace.log",
                              ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
-        self._counters = self.counters()
-        self._stats = self.stats()
+        self._counters, self._stats = self.read()
 
-    def stats(self) -> dict[str, int]:
-        """conntrack's statistics (insert_failed, drop, early_drop, invalid, ...), all CPUs."""
-        r = self.lab.run(self.box.name, ["conntrack", "-S"], timeout=5)
-        return conntrack_stats(r.stdout) if r.returncode == 0 else {}
+    def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
+        """The firewall's named counters (rejected, invalid) and conntrack's statistics
+        (insert_failed, drop, early_drop, invalid, ...), in one command; with `flush`, then
+        empty the conntrack and expectation tables."""
+        script = (f"nft -j list counters table inet ftpfw 2>/dev/null; echo {_SEP}; conntrack -S"
+                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
+        r = self.lab.run(self.box.name, ["sh", "-c", script], timeout=10)
+        listing, _, stats = r.stdout.partition(_SEP)
+        try:
+            items = json.loads(listing).get("nftables", []) if listing.strip() else []
+        except ValueError:
+            items = []
+        counters = {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i}
+        return counters, conntrack_stats(stats)
 
-    def counters(self) -> dict[str, int]:
-        """Packets counted by the firewall's named counters (rejected, invalid)."""
-        r = self.lab.run(self.box.name, ["nft", "-j", "list", "counters", "table", "inet", "ftpfw"],
-                         timeout=5)
-        if r.returncode != 0:
-            return {}
-        return {item["counter"]["name"]: int(item["counter"].get("packets", 0))
-                for item in json.loads(r.stdout).get("nftables", []) if "counter" in item}
-
-    def take(self, sources: tuple[dict, dict] = ({}, {})) -> MiddleboxView:
-        """What this middlebox saw since the last call. `sources`: Middleboxes.sources()."""
-        now = self.counters()
+    def take(self, sources: tuple[dict, dict] = ({}, {}), flush: bool = False) -> MiddleboxView:
+        """What this middlebox saw since the last call. `sources`: Middleboxes.sources().
+        With `flush`, the conntrack and expectation tables are emptied afterwards: a case
+        starts with take(flush=True), so its verdict never depends on the case before it."""
+        now, stats_now = self.read(flush)
         # A ruleset swap (proof replays, fresh balancer state) starts counters from zero.
         delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
                  for k, v in now.items()}
         self._counters = now
-        stats, self._stats = self._stats, self.stats()
+        stats, self._stats = self._stats, stats_now
         trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
         return MiddleboxView(self.trace is not None, trace, stats_delta(stats, self._stats),
                              self.conns.take(), self.expect.take(), delta)
