@@ -28,7 +28,7 @@ class Middleboxes:
         self.original = {n: "\n".join(l for l, _ in lines) for n, lines in rendered.items()}
         self.origins = {n: [o for _, o in lines] for n, lines in rendered.items()}
         self.current = dict(self.original)
-        self._sources: dict[tuple[str, str], tuple[dict, dict]] = {}
+        self._sources: dict[str, tuple[dict, dict]] = {}
         self.proxies: dict[str, _Follow] = {}
         for box in self.boxes.values():
             if box.proxy:
@@ -43,6 +43,7 @@ class Middleboxes:
         if r.returncode != 0:
             raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
         self.current[box] = text
+        self._sources.pop(box, None)  # a reload numbers the rules anew
 
     def restore(self) -> None:
         for box, text in self.original.items():
@@ -67,11 +68,11 @@ class Middleboxes:
         text = self.current.get(box)
         if text is None or text != self.original.get(box):
             return {}, {}
-        if (box, text) not in self._sources:
+        if box not in self._sources:
             r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)
             listing = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
-            self._sources[(box, text)] = source_map(text, self.origins[box], listing)
-        return self._sources[(box, text)]
+            self._sources[box] = source_map(text, self.origins[box], listing)
+        return self._sources[box]
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:
