@@ -39,24 +39,22 @@ def _admin_tables(lab, box: str) -> list:
 
 def test_the_issue_case_fails_on_a_nat_tuple_clash_of_a_later_control_connection(tmp_path):
     """Issue 11's ruleset with vsftpd and curl (three curl runs, one control connection each).
-    Real runs: the 2nd or the 3rd control connection is lost, or, now and then, none (whether
-    the previous connection's entry still holds the tuple is a race with its teardown). A
-    run that fails must say so; the test retries until a run shows the failure."""
-    for _ in range(3):
-        out = tmp_path / "verify.json"
-        r = harness("verify", str(REPO / "plans" / "fixed-port-snat.yaml"), "--json", str(out), timeout=300)
-        assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-2000:]
-        failed = [c for c in json.loads(out.read_text())["cases"] if c["outcome"] != "pass"]
-        for c in failed:
-            assert (c["stage"], c["check"]) == ("connect", "nat-tuple-clash"), c["diagnosis"]
-            m = re.match(r"NAT could not allocate a source for the (\d)(?:st|nd|rd|th) control connection; "
-                         r"the first (\w+) succeeded", c["diagnosis"])
-            assert m and m.group(1) in "23", c["diagnosis"]
-            assert "fixed-port-snat.nft:32" in c["diagnosis"] and "10.0.2.1:16500" in c["diagnosis"]
-        if failed:
-            assert "NAT could not allocate a source" in " ".join(r.stdout.split())
-            return
-    pytest.fail("three verify runs of the fixed-port SNAT plan all passed")
+    Whether the previous control connection still holds the one SNAT tuple when the next
+    begins is a race with its teardown: on an idle machine the 2nd or the 3rd control
+    connection was lost in 4 runs of 5; under load every run passed. A case that fails must
+    fail this way (the held-connection test below makes the clash certain)."""
+    out = tmp_path / "verify.json"
+    r = harness("verify", str(REPO / "plans" / "fixed-port-snat.yaml"), "--json", str(out), timeout=300)
+    assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-2000:]
+    for c in json.loads(out.read_text())["cases"]:
+        if c["outcome"] == "pass":
+            continue
+        assert (c["stage"], c["check"]) == ("connect", "nat-tuple-clash"), c["diagnosis"]
+        m = re.match(r"NAT could not allocate a source for the (\d)(?:st|nd|rd|th) control connection; "
+                     r"the first (one|two) succeeded", c["diagnosis"])
+        assert m and m.group(1) in "23", c["diagnosis"]
+        assert "fixed-port-snat.nft:32" in c["diagnosis"] and "10.0.2.1:16500" in c["diagnosis"]
+        assert "NAT could not allocate a source" in " ".join(r.stdout.split())
 
 
 def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts_afresh():
