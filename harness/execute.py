@@ -13,14 +13,15 @@ from .backends import get as get_backend
 from .backends.netns import claim_run, release_run
 from .model import Case, Result
 from .progress import Progress
-from .runner import Run, run_cases
+from . import signals
+from .runner import Interrupted, Run, run_cases
 
 
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
             err: Console | None = None, capture_dir: Path | None = None) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
-    KeyboardInterrupt propagates."""
+    runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
@@ -36,10 +37,20 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     claim_run(run.run_id)
     progress = Progress(err, len(cases))
     t0 = time.monotonic()
+    results: list[Result] | None = None
     try:
-        results = run_cases(run, cases, jobs, progress)
-    finally:
-        progress.close()
-        run.finish()
-        release_run(run.run_id)
+        try:
+            results = run_cases(run, cases, jobs, progress)
+        finally:
+            with signals.deferred():  # a signal now waits until everything is removed
+                progress.close()
+                run.finish()
+                release_run(run.run_id)
+    except Interrupted as e:
+        e.run_id = run.run_id
+        raise
+    except KeyboardInterrupt:  # before the workers started, or while finishing
+        e = Interrupted(results or [], len(cases))
+        e.run_id = run.run_id
+        raise e from None
     return results, time.monotonic() - t0, run.run_id

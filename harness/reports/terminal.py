@@ -70,17 +70,23 @@ def summary_line(results: list[Result], seconds: float) -> Text:
 
 
 def failures(results: list[Result], console: Console, limit: int = 0) -> None:
-    """One line per distinct diagnosis, so the table's ✗ cells can be read."""
+    """One line per distinct diagnosis, so the table's ✗ cells can be read. Harness errors
+    are grouped by their reason: each says why its cases have no verdict."""
     seen: dict[str, list[Result]] = {}
     for r in results:
-        if r.verdict.outcome == "skip":
-            seen.setdefault(f"skip: {r.verdict.diagnosis}", []).append(r)
+        if r.verdict.outcome in ("skip", "error"):
+            seen.setdefault(f"{r.verdict.outcome}: {r.verdict.diagnosis}", []).append(r)
         elif r.verdict.outcome != "pass":
             seen.setdefault(r.verdict.check, []).append(r)
     for check, rs in seen.items():
         r = rs[0]
         if r.verdict.outcome == "skip":
             console.print(Text.assemble(("skip", "bold"), f" ({len(rs)} cases): {r.verdict.diagnosis}"))
+            continue
+        if r.verdict.outcome == "error":
+            console.print(Text.assemble((f"{len(rs)} case{'s' if len(rs) != 1 else ''} ended in error",
+                                         "bold magenta"), f", e.g. {r.case.id}:"))
+            console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
             continue
         console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
