@@ -65,14 +65,19 @@ def _forward(text: str) -> PassiveRange | str:
         raise argparse.ArgumentTypeError(f"--forward-range: {e}, or none") from None
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
+    return text.isascii() and text.isdigit() and len(text) < 6
+
+
 def _busy(text: str) -> int:
-    if not text.isdigit() or int(text) > 64:
+    if not _whole(text) or int(text) > 64:
         raise argparse.ArgumentTypeError(f"--busy-sessions: {text!r} is not a whole number from 0 to 64")
     return int(text)
 
 
 def _jobs(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 16:
+    if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
     return int(text)
 
@@ -273,8 +278,19 @@ def cmd_matrix(args, console: Console) -> int:
     return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
 
 
+def interrupted(e: Interrupted, args, err: Console, extra: dict) -> int:
+    """Ctrl-C/SIGTERM during reproduce or verify: say so, and keep what finished in --json."""
+    err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+              f"{len(e.results)} of {e.planned} cases finished[/]")
+    if args.json:
+        jsonfile.write(args.json, e.results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds"), {"run_id": e.run_id, **extra, "planned": e.planned, "interrupted": True})
+    return EXIT_INTERRUPTED
+
+
 def cmd_reproduce(args, console: Console) -> int:
     sc = scenario.load(args.file)
+    check_outputs(args)
     if sc.waits_for:
         console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
         return EXIT_OK
@@ -291,9 +307,8 @@ def cmd_reproduce(args, console: Console) -> int:
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"scenario": str(args.file)})
     reproduce.report(results, attempts, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
@@ -310,6 +325,7 @@ def cmd_verify(args, console: Console) -> int:
     be = get_backend(args.backend)
     be.preflight()
     p = verify.load(args.plan, be)
+    check_outputs(args)
     if p.story:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
@@ -322,9 +338,8 @@ def cmd_verify(args, console: Console) -> int:
             ref_cases = list({c.id: c for c in (verify.reference_case(p, r.case) for r in failing)}.values())
             reference, _, _ = execute(ref_cases, backend=args.backend, jobs=args.jobs,
                                       label="reference", err=err)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"plan": str(args.plan)})
     found = verify.findings(p, results, reference, verify.admin_ruleset(p, be))
     verify.report(p, results, found, console)
     if args.json:
