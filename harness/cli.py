@@ -35,7 +35,7 @@ class UsageError(Exception):
 def _list(flag: str, valid: Sequence[str]):
     """argparse type: comma-separated values, each one of `valid`."""
     def parse(text: str) -> tuple[str, ...]:
-        if text.strip() == "all":
+        if text.strip() == "all" or (text.strip() == "both" and len(valid) == 2):
             return tuple(valid)
         items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
         if not items:
