@@ -406,3 +406,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
                                    "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
         return EXIT_CASE_ERROR
+    finally:
+        signals.exiting()

@@ -47,3 +47,11 @@ def deferred() -> Iterator[None]:
         if not _depth and _pending and not _stopping:
             _pending, _stopping = False, True
             raise KeyboardInterrupt
+
+
+def exiting() -> None:
+    """After an interrupted run: ignore further signals while the interpreter shuts down
+    (it would restore the default action, and a late second signal would kill it)."""
+    if _stopping:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
