@@ -96,7 +96,8 @@ class Strict(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise PydanticCustomError("mapping", "expected a mapping, got {got}", {"got": type(data).__name__})
+            got = "nothing" if data is None else type(data).__name__
+            raise PydanticCustomError("mapping", "expected a mapping, got {got}", {"got": got})
         valid = list(cls.model_fields)
         for k in data:
             if k not in valid:
