@@ -227,6 +227,9 @@ def cmd_matrix(args, console: Console) -> int:
     check_outputs(args)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
+    if "none" in args.tls and set(args.session_reuse) - {"default"}:
+        err.print("note: --session-reuse only applies to TLS; cases with --tls none run once, "
+                  "with the server's default")
     interrupted = False
     t0 = time.monotonic()
     try:
