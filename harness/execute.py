@@ -29,21 +29,23 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     if be.max_jobs and jobs > be.max_jobs:
         err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")
         jobs = be.max_jobs
-    run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
-              prove_minimal=prove_minimal, capture_dir=capture_dir)
-    topos = len({c.topology for c in cases})
-    err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} topolog{'y' if topos == 1 else 'ies'}, "
-              f"backend {be.name}, {jobs} job(s)")
-    claim_run(run.run_id)
-    progress = Progress(err, len(cases))
     t0 = time.monotonic()
     results: list[Result] | None = None
+    progress: Progress | None = None
+    run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
+              prove_minimal=prove_minimal, capture_dir=capture_dir)
     try:
         try:
+            claim_run(run.run_id)
+            topos = len({c.topology for c in cases})
+            err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} "
+                      f"topolog{'y' if topos == 1 else 'ies'}, backend {be.name}, {jobs} job(s)")
+            progress = Progress(err, len(cases))
             results = run_cases(run, cases, jobs, progress)
         finally:
             with signals.deferred():  # a signal now waits until everything is removed
-                progress.close()
+                if progress is not None:
+                    progress.close()
                 run.finish()
                 release_run(run.run_id)
     except Interrupted as e:
