@@ -8,6 +8,7 @@ from rich.text import Text
 
 from ..model import Result
 from . import grid
+from .grid import column as _column  # noqa: F401 - the name other report modules import
 
 CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
 
