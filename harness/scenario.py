@@ -21,8 +21,6 @@ from .runner import Axes, plan
 from .spec import SpecError
 
 ALG = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}
-
-
 ScenarioError = SpecError  # the name callers know
 
 
