@@ -92,3 +92,24 @@ def test_an_interrupted_run_writes_the_results_it_has(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["interrupted"] is True and doc["planned"] > len(doc["cases"])
     assert namespaces_of(rid) == set()
+
+
+def test_a_teardown_cut_short_is_finished_by_the_next(monkeypatch):
+    import os
+
+    from harness import topologies
+    from harness.backends import netns
+    from harness.model import ServerSpec
+    lab = netns.NetnsBackend().build(topologies.build("direct", ServerSpec()), f"fth-cut{os.getpid()}-0")
+    real = netns.remove_namespaces
+
+    def interrupted(names):
+        real(names[:1])  # one namespace removed, then the signal
+        raise KeyboardInterrupt
+    monkeypatch.setattr(netns, "remove_namespaces", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lab.teardown()
+    assert set(lab.ns.values()) & netns_list(), "the lab is half removed"
+    monkeypatch.setattr(netns, "remove_namespaces", real)
+    lab.teardown()  # not "already down": it finishes the job
+    assert not set(lab.ns.values()) & netns_list()
