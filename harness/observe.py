@@ -10,6 +10,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from . import flows
 from .model import Middlebox
 from .registry import read_lines
 from .trace import MiddleboxView, conntrack_stats, parse, stats_delta
@@ -25,7 +26,7 @@ class MiddleboxWatch:
         self.lab, self.box = lab, box
         # conntrack prints one line per event; stdbuf keeps it line by line.
         self.expect = _Follow(lab, box.name, workdir / f"{box.name}.expect.log",
-                              ["stdbuf", "-oL", "conntrack", "-E", "expect"])
+                              ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
         self.trace = _Follow(lab, box.name, workdir / f"{box.name}.trace.log",
@@ -58,8 +59,9 @@ class MiddleboxWatch:
         self._counters = now
         stats, self._stats = self._stats, stats_now
         trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
+        expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
         return MiddleboxView(self.trace is not None, trace, stats_delta(stats, self._stats),
-                             self.conns.take(), self.expect.take(), delta)
+                             self.conns.take(), expected, delta)
 
     def close(self) -> None:
         self.expect.close()
