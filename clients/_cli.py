@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-_227 = re.compile(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
-_229 = re.compile(r"\(\|\|\|(\d+)\|\)")
+from harness.family import announced
 
 
 def payload(workdir: Path, size: int) -> tuple[Path, bytes]:
@@ -51,12 +49,9 @@ def data_records(transcript: list[dict[str, Any]], control_peer: str) -> list[di
                          "control_peer": control_peer})
         elif d == "recv" and recs and "reply" not in recs[-1]:
             recs[-1]["reply"] = line
-            m227, m229 = _227.search(line), _229.search(line)
-            if line.startswith("227") and m227:
-                n = [int(x) for x in m227.groups()]
-                recs[-1].update(advertised_ip=".".join(map(str, n[:4])), advertised_port=n[4] * 256 + n[5])
-            elif line.startswith("229") and m229:
-                recs[-1].update(advertised_ip=None, advertised_port=int(m229.group(1)))
+            ep = announced(line) if line[:3] in ("227", "229") else None
+            if ep:
+                recs[-1].update(advertised_ip=ep.ip, advertised_port=ep.port)
         elif d == "data" and recs:
             recs[-1].update(t["info"])
     return recs

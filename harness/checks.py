@@ -11,6 +11,7 @@ import ipaddress
 import re
 from typing import Any, Callable, Optional
 
+from .family import address_in as _port_address, line_kind as _data_kind
 from .flows import flows as flows_of
 from .model import Observation, PassiveRange, Verdict
 
@@ -19,7 +20,6 @@ Check = Callable[[Observation, Evidence], Optional[Verdict]]
 CHECKS: list[tuple[str, Check]] = []
 
 _DATA_CMDS = ("PASV", "EPSV", "PORT", "EPRT")
-_ADDR_227 = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 
 
 def check(name: str) -> Callable[[Check], Check]:
@@ -41,14 +41,6 @@ def _session_lines(obs: Observation) -> list[dict[str, Any]]:
         return []
     return max(by_peer.values(),
                key=lambda es: sum(1 for e in es if e["kind"] == "recv" and e["line"] in sent_by_client))
-
-
-def _data_kind(line: str) -> str | None:
-    """Which address-carrying line this is: PORT, EPRT, 227 or 229 (else None)."""
-    head = line[:4].upper()
-    if head in ("PORT", "EPRT"):
-        return head
-    return line[:3] if line[:3] in ("227", "229") else None
 
 
 def control_pairs(obs: Observation) -> list[dict[str, Any]]:
@@ -213,7 +205,7 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
             notes.append(f"It opened {n} data-connection pinhole{'s' if n > 1 else ''} "
                          "(conntrack expectations).")
     d = _failed_data(ev)
-    if d.get("advertised_ip") and d.get("target", "").split(":")[0] != d["advertised_ip"]:
+    if d.get("advertised_ip") and d.get("target", "").rsplit(":", 1)[0] != d["advertised_ip"]:
         notes.append(f"The server advertised {d['advertised_ip']}:{d['advertised_port']}, which the "
                      f"client ignored (policy 'control'): it connected to {d['target']} instead.")
     switched = _active_fallbacks(obs)
@@ -259,14 +251,6 @@ def _active_fallbacks(obs: Observation) -> int:
                                                           ("PASV", "EPSV") for y in t[i + 2:i + 40]):
             n += 1
     return n
-
-
-def _port_address(line: str) -> str:
-    nums = re.findall(r"\d+", line)
-    if line.upper().startswith("PORT") and len(nums) >= 4:
-        return ".".join(nums[:4])
-    parts = line.split("|")
-    return parts[2] if len(parts) > 2 else ""
 
 
 def _seen_from(obs: Observation) -> str | None:
@@ -362,7 +346,7 @@ def asymmetric_route(obs: Observation, ev: Evidence) -> Verdict | None:
                if any(x.dport == d.get("advertised_port") for x in flows_of(box, lines))]
     control_via = [box for box, lines in obs.flows.items()
                    if any(x.dport in (21, 990) for x in flows_of(box, lines))]
-    adv = d.get("advertised_ip") or d["target"].split(":")[0]
+    adv = d.get("advertised_ip") or d["target"].rsplit(":", 1)[0]
     owner = obs.topology.owner_of(adv)
     text = (f"The server advertised {adv}:{d.get('advertised_port')}"
             f"{f' ({owner}' + chr(39) + 's public address)' if owner else ''}, but the control connection came in "
