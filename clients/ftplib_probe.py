@@ -157,7 +157,7 @@ class Session(ftplib.FTP_TLS):
 
     def _active(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
         local_ip = self.sock.getsockname()[0]
-        lsock = socket.create_server((local_ip, 0))
+        lsock = socket.create_server((local_ip, 0), family=self.sock.family)
         lsock.settimeout(self.req["timeout"])
         port = lsock.getsockname()[1]
         arg = (family.encode_port if mode == "port" else family.encode_eprt)(local_ip, port)
@@ -408,6 +408,12 @@ class FtplibProbe(ClientAdapter):
 
     def version(self) -> str:
         return f"Python {sys.version.split()[0]} ftplib"
+
+    def supports(self, case) -> str | None:
+        if case.client.mode == "port" and case.net.family == "ipv6":
+            return "ftplib cannot send PORT on an IPv6 connection: " + family.cannot_carry(
+                "PORT", "the client's control connection uses")
+        return None
 
     def _agent(self, lab, host: str, ctx: ClientContext) -> subprocess.Popen:
         p = self._agents.get(id(lab))

@@ -11,7 +11,8 @@ import ipaddress
 import re
 from typing import Any, Callable, Optional
 
-from .family import address_in as _port_address, line_kind as _data_kind
+from . import family_checks
+from .family import address_in as _port_address, lab_public, line_kind as _data_kind, same_address
 from .flows import flows as flows_of
 from .model import Observation, PassiveRange, Verdict
 
@@ -138,9 +139,7 @@ def gather(obs: Observation) -> Evidence:
 
 def _private(ip: str | None) -> bool:
     try:
-        return ip is not None and ipaddress.ip_address(ip).is_private and \
-            not ipaddress.ip_address(ip) in ipaddress.ip_network("203.0.113.0/24") and \
-            not ipaddress.ip_address(ip) in ipaddress.ip_network("198.51.100.0/24")
+        return ip is not None and ipaddress.ip_address(ip).is_private and not lab_public(ip)
     except ValueError:
         return False
 
@@ -279,6 +278,10 @@ def _data_source(obs: Observation, control_from: str, reply: str) -> str | None:
     return None
 
 
+check("ipv4-only-line")(family_checks.ipv4_only_line)
+check("address-respelled")(family_checks.respelled_address)
+
+
 @check("foreign-address")
 def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     """The data connection's address is not the control connection's, and the server refused.
@@ -290,7 +293,7 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     if d.get("mode") in ("port", "eprt") and d.get("sent"):
         received = next((p["received"] for p in ev["control"] if p["sent"] == d["sent"]), d["sent"])
         announced, reply = _port_address(received), d.get("reply") or ""
-        if not announced or announced == peer or reply[:1] not in "45":
+        if not announced or same_address(announced, peer) or reply[:1] not in "45":
             return None
         why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"
                if obs.case.server.tls != "none" and _helper_boxes(obs) else

@@ -16,7 +16,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import reproduce, scenario, topologies, verify
+from . import family, reproduce, scenario, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
@@ -103,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
                    default=("default",), metavar="LIST",
                    help="the server's requirement of TLS session reuse on data connections: its own "
                         "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)")
+    m.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
+                   help="address families: ipv4, ipv6 or both (default: both for the core "
+                        f"topologies {','.join(topologies.DUAL_STACK)}; ipv4 for the others)")
     m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                    help=f"server implementations; valid: {','.join(servers.names())}")
     m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
@@ -200,7 +203,8 @@ def cmd_matrix(args, console: Console) -> int:
                 servers=args.server, clients=args.client, passive=args.passive_range,
                 net=NetSpec(None if args.forward_range == "none" else args.forward_range,
                             forward_none=args.forward_range == "none"), busy=args.busy_sessions,
-                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
+                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
+                families=args.family)
     cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")

@@ -72,6 +72,13 @@ def parse_227(line: str) -> Endpoint:
     return Endpoint(host, _port(port))
 
 
+def parse_227_or_none(line: str) -> Endpoint | None:
+    try:
+        return parse_227(line)
+    except ValueError:
+        return None
+
+
 def parse_229(line: str) -> Endpoint:
     """229 Entering Extended Passive Mode (|||port|): a port only, no address."""
     try:
@@ -253,3 +260,20 @@ def get(name: str) -> Family:
 def of(addr: str) -> Family:
     """The family of an address (an IPv4-mapped IPv6 address is IPv4)."""
     return IPV4 if version_of(addr) == 4 else IPV6
+
+
+def same_address(a: str | None, b: str | None) -> bool:
+    """Two spellings of one address (IPv6 written in full or compressed, IPv4-mapped, zone ids)."""
+    try:
+        return a is not None and b is not None and plain(a) == plain(b)
+    except ValueError:
+        return False
+
+
+def lab_public(ip: str) -> bool:
+    """Is this address in one of the lab's "public" documentation ranges (either family)?"""
+    try:
+        a = ipaddress.ip_address(plain(ip))
+    except ValueError:
+        return False
+    return any(a in ipaddress.ip_network(n) for f in FAMILIES.values() for n in f.public_networks)

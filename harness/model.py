@@ -8,6 +8,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from .family import get as get_family
+
 TLS_MODES = ("none", "explicit", "implicit")
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
@@ -104,13 +106,14 @@ class RuleSet:
     defines: tuple[tuple[str, str], ...]
     helper: bool = False  # the conntrack FTP helper is attached
     forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
+    family: str = "ipv4"  # the files are written for IPv4; rendered in this family
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
-        return "\n".join(head) + "\n\n" + "\n".join(body)
+        return get_family(self.family).nft_text("\n".join(head) + "\n\n" + "\n".join(body))
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class Topology:
     bridges: tuple[Bridge, ...] = ()
     masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
+    family: str = "ipv4"
 
     @property
     def server(self) -> str:
@@ -207,6 +211,7 @@ class NetSpec:
     """How the network around the server differs from the default, if it does."""
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
     forward_none: bool = False  # firewalls forward no passive range at all
+    family: str = "ipv4"  # the address family of every address in the lab (harness/family.py)
 
     def forwarded(self, server: ServerSpec) -> PassiveRange:
         return self.forward_range or server.passive
@@ -218,6 +223,11 @@ class Case:
     server: ServerSpec
     client: ClientSpec
     net: NetSpec = NetSpec()
+
+    @property
+    def lab(self) -> str:
+        """How reports name where the case ran: the topology, plus its family if not IPv4."""
+        return self.topology if self.net.family == "ipv4" else f"{self.topology} {self.net.family}"
 
     @property
     def id(self) -> str:
@@ -236,12 +246,15 @@ class Case:
             parts.append("fwd-none")
         if c.busy:
             parts.append(f"busy-{c.busy}")
+        if self.net.family != "ipv4":  # IPv4 ids stay as they were
+            parts.append(self.net.family)
         return "/".join(parts)
 
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "topology": self.topology,
+            "family": self.net.family,
             "server": self.server.impl,
             "client": self.client.impl,
             "mode": self.client.mode,

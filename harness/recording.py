@@ -18,7 +18,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
                  "client": {"impl": c.impl, "mode": c.mode, "pasv_address": c.pasv_address,
                             "busy": c.busy},
                  "net": {"forward_range": str(obs.case.net.forward_range or "") or None,
-                         "forward_none": obs.case.net.forward_none}},
+                         "forward_none": obs.case.net.forward_none, "family": obs.case.net.family}},
         "client": obs.client, "server_lines": obs.server_lines, "server_log": obs.server_log,
         "expectations": obs.expectations, "rejected": obs.rejected,
         "harness_error": obs.harness_error, "flows": obs.flows, "invalid": obs.invalid,
@@ -31,7 +31,8 @@ def from_json(d: dict[str, Any]) -> Observation:
     server = ServerSpec(s["impl"], s["tls"], PassiveRange.parse(s["passive"]), s["masquerade"],
                         s.get("permit_foreign", False), s.get("reuse", "default"))
     fwd = d["case"].get("net", {}).get("forward_range")
-    net = NetSpec(PassiveRange.parse(fwd) if fwd else None, d["case"].get("net", {}).get("forward_none", False))
+    net = NetSpec(PassiveRange.parse(fwd) if fwd else None, d["case"].get("net", {}).get("forward_none", False),
+                  d["case"].get("net", {}).get("family", "ipv4"))
     case = Case(d["case"]["topology"], server,
                 ClientSpec(c["impl"], c["mode"], c["pasv_address"], c.get("busy", 0)), net)
     return Observation(case=case, topology=topologies.build(case.topology, server, net),

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -45,21 +45,24 @@ class Axes:
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
+    families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
 
 
 def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    for topo, srv, cli, tls, masq, pf, reuse, mode in itertools.product(
-            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade,
+    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))]
+    for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
+            tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):
         if reuse != "default" and tls == "none":
             continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
         for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy),
+                              replace(axes.net, family=fam)))
     return cases
 
 
@@ -169,7 +172,8 @@ class Worker:
     def unit(self, cases: list[Case], emit: Callable[[Result], None]) -> None:
         first = cases[0]
         t0 = time.monotonic()
-        why = servers.get(first.server.impl).supports(first.server)
+        why = servers.get(first.server.impl).supports(first.server) or \
+            self.run.backend.cannot_build(first.net.family)
         runnable = []
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)

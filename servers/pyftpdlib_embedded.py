@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import family
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 
 class PyftpdlibServer(ServerAdapter):
@@ -28,7 +30,7 @@ class PyftpdlibServer(ServerAdapter):
 
     def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
         return {
-            "port": spec.control_port, "tls": spec.tls,
+            "port": spec.control_port, "tls": spec.tls, "bind": family.of(ctx.public_ip).any_address,
             "passive": [spec.passive.first, spec.passive.last],
             "masquerade": ctx.public_ip if spec.masquerade else None,
             "masquerade_map": dict(ctx.masquerade_map) if spec.masquerade else {},

@@ -122,7 +122,7 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
         rules.append({"box": box, "key": key, "verified": fw.proof.verified, "minimal": fw.proof.minimal,
                       "error": fw.proof.error,
                       "not_needed": [x["rule"].get("why", "") for x in fw.proof.not_needed]})
-    return {"id": c.id, "topology": c.topology, "server": c.server.impl, "client": c.client.impl,
+    return {"id": c.id, "topology": c.lab, "server": c.server.impl, "client": c.client.impl,
             "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": _column(r),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
             "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
@@ -134,14 +134,14 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     captures = captures or {}
     topos: dict[str, Topology] = {}
     for r in results:
-        if r.case.topology not in topos:
-            topos[r.case.topology] = topologies.build(r.case.topology, r.case.server, r.case.net)
+        if r.case.lab not in topos:
+            topos[r.case.lab] = topologies.build(r.case.topology, r.case.server, r.case.net)
     svgs, geo = {}, {}
     for name, topo in topos.items():
         svgs[name], geo[name] = topology_svg(topo)
     rulesets: dict[str, Any] = {}
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
-    cases = [_case(r, topos[r.case.topology], rulesets, captures) for r in results]
+    cases = [_case(r, topos[r.case.lab], rulesets, captures) for r in results]
     data = {"meta": meta, "cases": cases, "rulesets": rulesets, "geo": geo,
             "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
     page = (Path(__file__).with_name("index.html.in")).read_text()

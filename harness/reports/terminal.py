@@ -18,7 +18,7 @@ def _column(r: Result) -> str:
 
 def _row(r: Result) -> tuple[str, ...]:
     s = r.case.server
-    return (r.case.topology, s.impl, r.case.client.impl, s.tls, "on" if s.masquerade else "off")
+    return (r.case.lab, s.impl, r.case.client.impl, s.tls, "on" if s.masquerade else "off")
 
 
 def cell(r: Result) -> Text:
@@ -91,7 +91,7 @@ def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str],
     topos, srvs, clis = [], [], []
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
     for r in results:
-        t, s, c = r.case.topology, r.case.server.impl, r.case.client.impl
+        t, s, c = r.case.lab, r.case.server.impl, r.case.client.impl
         for lst, v in ((topos, t), (srvs, s), (clis, c)):
             if v not in lst:
                 lst.append(v)

@@ -1,0 +1,85 @@
+"""Checks that only an address family explains (registered in harness/checks.py's order).
+
+- a line that cannot carry an IPv6 address (PASV's 227, PORT) on an IPv6 connection;
+- an EPRT/PORT line a middlebox rewrote to the same address in another spelling (the kernel
+  writes IPv6 in full), which the server then refused as foreign.
+Each reads the peer's own reply and the lines as sent and received: never a table.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import family
+from .model import Observation, Verdict
+
+Evidence = dict[str, Any]
+
+
+def _data(ev: Evidence) -> dict[str, Any]:
+    return ev["data_connections"][-1] if ev.get("data_connections") else {}
+
+
+def ipv4_only_line(obs: Observation, ev: Evidence) -> Verdict | None:
+    """PASV or PORT on an IPv6 control connection, refused or answered with an unusable line."""
+    f, d = ev.get("failure"), _data(ev)
+    if not f or obs.topology.family != "ipv6" or d.get("mode") not in ("pasv", "port"):
+        return None
+    reply = f.get("reply") or d.get("reply") or ""
+    server = obs.topology.server_public
+    if not reply and d["mode"] == "pasv":
+        return _lost_227(obs, ev, f)
+    if not reply:
+        return None
+    if d["mode"] == "pasv":
+        line = "227"
+        if reply.startswith("227"):
+            what = (f"The server answered PASV with '{reply}': it wrote its IPv6 address into a 227 "
+                    "reply, which no client can read.")
+        else:
+            what = f"The server refused PASV on an IPv6 connection: '{reply}'."
+    else:
+        line = "PORT"
+        what = f"The server refused '{d.get('sent', 'PORT')}': '{reply}'."
+    why = family.cannot_carry(line, server if line == "227" else "of the client")
+    return Verdict("fail", f.get("stage"), f"{what} {why[0].upper() + why[1:]}.", ev)
+
+
+def respelled_address(obs: Observation, ev: Evidence) -> Verdict | None:
+    """A middlebox rewrote EPRT/PORT to the server's own control peer in another spelling (the
+    kernel writes IPv6 in full), and the server refused it as foreign."""
+    f, d = ev.get("failure"), _data(ev)
+    if not f or d.get("mode") not in ("port", "eprt") or not d.get("sent"):
+        return None
+    pair = next((p for p in ev.get("control", []) if p["sent"] == d["sent"] and p["tampered"]), None)
+    reply = d.get("reply") or f.get("reply") or ""
+    if pair is None or reply[:1] not in ("4", "5"):
+        return None
+    sent, received = family.address_in(pair["sent"]), family.address_in(pair["received"])
+    peer = next((e["peer"].rsplit(":", 1)[0] for e in obs.server_lines
+                 if e["kind"] == "recv" and e["line"] == pair["received"]), None)
+    if not received or received == peer or not family.same_address(received, peer):
+        return None
+    boxes = [b.name for b in obs.topology.middleboxes if b.ruleset and b.ruleset.helper]
+    by = f"The FTP helper on {', '.join(boxes)}" if boxes else "A middlebox"
+    what = "the same address" if family.same_address(sent, received) else "the address it translates the client to"
+    text = (f"{by} rewrote '{pair['sent']}' into '{pair['received']}': {what}, spelled out in "
+            f"full. That is the server's own control peer ({peer}), yet the server did not "
+            f"recognise it in that spelling and refused it as a foreign address: '{reply}'.")
+    return Verdict("fail", f.get("stage"), text, ev)
+
+
+def _lost_227(obs: Observation, ev: Evidence, f: dict[str, Any]) -> Verdict | None:
+    """The server sent a 227 with an IPv6 address and the client never got it: a helper that
+    reads 227 replies sat in between."""
+    got = {t["line"] for t in obs.client.get("transcript", []) if t["dir"] == "recv"}
+    lost = [e["line"] for e in obs.server_lines if e["kind"] == "sent" and e["line"].startswith("227")
+            and e["line"] not in got]
+    boxes = [b.name for b in obs.topology.middleboxes if b.ruleset and b.ruleset.helper]
+    if not lost or not boxes or family.parse_227_or_none(lost[-1]):
+        return None
+    why = family.cannot_carry("227", obs.topology.server_public)
+    text = (f"The server answered PASV with '{lost[-1]}', but the client never received it and "
+            f"gave up ({f.get('error')}). The FTP helper on {', '.join(boxes)} reads every 227 reply "
+            "and drops a packet whose address it can only partly parse (nf_conntrack_ftp: "
+            "\"partial matching\"); this one holds an IPv6 address. " + why[0].upper() + why[1:] + ".")
+    return Verdict("fail", f.get("stage"), text, ev)

@@ -1,0 +1,38 @@
+"""A topology written with IPv4 lab addresses, in another address family.
+
+Every address, route, policy rule, ruleset define and drawing goes through the family's
+one mapping (harness/family.py), so a topology module is written once, for IPv4.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..family import Family
+from ..model import Bridge, Host, Link, Middlebox, Port, Topology
+
+
+def in_family(topo: Topology, fam: Family) -> Topology:
+    if fam.version == 4:
+        return topo
+    a, text = fam.lab_address, fam.lab_text
+
+    def port(p: Port) -> Port:
+        return replace(p, address=a(p.address), extra=tuple(map(a, p.extra)))
+
+    def host(h: Host) -> Host:
+        h = replace(h, routes=tuple(replace(r, dst=a(r.dst), via=a(r.via)) for r in h.routes),
+                    policy=tuple(replace(r, src=a(r.src)) for r in h.policy))
+        if isinstance(h, Middlebox) and h.ruleset:
+            h = replace(h, ruleset=replace(h.ruleset, family=fam.name, defines=tuple(
+                (k, text(v)) for k, v in h.ruleset.defines)))
+        if isinstance(h, Middlebox) and h.proxy:
+            h = replace(h, proxy=replace(h.proxy, env=tuple((k, text(v)) for k, v in h.proxy.env)))
+        return h
+
+    return replace(
+        topo, family=fam.name, hosts=tuple(map(host, topo.hosts)),
+        links=tuple(Link(x.name, port(x.a), port(x.b)) for x in topo.links),
+        bridges=tuple(replace(b, address=a(b.address)) for b in topo.bridges),
+        server_public=a(topo.server_public), masquerade_address=a(topo.masquerade_address),
+        masquerade_map=tuple((a(k), a(v)) for k, v in topo.masquerade_map),
+        picture=text(topo.picture))

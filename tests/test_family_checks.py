@@ -1,0 +1,43 @@
+"""IPv6 verdicts on observations recorded in real IPv6 labs (pyftpdlib server, ftplib probe)."""
+from pathlib import Path
+
+from harness import checks, recording
+
+FIX = Path(__file__).parent / "fixtures" / "observations"
+
+
+def judge(case_id: str):
+    return checks.judge(recording.load(FIX / (case_id.replace("/", "__") + ".json")))
+
+
+def test_pasv_over_ipv6_fails_with_the_servers_own_227():
+    v = judge("direct/pyftpdlib/ftplib/none/pasv/trust/masq-off/ipv6")
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-setup", "ipv4-only-line")
+    assert "'227 Entering passive mode (2001:db8:113::10," in v.diagnosis
+    assert "four decimal bytes" in v.diagnosis and "EPSV" in v.diagnosis
+
+
+def test_the_helper_swallows_a_227_with_an_ipv6_address():
+    v = judge("server-nat-alg/pyftpdlib/ftplib/none/pasv/trust/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "ipv4-only-line")
+    assert "never received it" in v.diagnosis and "fd00:2::2" in v.diagnosis and "on fw" in v.diagnosis
+
+
+def test_helper_respells_eprt_and_the_server_refuses_its_own_peer():
+    v = judge("server-nat-alg/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "address-respelled")
+    assert "2001:0db8:0113:0000:0000:0000:0000:0100" in v.diagnosis and "the same address" in v.diagnosis
+    v = judge("client-nat-alg/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
+    assert v.check == "address-respelled" and "translates the client to" in v.diagnosis
+
+
+def test_a_ula_address_in_eprt_is_foreign_to_the_server():
+    v = judge("client-nat/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "foreign-address")
+    assert "fd00:1::2" in v.diagnosis and "2001:db8:113::100" in v.diagnosis
+
+
+def test_epsv_through_nat66_passes():
+    obs = recording.load(FIX / "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-off__ipv6.json")
+    assert obs.case.net.family == "ipv6" and obs.topology.server_public == "2001:db8:113::10"
+    assert checks.judge(obs).outcome == "pass"
