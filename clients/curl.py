@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.family import url_host
+
 from . import ClientAdapter, ClientContext, register
 from . import _cli
 
@@ -26,9 +28,10 @@ EXIT = {
     25: ("transfer", "transfer"), 18: ("transfer", "transfer"), 19: ("transfer", "transfer"),
     55: ("transfer", "transfer"), 56: ("transfer", "transfer"), 78: ("transfer", "transfer"),
 }
-_TRYING = re.compile(r"^\*\s+Trying ([\d.]+):(\d+)\.\.\.")
-_FAIL = re.compile(r"^\* (?:Immediate connect fail for [\d.]+|connect to [\d.]+ port \d+ failed|"
-                   r"Failed to connect to [\d.]+ port \d+[^:]*): (.*)$")
+_ADDR = r"\[?[\d.a-fA-F:]+\]?"
+_TRYING = re.compile(r"^\*\s+Trying \[?([\d.a-fA-F:]+?)\]?:(\d+)\.\.\.")
+_FAIL = re.compile(rf"^\* (?:Immediate connect fail for {_ADDR}|connect to {_ADDR} port \d+ failed|"
+                   rf"Failed to connect to {_ADDR} port \d+[^:]*): (.*)$")
 _CURL_ERR = re.compile(r"^curl: \((\d+)\) (.*)$", re.M)
 
 
@@ -89,7 +92,7 @@ class Curl(ClientAdapter):
     def url(self, case, ctx: ClientContext, name: str = "") -> str:
         scheme = "ftps" if case.server.tls == "implicit" else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
-        return f"{scheme}://{ctx.host}:{case.server.control_port}{path}{name}"
+        return f"{scheme}://{url_host(ctx.host)}:{case.server.control_port}{path}{name}"
 
     def session(self, lab, host: str, case, ctx: ClientContext) -> dict[str, Any]:
         work = Path(tempfile.mkdtemp(prefix="curl-"))

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 from . import family_checks
 from .family import address_in as _port_address, lab_public, line_kind as _data_kind, same_address
+from .family import peer_address as plain_peer
 from .flows import flows as flows_of
 from .model import Observation, PassiveRange, Verdict
 
@@ -101,7 +102,7 @@ def balancer(obs: Observation) -> dict[str, Any] | None:
 def session_peer(obs: Observation) -> str | None:
     """The client address as the server saw it on the control connection."""
     lines = _session_lines(obs)
-    return lines[0]["peer"].rsplit(":", 1)[0] if lines else None
+    return plain_peer(lines[0]["peer"]) if lines else None
 
 
 def gather(obs: Observation) -> Evidence:
@@ -189,6 +190,9 @@ def harness_error(obs: Observation, ev: Evidence) -> Verdict | None:
     if "result" not in obs.client:
         return _v("error", None, "harness error: the client produced no report", ev)
     return None
+
+
+check("not-expressible")(family_checks.substituted_mode)
 
 
 @check("passed")

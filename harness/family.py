@@ -40,6 +40,27 @@ def version_of(addr: str) -> int:
     return ipaddress.ip_address(plain(addr)).version
 
 
+def host_port(ip: str, port: int) -> str:
+    """'203.0.113.10:21' or '[2001:db8::10]:21': an endpoint as logs and URLs write it."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def url_host(ip: str) -> str:
+    """The host part of a URL: an IPv6 address goes in brackets."""
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def peer_address(peer: str) -> str:
+    """The address in a server's peer field: '[v6]:port', 'v4:port' or a bare address."""
+    if peer.startswith("["):
+        return peer[1:].split("]", 1)[0]
+    try:
+        ipaddress.ip_address(peer.split("%", 1)[0])
+        return peer
+    except ValueError:
+        return peer.rsplit(":", 1)[0]
+
+
 # --- the address-carrying lines ------------------------------------------------
 
 def line_kind(line: str) -> str | None:

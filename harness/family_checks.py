@@ -32,9 +32,13 @@ def ipv4_only_line(obs: Observation, ev: Evidence) -> Verdict | None:
         return None
     if d["mode"] == "pasv":
         line = "227"
-        if reply.startswith("227"):
-            what = (f"The server answered PASV with '{reply}': it wrote its IPv6 address into a 227 "
-                    "reply, which no client can read.")
+        got = family.parse_227_or_none(reply) if reply.startswith("227") else None
+        if got:
+            what = (f"The server answered PASV with '{reply}': an IPv4 address ({got.ip}) that is "
+                    "not where it can be reached.")
+        elif reply.startswith("227"):
+            what = (f"The server answered PASV with '{reply}', which is not a valid 227 reply: "
+                    "no client can read an address from it.")
         else:
             what = f"The server refused PASV on an IPv6 connection: '{reply}'."
     else:
@@ -55,7 +59,7 @@ def respelled_address(obs: Observation, ev: Evidence) -> Verdict | None:
     if pair is None or reply[:1] not in ("4", "5"):
         return None
     sent, received = family.address_in(pair["sent"]), family.address_in(pair["received"])
-    peer = next((e["peer"].rsplit(":", 1)[0] for e in obs.server_lines
+    peer = next((family.peer_address(e["peer"]) for e in obs.server_lines
                  if e["kind"] == "recv" and e["line"] == pair["received"]), None)
     if not received or received == peer or not family.same_address(received, peer):
         return None
@@ -83,3 +87,27 @@ def _lost_227(obs: Observation, ev: Evidence, f: dict[str, Any]) -> Verdict | No
             "and drops a packet whose address it can only partly parse (nf_conntrack_ftp: "
             "\"partial matching\"); this one holds an IPv6 address. " + why[0].upper() + why[1:] + ".")
     return Verdict("fail", f.get("stage"), text, ev)
+
+
+_EXTENDED = {"pasv": ("PASV", "EPSV"), "port": ("PORT", "EPRT")}
+
+
+def substituted_mode(obs: Observation, ev: Evidence) -> Verdict | None:
+    """On IPv6 the client was asked for PASV/PORT but sent only EPSV/EPRT (curl and lftp do so
+    by themselves): the case asked could not be expressed, whatever the session did."""
+    if ev.get("failure") or obs.topology.family != "ipv6" or obs.case.client.mode not in _EXTENDED:
+        return None
+    asked, used = _EXTENDED[obs.case.client.mode]
+    sent = [t["line"] for t in obs.client.get("transcript", []) if t["dir"] == "sent"]
+    if any(x[:4].upper() == asked for x in sent):
+        return None
+    instead = next((x for x in sent if x[:4].upper() == used), None)
+    if instead is None:
+        return None
+    topo = obs.topology
+    why = family.cannot_carry("PORT", topo.address_of(topo.client)) if asked == "PORT" else \
+        family.cannot_carry("227", topo.server_public)
+    text = (f"{obs.case.client.impl} was asked for {asked} but sent '{instead}' instead, on every "
+            f"transfer: on an IPv6 connection it cannot be made to send {asked}. "
+            f"{why[0].upper() + why[1:]}. (The session itself passed with {used}.)")
+    return Verdict("skip", None, text, ev)

@@ -70,7 +70,7 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
 
     class Logged(base):  # type: ignore[misc, valid-type]
         def _peer(self) -> str:
-            return f"{self.remote_ip}:{self.remote_port}"
+            return family.host_port(self.remote_ip, self.remote_port)
 
         def push(self, data: str) -> None:
             for line in data.rstrip("\r\n").split("\r\n"):

@@ -15,6 +15,7 @@ def test_pasv_over_ipv6_fails_with_the_servers_own_227():
     assert (v.outcome, v.stage, v.check) == ("fail", "data-setup", "ipv4-only-line")
     assert "'227 Entering passive mode (2001:db8:113::10," in v.diagnosis
     assert "four decimal bytes" in v.diagnosis and "EPSV" in v.diagnosis
+    assert "not a valid 227 reply" in v.diagnosis
 
 
 def test_the_helper_swallows_a_227_with_an_ipv6_address():
@@ -41,3 +42,30 @@ def test_epsv_through_nat66_passes():
     obs = recording.load(FIX / "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-off__ipv6.json")
     assert obs.case.net.family == "ipv6" and obs.topology.server_public == "2001:db8:113::10"
     assert checks.judge(obs).outcome == "pass"
+
+
+def test_each_real_server_answers_pasv_over_ipv6_its_own_way():
+    # vsftpd: a 227 with 0.0.0.0; ProFTPD: a 227 with what follows the last ':' of its
+    # address; Pure-FTPd: a refusal. Each verdict quotes the server's own reply.
+    v = judge("direct/vsftpd/ftplib-reuse/none/pasv/trust/masq-off/ipv6")
+    assert v.check == "ipv4-only-line" and "(0,0,0,0," in v.diagnosis and "0.0.0.0" in v.diagnosis
+    v = judge("direct/proftpd/ftplib-reuse/none/pasv/trust/masq-off/ipv6")
+    assert v.check == "ipv4-only-line" and "not a valid 227 reply" in v.diagnosis
+    v = judge("direct/pure-ftpd/ftplib-reuse/none/pasv/trust/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "ipv4-only-line")
+    assert "'425 You cannot use PASV on IPv6 connections. Use EPSV instead.'" in v.diagnosis
+
+
+def test_a_client_that_sends_epsv_when_asked_for_pasv_is_a_skip():
+    v = judge("server-nat-alg/vsftpd/curl/none/pasv/trust/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("skip", "not-expressible")
+    assert "sent 'EPSV' instead" in v.diagnosis
+    v = judge("server-nat-alg/vsftpd/curl/none/port/n-a/masq-off/ipv6")
+    assert v.outcome == "skip" and "sent 'EPRT |2|2001:db8:113::100|" in v.diagnosis
+
+
+def test_vsftpd_accepts_the_helpers_full_length_eprt():
+    obs = recording.load(FIX / "server-nat-alg__vsftpd__curl__none__port__n-a__masq-off__ipv6.json")
+    tampered = [p for p in checks.control_pairs(obs) if p["tampered"]]
+    assert tampered and "2001:0db8:0113:0000:0000:0000:0000:0100" in tampered[0]["received"]
+    assert obs.client["result"]["ok"] is True
