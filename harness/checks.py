@@ -231,6 +231,7 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
         notes.append(f"SECURITY WEAKENED: it passed only because the server accepts data connections "
                      f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
                      "who guesses the port can take the transfer.")
+    notes += family_checks.unfiltered(obs, ev)
     lb = ev.get("balancer")
     if lb and lb["data"]:
         notes.append(f"Control and data all reached backend {lb['control']}." if all(

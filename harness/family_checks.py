@@ -7,6 +7,7 @@ Each reads the peer's own reply and the lines as sent and received: never a tabl
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import family
@@ -111,3 +112,31 @@ def substituted_mode(obs: Observation, ev: Evidence) -> Verdict | None:
             f"transfer: on an IPv6 connection it cannot be made to send {asked}. "
             f"{why[0].upper() + why[1:]}. (The session itself passed with {used}.)")
     return Verdict("skip", None, text, ev)
+
+
+_SEES = {"ipv4": ("ip", "inet"), "ipv6": ("ip6", "inet")}
+
+
+def unfiltered(obs: Observation, ev: Evidence) -> list[str]:
+    """Security notes for a passing case: it crossed a firewall none of whose tables is of a
+    family that sees its packets (an IPv4-only ruleset on a dual-stack box)."""
+    from .flows import flows as flows_of
+    from .paths import nat_file
+    notes = []
+    fam = obs.topology.family.replace("ipv", "IPv")
+    for box in obs.topology.middleboxes:
+        if not box.ruleset:
+            continue
+        tables = sorted({f"table {f} {n}" for f, n in
+                         re.findall(r"^\s*table\s+(\w+)\s+(\S+)", box.ruleset.render(nat_file), re.M)})
+        if any(t.split()[1] in _SEES[obs.topology.family] for t in tables):
+            continue
+        seen = [f.describe() for f in flows_of(box.name, obs.flows.get(box.name, []))]
+        ev.setdefault("unfiltered", {})[box.name] = {"tables": tables, "conntrack": seen[:4]}
+        tracked = (f"conntrack there recorded {len(seen)} of its connections" if seen else
+                   f"conntrack there did not even track it (no table asks for {fam} connection state)")
+        notes.append(
+            f"SECURITY: {fam} UNFILTERED on {box.name}: this {fam} session crossed it and passed, "
+            f"but its ruleset has only {', '.join(tables)}, which no {fam} packet ever meets; "
+            f"{tracked}. Whatever those rules refuse over the other family is open over {fam}.")
+    return notes

@@ -145,7 +145,8 @@ class Topology:
     bridges: tuple[Bridge, ...] = ()
     masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
-    family: str = "ipv4"
+    family: str = "ipv4"  # the family of the address clients dial (harness/family.py)
+    dual_stack: bool = False  # every host has both families; rulesets stay as written
 
     @property
     def server(self) -> str:

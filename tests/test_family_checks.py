@@ -69,3 +69,13 @@ def test_vsftpd_accepts_the_helpers_full_length_eprt():
     tampered = [p for p in checks.control_pairs(obs) if p["tampered"]]
     assert tampered and "2001:0db8:0113:0000:0000:0000:0000:0100" in tampered[0]["received"]
     assert obs.client["result"]["ok"] is True
+
+
+def test_an_ipv4_only_ruleset_leaves_ipv6_unfiltered_and_says_so():
+    v = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
+    assert v.outcome == "pass" and "SECURITY: IPv6 UNFILTERED on edge" in v.diagnosis
+    assert v.evidence["unfiltered"]["edge"]["tables"] == ["table ip ftpfw"]
+    # The same mode over IPv4, through the same firewall: refused by the rules IPv6 never meets.
+    v4 = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off")
+    assert v4.outcome == "fail" and "edge rejected" in v4.diagnosis
+    assert "unfiltered" not in v4.evidence

@@ -106,9 +106,10 @@ class NetnsLab(Lab):
             # multi-threaded process, and a forked copy of a worker can outlive a signal.
             subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         for host in topo.hosts:
-            sysctls = dict(HOST_SYSCTLS[topo.family])
+            fam = "ipv6" if topo.dual_stack else topo.family
+            sysctls = dict(HOST_SYSCTLS[fam])
             if isinstance(host, Middlebox):
-                sysctls.update(ROUTER_SYSCTLS[topo.family])
+                sysctls.update(ROUTER_SYSCTLS[fam])
             _write_sysctls(self.ns[host.name], sysctls)
             if any(b.host == host.name for b in topo.bridges):
                 try:  # a switch, not a firewall: bridged frames skip the IP hooks

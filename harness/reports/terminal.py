@@ -28,6 +28,8 @@ def cell(r: Result) -> Text:
         mark = "pass*"
     if v.outcome == "pass" and v.evidence.get("fell_back_to_passive"):
         mark = "pass→pasv"
+    if v.outcome == "pass" and v.evidence.get("unfiltered"):
+        mark = "pass!"
     return Text(mark, style=CELL_STYLE[v.outcome])
 
 
@@ -66,7 +68,8 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          f"{n['skip']} skip, ",
                          (f"{n['error']} error", "magenta" if n["error"] else ""),
                          ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
-                         "client gave up active mode; ✗ stage = first failing stage.")
+                         "client gave up active mode; pass! = passed through a firewall that does not "
+                         "filter this address family (security finding); ✗ stage = first failing stage.")
 
 
 def failures(results: list[Result], console: Console, limit: int = 0) -> None:

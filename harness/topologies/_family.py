@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..family import Family
+from ..family import IPV6, Family
 from ..model import Bridge, Host, Link, Middlebox, Port, Topology
 
 
 def in_family(topo: Topology, fam: Family) -> Topology:
+    if topo.dual_stack:
+        return _dual_stack(topo, fam)
     if fam.version == 4:
         return topo
     a, text = fam.lab_address, fam.lab_text
@@ -36,3 +38,19 @@ def in_family(topo: Topology, fam: Family) -> Topology:
         server_public=a(topo.server_public), masquerade_address=a(topo.masquerade_address),
         masquerade_map=tuple((a(k), a(v)) for k, v in topo.masquerade_map),
         picture=text(topo.picture))
+
+
+def _dual_stack(topo: Topology, fam: Family) -> Topology:
+    """Both families on every interface and route; the client dials `fam`'s address."""
+    a = IPV6.lab_address
+
+    def port(p: Port) -> Port:
+        twins = tuple(a(x) for x in (p.address, *p.extra) if x)
+        return replace(p, extra=p.extra + twins)
+
+    def host(h: Host) -> Host:
+        return replace(h, routes=h.routes + tuple(replace(r, dst=a(r.dst), via=a(r.via)) for r in h.routes))
+
+    return replace(topo, family=fam.name, hosts=tuple(map(host, topo.hosts)),
+                   links=tuple(Link(x.name, port(x.a), port(x.b)) for x in topo.links),
+                   server_public=fam.lab_address(topo.server_public))
