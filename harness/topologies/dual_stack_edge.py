@@ -12,7 +12,7 @@ from . import topology
 from ._common import CONTROL_PORTS, SERVER_PUBLIC
 
 
-@topology("dual-stack-edge", "dual-stack firewall whose filter rules are in `table ip` only", order=15)
+@topology("dual-stack-edge", "dual-stack firewall whose filter rules are in `table ip` only", order=70)
 def dual_stack_edge(server: ServerSpec, net: NetSpec) -> Topology:
     rs = RuleSet("edge", ("dual-stack-edge.nft",), (
         ("OUTSIDE_IF", '"wan0"'), ("SERVER_IP", SERVER_PUBLIC), ("CONTROL_PORTS", CONTROL_PORTS),
