@@ -285,6 +285,7 @@ def _data_source(obs: Observation, control_from: str, reply: str) -> str | None:
 
 check("ipv4-only-line")(family_checks.ipv4_only_line)
 check("address-respelled")(family_checks.respelled_address)
+check("family-mismatch")(family_checks.family_mismatch)
 
 
 @check("foreign-address")

@@ -199,6 +199,19 @@ LAB_NETWORKS: tuple[tuple[str, str], ...] = (
 )
 
 
+# NAT64: IPv6 clients reach IPv4 servers at this prefix + the IPv4 address (RFC 6052).
+# Not the well-known 64:ff9b::/96: it must not carry non-global IPv4 addresses (RFC 6052
+# 3.1), the lab's IPv4 "internet" is documentation space, and tayga refuses it (a run showed
+# it answering every packet with an ICMPv6 error). A network-specific prefix in 2001:db8::/32.
+NAT64_PREFIX = "2001:db8:64:ff9b::/96"
+
+
+def nat64(v4: str, prefix: str = NAT64_PREFIX) -> str:
+    """The IPv6 address an IPv6-only client dials to reach IPv4 address `v4` through NAT64."""
+    net = ipaddress.IPv6Network(prefix)
+    return str(ipaddress.IPv6Address(int(net.network_address) + int(ipaddress.IPv4Address(v4))))
+
+
 @dataclass(frozen=True)
 class Family:
     name: str          # ipv4 | ipv6

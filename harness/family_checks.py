@@ -35,8 +35,9 @@ def ipv4_only_line(obs: Observation, ev: Evidence) -> Verdict | None:
         line = "227"
         got = family.parse_227_or_none(reply) if reply.startswith("227") else None
         if got:
-            what = (f"The server answered PASV with '{reply}': an IPv4 address ({got.ip}) that is "
-                    "not where it can be reached.")
+            what = (f"The server answered PASV with '{reply}': an IPv4 address ({got.ip}) that an "
+                    f"IPv6 client cannot use" + (f" (its connection failed: {f['error']})"
+                                                  if f.get("stage") == "data-connect" else "") + ".")
         elif reply.startswith("227"):
             what = (f"The server answered PASV with '{reply}', which is not a valid 227 reply: "
                     "no client can read an address from it.")
@@ -140,3 +141,29 @@ def unfiltered(obs: Observation, ev: Evidence) -> list[str]:
             f"but its ruleset has only {', '.join(tables)}, which no {fam} packet ever meets; "
             f"{tracked}. Whatever those rules refuse over the other family is open over {fam}.")
     return notes
+
+
+def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
+    """EPRT announced an address of the other family than the one the server sees the control
+    connection in (a translator such as NAT64 in between), and the server refused it."""
+    f, d = ev.get("failure"), _data(ev)
+    if not f or d.get("mode") != "eprt" or not d.get("sent"):
+        return None
+    reply = d.get("reply") or f.get("reply") or ""
+    announced = family.address_in(d["sent"])
+    peer = next((family.peer_address(e["peer"]) for e in obs.server_lines if e["kind"] == "recv"), None)
+    if not announced or not peer or reply[:1] not in ("4", "5"):
+        return None
+    try:
+        a, p = family.of(announced), family.of(peer)
+    except ValueError:
+        return None
+    if a is p:
+        return None
+    via = [b.name for b in obs.topology.middleboxes if b.translator]
+    text = (f"The client announced an {a.name.replace('ipv', 'IPv')} address in '{d['sent']}', but "
+            f"the server sees its control connection coming from the {p.name.replace('ipv', 'IPv')} "
+            f"address {peer}" + (f" (translated by {', '.join(via)})" if via else "") +
+            f"; it cannot connect back to the announced address and said so: '{reply}'. Without an "
+            "FTP ALG in the translator active mode cannot work (RFC 6384); EPSV can.")
+    return Verdict("fail", f.get("stage"), text, ev)

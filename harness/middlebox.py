@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from string import Template
 
 from .model import Middlebox, Topology
 from .observe import _Follow
@@ -28,6 +29,8 @@ class Middleboxes:
         for box in self.boxes.values():
             if box.proxy:
                 self._start_proxy(box)
+            if box.translator:
+                self._start_translator(box)
 
     # -- rulesets ---------------------------------------------------------------
     def load(self, box: str, text: str) -> None:
@@ -71,6 +74,26 @@ class Middleboxes:
                 break
             time.sleep(0.01)
         raise ProxyFailed(f"HAProxy did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+
+    def _start_translator(self, box: Middlebox) -> None:
+        """tayga: its tun device, the routes into it, then the daemon in the foreground."""
+        t = box.translator
+        data = self.workdir / f"{box.name}.tayga"
+        data.mkdir(exist_ok=True)
+        conf = data / "tayga.conf"
+        conf.write_text(Template(nat_file(t.file)).substitute(dict(t.env), DATA_DIR=data))
+        steps = [["tayga", "-c", str(conf), "--mktun"], ["ip", "link", "set", t.tun, "up"],
+                 *(["ip", "route", "add", dst, "dev", t.tun] for dst in t.routes)]
+        for argv in steps:
+            r = self.lab.run(box.name, argv, timeout=10)
+            if r.returncode != 0:
+                raise ProxyFailed(f"NAT64 on {box.name}: {' '.join(argv)}: {(r.stderr or r.stdout).strip()}")
+        follow = _Follow(self.lab, box.name, self.workdir / f"{box.name}.tayga.log",
+                         ["tayga", "-c", str(conf), "-n"], stderr=subprocess.STDOUT, append=True)
+        self.proxies[box.name] = follow
+        time.sleep(0.05)
+        if follow.proc.poll() is not None:
+            raise ProxyFailed(f"tayga did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
 
     def _stop_proxy(self, name: str) -> None:
         follow = self.proxies.pop(name, None)

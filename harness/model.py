@@ -99,6 +99,16 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class Translator:
+    """A NAT64 (tayga) run in a middlebox on tun device `tun`: a config file from nat/ and its
+    ${VARIABLES}; `routes` go to the tun device (the IPv6 prefix and the IPv4 pool)."""
+    file: str
+    tun: str
+    env: tuple[tuple[str, str], ...]
+    routes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """An nftables ruleset: files from nat/ plus the variables they use."""
     name: str
@@ -129,6 +139,7 @@ class Middlebox(Host):
     """A router/firewall/load balancer host: forwards, enforces a RuleSet, may run a Proxy."""
     ruleset: RuleSet | None = None
     proxy: Proxy | None = None
+    translator: Translator | None = None
     fresh_per_case: bool = False  # reset its state before every case (balancing order)
 
 
@@ -176,6 +187,10 @@ class Topology:
         for b in self.bridges:
             if b.address and str(ipaddress.ip_interface(b.address).ip) == ip:
                 return b.host
+        for m in self.middleboxes:  # a translator answers for the prefixes routed into it
+            if m.translator and any(ipaddress.ip_address(ip) in ipaddress.ip_network(r)
+                                    for r in m.translator.routes if ":" in r and ":" in ip):
+                return m.name
         return None
 
     def interfaces(self, host: str) -> list[tuple[str, str]]:

@@ -52,7 +52,8 @@ def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))]
+    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))
+            if f in topologies.supported(t)]
     for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
             tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):

@@ -79,3 +79,15 @@ def test_an_ipv4_only_ruleset_leaves_ipv6_unfiltered_and_says_so():
     v4 = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off")
     assert v4.outcome == "fail" and "edge rejected" in v4.diagnosis
     assert "unfiltered" not in v4.evidence
+
+
+def test_eprt_through_nat64_reaches_an_ipv4_only_server_that_refuses_it():
+    v = judge("nat64/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "family-mismatch")
+    assert "'522 Network protocol not supported (use 1).'" in v.diagnosis and "nat64" in v.diagnosis
+
+
+def test_pasv_through_nat64_advertises_an_ipv4_address_the_client_cannot_use():
+    v = judge("nat64/pyftpdlib/ftplib/none/pasv/trust/masq-off/ipv6")
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "ipv4-only-line")
+    assert "(203,0,113,10," in v.diagnosis and "Network is unreachable" in v.diagnosis

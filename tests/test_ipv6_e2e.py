@@ -65,3 +65,23 @@ def test_a_ula_client_behind_nat66_announces_a_foreign_address(v6):
     c = case(v6, "client-nat", "none", "eprt")
     assert (c["outcome"], c["check"]) == ("fail", "foreign-address")
     assert "fd00:1::2" in c["diagnosis"]
+
+
+def test_nat64_passes_epsv_and_refuses_active_mode(tmp_path):
+    out = tmp_path / "nat64.json"
+    r = harness("matrix", "--topology", "nat64", "--tls", "explicit", "--mode", "epsv,eprt",
+                "--masquerade", "off", "--json", str(out))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    cases = {c["mode"]: c for c in json.loads(out.read_text())["cases"]}
+    assert cases["epsv"]["outcome"] == "pass" and cases["epsv"]["family"] == "ipv6"
+    assert cases["eprt"]["check"] == "family-mismatch"
+
+
+def test_dual_stack_edge_ipv6_is_unfiltered_where_ipv4_is_refused(tmp_path):
+    out = tmp_path / "edge.json"
+    r = harness("matrix", "--topology", "dual-stack-edge", "--family", "ipv4,ipv6", "--tls", "none",
+                "--mode", "eprt", "--masquerade", "off", "--json", str(out))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    cases = {c["family"]: c for c in json.loads(out.read_text())["cases"]}
+    assert cases["ipv4"]["outcome"] == "fail" and "edge rejected" in cases["ipv4"]["diagnosis"]
+    assert cases["ipv6"]["outcome"] == "pass" and "SECURITY: IPv6 UNFILTERED" in cases["ipv6"]["diagnosis"]

@@ -74,7 +74,13 @@ DUAL_STACK = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-na
 
 def families(name: str) -> tuple[str, ...]:
     """The address families a matrix runs `name` in when none are asked for."""
-    return family.NAMES if name in DUAL_STACK else ("ipv4",)
+    return family.NAMES if name in DUAL_STACK else supported(name)[:1]
+
+
+def supported(name: str) -> tuple[str, ...]:
+    """The families `name` can be built in: both, unless its builder fixes one (nat64)."""
+    own = get(name).build(ServerSpec(), NetSpec()).family
+    return family.NAMES if own == "ipv4" else (own,)
 
 
 def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:

@@ -14,7 +14,7 @@ from ..model import Bridge, Host, Link, Middlebox, Port, Topology
 def in_family(topo: Topology, fam: Family) -> Topology:
     if topo.dual_stack:
         return _dual_stack(topo, fam)
-    if fam.version == 4:
+    if fam.version == 4 or topo.family != "ipv4":  # IPv4, or a topology built in its family
         return topo
     a, text = fam.lab_address, fam.lab_text
 
