@@ -160,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_list("topology", topo_names))
     r.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009))
+    r.add_argument("--family", choices=family.NAMES, default="ipv4")
     return p
 
 
@@ -181,7 +182,7 @@ def cmd_list(args, console: Console) -> int:
 def cmd_rules(args, console: Console) -> int:
     from .model import ServerSpec
     for name in args.topology:
-        topo = topologies.build(name, ServerSpec(passive=args.passive_range))
+        topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
             if box.ruleset:
                 print(f"# --- {name}: {box.name} ---")
