@@ -273,7 +273,7 @@ def _seen_from(obs: Observation) -> str | None:
 def _data_source(obs: Observation, control_from: str, reply: str) -> str | None:
     """Where a refused passive data connection came from, if not from the control's address:
     the server's own words, else a middlebox that gave the data connection another source."""
-    m = re.search(r"foreign address ([\d.]+):(\d+)", reply)
+    m = re.search(r"foreign address ([\da-fA-F.:]+):(\d+)", reply)
     if m:
         return m.group(1)
     for box, lines in obs.flows.items():

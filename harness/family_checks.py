@@ -109,7 +109,8 @@ def substituted_mode(obs: Observation, ev: Evidence) -> Verdict | None:
     topo = obs.topology
     why = family.cannot_carry("PORT", topo.address_of(topo.client)) if asked == "PORT" else \
         family.cannot_carry("227", topo.server_public)
-    text = (f"{obs.case.client.impl} was asked for {asked} but sent '{instead}' instead, on every "
+    ev["sent_instead"] = instead
+    text = (f"{obs.case.client.impl} was asked for {asked} but sent {used} instead, on every "
             f"transfer: on an IPv6 connection it cannot be made to send {asked}. "
             f"{why[0].upper() + why[1:]}. (The session itself passed with {used}.)")
     return Verdict("skip", None, text, ev)
@@ -143,6 +144,19 @@ def unfiltered(obs: Observation, ev: Evidence) -> list[str]:
     return notes
 
 
+def _server_sees(obs: Observation) -> str | None:
+    """The client's address as the server sees it: from the server's own lines, else from
+    the control connection a middlebox tracked (its far side)."""
+    from .flows import flows as flows_of
+    peer = next((family.peer_address(e["peer"]) for e in obs.server_lines if e["kind"] == "recv"), None)
+    if peer:
+        return peer
+    return next((f.reply_dst for box, lines in obs.flows.items() for f in flows_of(box, lines)
+                 if f.real_dport in family.CONTROL_PORTS and obs.topology.owner_of(f.real_dst)
+                 in obs.topology.servers),
+                None)
+
+
 def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
     """EPRT announced an address of the other family than the one the server sees the control
     connection in (a translator such as NAT64 in between), and the server refused it."""
@@ -151,7 +165,7 @@ def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
         return None
     reply = d.get("reply") or f.get("reply") or ""
     announced = family.address_in(d["sent"])
-    peer = next((family.peer_address(e["peer"]) for e in obs.server_lines if e["kind"] == "recv"), None)
+    peer = _server_sees(obs)
     if not announced or not peer or reply[:1] not in ("4", "5"):
         return None
     try:

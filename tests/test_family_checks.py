@@ -59,9 +59,10 @@ def test_each_real_server_answers_pasv_over_ipv6_its_own_way():
 def test_a_client_that_sends_epsv_when_asked_for_pasv_is_a_skip():
     v = judge("server-nat-alg/vsftpd/curl/none/pasv/trust/masq-off/ipv6")
     assert (v.outcome, v.check) == ("skip", "not-expressible")
-    assert "sent 'EPSV' instead" in v.diagnosis
+    assert "sent EPSV instead" in v.diagnosis
     v = judge("server-nat-alg/vsftpd/curl/none/port/n-a/masq-off/ipv6")
-    assert v.outcome == "skip" and "sent 'EPRT |2|2001:db8:113::100|" in v.diagnosis
+    assert v.outcome == "skip" and "sent EPRT instead" in v.diagnosis
+    assert v.evidence["sent_instead"].startswith("EPRT |2|2001:db8:113::100|")
 
 
 def test_vsftpd_accepts_the_helpers_full_length_eprt():
@@ -91,3 +92,10 @@ def test_pasv_through_nat64_advertises_an_ipv4_address_the_client_cannot_use():
     v = judge("nat64/pyftpdlib/ftplib/none/pasv/trust/masq-off/ipv6")
     assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "ipv4-only-line")
     assert "(203,0,113,10," in v.diagnosis and "Network is unreachable" in v.diagnosis
+
+
+def test_a_server_without_a_transcript_is_seen_through_the_translators_conntrack():
+    # Pure-FTPd logs no control lines: the address it sees comes from the IPv4 flow on nat64.
+    v = judge("nat64/pure-ftpd/lftp/none/port/n-a/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("fail", "family-mismatch")
+    assert "192.0.2.244" in v.diagnosis and "I won't open a connection" in v.diagnosis
