@@ -71,7 +71,7 @@ def respelled_address(obs: Observation, ev: Evidence) -> Verdict | None:
     text = (f"{by} rewrote '{pair['sent']}' into '{pair['received']}': {what}, spelled out in "
             f"full. That is the server's own control peer ({peer}), yet the server did not "
             f"recognise it in that spelling and refused it as a foreign address: '{reply}'.")
-    return Verdict("fail", f.get("stage"), text, ev)
+    return Verdict("fail", "data-setup", text, ev)  # the server refused the line itself
 
 
 def _lost_227(obs: Observation, ev: Evidence, f: dict[str, Any]) -> Verdict | None:
@@ -180,4 +180,4 @@ def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
             f"address {peer}" + (f" (translated by {', '.join(via)})" if via else "") +
             f"; it cannot connect back to the announced address and said so: '{reply}'. Without an "
             "FTP ALG in the translator active mode cannot work (RFC 6384); EPSV can.")
-    return Verdict("fail", f.get("stage"), text, ev)
+    return Verdict("fail", "data-setup", text, ev)  # the server refused the EPRT line itself
