@@ -5,6 +5,7 @@ Like observe.py, this only runs commands in hosts through the Lab.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -78,6 +79,8 @@ class Middleboxes:
     def _start_translator(self, box: Middlebox) -> None:
         """tayga: its tun device, the routes into it, then the daemon in the foreground."""
         t = box.translator
+        if shutil.which("tayga") is None:
+            raise ProxyFailed("tayga is not installed: Debian package tayga (`make setup` installs it)")
         data = self.workdir / f"{box.name}.tayga"
         data.mkdir(exist_ok=True)
         conf = data / "tayga.conf"
