@@ -478,9 +478,9 @@ def data_port_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
 def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]
     d = _failed_data(ev)
-    if f["stage"] != "data-connect" or d.get("mode") not in ("port", "eprt"):
-        return None
     reply = f.get("reply") or f.get("late_reply") or ""
+    if d.get("mode") not in ("port", "eprt") or f["stage"] != "data-connect" and reply[:3] != "425":
+        return None
     text = (f"The server could not open the active-mode data connection to "
             f"{d.get('listen', 'the client')}: {reply or f['error']}{_rejections(obs, ev)}.")
     return _v("fail", "data-connect", text, ev)

@@ -99,3 +99,8 @@ def test_a_server_without_a_transcript_is_seen_through_the_translators_conntrack
     v = judge("nat64/pure-ftpd/lftp/none/port/n-a/masq-off/ipv6")
     assert (v.outcome, v.check) == ("fail", "family-mismatch")
     assert "192.0.2.244" in v.diagnosis and "I won't open a connection" in v.diagnosis
+
+
+def test_the_server_refused_an_active_connection_by_the_firewall_is_data_connect():
+    v = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off")
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "active-connect-failed")

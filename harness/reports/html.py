@@ -114,7 +114,7 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
     ev = v.evidence
     keep = ("transcript", "control", "tampered_lines", "data_connections", "failure", "firewall_rejected",
             "firewall_dropped_invalid", "helper_expectations", "server_log", "balancer", "security_weakened",
-            "middlebox_log")
+            "middlebox_log", "unfiltered", "sent_instead")
     rules = []
     for box, fw in (r.rules or {}).items():
         key = "|".join(map(str, fw.signature()))
@@ -127,7 +127,8 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
             "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": grid.column(r),
             "row": list(g.row_key(r)),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
-            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
+            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")),
+            "unfiltered": bool(ev.get("unfiltered")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
             "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
             "duration": round(r.duration_s, 3)}
 
