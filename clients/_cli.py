@@ -2,7 +2,8 @@
 
 They run the real client inside the client host, keep its raw output as evidence, and turn
 its verbose trace into the same report the ftplib probe gives: the control transcript, one
-connection, and the failure in the client's own terms (harness/stages.py places it).
+Connection per control and data connection, and the failure in the client's own terms
+(harness/stages.py places it).
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from harness.observation import Connection, ControlLine, Endpoint, Failure

@@ -419,6 +419,7 @@ class FtplibProbe(ClientAdapter):
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
+    reusing_variant = "ftplib-reuse"
 
     def __init__(self) -> None:
         self._agents: dict[int, subprocess.Popen] = {}

@@ -12,6 +12,7 @@ class FtplibReuse(FtplibProbe):
     summary = "Python ftplib with TLS session reuse on data connections"
     reuse = True
     reuses_tls_sessions = True
+    reusing_variant = ""
 
 
 register(FtplibReuse())
