@@ -206,11 +206,7 @@ class Session(ftplib.FTP_TLS):
         if resp[:1] != "1":
             if conn is not None:
                 conn.close()
-            # 425/426 mean the data connection itself failed; other codes, the command did.
-            step = "data-connect" if resp[:3] in ("425", "426") else "data-setup"
-            if resp[:3] == "522":
-                step = "data-tls"
-            raise StepFailed(step, f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
+            raise StepFailed("transfer-start", f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
 
     def secure_data(self, conn: socket.socket, rec: dict[str, Any]) -> socket.socket:
         if not self._prot_p:

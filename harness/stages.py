@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 from .observation import ClientReport, Connection, ControlLine, Failure
 
-# The probe's own steps, and the stage each belongs to.
+# The probe's own steps, and the stage each belongs to ("transfer-start": see _reply_stage).
 STEP_STAGE = {
     "connect": "connect", "greeting": "connect", "tls-handshake": "tls-handshake",
     "login": "login", "protect": "login", "pwd": "login",
@@ -121,6 +121,12 @@ def _exit_status(x: Facts) -> Placed | None:
     return None
 
 
+def _reply_stage(reply: str) -> str:
+    """The stage a refused transfer command stopped at: 425/426 mean the data connection itself
+    failed, 522 its TLS; other codes, the command did."""
+    return {"425": "data-connect", "426": "data-connect", "522": "data-tls"}.get(reply[:3], "data-setup")
+
+
 def _reply_code(x: Facts) -> Placed | None:
     code = x.reply[:3]
     if code in ("425", "426") or "foreign" in x.reply.lower():
@@ -138,6 +144,8 @@ def place(report: ClientReport, tls: str) -> Placed:
     """(step, stage, kind) of a failed session."""
     f = report.failure
     assert f is not None, "place() needs a failed report"
+    if f.step == "transfer-start":  # the server refused the transfer command: its reply says why
+        return _same(_reply_stage(f.reply or ""), f.kind)
     if f.step:  # the client knows its step exactly
         return Placed(f.step, STEP_STAGE.get(f.step, "transfer"), f.kind)
     last = max((l.session for l in report.transcript), default=0)

@@ -18,6 +18,7 @@ def load(case_id: str):
 @pytest.mark.parametrize("case_id, step, stage", [
     ("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off", "data-connect", "data-connect"),
     ("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off", "data-setup", "data-setup"),
+    ("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on", "data-connect", "data-connect"),
     ("server-nat/vsftpd/curl/none/pasv/trust/masq-off", "data-connect", "data-connect"),
     ("client-nat/vsftpd/curl/none/port/n-a/masq-on", "data-setup", "data-setup"),
     ("direct/vsftpd/curl/explicit/port/n-a/masq-on", "transfer", "transfer"),
@@ -36,6 +37,8 @@ def test_clients_report_facts_not_stages():
     assert (curl.exit, curl.command, curl.step) == ("unreached", "stor", None)  # curl exit 7
     probe = load("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off").client.failure
     assert probe.step == "data-connect" and probe.exit is None
+    refused = load("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on").client.failure
+    assert (refused.step, refused.reply[:3]) == ("transfer-start", "425")  # the reply decides the stage
 
 
 def test_a_refused_data_connection_is_a_typed_connection():
