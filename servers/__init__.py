@@ -87,7 +87,9 @@ class ServerAdapter:
     # (knobs: masquerade, permit-foreign, reuse-off); diagnoses and fixes quote them.
     settings: dict[str, str] = {}
     # How it words facts in its replies and log; checks read them through these patterns.
+    # The defaults are the wording these servers share; an adapter overrides what differs.
     says: dict[str, re.Pattern[str]] = {
+        "startup": re.compile(r"listening on"),  # its start-up line, not about any session
         "foreign-address": re.compile(r"foreign address(?: ([\d.]+):(\d+))?"),
         "passive-fallback": re.compile(r"random|free passive port", re.I),
         "reuse-required": re.compile(r"reuse", re.I),  # in a reply

@@ -9,6 +9,7 @@ from typing import Any
 
 import servers
 
+from ..flows import parse_relayed
 from ..observation import Connection, ControlLine, Observation
 from ..stages import place
 
@@ -66,9 +67,6 @@ def control_pairs(obs: Observation) -> list[dict[str, Any]]:
     return pairs
 
 
-_HAPROXY = re.compile(r"(\S+):(\d+) -> (\S+):(\d+) => (\S+)/(\S+) \S+ \d+ (\S+)")
-
-
 def balancer(obs: Observation) -> dict[str, Any] | None:
     """Which backend got the control connection and which got each data connection."""
     if len(obs.topology.servers) < 2:
@@ -78,10 +76,10 @@ def balancer(obs: Observation) -> dict[str, Any] | None:
     conns = []
     for box, view in obs.middleboxes.items():  # a proxy's log (HAProxy)
         for line in view.log:
-            m = _HAPROXY.search(line)
-            if m and int(m.group(4)) not in (21, 990):
-                conns.append({"via": box, "port": int(m.group(4)), "backend": m.group(6),
-                              "state": m.group(7), "log": line})
+            r = parse_relayed(line)
+            if r and r.dport not in (21, 990):
+                conns.append({"via": box, "port": r.dport, "backend": r.backend, "state": r.state,
+                              "log": line})
     if not conns:  # a NAT balancer: conntrack shows where each connection was sent
         for box, view in obs.middleboxes.items():
             for f in view.parsed_flows(box):
@@ -121,7 +119,7 @@ def gather(obs: Observation) -> Evidence:
         where = place(rep, obs.case.server.tls)
         failure = {"ok": False, "step": where.step, "stage": where.stage, "kind": where.kind,
                    "error": rep.failure.error, "reply": rep.failure.reply}
-    boxes = obs.middleboxes
+    boxes, startup = obs.middleboxes, server_pattern(obs, "startup")
     ev: Evidence = {
         "control": pairs[:12],
         "tampered": bool(tampered),
@@ -129,7 +127,7 @@ def gather(obs: Observation) -> Evidence:
         "failure": failure,
         "helper_expectations": {k: list(v.expectations) for k, v in boxes.items() if v.expectations},
         "firewall_rejected": {k: v.rejected for k, v in boxes.items() if v.rejected},
-        "server_log": [l for l in obs.server_log if "listening on" not in l][-8:],
+        "server_log": [l for l in obs.server_log if not startup.search(l)][-8:],
         "transcript": [("> " if t.dir == "sent" else "< ") + t.line for t in rep.transcript],
     }
     if tampered:
