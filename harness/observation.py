@@ -12,10 +12,6 @@ from typing import Any
 from .evidence import MiddleboxView
 from .model import Case, Topology
 
-CONNECT_RESULTS = ("ok", "refused", "timeout", "unreachable", "reset", "eof", "tls-verify",
-                   "tls-error", "error")
-
-
 @dataclass(frozen=True)
 class Endpoint:
     host: str
@@ -62,7 +58,8 @@ class Connection:
     role: str  # control | data
     session: int = 0
     target: Endpoint | None = None  # where the client connected (passive) or dialled
-    result: str | None = None  # one of CONNECT_RESULTS; None if never tried
+    result: str | None = None  # ok, refused, timeout, unreachable, reset, eof, tls-verify,
+    #                            tls-error, error; None if never tried
     error: str | None = None
     local: str | None = None
     peer: str | None = None  # who connected to the client (active mode)
