@@ -72,5 +72,9 @@ names, get = _REGISTRY.names, _REGISTRY.get
 
 
 def reusing_sessions() -> list[str]:
-    """The clients that reuse TLS sessions on data connections, by label."""
-    return [a.label or a.name for a in map(get, names()) if a.reuses_tls_sessions]
+    """The clients that reuse TLS sessions on data connections, by label: clients of their
+    own first, then the reusing variants of other clients."""
+    adapters = [get(n) for n in names()]
+    variants = {a.reusing_variant for a in adapters}
+    return [a.label or a.name for a in sorted(adapters, key=lambda a: a.name in variants)
+            if a.reuses_tls_sessions]

@@ -58,3 +58,10 @@ def test_a_client_bug_is_declared_by_its_adapter_and_named():
     v = checks.judge(load("direct/vsftpd/curl/explicit/port/n-a/masq-on"))
     assert v.check == "client-known-bug" and "curl issue 10666" in v.diagnosis
     assert "errno 97" in v.diagnosis
+
+
+def test_server_settings_in_a_diagnosis_come_from_the_server_adapters():
+    v = checks.judge(load("direct/vsftpd/ftplib/explicit/epsv/n-a/masq-off"))
+    assert (v.check, v.stage) == ("session-reuse-required", "data-tls")
+    assert "vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions NoSessionReuseRequired" in v.diagnosis
+    assert "(here: curl, lftp, ftplib with session reuse)" in v.diagnosis
