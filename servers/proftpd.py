@@ -25,6 +25,9 @@ _SEP = "|~|"
 
 class Proftpd(ServerAdapter):
     name = "proftpd"
+    label = "ProFTPD"
+    settings = {"permit-foreign": "AllowForeignAddress",
+                "reuse-off": "TLSOptions NoSessionReuseRequired"}
     order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
     prints_ready = False
