@@ -74,7 +74,9 @@ DUAL_STACK = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-na
 
 def families(name: str) -> tuple[str, ...]:
     """The address families a matrix runs `name` in when none are asked for."""
-    return family.NAMES if name in DUAL_STACK else supported(name)[:1]
+    if name in DUAL_STACK or get(name).build(ServerSpec(), NetSpec()).dual_stack:
+        return family.NAMES
+    return supported(name)[:1]
 
 
 def supported(name: str) -> tuple[str, ...]:
