@@ -85,3 +85,18 @@ def test_dual_stack_edge_ipv6_is_unfiltered_where_ipv4_is_refused(tmp_path):
     cases = {c["family"]: c for c in json.loads(out.read_text())["cases"]}
     assert cases["ipv4"]["outcome"] == "fail" and "edge rejected" in cases["ipv4"]["diagnosis"]
     assert cases["ipv6"]["outcome"] == "pass" and "SECURITY: IPv6 UNFILTERED" in cases["ipv6"]["diagnosis"]
+
+
+def test_real_servers_listen_on_ipv6_and_answer_pasv_in_their_own_words(tmp_path):
+    out = tmp_path / "peers.json"
+    r = harness("matrix", "--topology", "direct", "--family", "ipv6", "--server",
+                "vsftpd,proftpd,pure-ftpd", "--client", "ftplib-reuse,curl", "--tls", "explicit",
+                "--mode", "pasv,epsv", "--pasv-address", "trust", "--masquerade", "off",
+                "--no-rules", "--json", str(out))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    cases = {(c["server"], c["client"], c["mode"]): c for c in json.loads(out.read_text())["cases"]}
+    for srv in ("vsftpd", "proftpd", "pure-ftpd"):
+        assert cases[(srv, "ftplib-reuse", "epsv")]["outcome"] == "pass"  # dual-stack listeners
+        assert cases[(srv, "ftplib-reuse", "pasv")]["check"] == "ipv4-only-line"
+        assert cases[(srv, "curl", "pasv")]["check"] == "not-expressible"  # curl sent EPSV
+    assert "You cannot use PASV on IPv6 connections" in cases[("pure-ftpd", "ftplib-reuse", "pasv")]["diagnosis"]
