@@ -8,6 +8,7 @@ and links to the capture and TLS key log when the run made them.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 from collections import deque
 from pathlib import Path
@@ -64,7 +65,10 @@ def topology_svg(topo: Topology) -> tuple[str, dict[str, Any]]:
                 ux, uy = (qx - px) / dist, (qy - py) / dist
                 tx = px + ux * (BOX_W / 2 + 36)
                 ty = py + uy * (BOX_H / 2 + 14) + (-6 if end == 0 else 14)  # a-end above, b-end below
-                parts.append(f'<text class="addr" x="{tx:.0f}" y="{ty:.0f}">{html.escape(port.ip)}</text>')
+                shown = [port.ip] + ([str(ipaddress.ip_interface(x).ip) for x in port.extra if ":" in x]
+                                     if topo.dual_stack else [])  # both families on a dual stack
+                for i, ip in enumerate(shown):
+                    parts.append(f'<text class="addr" x="{tx:.0f}" y="{ty + 11 * i:.0f}">{html.escape(ip)}</text>')
     parts.append('</g><g class="flow"></g><g class="hosts">')
     for h in topo.hosts:
         x, y = pos[h.name]
