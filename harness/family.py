@@ -90,7 +90,7 @@ def parse_227(line: str) -> Endpoint:
         raise ValueError(f"cannot parse PASV reply {line!r}") from e
     nums = [int(x) for x in host.split(".")] + [port >> 8, port & 255]
     _bytes(nums, line)
-    return Endpoint(host, _port(port))
+    return Endpoint(".".join(map(str, nums[:4])), _port(port))  # ASCII, whatever digits came
 
 
 def parse_227_or_none(line: str) -> Endpoint | None:
@@ -111,7 +111,7 @@ def parse_229(line: str) -> Endpoint:
 
 def parse_port(line: str) -> Endpoint:
     """PORT h1,h2,h3,h4,p1,p2."""
-    m = re.fullmatch(r"PORT\s+(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\s*", line, re.I)
+    m = re.fullmatch(r"PORT\s+(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\s*", line, re.I | re.A)
     if not m:
         raise ValueError(f"cannot parse PORT command {line!r}")
     nums = [int(x) for x in m.groups()]
@@ -121,7 +121,7 @@ def parse_port(line: str) -> Endpoint:
 
 def parse_eprt(line: str) -> Endpoint:
     """EPRT <d>proto<d>address<d>port<d> (RFC 2428); proto 1 = IPv4, 2 = IPv6."""
-    m = re.fullmatch(r"EPRT\s+(.)([12])\1([^\s]+?)\1(\d{1,5})\1\s*", line, re.I)
+    m = re.fullmatch(r"EPRT\s+(.)([12])\1([^\s]+?)\1(\d{1,5})\1\s*", line, re.I | re.A)
     if not m:
         raise ValueError(f"cannot parse EPRT command {line!r}")
     proto, host = m.group(2), m.group(3)

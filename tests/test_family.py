@@ -139,3 +139,18 @@ def test_no_other_module_parses_address_lines():
                 if _PARSING.search(line):
                     offenders.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offenders, "parse address lines in harness/family.py only:\n" + "\n".join(offenders)
+
+
+def test_garbage_never_raises_anything_but_none():
+    import random
+    rnd = random.Random(13)
+    alphabet = "0123456789,|()!.:% abcdefPORTEPRT227229٣\x00\u2028"
+    for _ in range(3000):
+        head = rnd.choice(["PORT ", "EPRT ", "227 ", "229 ", "port ", ""])
+        line = head + "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        ep = family.announced(line)
+        assert ep is None or (0 < ep.port < 65536 and (ep.ip is None or ep.ip))
+    assert family.announced("PORT ٣,0,1,2,195,80") is None  # ASCII digits only from our side
+    # replies are read as the stdlib reads them: ASCII digits in a 227, any digit in a 229
+    assert family.announced("227 Entering Passive Mode (١٠,0,2,2,195,80)") is None
+    assert family.announced("229 Entering Extended Passive Mode (|||٣|)") == Endpoint(None, 3)
