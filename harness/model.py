@@ -191,9 +191,13 @@ class Topology:
         for b in self.bridges:
             if b.address and str(ipaddress.ip_interface(b.address).ip) == ip:
                 return b.host
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
         for m in self.middleboxes:  # a translator answers for the prefixes routed into it
-            if m.translator and any(ipaddress.ip_address(ip) in ipaddress.ip_network(r)
-                                    for r in m.translator.routes if ":" in r and ":" in ip):
+            if m.translator and any(addr.version == ipaddress.ip_network(r).version
+                                    and addr in ipaddress.ip_network(r) for r in m.translator.routes):
                 return m.name
         return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -165,7 +166,7 @@ class NetnsLab(Lab):
                 ip.route("add", dst=dst, gateway=route.via, table=route.table)
             for rule in host.policy:
                 fam = family.of(rule.src)
-                ip.rule("add", family=10 if fam.version == 6 else 2, src=rule.src,
+                ip.rule("add", family=socket.AF_INET6 if fam.version == 6 else socket.AF_INET, src=rule.src,
                         src_len=fam.host_bits, table=rule.table, priority=100)
 
     # -- running ------------------------------------------------------------
