@@ -270,6 +270,11 @@ class Family:
         text = re.sub(r"\bl3proto ip;", "l3proto ip6;", text)
         return self.lab_text(text)
 
+    def proxy_address(self, value: str) -> str:
+        """An address as HAProxy reads it: IPv6 with the ipv6@ prefix (its port goes after the
+        last colon, so `ipv6@fd00:3::11:` is that address with the client's own port)."""
+        return f"ipv6@{value}" if self.version == 6 and ":" in value else value
+
     def match(self, field: str, value: str) -> str:
         """An nft match on an address field: `ip daddr 203.0.113.10` / `ip6 daddr ...`."""
         return f"{self.nft} {field} {value}"

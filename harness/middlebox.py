@@ -65,7 +65,8 @@ class Middleboxes:
         log = self.workdir / f"{box.name}.proxy.log"
         follow = _Follow(self.lab, box.name, log, argv, stderr=subprocess.STDOUT, append=True)
         self.proxies[box.name] = follow
-        vip = dict(box.proxy.env).get("VIP", "")
+        vip = dict(box.proxy.env).get("VIP", "").removeprefix("ipv6@")
+        vip = f"[{vip}]" if ":" in vip else vip
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :21"], timeout=5)

@@ -28,7 +28,8 @@ def in_family(topo: Topology, fam: Family) -> Topology:
             h = replace(h, ruleset=replace(h.ruleset, family=fam.name, defines=tuple(
                 (k, text(v)) for k, v in h.ruleset.defines)))
         if isinstance(h, Middlebox) and h.proxy:
-            h = replace(h, proxy=replace(h.proxy, env=tuple((k, text(v)) for k, v in h.proxy.env)))
+            h = replace(h, proxy=replace(h.proxy, env=tuple((k, fam.proxy_address(text(v)))
+                                                            for k, v in h.proxy.env)))
         return h
 
     return replace(
