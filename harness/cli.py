@@ -110,7 +110,8 @@ def parser() -> argparse.ArgumentParser:
                         "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)")
     m.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
                    help="address families: ipv4, ipv6 or both (default: both for the core "
-                        f"topologies {','.join(topologies.DUAL_STACK)}; ipv4 for the others)")
+                        f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
+                        "ipv6 for nat64; ipv4 for the others)")
     m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                    help=f"server implementations; valid: {','.join(servers.names())}")
     m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
