@@ -13,7 +13,8 @@ from pathlib import Path
 from . import flows
 from .model import Middlebox
 from .registry import read_lines
-from .trace import MiddleboxView, conntrack_stats, parse, stats_delta
+from .evidence import MiddleboxView
+from .trace import conntrack_stats, parse, stats_delta
 
 
 _SEP = "--conntrack-stats--"
@@ -37,7 +38,7 @@ class MiddleboxWatch:
         """The firewall's named counters (rejected, invalid) and conntrack's statistics
         (insert_failed, drop, early_drop, invalid, ...), in one command; with `flush`, then
         empty the conntrack and expectation tables."""
-        script = (f"nft -j list counters table inet ftpfw 2>/dev/null; echo {_SEP}; conntrack -S"
+        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
                   + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
         r = self.lab.run(self.box.name, ["sh", "-c", script], timeout=10)
         listing, _, stats = r.stdout.partition(_SEP)
@@ -60,8 +61,10 @@ class MiddleboxWatch:
         stats, self._stats = self._stats, stats_now
         trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
-        return MiddleboxView(self.trace is not None, trace, stats_delta(stats, self._stats),
-                             self.conns.take(), expected, delta)
+        return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
+                             rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
+                             traced=self.trace is not None, trace=tuple(trace),
+                             stats=stats_delta(stats, self._stats))
 
     def close(self) -> None:
         self.expect.close()

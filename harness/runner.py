@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -24,9 +24,11 @@ from . import checks, proof, recording, scratch, signals, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
-                    ClientSpec, NetSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+                    ClientSpec, NetSpec, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .capture import Captures, case_dir
 from .middlebox import Middleboxes
+from .evidence import MiddleboxView
+from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
 
 
@@ -44,21 +46,25 @@ class Axes:
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
+    families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
 
 
 def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    for topo, srv, cli, tls, masq, pf, reuse, mode in itertools.product(
-            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade,
+    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))
+            if f in topologies.supported(t)]
+    for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
+            tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):
         if reuse != "default" and tls == "none":
             continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
         for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy),
+                              replace(axes.net, family=fam)))
     return cases
 
 
@@ -127,8 +133,9 @@ class ServerGroup:
     def __init__(self, running: list) -> None:
         self.running = running
 
-    def events(self) -> list[dict]:
-        return sorted((e for s in self.running for e in s.events()), key=lambda e: e["t"])
+    def view(self) -> ServerView:
+        """What every server logged since the last call."""
+        return ServerView.of([e for s in self.running for e in s.events()])
 
     def alive(self) -> bool:
         return all(s.alive() for s in self.running)
@@ -173,7 +180,8 @@ class Worker:
         """Every case of the unit ends as a result, whatever breaks: a case whose own step
         raised is an error naming the step; a lab that broke is rebuilt for the next case."""
         first = cases[0]
-        why = servers.get(first.server.impl).supports(first.server)
+        why = servers.get(first.server.impl).supports(first.server) or \
+            self.run.backend.cannot_build(first.net.family)
         pending = []
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)
@@ -240,7 +248,7 @@ class Worker:
                 timeout: float = 4.0, capture: bool = False) -> Observation:
         """Run one session of `case` and collect what every party saw."""
         _step("could not reset the middleboxes before the case", self.boxes.before_case)
-        server.events()  # drop what belongs to earlier sessions
+        server.view()  # drop what belongs to earlier sessions
         self.boxes.logs()
         for w in self.watches:
             _step(f"could not read what {w.box.name} saw", w.take, flush=True)  # cases are independent
@@ -254,10 +262,10 @@ class Worker:
                                     keylog=folder / "client.keylog" if folder else None, python=lab.python)
         caps = Captures(lab, topology, folder) if folder else None
         try:
-            report = client.session(lab, topology.client, case, ctx)
+            report: ClientReport | None = client.session(lab, topology.client, case, ctx)
             error = None
         except Exception as e:  # noqa: BLE001 - the harness broke, not the network
-            report, error = {}, f"{type(e).__name__}: {e}"
+            report, error = None, f"{type(e).__name__}: {e}"
         finally:
             files = caps.stop() if caps else []
         if folder:
@@ -266,20 +274,14 @@ class Worker:
                     files.append(folder / f"{s.host}.keylog")
             if ctx.keylog and ctx.keylog.exists():
                 files.append(ctx.keylog)
-        if not report.get("result", {}).get("ok", False):
+        if report is None or not report.ok:
             time.sleep(0.05)  # let late server lines and conntrack events land
-        events = server.events()
-        views = {w.box.name: _step(f"could not read what {w.box.name} saw",
-                                   lambda w=w: w.take(self.boxes.sources(w.box.name))) for w in self.watches}
-        return Observation(case=case, topology=topology, client=report,
-                           server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
-                           server_log=[f"{e['host']}: {e['line']}" if len(topology.servers) > 1
-                                       else e["line"] for e in events if e["kind"] in ("log", "error")],
-                           expectations={b: v.expectations for b, v in views.items()},
-                           rejected={b: v.counters.get("rejected", 0) for b, v in views.items()},
-                           harness_error=error, flows={b: v.events for b, v in views.items()},
-                           invalid={b: v.counters.get("invalid", 0) for b, v in views.items()},
-                           middleboxes=views, middlebox_log=self.boxes.logs(),
+        logs = self.boxes.logs()
+        boxes = {w.box.name: replace(_step(f"could not read what {w.box.name} saw",
+                                           lambda w=w: w.take(self.boxes.sources(w.box.name))),
+                                     log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
+        return Observation(case=case, topology=topology, client=report, server=server.view(),
+                           middleboxes=boxes, harness_error=error,
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:

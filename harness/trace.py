@@ -9,7 +9,7 @@ text, and by the file and line they came from where the ruleset was rendered fro
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 TRACE_TABLE = "fth_trace"
@@ -71,17 +71,6 @@ class TracePath:
         return self.flags == "syn"
 
 
-@dataclass
-class MiddleboxView:
-    """What one middlebox saw during one case."""
-    traced: bool  # False: no trace on this backend; checks fall back to heuristics
-    trace: list[TracePath] = field(default_factory=list)
-    stats: dict[str, int] = field(default_factory=dict)  # `conntrack -S` deltas over the case
-    events: list[str] = field(default_factory=list)  # conntrack events (NEW)
-    expectations: list[str] = field(default_factory=list)  # helper expectation events
-    counters: dict[str, int] = field(default_factory=dict)  # named nft counter deltas
-
-
 # --- parsing `nft -a monitor trace` --------------------------------------------
 
 _LINE = re.compile(r"^trace id (\S+) (\S+) (\S+) (\S+) (packet|rule|policy|verdict|unknown)\b:? ?(.*?)\s*$")
@@ -99,7 +88,7 @@ def _flags(text: str) -> str:
     if v.startswith("0x"):
         n = int(v, 16)
         return "|".join(name for name, bit in _TCP_FLAGS if n & bit)
-    return "|".join(x.strip() for x in v.split("|"))
+    return "|".join(re.findall(r"\w+", v))
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -302,18 +291,3 @@ def source_map(text: str, origins: list[str | None], listing: dict[str, Any]
                 if origin(i):
                     out[(key[0], key[1], h)] = origin(i)
     return out, {k: origin(i) for k, i in policy.items() if origin(i)}
-
-
-# --- recording -----------------------------------------------------------------------
-
-def view_to_json(v: MiddleboxView) -> dict[str, Any]:
-    return asdict(v)
-
-
-def view_from_json(d: dict[str, Any]) -> MiddleboxView:
-    def rule(r: dict[str, Any] | None) -> TraceRule | None:
-        return TraceRule(**r) if r else None
-    trace = [TracePath(**{**p, "rules": tuple(rule(r) for r in p["rules"]), "by": rule(p["by"])})
-             for p in d.get("trace", [])]
-    return MiddleboxView(d.get("traced", False), trace, d.get("stats", {}), d.get("events", []),
-                         d.get("expectations", []), d.get("counters", {}))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.trace import (MiddleboxView, attempts, conntrack_stats, parse, rule_lines, source_map,
-                           stats_delta, trace_table, view_from_json, view_to_json)
+from harness import codec
+from harness.evidence import MiddleboxView
+from harness.trace import attempts, conntrack_stats, parse, rule_lines, source_map, stats_delta, trace_table
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 
@@ -91,8 +92,9 @@ def test_conntrack_statistics_are_summed_over_cpus_and_diffed():
 
 
 def test_a_view_survives_a_recording():
-    v = MiddleboxView(True, _paths("rule-drop"), {"drop": 1}, ["[NEW] tcp"], [], {"x": 1})
-    assert view_from_json(json.loads(json.dumps(view_to_json(v)))) == v
+    v = MiddleboxView(flows=("[NEW] tcp",), rejected=1, traced=True, trace=tuple(_paths("rule-drop")),
+                      stats={"drop": 1})
+    assert codec.decode(json.loads(json.dumps(codec.encode(v, MiddleboxView))), MiddleboxView) == v
 
 
 def test_the_trace_table_marks_connection_attempts_on_every_hook():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import checks, recording, verify
-from harness.trace_checks import ordinal
+from harness.checks.trace import ordinal
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def test_a_syn_dropped_by_a_rule_quotes_the_rule_and_its_line():
 
 def test_without_a_trace_the_heuristics_decide_as_before():
     obs = recording.load(FIX / "rule-drop.observation.json")
-    untraced = replace(obs, middleboxes={k: replace(m, traced=False, trace=[]) for k, m in obs.middleboxes.items()})
+    untraced = replace(obs, middleboxes={k: replace(m, traced=False, trace=()) for k, m in obs.middleboxes.items()})
     v = checks.judge(untraced)
     assert v.check == "data-port-unreachable"
     assert v.evidence["trace"].startswith("not traced")

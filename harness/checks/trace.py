@@ -1,9 +1,8 @@
-"""Diagnoses from packet-level evidence (harness.trace): which connection of the session
+"""Diagnoses from packet-level evidence (harness/trace.py): which connection of the session
 failed, where it stopped and why, quoting the rule, the chain policy or the NAT event.
 
-Checks have the signature of harness.checks (obs, ev) -> Verdict | None and decline when the
-lab had no trace, so the heuristics decide there. `enrich` adds the trace's words to a
-verdict that an existing, more specific check wrote.
+The checks decline when the lab had no trace, so the heuristics decide there. `enrich` adds
+the trace's words to a verdict that an earlier, more specific check wrote.
 """
 from __future__ import annotations
 
@@ -11,8 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Observation, Verdict
-from .trace import Attempt, MiddleboxView, TracePath, attempts
+from ..evidence import MiddleboxView
+from ..model import Verdict
+from ..observation import Observation
+from ..trace import Attempt, TracePath, attempts
 
 _COUNT = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
@@ -43,6 +44,12 @@ class Lost:
             done = f"{self.ok_before} of the {before} before it succeeded"
         return f"the {ordinal(self.n)} {self.role} connection; {done}"
 
+    @property
+    def stage(self) -> str:
+        """Where the session stopped, from which connection did: the client's own placement
+        can only guess which connection a timeout belonged to."""
+        return "connect" if self.role == "control" else "data-connect"
+
     def syn(self) -> str:
         a = self.attempt
         return f"the SYN from {a.src}:{a.sport} to {a.dst}:{a.dport}"
@@ -63,7 +70,7 @@ def _failure_role(ev: dict[str, Any]) -> str | None:
 
 def _new_tuples(view: MiddleboxView) -> set[tuple[str, int, str, int]]:
     out = set()
-    for line in view.events:
+    for line in view.flows:
         if line.startswith("[NEW]"):
             kv = re.findall(r"(src|dst|sport|dport)=(\S+)", line)
             first = dict(kv[:4])
@@ -139,7 +146,7 @@ def dropped_by_rule(obs: Observation, ev: dict[str, Any]) -> Verdict | None:
     ev["trace"] = _path_evidence(lost)
     text = (f"{lost.box} {did} {lost.syn()} {_where(p)} by rule {p.by.quote()}: "
             f"{lost.which()}.{_client_said(ev)}")
-    return _v("fail", ev["failure"]["stage"], text, ev)
+    return _v("fail", lost.stage, text, ev)
 
 
 def dropped_by_policy(obs: Observation, ev: dict[str, Any]) -> Verdict | None:
@@ -152,7 +159,7 @@ def dropped_by_policy(obs: Observation, ev: dict[str, Any]) -> Verdict | None:
     text = (f"{lost.box} dropped {lost.syn()} in chain {p.by.chain} ({p.by.text}) of table "
             f"{p.by.family} {p.by.table}; no rule {f'in {file} ' if file else 'of that chain '}accepts it: "
             f"{lost.which()}.{_client_said(ev)}")
-    return _v("fail", ev["failure"]["stage"], text, ev)
+    return _v("fail", lost.stage, text, ev)
 
 
 _NAT_TO = re.compile(r"\b(?:snat|dnat)\b(?: ip6?)? to (\[?[\w.:]+?\]?):(\d+)(?:\s|$)")
@@ -163,7 +170,7 @@ def nat_tuple_clash(obs: Observation, ev: dict[str, Any]) -> Verdict | None:
     failure: NAT found no free tuple for it."""
     if not ev.get("failure"):
         return None
-    lost = _lost(obs, _failure_role(ev), vanished=True)
+    lost = _lost(obs, _failure_role(ev), vanished=True) or _lost(obs, None, vanished=True)
     if not lost:
         return None
     failed = {k: v for k, v in lost.view.stats.items() if k in ("insert_failed", "drop") and v}
@@ -186,13 +193,13 @@ def nat_tuple_clash(obs: Observation, ev: dict[str, Any]) -> Verdict | None:
             f"for {lost.which()}: {why}. {lost.box} accepted {lost.syn()} in every chain, "
             f"then conntrack dropped it ({syns} SYN{'s' if syns != 1 else ''}, no conntrack entry; "
             f"conntrack statistics on {lost.box}: {stats}).{_client_said(ev)}")
-    return _v("fail", ev["failure"]["stage"], text, ev)
+    return _v("fail", lost.stage, text, ev)
 
 
 def _holder(obs: Observation, lost: Lost, addr: str, port: int) -> str | None:
     """The latest earlier connection whose conntrack entry uses addr:port on its reply side."""
     atts = [a for a in attempts(lost.view.trace) if _role(obs, a) == lost.role]
-    for line in reversed(lost.view.events):
+    for line in reversed(lost.view.flows):
         kv = re.findall(r"(src|dst|sport|dport)=(\S+)", line)
         if len(kv) < 8:
             continue
@@ -206,14 +213,13 @@ def _holder(obs: Observation, lost: Lost, addr: str, port: int) -> str | None:
     return None
 
 
-FIRST = [("nat-tuple-clash", nat_tuple_clash)]  # nothing else can know it: right after "passed"
-BEFORE_GENERIC = [("dropped-by-rule", dropped_by_rule), ("dropped-by-policy", dropped_by_policy)]
+OWN = ("nat-tuple-clash", "dropped-by-rule", "dropped-by-policy")
 
 
 def enrich(obs: Observation, v: Verdict) -> Verdict:
     """A specific check's failure verdict gets the trace's words: where the connection it is
     about stopped, and which one of the session it was."""
-    if v.outcome != "fail" or v.check in {n for n, _ in FIRST + BEFORE_GENERIC}:
+    if v.outcome != "fail" or v.check in OWN:
         return v
     ev = v.evidence
     lost = _lost(obs, _failure_role(ev), vanished=False) if ev.get("failure") else None
