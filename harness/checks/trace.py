@@ -68,17 +68,9 @@ def _failure_role(ev: dict[str, Any]) -> str | None:
     return None
 
 
-def _new_tuples(view: MiddleboxView) -> set[tuple[str, int, str, int]]:
-    out = set()
-    for line in view.flows:
-        if line.startswith("[NEW]"):
-            kv = re.findall(r"(src|dst|sport|dport)=(\S+)", line)
-            first = dict(kv[:4])
-            try:
-                out.add((first["src"], int(first["sport"]), first["dst"], int(first["dport"])))
-            except (KeyError, ValueError):
-                pass
-    return out
+def _new_tuples(box: str, view: MiddleboxView) -> set[tuple[str, int, str, int]]:
+    """The original tuples of the connections conntrack entered (its NEW events)."""
+    return {(f.src, f.sport, f.dst, f.dport) for f in view.parsed_flows(box)}
 
 
 def _lost(obs: Observation, role: str | None, vanished: bool) -> Lost | None:
@@ -88,7 +80,7 @@ def _lost(obs: Observation, role: str | None, vanished: bool) -> Lost | None:
         if not view.traced:
             continue
         atts = attempts(view.trace)
-        new = _new_tuples(view)
+        new = _new_tuples(box, view)
 
         def gone(a: Attempt) -> bool:
             if vanished:
