@@ -77,7 +77,6 @@ _LINE = re.compile(r"^trace id (\S+) (\S+) (\S+) (\S+) (packet|rule|policy|verdi
 _RULE = re.compile(r"^(.*?)(?: # handle (\d+))? \(verdict ([^)]*)\)$")
 _TCP_FLAGS = (("fin", 1), ("syn", 2), ("rst", 4), ("psh", 8), ("ack", 16), ("urg", 32),
               ("ecn", 64), ("cwr", 128))
-_FINAL = ("accept", "drop", "queue", "stolen")
 
 
 def _flags(text: str) -> str:
