@@ -83,7 +83,7 @@ class Curl(ClientAdapter):
         # servers (ProFTPD) start only after the transfer command: keep it well above a LAN RTT.
         o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15",
              "--cacert", str(ctx.ca), "-u", f"{ctx.user}:{ctx.password}"]
-        if case.server.tls == "explicit":
+        if case.server.mode.control_tls and not case.server.mode.implicit:
             o.append("--ssl-reqd")
         mode = case.client.mode
         if mode == "pasv":
@@ -96,7 +96,7 @@ class Curl(ClientAdapter):
         return o
 
     def url(self, case, ctx: ClientContext, name: str = "") -> str:
-        scheme = "ftps" if case.server.tls == "implicit" else "ftp"
+        scheme = "ftps" if case.server.mode.implicit else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
         return f"{scheme}://{ctx.host}:{case.server.control_port}{path}{name}"
 

@@ -76,18 +76,18 @@ class Lftp(ClientAdapter):
         return None
 
     def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:
-        tls = case.server.tls
+        tls = case.server.mode
         mode = case.client.mode
         s = ["set cmd:fail-exit yes", "set net:max-retries 1", "set net:reconnect-interval-base 1",
              f"set net:timeout {int(ctx.timeout)}", "set xfer:clobber on",
              f"set ssl:ca-file {ctx.ca}", "set ssl:verify-certificate yes",
-             f"set ftp:ssl-allow {'yes' if tls != 'none' else 'no'}",
-             f"set ftp:ssl-force {'yes' if tls != 'none' else 'no'}",
+             f"set ftp:ssl-allow {'yes' if tls.control_tls else 'no'}",
+             f"set ftp:ssl-force {'yes' if tls.control_tls else 'no'}",
              "set ftp:ssl-protect-data yes", "set ftp:ssl-allow-anonymous yes",
              f"set ftp:passive-mode {'on' if mode in ('pasv', 'epsv') else 'off'}",
              f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
              f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}"]
-        scheme = "ftps" if tls == "implicit" else "ftp"
+        scheme = "ftps" if tls.implicit else "ftp"
         s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{ctx.host}:{case.server.control_port}")
         if ctx.cwd:
             s.append(f"cd {ctx.cwd}")

@@ -16,7 +16,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import inputs, reproduce, scenario, scratch, signals, topologies, verify
+from . import inputs, reproduce, scenario, scratch, signals, tls, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
@@ -76,6 +76,12 @@ def _busy(text: str) -> int:
     return int(text)
 
 
+def _transfers(text: str) -> int:
+    if not _whole(text) or not 1 <= int(text) <= 10:
+        raise argparse.ArgumentTypeError(f"--transfers: {text!r} is not a whole number from 1 to 10")
+    return int(text)
+
+
 def _jobs(text: str) -> int:
     if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
@@ -93,8 +99,18 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated; default all: {','.join(topo_names)}")
     m.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
                    help=f"data connection modes; default {','.join(DATA_MODES)}")
-    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=TLS_MODES,
-                   help=f"default {','.join(TLS_MODES)}")
+    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=tls.DEFAULT_MATRIX,
+                   help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
+                        f"default {','.join(tls.DEFAULT_MATRIX)}")
+    m.add_argument("--tls-version", type=_list("--tls-version", tls.VERSIONS), default=("1.3",),
+                   metavar="LIST", help="the highest TLS version the client offers: 1.2, 1.3 or both "
+                                        "(default 1.3)")
+    m.add_argument("--transfers", type=_transfers, default=1, metavar="N",
+                   help="upload+download rounds in one control session (default 1); 2 or more "
+                        "shows TLS session resumption across transfers")
+    m.add_argument("--verify-cert", type=_list("--verify-cert", MASQUERADE), default=("on",),
+                   metavar="LIST", help="the client checks the server certificate (on) or skips the "
+                                        "check, like curl -k (off); on, off or both (default on)")
     m.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
                    help="trust: connect to the address in the 227 reply; control: use the control "
                         "connection's address (ftplib's default). Default both")
@@ -220,7 +236,8 @@ def cmd_matrix(args, console: Console) -> int:
                 servers=args.server, clients=args.client, passive=args.passive_range,
                 net=NetSpec(None if args.forward_range == "none" else args.forward_range,
                             forward_none=args.forward_range == "none"), busy=args.busy_sessions,
-                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
+                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
+                tls_versions=args.tls_version, transfers=args.transfers, verify_cert=args.verify_cert)
     cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-TLS_MODES = ("none", "explicit", "implicit")
+from .tls import NAMES as TLS_MODES, TlsMode, mode as tls_mode  # noqa: E402
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
 MASQUERADE = ("on", "off")
@@ -193,9 +193,14 @@ class ServerSpec:
     masquerade: bool = False
     permit_foreign: bool = False  # accept data connections from/to other addresses than the peer
     reuse: str = "default"  # TLS session reuse on data connections: the server's default, or "off"
+
+    @property
+    def mode(self) -> TlsMode:
+        return tls_mode(self.tls)
+
     @property
     def control_port(self) -> int:
-        return 990 if self.tls == "implicit" else 21
+        return self.mode.control_port
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,9 @@ class ClientSpec:
     mode: str = "pasv"
     pasv_address: str | None = "trust"  # None where the policy does not apply
     busy: int = 0  # other sessions holding passive ports open during the case
+    tls_version: str = "1.3"  # the highest TLS version the client offers
+    transfers: int = 1  # upload+download rounds in one control session
+    verify_cert: bool = True  # the client checks the server certificate against the lab CA
 
 
 @dataclass(frozen=True)
@@ -240,7 +248,19 @@ class Case:
             parts.append("fwd-none")
         if c.busy:
             parts.append(f"busy-{c.busy}")
+        parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
         return "/".join(parts)
+
+    def tls_axes(self) -> dict[str, str]:
+        """The issue-14 axes that differ from their defaults (ids and results carry only these)."""
+        c, out = self.client, {}
+        if c.tls_version != ClientSpec.tls_version:
+            out["tls"] = c.tls_version
+        if c.transfers != ClientSpec.transfers:
+            out["transfers"] = str(c.transfers)
+        if not c.verify_cert:
+            out["verify"] = "off"
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -257,6 +277,9 @@ class Case:
             "busy_sessions": self.client.busy,
             "permit_foreign_addresses": self.server.permit_foreign,
             "reuse_required": self.server.reuse,
+            **({"tls_version": self.client.tls_version} if self.client.tls_version != "1.3" else {}),
+            **({"transfers": self.client.transfers} if self.client.transfers != 1 else {}),
+            **({"verify_cert": "off"} if not self.client.verify_cert else {}),
         }
 
 

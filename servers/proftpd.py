@@ -54,11 +54,11 @@ class Proftpd(ServerAdapter):
         ]
         if spec.masquerade:
             lines.append(f"MasqueradeAddress {ctx.public_ip}")
-        if spec.tls != "none":
+        if spec.mode.control_tls:
             opts = []
             if spec.reuse == "off":
                 opts.append("NoSessionReuseRequired")
-            if spec.tls == "implicit":
+            if spec.mode.implicit:
                 opts.append("UseImplicitSSL")
             lines += [
                 f"ModulePath {root('proftpd')}/usr/lib/proftpd", "LoadModule mod_tls.c",
