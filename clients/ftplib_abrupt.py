@@ -12,7 +12,7 @@ class FtplibAbrupt(FtplibProbe):
     label = "ftplib without close_notify"
     summary = "Python ftplib with session reuse that skips the TLS close_notify on data connections"
     reuse = True
-    reuses_tls_sessions = True
+    reuses_tls_sessions = False  # it does reuse, but is never advice: it truncates uploads
     reusing_variant = ""
     close_notify = False
 
