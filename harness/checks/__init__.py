@@ -11,13 +11,15 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, generic, passive, peers, tls
+from . import addressing, balancer, connect, generic, passive, peers, tls, tlsfield
 from .gather import Evidence, gather
 
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
 
 CHECKS: list[tuple[str, Check]] = [
     ("harness-error", generic.harness_error),
+    ("ccc-refused", tlsfield.ccc_refused),
+    ("helper-reads-after-ccc", tlsfield.helper_reads_after_ccc),
     ("passed", generic.passed),
     ("foreign-address", addressing.foreign_address),
     ("asymmetric-route", connect.asymmetric_route),
@@ -28,7 +30,10 @@ CHECKS: list[tuple[str, Check]] = [
     ("data-port-unreachable", passive.data_port_unreachable),
     ("active-connect-failed", connect.active_connect_failed),
     ("client-known-bug", peers.client_known_bug),
+    ("ccc-dropped-control", tlsfield.ccc_dropped_control),
+    ("tls-session-not-resumed", tlsfield.tls_session_not_resumed),
     ("session-reuse-required", tls.session_reuse_required),
+    ("data-tls-truncated", tlsfield.data_tls_truncated),
     ("tls-failed", tls.tls_failed),
     ("control-connect-failed", connect.control_connect_failed),
     ("other-failure", generic.other_failure),  # always decides
