@@ -23,6 +23,7 @@ import servers
 from . import topologies
 from .inputs import InputError, read_text
 from .model import DATA_MODES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
+from .tls import VERSIONS as TLS_VERSIONS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ON_OFF = ("on", "off")
@@ -86,6 +87,16 @@ def _busy(v: Any) -> Any:
 
 
 Busy = Annotated[int, BeforeValidator(_busy), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 64})]
+
+
+def _transfers(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
+        raise PydanticCustomError("whole", "expected a whole number from 1 to 10, got {got}", {"got": repr(v)})
+    return v
+
+
+Transfers = Annotated[int, BeforeValidator(_transfers),
+                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})]
 
 
 class Strict(BaseModel):
@@ -152,6 +163,9 @@ def models() -> dict[str, type[BaseModel]]:
         masquerade: Optional[choice(ON_OFF)] = None
         pasv_address: Optional[choice((*PASV_POLICIES, "n/a"))] = None
         topology: Optional[choice(topologies.names())] = None
+        tls_version: Optional[choice(TLS_VERSIONS)] = None
+        transfers: Optional[choice(tuple(str(n) for n in range(1, 11)))] = None
+        verify_cert: Optional[choice(ON_OFF)] = None
 
     class Outcome(Strict):
         outcome: Optional[choice(OUTCOMES)] = None
@@ -172,6 +186,9 @@ def models() -> dict[str, type[BaseModel]]:
         clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
         modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
         busy_sessions: Busy = 0
+        tls_version: Optional[choices(TLS_VERSIONS)] = None  # default: 1.3
+        transfers: Transfers = 1
+        verify_cert: Optional[choices(ON_OFF)] = None  # default: on
         expect: Optional[Expect] = None
 
         @model_validator(mode="before")

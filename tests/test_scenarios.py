@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("text, message", [
     ("topology: server-nat\nclients: [{impl: curl}]\nmodes: pasv\nserver: {tls: 3}\n",
-     "server.tls: expected one of none, explicit, implicit, got 3"),
+     "server.tls: expected one of none, explicit, implicit, ccc, got 3"),
     ("topology: nowhere\nclients: [curl]\n", "topology.name: expected one of direct, server-nat"),
     ("topology: server-nat\nclients: [curl]\nsurprise: 1\n", "line 3: surprise: unknown key; valid keys: name,"),
     ("topology: server-nat\nclients: [{impl: curl, colour: red}]\n", "clients[0].colour: unknown key"),
@@ -85,11 +85,11 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
 
 @pytest.mark.parametrize("text, message", [
     ("topology: server-nat\nclients: [curl]\nexpect: {check: advertised-adress-unreachable}\n",
-     "line 3: expect.check: expected one of harness-error, passed, foreign-address"),
+     "line 3: expect.check: expected one of harness-error, ccc-refused, helper-reads-after-ccc, passed, foreign-address"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {mode: EPSV}\n      outcome: pass\n",
      "line 5: expect.cases[0].match.mode: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {tls: nonee}\n      outcome: pass\n",
-     "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, got 'nonee'"),
+     "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, ccc, got 'nonee'"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {client: lftp}\n      outcome: pass\n",
      "line 5: expect.cases[0].match.client: expected one of curl (the client values this scenario runs), got 'lftp'"),
     ("topology: server-nat\nclients: [curl]\nmodes: [pasv]\nexpect:\n  cases:\n    - match: {mode: port}\n      outcome: pass\n",
@@ -97,7 +97,7 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {colour: red}\n",
      "expect.cases[0].match.colour: unknown key; valid keys: mode, tls, client, server, masquerade"),
     ("topology: server-nat\nserver: {tls: [none, sftp]}\nclients: [curl]\n",
-     "line 2: server.tls[1]: expected one of none, explicit, implicit, got 'sftp'"),
+     "line 2: server.tls[1]: expected one of none, explicit, implicit, ccc, got 'sftp'"),
 ])
 def test_every_enum_value_is_checked_with_file_line_path_and_choices(tmp_path, text, message):
     path = write(tmp_path, text)
