@@ -83,7 +83,9 @@ class Curl(ClientAdapter):
         # curl's connect timeout also bounds the data connection's TLS handshake, which some
         # servers (ProFTPD) start only after the transfer command: keep it well above a LAN RTT.
         o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15",
-             "--cacert", str(ctx.ca), "-u", f"{ctx.user}:{ctx.password}"]
+             "-u", f"{ctx.user}:{ctx.password}"]
+        if case.client.verify_cert != "system":
+            o += ["--cacert", str(ctx.ca)]
         tls = case.server.mode
         if tls.control_tls and not tls.implicit:
             o.append("--ssl-reqd")
@@ -91,7 +93,7 @@ class Curl(ClientAdapter):
             o += ["--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", self.ccc_mode]
         if tls.control_tls and case.client.tls_version == "1.2":
             o += ["--tls-max", "1.2"]
-        if tls.control_tls and not case.client.verify_cert:
+        if tls.control_tls and case.client.verify_cert == "off":
             o.append("-k")
         mode = case.client.mode
         if mode == "pasv":

@@ -15,6 +15,7 @@ class FtplibAbrupt(FtplibProbe):
     reuses_tls_sessions = False  # it does reuse, but is never advice: it truncates uploads
     reusing_variant = ""
     close_notify = False
+    clean_variant = "ftplib-reuse"
 
 
 register(FtplibAbrupt())

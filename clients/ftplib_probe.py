@@ -394,10 +394,10 @@ def run(req: dict[str, Any]) -> ClientReport:
     timeout, size, busy."""
     ctx = None
     if tls_mode(req["tls"]).control_tls:
-        ctx = ssl.create_default_context(cafile=req["ca"])
+        ctx = ssl.create_default_context(cafile=None if req.get("verify_cert") == "system" else req["ca"])
         if req.get("tls_version") == "1.2":
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        if req.get("verify_cert") is False:
+        if req.get("verify_cert") == "off":
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         if req.get("keylog"):

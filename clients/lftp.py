@@ -80,12 +80,12 @@ class Lftp(ClientAdapter):
         mode = case.client.mode
         s = ["set cmd:fail-exit yes", "set net:max-retries 1", "set net:reconnect-interval-base 1",
              f"set net:timeout {int(ctx.timeout)}", "set xfer:clobber on",
-             f"set ssl:ca-file {ctx.ca}",
+             *([f"set ssl:ca-file {ctx.ca}"] if case.client.verify_cert != "system" else []),
              f"set ftp:ssl-allow {'yes' if tls.control_tls else 'no'}",
              f"set ftp:ssl-force {'yes' if tls.control_tls else 'no'}",
              "set ftp:ssl-protect-data yes", "set ftp:ssl-allow-anonymous yes",
              f"set ftp:ssl-use-ccc {'yes' if tls.clears_control else 'no'}",
-             f"set ssl:verify-certificate {'yes' if case.client.verify_cert else 'no'}",
+             f"set ssl:verify-certificate {'no' if case.client.verify_cert == 'off' else 'yes'}",
              f"set ftp:passive-mode {'on' if mode in ('pasv', 'epsv') else 'off'}",
              f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
              f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}"]

@@ -108,9 +108,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--transfers", type=_transfers, default=1, metavar="N",
                    help="upload+download rounds in one control session (default 1); 2 or more "
                         "shows TLS session resumption across transfers")
-    m.add_argument("--verify-cert", type=_list("--verify-cert", MASQUERADE), default=("on",),
-                   metavar="LIST", help="the client checks the server certificate (on) or skips the "
-                                        "check, like curl -k (off); on, off or both (default on)")
+    m.add_argument("--verify-cert", type=_list("--verify-cert", tls.VERIFY), default=("on",),
+                   metavar="LIST", help="the client checks the server certificate against the lab CA "
+                                        "(on), skips the check like curl -k (off), or checks it against "
+                                        "the system CAs only, as a client never given the server's CA "
+                                        "(system); default on")
     m.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
                    help="trust: connect to the address in the 227 reply; control: use the control "
                         "connection's address (ftplib's default). Default both")

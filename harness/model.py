@@ -211,7 +211,7 @@ class ClientSpec:
     busy: int = 0  # other sessions holding passive ports open during the case
     tls_version: str = "1.3"  # the highest TLS version the client offers
     transfers: int = 1  # upload+download rounds in one control session
-    verify_cert: bool = True  # the client checks the server certificate against the lab CA
+    verify_cert: str = "on"  # on (lab CA), off (no check, curl -k), system (the system CAs only)
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,8 @@ class Case:
             out["tls"] = c.tls_version
         if c.transfers != ClientSpec.transfers:
             out["transfers"] = str(c.transfers)
-        if not c.verify_cert:
-            out["verify"] = "off"
+        if c.verify_cert != ClientSpec.verify_cert:
+            out["verify"] = c.verify_cert
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -279,7 +279,7 @@ class Case:
             "reuse_required": self.server.reuse,
             **({"tls_version": self.client.tls_version} if self.client.tls_version != "1.3" else {}),
             **({"transfers": self.client.transfers} if self.client.transfers != 1 else {}),
-            **({"verify_cert": "off"} if not self.client.verify_cert else {}),
+            **({"verify_cert": self.client.verify_cert} if self.client.verify_cert != "on" else {}),
         }
 
 

@@ -67,7 +67,7 @@ def plan(axes: Axes) -> list[Case]:
         plain = not tls_mode(tls).control_tls
         for pol, version, verify in itertools.product(
                 policies, ("1.3",) if plain else axes.tls_versions, ("on",) if plain else axes.verify_cert):
-            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify == "on")
+            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify)
             cases.append(Case(topo, server, client, axes.net))
     return cases
 

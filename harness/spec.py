@@ -23,7 +23,7 @@ import servers
 from . import topologies
 from .inputs import InputError, read_text
 from .model import DATA_MODES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
-from .tls import VERSIONS as TLS_VERSIONS
+from .tls import VERIFY, VERSIONS as TLS_VERSIONS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ON_OFF = ("on", "off")
@@ -165,7 +165,7 @@ def models() -> dict[str, type[BaseModel]]:
         topology: Optional[choice(topologies.names())] = None
         tls_version: Optional[choice(TLS_VERSIONS)] = None
         transfers: Optional[choice(tuple(str(n) for n in range(1, 11)))] = None
-        verify_cert: Optional[choice(ON_OFF)] = None
+        verify_cert: Optional[choice(VERIFY)] = None
 
     class Outcome(Strict):
         outcome: Optional[choice(OUTCOMES)] = None
@@ -188,7 +188,7 @@ def models() -> dict[str, type[BaseModel]]:
         busy_sessions: Busy = 0
         tls_version: Optional[choices(TLS_VERSIONS)] = None  # default: 1.3
         transfers: Transfers = 1
-        verify_cert: Optional[choices(ON_OFF)] = None  # default: on
+        verify_cert: Optional[choices(VERIFY)] = None  # default: on
         expect: Optional[Expect] = None
 
         @model_validator(mode="before")

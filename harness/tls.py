@@ -52,6 +52,9 @@ _add(TlsMode("ccc", "AUTH TLS for the login, then CCC (control in clear), data P
 NAMES: tuple[str, ...] = tuple(_MODES)
 DEFAULT_MATRIX: tuple[str, ...] = ("none", "explicit", "implicit")  # what `matrix` runs by default
 VERSIONS: tuple[str, ...] = ("1.3", "1.2")  # the highest version the client offers
+# How the client checks the server certificate: against the lab CA (on), not at all (off,
+# curl -k), or against the system's CAs only, as a client never given the server's CA.
+VERIFY: tuple[str, ...] = ("on", "off", "system")
 
 
 def mode(name: str) -> TlsMode:

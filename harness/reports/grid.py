@@ -22,7 +22,7 @@ AXES: tuple[tuple[str, Callable[[Case], str]], ...] = (
     ("busy", lambda c: str(c.client.busy)),
     ("tls-ver", lambda c: c.client.tls_version),
     ("transfers", lambda c: str(c.client.transfers)),
-    ("verify", lambda c: "on" if c.client.verify_cert else "off"),
+    ("verify", lambda c: c.client.verify_cert),
 )
 ALWAYS = ("topology", "tls", "masq")
 TOGETHER = (("server", "client"),)  # shown as a pair when either varies
