@@ -41,6 +41,8 @@ def _enum(values) -> Any:
 
 
 def _on_off(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)  # 1.3 (a TLS version) or 2 (transfers) in a match
     return ("on" if v else "off") if isinstance(v, bool) else v  # YAML 1.1 reads on/off as booleans
 
 
