@@ -41,8 +41,6 @@ def _enum(values) -> Any:
 
 
 def _on_off(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return str(v)  # 1.3 (a TLS version) or 2 (transfers) in a match
     return ("on" if v else "off") if isinstance(v, bool) else v  # YAML 1.1 reads on/off as booleans
 
 
@@ -52,6 +50,23 @@ def _one_or_many(v: Any) -> Any:
 
 def choice(values) -> Any:
     return Annotated[_enum(values), BeforeValidator(_on_off)]
+
+
+def _text(v: Any) -> Any:
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # 1.3, 2
+
+
+def number_choice(values) -> Any:
+    """One of `values` written as a number or as text (a TLS version, a count)."""
+    return Annotated[_enum(values), BeforeValidator(_text)]
+
+
+def number_choices(values) -> Any:
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
+                                                 "minItems": 1}]}
+    return Annotated[list[_enum(values)], BeforeValidator(lambda v: [_text(x) for x in v]
+                                                          if isinstance(v, list) else [_text(v)]),
+                     Field(min_length=1), WithJsonSchema(schema)]
 
 
 def choices(values) -> Any:
@@ -165,8 +180,8 @@ def models() -> dict[str, type[BaseModel]]:
         masquerade: Optional[choice(ON_OFF)] = None
         pasv_address: Optional[choice((*PASV_POLICIES, "n/a"))] = None
         topology: Optional[choice(topologies.names())] = None
-        tls_version: Optional[choice(TLS_VERSIONS)] = None
-        transfers: Optional[choice(tuple(str(n) for n in range(1, 11)))] = None
+        tls_version: Optional[number_choice(TLS_VERSIONS)] = None
+        transfers: Optional[number_choice(tuple(str(n) for n in range(1, 11)))] = None
         verify_cert: Optional[choice(VERIFY)] = None
 
     class Outcome(Strict):
@@ -188,7 +203,7 @@ def models() -> dict[str, type[BaseModel]]:
         clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
         modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
         busy_sessions: Busy = 0
-        tls_version: Optional[choices(TLS_VERSIONS)] = None  # default: 1.3
+        tls_version: Optional[number_choices(TLS_VERSIONS)] = None  # default: 1.3
         transfers: Transfers = 1
         verify_cert: Optional[choices(VERIFY)] = None  # default: on
         expect: Optional[Expect] = None
