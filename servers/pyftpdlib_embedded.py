@@ -14,6 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import family
+
+from harness.tls import mode as tls_mode
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 
 class PyftpdlibServer(ServerAdapter):
@@ -30,7 +34,7 @@ class PyftpdlibServer(ServerAdapter):
 
     def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
         return {
-            "port": spec.control_port, "tls": spec.tls,
+            "port": spec.control_port, "tls": spec.tls, "bind": family.of(ctx.public_ip).any_address,
             "passive": [spec.passive.first, spec.passive.last],
             "masquerade": ctx.public_ip if spec.masquerade else None,
             "masquerade_map": dict(ctx.masquerade_map) if spec.masquerade else {},
@@ -63,14 +67,15 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler
 
+    mode = tls_mode(cfg["tls"])
     base = FTPHandler
-    if cfg["tls"] != "none":
+    if mode.control_tls:
         from pyftpdlib.handlers import TLS_FTPHandler
         base = TLS_FTPHandler
 
     class Logged(base):  # type: ignore[misc, valid-type]
         def _peer(self) -> str:
-            return f"{self.remote_ip}:{self.remote_port}"
+            return family.host_port(self.remote_ip, self.remote_port)
 
         def push(self, data: str) -> None:
             for line in data.rstrip("\r\n").split("\r\n"):
@@ -89,9 +94,9 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
             log.write("error", self._peer(), msg)
 
     handler = Logged
-    if cfg["tls"] != "none":
+    if mode.control_tls:
         handler = _with_ccc(Logged, log)
-    if cfg["tls"] == "implicit":
+    if mode.implicit:
         class Implicit(Logged):
             def handle(self) -> None:
                 self.secure_connection(self.ssl_context)  # TLS before the greeting
@@ -109,7 +114,7 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
         handler.masquerade_address_map = cfg["masquerade_map"]  # per local (control) address
     elif cfg["masquerade"]:
         handler.masquerade_address = cfg["masquerade"]
-    if cfg["tls"] != "none":
+    if mode.control_tls:
         handler.certfile = cfg["cert"]
         handler.keyfile = cfg["key"]
         handler.tls_control_required = True
