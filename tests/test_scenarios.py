@@ -148,3 +148,13 @@ def test_every_shipped_scenario_and_plan_fits_the_one_schema():
         spec.load(path, "scenario")
     for path in sorted((REPO / "plans").glob("*.yaml")):
         spec.load(path, "plan")
+
+
+def test_tls_axes_in_a_scenario_give_ids_and_matchable_values():
+    from harness import scenario as sc
+    s = sc.load(Path(__file__).parents[1] / "scenarios" / "10-second-transfer-loses-resumption-tls13.yaml")
+    ids = {c.id for c in s.cases}
+    assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2" in ids
+    assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/tls-1.2/transfers-2" in ids
+    curl13 = next(c for c in s.cases if c.client.impl == "curl" and c.client.tls_version == "1.3")
+    assert [e.check for e in s.expectations if e.applies(sc.described(curl13))][-1] == "tls-session-not-resumed"
