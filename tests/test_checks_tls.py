@@ -69,3 +69,20 @@ def test_data_connections_carry_tls_facts():
     d = obs.client.data[0]
     assert d.tls_version == "TLSv1.3" and d.cipher and d.close_notify_sent and d.close_notify_received
     assert d.sent_bytes == d.arrived_bytes == 1 << 20
+
+
+def _fixes(case_id: str) -> dict:
+    from harness import fixes
+    obs = load(case_id)
+    return {f.name: changed for f, changed in fixes.candidates(obs.case, checks.judge(obs))}
+
+
+def test_fixes_offered_for_the_tls_failures():
+    lost = _fixes("direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2")
+    assert lost["tls12-only"].client.tls_version == "1.2" and lost["reuse-off"].server.reuse == "off"
+    abrupt = _fixes("direct/vsftpd/ftplib-abrupt/explicit/epsv/n-a/masq-off/transfers-2")
+    assert abrupt["close-notify-client"].client.impl == "ftplib-reuse"
+    blind = _fixes("server-nat-alg/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
+    assert blind["ccc"].server.tls == "ccc" and blind["ccc"].topology == "server-nat-alg"
+    from harness import fixes
+    assert "in clear" in next(f.cost for f in fixes.FIXES if f.name == "ccc")
