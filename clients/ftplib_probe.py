@@ -71,6 +71,7 @@ class Session(ftplib.FTP_TLS):
         self.transcript: list[dict[str, Any]] = []
         self.data: list[dict[str, Any]] = []
         self.control: dict[str, Any] | None = None
+        self.tls_session: ssl.SSLSession | None = None  # the control connection's, kept across CCC
         self.step = "connect"
 
     def _t(self) -> float:
@@ -196,7 +197,8 @@ class Session(ftplib.FTP_TLS):
         if not self._prot_p:
             return conn
         try:
-            session = self.sock.session if self.req.get("reuse") else None
+            # after CCC the control socket is plain: reuse the session it had under TLS
+            session = (getattr(self.sock, "session", None) or self.tls_session) if self.req.get("reuse") else None
             tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session,
                                            suppress_ragged_eofs=False)
         except (OSError, ssl.SSLError) as e:
@@ -345,6 +347,7 @@ def clear_control(sess: Session) -> None:
     except StepFailed as sf:
         sess.control["ccc"] = sf.reply or sf.kind
         raise
+    sess.tls_session = sess.sock.session
     try:
         sess.sock = sess.sock.unwrap()
     except (OSError, ssl.SSLError) as e:

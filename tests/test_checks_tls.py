@@ -86,3 +86,15 @@ def test_fixes_offered_for_the_tls_failures():
     assert blind["ccc"].server.tls == "ccc" and blind["ccc"].topology == "server-nat-alg"
     from harness import fixes
     assert "in clear" in next(f.cost for f in fixes.FIXES if f.name == "ccc")
+
+
+def test_helper_after_ccc_recognised_from_its_expectations_when_the_server_logs_no_lines():
+    v = checks.judge(load("server-nat-alg/pure-ftpd/ftplib-reuse/ccc/pasv/trust/masq-off/transfers-2"))
+    assert (v.outcome, v.check) == ("pass", "helper-reads-after-ccc")
+    assert not v.evidence["tampered"] and "conntrack expectations" in v.diagnosis
+
+
+def test_proftpd_takes_unresumed_data_connections_after_ccc():
+    obs = load("direct/proftpd/ftplib/ccc/pasv/trust/masq-off/transfers-2")
+    assert checks.judge(obs).outcome == "pass"
+    assert {d.session_reused for d in obs.client.data} == {False}

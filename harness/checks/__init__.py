@@ -35,9 +35,9 @@ CHECKS: list[tuple[str, Check]] = [
     ("active-connect-failed", connect.active_connect_failed),
     ("client-known-bug", peers.client_known_bug),
     ("ccc-dropped-control", tlsfield.ccc_dropped_control),
+    ("data-tls-truncated", tlsfield.data_tls_truncated),
     ("tls-session-not-resumed", tlsfield.tls_session_not_resumed),
     ("session-reuse-required", tls.session_reuse_required),
-    ("data-tls-truncated", tlsfield.data_tls_truncated),
     ("tls-failed", tls.tls_failed),
     ("control-connect-failed", connect.control_connect_failed),
     ("other-failure", generic.other_failure),  # always decides

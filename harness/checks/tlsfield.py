@@ -61,14 +61,18 @@ def ccc_dropped_control(obs: Observation, ev: Evidence) -> Verdict | None:
 
 def helper_reads_after_ccc(obs: Observation, ev: Evidence) -> Verdict | None:
     """A pass because CCC let the FTP helper rewrite PASV/PORT again (shown pass*)."""
-    if not (obs.client.ok and obs.case.server.mode.clears_control and ev["tampered"]
+    acted = ev["tampered"] or any(ev["helper_expectations"].values())
+    if not (obs.client.ok and obs.case.server.mode.clears_control and acted
             and helper_boxes(obs) and (_ccc_reply(obs) or "")[:1] == "2"):
         return None
     v = passed(obs, ev)
+    how = (f"rewrote {rewrites(ev)}" if ev["tampered"] else
+           "read the data connection lines and opened pinholes for them (conntrack expectations; "
+           "this server logs no control lines to compare)")
     v.diagnosis = (f"Passed through the FTP helper thanks to CCC: after the login the control "
-                   f"channel was in clear, so {', '.join(helper_boxes(obs))} rewrote "
-                   f"{rewrites(ev)}. The data stayed PROT P. Cost: every command after the login "
-                   f"(file names, PASV/PORT, DELE) crossed the network in clear. " + v.diagnosis)
+                   f"channel was in clear, so {', '.join(helper_boxes(obs))} {how}. The data "
+                   f"stayed PROT P. Cost: every command after the login (file names, PASV/PORT, "
+                   f"DELE) crossed the network in clear. " + v.diagnosis)
     return v
 
 
@@ -91,7 +95,7 @@ def tls_session_not_resumed(obs: Observation, ev: Evidence) -> Verdict | None:
     if not lost:
         if server_pattern(obs, "reuse-required").search(said) or refused_log:
             return None  # session-reuse-required words it
-        if d.session_reused is not False or not said or said[0] not in "45":
+        if f["stage"] != "data-tls" or d.session_reused is not False or not said or said[0] not in "45":
             return None
     history = ", ".join(f"{x.cmd} {_resumed(x)}" for x in earlier if x.session_reused is not None)
     text = (f"The server refused a data connection that did not resume the control "
