@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import datetime as dt
 import os
 import shutil
@@ -284,6 +285,7 @@ def cmd_reproduce(args, console: Console) -> int:
 
 
 def cmd_verify(args, console: Console) -> int:
+    from . import advise
     be = get_backend(args.backend)
     be.preflight()
     p = verify.load(args.plan, be)
@@ -291,19 +293,24 @@ def cmd_verify(args, console: Console) -> int:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
     err = Console(stderr=True)
+
+    def run(cases, label, rules=False):
+        return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules)[0]
+
     try:
-        results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
+        results = run(p.cases, "plan")
         failing = [r for r in results if r.verdict.outcome == "fail"]
-        reference: list[Result] = []
+        advice = []
         if failing:
-            ref_cases = list({c.id: c for c in (verify.reference_case(p, r.case) for r in failing)}.values())
-            reference, _, _ = execute(ref_cases, backend=args.backend, jobs=args.jobs,
-                                      label="reference", err=err)
+            ref_cases = list({c.id: c for c in (replace(r.case, topology=p.reference) for r in failing)}.values())
+            reference = run(ref_cases, "reference", rules=True)
+            advice = advise.prove(p, failing, reference, lambda cases: run(cases, "candidates"))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED
-    found = verify.findings(p, results, reference, verify.admin_ruleset(p, be))
-    verify.report(p, results, found, console)
+    finally:
+        shutil.rmtree(p.workdir, ignore_errors=True)
+    verify.report(p, results, advice, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
             timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})

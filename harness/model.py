@@ -104,9 +104,16 @@ class RuleSet:
     defines: tuple[tuple[str, str], ...]
     helper: bool = False  # the conntrack FTP helper is attached
     forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
+    syntax: str = "nft"  # or "iptables": an iptables-save file, loaded by iptables-nft-restore
+
+    @property
+    def loader(self) -> list[str]:
+        return ["iptables-nft-restore"] if self.syntax == "iptables" else ["nft", "-f", "-"]
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
+        if self.syntax == "iptables":  # no variables in iptables-save syntax
+            return "\n".join(read_file(f) for f in self.files)
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
