@@ -9,7 +9,6 @@ reported is needed.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from itertools import count
@@ -18,6 +17,7 @@ from typing import Any, Callable
 from . import admin_rules, fixes
 from .admin_rules import IPTABLES, Chain, Edit
 from .model import Case, Result
+from .verify import LAYOUTS
 from .rules import Rule
 
 Run = Callable[[list[Case]], list[Result]]  # runs cases for real (a label for progress)
@@ -48,8 +48,6 @@ def trace_stops(result: Result) -> list[Any]:
             if getattr(path, "verdict", "") in ("drop", "reject") and getattr(path, "by", None)]
 
 
-def _hook_of(stage: str | None, layout: str) -> str:
-    return "input" if layout == "lb-haproxy" else "forward"
 
 
 def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[str], list[Chain], bool]:
@@ -66,7 +64,7 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
                         f"{rule}{where}")
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
         return said, list(dict.fromkeys(chains)), True
-    hook = _hook_of(result.verdict.stage, layout)
+    hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
     said = [f"not traced; new connections through this box are decided on the {hook} hook: "
             + "; ".join(c.describe() for c in base)] if base else []
@@ -113,18 +111,27 @@ def _helper_edit(p, text: str) -> Edit:
 
 def _any_client(rule: Rule) -> Rule:
     """The reference run saw one client; the plan's clients may come from anywhere."""
-    if rule.kind != "snat" and rule.saddr and not ipaddress.ip_network(rule.saddr, strict=False).is_private:
-        return replace(rule, saddr=None)
-    return rule
+    return replace(rule, saddr=None) if rule.kind != "snat" else rule
 
 
-def candidates(f: Advice) -> list[Rule | str]:
+def _any_server(rule: Rule) -> Rule | None:
+    """Behind a balancer the reference run saw one server of several: no port forward to that
+    one server (it would defeat the balancing), and allow rules for any of them."""
+    if rule.kind == "dnat":
+        return None
+    return replace(rule, daddr=None) if rule.kind in ("filter", "input") else rule
+
+
+def candidates(f: Advice, balanced: bool) -> list[Rule | str]:
     """Pieces to try: each reference rule for this box, and the helper (plain FTP only)."""
     pieces: list[Any] = []
     ref = f.reference
     if ref and ref.verdict.outcome == "pass" and ref.rules:
         box = next(iter(ref.rules))
-        pieces += list(dict.fromkeys(_any_client(r) for r in ref.rules[box].rules))
+        rules = [_any_client(r) for r in ref.rules[box].rules]
+        if balanced:
+            rules = [x for x in map(_any_server, rules) if x]
+        pieces += list(dict.fromkeys(rules))
     if f.result.case.server.tls == "none":
         pieces.append("helper")
     return pieces
@@ -160,7 +167,7 @@ def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[A
     for r in failing:
         a = Advice(r, reference=ref.get(replace(r.case, topology=p.reference).id))
         a.stopped, chains, a.traced = stopped_at(r, doc, p.layout)
-        a.pieces, a.chains = candidates(a), chains
+        a.pieces, a.chains = candidates(a, LAYOUTS[p.layout].balanced), chains
         out.append(a)
 
     def attempt(sets: list[tuple[Advice, list[Any]]]) -> list[tuple[Advice, list[Any], Edit, bool]]:

@@ -152,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     vp.add_argument("--json", type=Path, metavar="PATH", help="write the plan's results as JSON")
     vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    vp.add_argument("--patch-dir", type=Path, metavar="DIR",
+                    help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
 
     sub.add_parser("list", help="list topologies, servers and clients")
 
@@ -311,6 +313,9 @@ def cmd_verify(args, console: Console) -> int:
     finally:
         shutil.rmtree(p.workdir, ignore_errors=True)
     verify.report(p, results, advice, console)
+    if args.patch_dir:
+        for path in verify.write_patches(p, advice, args.patch_dir):
+            console.print(f"proven change written to {path} (apply with: patch -p0 < {path})")
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
             timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})

@@ -29,15 +29,18 @@ class Layout:
     name: str
     reference: str  # the registered topology whose one firewall the admin's ruleset replaces
     what: str
+    hook: str = "forward"  # where this box decides new connections of the case
+    balanced: bool = False  # several servers behind it: advice names none of them
 
 
 LAYOUTS = {x.name: x for x in (
     Layout("server-nat", "server-nat", "your firewall port-forwards to the server (inbound NAT)"),
     Layout("direct", "direct", "your firewall routes to a public server (no NAT)"),
     Layout("client-nat", "client-nat", "your outbound firewall in front of the clients (active mode too)"),
-    Layout("lb-haproxy", "lb-source", "your ruleset on the balancer box, HAProxy (balance source) behind it"),
+    Layout("lb-haproxy", "lb-source", "your ruleset on the balancer box, HAProxy (balance source) behind it",
+           "input", True),
     Layout("lb-nft", "lb-nft-source", "your ruleset on the balancer box; it does the balancing itself "
-                                      "($VIP $S1 $S2)"),
+                                      "($VIP $S1 $S2)", balanced=True),
 )}
 
 
@@ -169,7 +172,8 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
                     console.print(Text(f"      (the same diff as for {shown[d]})", style="dim"))
                     continue
                 shown[d] = r.case.id
-                console.print(Text("\n".join("      " + l for l in d.splitlines())), highlight=False)
+                console.print(Text("\n".join("      " + l for l in d.splitlines())), highlight=False,
+                              soft_wrap=True)
         elif a.settings:
             console.print(Text("    nothing in your ruleset fixes this case; a re-run through your ruleset "
                                "passed with: " + "; ".join(a.settings), style="yellow"))
@@ -182,3 +186,14 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
     console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
                        + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
                        style="bold green" if not bad else "bold red"))
+
+
+def write_patches(p: Plan, advice: list, folder: Path) -> list[Path]:
+    """The smallest proven change of each failing case, one file each (`patch -p0 < FILE`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, a in enumerate((a for a in advice if a.proven), 1):
+        path = folder / f"{i:02d}-{p.labels.get(a.result.case.id, 'case')}.patch"
+        path.write_text(a.proven[0][1])
+        out.append(path)
+    return out
