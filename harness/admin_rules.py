@@ -211,6 +211,10 @@ def load_error(message: str, own: Path, offset: int = 0) -> str:
             else:
                 keep.append(f"{Path(m.group(1)).name}:{m.group(2)}: error in an included file "
                             "(its contents are not shown)")
-        elif re.match(r"^(In file included from|Error: |iptables[\w-]*restore: )", line):
+        elif line.startswith("In file included from"):
+            m = re.match(r"^In file included from (\S+?):(\d+):", line)
+            if m and m.group(1) in ("/dev/stdin", "stdin", "-"):
+                keep.append(f"(included from {own.name}:{int(m.group(2)) - offset})")
+        elif re.match(r"^(Error: |iptables[\w-]*restore: )", line):
             keep.append(line.strip())
     return "\n".join(keep) or "the ruleset did not load (no located error message)"

@@ -119,7 +119,7 @@ def _any_server(rule: Rule) -> Rule | None:
     one server (it would defeat the balancing), and allow rules for any of them."""
     if rule.kind == "dnat":
         return None
-    return replace(rule, daddr=None) if rule.kind in ("filter", "input") else rule
+    return replace(rule, daddr=None) if rule.kind == "filter" else rule
 
 
 def candidates(f: Advice, balanced: bool) -> list[Rule | str]:

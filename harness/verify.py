@@ -137,9 +137,9 @@ def load(path: Path, backend) -> Plan:
     except ValueError as e:
         shutil.rmtree(p.workdir, ignore_errors=True)
         offset = rendered.count("\n") - admin_text.count("\n")
-        what = "iptables-nft-restore" if p.syntax == admin_rules.IPTABLES else "nft"
-        raise ScenarioError(f"{path}: ruleset {rules_path.name}: {what} refuses it with the lab's "
-                            f"variables ({', '.join(p.variables)}):\n"
+        what = ("iptables-nft-restore refuses it" if p.syntax == admin_rules.IPTABLES else
+                f"nft refuses it with the lab's variables ({', '.join(p.variables)})")
+        raise ScenarioError(f"{path}: ruleset {rules_path.name}: {what}:\n"
                             + admin_rules.load_error(str(e), rules_path, offset)) from None
     return p
 

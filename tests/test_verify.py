@@ -26,3 +26,23 @@ def test_a_ruleset_nft_refuses_is_exit_2(tmp_path):
     (tmp_path / "p.yaml").write_text("ruleset: bad.nft\nclients: [{impl: curl}]\n")
     r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
     assert r.returncode == 2 and "nft refuses it" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_included_files_contents_are_never_echoed(tmp_path):
+    (tmp_path / "secret.conf").write_text("password=hunter2\n")
+    (tmp_path / "edge.nft").write_text('include "secret.conf"\n'
+                                       "table inet x { chain c { type filter hook forward priority 0; } }\n")
+    (tmp_path / "p.yaml").write_text("ruleset: edge.nft\nclients: [{impl: curl}]\n")
+    r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2 and "nft refuses it" in out and "Traceback" not in out
+    assert "hunter2" not in out and "password" not in out
+    assert "secret.conf:1: error in an included file (its contents are not shown)" in " ".join(out.split())
+
+
+def test_an_iptables_save_file_that_does_not_load_is_exit_2(tmp_path):
+    (tmp_path / "bad.ipt").write_text("*filter\n-A NO_SUCH_CHAIN -j ACCEPT\nCOMMIT\n")
+    (tmp_path / "p.yaml").write_text("ruleset: bad.ipt\nclients: [{impl: curl}]\n")
+    r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
+    assert r.returncode == 2 and "iptables-nft-restore refuses it" in r.stderr
+    assert "line 2 failed" in r.stderr and "Traceback" not in r.stderr
