@@ -20,7 +20,7 @@ from .model import Case, Result
 from .verify import LAYOUTS
 from .rules import Rule
 
-Run = Callable[[list[Case]], list[Result]]  # runs cases for real (a label for progress)
+Run = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
 _ids = count(1)
 
 
@@ -30,7 +30,7 @@ class Advice:
     result: Result
     stopped: list[str] = field(default_factory=list)  # where it stopped, from the trace or by hook
     traced: bool = False
-    proven: list[tuple[Edit, str]] = field(default_factory=list)  # (edit, its diff), smallest first
+    proven: list["Proven"] = field(default_factory=list)  # smallest first, rules-only first
     tried: int = 0  # candidate re-runs
     pieces: list[Any] = field(default_factory=list)  # candidate pieces: Rules and "helper"
     chains: list[Chain] = field(default_factory=list)  # the chains the trace named
@@ -97,7 +97,7 @@ def _describe(rule: Rule) -> str:
     to = f" to {rule.to}" if rule.to and rule.kind == "dnat" else ""
     name = {"dnat": "port-forward", "snat": "masquerade", "filter": "allow forwarded",
             "input": "allow to the box"}[rule.kind]
-    return f"{name}{ports}{to}" + (f" ({rule.why})" if rule.why else "")
+    return f"{name}{ports}{to}"
 
 
 def _helper_edit(p, text: str) -> Edit:
@@ -105,8 +105,7 @@ def _helper_edit(p, text: str) -> Edit:
     if p.syntax == IPTABLES:
         return admin_rules.insert_iptables(text, "raw", "PREROUTING",
                                            ["-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"], what)
-    return admin_rules.add_table(text, what + " (a table of its own: helpers are assigned by a rule)",
-                                 admin_rules.helper_table())
+    return admin_rules.add_table(text, what, admin_rules.helper_table())
 
 
 def _any_client(rule: Rule) -> Rule:
@@ -122,31 +121,30 @@ def _any_server(rule: Rule) -> Rule | None:
     return replace(rule, daddr=None) if rule.kind == "filter" else rule
 
 
-def candidates(f: Advice, balanced: bool) -> list[Rule | str]:
-    """Pieces to try: each reference rule for this box, and the helper (plain FTP only)."""
+def candidates(ref: Result | None, case: Case, balanced: bool) -> list[Rule | str]:
+    """Pieces to try: each rule the reference run proved for this box, and the helper (plain
+    FTP only)."""
     pieces: list[Any] = []
-    ref = f.reference
     if ref and ref.verdict.outcome == "pass" and ref.rules:
         box = next(iter(ref.rules))
         rules = [_any_client(r) for r in ref.rules[box].rules]
         if balanced:
             rules = [x for x in map(_any_server, rules) if x]
         pieces += list(dict.fromkeys(rules))
-    if f.result.case.server.tls == "none":
+    if case.server.tls == "none":
         pieces.append("helper")
     return pieces
 
 
 def apply(p, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edit | None:
-    text, whats, where = p.text, [], []
+    text, said = p.text, []
     for piece in pieces:
         e = _helper_edit(p, text) if piece == "helper" else _rule_edit(p, piece, text, doc, chains)
         if e is None:
             return None
         text = e.text
-        whats.append(e.what)
-        where.append(e.chain)
-    return Edit("; ".join(whats), "; ".join(dict.fromkeys(where)), text)
+        said.append(f"{e.what}, in {e.chain}")
+    return Edit("\n".join(said), "", text)
 
 
 # --- proof by re-run -----------------------------------------------------------------
@@ -160,48 +158,86 @@ def _trial(p, edit: Edit, case: Case, trials: dict[str, str]) -> Case:
     return replace(case, topology=name)
 
 
+@dataclass
+class Proven:
+    edit: Edit
+    pieces: list[Any]
+    setting: str | None = None  # a fix outside the ruleset that this change needs too
+    diff: str = ""
+
+
+@dataclass
+class _Try:
+    advice: Advice
+    case: Case  # the failing case, or the case with a setting changed
+    pieces: list[Any]
+    setting: str | None = None
+
+
 def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[Advice]:
     ref = {r.case.id: r for r in reference}
     doc = p.admin_json
-    out, trials = [], {}
+    balanced = LAYOUTS[p.layout].balanced
+    out = []
     for r in failing:
         a = Advice(r, reference=ref.get(replace(r.case, topology=p.reference).id))
-        a.stopped, chains, a.traced = stopped_at(r, doc, p.layout)
-        a.pieces, a.chains = candidates(a, LAYOUTS[p.layout].balanced), chains
+        a.stopped, a.chains, a.traced = stopped_at(r, doc, p.layout)
+        a.pieces = candidates(a.reference, r.case, balanced)
         out.append(a)
+    search = _Search(p, run)
+    search.run([_Try(a, a.result.case, a.pieces) for a in out])
+    left = [a for a in out if not a.proven]
+    _settings(p, left, run)
+    # A setting alone did not do it: run each setting through the reference firewall, and try
+    # the rules that run proved on the admin's file together with that setting.
+    left = [a for a in left if not a.settings]
+    tries = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]
+    if tries:
+        refs = {x.case.id: x for x in run(list({c.id: replace(c, topology=p.reference)
+                                                 for *_, c in tries}.values()), True)}
+        search.run([_Try(a, case, candidates(refs.get(replace(case, topology=p.reference).id), case, balanced),
+                         f"{fx.name}: {fx.what} (cost: {fx.cost})") for a, fx, case in tries])
+    for a in out:
+        for x in a.proven:
+            x.diff = admin_rules.diff(p.text, x.edit.text, _relpath(p))
+        a.proven.sort(key=lambda x: (x.setting is not None, len(x.diff.splitlines())))
+    return out
 
-    def attempt(sets: list[tuple[Advice, list[Any]]]) -> list[tuple[Advice, list[Any], Edit, bool]]:
+
+class _Search:
+    """Singles first; when none passes, everything together, then without each piece."""
+
+    def __init__(self, p, run: Run) -> None:
+        self.p, self.runner, self.trials = p, run, {}
+
+    def attempt(self, sets: list[tuple[_Try, list[Any]]]) -> list[tuple[_Try, list[Any], Edit, bool]]:
         todo = []
-        for a, pieces in sets:
-            e = apply(p, pieces, doc, a.chains)
-            if e is not None and e.text != p.text:
-                todo.append((a, pieces, e, _trial(p, e, a.result.case, trials)))
-        results = {x.case.id: x for x in run(list({c.id: c for *_, c in todo}.values()))} if todo else {}
+        for t, pieces in sets:
+            e = apply(self.p, pieces, self.p.admin_json, t.advice.chains)
+            if e is not None and e.text != self.p.text:
+                todo.append((t, pieces, e, _trial(self.p, e, t.case, self.trials)))
+        results = {x.case.id: x for x in self.runner(list({c.id: c for *_, c in todo}.values()), False)} \
+            if todo else {}
         got = []
-        for a, pieces, e, c in todo:
-            a.tried += 1
-            got.append((a, pieces, e, results[c.id].verdict.outcome == "pass"))
+        for t, pieces, e, c in todo:
+            t.advice.tried += 1
+            got.append((t, pieces, e, results[c.id].verdict.outcome == "pass"))
         return got
 
-    singles = attempt([(a, [x]) for a in out for x in a.pieces])
-    for a, pieces, e, ok in singles:
-        if ok:
-            a.proven.append((e, pieces))
-    rest = [a for a in out if not a.proven and len(a.pieces) > 1]
-    for a, pieces, e, ok in attempt([(a, a.pieces) for a in rest]):
-        if ok:  # all together works: drop what it does not need, then prove the remainder
-            drops = attempt([(a, [x for x in pieces if x is not y]) for y in pieces])
-            needed = [y for y, (_, _, _, still) in zip(pieces, drops) if not still]
+    def run(self, tries: list[_Try]) -> None:
+        for t, pieces, e, ok in self.attempt([(t, [x]) for t in tries for x in t.pieces]):
+            if ok:
+                t.advice.proven.append(Proven(e, pieces, t.setting))
+        rest = [t for t in tries if not any(x.setting == t.setting for x in t.advice.proven) and len(t.pieces) > 1]
+        for t, pieces, e, ok in self.attempt([(t, t.pieces) for t in rest]):
+            if not ok:
+                continue
+            drops = self.attempt([(t, [x for x in pieces if x is not y]) for y in pieces])
+            needed = [y for y, (*_, still) in zip(pieces, drops) if not still]
+            best = Proven(e, pieces, t.setting)
             if needed and needed != pieces:
-                final = attempt([(a, needed)])
-                a.proven.append(next(((e2, n) for _, n, e2, ok2 in final if ok2), (e, pieces)))
-            else:
-                a.proven.append((e, pieces))
-    for a in out:
-        a.proven.sort(key=lambda ep: len(admin_rules.diff(p.text, ep[0].text, "x").splitlines()))
-        a.proven = [(e, admin_rules.diff(p.text, e.text, _relpath(p))) for e, _ in a.proven]
-    _settings(p, [a for a in out if not a.proven], run)
-    return out
+                best = next((Proven(e2, n, t.setting) for _, n, e2, ok2 in self.attempt([(t, needed)]) if ok2), best)
+            t.advice.proven.append(best)
 
 
 def _relpath(p) -> str:
@@ -209,17 +245,18 @@ def _relpath(p) -> str:
     return rel if not rel.startswith("..") else str(p.ruleset)
 
 
+def _setting_fixes(case: Case, verdict) -> list[tuple[fixes.Fix, Case]]:
+    """Registered fixes that change only the server or the client, not the network."""
+    return [(fx, c) for fx, c in fixes.candidates(case, verdict) if c.topology == case.topology and c.net == case.net]
+
+
 def _settings(p, left: list[Advice], run: Run) -> None:
     """Fixes outside the ruleset (server settings, another client), re-run through the
     admin's own ruleset."""
-    todo = []
-    for a in left:
-        for fx, case in fixes.candidates(a.result.case, a.result.verdict):
-            if case.topology == a.result.case.topology and case.net == a.result.case.net:
-                todo.append((a, fx, case))
+    todo = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]
     if not todo:
         return
-    results = {x.case.id: x for x in run(list({c.id: c for *_, c in todo}.values()))}
+    results = {x.case.id: x for x in run(list({c.id: c for *_, c in todo}.values()), False)}
     for a, fx, case in todo:
         a.tried += 1
         if results[case.id].verdict.outcome == "pass":

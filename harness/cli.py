@@ -306,7 +306,7 @@ def cmd_verify(args, console: Console) -> int:
         if failing:
             ref_cases = list({c.id: c for c in (replace(r.case, topology=p.reference) for r in failing)}.values())
             reference = run(ref_cases, "reference", rules=True)
-            advice = advise.prove(p, failing, reference, lambda cases: run(cases, "candidates"))
+            advice = advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
         return EXIT_INTERRUPTED

@@ -66,7 +66,8 @@ class Plan:
     def register(self, name: str, text: str) -> None:
         """A topology `name`: the layout with `text` (the admin's file or a changed copy) as
         its firewall's ruleset."""
-        copy = self.workdir / f"{name.replace(':', '_')}{self.ruleset.suffix}"
+        copy = self.workdir / name.replace(":", "_").replace("/", "_") / self.ruleset.name  # trace sources
+        copy.parent.mkdir()  # keep the admin's file name
         copy.write_text(admin_rules.absolute_includes(text, self.ruleset.parent)
                         if self.syntax == admin_rules.NFT else text)
 
@@ -166,8 +167,11 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
         if a.proven:
             console.print(Text(f"    proven by re-running this case through your changed file "
                                f"({a.tried} re-runs; smallest first):", style="bold yellow"))
-            for edit, d in a.proven:
-                console.print(Text(f"    - {edit.what}, in {edit.chain}"))
+            for x in a.proven:
+                d = x.diff
+                if x.setting:
+                    console.print(Text(f"    - outside the ruleset too: {x.setting}", style="yellow"))
+                console.print(Text("\n".join(f"    - {w}" for w in x.edit.what.splitlines())))
                 if d in shown:
                     console.print(Text(f"      (the same diff as for {shown[d]})", style="dim"))
                     continue
@@ -189,11 +193,13 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
 
 
 def write_patches(p: Plan, advice: list, folder: Path) -> list[Path]:
-    """The smallest proven change of each failing case, one file each (`patch -p0 < FILE`)."""
+    """The smallest proven change of each failing case, one file per distinct change
+    (`patch -p0 < FILE`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i, a in enumerate((a for a in advice if a.proven), 1):
-        path = folder / f"{i:02d}-{p.labels.get(a.result.case.id, 'case')}.patch"
-        path.write_text(a.proven[0][1])
-        out.append(path)
-    return out
+    out: dict[str, Path] = {}
+    for a in advice:
+        if a.proven and a.proven[0].diff not in out:
+            path = folder / f"{len(out) + 1:02d}-{p.labels.get(a.result.case.id, 'case')}.patch"
+            path.write_text(a.proven[0].diff)
+            out[a.proven[0].diff] = path
+    return list(out.values())
