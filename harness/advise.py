@@ -40,28 +40,19 @@ class Advice:
 
 # --- where it stopped ----------------------------------------------------------------
 
-def trace_stops(result: Result) -> list[Any]:
-    """The TracePaths (harness/trace.py) of this case that ended in a drop or reject."""
-    obs = getattr(result, "observation", None)
-    boxes = getattr(obs, "middleboxes", None) or {}
-    return [path for view in boxes.values() for path in getattr(view, "trace", None) or []
-            if getattr(path, "verdict", "") in ("drop", "reject") and getattr(path, "by", None)]
-
-
 
 
 def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[str], list[Chain], bool]:
     """(descriptions, chains to change, traced?) for a failing case."""
-    stops = trace_stops(result)
+    stops = result.stops
     if stops:
         chains, said = [], []
         for p in stops:
             by = p.by
-            where = f" ({by.source})" if getattr(by, "source", None) else ""
-            rule = "policy drop" if by.handle is None else f"rule handle {by.handle}: {by.text}"
-            said.append(f"{p.box} {p.verdict}ped the {p.flags.upper() or 'packet'} {p.proto} {p.src}:{p.sport} -> "
-                        f"{p.dst}:{p.dport} on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
-                        f"{rule}{where}")
+            rule = by.quote() if hasattr(by, "quote") else \
+                f"({by.text})" if by.handle is None else f"handle {by.handle} `{by.text}`"
+            said.append(f"{p.box} dropped the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
+                        f"on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}")
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
         return said, list(dict.fromkeys(chains)), True
     hook = LAYOUTS[layout].hook

@@ -298,6 +298,7 @@ class Result:
     duration_s: float
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
+    stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()

@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import certs
 import clients
@@ -274,7 +274,8 @@ class Worker:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
-        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures)
+        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
+                        stops=stops(obs) if verdict.outcome == "fail" else [])
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             proof.prove(self.boxes, result.rules, minimal=self.run.prove_minimal,
@@ -282,6 +283,12 @@ class Worker:
                                                                  timeout=REPLAY_TIMEOUT)))
             result.duration_s = time.monotonic() - t0
         return result
+
+
+def stops(obs) -> list[Any]:
+    """The traced packet paths that ended in a drop (harness.trace), for verify's advice."""
+    return [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []
+            if p.verdict in ("drop", "reject") and p.by is not None]
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:

@@ -146,10 +146,13 @@ def load(path: Path, backend) -> Plan:
 
 
 def introduce(p: Plan, console) -> None:
-    kind = "iptables-save file" if p.syntax == admin_rules.IPTABLES else "ruleset"
-    console.print(f"your {kind} {p.ruleset} runs as the firewall of the lab's {p.layout} layout "
-                  f"({LAYOUTS[p.layout].what}); the lab supplies these variables: "
-                  + ", ".join(f"${k}={v}" for k, v in p.variables.items()))
+    where = f"runs as the firewall of the lab's {p.layout} layout ({LAYOUTS[p.layout].what})"
+    values = ", ".join(f"${k}={v}" for k, v in p.variables.items())
+    if p.syntax == admin_rules.IPTABLES:
+        console.print(f"your iptables-save file {p.ruleset} {where}; iptables-save has no variables, so it "
+                      f"names the lab's own addresses and interfaces: {values.replace('$', '')}")
+    else:
+        console.print(f"your ruleset {p.ruleset} {where}; the lab supplies these variables: {values}")
 
 
 def report(p: Plan, results: list[Result], advice: list, console) -> None:

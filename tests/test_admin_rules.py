@@ -76,3 +76,25 @@ def test_load_errors_never_echo_a_line_of_any_file():
     assert out.splitlines() == ["(included from edge.nft:1)",
                                 "secret.conf:1: error in an included file (its contents are not shown)",
                                 "edge.nft:2: Error: syntax error, unexpected '}'"]
+
+
+def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
+    # shaped like harness.trace.TracePath/TraceRule (the trace contract)
+    from types import SimpleNamespace as NS
+
+    from harness import advise
+    from harness.model import Case, ClientSpec, Result, ServerSpec, Verdict
+    by = NS(family="inet", table="filter", chain="from_internet", handle=None, text="policy drop",
+            verdict="drop", source=None)
+    path = NS(box="fw", hook="forward", proto="tcp", src="203.0.113.100", sport=40000, dst="10.0.2.2",
+              dport=50003, flags="syn", verdict="drop", by=by)
+    r = Result(Case("plan:x", ServerSpec(), ClientSpec()), Verdict("fail", "data-connect", "timed out"), 1.0,
+               stops=[path])
+    said, chains, traced = advise.stopped_at(r, {}, "server-nat")
+    assert traced and chains == [Chain("inet", "filter", "from_internet", "forward")]
+    assert said == ["fw dropped the SYN 203.0.113.100:40000 -> 10.0.2.2:50003 on forward in chain "
+                    "from_internet of table inet filter: (policy drop)"]
+    text = (RULESETS / "jump-chains.nft").read_text()
+    edit = admin_rules.insert_nft(text, chains[0], ["tcp dport 50000-50009 accept"], "x")
+    lines = edit.text.splitlines()
+    assert lines[lines.index("    chain from_internet {") + 1] == "        tcp dport 50000-50009 accept"
