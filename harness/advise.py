@@ -220,15 +220,19 @@ class _Search:
             if ok:
                 t.advice.proven.append(Proven(e, pieces, t.setting))
         rest = [t for t in tries if not any(x.setting == t.setting for x in t.advice.proven) and len(t.pieces) > 1]
-        for t, pieces, e, ok in self.attempt([(t, t.pieces) for t in rest]):
-            if not ok:
-                continue
-            drops = self.attempt([(t, [x for x in pieces if x is not y]) for y in pieces])
-            needed = [y for y, (*_, still) in zip(pieces, drops) if not still]
-            best = Proven(e, pieces, t.setting)
-            if needed and needed != pieces:
-                best = next((Proven(e2, n, t.setting) for _, n, e2, ok2 in self.attempt([(t, needed)]) if ok2), best)
-            t.advice.proven.append(best)
+        together = [(t, e) for t, _, e, ok in self.attempt([(t, t.pieces) for t in rest]) if ok]
+        # everything together works: drop each piece once (one batch for all cases)
+        drops = self.attempt([(t, [x for x in t.pieces if x is not y]) for t, _ in together for y in t.pieces])
+        finals = []
+        for t, e in together:
+            mine = [ok for u, _, _, ok in drops if u is t]
+            needed = [y for y, still in zip(t.pieces, mine) if not still]
+            finals.append((t, e, needed if needed and len(mine) == len(t.pieces) else t.pieces))
+        proven = {id(t): (n, e) for t, n, e, ok in self.attempt([(t, n) for t, _, n in finals if n != t.pieces])
+                  if ok}
+        for t, e, needed in finals:
+            n, e2 = proven.get(id(t), (t.pieces, e))
+            t.advice.proven.append(Proven(e2, n, t.setting))
 
 
 def _relpath(p) -> str:
