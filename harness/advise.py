@@ -10,6 +10,7 @@ reported is needed.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any, Callable
@@ -33,6 +34,7 @@ class Advice:
     proven: list["Proven"] = field(default_factory=list)  # smallest first, rules-only first
     tried: int = 0  # candidate re-runs
     pieces: list[Any] = field(default_factory=list)  # candidate pieces: Rules and "helper"
+    unchanged_passed: int = 0  # re-runs of the case through the unchanged file that passed
     chains: list[Chain] = field(default_factory=list)  # the chains the trace named
     settings: list[str] = field(default_factory=list)  # fixes outside the ruleset that a re-run proved
     reference: Result | None = None
@@ -54,6 +56,9 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
             said.append(f"{p.box} dropped the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
                         f"on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}")
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
+        seen = Counter(said)  # a retransmitted SYN takes the same path again
+        said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line
+                for line, n in seen.items()]
         return said, list(dict.fromkeys(chains)), True
     hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
@@ -175,6 +180,8 @@ def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[A
         a.stopped, a.chains, a.traced = stopped_at(r, doc, p.layout)
         a.pieces = candidates(a.reference, r.case, balanced)
         out.append(a)
+    _steady(p, out, run)
+    out, unsteady = [a for a in out if not a.unchanged_passed], [a for a in out if a.unchanged_passed]
     search = _Search(p, run)
     search.run([_Try(a, a.result.case, a.pieces) for a in out])
     left = [a for a in out if not a.proven]
@@ -189,10 +196,23 @@ def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[A
         search.run([_Try(a, case, candidates(refs.get(replace(case, topology=p.reference).id), case, balanced),
                          f"{fx.name}: {fx.what} (cost: {fx.cost})") for a, fx, case in tries])
     for a in out:
+        if a.unchanged_passed:  # it passed unchanged in some round: no pass proves anything
+            a.proven, a.settings = [], []
         for x in a.proven:
             x.diff = admin_rules.diff(p.text, x.edit.text, _relpath(p))
         a.proven.sort(key=lambda x: (x.setting is not None, len(x.diff.splitlines())))
-    return out
+    return out + unsteady
+
+
+def _steady(p, advice: list[Advice], run: Run, rounds: int = 2) -> None:
+    """Re-run each failing case through the unchanged file: one that passes now fails only
+    sometimes, and one re-run cannot prove that a change fixed it."""
+    for _ in range(rounds):
+        for r in run(list({a.result.case.id: a.result.case for a in advice}.values()), False):
+            if r.verdict.outcome == "pass":
+                for a in advice:
+                    if a.result.case.id == r.case.id:
+                        a.unchanged_passed += 1
 
 
 class _Search:
@@ -202,18 +222,31 @@ class _Search:
         self.p, self.runner, self.trials = p, run, {}
 
     def attempt(self, sets: list[tuple[_Try, list[Any]]]) -> list[tuple[_Try, list[Any], Edit, bool]]:
+        """Run each candidate; one that passes runs again, and counts only if it passes twice.
+        Each round also re-runs the case through the unchanged file: a round in which that
+        passes proves nothing (the case fails only sometimes)."""
         todo = []
         for t, pieces in sets:
             e = apply(self.p, pieces, self.p.admin_json, t.advice.chains)
             if e is not None and e.text != self.p.text:
                 todo.append((t, pieces, e, _trial(self.p, e, t.case, self.trials)))
-        results = {x.case.id: x for x in self.runner(list({c.id: c for *_, c in todo}.values()), False)} \
-            if todo else {}
-        got = []
-        for t, pieces, e, c in todo:
+        ok = self._round(todo)
+        again = iter(self._round([x for x, good in zip(todo, ok) if good]))  # a pass must hold twice
+        return [(t, pieces, e, good and next(again)) for (t, pieces, e, _), good in zip(todo, ok)]
+
+    def _round(self, todo: list[tuple[_Try, list[Any], Edit, Case]]) -> list[bool]:
+        if not todo:
+            return []
+        baseline = {t.case.id: replace(t.case, topology=self.p.topology) for t, *_ in todo}
+        cases = {c.id: c for c in [*(c for *_, c in todo), *baseline.values()]}
+        results = {x.case.id: x.verdict.outcome == "pass" for x in self.runner(list(cases.values()), False)}
+        flaky = {cid for cid, c in baseline.items() if results.get(c.id)}
+        for t, *_ in todo:
             t.advice.tried += 1
-            got.append((t, pieces, e, results[c.id].verdict.outcome == "pass"))
-        return got
+        for t in {id(t): t for t, *_ in todo}.values():
+            if t.case.id in flaky and t.setting is None:
+                t.advice.unchanged_passed += 1
+        return [results.get(c.id, False) and t.case.id not in flaky for t, _, _, c in todo]
 
     def run(self, tries: list[_Try]) -> None:
         for t, pieces, e, ok in self.attempt([(t, [x]) for t in tries for x in t.pieces]):

@@ -167,7 +167,11 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
         console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
         for line in a.stopped:
             console.print(Text(f"    stopped: {line}", style="dim" if not a.traced else ""))
-        if a.proven:
+        if a.unchanged_passed:
+            console.print(Text(f"    this case passed {a.unchanged_passed} time(s) when re-run through your "
+                               "unchanged file: it fails only sometimes, so no re-run can prove that a change "
+                               "fixed it; the diagnosis above is what this run saw", style="yellow"))
+        elif a.proven:
             console.print(Text(f"    proven by re-running this case through your changed file "
                                f"({a.tried} re-runs; smallest first):", style="bold yellow"))
             for x in a.proven:
