@@ -6,8 +6,8 @@ from dataclasses import replace
 import datetime as dt
 import os
 import shutil
-import signal
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -17,14 +17,14 @@ from rich.text import Text
 import clients
 import servers
 
-from . import reproduce, scenario, topologies, verify
+from . import inputs, reproduce, scenario, scratch, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
 from .reports import html, jsonfile, junit, markdown, terminal
 from .reports import rules as rules_report
 from .execute import execute
-from .runner import Axes, plan
+from .runner import Axes, Interrupted, plan
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -36,7 +36,7 @@ class UsageError(Exception):
 def _list(flag: str, valid: Sequence[str]):
     """argparse type: comma-separated values, each one of `valid`."""
     def parse(text: str) -> tuple[str, ...]:
-        if text.strip() == "all":
+        if text.strip() == "all" or (text.strip() == "both" and len(valid) == 2):
             return tuple(valid)
         items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
         if not items:
@@ -66,14 +66,19 @@ def _forward(text: str) -> PassiveRange | str:
         raise argparse.ArgumentTypeError(f"--forward-range: {e}, or none") from None
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
+    return text.isascii() and text.isdigit() and len(text) < 6
+
+
 def _busy(text: str) -> int:
-    if not text.isdigit() or int(text) > 64:
+    if not _whole(text) or int(text) > 64:
         raise argparse.ArgumentTypeError(f"--busy-sessions: {text!r} is not a whole number from 0 to 64")
     return int(text)
 
 
 def _jobs(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 16:
+    if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
     return int(text)
 
@@ -194,7 +199,22 @@ def cmd_clean(args, console: Console) -> int:
     removed = backend.clean(force=args.force)
     what = "namespace(s)" if backend.name == "netns" else "object(s)"
     console.print(f"removed {len(removed)} {what}" + (f": {', '.join(removed)}" if removed else ""))
+    folders = scratch.clean(force=args.force)
+    if folders:
+        console.print(f"removed {len(folders)} scratch folder(s) of dead runs: {', '.join(map(str, folders))}")
     return EXIT_OK
+
+
+def check_outputs(args) -> None:
+    """Every output path is usable before the run starts (a run's results are never lost)."""
+    for flag, attr in (("--json", "json"), ("--rules-md", "rules_md")):
+        if getattr(args, attr, None):
+            inputs.writable_file(getattr(args, attr), flag)
+    for flag, attr in (("--report-dir", "report_dir"), ("--record", "record")):
+        if getattr(args, attr, None):
+            inputs.writable_dir(getattr(args, attr), flag)
+    if getattr(args, "capture", False):
+        inputs.writable_dir(args.report_dir or Path("reports"), "--capture")
 
 
 def cmd_matrix(args, console: Console) -> int:
@@ -207,23 +227,31 @@ def cmd_matrix(args, console: Console) -> int:
     cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
+    check_outputs(args)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
+    if "none" in args.tls and set(args.session_reuse) - {"default"}:
+        err.print("note: --session-reuse only applies to TLS; cases with --tls none run once, "
+                  "with the server's default")
+    interrupted = False
+    t0 = time.monotonic()
     try:
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
                                            err=err, capture_dir=capture_dir)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
-    console.print(terminal.matrix(results))
-    if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
-        console.print(terminal.peers(results))
-    console.print(terminal.summary_line(results, seconds))
-    terminal.failures(results, console)
-    if args.rules:
-        rules_report.terminal(results, console)
+    except Interrupted as e:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+                  f"{len(e.results)} of {e.planned} cases finished[/]")
+        results, seconds, run_id, interrupted = e.results, time.monotonic() - t0, e.run_id, True
+    if not interrupted:
+        console.print(terminal.matrix(results))
+        if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
+            console.print(terminal.peers(results))
+        console.print(terminal.summary_line(results, seconds))
+        terminal.failures(results, console)
+        if args.rules:
+            rules_report.terminal(results, console)
     multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1
     rules_md = None if args.no_rules else rules_report.markdown(
         results, markdown.matrix(results), markdown.peers(results) if multi else "")
@@ -231,17 +259,18 @@ def cmd_matrix(args, console: Console) -> int:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
         args.rules_md.write_text(rules_md)
         console.print(f"rules written to {args.rules_md}")
+    state = {"planned": len(cases), **({"interrupted": True} if interrupted else {})}
     if args.json:
         versions = {**{n: servers.get(n).version() or "embedded" for n in axes.servers},
                     **{n: clients.get(n).version() for n in axes.clients}}
         jsonfile.write(args.json, results, args.backend, started,
                        {"run_id": run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
-                        "versions": versions})
+                        "versions": versions, **state})
         console.print(f"results written to {args.json}")
     if args.report_dir:
         d = args.report_dir
         meta = {"run_id": run_id, "started": started, "backend": args.backend,
-                "duration_s": round(seconds, 1), "jobs": args.jobs}
+                "duration_s": round(seconds, 1), "jobs": args.jobs, **state}
         jsonfile.write(d / "results.json", results, args.backend, started, meta)
         if rules_md:
             (d / "rules.md").write_text(rules_md)
@@ -250,11 +279,24 @@ def cmd_matrix(args, console: Console) -> int:
         html.write(d / "index.html", results, meta)
         console.print(f"reports written to {d}/: results.json, {'rules.md, ' if rules_md else ''}"
                       "summary.md, junit.xml, index.html" + (", cases/ (captures)" if args.capture else ""))
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
+
+
+def interrupted(e: Interrupted, args, err: Console, extra: dict) -> int:
+    """Ctrl-C/SIGTERM during reproduce or verify: say so, and keep what finished in --json."""
+    err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+              f"{len(e.results)} of {e.planned} cases finished[/]")
+    if args.json:
+        jsonfile.write(args.json, e.results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds"), {"run_id": e.run_id, **extra, "planned": e.planned, "interrupted": True})
+    return EXIT_INTERRUPTED
 
 
 def cmd_reproduce(args, console: Console) -> int:
     sc = scenario.load(args.file)
+    check_outputs(args)
     if sc.waits_for:
         console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
         return EXIT_OK
@@ -271,9 +313,8 @@ def cmd_reproduce(args, console: Console) -> int:
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"scenario": str(args.file)})
     reproduce.report(results, attempts, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
@@ -290,6 +331,9 @@ def cmd_verify(args, console: Console) -> int:
     from . import advise
     be = get_backend(args.backend)
     be.preflight()
+    check_outputs(args)
+    if args.patch_dir:
+        inputs.writable_dir(args.patch_dir, "--patch-dir")
     p = verify.load(args.plan, be)
     if p.story:
         console.print(Text(p.story, style="italic"))
@@ -300,16 +344,15 @@ def cmd_verify(args, console: Console) -> int:
         return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules)[0]
 
     try:
-        results = run(p.cases, "plan")
+        results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
         failing = [r for r in results if r.verdict.outcome == "fail"]
         advice = []
         if failing:
             ref_cases = list({c.id: c for c in (replace(r.case, topology=p.reference) for r in failing)}.values())
             reference = run(ref_cases, "reference", rules=True)
             advice = advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules))
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"plan": str(args.plan)})
     finally:
         shutil.rmtree(p.workdir, ignore_errors=True)
     verify.report(p, results, advice, console)
@@ -360,16 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reexec_in_userns(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)  # CI logs: no wrapping
 
-    main_pid = os.getpid()
-
-    def on_term(signum, frame):
-        if os.getpid() != main_pid:  # a forked helper (pyroute2) inherits this handler
-            os._exit(0)
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
+    signals.install()
     try:
         return COMMANDS[args.command](args, console)
-    except scenario.ScenarioError as e:
+    except inputs.InputError as e:
         Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
         return EXIT_USAGE
     except (BackendUnavailable, UsageError) as e:
@@ -386,3 +423,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
                                    "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
         return EXIT_CASE_ERROR
+    finally:
+        signals.exiting()

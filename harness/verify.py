@@ -13,16 +13,12 @@ import shutil
 import tempfile
 from typing import Any
 
-import yaml
-
-import clients
-import servers
-
-from . import admin_rules, topologies
+from . import admin_rules, spec, topologies
+from .inputs import InputError, read_text
+from .model import Case, NetSpec, PassiveRange, Result, RuleSet
 from .paths import nat_file
-from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result, RuleSet
 from .runner import Axes, plan
-from .scenario import ScenarioError, Reader
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -33,6 +29,7 @@ class Layout:
     balanced: bool = False  # several servers behind it: advice names none of them
 
 
+# The plan schema's `topology` choices come from here (harness/spec.py).
 LAYOUTS = {x.name: x for x in (
     Layout("server-nat", "server-nat", "your firewall port-forwards to the server (inbound NAT)"),
     Layout("direct", "direct", "your firewall routes to a public server (no NAT)"),
@@ -86,50 +83,31 @@ class Plan:
 
 
 def load(path: Path, backend) -> Plan:
-    rd = Reader(path)
+    """Read and validate a plan (schema: harness/spec.py, shared with scenarios)."""
+    doc, src = spec.load(path, "plan")
+    rules_path = (path.parent / doc.ruleset).resolve()
     try:
-        text = path.read_text()
-        doc = yaml.safe_load(text)
-    except OSError as e:
-        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    story = "\n".join(l[1:].strip() for l in text.splitlines()[:3] if l.startswith("#"))
-    doc = rd.mapping(doc, "(top level)", ("ruleset", "topology", "server", "clients"))
-    if not isinstance(doc.get("ruleset"), str):
-        raise rd.fail("ruleset", "the path of your nftables or iptables-save ruleset file", doc.get("ruleset"))
-    rules_path = (path.parent / doc["ruleset"]).resolve()
-    if not rules_path.is_file():
-        raise ScenarioError(f"{path}: ruleset: file not found: {rules_path}")
-    layout = rd.choice(doc.get("topology", "server-nat"), "topology", tuple(LAYOUTS))
-    srv = rd.mapping(doc.get("server", {}), "server", ("impl", "tls", "masquerade", "passive_range",
-                                                        "session_reuse"))
-    impl = rd.choice(srv.get("impl", "pyftpdlib"), "server.impl", servers.names())
-    tls = rd.choices(srv.get("tls"), "server.tls", TLS_MODES, ("explicit",))
-    masq = rd.choices(srv.get("masquerade"), "server.masquerade", ("on", "off"), ("on",))
-    passive = rd.range(srv.get("passive_range"), "server.passive_range") or PassiveRange(50000, 50009)
-    reuse = rd.choices(srv.get("session_reuse"), "server.session_reuse", ("default", "off"), ("default",))
+        admin_text = read_text(rules_path, "ruleset file")
+    except InputError as e:
+        raise src.error(("ruleset",), str(e)) from None
+    srv = doc.server
+    tls = tuple(srv.tls or ("explicit",))
+    masq = tuple(srv.masquerade or ("on",))
+    passive = srv.passive_range or PassiveRange(50000, 50009)
+    reuse = tuple(srv.session_reuse or ("default",))
 
     name = f"plan:{path.stem}"
-    admin_text = rules_path.read_text(errors="replace")
-    p = Plan(path, story, rules_path, layout, name, [], syntax=admin_rules.syntax(admin_text),
+    p = Plan(path, src.story, rules_path, doc.topology, name, [], syntax=admin_rules.syntax(admin_text),
              text=admin_text, workdir=Path(tempfile.mkdtemp(prefix="ftps-verify-")))
     p.register(name, admin_text)
-    entries = doc.get("clients")
-    if not isinstance(entries, list) or not entries:
-        raise rd.fail("clients", "a list of the clients that must work, e.g. [{impl: curl, modes: [epsv]}]",
-                      entries)
-    for i, c in enumerate(entries):
-        c = rd.mapping(c, f"clients[{i}]", ("impl", "modes", "pasv_address", "label"))
-        cli = rd.choice(c.get("impl"), f"clients[{i}].impl", clients.names())
-        modes = rd.choices(c.get("modes"), f"clients[{i}].modes", DATA_MODES, ("pasv", "epsv"))
-        pol = rd.choices(c.get("pasv_address"), f"clients[{i}].pasv_address", PASV_POLICIES, ("control",))
-        axes = Axes(topologies=(name,), modes=modes, tls=tls, pasv_address=pol, masquerade=masq,
-                    servers=(impl,), clients=(cli,), passive=passive, reuse=reuse)
+    for c in doc.clients:
+        axes = Axes(topologies=(name,), modes=tuple(c.modes or ("pasv", "epsv")), tls=tls,
+                    pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
+                    servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse)
         for k in plan(axes):
             if k.id not in p.labels:
                 p.cases.append(k)
-                p.labels[k.id] = str(c.get("label") or cli)
+                p.labels[k.id] = c.label or c.impl
     # Fail early, with nft's (or iptables-restore's) own words, if the ruleset does not load.
     box = topologies.build(name, p.cases[0].server, NetSpec()).middleboxes[0].ruleset
     rendered = box.render(nat_file)
@@ -138,10 +116,9 @@ def load(path: Path, backend) -> Plan:
     except ValueError as e:
         shutil.rmtree(p.workdir, ignore_errors=True)
         offset = rendered.count("\n") - admin_text.count("\n")
-        what = ("iptables-nft-restore refuses it" if p.syntax == admin_rules.IPTABLES else
-                f"nft refuses it with the lab's variables ({', '.join(p.variables)})")
-        raise ScenarioError(f"{path}: ruleset {rules_path.name}: {what}:\n"
-                            + admin_rules.load_error(str(e), rules_path, offset)) from None
+        what = (f"iptables-nft-restore refuses {rules_path.name}" if p.syntax == admin_rules.IPTABLES else
+                f"nft refuses {rules_path.name} with the lab's variables ({', '.join(p.variables)})")
+        raise src.error(("ruleset",), f"{what}:\n" + admin_rules.load_error(str(e), rules_path, offset)) from None
     return p
 
 

@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 from ..model import Result
-from .terminal import _column, _row, peer_cell, peer_counts
+from . import grid
+from .terminal import peer_cell, peer_counts
 
 
 def matrix(results: list[Result]) -> str:
-    cols: list[str] = []
-    rows: dict[tuple, dict[str, Result]] = {}
-    for r in results:
-        c = _column(r)
-        if c not in cols:
-            cols.append(c)
-        rows.setdefault(_row(r), {})[c] = r
-    out = ["| topology | server | client | tls | masq | " + " | ".join(cols) + " |",
-           "|" + "---|" * (5 + len(cols))]
-    for key, cells in rows.items():
+    g = grid.build(results)
+    out = ["| " + " | ".join(g.headers + g.columns) + " |", "|" + "---|" * (len(g.headers) + len(g.columns))]
+    for key, cells in g.rows.items():
         marks = []
-        for c in cols:
+        for c in g.columns:
             r = cells.get(c)
             if r is None:
                 marks.append("-")
