@@ -42,8 +42,6 @@ class Advice:
 
 # --- where it stopped ----------------------------------------------------------------
 
-
-
 def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[str], list[Chain], bool]:
     """(descriptions, chains to change, traced?) for a failing case."""
     stops = result.stops
@@ -123,7 +121,7 @@ def candidates(ref: Result | None, case: Case, balanced: bool) -> list[Rule | st
     pieces: list[Any] = []
     if ref and ref.verdict.outcome == "pass" and ref.rules:
         box = next(iter(ref.rules))
-        rules = [_any_client(r) for r in ref.rules[box].rules]
+        rules = [_any_client(r) for r in ref.rules[box].rules if r.kind in admin_rules.HOOK]
         if balanced:
             rules = [x for x in map(_any_server, rules) if x]
         pieces += list(dict.fromkeys(rules))
