@@ -39,6 +39,12 @@ class Advice:
     settings: list[str] = field(default_factory=list)  # fixes outside the ruleset that a re-run proved
     reference: Result | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.result.case.id, "stopped": self.stopped, "traced": self.traced,
+                "re_runs": self.tried, "passed_unchanged": self.unchanged_passed, "settings": self.settings,
+                "proven": [{"what": x.edit.what.splitlines(), "setting": x.setting, "diff": x.diff}
+                           for x in self.proven]}
+
 
 # --- where it stopped ----------------------------------------------------------------
 
@@ -267,8 +273,10 @@ class _Search:
 
 
 def _relpath(p) -> str:
+    """The file name in the diff: relative to the working directory, or (for a file outside
+    it: patch refuses absolute and `..` names) to the file's own folder."""
     rel = os.path.relpath(p.ruleset)
-    return rel if not rel.startswith("..") else str(p.ruleset)
+    return p.ruleset.name if rel.startswith("..") else rel
 
 
 def _setting_fixes(case: Case, verdict) -> list[tuple[fixes.Fix, Case]]:

@@ -357,11 +357,12 @@ def cmd_verify(args, console: Console) -> int:
         shutil.rmtree(p.workdir, ignore_errors=True)
     verify.report(p, results, advice, console)
     if args.patch_dir:
-        for path in verify.write_patches(p, advice, args.patch_dir):
-            console.print(f"proven change written to {path} (apply with: patch -p0 < {path})")
+        for path, command in verify.write_patches(p, advice, args.patch_dir):
+            console.print(f"proven change written to {path} (apply with: {command})")
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})
+            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan),
+                                  "advice": [a.to_json() for a in advice]})
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
     return EXIT_CASE_ERROR if bad else EXIT_OK
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+import os
 import shutil
 import tempfile
 from typing import Any
@@ -176,14 +177,15 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
                        style="bold green" if not bad else "bold red"))
 
 
-def write_patches(p: Plan, advice: list, folder: Path) -> list[Path]:
-    """The smallest proven change of each failing case, one file per distinct change
-    (`patch -p0 < FILE`)."""
+def write_patches(p: Plan, advice: list, folder: Path) -> list[tuple[Path, str]]:
+    """The smallest proven change of each failing case, one file per distinct change; each
+    with the command that applies it."""
     folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path] = {}
+    where = "" if not os.path.relpath(p.ruleset).startswith("..") else f" -d {p.ruleset.parent}"
+    out: dict[str, tuple[Path, str]] = {}
     for a in advice:
         if a.proven and a.proven[0].diff not in out:
             path = folder / f"{len(out) + 1:02d}-{p.labels.get(a.result.case.id, 'case')}.patch"
             path.write_text(a.proven[0].diff)
-            out[a.proven[0].diff] = path
+            out[a.proven[0].diff] = (path, f"patch -p0{where} < {path}")
     return list(out.values())
