@@ -20,7 +20,7 @@ import servers
 from . import inputs, reproduce, scenario, scratch, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
-from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
+from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange
 from .reports import html, jsonfile, junit, markdown, terminal
 from .reports import rules as rules_report
 from .execute import execute
