@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .family import get as family
 from .rules import Rule
 from .rules.render import ipt_match, nft_match
+
+IPV4 = family("ipv4")  # admin rulesets are IPv4 (the lab's IPv4 addresses and variables)
 
 NFT, IPTABLES = "nft", "iptables"
 # Which hook (and chain type) a derived rule's kind belongs to.
@@ -77,11 +80,11 @@ def _chain_type(doc: dict[str, Any], chain: Chain) -> str | None:
 
 def nft_line(rule: Rule, variables: dict[str, str], text: str) -> str:
     action = {"dnat": f"dnat ip to {rule.to}", "snat": "masquerade"}.get(rule.kind, "accept")
-    return _with_variables(f"{nft_match(rule)} {action}".strip(), variables, text)
+    return _with_variables(f"{nft_match(rule, IPV4)} {action}".strip(), variables, text)
 
 
 def ipt_line(rule: Rule, chain: str) -> str:
-    match = ipt_match(rule)
+    match = ipt_match(rule, IPV4)
     if rule.kind == "dnat":
         return f"-A {chain} {match} -j DNAT --to-destination {rule.to}"
     if rule.kind == "snat":

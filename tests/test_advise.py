@@ -4,12 +4,24 @@ passes through the unchanged file gets no advice. (The real re-runs: tests/test_
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from harness import advise, topologies
 from harness.model import Case, ClientSpec, Result, ServerSpec, Verdict
 from harness.rules import FirewallRules, Rule
 from harness.verify import Plan
 
 RULESETS = Path(__file__).parent / "rulesets"
+
+
+@pytest.fixture(autouse=True)
+def registry():
+    """Plans register topologies at run time; leave the registry as it was (schemas read it)."""
+    topologies.names()
+    saved = dict(topologies._REGISTRY)
+    yield
+    topologies._REGISTRY.clear()
+    topologies._REGISTRY.update(saved)
 DNAT = Rule("dnat", iif="wan0", daddr="203.0.113.10", dports="50000-50009", to="10.0.2.2")
 ALLOW = Rule("filter", iif="wan0", oif="lan0", daddr="10.0.2.2", dports="50000-50009")
 
