@@ -128,11 +128,14 @@ def data_tls_truncated(obs: Observation, ev: Evidence) -> Verdict | None:
                 f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived, yet the server replied "
                 f"'{d.final}'" if d.final and d.final[:1] == "2" else
                 f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived")
+        logged = server_says(obs, "unclean-tls-end-log")
         ev["truncated"] = {"cmd": d.cmd, "close_notify_sent": d.close_notify_sent,
                            "close_notify_received": d.close_notify_received,
-                           "sent_bytes": d.sent_bytes, "arrived_bytes": d.arrived_bytes}
+                           "sent_bytes": d.sent_bytes, "arrived_bytes": d.arrived_bytes,
+                           "server_logged": logged[-2:]}
         text = (f"The {d.cmd} data connection ended without a clean TLS shutdown: {who}{size}."
                 + (f" The server said: '{said}'." if said else "")
+                + (f" Its log: '{logged[-1]}'." if logged else "")
                 + " A receiver cannot tell such an end from a cut connection, so strict servers "
                   "refuse the file (426) or keep a short one.")
         return Verdict("fail", f["stage"], text, ev)
