@@ -1,12 +1,14 @@
 """The compact matrix: one row per topology/tls/masquerade, one column per mode/PASV policy."""
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..model import Result
+from ..model import Case, Result
 
 CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
 
@@ -69,8 +71,10 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          "client gave up active mode; ✗ stage = first failing stage.")
 
 
-def failures(results: list[Result], console: Console, limit: int = 0) -> None:
-    """One line per distinct diagnosis, so the table's ✗ cells can be read."""
+def failures(results: list[Result], console: Console, limit: int = 0,
+             rerun: Callable[[Case], str] | None = None) -> None:
+    """One line per distinct diagnosis, so the table's ✗ cells can be read; each ends with the
+    command that re-runs its example case, if `rerun` makes one."""
     seen: dict[str, list[Result]] = {}
     for r in results:
         if r.verdict.outcome == "skip":
@@ -84,6 +88,8 @@ def failures(results: list[Result], console: Console, limit: int = 0) -> None:
             continue
         console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
+        if rerun:
+            console.print(Padding(Text(f"re-run: {rerun(r.case)}", style="cyan"), (0, 0, 0, 4)))
 
 
 def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str], dict]:
