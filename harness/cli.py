@@ -286,11 +286,14 @@ def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
     return cases, index
 
 
-def _meta(args, axes: Axes, results: list[Result], total: int, **run) -> dict:
-    return {**run, "backend": args.backend, "jobs": args.jobs,
+def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str,
+          seconds: float) -> dict:
+    """What results.json and the HTML header say about the run (in results.json's key order)."""
+    return {"backend": args.backend, "started": started, "run_id": run_id,
+            "duration_s": round(seconds, 1), "jobs": args.jobs,
             "command": command_line(args.argv), "versions": versions(results),
             "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
-            "plan": {"cases": total, "shard": str(args.shard) if args.shard else None},
+            "planned": total, "shard": str(args.shard) if args.shard else None,
             "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
                         "capture": args.capture}}
 
@@ -327,8 +330,7 @@ def cmd_matrix(args, console: Console) -> int:
     terminal.failures(results, console, rerun=rerun_command)
     if args.rules:
         rules_report.terminal(results, console)
-    meta = _meta(args, axes, results, len(index), run_id=run_id, started=started,
-                 duration_s=round(seconds, 1))
+    meta = _meta(args, axes, results, len(index), started, run_id, seconds)
     order = [index[r.case.id] for r in results]
     if args.rules_md and not args.no_rules:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
@@ -394,7 +396,8 @@ def cmd_reproduce(args, console: Console) -> int:
     reproduce.report(results, attempts, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file)})
+            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file),
+                                       "command": command_line(args.argv), "versions": versions(results)})
     differs = sc.check(results)
     for r, why in differs:
         console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
@@ -426,7 +429,8 @@ def cmd_verify(args, console: Console) -> int:
     verify.report(p, results, found, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})
+            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan),
+                                       "command": command_line(args.argv), "versions": versions(results)})
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
     return EXIT_CASE_ERROR if bad else EXIT_OK
 
@@ -482,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
         return EXIT_USAGE
     except (BackendUnavailable, UsageError, SelectionError) as e:
-        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(e)))
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "red"), str(e)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -30,16 +30,21 @@ def _unsharded(command: str) -> str:
     return shlex.join(out)
 
 
+def _shard_index(f: ResultsFile) -> tuple[int, str]:
+    i, _, _ = str(f.doc.get("shard") or "").partition("/")
+    return (int(i) if i.isdigit() else 0, str(f.path))
+
+
 def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], float]:
     """(results in plan order, meta for the reports, their plan indices, wall seconds)."""
-    files: list[ResultsFile] = [load(_file(p)) for p in parts]
+    files: list[ResultsFile] = sorted((load(_file(p)) for p in parts), key=_shard_index)
     first = files[0].doc
     for f in files[1:]:
         for key in SAME:
             if f.doc.get(key) != first.get(key):
                 raise SelectionError(f"{f.path} and {files[0].path} differ in {key!r}: "
                                      "they are not parts of one run")
-    totals = {f.doc.get("plan", {}).get("cases") for f in files}
+    totals = {f.doc.get("planned") for f in files}
     if len(totals) != 1 or None in totals:
         raise SelectionError("the parts disagree on how many cases the run planned "
                              f"({', '.join(map(str, totals))}); were they made with the same axes?")
@@ -52,16 +57,16 @@ def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], f
             placed[i] = (r, f.path)
     missing = sorted(set(range(total)) - set(placed))
     if missing:
-        shards = sorted({str(f.doc.get("plan", {}).get("shard")) for f in files})
+        shards = sorted({str(f.doc.get("shard")) for f in files})
         raise SelectionError(f"{len(missing)} of {total} planned cases are in no part (parts given: "
                              f"{', '.join(shards)}); is a part missing?")
     order = sorted(placed)
     results = [placed[i][0] for i in order]
     seconds = max(float(f.doc.get("duration_s") or 0) for f in files)
-    meta = {k: v for k, v in first.items() if k not in ("summary",)}
+    meta = {k: v for k, v in first.items() if k not in ("schema", "summary")}
     meta.update(run_id="+".join(str(f.doc.get("run_id")) for f in files),
                 started=min(str(f.doc.get("started")) for f in files),
-                duration_s=round(seconds, 1), plan={"cases": total, "shard": None})
+                duration_s=round(seconds, 1), shard=None)
     if "command" in first:
         meta["command"] = _unsharded(first["command"])
     if "versions" in first:
