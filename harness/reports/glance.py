@@ -8,10 +8,12 @@ from ..model import Result
 from .terminal import _column
 
 
-def _axes(r: Result) -> dict[str, str]:
+AXES = ("", "tls", "masquerade", "server", "client")  # "" = the matrix column (mode/policy)
+
+
+def _axes(r: Result) -> tuple[str, ...]:
     s, c = r.case.server, r.case.client
-    return {"cell": _column(r), "tls": f"tls {s.tls}", "masq": f"masquerade {'on' if s.masquerade else 'off'}",
-            "server": s.impl, "client": c.impl}
+    return (_column(r), s.tls, "on" if s.masquerade else "off", s.impl, c.impl)
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,23 @@ def topology_glance(results: list[Result]) -> list[TopologyGlance]:
 
 
 def _where(ran: list[Result], bad: list[Result]) -> str:
-    """What the failing cases share that the passing ones vary: 'fails only pasv/trust with …'."""
+    """Where the failures are, when a few axis values say it exactly ('fails only pasv/trust
+    with masquerade off'); else how many fail by which check."""
     if len(bad) == len(ran):
         return "fails everywhere"
-    every = [_axes(r) for r in ran]
-    failing = [_axes(r) for r in bad]
-    common = [failing[0][k] for k in failing[0]
-              if len({a[k] for a in every}) > 1 and len({a[k] for a in failing}) == 1]
-    if common:
-        return "fails only " + common[0] + (" with " + ", ".join(common[1:]) if common[1:] else "")
-    cells = list(dict.fromkeys(a["cell"] for a in failing))
-    return "fails in " + ", ".join(cells[:4]) + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
+    every, failing = [_axes(r) for r in ran], [_axes(r) for r in bad]
+    values = [list(dict.fromkeys(a[i] for a in failing)) for i in range(len(AXES))]
+    covered = [a for a in every if all(a[i] in values[i] for i in range(len(AXES)))]
+    if len(covered) == len(failing):  # the failing cases are exactly a product of axis values
+        parts = [f"{name} {'/'.join(values[i])}" if name else ", ".join(values[i])
+                 for i, name in enumerate(AXES) if len(values[i]) < len({a[i] for a in every})]
+        return "fails only " + parts[0] + (" with " + " and ".join(parts[1:]) if parts[1:] else "")
+    checks: dict[str, int] = {}
+    for r in bad:
+        checks[r.verdict.check or r.verdict.outcome] = checks.get(r.verdict.check or r.verdict.outcome, 0) + 1
+    top = sorted(checks.items(), key=lambda kv: -kv[1])
+    return f"{len(bad)} fail: " + ", ".join(f"{k} {n}" for k, n in top[:3]) + \
+        (f" and {len(top) - 3} other kinds" if len(top) > 3 else "")
 
 
 @dataclass(frozen=True)
@@ -85,3 +93,29 @@ def failure_kinds(results: list[Result]) -> list[FailureKind]:
             by.setdefault((r.verdict.check, r.verdict.stage, r.verdict.outcome), []).append(r)
     kinds = [FailureKind(k[0], k[1], k[2], rs) for k, rs in by.items()]
     return sorted(kinds, key=lambda k: -len(k.cases))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A passing case of the same run that differs from a failing one by one known fix."""
+    fix: str
+    what: str
+    cost: str
+    case_id: str
+
+
+def passing_variants(results: list[Result]) -> dict[str, list[Variant]]:
+    """Failing case id -> the variants that passed in this run, one per applicable fix (the
+    fix registry says how a case changes; this run's own results say whether that passed)."""
+    from ..fixes import FIXES
+    passed = {r.case.id for r in results if r.verdict.outcome == "pass"}
+    out: dict[str, list[Variant]] = {}
+    for r in results:
+        if r.verdict.outcome != "fail":
+            continue
+        for f in FIXES:
+            if f.applies(r.case, r.verdict):
+                fixed = f.change(r.case).id
+                if fixed in passed and fixed != r.case.id:
+                    out.setdefault(r.case.id, []).append(Variant(f.name, f.what, f.cost, fixed))
+    return out

@@ -7,6 +7,7 @@ and links to the capture and TLS key log when the run made them.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections import deque
@@ -16,6 +17,7 @@ from typing import Any
 from .. import topologies
 from ..model import Result, Topology
 from ..rules.render import iptables, nft, table
+from .glance import passing_variants, topology_glance
 from .terminal import _column
 
 W, H, BOX_W, BOX_H = 250, 84, 112, 42
@@ -142,7 +144,11 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     rulesets: dict[str, Any] = {}
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
     cases = [_case(r, topos[r.case.topology], rulesets, captures) for r in results]
+    variants = passing_variants(results)
+    for c in cases:
+        c["fixed_by"] = [dataclasses.asdict(v) for v in variants.get(c["id"], [])]
     data = {"meta": meta, "cases": cases, "rulesets": rulesets, "geo": geo,
+            "glance": [dataclasses.asdict(g) for g in topology_glance(results)],
             "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
     page = (Path(__file__).with_name("index.html.in")).read_text()
     blob = json.dumps(data).replace("</", "<\\/")
