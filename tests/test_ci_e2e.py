@@ -141,3 +141,20 @@ def test_last_failed_runs_exactly_the_failures_of_a_results_file(runs):
     again = cases(out)
     assert list(again) == failed
     assert all(again[cid]["outcome"] == "fail" for cid in failed)
+
+
+def _summary_lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    i = next(i for i, l in enumerate(lines) if re.match(r"\d+ cases in [\d.]+s: ", l))
+    return [re.sub(r"\d+(\.\d+)?", "N", l.rstrip()) for l in lines[i:i + 2]]
+
+
+def test_the_readme_shows_the_summary_line_and_glance_of_a_real_run(runs):
+    tmp, whole = runs
+    readme = (REPO / "README.md").read_text()
+    assert _summary_lines(readme) == _summary_lines(whole.stdout)
+    summary = (tmp / "whole" / "summary.md").read_text()
+    glance = [l for l in readme.splitlines() if re.match(r"- [a-z-]+: \d+/\d+; ", l)]
+    assert len(glance) == 5 and all(l in summary for l in glance), glance
+    rerun = next(l.strip() for l in readme.splitlines() if l.strip().startswith("re-run: "))
+    assert rerun in [l.strip() for l in whole.stdout.splitlines()]
