@@ -8,8 +8,8 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +20,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import compare, gates, reproduce, scenario, shard, topologies, verify
+from . import compare, gates, inputs, reproduce, scenario, scratch, shard, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .completion import words
 from .gates import GATES
@@ -31,7 +31,7 @@ from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case, NetSp
 from .reports import bundle, jsonfile, terminal
 from .reports import rules as rules_report
 from .execute import execute
-from .runner import Axes, plan
+from .runner import Axes, Interrupted, plan
 from .selection import SelectionError, failed_ids, rerun_command, select
 from .shard import Shard
 
@@ -45,7 +45,7 @@ class UsageError(Exception):
 def _list(flag: str, valid: Sequence[str]):
     """argparse type: comma-separated values, each one of `valid`."""
     def parse(text: str) -> tuple[str, ...]:
-        if text.strip() == "all":
+        if text.strip() == "all" or (text.strip() == "both" and len(valid) == 2):
             return tuple(valid)
         items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
         if not items:
@@ -75,14 +75,19 @@ def _forward(text: str) -> PassiveRange | str:
         raise argparse.ArgumentTypeError(f"--forward-range: {e}, or none") from None
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
+    return text.isascii() and text.isdigit() and len(text) < 6
+
+
 def _busy(text: str) -> int:
-    if not text.isdigit() or int(text) > 64:
+    if not _whole(text) or int(text) > 64:
         raise argparse.ArgumentTypeError(f"--busy-sessions: {text!r} is not a whole number from 0 to 64")
     return int(text)
 
 
 def _jobs(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 16:
+    if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
     return int(text)
 
@@ -266,7 +271,22 @@ def cmd_clean(args, console: Console) -> int:
     removed = backend.clean(force=args.force)
     what = "namespace(s)" if backend.name == "netns" else "object(s)"
     console.print(f"removed {len(removed)} {what}" + (f": {', '.join(removed)}" if removed else ""))
+    folders = scratch.clean(force=args.force)
+    if folders:
+        console.print(f"removed {len(folders)} scratch folder(s) of dead runs: {', '.join(map(str, folders))}")
     return EXIT_OK
+
+
+def check_outputs(args) -> None:
+    """Every output path is usable before the run starts (a run's results are never lost)."""
+    for flag, attr in (("--json", "json"), ("--rules-md", "rules_md")):
+        if getattr(args, attr, None):
+            inputs.writable_file(getattr(args, attr), flag)
+    for flag, attr in (("--report-dir", "report_dir"), ("--record", "record")):
+        if getattr(args, attr, None):
+            inputs.writable_dir(getattr(args, attr), flag)
+    if getattr(args, "capture", False):
+        inputs.writable_dir(args.report_dir or Path("reports"), "--capture")
 
 
 def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
@@ -293,7 +313,7 @@ def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run
             "duration_s": round(seconds, 1), "jobs": args.jobs,
             "command": command_line(args.argv), "versions": versions(results),
             "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
-            "planned": total, "shard": str(args.shard) if args.shard else None,
+            "plan_total": total, "shard": str(args.shard) if args.shard else None,
             "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
                         "capture": args.capture}}
 
@@ -313,24 +333,33 @@ def cmd_matrix(args, console: Console) -> int:
     if args.list:
         print("\n".join(c.id for c in cases))
         return EXIT_OK
+    check_outputs(args)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
+    if "none" in args.tls and set(args.session_reuse) - {"default"}:
+        err.print("note: --session-reuse only applies to TLS; cases with --tls none run once, "
+                  "with the server's default")
+    interrupted = False
+    t0 = time.monotonic()
     try:
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
                                            err=err, capture_dir=capture_dir) if cases else ([], 0.0, "empty")
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
-    console.print(terminal.matrix(results))
-    if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
-        console.print(terminal.peers(results))
-    console.print(terminal.summary_line(results, seconds))
-    terminal.failures(results, console, rerun=rerun_command)
-    if args.rules:
-        rules_report.terminal(results, console)
-    meta = _meta(args, axes, results, len(index), started, run_id, seconds)
+    except Interrupted as e:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+                  f"{len(e.results)} of {e.planned} cases finished[/]")
+        results, seconds, run_id, interrupted = e.results, time.monotonic() - t0, e.run_id, True
+    if not interrupted:
+        console.print(terminal.matrix(results))
+        if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
+            console.print(terminal.peers(results))
+        console.print(terminal.summary_line(results, seconds))
+        terminal.failures(results, console, rerun=rerun_command)
+        if args.rules:
+            rules_report.terminal(results, console)
+    meta = {**_meta(args, axes, results, len(index), started, run_id, seconds),
+            "planned": len(cases), **({"interrupted": True} if interrupted else {})}
     order = [index[r.case.id] for r in results]
     if args.rules_md and not args.no_rules:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
@@ -349,6 +378,8 @@ def cmd_matrix(args, console: Console) -> int:
         console.print(Text(f"re-run the failures: {shlex.join(['ftps-harness', 'matrix', '--last-failed', str(written)])}"))
     if tripped:
         console.print(Text(f"--fail-on {args.fail_on}: {len(tripped)} case(s) tripped the gate", style="bold"))
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_CASE_ERROR if tripped else EXIT_OK
 
 
@@ -372,8 +403,19 @@ def cmd_compare(args, console: Console) -> int:
     return EXIT_CASE_ERROR if any(c.regression for c in changes) else EXIT_OK
 
 
+def interrupted(e: Interrupted, args, err: Console, extra: dict) -> int:
+    """Ctrl-C/SIGTERM during reproduce or verify: say so, and keep what finished in --json."""
+    err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+              f"{len(e.results)} of {e.planned} cases finished[/]")
+    if args.json:
+        jsonfile.write(args.json, e.results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds"), {"run_id": e.run_id, **extra, "planned": e.planned, "interrupted": True})
+    return EXIT_INTERRUPTED
+
+
 def cmd_reproduce(args, console: Console) -> int:
     sc = scenario.load(args.file)
+    check_outputs(args)
     if sc.waits_for:
         console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
         return EXIT_OK
@@ -390,9 +432,8 @@ def cmd_reproduce(args, console: Console) -> int:
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"scenario": str(args.file)})
     reproduce.report(results, attempts, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
@@ -410,6 +451,7 @@ def cmd_verify(args, console: Console) -> int:
     be = get_backend(args.backend)
     be.preflight()
     p = verify.load(args.plan, be)
+    check_outputs(args)
     if p.story:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
@@ -422,9 +464,8 @@ def cmd_verify(args, console: Console) -> int:
             ref_cases = list({c.id: c for c in (verify.reference_case(p, r.case) for r in failing)}.values())
             reference, _, _ = execute(ref_cases, backend=args.backend, jobs=args.jobs,
                                       label="reference", err=err)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed[/]")
-        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        return interrupted(e, args, err, {"plan": str(args.plan)})
     found = verify.findings(p, results, reference, verify.admin_ruleset(p, be))
     verify.report(p, results, found, console)
     if args.json:
@@ -473,16 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reexec_in_userns(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)  # CI logs: no wrapping
 
-    main_pid = os.getpid()
-
-    def on_term(signum, frame):
-        if os.getpid() != main_pid:  # a forked helper (pyroute2) inherits this handler
-            os._exit(0)
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
+    signals.install()
     try:
         return COMMANDS[args.command](args, console)
-    except scenario.ScenarioError as e:
+    except inputs.InputError as e:
         Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
         return EXIT_USAGE
     except (BackendUnavailable, UsageError, SelectionError) as e:
@@ -499,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
                                    "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
         return EXIT_BROKEN
+    finally:
+        signals.exiting()
 
 
 def main_exit() -> None:

@@ -13,14 +13,15 @@ from .backends import get as get_backend
 from .backends.netns import claim_run, release_run
 from .model import Case, Result
 from .progress import Progress
-from .runner import Run, run_cases
+from . import signals
+from .runner import Interrupted, Run, run_cases
 
 
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
             err: Console | None = None, capture_dir: Path | None = None) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
-    KeyboardInterrupt propagates."""
+    runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
@@ -28,18 +29,30 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     if be.max_jobs and jobs > be.max_jobs:
         err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")
         jobs = be.max_jobs
+    t0 = time.monotonic()
+    results: list[Result] | None = None
+    progress: Progress | None = None
     run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
               prove_minimal=prove_minimal, capture_dir=capture_dir)
-    topos = len({c.topology for c in cases})
-    err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} topolog{'y' if topos == 1 else 'ies'}, "
-              f"backend {be.name}, {jobs} job(s)")
-    claim_run(run.run_id)
-    progress = Progress(err, len(cases))
-    t0 = time.monotonic()
     try:
-        results = run_cases(run, cases, jobs, progress)
-    finally:
-        progress.close()
-        run.finish()
-        release_run(run.run_id)
+        try:
+            claim_run(run.run_id)
+            topos = len({c.topology for c in cases})
+            err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} "
+                      f"topolog{'y' if topos == 1 else 'ies'}, backend {be.name}, {jobs} job(s)")
+            progress = Progress(err, len(cases))
+            results = run_cases(run, cases, jobs, progress)
+        finally:
+            with signals.deferred():  # a signal now waits until everything is removed
+                if progress is not None:
+                    progress.close()
+                run.finish()
+                release_run(run.run_id)
+    except Interrupted as e:
+        e.run_id = run.run_id
+        raise
+    except KeyboardInterrupt:  # before the workers started, or while finishing
+        e = Interrupted(results or [], len(cases))
+        e.run_id = run.run_id
+        raise e from None
     return results, time.monotonic() - t0, run.run_id

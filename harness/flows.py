@@ -1,12 +1,14 @@
 """Connections a middlebox saw, parsed from conntrack event lines (pure, no I/O).
 
 `conntrack -E -e NEW` prints one line per new connection with its original tuple (as it
-arrived) and its reply tuple (which reveals any NAT). `conntrack -E expect` prints the FTP
-helper's expectations (pinholes).
+arrived) and its reply tuple (which reveals any NAT). `conntrack -E expect -o xml` prints the
+FTP helper's expectations (pinholes), one <flow> element per line with explicit fields for
+the expected connection, its mask and its master (the control connection).
 """
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 _KV = re.compile(r"(\w[\w-]*)=(\S+)")
@@ -56,9 +58,20 @@ class Expectation:
     dst: str
     dport: int
     master: str  # "src:sport -> dst:dport" of the control connection
+    event: str = "new"  # new | destroy
+    helper: str = ""
 
     def matches(self, f: Flow) -> bool:
         return (f.src, f.dst, f.dport) == (self.src, self.dst, self.dport)
+
+    def line(self) -> str:
+        """conntrack's own text form of the event (what the evidence quotes)."""
+        msrc, _, rest = self.master.partition(":")
+        msport, _, mdst = rest.partition(" -> ")
+        mdst, _, mdport = mdst.rpartition(":")
+        return (f"[{self.event.upper()}] proto=6 src={self.src} dst={self.dst} sport=0 dport={self.dport} "
+                f"master-src={msrc} master-dst={mdst} sport={msport} dport={mdport}"
+                + (f" helper={self.helper}" if self.helper else ""))
 
 
 def parse_flow(box: str, line: str) -> Flow | None:
@@ -80,14 +93,40 @@ def parse_flow(box: str, line: str) -> Flow | None:
 
 
 def parse_expectation(box: str, line: str) -> Expectation | None:
+    """One expectation event: an XML <flow> line from `conntrack -E expect -o xml`, or (in
+    older recordings) conntrack's text line. None for anything else."""
+    if line.startswith("<flow"):
+        return parse_expectation_xml(box, line)
     if not line.startswith("[NEW]"):
         return None
-    kv: dict[str, str] = {}
-    for k, v in _KV.findall(line):
-        kv.setdefault(k, v)  # the first src/dst/dport are the expected connection's
+    expected, _, master = line.partition(" master-src=")
+    exp = dict(reversed(_KV.findall(expected)))  # the first src/dst/dport: the expected connection's
+    mst = dict(_KV.findall("master-src=" + master))  # the master's own sport/dport follow master-src
     try:
-        return Expectation(box, kv["src"], kv["dst"], int(kv["dport"]),
-                           f"{kv['master-src']}:{kv.get('sport', '?')} -> {kv['master-dst']}")
+        return Expectation(box, exp["src"], exp["dst"], int(exp["dport"]),
+                           f"{mst['master-src']}:{mst.get('sport', '?')} -> {mst['master-dst']}:{mst.get('dport', '?')}",
+                           helper=mst.get("helper", ""))
+    except (KeyError, ValueError):
+        return None
+
+
+def parse_expectation_xml(box: str, line: str) -> Expectation | None:
+    try:
+        flow = ET.fromstring(line)
+    except ET.ParseError:
+        return None
+
+    def field(path: str) -> str:
+        value = flow.findtext(path)
+        if value is None:
+            raise KeyError(path)
+        return value
+    try:
+        master = (f"{field('layer3/master/src')}:{field('layer4/master/sport')} -> "
+                  f"{field('layer3/master/dst')}:{field('layer4/master/dport')}")
+        return Expectation(box, field("layer3/expected/src"), field("layer3/expected/dst"),
+                           int(field("layer4/expected/dport")), master, flow.get("type", "new"),
+                           flow.findtext("meta/helper-name") or "")
     except (KeyError, ValueError):
         return None
 

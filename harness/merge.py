@@ -44,7 +44,11 @@ def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], f
             if f.doc.get(key) != first.get(key):
                 raise SelectionError(f"{f.path} and {files[0].path} differ in {key!r}: "
                                      "they are not parts of one run")
-    totals = {f.doc.get("planned") for f in files}
+    stopped = [str(f.path) for f in files if f.doc.get("interrupted")]
+    if stopped:
+        raise SelectionError(f"{', '.join(stopped)}: interrupted, so some of its cases never ran; "
+                             "run that part again")
+    totals = {f.doc.get("plan_total") for f in files}
     if len(totals) != 1 or None in totals:
         raise SelectionError("the parts disagree on how many cases the run planned "
                              f"({', '.join(map(str, totals))}); were they made with the same axes?")
@@ -66,7 +70,7 @@ def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], f
     meta = {k: v for k, v in first.items() if k not in ("schema", "summary")}
     meta.update(run_id="+".join(str(f.doc.get("run_id")) for f in files),
                 started=min(str(f.doc.get("started")) for f in files),
-                duration_s=round(seconds, 1), shard=None)
+                duration_s=round(seconds, 1), planned=total, plan_total=total, shard=None)
     if "command" in first:
         meta["command"] = _unsharded(first["command"])
     if "versions" in first:

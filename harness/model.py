@@ -5,6 +5,7 @@ Case -> Topology -> (Lab) -> Observation -> Verdict -> Result.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,15 +27,18 @@ class PassiveRange:
     last: int
 
     def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError(f"passive range {self.first}-{self.last} is reversed; "
+                             f"did you mean {self.last}-{self.first}?")
         if not (1024 <= self.first <= self.last <= 65535):
             raise ValueError(f"passive range {self.first}-{self.last} must lie within 1024-65535")
 
     @classmethod
     def parse(cls, text: str) -> "PassiveRange":
-        lo, sep, hi = text.partition("-")
-        if not sep or not lo.strip().isdigit() or not hi.strip().isdigit():
+        m = re.fullmatch(r"\s*([0-9]{1,5})\s*-\s*([0-9]{1,5})\s*", text)
+        if not m:
             raise ValueError(f"passive range {text!r} must look like 50000-50009")
-        return cls(int(lo), int(hi))
+        return cls(int(m.group(1)), int(m.group(2)))
 
     def __str__(self) -> str:
         return f"{self.first}-{self.last}"

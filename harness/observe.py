@@ -9,6 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from . import flows
 from .model import Middlebox
 from .registry import read_lines
 
@@ -20,7 +21,7 @@ class MiddleboxWatch:
         self.lab, self.box = lab, box
         # conntrack prints one line per event; stdbuf keeps it line by line.
         self.expect = _Follow(lab, box.name, workdir / f"{box.name}.expect.log",
-                              ["stdbuf", "-oL", "conntrack", "-E", "expect"])
+                              ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
         self._counters = self.counters()
@@ -41,7 +42,8 @@ class MiddleboxWatch:
         delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
                  for k, v in now.items()}
         self._counters = now
-        return self.expect.take(), self.conns.take(), delta
+        expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
+        return expected, self.conns.take(), delta
 
     def close(self) -> None:
         self.expect.close()

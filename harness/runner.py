@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import traceback
@@ -21,7 +20,7 @@ import certs
 import clients
 import servers
 
-from . import checks, proof, recording, topologies
+from . import checks, proof, recording, scratch, signals, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
@@ -63,18 +62,12 @@ def plan(axes: Axes) -> list[Case]:
     return cases
 
 
-def _workdir() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="ftps-harness-"))
-    path.chmod(0o755)  # servers that drop privileges (to nobody) must reach their homes
-    return path
-
-
 @dataclass
 class Run:
     """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
     run_id: str
     backend: Backend
-    workdir: Path = field(default_factory=lambda: _workdir())
+    workdir: Path = field(default_factory=scratch.make)
     stop: threading.Event = field(default_factory=threading.Event)
     labs: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,9 +91,11 @@ class Run:
         return lab
 
     def teardown(self, lab: Lab) -> None:
-        for name in clients.names():
-            clients.get(name).close(lab)
-        lab.teardown()
+        try:
+            for name in clients.names():
+                clients.get(name).close(lab)
+        finally:
+            lab.teardown()
         with self.lock:
             self.labs.discard(lab)
 
@@ -111,8 +106,9 @@ class Run:
             self.teardown(lab)
 
     def finish(self) -> None:
-        self.teardown_all()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        with signals.deferred():
+            self.teardown_all()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 REPLAY_TIMEOUT = 1.5  # per network step in proof replays: failures here are refusals, not waits
@@ -167,39 +163,53 @@ class Worker:
             self.lab = None
 
     def unit(self, cases: list[Case], emit: Callable[[Result], None]) -> None:
+        """Every case of the unit ends as a result, whatever breaks: a case whose own step
+        raised is an error naming the step; a lab that broke is rebuilt for the next case."""
         first = cases[0]
-        t0 = time.monotonic()
         why = servers.get(first.server.impl).supports(first.server)
-        runnable = []
+        pending = []
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)
             if skip:
                 emit(Result(c, Verdict("skip", None, skip, {}, check="not-expressible"), 0.0))
             else:
-                runnable.append(c)
-        cases = runnable
-        if not cases:
-            return
+                pending.append(c)
+        server: ServerGroup | None = None
         try:
-            topology = topologies.build(first.topology, first.server, first.net)
-            lab = self._lab_for(topology)
-            server = self._start_servers(lab, topology, first.server)
-        except Exception as e:  # noqa: BLE001 - every case of the unit is a harness error
-            why = f"could not set up {first.topology} with {first.server.impl}: {e}"
-            for c in cases:
-                emit(Result(c, error_verdict(why, e), time.monotonic() - t0))
-            self.close()
-            return
-        try:
-            for case in cases:
-                if self.run.stop.is_set():
-                    return
-                if not server.alive():
-                    server.stop()
-                    server = self._start_servers(lab, topology, case.server)
-                emit(self.case(lab, topology, server, case))
+            while pending and not self.run.stop.is_set():
+                t0 = time.monotonic()
+                if server is None:
+                    try:
+                        topology = topologies.build(first.topology, first.server, first.net)
+                        lab = self._lab_for(topology)
+                        server = self._start_servers(lab, topology, first.server)
+                    except Exception as e:  # noqa: BLE001 - every remaining case is a harness error
+                        why = f"could not set up {first.topology} with {first.server.impl}: {_exc(e)}"
+                        for c in pending:
+                            emit(Result(c, error_verdict(why, e), time.monotonic() - t0))
+                        self.close()
+                        return
+                case = pending.pop(0)
+                step = "could not restart the server"
+                try:
+                    if not server.alive():
+                        server.stop()
+                        server = None
+                        server = self._start_servers(lab, topology, case.server)
+                    step = "the case broke"
+                    result = self.case(lab, topology, server, case)
+                except Exception as e:  # noqa: BLE001 - this case is an error; rebuild for the next
+                    emit(Result(case, error_verdict(f"{getattr(e, 'step', step)}: {_exc(e)}", e),
+                                time.monotonic() - t0))
+                    if server is not None:
+                        server.stop()
+                    server = None
+                    self.close()
+                    continue
+                emit(result)
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
 
     def _start_servers(self, lab: Lab, topology: Topology, spec: ServerSpec) -> ServerGroup:
         adapter = servers.get(spec.impl)
@@ -222,11 +232,11 @@ class Worker:
     def observe(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case,
                 timeout: float = 4.0, capture: bool = False) -> Observation:
         """Run one session of `case` and collect what every party saw."""
-        self.boxes.before_case()
+        _step("could not reset the middleboxes before the case", self.boxes.before_case)
         server.events()  # drop what belongs to earlier sessions
         self.boxes.logs()
         for w in self.watches:
-            w.take()
+            _step(f"could not read what {w.box.name} saw", w.take)
         keylog_offsets = {s.host: s.keylog_size() for s in server.running}
         client = clients.get(case.client.impl)
         adapter = servers.get(case.server.impl)
@@ -254,7 +264,8 @@ class Worker:
         events = server.events()
         expectations, conns, rejected, invalid = {}, {}, {}, {}
         for w in self.watches:
-            expectations[w.box.name], conns[w.box.name], counters = w.take()
+            expectations[w.box.name], conns[w.box.name], counters = _step(
+                f"could not read what {w.box.name} saw", w.take)
             rejected[w.box.name] = counters.get("rejected", 0)
             invalid[w.box.name] = counters.get("invalid", 0)
         return Observation(case=case, topology=topology, client=report,
@@ -269,7 +280,7 @@ class Worker:
         t0 = time.monotonic()
         obs = self.observe(lab, topology, server, case, capture=True)
         if self.run.record is not None:
-            recording.save(obs, self.run.record)
+            _step(f"could not save the observation in {self.run.record}", recording.save, obs, self.run.record)
         try:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
@@ -277,11 +288,33 @@ class Worker:
         result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures)
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
-            proof.prove(self.boxes, result.rules, minimal=self.run.prove_minimal,
-                        replay=lambda: checks.judge(self.observe(lab, topology, server, case,
-                                                                 timeout=REPLAY_TIMEOUT)))
+            _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
+                  minimal=self.run.prove_minimal,
+                  replay=lambda: checks.judge(self.observe(lab, topology, server, case, timeout=REPLAY_TIMEOUT)))
             result.duration_s = time.monotonic() - t0
         return result
+
+
+class StepFailed(RuntimeError):
+    """A harness step of a case raised; `step` says which, in operator words."""
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        super().__init__(_exc(exc))
+        self.step = step
+        self.__cause__ = exc
+
+
+def _step(step: str, fn: Callable, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except StepFailed:
+        raise
+    except Exception as e:  # noqa: BLE001 - re-raised with the step named
+        raise StepFailed(step, e) from e
+
+
+def _exc(e: BaseException) -> str:
+    return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:
@@ -326,13 +359,19 @@ def run_cases(run: Run, cases: list[Case], jobs: int,
                     g = todo.get_nowait()
                 except queue.Empty:
                     return
-                w.unit(g, emit)
-        except BaseException as e:  # noqa: BLE001 - never a bare traceback from a worker
-            run.stop.set()
-            run.failure = e
+                try:
+                    w.unit(g, emit)
+                except Exception as e:  # noqa: BLE001 - the unit's unreported cases are errors
+                    run.failure = e
+                    for c in g:
+                        if c.id not in results:
+                            emit(Result(c, error_verdict(f"the worker broke: {_exc(e)}", e), 0.0))
+                    w.close()
         finally:
-            w.close()
-            finished[i].set()
+            try:
+                w.close()
+            finally:
+                finished[i].set()
 
     def wait_workers(limit: float) -> None:
         # Poll our own events: Thread.join() interrupted by a signal handler can mark a
@@ -346,11 +385,28 @@ def run_cases(run: Run, cases: list[Case], jobs: int,
     try:
         wait_workers(float("inf"))
     except KeyboardInterrupt:
-        # Stop the workers: tearing labs down ends any session in flight at once.
-        run.stop.set()
-        run.teardown_all()
-        wait_workers(20)
-        run.teardown_all()
-        run.backend.clean(force=True, run_id=run.run_id)  # whatever a worker was building
-        raise
-    return [results[c.id] for c in cases if c.id in results]
+        with signals.deferred():
+            # Stop the workers: tearing labs down ends any session in flight at once.
+            run.stop.set()
+            run.teardown_all()
+            wait_workers(20)
+            run.teardown_all()
+            run.backend.clean(force=True, run_id=run.run_id)  # whatever a worker was building
+        raise Interrupted([results[c.id] for c in cases if c.id in results], len(cases)) from None
+    for c in cases:  # nothing disappears: a case no worker reported is an error that says so
+        if c.id not in results:
+            why = f"no worker ran it ({_exc(run.failure)})" if run.failure else "no worker ran it"
+            emit(Result(c, error_verdict(why), 0.0))
+    out = [results[c.id] for c in cases]
+    assert len(out) == len(cases), "every planned case is reported"
+    return out
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C/SIGTERM: everything is torn down; `results` are the cases that finished."""
+
+    def __init__(self, results: list[Result], planned: int = 0) -> None:
+        super().__init__()
+        self.results = results
+        self.planned = planned
+        self.run_id = ""

@@ -12,18 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-import clients
-import servers
-
-from . import coverage, fixes, topologies
-from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result, RuleSet
+from . import coverage, fixes, spec, topologies
+from .inputs import InputError, read_text
+from .model import Case, NetSpec, PassiveRange, Result, RuleSet
 from .rules import Rule
 from .runner import Axes, plan
-from .scenario import ScenarioError, Reader
 
 LAYOUTS = ("server-nat", "direct")  # lab layouts whose one firewall the admin's ruleset replaces
+# (the plan schema's `topology` choices come from here: harness/spec.py)
 
 
 @dataclass
@@ -39,29 +35,20 @@ class Plan:
 
 
 def load(path: Path, backend) -> Plan:
-    rd = Reader(path)
+    """Read and validate a plan (schema: harness/spec.py, shared with scenarios)."""
+    doc, src = spec.load(path, "plan")
+    rules_path = (path.parent / doc.ruleset).resolve()
     try:
-        text = path.read_text()
-        doc = yaml.safe_load(text)
-    except OSError as e:
-        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    story = "\n".join(l[1:].strip() for l in text.splitlines()[:3] if l.startswith("#"))
-    doc = rd.mapping(doc, "(top level)", ("ruleset", "topology", "server", "clients"))
-    if not isinstance(doc.get("ruleset"), str):
-        raise rd.fail("ruleset", "the path of your nftables ruleset file", doc.get("ruleset"))
-    rules_path = (path.parent / doc["ruleset"]).resolve()
-    if not rules_path.is_file():
-        raise ScenarioError(f"{path}: ruleset: file not found: {rules_path}")
-    layout = rd.choice(doc.get("topology", "server-nat"), "topology", LAYOUTS)
-    srv = rd.mapping(doc.get("server", {}), "server", ("impl", "tls", "masquerade", "passive_range",
-                                                        "session_reuse"))
-    impl = rd.choice(srv.get("impl", "pyftpdlib"), "server.impl", servers.names())
-    tls = rd.choices(srv.get("tls"), "server.tls", TLS_MODES, ("explicit",))
-    masq = rd.choices(srv.get("masquerade"), "server.masquerade", ("on", "off"), ("on",))
-    passive = rd.range(srv.get("passive_range"), "server.passive_range") or PassiveRange(50000, 50009)
-    reuse = rd.choices(srv.get("session_reuse"), "server.session_reuse", ("default", "off"), ("default",))
+        read_text(rules_path, "ruleset file")
+    except InputError as e:
+        raise src.error(("ruleset",), str(e)) from None
+    layout = doc.topology
+    srv = doc.server
+    impl = srv.impl
+    tls = tuple(srv.tls or ("explicit",))
+    masq = tuple(srv.masquerade or ("on",))
+    passive = srv.passive_range or PassiveRange(50000, 50009)
+    reuse = tuple(srv.session_reuse or ("default",))
 
     name = f"plan:{path.stem}"
     variables: dict[str, str] = {}
@@ -80,30 +67,23 @@ def load(path: Path, backend) -> Plan:
     topologies.register(name, f"{layout} with your ruleset {rules_path.name}", build)
     cases: list[Case] = []
     labels: dict[str, str] = {}
-    entries = doc.get("clients")
-    if not isinstance(entries, list) or not entries:
-        raise rd.fail("clients", "a list of the clients that must work, e.g. [{impl: curl, modes: [epsv]}]",
-                      entries)
-    for i, c in enumerate(entries):
-        c = rd.mapping(c, f"clients[{i}]", ("impl", "modes", "pasv_address", "label"))
-        cli = rd.choice(c.get("impl"), f"clients[{i}].impl", clients.names())
-        modes = rd.choices(c.get("modes"), f"clients[{i}].modes", DATA_MODES, ("pasv", "epsv"))
-        pol = rd.choices(c.get("pasv_address"), f"clients[{i}].pasv_address", PASV_POLICIES, ("control",))
-        axes = Axes(topologies=(name,), modes=modes, tls=tls, pasv_address=pol, masquerade=masq,
-                    servers=(impl,), clients=(cli,), passive=passive, reuse=reuse)
+    for c in doc.clients:
+        axes = Axes(topologies=(name,), modes=tuple(c.modes or ("pasv", "epsv")), tls=tls,
+                    pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
+                    servers=(impl,), clients=(c.impl,), passive=passive, reuse=reuse)
         for k in plan(axes):
             if k.id not in labels:
                 cases.append(k)
-                labels[k.id] = str(c.get("label") or cli)
-    p = Plan(path, story, rules_path, layout, name, cases, labels)
+                labels[k.id] = c.label or c.impl
+    p = Plan(path, src.story, rules_path, layout, name, cases, labels)
     # Fail early, with nft's own words, if the ruleset does not load.
     topo = topologies.build(name, cases[0].server, NetSpec())
     text = topo.middleboxes[0].ruleset.render(lambda f: Path(f).read_text())
     try:
         backend.inspect_ruleset(text)
     except ValueError as e:
-        raise ScenarioError(f"{path}: ruleset {rules_path.name}: nft refuses it with the lab's "
-                            f"variables ({', '.join(variables)}): {e}") from None
+        raise src.error(("ruleset",), f"nft refuses {rules_path.name} with the lab's variables "
+                        f"({', '.join(variables)}): {e}") from None
     p.variables = variables
     return p
 

@@ -121,11 +121,14 @@ def test_merge_puts_parts_back_in_plan_order_and_refuses_gaps(tmp_path):
     a["shard"], b["shard"] = "1/2", "2/2"
     got, meta, order, _ = merge.merge([write(tmp_path, "a.json", a), write(tmp_path, "b.json", b)])
     assert [r.case.id for r in got] == [c["id"] for c in d["cases"]] and order == list(range(len(got)))
-    assert meta["shard"] is None and meta["planned"] == len(got)
+    assert meta["shard"] is None and meta["planned"] == meta["plan_total"] == len(got)
     with pytest.raises(SelectionError, match="is a part missing"):
         merge.merge([write(tmp_path, "a.json", a)])
     with pytest.raises(SelectionError, match="in both"):
         merge.merge([write(tmp_path, "a.json", a), write(tmp_path, "a2.json", a)])
+    stopped = dict(copy.deepcopy(b), interrupted=True)
+    with pytest.raises(SelectionError, match="interrupted"):
+        merge.merge([write(tmp_path, "a.json", a), write(tmp_path, "s.json", stopped)])
     other = copy.deepcopy(b)
     other["axes"]["tls"] = ["none"]
     with pytest.raises(SelectionError, match="not parts of one run"):

@@ -67,4 +67,29 @@ def test_a_ruleset_nft_refuses_is_exit_2(tmp_path):
     (tmp_path / "bad.nft").write_text("table inet x { chain c { nonsense } }\n")
     (tmp_path / "p.yaml").write_text("ruleset: bad.nft\nclients: [{impl: curl}]\n")
     r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
-    assert r.returncode == 2 and "nft refuses it" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "nft refuses bad.nft" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_binary_ruleset_is_exit_2_naming_file_and_offset(tmp_path):
+    (tmp_path / "bad.nft").write_bytes(b"table inet x {\n\x80\x81 }\n")
+    (tmp_path / "p.yaml").write_text("ruleset: bad.nft\nclients: [{impl: curl}]\n")
+    r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{tmp_path / 'bad.nft'}: the ruleset file is not UTF-8 text: byte 0x80 at byte offset 15" in err
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ruleset: x.nft\ntopology: lb\nclients: [{impl: curl}]\n",
+     "line 2: topology: expected one of server-nat, direct, got 'lb'"),
+    ("ruleset: x.nft\nclients: [{impl: curl, modes: [EPSV]}]\n",
+     "line 2: clients[0].modes[0]: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
+    ("ruleset: x.nft\nserver: {permit_foreign_addresses: on}\nclients: [curl]\n",
+     "line 2: server.permit_foreign_addresses: unknown key; valid keys: impl, tls"),
+    ("ruleset: x.nft\nclients: [{impl: curl}]\n", "x.nft: cannot read the ruleset file"),
+])
+def test_plans_share_the_scenario_schema_and_its_messages(tmp_path, text, message):
+    (tmp_path / "p.yaml").write_text(text)
+    r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
+    assert r.returncode == 2 and message in " ".join(r.stderr.split()), r.stderr

@@ -78,6 +78,8 @@ class DockerLab(Lab):
         self._procs: list[tuple[subprocess.Popen, str, Path]] = []
         self._lock = threading.Lock()
         self._down = False
+        self._teardown_lock = threading.Lock()
+        self._gone = False
         self.run_id = prefix.split("-")[1]
 
     # -- building -----------------------------------------------------------
@@ -187,18 +189,21 @@ class DockerLab(Lab):
         close_streams(proc)
 
     def teardown(self) -> None:
+        """Idempotent: a teardown cut short (an exception, a signal) is finished by the next."""
         with self._lock:
-            if self._down:
+            self._down = True  # no new processes
+        with self._teardown_lock:
+            if self._gone:
                 return
-            self._down = True
-        for p, _, pidfile in self._procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            pidfile.unlink(missing_ok=True)
-        remove(self.docker, containers=list(self.containers.values()), networks=self.networks)
+            for p, _, pidfile in self._procs:
+                if p.poll() is None:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                pidfile.unlink(missing_ok=True)
+            remove(self.docker, containers=list(self.containers.values()), networks=self.networks)
+            self._gone = True  # only once everything is removed
 
 
 def remove(client, containers: list[str], networks: list[str]) -> None:

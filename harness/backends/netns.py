@@ -86,7 +86,9 @@ class NetnsLab(Lab):
         self.ns = {h.name: f"{prefix}-{h.name}" for h in topology.hosts}
         self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
-        self._down = False
+        self._down = False  # no new processes
+        self._teardown_lock = threading.Lock()
+        self._gone = False  # every namespace removed: set only once that is true
 
     # -- building -----------------------------------------------------------
     def _build(self) -> None:
@@ -189,17 +191,20 @@ class NetnsLab(Lab):
         close_streams(proc)
 
     def teardown(self) -> None:
+        """Idempotent: a teardown cut short (an exception, a signal) is finished by the next."""
         with self._lock:
-            if self._down:
-                return
             self._down = True
             procs, self._procs = self._procs, []
-        for p in procs:
-            try:
-                self.stop(p, grace=1.0)
-            except Exception:  # noqa: BLE001 - keep tearing down
-                pass
-        remove_namespaces(list(self.ns.values()))
+        with self._teardown_lock:
+            if self._gone:
+                return
+            for p in procs:
+                try:
+                    self.stop(p, grace=1.0)
+                except Exception:  # noqa: BLE001 - keep tearing down
+                    pass
+            remove_namespaces(list(self.ns.values()))
+            self._gone = True
 
 
 def remove_namespaces(names: list[str]) -> None:

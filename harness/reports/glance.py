@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Result
-from .terminal import _column
+from . import grid
 
 
-AXES = ("", "tls", "masquerade", "server", "client")  # "" = the matrix column (mode/policy)
+WORDS = {"masq": "masquerade"}
+AXES = ("", *(WORDS.get(h, h) for h, _ in grid.AXES if h != "topology"))  # "" = the column
 
 
 def _axes(r: Result) -> tuple[str, ...]:
-    s, c = r.case.server, r.case.client
-    return (_column(r), s.tls, "on" if s.masquerade else "off", s.impl, c.impl)
+    return (grid.column(r), *(get(r.case) for h, get in grid.AXES if h != "topology"))
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 from .. import topologies
 from ..model import Result, Topology
 from ..rules.render import iptables, nft, table
+from . import grid
 from .glance import passing_variants, topology_glance
-from .terminal import _column
 
 W, H, BOX_W, BOX_H = 250, 84, 112, 42
 
@@ -110,7 +110,8 @@ def _flow(r: Result, topo: Topology) -> dict[str, Any] | None:
             "label": label}
 
 
-def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[str, list[str]]) -> dict[str, Any]:
+def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[str, list[str]],
+          g: grid.Grid) -> dict[str, Any]:
     v, c = r.verdict, r.case
     ev = v.evidence
     keep = ("transcript", "control", "tampered_lines", "data_connections", "failure", "firewall_rejected",
@@ -125,7 +126,8 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
                       "error": fw.proof.error,
                       "not_needed": [x["rule"].get("why", "") for x in fw.proof.not_needed]})
     return {"id": c.id, "topology": c.topology, "server": c.server.impl, "client": c.client.impl,
-            "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": _column(r),
+            "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": grid.column(r),
+            "row": list(g.row_key(r)),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
             "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
             "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
@@ -143,12 +145,13 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
         svgs[name], geo[name] = topology_svg(topo)
     rulesets: dict[str, Any] = {}
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
-    cases = [_case(r, topos[r.case.topology], rulesets, captures) for r in results]
+    g = grid.build(results)
+    cases = [_case(r, topos[r.case.topology], rulesets, captures, g) for r in results]
     variants = passing_variants(results)
     for c in cases:
         c["fixed_by"] = [dataclasses.asdict(v) for v in variants.get(c["id"], [])]
-    data = {"meta": meta, "cases": cases, "rulesets": rulesets, "geo": geo,
-            "glance": [dataclasses.asdict(g) for g in topology_glance(results)],
+    data = {"meta": meta, "cases": cases, "row_axes": g.headers, "rulesets": rulesets, "geo": geo,
+            "glance": [dataclasses.asdict(x) for x in topology_glance(results)],
             "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
     page = (Path(__file__).with_name("index.html.in")).read_text()
     blob = json.dumps(data).replace("</", "<\\/")

@@ -8,14 +8,7 @@ from ..model import Result
 
 
 def _name(r: Result) -> str:
-    c = r.case
-    parts = [c.topology, c.server.tls, c.client.mode]
-    if c.client.pasv_address:
-        parts.append(c.client.pasv_address)
-    parts.append("masq-on" if c.server.masquerade else "masq-off")
-    if (c.server.impl, c.client.impl) != ("pyftpdlib", "ftplib"):
-        parts.append(f"{c.server.impl}+{c.client.impl}")
-    return "/".join(parts)
+    return r.case.id  # unique per case, and the id every other report uses
 
 
 def document(results: list[Result], seconds: float) -> ET.Element:

@@ -2,23 +2,17 @@
 from __future__ import annotations
 
 from ..model import Result
+from . import grid
 from .glance import failure_kinds, topology_glance
-from .terminal import _column, _row, peer_cell, peer_counts
+from .terminal import peer_cell, peer_counts
 
 
 def matrix(results: list[Result]) -> str:
-    cols: list[str] = []
-    rows: dict[tuple, dict[str, Result]] = {}
-    for r in results:
-        c = _column(r)
-        if c not in cols:
-            cols.append(c)
-        rows.setdefault(_row(r), {})[c] = r
-    out = ["| topology | server | client | tls | masq | " + " | ".join(cols) + " |",
-           "|" + "---|" * (5 + len(cols))]
-    for key, cells in rows.items():
+    g = grid.build(results)
+    out = ["| " + " | ".join(g.headers + g.columns) + " |", "|" + "---|" * (len(g.headers) + len(g.columns))]
+    for key, cells in g.rows.items():
         marks = []
-        for c in cols:
+        for c in g.columns:
             r = cells.get(c)
             if r is None:
                 marks.append("-")
@@ -91,9 +85,9 @@ def summary(results: list[Result], seconds: float) -> str:
             out.append("  e.g. " + ", ".join(f"`{r.case.id}`" for r in k.telling))
         out.append("")
     tail = [f"Every case, diagnosis and rule set: [{DETAILS}]({DETAILS})."]
-    grid = ["## Matrix", "", matrix(results), ""]
-    if sum(len(x) + 1 for x in out + grid + tail) <= LIMIT:
-        out += grid
+    table = ["## Matrix", "", matrix(results), ""]
+    if sum(len(x) + 1 for x in out + table + tail) <= LIMIT:
+        out += table
     text = "\n".join(out + tail) + "\n"
     if len(text) > LIMIT:
         cut = text.rfind("\n", 0, LIMIT - 200)

@@ -1,4 +1,4 @@
-"""The compact matrix: one row per topology/tls/masquerade, one column per mode/PASV policy."""
+"""The compact matrix (rows and columns from reports/grid.py), peers table, summary and failures."""
 from __future__ import annotations
 
 from typing import Callable
@@ -9,18 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import Case, Result
+from . import grid
+from .grid import column as _column  # noqa: F401 - the name other report modules import
 
 CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
-
-
-def _column(r: Result) -> str:
-    c = r.case.client
-    return c.mode if c.pasv_address is None else f"{c.mode}/{c.pasv_address}"
-
-
-def _row(r: Result) -> tuple[str, ...]:
-    s = r.case.server
-    return (r.case.topology, s.impl, r.case.client.impl, s.tls, "on" if s.masquerade else "off")
 
 
 def cell(r: Result) -> Text:
@@ -34,30 +26,18 @@ def cell(r: Result) -> Text:
 
 
 def matrix(results: list[Result]) -> Table:
-    cols: list[str] = []
-    rows: dict[tuple[str, ...], dict[str, Result]] = {}
-    for r in results:
-        col = _column(r)
-        if col not in cols:
-            cols.append(col)
-        rows.setdefault(_row(r), {})[col] = r
-    show_impl = len({k[1:3] for k in rows}) > 1
+    g = grid.build(results)
     t = Table(title="FTP/FTPS connectivity matrix", header_style="bold", pad_edge=False)
-    t.add_column("topology", no_wrap=True, min_width=14)
-    if show_impl:
-        t.add_column("server", no_wrap=True)
-        t.add_column("client", no_wrap=True)
-    t.add_column("tls", no_wrap=True, min_width=8)
-    t.add_column("masq", no_wrap=True)
-    for c in cols:
+    for h in g.headers:
+        t.add_column(h, no_wrap=True, min_width={"topology": 14, "tls": 8}.get(h))
+    for c in g.columns:
         t.add_column(c, no_wrap=True)
     prev = None
-    for key, cells in rows.items():
-        head = list(key) if show_impl else [key[0], key[3], key[4]]
+    for key, cells in g.rows.items():
         if prev is not None and key[0] != prev:
             t.add_section()
         prev = key[0]
-        t.add_row(*head, *[cell(cells[c]) if c in cells else Text("-") for c in cols])
+        t.add_row(*key, *[cell(cells[c]) if c in cells else Text("-") for c in g.columns])
     return t
 
 
@@ -73,12 +53,13 @@ def summary_line(results: list[Result], seconds: float) -> Text:
 
 def failures(results: list[Result], console: Console, limit: int = 0,
              rerun: Callable[[Case], str] | None = None) -> None:
-    """One line per distinct diagnosis, so the table's ✗ cells can be read; each ends with the
-    command that re-runs its example case, if `rerun` makes one."""
+    """One line per distinct diagnosis, so the table's ✗ cells can be read. Harness errors
+    are grouped by their reason: each says why its cases have no verdict. Each failure ends
+    with the command that re-runs its example case, if `rerun` makes one."""
     seen: dict[str, list[Result]] = {}
     for r in results:
-        if r.verdict.outcome == "skip":
-            seen.setdefault(f"skip: {r.verdict.diagnosis}", []).append(r)
+        if r.verdict.outcome in ("skip", "error"):
+            seen.setdefault(f"{r.verdict.outcome}: {r.verdict.diagnosis}", []).append(r)
         elif r.verdict.outcome != "pass":
             seen.setdefault(r.verdict.check, []).append(r)
     for check, rs in seen.items():
@@ -86,7 +67,11 @@ def failures(results: list[Result], console: Console, limit: int = 0,
         if r.verdict.outcome == "skip":
             console.print(Text.assemble(("skip", "bold"), f" ({len(rs)} cases): {r.verdict.diagnosis}"))
             continue
-        console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
+        if r.verdict.outcome == "error":
+            console.print(Text.assemble((f"{len(rs)} case{'s' if len(rs) != 1 else ''} ended in error",
+                                         "bold magenta"), f", e.g. {r.case.id}:"))
+        else:
+            console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
         if rerun:
             console.print(Padding(Text(f"re-run: {rerun(r.case)}", style="cyan"), (0, 0, 0, 4)))
