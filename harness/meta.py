@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clients
+import servers
+
 from . import __version__
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,8 +60,6 @@ def system() -> dict[str, str]:
 
 def peers(server_names, client_names) -> dict[str, dict[str, str]]:
     """Each server and client actually used, with its version ("embedded" for pyftpdlib)."""
-    import clients
-    import servers
     return {"servers": {n: servers.get(n).version() or "embedded" for n in sorted(server_names)},
             "clients": {n: clients.get(n).version() or "?" for n in sorted(client_names)}}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .model import Case
 from .runner import units
-from .selection import SelectionError, read_results
+from .selection import read_results
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,3 @@ def split(cases: list[Case], count: int, seconds: dict[str, float] | None = None
 def pick(cases: list[Case], shard: Shard, durations_file: Path | None = None) -> list[Case]:
     seconds = durations(durations_file) if durations_file else None
     return split(cases, shard.count, seconds)[shard.index - 1]
-
-
-__all__ = ["Shard", "split", "pick", "durations", "SelectionError"]
