@@ -10,8 +10,9 @@ from conftest import REPO
 pytestmark = pytest.mark.netns
 
 
-def pytest_run(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+def pytest_run(*args: str, cwd=REPO, cache: str | None = None) -> subprocess.CompletedProcess:
+    where = ["-o", f"cache_dir={cache}"] if cache else ["-p", "no:cacheprovider"]
+    return subprocess.run([sys.executable, "-m", "pytest", *where, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -38,6 +39,10 @@ def test_a_case_whose_expectation_does_not_hold_fails_with_the_verdict_and_a_rer
     assert "expected outcome pass, got fail at data-connect (advertised-address-unreachable)" in r.stdout
     assert "re-run: ftps-harness matrix --case server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off" \
         in r.stdout
+    cache = str(tmp_path / "cache")
+    pytest_run(str(tmp_path), "-q", f"--rootdir={tmp_path}", cache=cache)
+    again = pytest_run(str(tmp_path), "-q", f"--rootdir={tmp_path}", "--lf", cache=cache)
+    assert "1 failed in" in again.stdout and "passed" not in again.stdout.splitlines()[-1]  # --lf: the failure only
 
 
 def test_a_broken_scenario_file_is_a_collection_error_naming_the_key(tmp_path):
