@@ -291,12 +291,7 @@ def check_outputs(args) -> None:
 
 def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
     """The cases this invocation runs, and each one's index in the whole (unsharded) plan."""
-    ids = list(args.case)
-    if args.last_failed:
-        failed = failed_ids(args.last_failed)
-        if not failed:
-            raise UsageError(f"--last-failed: no case failed or errored in {args.last_failed}")
-        ids += failed
+    ids = list(args.case) + (failed_ids(args.last_failed) if args.last_failed else [])
     cases = select(plan(axes), ids, args.k)
     if not cases:
         raise UsageError("no case matches " + " ".join(f"-k {k!r}" for k in args.k))
@@ -329,6 +324,9 @@ def cmd_matrix(args, console: Console) -> int:
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
     if args.durations and not args.shard:
         raise UsageError("--durations only balances --shard")
+    if args.last_failed and not args.case and not failed_ids(args.last_failed):
+        console.print(f"no case failed or errored in {args.last_failed}: nothing to re-run")
+        return EXIT_OK
     cases, index = _planned(args, axes)
     if args.list:
         print("\n".join(c.id for c in cases))

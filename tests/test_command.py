@@ -55,6 +55,16 @@ def test_bad_selection_input_exits_2_and_says_why(args, says):
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
 
 
+def test_last_failed_with_nothing_failed_runs_nothing_and_exits_0(tmp_path):
+    doc = json.loads(FIXTURE.read_text())
+    for c in doc["cases"]:
+        c.update(outcome="pass", stage=None, check="passed")
+    green = tmp_path / "green.json"
+    green.write_text(json.dumps(doc))
+    r = harness("matrix", "--last-failed", str(green), timeout=30)
+    assert r.returncode == 0 and "nothing to re-run" in r.stdout
+
+
 def test_merge_refuses_an_incomplete_set_of_parts(tmp_path):
     doc = json.loads(FIXTURE.read_text())
     doc["cases"].pop(2)
