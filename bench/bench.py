@@ -63,7 +63,7 @@ def loopback_session(rounds: int = 5) -> dict:
             t = time.monotonic()
             rep = ftplib_probe.run(req)
             warm.append(time.monotonic() - t)
-            assert rep["result"]["ok"], rep["result"]
+            assert rep.ok, rep.failure
         cold = []
         for _ in range(rounds):
             t = time.monotonic()

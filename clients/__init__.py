@@ -1,16 +1,17 @@
 """Client registry. One module per client implementation registers a ClientAdapter.
 
 An adapter turns a Case into a session run inside the client host and returns the
-client's own report (facts: steps, transcript, data connections). It never judges.
+client's own report (harness/observation.ClientReport: steps, transcript, connections, the
+failure in its own terms). It never judges, nor assigns stages (harness/stages.py does).
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.model import Case
+from harness.observation import ClientReport
 from harness.registry import Registry
 
 
@@ -28,9 +29,20 @@ class ClientContext:
     python: str = sys.executable
 
 
+@dataclass(frozen=True)
+class KnownBug:
+    """A bug of this client, recognised by its own error message."""
+    says: str  # a fragment of the client's error message
+    explain: str  # the diagnosis; {error} is replaced by the client's message
+
+
 class ClientAdapter:
     name = "?"
+    label = ""  # how a diagnosis names it; default: name
     summary = ""
+    reuses_tls_sessions = False  # passes the control connection's TLS session to data connections
+    reusing_variant = ""  # the registered client that is this one with TLS session reuse, if any
+    known_bugs: tuple[KnownBug, ...] = ()
     order = 50  # position in listings: the embedded one first
     modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
 
@@ -41,8 +53,8 @@ class ClientAdapter:
     def version(self) -> str:
         return ""
 
-    def session(self, lab, host: str, case: Case, ctx: ClientContext) -> dict[str, Any]:
-        """Run one session of `case` in `host`; return the client's report."""
+    def session(self, lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
+        """Run one session of `case` in `host`; return the client's report (facts only)."""
         raise NotImplementedError
 
     def close(self, lab) -> None:
@@ -57,3 +69,12 @@ def register(adapter: ClientAdapter) -> None:
 
 
 names, get = _REGISTRY.names, _REGISTRY.get
+
+
+def reusing_sessions() -> list[str]:
+    """The clients that reuse TLS sessions on data connections, by label: clients of their
+    own first, then the reusing variants of other clients."""
+    adapters = [get(n) for n in names()]
+    variants = {a.reusing_variant for a in adapters}
+    return [a.label or a.name for a in sorted(adapters, key=lambda a: a.name in variants)
+            if a.reuses_tls_sessions]

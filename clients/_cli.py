@@ -2,7 +2,8 @@
 
 They run the real client inside the client host, keep its raw output as evidence, and turn
 its verbose trace into the same report the ftplib probe gives: the control transcript, one
-record per data connection, and a result with the failing step and stage.
+Connection per control and data connection, and the failure in the client's own terms
+(harness/stages.py places it).
 """
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import os
 import re
 import subprocess
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from harness.observation import Connection, ControlLine, Endpoint, Failure
+
 _227 = re.compile(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
 _229 = re.compile(r"\(\|\|\|(\d+)\|\)")
+_FIELDS = {f.name for f in fields(Connection)}
 
 
 def payload(workdir: Path, size: int) -> tuple[Path, bytes]:
@@ -41,25 +46,45 @@ def run(lab, host: str, argv: list[str], timeout: float, env: dict[str, str] | N
         return -1, out.decode(errors="replace") if isinstance(out, bytes) else out
 
 
-def data_records(transcript: list[dict[str, Any]], control_peer: str) -> list[dict[str, Any]]:
-    """One record per PASV/EPSV/PORT/EPRT exchange, as the probe writes them."""
-    recs: list[dict[str, Any]] = []
+def connections(transcript: list[dict[str, Any]], control_peer: str) -> list[Connection]:
+    """One Connection per control connection and per PASV/EPSV/PORT/EPRT exchange, from the
+    parsed trace (entries: sent, recv, control and data facts, each with its session)."""
+    out: list[dict[str, Any]] = []
+    data: dict[str, Any] | None = None
     for t in transcript:
-        line, d = t.get("line", ""), t["dir"]
-        if d == "sent" and line[:4].upper() in ("PASV", "EPSV", "PORT", "EPRT"):
-            recs.append({"cmd": line[:4].upper(), "mode": line[:4].lower(), "sent": line,
-                         "control_peer": control_peer})
-        elif d == "recv" and recs and "reply" not in recs[-1]:
-            recs[-1]["reply"] = line
+        line, d, session = t.get("line", ""), t["dir"], t.get("session", 0)
+        if d == "control":
+            out.append({"role": "control", "session": session, **t["info"]})
+        elif d == "sent" and line[:4].upper() in ("PASV", "EPSV", "PORT", "EPRT"):
+            data = {"role": "data", "session": session, "cmd": line[:4].upper(),
+                    "mode": line[:4].lower(), "sent": line, "control_peer": control_peer}
+            out.append(data)
+        elif d == "recv" and data is not None and "reply" not in data:
+            data["reply"] = line
             m227, m229 = _227.search(line), _229.search(line)
             if line.startswith("227") and m227:
                 n = [int(x) for x in m227.groups()]
-                recs[-1].update(advertised_ip=".".join(map(str, n[:4])), advertised_port=n[4] * 256 + n[5])
+                data.update(advertised_ip=".".join(map(str, n[:4])), advertised_port=n[4] * 256 + n[5])
             elif line.startswith("229") and m229:
-                recs[-1].update(advertised_ip=None, advertised_port=int(m229.group(1)))
-        elif d == "data" and recs:
-            recs[-1].update(t["info"])
-    return recs
+                data.update(advertised_ip=None, advertised_port=int(m229.group(1)))
+        elif d == "data" and data is not None:
+            data.update(t["info"])
+    return [connection(c) for c in out]
+
+
+def connection(rec: dict[str, Any]) -> Connection:
+    """A Connection from a parsed record ("connect" is its result, "target" is host:port)."""
+    rec = dict(rec)
+    if "connect" in rec:
+        rec["result"] = rec.pop("connect")
+    if isinstance(rec.get("target"), str):
+        rec["target"] = Endpoint.parse(rec["target"])
+    return Connection(**{k: v for k, v in rec.items() if k in _FIELDS})
+
+
+def lines(transcript: list[dict[str, Any]]) -> tuple[ControlLine, ...]:
+    return tuple(ControlLine(t["dir"], t["line"], t.get("t"), session=t.get("session", 0))
+                 for t in transcript if t["dir"] in ("sent", "recv"))
 
 
 def last_reply(transcript: list[dict[str, Any]], codes: str = "45") -> str | None:
@@ -87,8 +112,6 @@ def kind_of(message: str) -> str:
     return "error"
 
 
-def result(ok: bool, step: str = "", stage: str = "", kind: str = "", error: str = "",
-           reply: str | None = None) -> dict[str, Any]:
-    if ok:
-        return {"ok": True}
-    return {"ok": False, "step": step, "stage": stage, "kind": kind, "error": error, "reply": reply}
+def integrity_failure(size: int) -> Failure:
+    return Failure("mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)",
+                   step="integrity")

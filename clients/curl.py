@@ -13,19 +13,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import ClientAdapter, ClientContext, register
+from . import ClientAdapter, ClientContext, KnownBug, register
 from . import _cli
+from harness.observation import ClientReport, Failure, Step
 
-# curl exit codes -> (step, stage) when the trace does not say more
-EXIT = {
-    6: ("connect", "connect"), 60: ("tls-handshake", "tls-handshake"),
-    64: ("tls-handshake", "tls-handshake"), 67: ("login", "login"), 9: ("login", "login"),
-    8: ("data-setup", "data-setup"), 13: ("data-setup", "data-setup"), 14: ("data-setup", "data-setup"),
-    30: ("data-setup", "data-setup"), 31: ("data-setup", "data-setup"),
-    10: ("data-connect", "data-connect"), 12: ("data-connect", "data-connect"),
-    25: ("transfer", "transfer"), 18: ("transfer", "transfer"), 19: ("transfer", "transfer"),
-    55: ("transfer", "transfer"), 56: ("transfer", "transfer"), 78: ("transfer", "transfer"),
-}
+# curl's exit codes in the shared vocabulary of harness/stages.py (curl's man page, EXIT CODES)
+EXIT = {-1: "hung", 6: "connect", 35: "tls", 60: "tls-verify", 64: "tls-verify", 67: "login",
+        9: "login", 7: "unreached", 28: "unreached",
+        **dict.fromkeys((8, 13, 14, 30, 31), "data-setup"), **dict.fromkeys((10, 12), "data-connect"),
+        **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer")}
 _TRYING = re.compile(r"^\*\s+Trying ([\d.]+):(\d+)\.\.\.")
 _FAIL = re.compile(r"^\* (?:Immediate connect fail for [\d.]+|connect to [\d.]+ port \d+ failed|"
                    r"Failed to connect to [\d.]+ port \d+[^:]*): (.*)$")
@@ -36,6 +32,7 @@ def parse(out: str, control_port: int) -> list[dict[str, Any]]:
     """curl -v output -> transcript entries: sent, recv, and data-connection facts."""
     tr: list[dict[str, Any]] = []
     after_data_reply = False
+    control: dict[str, Any] | None = None
     for raw in out.splitlines():
         if raw.startswith("> "):
             line = raw[2:]
@@ -48,6 +45,13 @@ def parse(out: str, control_port: int) -> list[dict[str, Any]]:
         elif (m := _FAIL.match(raw)) and tr and tr[-1]["dir"] == "data" and \
                 tr[-1]["info"].get("connect") == "ok":  # the first failure after "Trying" says why
             tr.append({"dir": "data", "info": {"connect": _cli.kind_of(m.group(1)), "error": m.group(1)}})
+        elif (m := _TRYING.match(raw)) and int(m.group(2)) == control_port and control is None:
+            control = {"target": f"{m.group(1)}:{m.group(2)}"}
+            tr.append({"dir": "control", "info": control})
+        elif raw.startswith("* Connected to ") and control is not None and "connect" not in control:
+            control["connect"] = "ok"
+        elif (m := _FAIL.match(raw)) and control is not None and "connect" not in control:
+            control.update(connect=_cli.kind_of(m.group(1)), error=m.group(1))
         elif raw.startswith("* Connection accepted from server"):
             tr.append({"dir": "data", "info": {"connect": "ok"}})
         elif "Accept timeout occurred" in raw or "Error accept()ing server connect" in raw:
@@ -61,6 +65,11 @@ class Curl(ClientAdapter):
     name = "curl"
     order = 2
     summary = "curl 7.88.1 (Debian); EPSV first, skips the PASV address by default, reuses TLS sessions"
+    reuses_tls_sessions = True
+    known_bugs = (KnownBug("inet_ntop() failed with errno 97",
+                           "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
+                           "itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive "
+                           "mode or a newer curl."),)
 
     def version(self) -> str:
         import subprocess
@@ -91,7 +100,7 @@ class Curl(ClientAdapter):
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
         return f"{scheme}://{ctx.host}:{case.server.control_port}{path}{name}"
 
-    def session(self, lab, host: str, case, ctx: ClientContext) -> dict[str, Any]:
+    def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="curl-"))
         up, data = _cli.payload(work, ctx.size)
         name = up.name
@@ -101,63 +110,44 @@ class Curl(ClientAdapter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _session(self, lab, host, case, ctx, work, up, data, name, down, listing) -> dict[str, Any]:
+    def _session(self, lab, host, case, ctx, work, up, data, name, down, listing) -> ClientReport:
         base = ["curl", *self.options(case, ctx)]
         runs = [("stor", base + ["-T", str(up), self.url(case, ctx, name)]),
                 ("list", base + ["-o", str(listing), self.url(case, ctx)]),
                 ("retr", base + ["-o", str(down), "-Q", f"-DELE {name}", self.url(case, ctx, name)])]
         transcript: list[dict[str, Any]] = []
         raw: list[str] = []
-        steps: list[dict[str, Any]] = []
-        report: dict[str, Any] = {"transcript": transcript, "steps": steps, "raw_output": raw}
-        for step, argv in runs:
+        steps: list[Step] = []
+        failure: Failure | None = None
+        for session, (step, argv) in enumerate(runs):
             code, out = _cli.run(lab, host, argv, timeout=20,
                                  env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
             shown = " ".join(a if not a.startswith(f"{ctx.user}:") else f"{ctx.user}:******" for a in argv)
             out_shown = re.sub(r"(?m)^> PASS .*$", "> PASS ******", out)
             raw.append(f"$ {shown}\n{out_shown[-4000:]}\nexit {code}")
             part = parse(out, case.server.control_port)
+            for t in part:
+                t["session"] = session
             transcript.extend(part)
             if code != 0:
-                report["result"] = self._failure(code, out, part, case, step)
+                failure = self._failure(code, out, part, step)
                 break
-            steps.append({"step": step, "ok": True})
+            steps.append(Step(step))
         else:
-            ok = _cli.sha_ok(down, data)
-            report["result"] = _cli.result(True) if ok else _cli.result(
-                False, "integrity", "integrity", "mismatch",
-                f"downloaded file differs from the {len(data)} bytes uploaded (SHA-256 mismatch)")
-        report["data"] = _cli.data_records(transcript, ctx.host)
-        report["transcript"] = [t for t in transcript if t["dir"] != "data"]
-        return report
+            if not _cli.sha_ok(down, data):
+                failure = _cli.integrity_failure(len(data))
+        return ClientReport(ok=failure is None, steps=tuple(steps), transcript=_cli.lines(transcript),
+                            connections=tuple(_cli.connections(transcript, ctx.host)),
+                            failure=failure, raw_output=tuple(raw))
 
-    def _failure(self, code: int, out: str, part: list[dict[str, Any]], case, step: str) -> dict[str, Any]:
+    def _failure(self, code: int, out: str, part: list[dict[str, Any]], command: str) -> Failure:
+        """What curl said, in its own terms; harness/stages.py places it."""
+        if code == -1:
+            return Failure("timeout", "curl did not finish in 20 s", None, command=command, exit="hung")
         m = _CURL_ERR.search(out)
         message = f"curl: ({code}) {m.group(2)}" if m else f"curl exited {code}"
-        greeted = any(t["dir"] == "recv" and t["line"].startswith("220") for t in part)
-        data = [t["info"] for t in part if t["dir"] == "data" and "connect" in t["info"]]
-        data_failed = bool(data) and data[-1]["connect"] != "ok"
-        reply = _cli.last_reply(part)
-        if code == -1:
-            return _cli.result(False, step, "transfer", "timeout", "curl did not finish in 20 s", reply)
-        if not greeted:
-            stage = "tls-handshake" if case.server.tls == "implicit" and code == 35 else "connect"
-            return _cli.result(False, "connect", stage, _cli.kind_of(message), message, reply)
-        if data_failed or code in (7, 28) and data:
-            return _cli.result(False, "data-connect", "data-connect", data[-1]["connect"] if data else
-                               _cli.kind_of(message), message, reply)
-        if code == 35:
-            after_data = any(t["dir"] == "recv" and t["line"][:3] in ("227", "229", "200") and
-                             "PORT" not in t["line"] for t in part) and data
-            stage = "data-tls" if after_data else "tls-handshake"
-            return _cli.result(False, stage, stage, "tls-error", message, reply)
-        if reply and reply.startswith("522"):
-            return _cli.result(False, "data-tls", "data-tls", "reply", message, reply)
-        step2, stage = EXIT.get(code, (step, "transfer"))
-        if code in (7, 28):
-            step2, stage = ("login", "login") if not data else ("data-connect", "data-connect")
-        return _cli.result(False, step2, stage, _cli.kind_of(message) if code not in (67, 9) else "reply",
-                           message, reply)
+        return Failure(_cli.kind_of(message), message, _cli.last_reply(part),
+                       command=command, exit=EXIT.get(code, "other"))
 
 
 register(Curl())

@@ -2,7 +2,7 @@
 
 It records facts only: each step's result, every control line sent and received, and each
 data connection (what was advertised, where it connected, what happened). Judgement is the
-harness's job (harness/checks.py).
+harness's job: harness/stages.py places a failure, harness/checks/ judges.
 
 Run as `python -m clients.ftplib_probe --agent`: it reads one JSON request per stdin line
 and answers with one JSON report per stdout line, so one interpreter serves many cases.
@@ -24,14 +24,12 @@ import sys
 import time
 from typing import Any
 
-from . import ClientAdapter, ClientContext, register
+from harness import codec
+from harness.observation import ClientReport, ControlLine, Failure, Step
 
-STEP_STAGE = {  # which verdict stage each probe step belongs to
-    "connect": "connect", "greeting": "connect", "tls-handshake": "tls-handshake",
-    "login": "login", "protect": "login", "pwd": "login",
-    "data-setup": "data-setup", "data-connect": "data-connect", "data-tls": "data-tls",
-    "transfer": "transfer", "integrity": "integrity", "dele": "transfer", "quit": "transfer",
-}
+from . import ClientAdapter, ClientContext, register
+from ._cli import connection
+
 _227 = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
 _229 = re.compile(r"\((.)\1\1(\d{1,5})\1\)")
 
@@ -74,6 +72,7 @@ class Session(ftplib.FTP_TLS):
         self.t0 = time.monotonic()
         self.transcript: list[dict[str, Any]] = []
         self.data: list[dict[str, Any]] = []
+        self.control: dict[str, Any] | None = None
         self.step = "connect"
 
     def _t(self) -> float:
@@ -207,11 +206,7 @@ class Session(ftplib.FTP_TLS):
         if resp[:1] != "1":
             if conn is not None:
                 conn.close()
-            # 425/426 mean the data connection itself failed; other codes, the command did.
-            step = "data-connect" if resp[:3] in ("425", "426") else "data-setup"
-            if resp[:3] == "522":
-                step = "data-tls"
-            raise StepFailed(step, f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
+            raise StepFailed("transfer-start", f"server replied {resp!r} to {cmd.split()[0]}", "reply", resp)
 
     def secure_data(self, conn: socket.socket, rec: dict[str, Any]) -> socket.socket:
         if not self._prot_p:
@@ -281,12 +276,15 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
     """Connect, secure (explicit or implicit TLS), log in and protect the data channel."""
     ctx = sess.context
     sess.step = "connect"
+    sess.control = {"role": "control", "target": f"{req['host']}:{req['port']}"}
     try:
         raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
         raw.settimeout(req["timeout"])
     except OSError as e:
+        sess.control.update(connect=_kind(e), error=_describe(e))
         raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
                          _kind(e)) from e
+    sess.control.update(connect="ok", local="%s:%d" % raw.getsockname()[:2])
     sess.host, sess.port = req["host"], req["port"]
     done("connect", local="%s:%d" % raw.getsockname()[:2])
     if req["tls"] == "implicit":
@@ -340,7 +338,7 @@ def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tup
     return holders, replies
 
 
-def run(req: dict[str, Any]) -> dict[str, Any]:
+def run(req: dict[str, Any]) -> ClientReport:
     """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
     timeout, size, busy."""
     ctx = None
@@ -349,21 +347,21 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         if req.get("keylog"):
             ctx.keylog_filename = req["keylog"]
     sess = Session(req, ctx)
-    steps: list[dict[str, Any]] = []
-    report: dict[str, Any] = {"steps": steps, "transcript": sess.transcript, "data": sess.data}
+    steps: list[Step] = []
     payload = os.urandom(req["size"])
     name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
     sess.step = "connect"
     holders: list[Session] = []
+    busy: list[str] = []
     if req.get("busy"):
-        holders, report["busy_replies"] = hold_passive(req, ctx, req["busy"])
+        holders, busy = hold_passive(req, ctx, req["busy"])
 
     def done(s: str, **info: Any) -> None:
-        steps.append({"step": s, "ok": True, "t": sess._t(), **info})
+        steps.append(Step(s, t=sess._t(), detail=info))
 
+    failure = None
     try:
         open_control(sess, req, done)
-        report["control_local"] = steps[0].get("local")
         sess.step = "pwd"
         sess.command("pwd", "PWD", ok="2")
         if req.get("cwd"):
@@ -387,21 +385,21 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         sess.step = "quit"
         sess.command("quit", "QUIT", ok="2")
         done("quit")
-        report["result"] = {"ok": True}
     except StepFailed as f:
-        report["result"] = {"ok": False, "step": f.step, "stage": STEP_STAGE[f.step],
-                            "kind": f.kind, "error": f.error, "reply": f.reply}
+        failure = Failure(f.kind, f.error, f.reply, step=f.step)
     except (OSError, EOFError, ftplib.Error) as e:  # anything the steps above did not expect
-        report["result"] = {"ok": False, "step": sess.step, "stage": STEP_STAGE.get(sess.step, "transfer"),
-                            "kind": _kind(e), "error": _describe(e), "reply": None}
+        failure = Failure(_kind(e), _describe(e), None, step=sess.step)
     finally:
         for s in [sess, *holders]:
             try:
                 s.close()
             except OSError:
                 pass
-    report["duration_s"] = sess._t()
-    return report
+    conns = ([sess.control] if sess.control else []) + [{"role": "data", **d} for d in sess.data]
+    return ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
+                        transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
+                        connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
+                        duration_s=sess._t())
 
 
 # --- harness side -------------------------------------------------------------
@@ -417,6 +415,7 @@ class FtplibProbe(ClientAdapter):
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
+    reusing_variant = "ftplib-reuse"
 
     def __init__(self) -> None:
         self._agents: dict[int, subprocess.Popen] = {}
@@ -432,7 +431,7 @@ class FtplibProbe(ClientAdapter):
             self._agents[id(lab)] = p
         return p
 
-    def session(self, lab, host: str, case, ctx: ClientContext) -> dict[str, Any]:
+    def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
         req = {"host": ctx.host, "port": case.server.control_port, "tls": case.server.tls,
                "mode": case.client.mode, "pasv_address": case.client.pasv_address or "control",
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
@@ -454,7 +453,7 @@ class FtplibProbe(ClientAdapter):
         out = json.loads(line)
         if "probe_error" in out:
             raise ProbeDied(f"the ftplib probe crashed: {out['probe_error']}")
-        return out
+        return codec.decode(out, ClientReport)
 
     def close(self, lab) -> None:
         p = self._agents.pop(id(lab), None)
@@ -470,7 +469,7 @@ def agent() -> int:
         if not line.strip():
             continue
         try:
-            out = run(json.loads(line))
+            out = codec.encode(run(json.loads(line)), ClientReport)
         except Exception as e:  # noqa: BLE001 - reported as a harness error, never a hang
             out = {"probe_error": _describe(e)}
         sys.stdout.write(json.dumps(out) + "\n")
@@ -482,7 +481,7 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--agent"]:
         sys.exit(agent())
     if len(sys.argv) == 3 and sys.argv[1] == "--request":
-        print(json.dumps(run(json.loads(sys.argv[2])), indent=2))
+        print(json.dumps(codec.encode(run(json.loads(sys.argv[2])), ClientReport), indent=2))
         sys.exit(0)
     print("usage: python -m clients.ftplib_probe --agent | --request JSON", file=sys.stderr)
     sys.exit(2)

@@ -8,8 +8,11 @@ from .ftplib_probe import FtplibProbe
 class FtplibReuse(FtplibProbe):
     name = "ftplib-reuse"
     order = 1
+    label = "ftplib with session reuse"
     summary = "Python ftplib with TLS session reuse on data connections"
     reuse = True
+    reuses_tls_sessions = True
+    reusing_variant = ""
 
 
 register(FtplibReuse())

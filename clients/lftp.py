@@ -15,29 +15,45 @@ from typing import Any
 
 from . import ClientAdapter, ClientContext, register
 from . import _cli
+from harness.observation import ClientReport, Failure
 
 _CONNECTING = re.compile(r"^---- Connecting data socket to \(([\d.]+)\) port (\d+)")
+_CONTROL = re.compile(r"^---- Connecting to \S+ \(([\d.]+)\) port (\d+)")
 _ACCEPTED = re.compile(r"^---- Accepted data connection from \(([\d.]+)\) port (\d+)")
 _ERROR = re.compile(r"^(?:put|get|cls|rm|open|cd): (.*)$", re.M)
 
 
 def parse(out: str) -> list[dict[str, Any]]:
+    """lftp -d output -> transcript entries: sent, recv, control and data-connection facts,
+    each with its session (lftp opens a new control connection after some errors)."""
     tr: list[dict[str, Any]] = []
+    session, control = -1, None
     for raw in out.splitlines():
-        if raw.startswith("---> "):
+        if m := _CONTROL.match(raw):
+            session += 1
+            control = {"target": f"{m.group(1)}:{m.group(2)}"}
+            tr.append({"dir": "control", "info": control})
+        elif raw.startswith("---> "):
             line = raw[5:]
             tr.append({"dir": "sent", "line": "PASS ******" if line.startswith("PASS ") else line})
         elif raw.startswith("<--- "):
             tr.append({"dir": "recv", "line": raw[5:]})
+            if control is not None:
+                control.setdefault("connect", "ok")
         elif m := _CONNECTING.match(raw):
             tr.append({"dir": "data", "info": {"target": f"{m.group(1)}:{m.group(2)}", "connect": "ok"}})
         elif raw.startswith("**** ") and tr and tr[-1]["dir"] == "data" and \
                 tr[-1]["info"].get("connect") == "ok":  # e.g. "Data socket error (Connection refused)"
             tr.append({"dir": "data", "info": {"connect": _cli.kind_of(raw), "error": raw[5:]}})
+        elif raw.startswith("**** ") and control is not None and "connect" not in control:
+            control.update(connect=_cli.kind_of(raw), error=raw[5:])
         elif m := _ACCEPTED.match(raw):
             tr.append({"dir": "data", "info": {"connect": "ok", "peer": f"{m.group(1)}:{m.group(2)}"}})
         elif raw.startswith("---- Address returned by PASV"):
             tr.append({"dir": "data", "info": {"note": raw[5:]}})
+        else:
+            continue
+        tr[-1]["session"] = max(session, 0)
     return tr
 
 
@@ -45,6 +61,7 @@ class Lftp(ClientAdapter):
     name = "lftp"
     order = 3
     summary = "lftp 4.9.2 (Debian); fixes a wrong PASV address by default; no EPRT setting"
+    reuses_tls_sessions = True  # ftp:ssl-copy-sid
 
     def version(self) -> str:
         import subprocess
@@ -77,7 +94,7 @@ class Lftp(ClientAdapter):
         s += [f"put {up} -o {name}", "cls -l", f"get {name} -o {down}", f"rm {name}"]
         return "; ".join(s)
 
-    def session(self, lab, host: str, case, ctx: ClientContext) -> dict[str, Any]:
+    def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="lftp-"))
         try:
             up, data = _cli.payload(work, ctx.size)
@@ -87,46 +104,26 @@ class Lftp(ClientAdapter):
                                  env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
             part = parse(out)
             shown = re.sub(r"(?m)^---> PASS .*$", "---> PASS ******", out)
-            report: dict[str, Any] = {"raw_output": [f"$ lftp -d -c '…'\n{shown[-6000:]}\nexit {code}"],
-                                      "steps": []}
             if code == 0:
-                report["result"] = _cli.result(True) if _cli.sha_ok(down, data) else _cli.result(
-                    False, "integrity", "integrity", "mismatch",
-                    f"downloaded file differs from the {len(data)} bytes uploaded (SHA-256 mismatch)")
+                failure = None if _cli.sha_ok(down, data) else _cli.integrity_failure(len(data))
             else:
-                report["result"] = self._failure(code, out, part, case)
-            report["data"] = _cli.data_records(part, ctx.host)
-            report["transcript"] = [t for t in part if t["dir"] != "data"]
-            return report
+                failure = self._failure(code, out, part)
+            return ClientReport(ok=failure is None, transcript=_cli.lines(part),
+                                connections=tuple(_cli.connections(part, ctx.host)), failure=failure,
+                                raw_output=(f"$ lftp -d -c '…'\n{shown[-6000:]}\nexit {code}",))
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _failure(self, code: int, out: str, part: list[dict[str, Any]], case) -> dict[str, Any]:
+    def _failure(self, code: int, out: str, part: list[dict[str, Any]]) -> Failure:
+        """What lftp said, in its own terms; harness/stages.py places it. lftp's exit code
+        is 1 for every failure, so its message says what kind of failure it was."""
+        if code == -1:
+            return Failure("timeout", "lftp did not finish in 30 s", _cli.last_reply(part), exit="hung")
         m = _ERROR.findall(out)
         message = m[-1] if m else f"lftp exited {code}"
-        reply = _cli.last_reply(part)
-        greeted = any(t["dir"] == "recv" and t["line"].startswith("220") for t in part)
-        data = [t["info"] for t in part if t["dir"] == "data" and "connect" in t["info"]]
-        logged_in = any(t["dir"] == "recv" and t["line"].startswith("230") for t in part)
         low = message.lower()
-        if code == -1:
-            return _cli.result(False, "transfer", "transfer", "timeout", "lftp did not finish in 30 s", reply)
-        if not greeted:
-            stage = "tls-handshake" if case.server.tls == "implicit" and "certificate" in low else "connect"
-            return _cli.result(False, "connect", stage, _cli.kind_of(message), message, reply)
-        if "certificate" in low or not logged_in and ("ssl" in low or "tls" in low):
-            return _cli.result(False, "tls-handshake", "tls-handshake", "tls-error", message, reply)
-        if not logged_in:
-            return _cli.result(False, "login", "login", "reply", message, reply)
-        if data and data[-1]["connect"] != "ok":
-            return _cli.result(False, "data-connect", "data-connect", data[-1]["connect"], message, reply)
-        if reply and (reply.startswith("522") or "reuse" in reply.lower()):
-            return _cli.result(False, "data-tls", "data-tls", "reply", message, reply)
-        if reply and reply[:3] in ("425", "426") or "foreign" in (reply or "").lower():
-            return _cli.result(False, "data-connect", "data-connect", "reply", message, reply)
-        if reply and reply[:3] in ("500", "501", "502", "504"):
-            return _cli.result(False, "data-setup", "data-setup", "reply", message, reply)
-        return _cli.result(False, "transfer", "transfer", _cli.kind_of(message), message, reply)
+        exit = "tls" if "certificate" in low else "tls-unsure" if "ssl" in low or "tls" in low else None
+        return Failure(_cli.kind_of(message), message, _cli.last_reply(part), exit=exit)
 
 
 register(Lftp())

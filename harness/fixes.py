@@ -1,10 +1,14 @@
 """Known fixes, one registry entry each: which failing cases it applies to, how it changes
-the case, and what it costs. `reproduce` re-runs each applicable fix for real.
+the case, and what it costs. `reproduce` re-runs each applicable fix for real. Server
+settings and client abilities are quoted from their adapters.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Callable
+
+import clients
+import servers
 
 from .model import Case, NetSpec, Verdict
 
@@ -29,6 +33,10 @@ def fix(name: str, what: str, cost: str, applies: Applies) -> Callable[[Change],
         FIXES.append(Fix(name, what, cost, applies, change))
         return change
     return add
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _server(case: Case, **kw) -> Case:
@@ -99,7 +107,7 @@ def _sticky(c: Case) -> Case:
 
 
 @fix("permit-foreign", "let the server accept data connections from other addresses "
-     "(pyftpdlib permit_foreign_addresses, vsftpd pasv_promiscuous, ProFTPD AllowForeignAddress)",
+     f"({servers.setting_names('permit-foreign')})",
      "weakens security: anyone who guesses the port can take over the data connection",
      lambda c, v: v.check == "foreign-address" and not c.server.permit_foreign)
 def _foreign(c: Case) -> Case:
@@ -107,15 +115,15 @@ def _foreign(c: Case) -> Case:
 
 
 @fix("reuse-client", "use a client that reuses the control connection's TLS session on data "
-     "connections (shown here for curl, lftp and ftplib with session reuse)",
+     f"connections (shown here for {_listing(clients.reusing_sessions())})",
      "none for security; needs a capable client",
-     lambda c, v: v.check == "session-reuse-required" and c.client.impl == "ftplib")
+     lambda c, v: v.check == "session-reuse-required" and bool(clients.get(c.client.impl).reusing_variant))
 def _reuse_client(c: Case) -> Case:
-    return _client(c, impl="ftplib-reuse")
+    return _client(c, impl=clients.get(c.client.impl).reusing_variant)
 
 
 @fix("reuse-off", "turn off the server's TLS session reuse requirement "
-     "(vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions NoSessionReuseRequired)",
+     f"({servers.setting_names('reuse-off')})",
      "weakens security: a data connection is no longer tied to the authenticated control session",
      lambda c, v: v.check == "session-reuse-required" and c.server.reuse == "default")
 def _reuse_off(c: Case) -> Case:

@@ -260,24 +260,7 @@ class Case:
         }
 
 
-# --- what happened, and what it means --------------------------------------
-
-@dataclass
-class Observation:
-    """Facts from one run of a case. No judgement."""
-    case: Case
-    topology: Topology
-    client: dict[str, Any]  # the probe's report: steps, transcript, data attempts
-    server_lines: list[dict[str, Any]]  # control lines the server sent/received
-    server_log: list[str]  # the server's own log lines
-    expectations: dict[str, list[str]]  # middlebox -> conntrack expectation events
-    rejected: dict[str, int]  # middlebox -> packets its reject rule counted
-    harness_error: str | None = None
-    flows: dict[str, list[str]] = field(default_factory=dict)  # middlebox -> conntrack NEW events
-    invalid: dict[str, int] = field(default_factory=dict)  # middlebox -> packets dropped as invalid
-    middlebox_log: dict[str, list[str]] = field(default_factory=dict)  # e.g. HAProxy's log
-    captures: list[str] = field(default_factory=list)  # pcap and key log files, if recorded
-
+# --- what it means (what happened: observation.py) --------------------------
 
 @dataclass
 class Verdict:

@@ -24,9 +24,11 @@ from . import checks, proof, recording, scratch, signals, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
-                    ClientSpec, NetSpec, Observation, PassiveRange, Result, ServerSpec, Topology, Verdict)
+                    ClientSpec, NetSpec, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .capture import Captures, case_dir
 from .middlebox import Middleboxes
+from .evidence import MiddleboxView
+from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
 
 
@@ -120,8 +122,9 @@ class ServerGroup:
     def __init__(self, running: list) -> None:
         self.running = running
 
-    def events(self) -> list[dict]:
-        return sorted((e for s in self.running for e in s.events()), key=lambda e: e["t"])
+    def view(self) -> ServerView:
+        """What every server logged since the last call."""
+        return ServerView.of([e for s in self.running for e in s.events()])
 
     def alive(self) -> bool:
         return all(s.alive() for s in self.running)
@@ -233,7 +236,7 @@ class Worker:
                 timeout: float = 4.0, capture: bool = False) -> Observation:
         """Run one session of `case` and collect what every party saw."""
         _step("could not reset the middleboxes before the case", self.boxes.before_case)
-        server.events()  # drop what belongs to earlier sessions
+        server.view()  # drop what belongs to earlier sessions
         self.boxes.logs()
         for w in self.watches:
             _step(f"could not read what {w.box.name} saw", w.take)
@@ -247,10 +250,10 @@ class Worker:
                                     keylog=folder / "client.keylog" if folder else None, python=lab.python)
         caps = Captures(lab, topology, folder) if folder else None
         try:
-            report = client.session(lab, topology.client, case, ctx)
+            report: ClientReport | None = client.session(lab, topology.client, case, ctx)
             error = None
         except Exception as e:  # noqa: BLE001 - the harness broke, not the network
-            report, error = {}, f"{type(e).__name__}: {e}"
+            report, error = None, f"{type(e).__name__}: {e}"
         finally:
             files = caps.stop() if caps else []
         if folder:
@@ -259,21 +262,16 @@ class Worker:
                     files.append(folder / f"{s.host}.keylog")
             if ctx.keylog and ctx.keylog.exists():
                 files.append(ctx.keylog)
-        if not report.get("result", {}).get("ok", False):
+        if report is None or not report.ok:
             time.sleep(0.05)  # let late server lines and conntrack events land
-        events = server.events()
-        expectations, conns, rejected, invalid = {}, {}, {}, {}
+        boxes, logs = {}, self.boxes.logs()
         for w in self.watches:
-            expectations[w.box.name], conns[w.box.name], counters = _step(
-                f"could not read what {w.box.name} saw", w.take)
-            rejected[w.box.name] = counters.get("rejected", 0)
-            invalid[w.box.name] = counters.get("invalid", 0)
-        return Observation(case=case, topology=topology, client=report,
-                           server_lines=[e for e in events if e["kind"] in ("sent", "recv")],
-                           server_log=[f"{e['host']}: {e['line']}" if len(topology.servers) > 1
-                                       else e["line"] for e in events if e["kind"] in ("log", "error")],
-                           expectations=expectations, rejected=rejected, harness_error=error,
-                           flows=conns, invalid=invalid, middlebox_log=self.boxes.logs(),
+            expectations, conns, counters = _step(f"could not read what {w.box.name} saw", w.take)
+            boxes[w.box.name] = MiddleboxView(
+                flows=tuple(conns), expectations=tuple(expectations), rejected=counters.get("rejected", 0),
+                invalid=counters.get("invalid", 0), log=tuple(logs.get(w.box.name, ())))
+        return Observation(case=case, topology=topology, client=report, server=server.view(),
+                           middleboxes=boxes, harness_error=error,
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:

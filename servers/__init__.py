@@ -6,6 +6,7 @@ starting, readiness and stopping are common (ServerAdapter.start).
 from __future__ import annotations
 
 import json
+import re
 import select
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import ServerSpec
+from harness.observation import ControlLine, LogLine
 from harness.registry import Registry, read_lines
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,12 +52,11 @@ class RunningServer:
         self.lab, self.proc, self.adapter, self.ctx, self.host = lab, proc, adapter, ctx, host
         self._offset = 0
 
-    def events(self) -> list[dict[str, Any]]:
-        """Log events since the last call: {t, kind: sent|recv|log|error, peer, line, host}."""
+    def events(self) -> list[ControlLine | LogLine]:
+        """What the server logged since the last call: control lines and its own log lines."""
         evs, self._offset = self.adapter.read_log(self.ctx.log, self._offset)
-        for e in evs:
-            e["host"] = self.host
-        return evs
+        return [ControlLine(e["kind"], e["line"], e["t"], e["peer"], host=self.host)
+                if e["kind"] in ("sent", "recv") else LogLine(self.host, e["line"], e["t"]) for e in evs]
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -80,7 +81,20 @@ class RunningServer:
 
 class ServerAdapter:
     name = "?"
+    label = ""  # how its users write its name ("ProFTPD"); default: name
     summary = ""
+    # The server's own setting for each harness knob, e.g. {"reuse-off": "require_ssl_reuse=NO"}
+    # (knobs: masquerade, permit-foreign, reuse-off); diagnoses and fixes quote them.
+    settings: dict[str, str] = {}
+    # How it words facts in its replies and log; checks read them through these patterns.
+    # The defaults are the wording these servers share; an adapter overrides what differs.
+    says: dict[str, re.Pattern[str]] = {
+        "startup": re.compile(r"listening on"),  # its start-up line, not about any session
+        "foreign-address": re.compile(r"foreign address(?: ([\d.]+):(\d+))?"),
+        "passive-fallback": re.compile(r"random|free passive port", re.I),
+        "reuse-required": re.compile(r"reuse", re.I),  # in a reply
+        "reuse-required-log": re.compile(r"(?=.*reuse)(?=.*session)", re.I),
+    }
     order = 50  # position in listings: the embedded one first
     ready_timeout = 10.0
     prints_ready = True  # else: ready once the control port listens
@@ -102,7 +116,8 @@ class ServerAdapter:
         raise NotImplementedError
 
     def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """Default: a JSON-lines log. Returns the new events and the new offset."""
+        """Default: a JSON-lines log. Returns the new events ({t, kind: sent|recv|log|error,
+        peer, line}) and the new offset."""
         lines, offset = read_lines(path, offset)
         return [json.loads(line) for line in lines if line.strip()], offset
 
@@ -148,3 +163,9 @@ def register(adapter: ServerAdapter) -> None:
 
 
 names, get = _REGISTRY.names, _REGISTRY.get
+
+
+def setting_names(knob: str) -> str:
+    """Every server's own setting for `knob`, e.g. "vsftpd require_ssl_reuse=NO, ProFTPD ..."."""
+    return ", ".join(f"{a.label or a.name} {a.settings[knob]}" for a in map(get, names())
+                     if knob in a.settings)

@@ -21,6 +21,9 @@ NOBODY, NOGROUP = 65534, 65534
 
 class Proftpd(ServerAdapter):
     name = "proftpd"
+    label = "ProFTPD"
+    settings = {"permit-foreign": "AllowForeignAddress",
+                "reuse-off": "TLSOptions NoSessionReuseRequired"}
     order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
     prints_ready = False

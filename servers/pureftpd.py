@@ -19,6 +19,7 @@ NOBODY, NOGROUP = 65534, 65534
 
 class PureFtpd(ServerAdapter):
     name = "pure-ftpd"
+    label = "Pure-FTPd"
     order = 3
     summary = "Pure-FTPd 1.0.50 (Debian); explicit TLS only; logs to syslog only"
     prints_ready = False

@@ -19,6 +19,8 @@ from . import ServerAdapter, ServerContext, ServerSpec, register
 class PyftpdlibServer(ServerAdapter):
     """Harness side: how to configure and start the server for a ServerSpec."""
     name = "pyftpdlib"
+    label = "pyftpdlib"
+    settings = {"permit-foreign": "permit_foreign_addresses"}
     order = 0
     summary = "pyftpdlib 2.x, embedded; explicit and implicit TLS, masquerade_address"
 

@@ -24,6 +24,8 @@ _LINE = re.compile(r'^(\w{3} \w{3} +\d+ [\d:]+ \d{4}) \[pid \d+\] (?:\[[^\]]*\] 
 
 class Vsftpd(ServerAdapter):
     name = "vsftpd"
+    label = "vsftpd"
+    settings = {"permit-foreign": "pasv_promiscuous", "reuse-off": "require_ssl_reuse=NO"}
     order = 1
     summary = "vsftpd 3.0.3 (Debian); require_ssl_reuse=YES by default"
     prints_ready = False

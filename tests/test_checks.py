@@ -2,12 +2,13 @@
 
 The fixtures were recorded with `python -m harness matrix --record DIR` on real namespaces.
 """
-import copy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import checks, recording
+from harness.observation import ClientReport, Failure
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 
@@ -66,9 +67,8 @@ def test_epsv_passes_without_an_address():
 
 def test_a_refused_control_port_mentions_the_stage_and_error():
     obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
-    obs.client = {"steps": [], "transcript": [], "data": [],
-                  "result": {"ok": False, "step": "connect", "stage": "connect", "kind": "refused",
-                             "error": "connect to 203.0.113.10:990: ConnectionRefusedError", "reply": None}}
+    obs.client = ClientReport(ok=False, failure=Failure(
+        "refused", "connect to 203.0.113.10:990: ConnectionRefusedError", step="connect"))
     v = checks.judge(obs)
     assert (v.outcome, v.stage, v.check) == ("fail", "connect", "control-connect-failed")
     assert "203.0.113.10:990" in v.diagnosis
@@ -76,17 +76,16 @@ def test_a_refused_control_port_mentions_the_stage_and_error():
 
 def test_data_tls_failure_quotes_the_server():
     obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
-    obs.client = copy.deepcopy(obs.client)
-    obs.client["result"] = {"ok": False, "step": "data-tls", "stage": "data-tls", "kind": "tls-error",
-                            "error": "TLS handshake on the data connection: SSLEOFError", "reply": None}
-    obs.client["data"][-1]["late_reply"] = "522 SSL connection failed: session reuse required"
+    data = replace(obs.client.data[-1], late_reply="522 SSL connection failed: session reuse required")
+    obs.client = replace(obs.client, ok=False, connections=(*obs.client.control, data), failure=Failure(
+        "tls-error", "TLS handshake on the data connection: SSLEOFError", step="data-tls"))
     v = checks.judge(obs)
     assert v.stage == "data-tls" and "session reuse required" in v.diagnosis
 
 
 def test_missing_client_report_is_a_harness_error_not_a_verdict():
     obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
-    obs.client, obs.harness_error = {}, "ProbeDied: the ftplib probe did not answer within 40s"
+    obs.client, obs.harness_error = None, "ProbeDied: the ftplib probe did not answer within 40s"
     v = checks.judge(obs)
     assert v.outcome == "error" and v.stage is None and "ProbeDied" in v.diagnosis
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..flows import Expectation, Flow, expectations, flows
-from ..model import Observation, Topology
+from ..evidence import MiddleboxView
+from ..flows import Expectation, Flow
+from ..model import Topology
+from ..observation import Observation
 from . import FirewallRules, Rule
 
 CONTROL_PORTS = {21: "FTP control", 990: "FTPS control (implicit TLS)"}
@@ -44,8 +46,9 @@ def _purpose(obs: Observation, flow: Flow) -> tuple[str, str, bool]:
 
 
 def _for_box(obs: Observation, box: str) -> FirewallRules:
-    seen = flows(box, obs.flows.get(box, []))
-    expected: list[Expectation] = expectations(box, obs.expectations.get(box, []))
+    view = obs.middleboxes.get(box, MiddleboxView())
+    seen = view.parsed_flows(box)
+    expected: list[Expectation] = view.parsed_expectations(box)
     rules: list[Rule] = []
 
     def add(rule: Rule) -> None:

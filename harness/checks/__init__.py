@@ -1,0 +1,44 @@
+"""Observation -> Verdict, by small named checks.
+
+The evidence is gathered once from the observation (gather.py). Then each check in CHECKS
+looks at it in turn; the first that recognises the failure writes the diagnosis from that
+evidence. The table's order is the checks' priority. Every check can be tested alone on a
+recorded Observation, with no network.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..model import Verdict
+from ..observation import Observation
+from . import addressing, balancer, connect, generic, passive, peers, tls
+from .gather import Evidence, gather
+
+Check = Callable[[Observation, Evidence], Optional[Verdict]]
+
+CHECKS: list[tuple[str, Check]] = [
+    ("harness-error", generic.harness_error),
+    ("passed", generic.passed),
+    ("foreign-address", addressing.foreign_address),
+    ("asymmetric-route", connect.asymmetric_route),
+    ("advertised-address-unreachable", addressing.advertised_unreachable),
+    ("balanced-to-another-backend", balancer.balanced_apart),
+    ("passive-port-outside-range", passive.passive_port_outside_range),
+    ("passive-range-not-forwarded", passive.passive_range_not_forwarded),
+    ("data-port-unreachable", passive.data_port_unreachable),
+    ("active-connect-failed", connect.active_connect_failed),
+    ("client-known-bug", peers.client_known_bug),
+    ("session-reuse-required", tls.session_reuse_required),
+    ("tls-failed", tls.tls_failed),
+    ("control-connect-failed", connect.control_connect_failed),
+    ("other-failure", generic.other_failure),  # always decides
+]
+
+def judge(obs: Observation) -> Verdict:
+    ev = gather(obs) if obs.client is not None else {}
+    for name, fn in CHECKS:
+        v = fn(obs, ev)
+        if v is not None:
+            v.check = name
+            return v
+    raise AssertionError("other-failure always decides")
