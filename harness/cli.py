@@ -25,7 +25,7 @@ from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .completion import words
 from .gates import GATES
 from .merge import merge
-from .meta import command_line, version_line, versions
+from .meta import PROGRAM_ENV, command_line, program, version_line, versions
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result
 from .reports import bundle, jsonfile, terminal
@@ -373,7 +373,7 @@ def cmd_matrix(args, console: Console) -> int:
     written = args.json or (args.report_dir / "results.json" if args.report_dir else None)
     tripped = gates.tripped(results, args.fail_on)
     if written and any(r.verdict.outcome in ("fail", "error") for r in results):
-        console.print(Text(f"re-run the failures: {shlex.join(['ftps-harness', 'matrix', '--last-failed', str(written)])}"))
+        console.print(Text(f"re-run the failures: {command_line(['matrix', '--last-failed', str(written)])}"))
     if tripped:
         console.print(Text(f"--fail-on {args.fail_on}: {len(tripped)} case(s) tripped the gate", style="bold"))
     if interrupted:
@@ -492,7 +492,7 @@ def reexec_in_userns(argv: Sequence[str]) -> int:
         print("error: not root, and `unshare` (util-linux) is missing, so the harness cannot "
               "make a user namespace. Run as root, or install util-linux.", file=sys.stderr)
         return EXIT_USAGE
-    env = dict(os.environ, FTPS_HARNESS_USERNS="1")
+    env = dict(os.environ, FTPS_HARNESS_USERNS="1", **{PROGRAM_ENV: shlex.join(program())})
     script = 'mount -t tmpfs tmpfs /run && exec "$@"'
     cmd = [unshare, "--user", "--map-root-user", "--net", "--mount", "--", "sh", "-c", script,
            "sh", sys.executable, "-m", "harness", *argv]

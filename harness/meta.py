@@ -2,8 +2,10 @@
 command line. Read once per run; every probe is bounded in time and never raises."""
 from __future__ import annotations
 
+import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +72,23 @@ def versions(results) -> dict:
     return {**system(), **peers(used_s, used_c)}
 
 
+PROGRAM_ENV = "FTPS_HARNESS_PROGRAM"  # kept across the re-run in a user namespace
+
+
+def program() -> list[str]:
+    """The words that start the harness the way this process was started, so that a command
+    line it prints works when pasted: `ftps-harness` when that is what PATH finds,
+    `.venv/bin/ftps-harness` as typed, or `/…/python -m harness`."""
+    if os.environ.get(PROGRAM_ENV):
+        return shlex.split(os.environ[PROGRAM_ENV])
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name == "ftps-harness":
+        found = shutil.which("ftps-harness")
+        return ["ftps-harness" if found and Path(found).resolve() == Path(argv0).resolve() else argv0]
+    return [sys.executable, "-m", "harness"]
+
+
 def command_line(argv: list[str] | None = None) -> str:
-    """How this run was started, as a user would type it."""
+    """How this run was started, as a user would type it again."""
     argv = sys.argv[1:] if argv is None else argv
-    return shlex.join(["ftps-harness", *argv])
+    return shlex.join([*program(), *argv])

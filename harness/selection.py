@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import shlex
 from pathlib import Path
 from typing import Iterable
 
@@ -15,6 +14,7 @@ import clients
 import servers
 
 from . import topologies
+from .meta import command_line
 from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, ClientSpec, NetSpec, PassiveRange, ServerSpec
 
 
@@ -102,4 +102,4 @@ def select(planned: list[Case], ids: Iterable[str] = (), patterns: Iterable[str]
 
 def rerun_command(case: Case) -> str:
     """The one command line that re-runs exactly this case."""
-    return shlex.join(["ftps-harness", "matrix", "--case", case.id])
+    return command_line(["matrix", "--case", case.id])

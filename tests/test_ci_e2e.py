@@ -3,6 +3,7 @@ verdicts and reports as one machine; re-runs by id; versions; the results.json s
 import json
 import re
 import shlex
+import sys
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_results_json_says_what_ran_it(runs):
     assert v["kernel"] == platform.release() and v["python"] == platform.python_version()
     assert v["nft"].startswith("nftables v") and "conntrack" in v["conntrack"] and "HAProxy" in v["haproxy"]
     assert v["servers"] == {"pyftpdlib": v["servers"]["pyftpdlib"]} and "ftplib" in v["clients"]["ftplib"]
-    assert doc["command"].startswith("ftps-harness matrix --topology " + CORE)
+    assert doc["command"].endswith(" -m harness matrix --topology " + CORE + f" --report-dir {tmp / 'whole'}")
     assert doc["axes"]["topologies"] == CORE.split(",") and doc["planned"] == doc["plan_total"] == 150
     assert doc["shard"] is None
     part = json.loads((tmp / "part3" / "results.json").read_text())
@@ -122,8 +123,9 @@ def test_summary_fits_a_ticket_and_links_the_details(runs):
 def test_each_failure_ends_with_the_command_that_reruns_it(runs):
     tmp, whole = runs
     lines = [l.strip() for l in whole.stdout.splitlines() if l.strip().startswith("re-run: ")]
-    assert lines and all(l.startswith("re-run: ftps-harness matrix --case ") for l in lines)
-    argv = shlex.split(lines[0].removeprefix("re-run: "))[1:]
+    this = shlex.join([sys.executable, "-m", "harness"])  # how the test started the harness
+    assert lines and all(l.startswith(f"re-run: {this} matrix --case ") for l in lines)
+    argv = shlex.split(lines[0].removeprefix("re-run: "))[3:]
     out = tmp / "one.json"
     r = harness(*argv, "--json", str(out), "--fail-on", "fail")
     (case,) = json.loads(out.read_text())["cases"]
@@ -158,4 +160,5 @@ def test_the_readme_shows_the_summary_line_and_glance_of_a_real_run(runs):
     glance = [l for l in readme.splitlines() if re.match(r"- [a-z-]+: \d+/\d+; ", l)]
     assert len(glance) == 5 and all(l in summary for l in glance), glance
     rerun = next(l.strip() for l in readme.splitlines() if l.strip().startswith("re-run: "))
-    assert rerun in [l.strip() for l in whole.stdout.splitlines()]
+    assert rerun.replace("ftps-harness", shlex.join([sys.executable, "-m", "harness"]), 1) in \
+        [l.strip() for l in whole.stdout.splitlines()]

@@ -116,3 +116,17 @@ def test_shell_completion_offers_the_registries():
                            'COMP_CWORD=3; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; '
                            '_shtab_ftps_harness; echo "${COMPREPLY[@]}"'], capture_output=True, text=True)
     assert done.stdout.split() == ["vsftpd,proftpd"]
+
+
+def test_printed_command_lines_start_the_harness_as_this_process_was(monkeypatch, tmp_path):
+    from harness import meta
+    monkeypatch.delenv(meta.PROGRAM_ENV, raising=False)
+    monkeypatch.setattr("sys.argv", ["/opt/x/.venv/bin/ftps-harness", "matrix"])
+    monkeypatch.setattr("shutil.which", lambda name: None)  # not on PATH: the path as typed
+    assert meta.program() == ["/opt/x/.venv/bin/ftps-harness"]
+    monkeypatch.setattr("shutil.which", lambda name: "/opt/x/.venv/bin/ftps-harness")
+    assert meta.program() == ["ftps-harness"]
+    monkeypatch.setattr("sys.argv", ["/repo/harness/__main__.py", "matrix"])
+    assert meta.program()[1:] == ["-m", "harness"]
+    monkeypatch.setenv(meta.PROGRAM_ENV, ".venv/bin/ftps-harness")  # kept across the user-namespace re-run
+    assert meta.command_line(["matrix", "--list"]) == ".venv/bin/ftps-harness matrix --list"

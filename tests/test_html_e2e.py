@@ -56,7 +56,7 @@ def test_no_column_is_clipped(page, width):
 
 def test_header_says_what_ran_and_each_topology_at_a_glance(page):
     dom = chromium("--dump-dom", f"file://{page}").stdout
-    assert "ftps-harness matrix --topology server-nat --server pyftpdlib,vsftpd" in dom
+    assert "-m harness matrix --topology server-nat --server pyftpdlib,vsftpd" in dom
     assert "<dt>kernel</dt>" in dom and "<dt>nft</dt>" in dom and "vsftpd 3." in dom
     assert "server-nat:</b> " in dom and "/80;" in dom
 

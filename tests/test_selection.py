@@ -4,9 +4,12 @@ import copy
 import json
 from pathlib import Path
 
+import shlex
+
 import pytest
 
 from harness import compare, gates, merge, results, shard
+from harness.meta import program
 from harness.model import NetSpec, PassiveRange
 from harness.runner import Axes, plan, units
 from harness.selection import SelectionError, matches, parse_id, rerun_command, select
@@ -56,7 +59,7 @@ def test_k_is_a_substring_or_a_glob():
 def test_case_ids_replace_the_axes_and_the_rerun_line_names_the_case():
     cid = "client-nat/vsftpd/curl/implicit/eprt/n-a/masq-on/busy-2"
     (case,) = select(plan(Axes(topologies=("direct",))), ids=[cid])
-    assert case.id == cid and rerun_command(case) == f"ftps-harness matrix --case {cid}"
+    assert case.id == cid and rerun_command(case) == shlex.join([*program(), "matrix", "--case", cid])
 
 
 def test_shards_are_whole_units_cover_the_plan_once_and_do_not_change():
