@@ -382,7 +382,7 @@ def cmd_matrix(args, console: Console) -> int:
 
 
 def cmd_merge(args, console: Console) -> int:
-    results, meta, order, seconds = merge(list(args.parts))
+    results, meta, order, seconds = merge(list(args.parts), args.report_dir)
     names = bundle.write(args.report_dir, results, meta, seconds, order)
     console.print(terminal.summary_line(results, seconds))
     console.print(f"merged {len(args.parts)} part(s), {len(results)} cases; "

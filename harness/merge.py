@@ -17,17 +17,18 @@ def _file(part: Path) -> Path:
     return part / "results.json" if part.is_dir() else part
 
 
-def _unsharded(command: str) -> str:
-    """The command line without --shard/--durations: what one machine would have run."""
+def _unsharded(command: str, report_dir: Path | None = None) -> str:
+    """The command line one machine would have run: no --shard/--durations, and the merged
+    reports' folder as its --report-dir."""
     words, out, skip = shlex.split(command), [], False
     for w in words:
         if skip:
             skip = False
-        elif w in ("--shard", "--durations"):
+        elif w in ("--shard", "--durations", "--report-dir"):
             skip = True
-        elif not w.startswith(("--shard=", "--durations=")):
+        elif not w.startswith(("--shard=", "--durations=", "--report-dir=")):
             out.append(w)
-    return shlex.join(out)
+    return shlex.join(out + (["--report-dir", str(report_dir)] if report_dir else []))
 
 
 def _shard_index(f: ResultsFile) -> tuple[int, str]:
@@ -35,7 +36,7 @@ def _shard_index(f: ResultsFile) -> tuple[int, str]:
     return (int(i) if i.isdigit() else 0, str(f.path))
 
 
-def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], float]:
+def merge(parts: list[Path], report_dir: Path | None = None) -> tuple[list[Result], dict[str, Any], list[int], float]:
     """(results in plan order, meta for the reports, their plan indices, wall seconds)."""
     files: list[ResultsFile] = sorted((load(_file(p)) for p in parts), key=_shard_index)
     first = files[0].doc
@@ -72,7 +73,7 @@ def merge(parts: list[Path]) -> tuple[list[Result], dict[str, Any], list[int], f
                 started=min(str(f.doc.get("started")) for f in files),
                 duration_s=round(seconds, 1), planned=total, plan_total=total, shard=None)
     if "command" in first:
-        meta["command"] = _unsharded(first["command"])
+        meta["command"] = _unsharded(first["command"], report_dir)
     if "versions" in first:
         meta["versions"] = _versions([f.doc.get("versions") or {} for f in files])
         if any(_system(f.doc.get("versions") or {}) != _system(first["versions"]) for f in files):

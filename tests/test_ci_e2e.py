@@ -84,8 +84,8 @@ def test_merge_is_deterministic_whatever_the_order_of_the_parts(runs):
     assert again.returncode == 0, again.stderr
     for name in ("results.json", "summary.md", "details.md", "rules.md", "junit.xml", "index.html"):
         first, second = ((tmp / d / name).read_text() for d in ("merged", "again"))
-        if name in ("results.json", "index.html"):  # the run id lists the parts in the order given
-            first, second = (re.sub(r'"run_id": "[^"]*"', "", x) for x in (first, second))
+        if name in ("results.json", "index.html"):  # run ids, and the command names its report dir
+            first, second = (re.sub(r'"run_id": "[^"]*"|--report-dir \S+', "", x) for x in (first, second))
         assert first == second, name
 
 
@@ -111,6 +111,8 @@ def test_results_json_says_what_ran_it(runs):
     assert doc["shard"] is None
     part = json.loads((tmp / "part3" / "results.json").read_text())
     assert part["shard"] == "3/3" and part["plan_total"] == 150 and part["planned"] == len(part["cases"]) < 150
+    merged = json.loads((tmp / "merged" / "results.json").read_text())
+    assert merged["command"] == doc["command"].replace(str(tmp / "whole"), str(tmp / "merged"))  # no --shard
 
 
 def test_summary_fits_a_ticket_and_links_the_details(runs):

@@ -139,8 +139,8 @@ def test_merge_puts_parts_back_in_plan_order_and_refuses_gaps(tmp_path):
 
 
 def test_merge_drops_shard_options_from_the_command_line():
-    assert merge._unsharded("ftps-harness matrix --shard 2/4 --durations old.json --jobs 2") == \
-        "ftps-harness matrix --jobs 2"
+    assert merge._unsharded("ftps-harness matrix --shard 2/4 --durations old.json --jobs 2 --report-dir p2",
+                            Path("reports")) == "ftps-harness matrix --jobs 2 --report-dir reports"
 
 
 def test_fail_on_gates_include_the_stricter_ones():
