@@ -20,7 +20,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import compare, gates, inputs, reproduce, scenario, scratch, shard, signals, topologies, verify
+from . import compare, family, gates, inputs, reproduce, scenario, scratch, shard, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .completion import words
 from .gates import GATES
@@ -153,6 +153,10 @@ def parser() -> argparse.ArgumentParser:
                           default=("default",), metavar="LIST",
                           help="the server's requirement of TLS session reuse on data connections: its own "
                                "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)"), ("default", "off"))
+    words(ax.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
+                          help="address families: ipv4, ipv6 or both (default: both for the core "
+                               f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
+                               "ipv6 for nat64; ipv4 for the others)"), family.NAMES)
     words(ax.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                           help=f"server implementations; valid: {','.join(servers.names())}"), servers.names())
     words(ax.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
@@ -237,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_list("topology", topo_names))
     r.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009))
+    r.add_argument("--family", choices=family.NAMES, default="ipv4")
     return p
 
 
@@ -258,7 +263,7 @@ def cmd_list(args, console: Console) -> int:
 def cmd_rules(args, console: Console) -> int:
     from .model import ServerSpec
     for name in args.topology:
-        topo = topologies.build(name, ServerSpec(passive=args.passive_range))
+        topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
             if box.ruleset:
                 print(f"# --- {name}: {box.name} ---")
@@ -319,7 +324,8 @@ def cmd_matrix(args, console: Console) -> int:
                 servers=args.server, clients=args.client, passive=args.passive_range,
                 net=NetSpec(None if args.forward_range == "none" else args.forward_range,
                             forward_none=args.forward_range == "none"), busy=args.busy_sessions,
-                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
+                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
+                families=args.family)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
     if args.durations and not args.shard:

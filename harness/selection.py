@@ -13,7 +13,7 @@ from typing import Iterable
 import clients
 import servers
 
-from . import topologies
+from . import family, topologies
 from .meta import command_line
 from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, ClientSpec, NetSpec, PassiveRange, ServerSpec
 
@@ -54,6 +54,8 @@ def parse_id(case_id: str) -> Case:
                 net["forward_range"] = PassiveRange.parse(val)
             elif key == "busy" and val.isdigit():
                 client["busy"] = int(val)
+            elif x in family.NAMES and x != "ipv4":  # IPv4 ids carry no family
+                net["family"] = x
             else:
                 raise SelectionError(f"case id {case_id!r}: unknown part {x!r}")
     except ValueError as e:

@@ -21,7 +21,7 @@ def page(tmp_path_factory):
     the case (server, client and foreign-address columns)."""
     out = tmp_path_factory.mktemp("html")
     r = harness("matrix", "--topology", "server-nat", "--server", "pyftpdlib,vsftpd", "--client", "ftplib,curl",
-                "--tls", "explicit", "--permit-foreign-addresses", "both", "--report-dir", str(out))
+                "--tls", "explicit", "--permit-foreign-addresses", "both", "--family", "ipv4", "--report-dir", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     return out / "index.html"
 

@@ -27,7 +27,7 @@ class TopologyGlance:
 def topology_glance(results: list[Result]) -> list[TopologyGlance]:
     by: dict[str, list[Result]] = {}
     for r in results:
-        by.setdefault(r.case.topology, []).append(r)
+        by.setdefault(r.case.lab, []).append(r)  # "server-nat ipv6" apart from server-nat
     out = []
     for topo, rs in by.items():
         ran = [r for r in rs if r.verdict.outcome != "skip"]
@@ -79,7 +79,7 @@ class FailureKind:
         plain = sorted(self.cases, key=lambda r: (r.case.id.count("/"), r.case.id))
         picked: list[Result] = []
         for r in plain:
-            if r.case.topology not in {p.case.topology for p in picked}:
+            if r.case.lab not in {p.case.lab for p in picked}:
                 picked.append(r)
         picked += [r for r in plain if r not in picked]
         return picked[:3]

@@ -18,7 +18,8 @@ def matrix(results: list[Result]) -> str:
                 marks.append("-")
             elif r.verdict.outcome == "pass":
                 ev = r.verdict.evidence
-                marks.append("pass→pasv" if ev.get("fell_back_to_passive") else
+                marks.append("pass!" if ev.get("unfiltered") else
+                             "pass→pasv" if ev.get("fell_back_to_passive") else
                              "pass*" if ev.get("tampered") else "pass")
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
@@ -44,7 +45,8 @@ def _head(results: list[Result], seconds: float) -> list[str]:
     n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
     return [f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
             f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
-            "control lines; `pass→pasv` = the client gave up active mode.", ""]
+            "control lines; `pass→pasv` = the client gave up active mode; `pass!` = passed "
+            "through a firewall that does not filter this address family (security finding).", ""]
 
 
 def details(results: list[Result], seconds: float, rules_md: str | None = None) -> str:
