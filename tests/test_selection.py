@@ -32,7 +32,8 @@ def write(tmp_path: Path, name: str, d: dict) -> Path:
 def test_every_planned_case_is_rebuilt_from_its_id(net):
     cases = plan(Axes(topologies=("direct", "server-nat"), servers=("pyftpdlib", "vsftpd"),
                       clients=("ftplib", "curl"), permit_foreign=("on", "off"), reuse=("default", "off"),
-                      passive=PassiveRange(50010, 50020), net=net, busy=2))
+                      passive=PassiveRange(50010, 50020), net=net, busy=2, families=("ipv4", "ipv6")))
+    assert any(c.id.endswith("/ipv6") for c in cases)
     assert cases and all(parse_id(c.id) == c for c in cases)
 
 
