@@ -13,7 +13,8 @@ from typing import Iterable
 import clients
 import servers
 
-from . import family, tls, topologies
+from . import family, topologies
+from . import tls as tlsmod
 from .meta import command_line
 from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, ClientSpec, NetSpec, PassiveRange, ServerSpec
 
@@ -56,11 +57,11 @@ def parse_id(case_id: str) -> Case:
                 client["busy"] = int(val)
             elif x in family.NAMES and x != "ipv4":  # IPv4 ids carry no family
                 net["family"] = x
-            elif key == "tls" and val in tls.VERSIONS:
+            elif key == "tls" and val in tlsmod.VERSIONS:
                 client["tls_version"] = val
             elif key == "transfers" and val.isdigit():
                 client["transfers"] = int(val)
-            elif key == "verify" and val in tls.VERIFY:
+            elif key == "verify" and val in tlsmod.VERIFY:
                 client["verify_cert"] = val
             else:
                 raise SelectionError(f"case id {case_id!r}: unknown part {x!r}")
