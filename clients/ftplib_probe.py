@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import ftplib
 import hashlib
-import io
 import json
 import os
 import re
@@ -25,10 +24,12 @@ import time
 from typing import Any
 
 from harness import codec
+from harness.probe.addresses import classify
 from harness.observation import ClientReport, ControlLine, Failure, Step
 
 from . import ClientAdapter, ClientContext, register
 from ._cli import connection
+from ._wire import Bounds, BoundedReader, Hostile, read_data
 
 _227 = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
 _229 = re.compile(r"\((.)\1\1(\d{1,5})\1\)")
@@ -74,6 +75,8 @@ class Session(ftplib.FTP_TLS):
         self.data: list[dict[str, Any]] = []
         self.control: dict[str, Any] | None = None
         self.step = "connect"
+        self.bounds = Bounds.of(req)
+        self.wire: BoundedReader | None = None
 
     def _t(self) -> float:
         return round(time.monotonic() - self.t0, 4)
@@ -84,15 +87,26 @@ class Session(ftplib.FTP_TLS):
         self.transcript.append({"t": self._t(), "dir": "sent", "line": shown})
         super().putline(line)
 
+    def attach(self, sock: socket.socket) -> None:
+        """Read replies from `sock` from now on (after connect and after a TLS handshake)."""
+        self.sock, self.file = sock, None
+        self.wire = BoundedReader(sock, self.bounds)
+
     def getline(self) -> str:
-        line = super().getline()
+        line = self.wire.line()
         self.transcript.append({"t": self._t(), "dir": "recv", "line": line})
         return line
+
+    def getmultiline(self) -> str:
+        self.wire.start_reply()
+        return super().getmultiline()
 
     def reply(self, step: str) -> str:
         """Read one reply; socket trouble becomes a StepFailed at `step`."""
         try:
             return self.getmultiline()
+        except Hostile as e:
+            raise StepFailed(step, str(e), e.kind) from e
         except (OSError, EOFError) as e:
             raise StepFailed(step, _describe(e), _kind(e)) from e
 
@@ -111,7 +125,7 @@ class Session(ftplib.FTP_TLS):
         try:
             self.sock.settimeout(wait)
             return self.getmultiline()
-        except (OSError, EOFError):
+        except (OSError, EOFError, Hostile):
             return None
         finally:
             try:
@@ -142,6 +156,13 @@ class Session(ftplib.FTP_TLS):
                 raise StepFailed("data-setup", f"PASV reply has numbers over 255: {resp!r}", "parse", resp)
             adv_ip, adv_port = ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5]
             host = adv_ip if self.req["pasv_address"] == "trust" else peer
+            if (host == adv_ip and classify(adv_ip, peer) == "third-party"
+                    and not self.req.get("follow_foreign_pasv", True)):
+                rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=nums[4] * 256 + nums[5],
+                           control_peer=peer, note="third-party address: not followed")
+                raise StepFailed("data-setup", f"the 227 reply points to {adv_ip}, a third party "
+                                 f"(neither the control peer {peer} nor its network); not "
+                                 "connecting there (--follow-foreign-pasv to allow)", "foreign-pasv", resp)
         else:
             resp = self.command("data-setup", "EPSV", ok="2")
             m = _229.search(resp)
@@ -220,7 +241,8 @@ class Session(ftplib.FTP_TLS):
             conn.close()
             raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
                              _kind(e)) from e
-        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused)
+        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused,
+                   cipher=(tls.cipher() or (None,))[0])
         return tls
 
 
@@ -241,9 +263,10 @@ def _finish(sess: Session, conn: socket.socket, rec: dict[str, Any]) -> None:
 
 
 def _transfer_failed(sess: Session, rec: dict[str, Any], e: BaseException) -> StepFailed:
-    rec["transfer"] = _kind(e)
+    kind = e.kind if isinstance(e, Hostile) else _kind(e)
+    rec["transfer"] = kind
     rec["late_reply"] = sess.drain(0.25)
-    return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", _kind(e))
+    return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", kind)
 
 
 def stor(sess: Session, name: str, payload: bytes) -> None:
@@ -260,20 +283,34 @@ def stor(sess: Session, name: str, payload: bytes) -> None:
 def retr(sess: Session, cmd: str) -> bytes:
     st: dict[str, Any] = {}
     conn = sess.secure_data(sess.open_data(cmd, st), st["rec"])
-    buf = io.BytesIO()
     try:
-        while chunk := conn.recv(65536):
-            buf.write(chunk)
-    except OSError as e:
+        got = read_data(conn, sess.bounds)
+    except (OSError, Hostile) as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"]["bytes"] = buf.tell()
+    st["rec"]["bytes"] = len(got)
     _finish(sess, conn, st["rec"])
-    return buf.getvalue()
+    return got
 
 
 def open_control(sess: Session, req: dict[str, Any], done) -> None:
     """Connect, secure (explicit or implicit TLS), log in and protect the data channel."""
+    greet(sess, req, done)
+    secure(sess, req, done)
+    sess.step = "login"
+    resp = sess.command("login", f"USER {req['user']}", ok="23")
+    if resp[:1] == "3":
+        sess.command("login", f"PASS {req['password']}", ok="2")
+    done("login")
+    if req["tls"] != "none":
+        sess.command("protect", "PBSZ 0", ok="2")
+        sess.command("protect", "PROT P", ok="2")
+        sess._prot_p = True
+        done("protect")
+
+
+def greet(sess: Session, req: dict[str, Any], done) -> None:
+    """Connect (with TLS at once when implicit) and read the greeting."""
     ctx = sess.context
     sess.step = "connect"
     sess.control = {"role": "control", "target": f"{req['host']}:{req['port']}"}
@@ -294,32 +331,27 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
         except (OSError, ssl.SSLError) as e:
             raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
         done("tls-handshake", version=raw.version())
-    sess.sock, sess.af = raw, raw.family
-    sess.file = raw.makefile("r", encoding=sess.encoding)
+    sess.af = raw.family
+    sess.attach(raw)
     sess.step = "greeting"
     sess.welcome = sess.reply("greeting")
     if sess.welcome[:1] != "2":
         raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
     done("greeting")
-    if req["tls"] == "explicit":
-        sess.step = "tls-handshake"
-        sess.command("tls-handshake", "AUTH TLS", ok="2")
-        try:
-            sess.sock = ctx.wrap_socket(sess.sock, server_hostname=req["host"])
-        except (OSError, ssl.SSLError) as e:
-            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
-        sess.file = sess.sock.makefile("r", encoding=sess.encoding)
-        done("tls-handshake", version=sess.sock.version())
-    sess.step = "login"
-    resp = sess.command("login", f"USER {req['user']}", ok="23")
-    if resp[:1] == "3":
-        sess.command("login", f"PASS {req['password']}", ok="2")
-    done("login")
-    if req["tls"] != "none":
-        sess.command("protect", "PBSZ 0", ok="2")
-        sess.command("protect", "PROT P", ok="2")
-        sess._prot_p = True
-        done("protect")
+
+
+def secure(sess: Session, req: dict[str, Any], done) -> None:
+    """AUTH TLS and the handshake, for explicit TLS."""
+    if req["tls"] != "explicit":
+        return
+    sess.step = "tls-handshake"
+    sess.command("tls-handshake", "AUTH TLS", ok="2")
+    try:
+        tls = sess.context.wrap_socket(sess.sock, server_hostname=req["host"])
+    except (OSError, ssl.SSLError) as e:
+        raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+    sess.attach(tls)
+    done("tls-handshake", version=sess.sock.version())
 
 
 def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tuple[list[Session], list[str]]:
@@ -338,18 +370,60 @@ def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tup
     return holders, replies
 
 
-def run(req: dict[str, Any]) -> ClientReport:
-    """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
-    timeout, size, busy."""
-    ctx = None
-    if req["tls"] != "none":
-        ctx = ssl.create_default_context(cafile=req["ca"])
-        if req.get("keylog"):
-            ctx.keylog_filename = req["keylog"]
+def client_context(req: dict[str, Any]) -> ssl.SSLContext | None:
+    """The TLS context for `req`: verified against its CA unless "verify" is False; pinned
+    to "tls_version" ("1.2") or offering only "ciphers" when asked (the outside-in probe)."""
+    if req["tls"] == "none":
+        return None
+    if req.get("verify", True):
+        ctx = ssl.create_default_context(cafile=req.get("ca"))
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    if req.get("tls_version"):
+        v = ssl.TLSVersion[f"TLSv{req['tls_version'].replace('.', '_')}"]
+        ctx.minimum_version = ctx.maximum_version = v
+    if req.get("ciphers"):
+        ctx.set_ciphers(req["ciphers"])
+    if req.get("keylog"):
+        ctx.keylog_filename = req["keylog"]
+    return ctx
+
+
+def transfers(sess: Session, req: dict[str, Any], done) -> None:
+    """The data steps: by default upload, list, download, compare and delete a random file.
+    With "write": False (the outside-in probe), only list ("lists" times) and download
+    "download" if named."""
+    write = req.get("write", True)
+    payload = os.urandom(req["size"]) if write else b""
+    name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
+    if write:
+        stor(sess, name, payload)
+        done("stor", bytes=len(payload))
+    for _ in range(req.get("lists", 1)):
+        listing = retr(sess, "LIST")
+        done("list", bytes=len(listing), **({"seen": name.encode() in listing} if write else {}))
+    if req.get("download"):
+        got = retr(sess, f"RETR {req['download']}")
+        done("retr", bytes=len(got), sha256=hashlib.sha256(got).hexdigest())
+    if not write:
+        return
+    got = retr(sess, f"RETR {name}")
+    done("retr", bytes=len(got))
+    if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
+        raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
+                         f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
+    done("integrity", sha256=hashlib.sha256(got).hexdigest())
+    sess.step = "dele"
+    sess.command("dele", f"DELE {name}", ok="2")
+    done("dele")
+
+
+def session(req: dict[str, Any]) -> tuple[ClientReport, Session]:
+    """Run one session; the report, and the session for what the report does not carry."""
+    ctx = client_context(req)
     sess = Session(req, ctx)
     steps: list[Step] = []
-    payload = os.urandom(req["size"])
-    name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
     sess.step = "connect"
     holders: list[Session] = []
     busy: list[str] = []
@@ -369,19 +443,7 @@ def run(req: dict[str, Any]) -> ClientReport:
         done("pwd")
         sess.step = "data-setup"
         sess.command("data-setup", "TYPE I", ok="2")
-        stor(sess, name, payload)
-        done("stor", bytes=len(payload))
-        listing = retr(sess, "LIST")
-        done("list", bytes=len(listing), seen=name.encode() in listing)
-        got = retr(sess, f"RETR {name}")
-        done("retr", bytes=len(got))
-        if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
-            raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
-                             f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
-        done("integrity", sha256=hashlib.sha256(got).hexdigest())
-        sess.step = "dele"
-        sess.command("dele", f"DELE {name}", ok="2")
-        done("dele")
+        transfers(sess, req, done)
         sess.step = "quit"
         sess.command("quit", "QUIT", ok="2")
         done("quit")
@@ -396,10 +458,18 @@ def run(req: dict[str, Any]) -> ClientReport:
             except OSError:
                 pass
     conns = ([sess.control] if sess.control else []) + [{"role": "data", **d} for d in sess.data]
-    return ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
-                        transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
-                        connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
-                        duration_s=sess._t())
+    report = ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
+                          transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
+                          connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
+                          duration_s=sess._t())
+    return report, sess
+
+
+def run(req: dict[str, Any]) -> ClientReport:
+    """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
+    timeout, size, busy; optional: write, lists, download, verify, tls_version, ciphers,
+    follow_foreign_pasv, bounds (see clients/_wire.py)."""
+    return session(req)[0]
 
 
 # --- harness side -------------------------------------------------------------
