@@ -377,11 +377,12 @@ def client_context(req: dict[str, Any]) -> ssl.SSLContext | None:
         return None
     if req.get("verify", True):
         ctx = ssl.create_default_context(cafile=req.get("ca"))
+        ctx.check_hostname = req.get("check_hostname", True)
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     if req.get("tls_version"):
-        v = ssl.TLSVersion[f"TLSv{req['tls_version'].replace('.', '_')}"]
+        v = ssl.TLSVersion["TLSv" + {"1.0": "1"}.get(req["tls_version"], req["tls_version"].replace(".", "_"))]
         ctx.minimum_version = ctx.maximum_version = v
     if req.get("ciphers"):
         ctx.set_ciphers(req["ciphers"])

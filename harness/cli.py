@@ -23,6 +23,7 @@ from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, Pa
 from .reports import html, jsonfile, junit, markdown, terminal
 from .reports import rules as rules_report
 from .execute import execute
+from .probe import command as probe_command
 from .runner import Axes, Interrupted, plan
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -158,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
     vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
     sub.add_parser("list", help="list topologies, servers and clients")
+    probe_command.add(sub)
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_list("topology", topo_names))
@@ -353,7 +355,7 @@ def cmd_verify(args, console: Console) -> int:
 
 
 COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
-            "reproduce": cmd_reproduce, "verify": cmd_verify}
+            "reproduce": cmd_reproduce, "verify": cmd_verify, "probe": probe_command.run}
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
 

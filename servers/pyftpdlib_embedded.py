@@ -98,6 +98,8 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
 
     auth = DummyAuthorizer()
     auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
+    if cfg.get("anonymous"):  # misconfigurations the probe's tests set on purpose
+        auth.add_anonymous(cfg["home"])
     handler.authorizer = auth
     handler.banner = "ftps-harness pyftpdlib ready"
     handler.passive_ports = range(cfg["passive"][0], cfg["passive"][1] + 1)
@@ -110,8 +112,8 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     if cfg["tls"] != "none":
         handler.certfile = cfg["cert"]
         handler.keyfile = cfg["key"]
-        handler.tls_control_required = True
-        handler.tls_data_required = True
+        handler.tls_control_required = cfg.get("tls_control_required", True)
+        handler.tls_data_required = cfg.get("tls_data_required", True)
         handler.ssl_context = _ssl_context(cfg)
     return handler
 
@@ -121,7 +123,11 @@ def _ssl_context(cfg: dict[str, Any]):
     from OpenSSL import SSL
 
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if cfg.get("min_tls") == "1.0":  # a misconfiguration the probe's tests set on purpose
+        ctx.set_min_proto_version(SSL.TLS1_VERSION)
+        ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+    else:
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.use_certificate_chain_file(cfg["cert"])
     ctx.use_privatekey_file(cfg["key"])
     if cfg.get("keylog"):

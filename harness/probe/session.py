@@ -107,7 +107,7 @@ def discover(t: Target) -> Talk:
         req = sess.req
         fp.greet(sess, req, _nothing)
         _ask(sess, out, "greeting", "FEAT")
-        if req["tls"] != "none":
+        if t.tls == "explicit":
             _ask(sess, out, "login", f"USER {t.user}")
         _ask(sess, out, "quit", "QUIT")
     return talk(t.req(tls="none" if t.tls == "explicit" else t.tls, verify=False), script)
