@@ -60,6 +60,11 @@ class BoundedReader:
         self.sock.settimeout(left if timeout is None else min(left, timeout))
         try:
             chunk = self.sock.recv(4096)
+        except TimeoutError:
+            if time.monotonic() >= self.deadline - 0.05:
+                raise Hostile("trickle", f"the reply took longer than {self.bounds.step_s:.0f}s "
+                              f"({self.size + len(self.buf)} bytes received, still incomplete)") from None
+            raise
         finally:
             self.sock.settimeout(timeout)
         if not chunk:
@@ -102,7 +107,13 @@ def read_data(sock: socket.socket, bounds: Bounds) -> bytes:
             raise Hostile("trickle", f"the transfer took longer than {bounds.step_s:.0f}s "
                           f"({len(buf)} bytes received)")
         sock.settimeout(left if timeout is None else min(left, timeout))
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            if time.monotonic() >= deadline - 0.05:
+                raise Hostile("trickle", f"the transfer took longer than {bounds.step_s:.0f}s "
+                              f"({len(buf)} bytes received)") from None
+            raise
         if not chunk:
             return bytes(buf)
         buf += chunk
