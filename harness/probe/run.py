@@ -163,8 +163,11 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
     if t.tls != "none" and logged:
         pc = S.prot_c(t)
         r = pc.replies.get("PROT", "")
-        if r[:1] == "2":
-            findings.append(finding("prot-c-accepted", f"PROT C → {r}"))
+        if r[:1] == "2" and "clear-LIST" in pc.replies:
+            findings.append(finding("prot-c-accepted", f"PROT C → {r}; LIST → {pc.replies['clear-LIST']}"))
+        elif r[:1] == "2":
+            notes.append(f"PROT C was answered {r!r}, but a cleartext listing was then refused: "
+                         f"{pc.replies.get('clear-LIST-refused', 'no reply')}")
     if o.bounce_target:
         findings += _bounce(t, *o.bounce_target)
     findings += _utf8(tuple(modes), d)

@@ -132,7 +132,18 @@ def logged_in(t: Target, then, **over: Any) -> Talk:
 
 
 def prot_c(t: Target) -> Talk:
-    return logged_in(t, lambda s, o: _ask(s, o, "protect", "PROT C"))
+    """PROT C after a TLS login; if accepted, a listing over a cleartext data connection
+    (some servers say 200 and refuse the cleartext transfer later)."""
+    def then(sess: fp.Session, out: Talk) -> None:
+        if _ask(sess, out, "protect", "PROT C")[:1] != "2":
+            return
+        sess._prot_p = False
+        try:
+            listing = fp.retr(sess, "LIST")
+            out.replies["clear-LIST"] = f"{len(listing)} bytes listed in cleartext"
+        except fp.StepFailed as e:
+            out.replies["clear-LIST-refused"] = e.reply or e.error
+    return logged_in(t, then, mode="epsv")
 
 
 def anonymous(t: Target) -> Talk:

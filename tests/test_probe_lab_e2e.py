@@ -1,0 +1,164 @@
+"""The probe against each lab server in a namespace (direct topology: client 198.51.100.10,
+router, server 203.0.113.10), run from the client host as a user runs it. Each server is
+started by its adapter, once with known misconfigurations and once without them; each
+finding must be reported in the first run and not in the second."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import certs
+import servers
+from harness import scratch, topologies
+from harness.backends.netns import NetnsBackend
+from harness.model import ServerSpec
+
+from conftest import REPO
+
+pytestmark = pytest.mark.netns
+
+LEAK = "10.0.2.2"  # a private address the misconfigured server advertises in 227
+
+
+def _pyftpdlib(cfg: dict, bad: bool) -> dict:
+    if bad:
+        cfg.update(anonymous=True, tls_control_required=False, tls_data_required=False,
+                   min_tls="1.0", masquerade=LEAK)
+    return cfg
+
+
+def _edit(path: Path, pairs: list[tuple[str, str]]) -> None:
+    text = path.read_text()
+    for old, new in pairs:
+        assert old in text, (path, old)
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+# server: (findings set on purpose, a way to set them) -- settings the server has no knob for
+# in its adapter (vsftpd logs in anonymously always; ProFTPD's and Pure-FTPd's TLS 1.0 need
+# an OpenSSL that offers it) are not claimed.
+BAD = {
+    "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "anonymous", "private-address"},
+    "vsftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
+    "proftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
+    "pure-ftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
+}
+
+
+def misconfigure(name: str, spec: ServerSpec, ctx, bad: bool) -> list[str]:
+    """Prepare the server's configuration with its adapter, apply the misconfigurations,
+    and return the command line to start it."""
+    adapter = servers.get(name)
+    if name == "pyftpdlib":
+        return [ctx.python, "-m", "servers.pyftpdlib_embedded",
+                json.dumps(_pyftpdlib(adapter.config(spec, ctx), bad))]
+    adapter.prepare(spec, ctx)
+    argv = adapter.argv(spec, ctx)
+    if not bad:
+        return argv
+    conf = ctx.log.with_suffix(".conf")
+    if name == "vsftpd":
+        _edit(conf, [("force_anon_logins_ssl=YES", "force_anon_logins_ssl=NO"),
+                     ("force_anon_data_ssl=YES", "force_anon_data_ssl=NO")])
+        conf.write_text(conf.read_text() + f"pasv_address={LEAK}\n")
+    elif name == "proftpd":
+        _edit(conf, [("TLSRequired on", "TLSRequired off")])
+        conf.write_text(conf.read_text() + f"MasqueradeAddress {LEAK}\n")
+    elif name == "pure-ftpd":
+        argv[argv.index("-Y") + 1] = "1"  # TLS optional for control and data
+        argv += ["-P", LEAK]
+    return argv
+
+
+def start(lab, name: str, bad: bool, work: Path):
+    spec = ServerSpec(name, "explicit")
+    ctx = servers.ServerContext(public_ip=LEAK, certs=certs.ensure(), home=work / f"{name}-{bad}-home",
+                                log=work / f"{name}-{bad}.log", python=lab.python)
+    ctx.home.mkdir(parents=True, exist_ok=True)
+    ctx.home.chmod(0o777)
+    (ctx.home / "hello.txt").write_text("hello\n")
+    argv = misconfigure(name, spec, ctx, bad)
+    proc = lab.spawn("server", argv, stdout=open(work / f"{name}-{bad}.out", "w"),
+                     stderr=open(work / f"{name}-{bad}.err", "w"))
+    for _ in range(200):
+        if lab.run("server", ["ss", "-Hltn", "sport = :21"], timeout=5).stdout.strip():
+            return proc
+        time.sleep(0.05)
+    lab.stop(proc)
+    pytest.fail(f"{name} did not listen: {(work / f'{name}-{bad}.err').read_text()[-500:]}")
+
+
+def probe(lab, work: Path, name: str, bad: bool) -> dict:
+    out = work / f"{name}-{bad}.json"
+    args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--ca",
+            str(certs.ensure().ca), "--json", str(out)]
+    user, password = servers.get(name).credentials or ("ftpuser", "ftp-secret")
+    if user != "anonymous":
+        pw = work / "password"
+        pw.write_text(password + "\n")
+        args += ["--user", user, "--password-file", str(pw)]
+    r = lab.run("client", ["env", f"PYTHONPATH={REPO}", lab.python, "-m", "harness", "probe",
+                           "203.0.113.10:21", *args], timeout=150)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert "internal error" not in r.stdout + r.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture
+def work():
+    """A scratch folder servers that drop privileges can reach (pytest's tmp_path is 0700)."""
+    path = scratch.make()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = NetnsBackend().build(topologies.build("direct", ServerSpec()), f"fth-probe{os.getpid()}-0")
+    try:
+        yield lab
+    finally:
+        lab.teardown()
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_probe_reports_each_misconfiguration_and_only_when_it_is_set(lab, work, name):
+    found = {}
+    for bad in (True, False):
+        proc = start(lab, name, bad, work)
+        try:
+            doc = probe(lab, work, name, bad)
+        finally:
+            lab.stop(proc)
+        found[bad] = {f["check"] for f in doc["findings"]}
+        assert doc["reached"] and doc["tls"] == "explicit"
+        assert doc["certificate"]["chain"] == "trusted" and doc["certificate"]["name_match"]
+    assert BAD[name] <= found[True], found[True]
+    assert not (BAD[name] & found[False]) - ({"anonymous"} if name == "vsftpd" else set()), found[False]
+    if name == "pyftpdlib":
+        epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
+        assert epsv["outcome"] == "pass" and epsv["data"][0]["tls_version"]
+
+
+def test_leaked_private_address_fails_pasv_at_data_connect_and_names_it(lab, work):
+    proc = start(lab, "pyftpdlib", True, work)
+    try:
+        doc = probe(lab, work, "pyftpdlib", True)
+    finally:
+        lab.stop(proc)
+    pasv = next(m for m in doc["modes"] if m["mode"] == "pasv")
+    epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
+    assert (pasv["outcome"], pasv["stage"]) == ("fail", "data-connect")
+    assert pasv["data"][0]["advertised"] == LEAK and pasv["data"][0]["address_class"] == "private"
+    assert "private-address" in pasv["findings"]
+    assert epsv["outcome"] == "pass" and "private-address" not in epsv["findings"]
+    # a passing mode still carries the server-wide findings that apply to it
+    assert "prot-c-accepted" in epsv["findings"]
+    assert re.match(r"TLSv1\.[23]", epsv["data"][0]["tls_version"])
