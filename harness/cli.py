@@ -249,6 +249,7 @@ def cmd_matrix(args, console: Console) -> int:
             console.print(terminal.peers(results))
         console.print(terminal.summary_line(results, seconds))
         terminal.failures(results, console)
+        terminal.findings(results, console)
         if args.rules:
             rules_report.terminal(results, console)
     multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1

@@ -158,8 +158,8 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
     elif t.user != "anonymous":
         a = S.anonymous(t)
         if a.failure is None:
-            findings.append(finding("anonymous", "USER anonymous / PASS probe@example.com: "
-                                    + _last_recv(a, "23")))
+            findings.append(finding("anonymous", "USER anonymous / PASS probe@example.com → "
+                                    + _first_recv(a, "230")))
     if t.tls != "none" and logged:
         pc = S.prot_c(t)
         r = pc.replies.get("PROT", "")
@@ -187,8 +187,8 @@ def _unreached(f) -> str:
     return f"{words.get(f.kind, 'the connection failed')}: {f.error}"
 
 
-def _last_recv(t: S.Talk, codes: str) -> str:
-    return next((l["line"] for l in reversed(t.lines) if l["dir"] == "recv" and l["line"][:1] in codes), "")
+def _first_recv(t: S.Talk, code: str) -> str:
+    return next((l["line"] for l in t.lines if l["dir"] == "recv" and l["line"].startswith(code)), "")
 
 
 def _tls_posture(t: S.Target, findings: list[Finding], notes: list[str]):
