@@ -346,6 +346,10 @@ def secure(sess: Session, req: dict[str, Any], done) -> None:
         return
     sess.step = "tls-handshake"
     sess.command("tls-handshake", "AUTH TLS", ok="2")
+    if sess.wire.buf:  # the handshake must come next; plaintext here is never TLS
+        extra = bytes(sess.wire.buf[:80]).decode("utf-8", "replace")
+        raise StepFailed("tls-handshake", f"the server sent plaintext after its AUTH TLS reply "
+                         f"instead of starting TLS: {extra!r}", "protocol")
     try:
         tls = sess.context.wrap_socket(sess.sock, server_hostname=req["host"])
     except (OSError, ssl.SSLError) as e:

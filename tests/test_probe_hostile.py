@@ -43,7 +43,7 @@ CASES = [
     ("endless-multiline", ("--tls", "none", "--mode", "pasv"), "connect", "oversize", 10),
     ("trickle", ("--tls", "none", "--mode", "pasv"), "connect", "trickle", 15),
     ("long-line", ("--tls", "none", "--mode", "pasv"), "connect", "oversize", 10),
-    ("234-plaintext", ("--tls", "explicit", "--mode", "pasv"), "tls-handshake", None, 15),
+    ("234-plaintext", ("--tls", "explicit", "--mode", "pasv"), "tls-handshake", "protocol", 10),
     ("227-third-party", ("--tls", "none", "--mode", "pasv"), "data-setup", "foreign-pasv", 10),
     ("150-no-data", ("--tls", "none", "--mode", "port"), "data-connect", "timeout", 15),
 ]

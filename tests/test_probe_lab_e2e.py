@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import time
 from pathlib import Path
@@ -162,3 +163,59 @@ def test_leaked_private_address_fails_pasv_at_data_connect_and_names_it(lab, wor
     # a passing mode still carries the server-wide findings that apply to it
     assert "prot-c-accepted" in epsv["findings"]
     assert re.match(r"TLSv1\.[23]", epsv["data"][0]["tls_version"])
+
+
+LISTENER = """
+import socket, sys
+s = socket.create_server((sys.argv[1], int(sys.argv[2])))
+s.settimeout(20)
+print("READY", flush=True)
+try:
+    c, a = s.accept()
+    print("CONNECTED", a[0], flush=True)
+except OSError:
+    print("NOTHING", flush=True)
+"""
+
+
+@pytest.mark.parametrize("permit", (True, False), ids=("permit-foreign", "default"))
+def test_ftp_bounce_only_to_the_named_lab_address(lab, work, permit):
+    """--bounce-target names the router's client-side address, where a listener waits: the
+    server that permits foreign addresses connects there (the finding, with the connection
+    seen); the default one refuses PORT (no finding)."""
+    adapter = servers.get("pyftpdlib")
+    spec = ServerSpec("pyftpdlib", "none", permit_foreign=permit)
+    ctx = servers.ServerContext(public_ip="203.0.113.10", certs=certs.ensure(), home=work / "home",
+                                log=work / "bounce.log", python=lab.python)
+    ctx.home.mkdir(parents=True, exist_ok=True)
+    server = lab.spawn("server", adapter.argv(spec, ctx))
+    listener = lab.spawn("router", [lab.python, "-c", LISTENER, "198.51.100.1", "2525"])
+    try:
+        assert listener.stdout.readline().strip() == "READY", listener.stderr.read()
+        for _ in range(100):
+            if lab.run("server", ["ss", "-Hltn", "sport = :21"], timeout=5).stdout.strip():
+                break
+            time.sleep(0.05)
+        out = work / "bounce.json"
+        lab.run("client", ["env", f"PYTHONPATH={REPO}", lab.python, "-m", "harness", "probe",
+                           "203.0.113.10", "--tls", "none", "--mode", "epsv", "--user", "ftpuser",
+                           "--password-file", str(_password(work)), "--bounce-target", "198.51.100.1:2525",
+                           "--timeout", "2", "--json", str(out)], timeout=60)
+        doc = json.loads(out.read_text())
+        ready, _, _ = select.select([listener.stdout], [], [], 1.0)
+        seen = listener.stdout.readline() if ready else ""
+    finally:
+        lab.stop(server)
+        lab.stop(listener)
+    bounce = [f for f in doc["findings"] if f["check"] == "ftp-bounce"]
+    if permit:
+        assert bounce and "198.51.100.1:2525" in bounce[0]["evidence"]
+        assert "CONNECTED 203.0.113.10" in seen  # the server really connected to the target
+    else:
+        assert not bounce and "CONNECTED" not in seen
+
+
+def _password(work: Path) -> Path:
+    pw = work / "password"
+    pw.write_text("ftp-secret\n")
+    return pw
