@@ -43,7 +43,7 @@ CASES = [
     ("endless-multiline", ("--tls", "none", "--mode", "pasv"), "connect", "oversize", 10),
     ("trickle", ("--tls", "none", "--mode", "pasv"), "connect", "trickle", 15),
     ("long-line", ("--tls", "none", "--mode", "pasv"), "connect", "oversize", 10),
-    ("234-plaintext", ("--tls", "explicit", "--mode", "pasv"), "tls-handshake", "protocol", 10),
+    ("234-plaintext", ("--tls", "explicit", "--mode", "pasv"), "tls-handshake", ("protocol", "tls-error"), 10),
     ("227-third-party", ("--tls", "none", "--mode", "pasv"), "data-setup", "foreign-pasv", 10),
     ("150-no-data", ("--tls", "none", "--mode", "port"), "data-connect", "timeout", 15),
 ]
@@ -58,8 +58,9 @@ def test_hostile_server_is_a_bounded_fail_at_its_stage(tmp_path, behaviour, args
     assert doc["schema"] == "probe" and doc["outcome"] == "fail"
     (mode,) = doc["modes"]
     assert (mode["outcome"], mode["stage"]) == ("fail", stage), mode
-    if kind:
-        assert mode["kind"] == kind, mode
+    # the plaintext after 234 is seen in the reply buffer (protocol), or by TLS when it
+    # arrives in its own segment (tls-error: wrong version number)
+    assert mode["kind"] in ((kind,) if isinstance(kind, str) else kind), mode
     assert took < bound, f"{behaviour}: {took:.1f}s"
     assert 0 < rss < MAX_RSS_MB, f"{behaviour}: peak RSS {rss:.0f} MB"
 
