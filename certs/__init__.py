@@ -18,10 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from harness.family import IPV6, nat64
+
 OUT = Path(__file__).resolve().parent / "out"
 HOSTNAME = "ftp.example.test"
-# The server's public and private addresses in every topology, plus loopback for the bench.
-ADDRESSES = ("203.0.113.10", "10.0.2.2", "127.0.0.1")
+# The server's public and private addresses in every topology and in both address families,
+# plus loopback for the bench.
+_V4 = ("203.0.113.10", "10.0.2.2")
+ADDRESSES = (*_V4, "127.0.0.1", *map(IPV6.lab_address, _V4), "::1", nat64(_V4[0]))
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from harness.family import announced
 from harness.observation import Connection, ControlLine, Endpoint, Failure
 
-_227 = re.compile(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
-_229 = re.compile(r"\(\|\|\|(\d+)\|\)")
 _FIELDS = {f.name for f in fields(Connection)}
 
 
@@ -61,12 +59,9 @@ def connections(transcript: list[dict[str, Any]], control_peer: str) -> list[Con
             out.append(data)
         elif d == "recv" and data is not None and "reply" not in data:
             data["reply"] = line
-            m227, m229 = _227.search(line), _229.search(line)
-            if line.startswith("227") and m227:
-                n = [int(x) for x in m227.groups()]
-                data.update(advertised_ip=".".join(map(str, n[:4])), advertised_port=n[4] * 256 + n[5])
-            elif line.startswith("229") and m229:
-                data.update(advertised_ip=None, advertised_port=int(m229.group(1)))
+            ep = announced(line) if line[:3] in ("227", "229") else None
+            if ep:
+                data.update(advertised_ip=ep.ip, advertised_port=ep.port)
         elif d == "data" and data is not None:
             data.update(t["info"])
     return [connection(c) for c in out]

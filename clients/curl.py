@@ -15,6 +15,7 @@ from typing import Any
 
 from . import ClientAdapter, ClientContext, KnownBug, register
 from . import _cli
+from harness.family import url_host
 from harness.observation import ClientReport, Failure, Step
 
 # curl's exit codes in the shared vocabulary of harness/stages.py (curl's man page, EXIT CODES)
@@ -22,9 +23,10 @@ EXIT = {-1: "hung", 6: "connect", 35: "tls", 60: "tls-verify", 64: "tls-verify",
         9: "login", 7: "unreached", 28: "unreached",
         **dict.fromkeys((8, 13, 14, 30, 31), "data-setup"), **dict.fromkeys((10, 12), "data-connect"),
         **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer")}
-_TRYING = re.compile(r"^\*\s+Trying ([\d.]+):(\d+)\.\.\.")
-_FAIL = re.compile(r"^\* (?:Immediate connect fail for [\d.]+|connect to [\d.]+ port \d+ failed|"
-                   r"Failed to connect to [\d.]+ port \d+[^:]*): (.*)$")
+_ADDR = r"\[?[\d.a-fA-F:]+\]?"
+_TRYING = re.compile(r"^\*\s+Trying \[?([\d.a-fA-F:]+?)\]?:(\d+)\.\.\.")
+_FAIL = re.compile(rf"^\* (?:Immediate connect fail for {_ADDR}|connect to {_ADDR} port \d+ failed|"
+                   rf"Failed to connect to {_ADDR} port \d+[^:]*): (.*)$")
 _CURL_ERR = re.compile(r"^curl: \((\d+)\) (.*)$", re.M)
 
 
@@ -98,7 +100,7 @@ class Curl(ClientAdapter):
     def url(self, case, ctx: ClientContext, name: str = "") -> str:
         scheme = "ftps" if case.server.tls == "implicit" else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
-        return f"{scheme}://{ctx.host}:{case.server.control_port}{path}{name}"
+        return f"{scheme}://{url_host(ctx.host)}:{case.server.control_port}{path}{name}"
 
     def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="curl-"))

@@ -14,7 +14,6 @@ import ftplib
 import hashlib
 import json
 import os
-import re
 import select
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from harness import codec
+from harness import codec, family
 from harness.probe.addresses import classify
 from harness.observation import ClientReport, ControlLine, Failure, Step
 
@@ -31,8 +30,6 @@ from . import ClientAdapter, ClientContext, register
 from ._cli import connection
 from ._wire import Bounds, BoundedReader, Hostile, read_data
 
-_227 = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
-_229 = re.compile(r"\((.)\1\1(\d{1,5})\1\)")
 
 
 class StepFailed(Exception):
@@ -146,32 +143,21 @@ class Session(ftplib.FTP_TLS):
 
     def _passive(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
         peer = self.sock.getpeername()[0]
-        if mode == "pasv":
-            resp = self.command("data-setup", "PASV", ok="2")
-            m = _227.search(resp)
-            if not m or resp[:3] != "227":
-                raise StepFailed("data-setup", f"cannot parse PASV reply {resp!r}", "parse", resp)
-            nums = [int(x) for x in m.groups()]
-            if any(n > 255 for n in nums):
-                raise StepFailed("data-setup", f"PASV reply has numbers over 255: {resp!r}", "parse", resp)
-            adv_ip, adv_port = ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5]
-            host = adv_ip if self.req["pasv_address"] == "trust" else peer
-            if (host == adv_ip and classify(adv_ip, peer) == "third-party"
-                    and not self.req.get("follow_foreign_pasv", True)):
-                rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=nums[4] * 256 + nums[5],
-                           control_peer=peer, note="third-party address: not followed")
-                raise StepFailed("data-setup", f"the 227 reply points to {adv_ip}, a third party "
-                                 f"(neither the control peer {peer} nor its network); not "
-                                 "connecting there (--follow-foreign-pasv to allow)", "foreign-pasv", resp)
-        else:
-            resp = self.command("data-setup", "EPSV", ok="2")
-            m = _229.search(resp)
-            if not m or resp[:3] != "229":
-                raise StepFailed("data-setup", f"cannot parse EPSV reply {resp!r}", "parse", resp)
-            adv_ip, adv_port = None, int(m.group(2))
-            host = peer
-        if not 0 < adv_port < 65536:
-            raise StepFailed("data-setup", f"advertised port {adv_port} is out of range", "parse", resp)
+        cmd_word, parse = ("PASV", family.parse_227) if mode == "pasv" else ("EPSV", family.parse_229)
+        resp = self.command("data-setup", cmd_word, ok="2")
+        try:
+            ep = parse(resp)
+        except ValueError as e:
+            raise StepFailed("data-setup", str(e), "parse", resp) from e
+        adv_ip, adv_port = ep.ip, ep.port
+        host = adv_ip if mode == "pasv" and self.req["pasv_address"] == "trust" else peer
+        if (mode == "pasv" and host == adv_ip and classify(adv_ip, peer) == "third-party"
+                and not self.req.get("follow_foreign_pasv", True)):
+            rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port, control_peer=peer,
+                       note="third-party address: not followed")
+            raise StepFailed("data-setup", f"the 227 reply points to {adv_ip}, a third party "
+                             f"(neither the control peer {peer} nor its network); not "
+                             "connecting there (--follow-foreign-pasv to allow)", "foreign-pasv", resp)
         rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
                    target=f"{host}:{adv_port}", control_peer=peer)
         try:
@@ -189,13 +175,10 @@ class Session(ftplib.FTP_TLS):
 
     def _active(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
         local_ip = self.sock.getsockname()[0]
-        lsock = socket.create_server((local_ip, 0))
+        lsock = socket.create_server((local_ip, 0), family=self.sock.family)
         lsock.settimeout(self.req["timeout"])
         port = lsock.getsockname()[1]
-        if mode == "port":
-            arg = "PORT " + ",".join(local_ip.split(".") + [str(port >> 8), str(port & 255)])
-        else:
-            arg = f"EPRT |1|{local_ip}|{port}|"
+        arg = (family.encode_port if mode == "port" else family.encode_eprt)(local_ip, port)
         rec.update(sent=arg, listen=f"{local_ip}:{port}")
         try:
             resp = self.command("data-setup", arg, ok="2")
@@ -497,6 +480,12 @@ class FtplibProbe(ClientAdapter):
 
     def version(self) -> str:
         return f"Python {sys.version.split()[0]} ftplib"
+
+    def supports(self, case) -> str | None:
+        if case.client.mode == "port" and case.net.family == "ipv6":
+            return "ftplib cannot send PORT on an IPv6 connection: " + family.cannot_carry(
+                "PORT", "the client's control connection uses")
+        return None
 
     def _agent(self, lab, host: str, ctx: ClientContext) -> subprocess.Popen:
         p = self._agents.get(id(lab))

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import ClientAdapter, ClientContext, register
 from . import _cli
+from harness.family import url_host
 from harness.observation import ClientReport, Failure
 
 _CONNECTING = re.compile(r"^---- Connecting data socket to \(([\d.]+)\) port (\d+)")
@@ -60,7 +61,7 @@ def parse(out: str) -> list[dict[str, Any]]:
 class Lftp(ClientAdapter):
     name = "lftp"
     order = 3
-    summary = "lftp 4.9.2 (Debian); fixes a wrong PASV address by default; no EPRT setting"
+    summary = "lftp 4.9.2 (Debian); fixes a wrong PASV address by default; EPRT only on IPv6"
     reuses_tls_sessions = True  # ftp:ssl-copy-sid
 
     def version(self) -> str:
@@ -71,7 +72,7 @@ class Lftp(ClientAdapter):
             return "?"
 
     def supports(self, case) -> str | None:
-        if case.client.mode == "eprt":
+        if case.client.mode == "eprt" and case.net.family == "ipv4":
             return "lftp has no setting that makes it send EPRT; on IPv4 it chose PORT in every run"
         return None
 
@@ -88,7 +89,7 @@ class Lftp(ClientAdapter):
              f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
              f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}"]
         scheme = "ftps" if tls == "implicit" else "ftp"
-        s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{ctx.host}:{case.server.control_port}")
+        s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{url_host(ctx.host)}:{case.server.control_port}")
         if ctx.cwd:
             s.append(f"cd {ctx.cwd}")
         s += [f"put {up} -o {name}", "cls -l", f"get {name} -o {down}", f"rm {name}"]

@@ -16,7 +16,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import inputs, reproduce, scenario, scratch, signals, topologies, verify
+from . import family, inputs, reproduce, scenario, scratch, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
@@ -109,6 +109,10 @@ def parser() -> argparse.ArgumentParser:
                    default=("default",), metavar="LIST",
                    help="the server's requirement of TLS session reuse on data connections: its own "
                         "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)")
+    m.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
+                   help="address families: ipv4, ipv6 or both (default: both for the core "
+                        f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
+                        "ipv6 for nat64; ipv4 for the others)")
     m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                    help=f"server implementations; valid: {','.join(servers.names())}")
     m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
@@ -164,6 +168,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_list("topology", topo_names))
     r.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009))
+    r.add_argument("--family", choices=family.NAMES, default="ipv4")
     return p
 
 
@@ -185,7 +190,7 @@ def cmd_list(args, console: Console) -> int:
 def cmd_rules(args, console: Console) -> int:
     from .model import ServerSpec
     for name in args.topology:
-        topo = topologies.build(name, ServerSpec(passive=args.passive_range))
+        topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
             if box.ruleset:
                 print(f"# --- {name}: {box.name} ---")
@@ -222,7 +227,8 @@ def cmd_matrix(args, console: Console) -> int:
                 servers=args.server, clients=args.client, passive=args.passive_range,
                 net=NetSpec(None if args.forward_range == "none" else args.forward_range,
                             forward_none=args.forward_range == "none"), busy=args.busy_sessions,
-                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse)
+                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
+                families=args.family)
     cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")

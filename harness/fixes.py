@@ -10,7 +10,7 @@ from typing import Callable
 import clients
 import servers
 
-from .model import Case, NetSpec, Verdict
+from .model import Case, Verdict
 
 Applies = Callable[[Case, Verdict], bool]
 Change = Callable[[Case], Case]
@@ -79,14 +79,14 @@ def _helper(c: Case) -> Case:
      "opens the whole passive range to the clients; keep the range small",
      lambda c, v: c.net.forward_none)
 def _forward(c: Case) -> Case:
-    return replace(c, net=NetSpec())
+    return replace(c, net=replace(c.net, forward_range=None, forward_none=False))
 
 
 @fix("align-ranges", "make the firewall's forwarded range the server's passive range",
      "none beyond keeping the two configurations in step",
      lambda c, v: c.net.forward_range is not None and c.net.forward_range != c.server.passive)
 def _align(c: Case) -> Case:
-    return replace(c, net=NetSpec())
+    return replace(c, net=replace(c.net, forward_range=None, forward_none=False))
 
 
 PERSIST = {"lb-roundrobin": "lb-source", "lb-nft-roundrobin": "lb-nft-source"}

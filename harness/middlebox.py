@@ -5,9 +5,11 @@ Like observe.py, this only runs commands in hosts through the Lab.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
+from string import Template
 
 from .model import Middlebox, Topology
 from .observe import _Follow
@@ -28,6 +30,8 @@ class Middleboxes:
         for box in self.boxes.values():
             if box.proxy:
                 self._start_proxy(box)
+            if box.translator:
+                self._start_translator(box)
 
     # -- rulesets ---------------------------------------------------------------
     def load(self, box: str, text: str) -> None:
@@ -61,7 +65,8 @@ class Middleboxes:
         log = self.workdir / f"{box.name}.proxy.log"
         follow = _Follow(self.lab, box.name, log, argv, stderr=subprocess.STDOUT, append=True)
         self.proxies[box.name] = follow
-        vip = dict(box.proxy.env).get("VIP", "")
+        vip = dict(box.proxy.env).get("VIP", "").removeprefix("ipv6@")
+        vip = f"[{vip}]" if ":" in vip else vip
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :21"], timeout=5)
@@ -71,6 +76,28 @@ class Middleboxes:
                 break
             time.sleep(0.01)
         raise ProxyFailed(f"HAProxy did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+
+    def _start_translator(self, box: Middlebox) -> None:
+        """tayga: its tun device, the routes into it, then the daemon in the foreground."""
+        t = box.translator
+        if shutil.which("tayga") is None:
+            raise ProxyFailed("tayga is not installed: Debian package tayga (`make setup` installs it)")
+        data = self.workdir / f"{box.name}.tayga"
+        data.mkdir(exist_ok=True)
+        conf = data / "tayga.conf"
+        conf.write_text(Template(nat_file(t.file)).substitute(dict(t.env), DATA_DIR=data))
+        steps = [["tayga", "-c", str(conf), "--mktun"], ["ip", "link", "set", t.tun, "up"],
+                 *(["ip", "route", "add", dst, "dev", t.tun] for dst in t.routes)]
+        for argv in steps:
+            r = self.lab.run(box.name, argv, timeout=10)
+            if r.returncode != 0:
+                raise ProxyFailed(f"NAT64 on {box.name}: {' '.join(argv)}: {(r.stderr or r.stdout).strip()}")
+        follow = _Follow(self.lab, box.name, self.workdir / f"{box.name}.tayga.log",
+                         ["tayga", "-c", str(conf), "-n"], stderr=subprocess.STDOUT, append=True)
+        self.proxies[box.name] = follow
+        time.sleep(0.05)
+        if follow.proc.poll() is not None:
+            raise ProxyFailed(f"tayga did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
 
     def _stop_proxy(self, name: str) -> None:
         follow = self.proxies.pop(name, None)

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .family import get as get_family
+
 TLS_MODES = ("none", "explicit", "implicit")
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
@@ -101,6 +103,16 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class Translator:
+    """A NAT64 (tayga) run in a middlebox on tun device `tun`: a config file from nat/ and its
+    ${VARIABLES}; `routes` go to the tun device (the IPv6 prefix and the IPv4 pool)."""
+    file: str
+    tun: str
+    env: tuple[tuple[str, str], ...]
+    routes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """An nftables ruleset: files from nat/ plus the variables they use."""
     name: str
@@ -108,13 +120,14 @@ class RuleSet:
     defines: tuple[tuple[str, str], ...]
     helper: bool = False  # the conntrack FTP helper is attached
     forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
+    family: str = "ipv4"  # the files are written for IPv4; rendered in this family
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
-        return "\n".join(head) + "\n\n" + "\n".join(body)
+        return get_family(self.family).nft_text("\n".join(head) + "\n\n" + "\n".join(body))
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,7 @@ class Middlebox(Host):
     """A router/firewall/load balancer host: forwards, enforces a RuleSet, may run a Proxy."""
     ruleset: RuleSet | None = None
     proxy: Proxy | None = None
+    translator: Translator | None = None
     fresh_per_case: bool = False  # reset its state before every case (balancing order)
 
 
@@ -146,6 +160,8 @@ class Topology:
     bridges: tuple[Bridge, ...] = ()
     masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
+    family: str = "ipv4"  # the family of the address clients dial (harness/family.py)
+    dual_stack: bool = False  # every host has both families; rulesets stay as written
 
     @property
     def server(self) -> str:
@@ -175,6 +191,14 @@ class Topology:
         for b in self.bridges:
             if b.address and str(ipaddress.ip_interface(b.address).ip) == ip:
                 return b.host
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        for m in self.middleboxes:  # a translator answers for the prefixes routed into it
+            if m.translator and any(addr.version == ipaddress.ip_network(r).version
+                                    and addr in ipaddress.ip_network(r) for r in m.translator.routes):
+                return m.name
         return None
 
     def interfaces(self, host: str) -> list[tuple[str, str]]:
@@ -211,6 +235,7 @@ class NetSpec:
     """How the network around the server differs from the default, if it does."""
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
     forward_none: bool = False  # firewalls forward no passive range at all
+    family: str = "ipv4"  # the address family of every address in the lab (harness/family.py)
 
     def forwarded(self, server: ServerSpec) -> PassiveRange:
         return self.forward_range or server.passive
@@ -222,6 +247,11 @@ class Case:
     server: ServerSpec
     client: ClientSpec
     net: NetSpec = NetSpec()
+
+    @property
+    def lab(self) -> str:
+        """How reports name where the case ran: the topology, plus its family if not IPv4."""
+        return self.topology if self.net.family == "ipv4" else f"{self.topology} {self.net.family}"
 
     @property
     def id(self) -> str:
@@ -240,12 +270,15 @@ class Case:
             parts.append("fwd-none")
         if c.busy:
             parts.append(f"busy-{c.busy}")
+        if self.net.family != "ipv4":  # IPv4 ids stay as they were
+            parts.append(self.net.family)
         return "/".join(parts)
 
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "topology": self.topology,
+            "family": self.net.family,
             "server": self.server.impl,
             "client": self.client.impl,
             "mode": self.client.mode,

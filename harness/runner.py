@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -46,21 +46,25 @@ class Axes:
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
+    families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
 
 
 def plan(axes: Axes) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    for topo, srv, cli, tls, masq, pf, reuse, mode in itertools.product(
-            axes.topologies, axes.servers, axes.clients, axes.tls, axes.masquerade,
+    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))
+            if f in topologies.supported(t)]
+    for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
+            tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):
         if reuse != "default" and tls == "none":
             continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
         for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy), axes.net))
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy),
+                              replace(axes.net, family=fam)))
     return cases
 
 
@@ -169,7 +173,8 @@ class Worker:
         """Every case of the unit ends as a result, whatever breaks: a case whose own step
         raised is an error naming the step; a lab that broke is rebuilt for the next case."""
         first = cases[0]
-        why = servers.get(first.server.impl).supports(first.server)
+        why = servers.get(first.server.impl).supports(first.server) or \
+            self.run.backend.cannot_build(first.net.family)
         pending = []
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)

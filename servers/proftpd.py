@@ -11,12 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness import family
 from harness.registry import read_lines
 
 from . import ServerAdapter, ServerContext, ServerSpec, crypt_password, register
 from ._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534
+
+# Between log fields: EPRT and 229 lines carry "|" themselves.
+_SEP = "|~|"
 
 
 class Proftpd(ServerAdapter):
@@ -42,13 +46,13 @@ class Proftpd(ServerAdapter):
         group.chmod(0o600)
         lines = [
             'ServerName "ftps-harness proftpd"', "ServerType standalone", "DefaultServer on",
-            f"Port {spec.control_port}", "UseIPv6 off", "User nobody", "Group nogroup",
+            f"Port {spec.control_port}", f"UseIPv6 {'on' if family.of(ctx.public_ip).version == 6 else 'off'}", "User nobody", "Group nogroup",
             f"PidFile {base}.pid", f"ScoreboardFile {base}.scoreboard", f"DelayTable {base}.delay",
             "WtmpLog off", "UseReverseDNS off", "RequireValidShell off",
             "AuthOrder mod_auth_file.c", f"AuthUserFile {passwd}", f"AuthGroupFile {group}",
             "DefaultRoot ~", f"PassivePorts {spec.passive.first} {spec.passive.last}",
             f"AllowForeignAddress {'on' if spec.permit_foreign else 'off'}",
-            f"SystemLog {log}", 'LogFormat harness "EXT|%{epoch}|%a|%r|%s|%S"',
+            f"SystemLog {log}", f'LogFormat harness "{_SEP.join(("EXT", "%{epoch}", "%a", "%r", "%s", "%S"))}"',
             f"ExtendedLog {log} ALL harness", "TransferLog none",
             "<Directory ~>", "  AllowOverwrite on", "</Directory>",
         ]
@@ -77,8 +81,8 @@ class Proftpd(ServerAdapter):
         lines, offset = read_lines(path, offset)
         events: list[dict[str, Any]] = []
         for raw in lines:
-            if raw.startswith("EXT|"):
-                parts = raw.split("|", 5)
+            if raw.startswith("EXT" + _SEP):
+                parts = raw.split(_SEP, 5)
                 if len(parts) == 6:
                     _, t, peer, cmd, code, msg = parts
                     events.append({"t": float(t), "kind": "recv", "peer": peer, "line": cmd})

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from harness import family
+
 from . import ServerAdapter, ServerContext, ServerSpec, crypt_password, register
 from ._peers import binary, root, version
 
@@ -54,7 +56,7 @@ class PureFtpd(ServerAdapter):
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
         base = ctx.log.with_suffix("")
-        argv = [str(binary("pure-ftpd")), "-S", f"0.0.0.0,{spec.control_port}",
+        argv = [str(binary("pure-ftpd")), "-S", f"{family.of(ctx.public_ip).any_address},{spec.control_port}",
                 "-l", f"puredb:{base.with_suffix('.pdb')}", "-E", "-A", "-H",
                 "-p", f"{spec.passive.first}:{spec.passive.last}"]
         if spec.masquerade:

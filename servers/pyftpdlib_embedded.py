@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import family
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 
 class PyftpdlibServer(ServerAdapter):
@@ -30,7 +32,7 @@ class PyftpdlibServer(ServerAdapter):
 
     def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
         return {
-            "port": spec.control_port, "tls": spec.tls,
+            "port": spec.control_port, "tls": spec.tls, "bind": family.of(ctx.public_ip).any_address,
             "passive": [spec.passive.first, spec.passive.last],
             "masquerade": ctx.public_ip if spec.masquerade else None,
             "masquerade_map": dict(ctx.masquerade_map) if spec.masquerade else {},
@@ -70,7 +72,7 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
 
     class Logged(base):  # type: ignore[misc, valid-type]
         def _peer(self) -> str:
-            return f"{self.remote_ip}:{self.remote_port}"
+            return family.host_port(self.remote_ip, self.remote_port)
 
         def push(self, data: str) -> None:
             for line in data.rstrip("\r\n").split("\r\n"):

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness import family
 from harness.registry import read_lines
 
 from . import ServerAdapter, ServerContext, ServerSpec, register
@@ -45,7 +46,11 @@ class Vsftpd(ServerAdapter):
         empty.mkdir(exist_ok=True)
         tls = spec.tls != "none"
         conf = {
-            "listen": "YES", "listen_ipv6": "NO", "listen_port": spec.control_port,
+            # listen_ipv6 is vsftpd's dual-stack listener (IPv4 arrives mapped); the lab only
+            # enables IPv6 in IPv6 labs.
+            **({"listen": "NO", "listen_ipv6": "YES"} if family.of(ctx.public_ip).version == 6 else
+               {"listen": "YES", "listen_ipv6": "NO"}),
+            "listen_port": spec.control_port,
             "background": "NO", "anonymous_enable": "YES", "local_enable": "NO",
             "ftp_username": "daemon", "no_anon_password": "YES", "anon_root": anon_root,
             "write_enable": "YES", "anon_upload_enable": "YES", "anon_mkdir_write_enable": "YES",

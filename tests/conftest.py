@@ -35,10 +35,12 @@ def netns_list() -> set[str]:
 
 @pytest.fixture
 def matrix(tmp_path):
-    """Run a matrix through the CLI; return {case id: case dict} from its JSON."""
+    """Run a matrix through the CLI; return {case id: case dict} from its JSON. IPv4 unless
+    the test asks for a --family."""
     def run(*args: str) -> dict[str, dict]:
         out = tmp_path / "results.json"
-        r = harness("matrix", "--json", str(out), *args)
+        fam = () if "--family" in args else ("--family", "ipv4")
+        r = harness("matrix", "--json", str(out), *fam, *args)
         assert r.returncode == 0, r.stdout + r.stderr
         doc = json.loads(out.read_text())
         assert doc["schema"] == 1 and doc["backend"] == "netns"

@@ -10,6 +10,7 @@ from conftest import harness
     (["--topology", "nowhere"], "--topology", "direct"),
     (["--pasv-address", "maybe"], "--pasv-address", "trust, control"),
     (["--masquerade", "yes"], "--masquerade", "on, off"),
+    (["--family", "ipv5"], "--family", "ipv4, ipv6"),
     (["--jobs", "0"], "--jobs", "1 to 16"),
     (["--passive-range", "50009-50000"], "--passive-range", "is reversed; did you mean 50000-50009?"),
     (["--passive-range", "80-90"], "--passive-range", "within 1024-65535"),
@@ -33,6 +34,8 @@ def test_list_and_rules_need_no_root():
     assert r.returncode == 0 and "server-nat-alg" in r.stdout
     r = harness("rules", "server-nat-alg", timeout=30)
     assert r.returncode == 0 and "dnat ip to $SERVER_IP" in r.stdout
+    r = harness("rules", "server-nat-alg", "--family", "ipv6", timeout=30)
+    assert r.returncode == 0 and "dnat ip6 to $SERVER_IP" in r.stdout and "l3proto ip6;" in r.stdout
 
 
 @pytest.mark.parametrize("args, message", [

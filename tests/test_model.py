@@ -26,8 +26,9 @@ def test_default_plan_covers_every_combination_once():
     cases = plan(Axes(topologies=tuple(topologies.names())))
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids))
-    # topologies x 3 tls x 2 masquerade x (pasv x 2 policies + epsv + port + eprt)
-    assert len(cases) == len(topologies.names()) * 3 * 2 * 5
+    # IPv4 topologies x 3 tls x 2 masquerade x (pasv x 2 policies + epsv + port + eprt)
+    ipv4 = [n for n in topologies.names() if "ipv4" in topologies.supported(n)]
+    assert len(cases) == len(ipv4) * 3 * 2 * 5
     active = [c for c in cases if c.client.mode in ("port", "eprt", "epsv")]
     assert all(c.client.pasv_address is None for c in active)
     assert {c.client.pasv_address for c in cases if c.client.mode == "pasv"} == {"trust", "control"}
@@ -71,3 +72,14 @@ def test_certs_made_concurrently_on_a_fresh_clone_still_match(tmp_path):
     key = serialization.load_pem_private_key((tmp_path / "server.key").read_bytes(), None)
     cert = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_core_and_dual_stack_topologies_run_both_families_by_default():
+    from harness.runner import Axes, plan
+    cases = plan(Axes(topologies=("server-nat", "lb-source", "dual-stack-edge", "nat64"), families=None))
+    fams = {(c.topology, c.net.family) for c in cases}
+    assert fams == {("server-nat", "ipv4"), ("server-nat", "ipv6"), ("lb-source", "ipv4"),
+                    ("dual-stack-edge", "ipv4"), ("dual-stack-edge", "ipv6"), ("nat64", "ipv6")}
+    ids = {c.id for c in cases}
+    assert "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-off" in ids  # IPv4 ids unchanged
+    assert "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-off/ipv6" in ids

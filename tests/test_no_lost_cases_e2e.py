@@ -12,7 +12,7 @@ from harness.runner import ServerGroup, Worker
 
 pytestmark = pytest.mark.netns
 
-ARGS = ["matrix", "--topology", "direct", "--tls", "none", "--mode", "pasv,epsv",
+ARGS = ["matrix", "--topology", "direct", "--family", "ipv4", "--tls", "none", "--mode", "pasv,epsv",
         "--pasv-address", "trust", "--masquerade", "off", "--jobs", "1"]
 
 

@@ -15,7 +15,7 @@ CASE = "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    r = harness("matrix", "--topology", "server-nat,server-nat-alg", "--tls", "none,explicit",
+    r = harness("matrix", "--topology", "server-nat,server-nat-alg", "--family", "ipv4", "--tls", "none,explicit",
                 "--mode", "pasv,epsv", "--masquerade", "off", "--capture", "--report-dir", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     return out

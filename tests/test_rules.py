@@ -120,3 +120,18 @@ def test_range_exhaustion_shows_the_port_outside_the_range():
     assert v.check == "passive-port-outside-range"
     port = v.evidence["data_connections"][-1]["advertised_port"]
     assert not 50000 <= port <= 50001 and str(port) in v.diagnosis and "50000-50001" in v.diagnosis
+
+
+def test_ipv6_rules_render_in_ip6_and_ip6tables_form():
+    fw = derive(load("server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-off/ipv6"))["fw"]
+    assert fw.family == "ipv6" and fw.topology == "server-nat ipv6"
+    text = nft(fw)
+    assert 'iifname "wan0" ip6 daddr 2001:db8:113::10 tcp dport 21 dnat ip6 to fd00:2::2' in text
+    assert " ip daddr" not in text and " ip saddr" not in text
+    if _nft_check_possible():
+        r = subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    ipt = iptables(fw)
+    assert "ip6tables-restore" in ipt
+    assert "-A PREROUTING -i wan0 -d 2001:db8:113::10/128 -p tcp -m tcp --dport 50000:50009 -j DNAT " \
+           "--to-destination fd00:2::2" in ipt

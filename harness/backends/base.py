@@ -59,6 +59,11 @@ class Lab(ABC):
 class Backend(ABC):
     name: str = "?"
     max_jobs: int | None = None  # labs that can exist at once (None: no limit)
+    families: tuple[str, ...] = ("ipv4", "ipv6")  # address families its labs can be built in
+
+    def cannot_build(self, family: str) -> str | None:
+        """Why this backend cannot build a lab in `family` (its cases are then skips), or None."""
+        return None if family in self.families else f"the {self.name} backend builds {', '.join(self.families)} labs only"
 
     @abstractmethod
     def preflight(self) -> None:

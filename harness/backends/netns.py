@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import IO, Sequence
 
 from pyroute2 import IPRoute, netns
 
+from .. import family
 from ..model import Middlebox, Topology
 from ..paths import nat_file
 from .base import Backend, BackendUnavailable, Lab, close_streams
@@ -25,8 +27,17 @@ NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
 STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run's objects
 
 # Inside every namespace: what a host needs and nothing the root namespace is asked for.
-HOST_SYSCTLS = {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
-ROUTER_SYSCTLS = {"net/ipv4/ip_forward": "1"}
+# IPv6 is off unless the lab is IPv6; then addresses skip duplicate address detection
+# (usable at once) and routers forward IPv6 too.
+HOST_SYSCTLS = {
+    "ipv4": {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"},
+    "ipv6": {"net/ipv6/conf/all/disable_ipv6": "0", "net/ipv6/conf/default/disable_ipv6": "0",
+             "net/ipv6/conf/all/accept_dad": "0", "net/ipv6/conf/default/accept_dad": "0",
+             "net/ipv6/conf/all/accept_ra": "0", "net/ipv6/conf/default/accept_ra": "0"},
+}
+ROUTER_SYSCTLS = {"ipv4": {"net/ipv4/ip_forward": "1"},
+                  "ipv6": {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}}
+IFA_F_NODAD = 0x02
 
 
 def _in_netns(name: str, fn) -> None:
@@ -98,9 +109,10 @@ class NetnsLab(Lab):
             # multi-threaded process, and a forked copy of a worker can outlive a signal.
             subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         for host in topo.hosts:
-            sysctls = dict(HOST_SYSCTLS)
+            fam = "ipv6" if topo.dual_stack else topo.family
+            sysctls = dict(HOST_SYSCTLS[fam])
             if isinstance(host, Middlebox):
-                sysctls.update(ROUTER_SYSCTLS)
+                sysctls.update(ROUTER_SYSCTLS[fam])
             _write_sysctls(self.ns[host.name], sysctls)
             if any(b.host == host.name for b in topo.bridges):
                 try:  # a switch, not a firewall: bridged frames skip the IP hooks
@@ -129,7 +141,8 @@ class NetnsLab(Lab):
         def address(idx: int, cidr: str) -> None:
             if cidr:
                 addr, plen = cidr.split("/")
-                ip.addr("add", index=idx, address=addr, prefixlen=int(plen))
+                ip.addr("add", index=idx, address=addr, prefixlen=int(plen),
+                        **({"flags": IFA_F_NODAD} if ":" in addr else {}))
 
         with IPRoute() as ip:
             ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
@@ -148,10 +161,13 @@ class NetnsLab(Lab):
                     address(idx, cidr)
                 ip.link("set", index=idx, state="up")
             for route in host.routes:
-                dst = "0.0.0.0/0" if route.dst == "default" else route.dst
+                fam = family.of(route.via)
+                dst = fam.default_route if route.dst == "default" else route.dst
                 ip.route("add", dst=dst, gateway=route.via, table=route.table)
             for rule in host.policy:
-                ip.rule("add", src=rule.src, src_len=32, table=rule.table, priority=100)
+                fam = family.of(rule.src)
+                ip.rule("add", family=socket.AF_INET6 if fam.version == 6 else socket.AF_INET, src=rule.src,
+                        src_len=fam.host_bits, table=rule.table, priority=100)
 
     # -- running ------------------------------------------------------------
     def _argv(self, host: str, argv: Sequence[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, generic, passive, peers, tls
+from . import addressing, balancer, connect, families, generic, passive, peers, tls
 from .gather import Evidence, gather
 from ..probe.case import as_evidence as case_findings
 
@@ -19,7 +19,11 @@ Check = Callable[[Observation, Evidence], Optional[Verdict]]
 
 CHECKS: list[tuple[str, Check]] = [
     ("harness-error", generic.harness_error),
+    ("not-expressible", families.substituted_mode),
     ("passed", generic.passed),
+    ("ipv4-only-line", families.ipv4_only_line),
+    ("address-respelled", families.respelled_address),
+    ("family-mismatch", families.family_mismatch),
     ("foreign-address", addressing.foreign_address),
     ("asymmetric-route", connect.asymmetric_route),
     ("advertised-address-unreachable", addressing.advertised_unreachable),

@@ -2,20 +2,11 @@
 control connection's, or an advertised address the client cannot reach."""
 from __future__ import annotations
 
-import re
-
+from ..family import address_in as _port_address, same_address
 from ..model import Verdict
 from ..observation import Observation
 from .gather import (Evidence, helper_boxes, last_data, private, rejections, server_says,
                      server_pattern, session_peer, what)
-
-
-def _port_address(line: str) -> str:
-    nums = re.findall(r"\d+", line)
-    if line.upper().startswith("PORT") and len(nums) >= 4:
-        return ".".join(nums[:4])
-    parts = line.split("|")
-    return parts[2] if len(parts) > 2 else ""
 
 
 def _seen_from(obs: Observation) -> str | None:
@@ -54,7 +45,7 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     if d.mode in ("port", "eprt") and d.sent:
         received = next((p["received"] for p in ev["control"] if p["sent"] == d.sent), d.sent)
         announced, reply = _port_address(received), d.reply or ""
-        if not announced or announced == peer or reply[:1] not in "45":
+        if not announced or same_address(announced, peer) or reply[:1] not in "45":
             return None
         why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"
                if obs.case.server.tls != "none" and helper_boxes(obs) else

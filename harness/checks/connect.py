@@ -43,9 +43,9 @@ def asymmetric_route(obs: Observation, ev: Evidence) -> Verdict | None:
 def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]
     d = last_data(obs)
-    if f["stage"] != "data-connect" or d.mode not in ("port", "eprt"):
-        return None
     reply = f.get("reply") or f.get("late_reply") or ""
+    if d.mode not in ("port", "eprt") or f["stage"] != "data-connect" and reply[:3] != "425":
+        return None
     text = (f"The server could not open the active-mode data connection to "
             f"{d.listen or 'the client'}: {reply or f['error']}{rejections(obs, ev)}.")
     return Verdict("fail", "data-connect", text, ev)

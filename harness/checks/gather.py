@@ -9,6 +9,7 @@ from typing import Any
 
 import servers
 
+from ..family import lab_public, line_kind as _data_kind, peer_address
 from ..flows import parse_relayed
 from ..observation import Connection, ControlLine, Observation
 from ..stages import place
@@ -31,14 +32,6 @@ def _session_lines(obs: Observation) -> list[ControlLine]:
         return []
     return max(by_peer.values(),
                key=lambda es: sum(1 for e in es if e.dir == "recv" and e.line in sent_by_client))
-
-
-def _data_kind(line: str) -> str | None:
-    """Which address-carrying line this is: PORT, EPRT, 227 or 229 (else None)."""
-    head = line[:4].upper()
-    if head in ("PORT", "EPRT"):
-        return head
-    return line[:3] if line[:3] in ("227", "229") else None
 
 
 def control_pairs(obs: Observation) -> list[dict[str, Any]]:
@@ -93,7 +86,7 @@ def balancer(obs: Observation) -> dict[str, Any] | None:
 def session_peer(obs: Observation) -> str | None:
     """The client address as the server saw it on the control connection."""
     lines = _session_lines(obs)
-    return lines[0].peer.rsplit(":", 1)[0] if lines and lines[0].peer else None
+    return peer_address(lines[0].peer) if lines and lines[0].peer else None
 
 
 def connection_evidence(c: Connection) -> dict[str, Any]:
@@ -166,9 +159,7 @@ _NEVER = re.compile(r"(?!)")
 
 def private(ip: str | None) -> bool:
     try:
-        return ip is not None and ipaddress.ip_address(ip).is_private and \
-            not ipaddress.ip_address(ip) in ipaddress.ip_network("203.0.113.0/24") and \
-            not ipaddress.ip_address(ip) in ipaddress.ip_network("198.51.100.0/24")
+        return ip is not None and ipaddress.ip_address(ip).is_private and not lab_public(ip)
     except ValueError:
         return False
 

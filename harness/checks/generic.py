@@ -5,6 +5,7 @@ import servers
 
 from ..model import Verdict
 from ..observation import Observation
+from . import families
 from .gather import Evidence, helper_boxes, last_data, rejections, rewrites, server_says
 
 
@@ -52,6 +53,7 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
         notes.append(f"SECURITY WEAKENED: it passed only because the server accepts data connections "
                      f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
                      "who guesses the port can take the transfer.")
+    notes += families.unfiltered(obs, ev)
     lb = ev.get("balancer")
     if lb and lb["data"]:
         notes.append(f"Control and data all reached backend {lb['control']}." if all(

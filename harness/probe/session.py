@@ -4,13 +4,13 @@ bounds; this module only decides which sessions to hold and keeps their facts.""
 from __future__ import annotations
 
 import ftplib
-import socket
 import ssl
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from clients import ftplib_probe as fp
 from clients._wire import Bounds, Hostile
+from harness import family
 
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 OLD_TLS = ("1.0", "1.1")
@@ -153,9 +153,7 @@ def anonymous(t: Target) -> Talk:
 def bounce(t: Target, host: str, port: int) -> Talk:
     """PORT (or EPRT) to the address the user named, then LIST so the server tries it."""
     def then(sess: fp.Session, out: Talk) -> None:
-        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-        cmd = (f"EPRT |2|{host}|{port}|" if fam == socket.AF_INET6 else
-               "PORT " + ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
+        cmd = (family.encode_eprt if ":" in host else family.encode_port)(host, port)
         if _ask(sess, out, "data-setup", cmd)[:1] == "2":
             reply = _ask(sess, out, "data-connect", "LIST")
             if reply[:1] == "1":

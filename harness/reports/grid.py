@@ -10,7 +10,7 @@ from ..model import Case, Result
 
 # (header, value) of each row axis, in display order. topology, tls and masq always show.
 AXES: tuple[tuple[str, Callable[[Case], str]], ...] = (
-    ("topology", lambda c: c.topology),
+    ("topology", lambda c: c.lab),  # "server-nat ipv6": the family shows with the topology
     ("server", lambda c: c.server.impl),
     ("client", lambda c: c.client.impl),
     ("tls", lambda c: c.server.tls),

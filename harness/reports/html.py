@@ -8,6 +8,7 @@ and links to the capture and TLS key log when the run made them.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 from collections import deque
 from pathlib import Path
@@ -64,7 +65,10 @@ def topology_svg(topo: Topology) -> tuple[str, dict[str, Any]]:
                 ux, uy = (qx - px) / dist, (qy - py) / dist
                 tx = px + ux * (BOX_W / 2 + 36)
                 ty = py + uy * (BOX_H / 2 + 14) + (-6 if end == 0 else 14)  # a-end above, b-end below
-                parts.append(f'<text class="addr" x="{tx:.0f}" y="{ty:.0f}">{html.escape(port.ip)}</text>')
+                shown = [port.ip] + ([str(ipaddress.ip_interface(x).ip) for x in port.extra if ":" in x]
+                                     if topo.dual_stack else [])  # both families on a dual stack
+                for i, ip in enumerate(shown):
+                    parts.append(f'<text class="addr" x="{tx:.0f}" y="{ty + 11 * i:.0f}">{html.escape(ip)}</text>')
     parts.append('</g><g class="flow"></g><g class="hosts">')
     for h in topo.hosts:
         x, y = pos[h.name]
@@ -114,7 +118,7 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
     ev = v.evidence
     keep = ("transcript", "control", "tampered_lines", "data_connections", "failure", "firewall_rejected",
             "firewall_dropped_invalid", "helper_expectations", "server_log", "balancer", "security_weakened",
-            "middlebox_log", "findings")
+            "middlebox_log", "unfiltered", "sent_instead", "findings")
     rules = []
     for box, fw in (r.rules or {}).items():
         key = "|".join(map(str, fw.signature()))
@@ -123,11 +127,12 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
         rules.append({"box": box, "key": key, "verified": fw.proof.verified, "minimal": fw.proof.minimal,
                       "error": fw.proof.error,
                       "not_needed": [x["rule"].get("why", "") for x in fw.proof.not_needed]})
-    return {"id": c.id, "topology": c.topology, "server": c.server.impl, "client": c.client.impl,
+    return {"id": c.id, "topology": c.lab, "server": c.server.impl, "client": c.client.impl,
             "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": grid.column(r),
             "row": list(g.row_key(r)),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
-            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
+            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")),
+            "unfiltered": bool(ev.get("unfiltered")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
             "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
             "duration": round(r.duration_s, 3)}
 
@@ -136,15 +141,15 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     captures = captures or {}
     topos: dict[str, Topology] = {}
     for r in results:
-        if r.case.topology not in topos:
-            topos[r.case.topology] = topologies.build(r.case.topology, r.case.server, r.case.net)
+        if r.case.lab not in topos:
+            topos[r.case.lab] = topologies.build(r.case.topology, r.case.server, r.case.net)
     svgs, geo = {}, {}
     for name, topo in topos.items():
         svgs[name], geo[name] = topology_svg(topo)
     rulesets: dict[str, Any] = {}
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
     g = grid.build(results)
-    cases = [_case(r, topos[r.case.topology], rulesets, captures, g) for r in results]
+    cases = [_case(r, topos[r.case.lab], rulesets, captures, g) for r in results]
     data = {"meta": meta, "cases": cases, "row_axes": g.headers, "rulesets": rulesets, "geo": geo,
             "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
     page = (Path(__file__).with_name("index.html.in")).read_text()

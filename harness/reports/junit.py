@@ -15,7 +15,7 @@ def document(results: list[Result], seconds: float) -> ET.Element:
     suites = ET.Element("testsuites", name="ftps-harness", tests=str(len(results)))
     by_topo: dict[str, list[Result]] = {}
     for r in results:
-        by_topo.setdefault(r.case.topology, []).append(r)
+        by_topo.setdefault(r.case.lab, []).append(r)
     for topo, rs in by_topo.items():
         n = {o: sum(1 for r in rs if r.verdict.outcome == o) for o in ("fail", "error", "skip")}
         suite = ET.SubElement(suites, "testsuite", name=topo, tests=str(len(rs)), failures=str(n["fail"]),

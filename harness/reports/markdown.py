@@ -17,7 +17,8 @@ def matrix(results: list[Result]) -> str:
                 marks.append("-")
             elif r.verdict.outcome == "pass":
                 ev = r.verdict.evidence
-                marks.append("pass→pasv" if ev.get("fell_back_to_passive") else
+                marks.append("pass!" if ev.get("unfiltered") else
+                             "pass→pasv" if ev.get("fell_back_to_passive") else
                              "pass*" if ev.get("tampered") else "pass")
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
@@ -41,7 +42,8 @@ def summary(results: list[Result], seconds: float, rules_md: str | None = None) 
     out = ["# FTP/FTPS connectivity summary", "",
            f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
            f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
-           "control lines; `pass→pasv` = the client gave up active mode.", "", matrix(results), ""]
+           "control lines; `pass→pasv` = the client gave up active mode; `pass!` = passed "
+           "through a firewall that does not filter this address family (security finding).", "", matrix(results), ""]
     if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
         out += ["## Server × client (cases passed / run)", "", peers(results), ""]
     failing = [r for r in results if r.verdict.outcome in ("fail", "error")]

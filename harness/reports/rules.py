@@ -38,6 +38,18 @@ def _status(fw: FirewallRules, cases: list[Result]) -> str:
                                                               ", minimality not proven (--prove-minimal)")
 
 
+def security(fw: FirewallRules, cases: list[Result]) -> str:
+    """The security finding a case's verdict recorded for this firewall, if any."""
+    for c in cases:
+        u = c.verdict.evidence.get("unfiltered", {}).get(fw.box)
+        if u:
+            derived = ("no rules could be derived: conntrack on it tracked none of these "
+                       "connections" if not fw.rules else "the rules below are what it would need")
+            return (f"SECURITY: {c.case.net.family} is not filtered on {fw.box}: its ruleset has only "
+                    f"{', '.join(u['tables'])}; {derived}.")
+    return ""
+
+
 def terminal(results: list[Result], console) -> None:
     from rich.padding import Padding
     from rich.text import Text
@@ -50,6 +62,8 @@ def terminal(results: list[Result], console) -> None:
             console.print(Text(f"    {c.case.id}"))
         if len(cases) > 6:
             console.print(Text(f"    … and {len(cases) - 6} more"))
+        if security(fw, cases):
+            console.print(Text(f"    {security(fw, cases)}", style="bold red"))
         console.print(Padding(Text(table(fw)), (0, 0, 0, 4)))
         nn = [x for c in cases for f in (c.rules or {}).values() for x in f.proof.not_needed]
         if nn:
@@ -69,7 +83,7 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
         out += [f"### {n}. `{fw.box}` in `{fw.topology}` — {_status(fw, cases)}", "",
                 f"Serves {len(cases)} case(s):", ""]
         out += [f"- `{c.case.id}`" for c in cases]
-        out += ["", markdown_table(fw)]
+        out += ["", *([f"**{security(fw, cases)}**", ""] if security(fw, cases) else []), markdown_table(fw)]
         minimal = [c for c in cases if all(x.proof.minimal for x in (c.rules or {}).values())]
         if minimal:
             p = next(iter(minimal[0].rules.values())).proof if fw.box in minimal[0].rules else None

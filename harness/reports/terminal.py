@@ -20,6 +20,8 @@ def cell(r: Result) -> Text:
         mark = "pass*"
     if v.outcome == "pass" and v.evidence.get("fell_back_to_passive"):
         mark = "pass→pasv"
+    if v.outcome == "pass" and v.evidence.get("unfiltered"):
+        mark = "pass!"
     return Text(mark, style=CELL_STYLE[v.outcome])
 
 
@@ -46,7 +48,8 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          f"{n['skip']} skip, ",
                          (f"{n['error']} error", "magenta" if n["error"] else ""),
                          ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
-                         "client gave up active mode; ✗ stage = first failing stage.")
+                         "client gave up active mode; pass! = passed through a firewall that does not "
+                         "filter this address family (security finding); ✗ stage = first failing stage.")
 
 
 def findings(results: list[Result], console: Console) -> None:
@@ -88,7 +91,7 @@ def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str],
     topos, srvs, clis = [], [], []
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
     for r in results:
-        t, s, c = r.case.topology, r.case.server.impl, r.case.client.impl
+        t, s, c = r.case.lab, r.case.server.impl, r.case.client.impl
         for lst, v in ((topos, t), (srvs, s), (clis, c)):
             if v not in lst:
                 lst.append(v)

@@ -57,6 +57,7 @@ class FirewallRules:
     proof: Proof = field(default_factory=Proof)
     client_ephemeral: str = "32768-60999"
     guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
+    family: str = "ipv4"  # the address family of every address in the rules
 
     def without(self, index: int) -> "FirewallRules":
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())

@@ -84,9 +84,9 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
                      why=f"hide {inside or f.src} behind this firewall's address"))
         add(Rule("filter", f.proto, iif=iif, oif=oif, saddr=f.src, daddr=f.real_dst, dports=ports,
                  why=why, wide_open=wide))
-    return FirewallRules(box, obs.topology.name, sorted(rules, key=lambda r: r.key),
+    return FirewallRules(box, obs.case.lab, sorted(rules, key=lambda r: r.key),
                          client_ephemeral=CLIENT_EPHEMERAL,
-                         guards_input=any(r.kind == "input" for r in rules))
+                         guards_input=any(r.kind == "input" for r in rules), family=obs.topology.family)
 
 
 def derive(obs: Observation) -> dict[str, FirewallRules]:

@@ -10,7 +10,9 @@ import pkgutil
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from .. import family
 from ..model import NetSpec, ServerSpec, Topology
+from ._family import in_family
 
 Builder = Callable[[ServerSpec, NetSpec], Topology]
 
@@ -66,10 +68,28 @@ def get(name: str) -> TopologyKind:
         raise KeyError(f"unknown topology {name!r}; valid: {', '.join(_REGISTRY)}") from None
 
 
+# The core topologies run in both families by default; the others in IPv4 unless asked.
+DUAL_STACK = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
+
+
+def families(name: str) -> tuple[str, ...]:
+    """The address families a matrix runs `name` in when none are asked for."""
+    if name in DUAL_STACK or get(name).build(ServerSpec(), NetSpec()).dual_stack:
+        return family.NAMES
+    return supported(name)[:1]
+
+
+def supported(name: str) -> tuple[str, ...]:
+    """The families `name` can be built in: both, unless its builder fixes one (nat64)."""
+    own = get(name).build(ServerSpec(), NetSpec()).family
+    return family.NAMES if own == "ipv4" else (own,)
+
+
 def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
     """The topology's data; its name and summary come from its registry entry."""
     kind = get(name)
-    return replace(kind.build(server, net), name=kind.name, summary=kind.summary)
+    topo = replace(kind.build(server, net), name=kind.name, summary=kind.summary)
+    return in_family(topo, family.get(net.family))
 
 
 def variants(rows, builder) -> None:
