@@ -243,8 +243,9 @@ def _session_reuse(t: S.Target, modes: list[ModeResult]) -> tuple[bool | None, s
     if report.ok:
         return False, f"session reuse: not required ({ok.mode} listing passed without reusing the session)"
     r = mode_result(ok.mode, t.tls, report, sess)
-    if r.stage == "data-tls" or (r.evidence and any("reuse" in e.lower() for e in r.evidence)):
-        return True, f"session reuse: required ({ok.mode} without reuse: {r.stage}: {' | '.join(r.evidence) or r.diagnosis})"
+    if r.stage in ("data-tls", "transfer"):  # the one difference from the passing run
+        return True, (f"session reuse: required ({ok.mode} passed reusing the session and failed without "
+                      f"at {r.stage}: {' | '.join(r.evidence) or r.diagnosis})")
     return None, f"session reuse: unknown (without reuse the {ok.mode} listing failed at {r.stage})"
 
 

@@ -99,20 +99,26 @@ def terminal(r: ProbeReport, console: Console, verbose: bool = False) -> None:
     console.print(f"{len(r.findings)} finding(s); fail on {r.fail_on} and above; {r.duration_s:.1f}s", highlight=False)
 
 
+def _md(text: str) -> str:
+    """Safe in a Markdown table cell (EPSV replies carry pipes)."""
+    return text.replace("|", "\\|")
+
+
 def markdown(r: ProbeReport) -> str:
     out = [f"# Probe of {r.target}: {r.outcome}", ""]
     out += [f"- **{k}**: {v}" if k else f"  - {v}" for k, v in _facts(r)]
     if r.modes:
         out += ["", "## Modes", "", "| mode | result | stage | data connection | findings |", "|---|---|---|---|---|"]
         for m in r.modes:
-            cell = "<br>".join(_data_line(d) for d in m.data) or "-"
+            cell = "<br>".join(_md(_data_line(d)) for d in m.data) or "-"
             out.append(f"| {m.mode} | {m.outcome} | {m.stage or ''} | {cell} | {', '.join(m.findings)} |")
         for m in r.modes:
             if m.outcome != "pass":
                 out += ["", f"**{m.mode}**: {m.diagnosis}"] + [f"- evidence: `{e}`" for e in m.evidence]
     if r.findings:
         out += ["", "## Findings", "", "| severity | check | evidence | fix |", "|---|---|---|---|"]
-        out += [f"| {f.severity} | {f.check}: {f.title} | `{f.evidence}` | {f.fix} |" for f in r.findings]
+        out += [f"| {f.severity} | {f.check}: {_md(f.title)} | `{_md(f.evidence)}` | {_md(f.fix)} |"
+                for f in r.findings]
     out += ["", "## Lines", "", f"_{r.sender_note}_"]
     for m in r.modes:
         out += ["", f"### {m.mode}", "", "```"] + [f"{'>' if l.dir == 'sent' else '<'} {l.line}" for l in m.lines] + ["```"]
