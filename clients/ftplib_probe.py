@@ -152,7 +152,7 @@ class Session(ftplib.FTP_TLS):
         adv_ip, adv_port = ep.ip, ep.port
         host = adv_ip if mode == "pasv" and self.req["pasv_address"] == "trust" else peer
         if (mode == "pasv" and host == adv_ip and classify(adv_ip, peer) == "third-party"
-                and not self.req.get("follow_foreign_pasv", True)):
+                and not self.req.get("follow_foreign_pasv", False)):
             rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port, control_peer=peer,
                        note="third-party address: not followed")
             raise StepFailed("data-setup", f"the 227 reply points to {adv_ip}, a third party "

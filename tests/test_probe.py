@@ -103,3 +103,14 @@ def test_refused_host_is_a_classified_result(tmp_path):
     r = harness("probe", "127.0.0.1:9", "--tls", "none", "--json", str(out), timeout=30)
     doc = json.loads(out.read_text())
     assert r.returncode == 1 and doc["reached"] is False and "refused" in doc["unreached"]
+
+
+def test_a_refused_third_party_227_is_a_data_setup_failure_in_the_matrix_too():
+    from harness.observation import Failure
+    from harness.stages import place
+    line = "227 Entering Passive Mode (192,0,2,99,195,80)"
+    report = ClientReport(ok=False, failure=Failure("foreign-pasv", "the 227 reply points to 192.0.2.99, "
+                                                    "a third party", line, step="data-setup"),
+                          transcript=(ControlLine("sent", "PASV"), ControlLine("recv", line)))
+    assert place(report, "none").stage == "data-setup"
+    assert classify("192.0.2.99", "2001:db8::1") == "other-family"

@@ -20,8 +20,8 @@ def private(ip: str) -> bool:
 
 
 def classify(advertised: str | None, peer: str) -> str:
-    """same (the control peer), private (not routable: a leak when the peer is not),
-    neighbour (another address in the peer's /24 or /64), third-party, or none (EPSV)."""
+    """same (the control peer), other-family, private (not routable: a leak when the peer
+    is not), neighbour (another address in the peer's /24 or /64), third-party, or none (EPSV)."""
     if not advertised:
         return "none"
     try:
@@ -30,6 +30,8 @@ def classify(advertised: str | None, peer: str) -> str:
         return "third-party"
     if a == p:
         return "same"
+    if a.version != p.version:
+        return "other-family"  # e.g. an IPv4 227 on an IPv6 control connection (NAT64)
     if private(advertised):
         return "private"
     if a.version == p.version and a in ipaddress.ip_network(f"{p}/{24 if p.version == 4 else 64}", strict=False):

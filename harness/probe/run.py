@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, replace
 
+from harness import family
 from harness.observation import ClientReport
 from harness.stages import STEP_STAGE, place
 
@@ -110,7 +111,7 @@ def _features(d: S.Talk) -> Features:
 def probe(t: S.Target, o: Options) -> ProbeReport:
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    base = dict(target=f"{t.host}:{t.port}", host=t.host, port=t.port, tls=t.tls, started=started,
+    base = dict(target=family.host_port(t.host, t.port), host=t.host, port=t.port, tls=t.tls, started=started,
                 fail_on=o.fail_on, user=t.user, command=o.command)
     findings: list[Finding] = []
     notes: list[str] = []

@@ -167,14 +167,15 @@ def mode_session(t: Target, mode: str, **over: Any):
 
 
 def resolve_tls(host: str, port: int | None, timeout: float, bounds: Bounds) -> tuple[str, int]:
-    """--tls auto: explicit if AUTH TLS is answered 234, else implicit on 990, else none."""
+    """--tls auto: explicit if AUTH TLS is answered 234; implicit if the port (or 990 when no
+    port is given) speaks TLS at once; else none."""
     base = Target(host, port or 21, "none", timeout=timeout, bounds=bounds)
-    if port != 990:
-        t = talk(base.req(), lambda s, o: (fp.greet(s, s.req, _nothing), _ask(s, o, "tls-handshake", "AUTH TLS")))
-        if t.replies.get("AUTH", "")[:3] == "234":
-            return "explicit", base.port
-    if port in (None, 990):
-        t = handshake(replace(base, port=990, tls="implicit"))
-        if t.failure is None or t.failure.step not in ("connect", "tls-handshake"):
-            return "implicit", 990
+    t = talk(base.req(), lambda s, o: (fp.greet(s, s.req, _nothing), _ask(s, o, "tls-handshake", "AUTH TLS")))
+    if t.replies.get("AUTH", "")[:3] == "234":
+        return "explicit", base.port
+    greeted = any(l["dir"] == "recv" for l in t.lines)
+    for p in ([base.port] if port and not greeted else []) + ([990] if port is None else []):
+        h = handshake(replace(base, port=p, tls="implicit"))
+        if h.tls_version:
+            return "implicit", p
     return "none", base.port
