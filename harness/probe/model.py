@@ -6,7 +6,7 @@ schemas/probe.schema.json: regenerate with `python -m harness.probe.model`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = "probe"
@@ -125,7 +125,6 @@ class ProbeReport:
     version: int = VERSION
     duration_s: float = 0.0
     command: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def json_schema() -> dict:

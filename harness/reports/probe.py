@@ -96,6 +96,9 @@ def terminal(r: ProbeReport, console: Console, verbose: bool = False) -> None:
             console.print(f"  {m.mode} lines as received here (the sender's side is unknown):")
             for l in m.lines:
                 console.print(f"    {'>' if l.dir == 'sent' else '<'} {l.line}", highlight=False)
+    if r.modes and not verbose:
+        console.print("Control lines as this machine received them: -v, --markdown or --html "
+                      "(what the server sent is unknown from here).", highlight=False)
     console.print(f"{len(r.findings)} finding(s); fail on {r.fail_on} and above; {r.duration_s:.1f}s", highlight=False)
 
 
