@@ -42,13 +42,14 @@ def _edit(path: Path, pairs: list[tuple[str, str]]) -> None:
     path.write_text(text)
 
 
-# server: (findings set on purpose, a way to set them) -- settings the server has no knob for
-# in its adapter (vsftpd logs in anonymously always; ProFTPD's and Pure-FTPd's TLS 1.0 need
-# an OpenSSL that offers it) are not claimed.
+# server: the findings set on purpose below. Not claimed where the server has no knob here:
+# vsftpd always logs in anonymously in the lab (its adapter), ProFTPD and Pure-FTPd have no
+# anonymous login configured, and Pure-FTPd 1.0.50 refused TLS 1.0/1.1 even with
+# `-J DEFAULT:@SECLEVEL=0` (tried).
 BAD = {
     "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "anonymous", "private-address"},
-    "vsftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
-    "proftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
+    "vsftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
+    "proftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
     "pure-ftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
 }
 
@@ -67,10 +68,12 @@ def misconfigure(name: str, spec: ServerSpec, ctx, bad: bool) -> list[str]:
     conf = ctx.log.with_suffix(".conf")
     if name == "vsftpd":
         _edit(conf, [("force_anon_logins_ssl=YES", "force_anon_logins_ssl=NO"),
-                     ("force_anon_data_ssl=YES", "force_anon_data_ssl=NO")])
-        conf.write_text(conf.read_text() + f"pasv_address={LEAK}\n")
+                     ("force_anon_data_ssl=YES", "force_anon_data_ssl=NO"), ("ssl_tlsv1=NO", "ssl_tlsv1=YES")])
+        conf.write_text(conf.read_text() + f"pasv_address={LEAK}\nssl_ciphers=DEFAULT:@SECLEVEL=0\n")
     elif name == "proftpd":
-        _edit(conf, [("TLSRequired on", "TLSRequired off")])
+        _edit(conf, [("TLSRequired on", "TLSRequired off"),
+                     ("TLSProtocol TLSv1.2 TLSv1.3", "TLSProtocol TLSv1 TLSv1.1 TLSv1.2 TLSv1.3\n"
+                                                    "TLSCipherSuite DEFAULT:@SECLEVEL=0")])
         conf.write_text(conf.read_text() + f"MasqueradeAddress {LEAK}\n")
     elif name == "pure-ftpd":
         argv[argv.index("-Y") + 1] = "1"  # TLS optional for control and data
