@@ -88,3 +88,7 @@ def test_latin1_greeting_is_decoded_with_replacement_and_reported(tmp_path):
     assert [m["outcome"] for m in doc["modes"]] == ["pass", "pass"]
     assert "non-utf8" in {f["check"] for f in doc["findings"]}
     assert rss < MAX_RSS_MB
+    assert rc == 0  # every mode passed, and non-utf8 is only "info"
+    with Hostile("latin1-greeting") as server:
+        rc, _, _, _, _ = probe(server, tmp_path, "--tls", "none", "--mode", "epsv", "--fail-on", "info")
+    assert rc == 1

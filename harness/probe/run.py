@@ -185,6 +185,8 @@ def _unreached(f) -> str:
                         "firewall rejects it)",
              "timeout": "no answer within the timeout (a firewall drops the packets, or the host is down)",
              "unreachable": "no route to the host"}
+    if "gaierror" in f.error:
+        return f"the name does not resolve here: {f.error}"
     return f"{words.get(f.kind, 'the connection failed')}: {f.error}"
 
 
