@@ -130,6 +130,8 @@ def _ssl_context(cfg: dict[str, Any]):
         ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
     else:
         ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if cfg.get("ciphers"):  # e.g. NULL suites, a misconfiguration the probe's tests set
+        ctx.set_cipher_list(cfg["ciphers"].encode())
     ctx.use_certificate_chain_file(cfg["cert"])
     ctx.use_privatekey_file(cfg["key"])
     if cfg.get("keylog"):

@@ -114,3 +114,15 @@ def test_a_refused_third_party_227_is_a_data_setup_failure_in_the_matrix_too():
                           transcript=(ControlLine("sent", "PASV"), ControlLine("recv", line)))
     assert place(report, "none").stage == "data-setup"
     assert classify("192.0.2.99", "2001:db8::1") == "other-family"
+
+
+@pytest.mark.parametrize("host,names,ok", [
+    ("203.0.113.10", ("ftp.example.test", "203.0.113.10"), True),
+    ("203.0.113.11", ("ftp.example.test", "203.0.113.10"), False),
+    ("ftp.example.test", ("*.example.test",), True),
+    ("a.b.example.test", ("*.example.test",), False),
+    ("2001:db8::10", ("2001:0db8::0010",), True),
+])
+def test_certificate_name_match(host, names, ok):
+    from harness.probe.certificate import matches
+    assert matches(host, names) is ok

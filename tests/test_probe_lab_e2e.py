@@ -30,7 +30,7 @@ LEAK = "10.0.2.2"  # a private address the misconfigured server advertises in 22
 def _pyftpdlib(cfg: dict, bad: bool) -> dict:
     if bad:
         cfg.update(anonymous=True, tls_control_required=False, tls_data_required=False,
-                   min_tls="1.0", masquerade=LEAK)
+                   min_tls="1.0", ciphers="ALL:eNULL:@SECLEVEL=0", masquerade=LEAK)
     return cfg
 
 
@@ -47,7 +47,8 @@ def _edit(path: Path, pairs: list[tuple[str, str]]) -> None:
 # anonymous login configured, and Pure-FTPd 1.0.50 refused TLS 1.0/1.1 even with
 # `-J DEFAULT:@SECLEVEL=0` (tried).
 BAD = {
-    "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "anonymous", "private-address"},
+    "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "weak-cipher", "anonymous",
+                  "private-address"},
     "vsftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
     "proftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
     "pure-ftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
@@ -99,10 +100,10 @@ def start(lab, name: str, bad: bool, work: Path):
     pytest.fail(f"{name} did not listen: {(work / f'{name}-{bad}.err').read_text()[-500:]}")
 
 
-def probe(lab, work: Path, name: str, bad: bool) -> dict:
+def probe(lab, work: Path, name: str, bad: bool, ca: bool = True) -> dict:
     out = work / f"{name}-{bad}.json"
-    args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--ca",
-            str(certs.ensure().ca), "--json", str(out)]
+    args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--json", str(out)]
+    args += ["--ca", str(certs.ensure().ca)] if ca else []
     user, password = servers.get(name).credentials or ("ftpuser", "ftp-secret")
     if user != "anonymous":
         pw = work / "password"
@@ -155,8 +156,13 @@ def test_leaked_private_address_fails_pasv_at_data_connect_and_names_it(lab, wor
     proc = start(lab, "pyftpdlib", True, work)
     try:
         doc = probe(lab, work, "pyftpdlib", True)
+        system = probe(lab, work, "pyftpdlib", True, ca=False)
     finally:
         lab.stop(proc)
+    # the lab CA is not in the system store: the same certificate is then a finding
+    assert "cert-untrusted" in {f["check"] for f in system["findings"]}
+    assert "cert-untrusted" not in {f["check"] for f in doc["findings"]}
+    assert system["certificate"]["chain_to"] == "the system store"
     pasv = next(m for m in doc["modes"] if m["mode"] == "pasv")
     epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
     assert (pasv["outcome"], pasv["stage"]) == ("fail", "data-connect")
