@@ -131,6 +131,9 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
                            findings=tuple(findings), notes=("The greeting failed, so no mode was tried.",),
                            duration_s=round(time.monotonic() - t0, 2))
     feats = _features(d)
+    if t.tls == "explicit" and not feats.auth_tls:  # vsftpd 3.0.3 leaves it out of FEAT
+        feats = replace(feats, auth_tls=True, evidence=feats.evidence + (
+            "AUTH TLS: not listed in FEAT, but answered 234",))
     if (v := banner_version(tuple(banner))):
         findings.append(finding("banner-version", f"greeting: {' / '.join(banner)} (gives {v})"))
     user_reply = d.replies.get("USER")

@@ -36,7 +36,7 @@ def _facts(r: ProbeReport) -> list[tuple[str, str]]:
         yn = lambda v: "?" if v is None else ("yes" if v else "no")  # noqa: E731
         out.append(("FEAT", "answered" if f.feat_answered else "not answered"))
         out.append(("supports", f"AUTH TLS {yn(f.auth_tls)}, CCC {yn(f.ccc)}, EPSV {yn(f.epsv)}, "
-                                f"EPRT {yn(f.eprt)}, MLSD {yn(f.mlsd)} (from FEAT)"))
+                                f"EPRT {yn(f.eprt)}, MLSD {yn(f.mlsd)} (from FEAT unless said below)"))
         out.append(("TLS session reuse", "required" if f.session_reuse_required else
                     "not required" if f.session_reuse_required is False else "not known"))
         out += [("", e) for e in f.evidence]
