@@ -92,3 +92,20 @@ def test_latin1_greeting_is_decoded_with_replacement_and_reported(tmp_path):
     with Hostile("latin1-greeting") as server:
         rc, _, _, _, _ = probe(server, tmp_path, "--tls", "none", "--mode", "epsv", "--fail-on", "info")
     assert rc == 1
+
+
+@pytest.mark.parametrize("behaviour,step,kind", [("endless-multiline", "greeting", "oversize"),
+                                                  ("long-line", "greeting", "oversize"),
+                                                  ("trickle", "greeting", "trickle")])
+def test_the_matrix_probe_has_the_same_bounds(behaviour, step, kind):
+    """The matrix's session (clients/ftplib_probe.run, as its agent runs it) stops the same way."""
+    import resource
+
+    from clients import ftplib_probe
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with Hostile(behaviour) as server:
+        report = ftplib_probe.run({"host": "127.0.0.1", "port": server.port, "tls": "none", "mode": "epsv",
+                                   "pasv_address": "control", "ca": None, "user": "u", "password": "p",
+                                   "timeout": 1.0, "size": 1024, "busy": 0})
+    assert not report.ok and (report.failure.step, report.failure.kind) == (step, kind)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
