@@ -100,9 +100,9 @@ def start(lab, name: str, bad: bool, work: Path):
     pytest.fail(f"{name} did not listen: {(work / f'{name}-{bad}.err').read_text()[-500:]}")
 
 
-def probe(lab, work: Path, name: str, bad: bool, ca: bool = True) -> dict:
+def probe(lab, work: Path, name: str, bad: bool, ca: bool = True, *extra: str) -> dict:
     out = work / f"{name}-{bad}.json"
-    args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--json", str(out)]
+    args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--json", str(out), *extra]
     args += ["--ca", str(certs.ensure().ca)] if ca else []
     user, password = servers.get(name).credentials or ("ftpuser", "ftp-secret")
     if user != "anonymous":
@@ -156,13 +156,17 @@ def test_leaked_private_address_fails_pasv_at_data_connect_and_names_it(lab, wor
     proc = start(lab, "pyftpdlib", True, work)
     try:
         doc = probe(lab, work, "pyftpdlib", True)
-        system = probe(lab, work, "pyftpdlib", True, ca=False)
+        system = probe(lab, work, "pyftpdlib", True, False)
+        verified = probe(lab, work, "pyftpdlib", True, False, "--verify-cert")
     finally:
         lab.stop(proc)
     # the lab CA is not in the system store: the same certificate is then a finding
     assert "cert-untrusted" in {f["check"] for f in system["findings"]}
     assert "cert-untrusted" not in {f["check"] for f in doc["findings"]}
     assert system["certificate"]["chain_to"] == "the system store"
+    # with --verify-cert that certificate fails every mode at the control handshake
+    assert {(m["outcome"], m["stage"], m["kind"]) for m in verified["modes"]} == \
+        {("fail", "tls-handshake", "tls-verify")}
     pasv = next(m for m in doc["modes"] if m["mode"] == "pasv")
     epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
     assert (pasv["outcome"], pasv["stage"]) == ("fail", "data-connect")
