@@ -232,3 +232,13 @@ def _password(work: Path) -> Path:
     pw = work / "password"
     pw.write_text("ftp-secret\n")
     return pw
+
+
+def test_matrix_cases_carry_the_findings_their_facts_show(matrix):
+    cases = matrix("--topology", "server-nat", "--server", "vsftpd", "--client", "ftplib-reuse",
+                   "--tls", "explicit", "--mode", "pasv,epsv", "--pasv-address", "trust",
+                   "--masquerade", "off", "--no-rules")
+    by = {c["mode"]: c for c in cases.values()}
+    found = {m: {f["check"] for f in c["evidence"].get("findings", [])} for m, c in by.items()}
+    assert by["epsv"]["outcome"] == "pass" and found["epsv"] == {"banner-version"}  # still a pass
+    assert by["pasv"]["outcome"] == "fail" and found["pasv"] == {"banner-version", "private-address"}
