@@ -103,6 +103,7 @@ def test_refused_host_is_a_classified_result(tmp_path):
     r = harness("probe", "127.0.0.1:9", "--tls", "none", "--json", str(out), timeout=30)
     doc = json.loads(out.read_text())
     assert r.returncode == 1 and doc["reached"] is False and "refused" in doc["unreached"]
+    jsonschema.validate(doc, json_schema())
 
 
 def test_a_refused_third_party_227_is_a_data_setup_failure_in_the_matrix_too():

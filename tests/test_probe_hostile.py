@@ -10,8 +10,10 @@ import sys
 import threading
 import time
 
+import jsonschema
 import pytest
 
+from harness.probe.model import json_schema
 from hostile_ftp import Hostile
 from conftest import REPO
 
@@ -56,6 +58,7 @@ def test_hostile_server_is_a_bounded_fail_at_its_stage(tmp_path, behaviour, args
     assert rc == 1, text
     assert "internal error" not in text and "Traceback" not in text
     assert doc["schema"] == "probe" and doc["outcome"] == "fail"
+    jsonschema.validate(doc, json_schema())
     (mode,) = doc["modes"]
     assert (mode["outcome"], mode["stage"]) == ("fail", stage), mode
     # the plaintext after 234 is seen in the reply buffer (protocol), or by TLS when it
