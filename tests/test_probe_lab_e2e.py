@@ -135,18 +135,21 @@ def lab():
 
 @pytest.mark.parametrize("name", list(BAD))
 def test_probe_reports_each_misconfiguration_and_only_when_it_is_set(lab, work, name):
-    found = {}
+    found, docs = {}, {}
     for bad in (True, False):
         proc = start(lab, name, bad, work)
         try:
             doc = probe(lab, work, name, bad)
         finally:
             lab.stop(proc)
-        found[bad] = {f["check"] for f in doc["findings"]}
+        found[bad], docs[bad] = {f["check"] for f in doc["findings"]}, doc
         assert doc["reached"] and doc["tls"] == "explicit"
         assert doc["certificate"]["chain"] == "trusted" and doc["certificate"]["name_match"]
     assert BAD[name] <= found[True], found[True]
     assert not (BAD[name] & found[False]) - ({"anonymous"} if name == "vsftpd" else set()), found[False]
+    if name == "proftpd":  # FEAT lists CCC either way; only TLSRequired off lets it through
+        assert docs[True]["features"]["ccc"] is True and docs[False]["features"]["ccc"] is False
+        assert any(e.startswith("CCC tried: 534") for e in docs[False]["features"]["evidence"])
     if name == "pyftpdlib":
         epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
         assert epsv["outcome"] == "pass" and epsv["data"][0]["tls_version"]

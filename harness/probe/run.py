@@ -165,6 +165,10 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
             findings.append(finding("anonymous", "USER anonymous / PASS probe@example.com → "
                                     + _first_recv(a, "230")))
     if t.tls != "none" and logged:
+        c = S.ccc(t)
+        r = c.replies.get("CCC", "")
+        if r:
+            feats = replace(feats, ccc=r[:1] == "2", evidence=feats.evidence + (f"CCC tried: {r}",))
         pc = S.prot_c(t)
         r = pc.replies.get("PROT", "")
         if r[:1] == "2" and "clear-LIST" in pc.replies:

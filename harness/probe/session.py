@@ -83,9 +83,12 @@ def talk(req: dict[str, Any], script) -> Talk:
         out.failure = fp.StepFailed(sess.step, fp._describe(e), fp._kind(e))
     finally:
         if isinstance(sess.sock, ssl.SSLSocket):
-            out.tls_version = sess.sock.version()
-            out.cipher = (sess.sock.cipher() or (None,))[0]
-            out.cert = sess.sock.getpeercert(binary_form=True)
+            try:
+                out.tls_version = sess.sock.version()
+                out.cipher = (sess.sock.cipher() or (None,))[0]
+                out.cert = sess.sock.getpeercert(binary_form=True)
+            except (AttributeError, ValueError, OSError):  # TLS already shut down (CCC)
+                pass
         out.lines = list(sess.transcript)
         out.undecodable = list(sess.wire.undecodable) if sess.wire else []
         try:
@@ -144,6 +147,18 @@ def prot_c(t: Target) -> Talk:
         except fp.StepFailed as e:
             out.replies["clear-LIST-refused"] = e.reply or e.error
     return logged_in(t, then, mode="epsv")
+
+
+def ccc(t: Target) -> Talk:
+    """CCC after a TLS login: a 2xx means the control channel may go back to plaintext
+    (the TLS layer is then closed and QUIT is sent in the clear)."""
+    def then(sess: fp.Session, out: Talk) -> None:
+        if _ask(sess, out, "protect", "CCC")[:1] == "2" and isinstance(sess.sock, ssl.SSLSocket):
+            try:
+                sess.attach(sess.sock.unwrap())
+            except (OSError, ssl.SSLError) as e:
+                out.replies["CCC-unwrap"] = fp._describe(e)
+    return logged_in(t, then)
 
 
 def anonymous(t: Target) -> Talk:
