@@ -133,11 +133,11 @@ def run(args, console: Console) -> int:
                  args.pasv_address, args.follow_foreign_pasv, args.transfers, args.write, args.download, bounds)
     report = probe(t, Options(args.mode, args.fail_on, args.bounce_target,
                               "python -m harness " + shlex.join(sys.argv[1:])))
-    render.terminal(report, console, args.verbose)
-    if args.json:
+    if args.json:  # files first: a closed terminal pipe (| head) must not lose them
         render.write_json(args.json, report)
     if args.markdown:
         args.markdown.write_text(render.markdown(report))
     if args.html:
         args.html.write_text(render.page(report))
+    render.terminal(report, console, args.verbose)
     return EXIT_OK if report.outcome == "pass" else EXIT_FAIL
