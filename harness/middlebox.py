@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from string import Template
 
+from . import admin_rules
 from .model import Middlebox, Topology
 from .observe import _Follow
 from .paths import NAT_DIR, nat_file
@@ -41,9 +42,16 @@ class Middleboxes:
     # -- rulesets ---------------------------------------------------------------
     def load(self, box: str, text: str) -> None:
         """Swap `box`'s ruleset atomically and forget its connections and expectations."""
-        script = "nft -f - && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
-        trace = trace_table() if self.lab.traced else ""  # flush ruleset took the lab's trace table too
-        r = self.lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text + "\n" + trace, timeout=10)
+        trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
+        iptables = admin_rules.syntax(text) == admin_rules.IPTABLES
+        if iptables:
+            load, text_in = "nft flush ruleset && iptables-nft-restore", text
+        else:
+            load, text_in = "nft -f -", "flush ruleset\n" + text + "\n" + trace
+        script = f"{load} && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
+        r = self.lab.run(box, ["sh", "-c", script], input=text_in, timeout=10)
+        if r.returncode == 0 and iptables and trace:
+            r = self.lab.run(box, ["nft", "-f", "-"], input=trace, timeout=10)
         if r.returncode != 0:
             raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
         self.current[box] = text

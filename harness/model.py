@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .family import get as get_family
-
-TLS_MODES = ("none", "explicit", "implicit")
+from .tls import NAMES as TLS_MODES, TlsMode, mode as tls_mode
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
 MASQUERADE = ("on", "off")
@@ -121,9 +120,16 @@ class RuleSet:
     helper: bool = False  # the conntrack FTP helper is attached
     forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
     family: str = "ipv4"  # the files are written for IPv4; rendered in this family
+    syntax: str = "nft"  # or "iptables": an iptables-save file, loaded by iptables-nft-restore
+
+    @property
+    def loader(self) -> list[str]:
+        return ["iptables-nft-restore"] if self.syntax == "iptables" else ["nft", "-f", "-"]
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
+        if self.syntax == "iptables":  # no variables in iptables-save syntax
+            return "\n".join(read_file(f) for f in self.files)
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
@@ -227,9 +233,14 @@ class ServerSpec:
     masquerade: bool = False
     permit_foreign: bool = False  # accept data connections from/to other addresses than the peer
     reuse: str = "default"  # TLS session reuse on data connections: the server's default, or "off"
+
+    @property
+    def mode(self) -> TlsMode:
+        return tls_mode(self.tls)
+
     @property
     def control_port(self) -> int:
-        return 990 if self.tls == "implicit" else 21
+        return self.mode.control_port
 
 
 @dataclass(frozen=True)
@@ -238,6 +249,9 @@ class ClientSpec:
     mode: str = "pasv"
     pasv_address: str | None = "trust"  # None where the policy does not apply
     busy: int = 0  # other sessions holding passive ports open during the case
+    tls_version: str = "1.3"  # the highest TLS version the client offers
+    transfers: int = 1  # upload+download rounds in one control session
+    verify_cert: str = "on"  # on (lab CA), off (no check, curl -k), system (the system CAs only)
 
 
 @dataclass(frozen=True)
@@ -282,7 +296,19 @@ class Case:
             parts.append(f"busy-{c.busy}")
         if self.net.family != "ipv4":  # IPv4 ids stay as they were
             parts.append(self.net.family)
+        parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
         return "/".join(parts)
+
+    def tls_axes(self) -> dict[str, str]:
+        """The issue-14 axes that differ from their defaults (ids and results carry only these)."""
+        c, out = self.client, {}
+        if c.tls_version != ClientSpec.tls_version:
+            out["tls"] = c.tls_version
+        if c.transfers != ClientSpec.transfers:
+            out["transfers"] = str(c.transfers)
+        if c.verify_cert != ClientSpec.verify_cert:
+            out["verify"] = c.verify_cert
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -300,6 +326,9 @@ class Case:
             "busy_sessions": self.client.busy,
             "permit_foreign_addresses": self.server.permit_foreign,
             "reuse_required": self.server.reuse,
+            **({"tls_version": self.client.tls_version} if self.client.tls_version != "1.3" else {}),
+            **({"transfers": self.client.transfers} if self.client.transfers != 1 else {}),
+            **({"verify_cert": self.client.verify_cert} if self.client.verify_cert != "on" else {}),
         }
 
 
@@ -321,6 +350,7 @@ class Result:
     duration_s: float
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
+    stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()

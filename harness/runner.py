@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import certs
 import clients
@@ -23,7 +23,8 @@ import servers
 from . import checks, proof, recording, scratch, signals, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
-from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
+from .tls import DEFAULT_MATRIX as DEFAULT_TLS, mode as tls_mode
+from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, Case,
                     ClientSpec, NetSpec, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .capture import Captures, case_dir
 from .middlebox import Middleboxes
@@ -36,7 +37,7 @@ from .observe import MiddleboxWatch
 class Axes:
     topologies: tuple[str, ...]
     modes: tuple[str, ...] = DATA_MODES
-    tls: tuple[str, ...] = TLS_MODES
+    tls: tuple[str, ...] = DEFAULT_TLS
     pasv_address: tuple[str, ...] = PASV_POLICIES
     masquerade: tuple[str, ...] = MASQUERADE
     servers: tuple[str, ...] = ("pyftpdlib",)
@@ -46,6 +47,9 @@ class Axes:
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
+    tls_versions: tuple[str, ...] = ("1.3",)
+    transfers: int = 1
+    verify_cert: tuple[str, ...] = ("on",)
     families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
 
 
@@ -58,13 +62,16 @@ def plan(axes: Axes) -> list[Case]:
     for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
             tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):
-        if reuse != "default" and tls == "none":
+        if reuse != "default" and not tls_mode(tls).control_tls:
             continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
-        for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy),
-                              replace(axes.net, family=fam)))
+        # TLS version and certificate check mean nothing without TLS: those run once, as default
+        plain = not tls_mode(tls).control_tls
+        for pol, version, verify in itertools.product(
+                policies, ("1.3",) if plain else axes.tls_versions, ("on",) if plain else axes.verify_cert):
+            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify)
+            cases.append(Case(topo, server, client, replace(axes.net, family=fam)))
     return cases
 
 
@@ -293,7 +300,8 @@ class Worker:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
-        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures)
+        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
+                        stops=stops(obs) if verdict.outcome == "fail" else [])
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
@@ -323,6 +331,12 @@ def _step(step: str, fn: Callable, *args, **kw):
 
 def _exc(e: BaseException) -> str:
     return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
+
+
+def stops(obs) -> list[Any]:
+    """The traced packet paths that ended in a drop (harness.trace), for verify's advice."""
+    return [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []
+            if p.verdict in ("drop", "reject") and p.by is not None]
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 class _Registers:
     """verify.load registers a plan's topology; recordings of plan runs need it. Nothing
     here loads the ruleset (no kernel), so inspecting it returns nothing."""
-    def inspect_ruleset(self, text: str) -> dict:
+    def inspect_ruleset(self, text: str, *loader) -> dict:
         return {}
 
 

@@ -11,14 +11,17 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, families, generic, passive, peers, tls, trace
+from . import addressing, balancer, connect, families, generic, passive, peers, tls, tlsfield, trace
 from .gather import Evidence, gather
+from ..probe.case import as_evidence as case_findings
 
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
 
 CHECKS: list[tuple[str, Check]] = [
     ("harness-error", generic.harness_error),
     ("not-expressible", families.substituted_mode),
+    ("ccc-refused", tlsfield.ccc_refused),
+    ("helper-reads-after-ccc", tlsfield.helper_reads_after_ccc),
     ("passed", generic.passed),
     ("nat-tuple-clash", trace.nat_tuple_clash),  # the trace: NAT found no free tuple
     ("ipv4-only-line", families.ipv4_only_line),
@@ -37,6 +40,9 @@ CHECKS: list[tuple[str, Check]] = [
     ("data-port-unreachable", passive.data_port_unreachable),
     ("active-connect-failed", connect.active_connect_failed),
     ("client-known-bug", peers.client_known_bug),
+    ("ccc-dropped-control", tlsfield.ccc_dropped_control),
+    ("data-tls-truncated", tlsfield.data_tls_truncated),
+    ("tls-session-not-resumed", tlsfield.tls_session_not_resumed),
     ("session-reuse-required", tls.session_reuse_required),
     ("tls-failed", tls.tls_failed),
     ("control-connect-failed", connect.control_connect_failed),
@@ -49,5 +55,7 @@ def judge(obs: Observation) -> Verdict:
         v = fn(obs, ev)
         if v is not None:
             v.check = name
+            if found := case_findings(obs.client):
+                v.evidence["findings"] = found  # a pass stays a pass and carries them
             return trace.enrich(obs, v)
     raise AssertionError("other-failure always decides")
