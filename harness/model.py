@@ -351,6 +351,7 @@ class Result:
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
     stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/timing.py)
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()
@@ -364,4 +365,6 @@ class Result:
         )
         if self.captures:
             d["captures"] = self.captures
+        if self.phases:
+            d["phases"] = {k: round(v, 4) for k, v in self.phases.items()}
         return d

@@ -40,7 +40,8 @@ def result_of(c: dict[str, Any]) -> Result:
     v = Verdict(c["outcome"], c.get("stage"), c.get("diagnosis", ""), c.get("evidence") or {},
                 c.get("check", ""))
     rules = _rules(case.topology, c["rules"]) if c.get("rules") is not None else None
-    return Result(case, v, c.get("duration_s", 0.0), rules=rules, captures=c.get("captures", []))
+    return Result(case, v, c.get("duration_s", 0.0), rules=rules, captures=c.get("captures", []),
+                  phases=c.get("phases", {}))
 
 
 def load(path: Path) -> ResultsFile:
