@@ -18,6 +18,8 @@ class MiddleboxView:
     rejected: int = 0  # packets the firewall's reject counter counted
     invalid: int = 0  # packets dropped as invalid state
     log: tuple[str, ...] = ()  # the box's own log (HAProxy)
+    destroyed: tuple[str, ...] = ()  # conntrack DESTROY events (connections it forgot or closed)
+    counters: tuple[tuple[str, int], ...] = ()  # every named counter that counted, with its delta
 
     def parsed_flows(self, box: str) -> list[Flow]:
         return flows(box, list(self.flows))

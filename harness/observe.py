@@ -24,7 +24,10 @@ class MiddleboxWatch:
                               ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
+        self.gone = _Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
+                            ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
         self._counters = self.counters()
+        self.destroyed: list[str] = []
 
     def counters(self) -> dict[str, int]:
         """Packets counted by the firewall's named counters (rejected, invalid)."""
@@ -41,12 +44,14 @@ class MiddleboxWatch:
         delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
                  for k, v in now.items()}
         self._counters = now
+        self.destroyed = self.gone.take()  # read with the rest: one case's events
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
         return expected, self.conns.take(), delta
 
     def close(self) -> None:
         self.expect.close()
         self.conns.close()
+        self.gone.close()
 
 
 class _Follow:

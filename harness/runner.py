@@ -47,6 +47,7 @@ class Axes:
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
     families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
+    keepalive: int = 0  # the client's control-connection keepalive (seconds), 0: its default
 
 
 def plan(axes: Axes) -> list[Case]:
@@ -63,7 +64,7 @@ def plan(axes: Axes) -> list[Case]:
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
         for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy),
+            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy, axes.keepalive),
                               replace(axes.net, family=fam)))
     return cases
 
@@ -274,7 +275,8 @@ class Worker:
             expectations, conns, counters = _step(f"could not read what {w.box.name} saw", w.take)
             boxes[w.box.name] = MiddleboxView(
                 flows=tuple(conns), expectations=tuple(expectations), rejected=counters.get("rejected", 0),
-                invalid=counters.get("invalid", 0), log=tuple(logs.get(w.box.name, ())))
+                invalid=counters.get("invalid", 0), log=tuple(logs.get(w.box.name, ())),
+                destroyed=tuple(w.destroyed), counters=tuple((k, n) for k, n in sorted(counters.items()) if n))
         return Observation(case=case, topology=topology, client=report, server=server.view(),
                            middleboxes=boxes, harness_error=error,
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])

@@ -22,7 +22,7 @@ import servers
 
 from . import topologies
 from .inputs import InputError, read_text
-from .model import DATA_MODES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
+from .model import DATA_MODES, ICMP_POLICIES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ON_OFF = ("on", "off")
@@ -137,10 +137,17 @@ def models() -> dict[str, type[BaseModel]]:
         name: choice(topologies.names())
         helper: Optional[choice(ON_OFF)] = None
         forward_range: ForwardRange = None
+        # path impairments (docs/path.md)
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        icmp: Optional[choice(ICMP_POLICIES)] = None  # default: pass
+        idle_timeout: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
+        mss_clamp: Optional[choice(ON_OFF)] = None
 
     class ScenarioClient(Strict):
         impl: Client
         pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: trust
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
         label: Optional[str] = None
 
     class Match(Strict):

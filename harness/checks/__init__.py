@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, families, generic, passive, peers, tls
+from . import addressing, balancer, connect, families, generic, passive, path, peers, tls
 from .gather import Evidence, gather
 
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
@@ -31,6 +31,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("passive-range-not-forwarded", passive.passive_range_not_forwarded),
     ("data-port-unreachable", passive.data_port_unreachable),
     ("active-connect-failed", connect.active_connect_failed),
+    ("pmtu-black-hole", path.pmtu_black_hole),
+    ("control-idle-timeout", path.control_idle_timeout),
     ("client-known-bug", peers.client_known_bug),
     ("session-reuse-required", tls.session_reuse_required),
     ("tls-failed", tls.tls_failed),
