@@ -68,6 +68,7 @@ class Curl(ClientAdapter):
     order = 2
     summary = "curl 7.88.1 (Debian); EPSV first, skips the PASV address by default, reuses TLS sessions"
     reuses_tls_sessions = True
+    keepalive = "--keepalive-time N (TCP keepalive, on by default every 60 s)"
     known_bugs = (KnownBug("inet_ntop() failed with errno 97",
                            "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
                            "itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive "
@@ -87,6 +88,8 @@ class Curl(ClientAdapter):
              "--cacert", str(ctx.ca), "-u", f"{ctx.user}:{ctx.password}"]
         if case.server.tls == "explicit":
             o.append("--ssl-reqd")
+        if case.client.keepalive:
+            o += ["--keepalive-time", str(case.client.keepalive)]
         mode = case.client.mode
         if mode == "pasv":
             o += ["--ftp-pasv", "--disable-epsv",

@@ -263,6 +263,10 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
     try:
         raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
         raw.settimeout(req["timeout"])
+        if req.get("keepalive"):  # TCP keepalive: ftplib cannot send NOOP while a transfer runs
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL):
+                raw.setsockopt(socket.IPPROTO_TCP, opt, req["keepalive"])
     except OSError as e:
         sess.control.update(connect=_kind(e), error=_describe(e))
         raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
@@ -396,6 +400,8 @@ class FtplibProbe(ClientAdapter):
     name = "ftplib"
     order = 0
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
+    keepalive = ("TCP keepalive set on the control socket by the probe (SO_KEEPALIVE, TCP_KEEPIDLE); "
+                 "ftplib itself cannot send NOOP while a transfer runs")
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
     reusing_variant = "ftplib-reuse"
@@ -426,7 +432,7 @@ class FtplibProbe(ClientAdapter):
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
                "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
                "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse,
-               "keylog": str(ctx.keylog) if ctx.keylog else None}
+               "keylog": str(ctx.keylog) if ctx.keylog else None, "keepalive": case.client.keepalive}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")
