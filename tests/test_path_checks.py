@@ -1,0 +1,41 @@
+"""Path impairment checks on recorded observations (real runs: scenarios 09 and 10).
+
+Recorded with harness.execute(..., record=DIR) on real namespaces; no network here."""
+from pathlib import Path
+
+from harness import checks, fixes, recording
+from harness.stages import place
+
+FIX = Path(__file__).parent / "fixtures" / "observations"
+IDLE = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__idle-2s__rate-3mbit.json"
+PMTU = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__mtu-1400__icmp-drop.json"
+
+
+def test_idle_timeout_is_named_from_the_conntrack_destroy_event():
+    obs = recording.load(FIX / IDLE)
+    v = checks.judge(obs)
+    assert (v.outcome, v.stage, v.check) == ("fail", "completion", "control-idle-timeout")
+    gone = v.evidence["conntrack_destroyed"]["fw"][-1]
+    assert "[DESTROY]" in gone and "dport=21" in gone and gone in v.diagnosis
+    assert v.evidence["firewall_dropped_forgotten"]["fw"] > 0
+
+
+def test_completion_stage_data_done_but_no_final_reply():
+    obs = recording.load(FIX / IDLE)
+    assert place(obs.client, "explicit").stage == "completion"
+    assert obs.client.data[-1].preliminary.startswith("1") and obs.client.data[-1].final is None
+
+
+def test_pmtu_black_hole_is_named_from_the_icmp_drop_counter():
+    obs = recording.load(FIX / PMTU)
+    v = checks.judge(obs)
+    assert (v.outcome, v.stage, v.check) == ("fail", "transfer", "pmtu-black-hole")
+    assert v.evidence["firewall_dropped_icmp"]["fw"] > 0
+
+
+def test_fixes_offered_for_each_impairment():
+    for name, want in ((IDLE, {"raise-idle-timeout", "control-keepalive"}),
+                       (PMTU, {"allow-icmp-frag-needed", "mss-clamp"})):
+        obs = recording.load(FIX / name)
+        got = {f.name for f, _ in fixes.candidates(obs.case, checks.judge(obs))}
+        assert want <= got
