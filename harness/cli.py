@@ -151,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
     rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)")
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
+    rp.add_argument("--prove-minimal", action="store_true",
+                    help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     rp.add_argument("--json", type=Path, metavar="PATH", help="write the scenario's results as JSON")
     rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
@@ -312,7 +314,8 @@ def cmd_reproduce(args, console: Console) -> int:
         attempts = [] if args.no_fixes else reproduce.plan_fixes(results)
         if attempts:
             unique = list({a.case.id: a.case for a in attempts}.values())
-            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err)
+            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err,
+                                  prove_minimal=args.prove_minimal)
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)

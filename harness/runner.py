@@ -30,6 +30,7 @@ from .middlebox import Middleboxes
 from .evidence import MiddleboxView
 from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
+from .paths import nat_file
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ class Worker:
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
-                  minimal=self.run.prove_minimal,
+                  minimal=self.run.prove_minimal, given=topologies.path_conditions(topology, nat_file),
                   replay=lambda: checks.judge(self.observe(lab, topology, server, case, timeout=REPLAY_TIMEOUT)))
             result.duration_s = time.monotonic() - t0
         return result

@@ -13,7 +13,7 @@ from typing import Callable
 from .. import family
 from ..model import NetSpec, ServerSpec, Topology
 from ._family import in_family
-from ._path import with_path
+from ._path import conditions as path_conditions, with_path  # noqa: F401 - path_conditions: the runner's proofs
 
 Builder = Callable[[ServerSpec, NetSpec], Topology]
 

@@ -19,6 +19,22 @@ FILES = (
 )
 
 
+# The path's conditions: they stay in place when derived rules are proven by replay, as an
+# upstream device would; the rules are proven under them (the clamp, for instance).
+CONDITIONS = ("path-icmp-drop.nft", "path-idle-timeout.nft")
+
+
+def conditions(topo: Topology, read_file) -> dict[str, str]:
+    """Per firewall, the nft text of the path conditions it carries ("" files: none)."""
+    out = {}
+    for box in topo.middleboxes:
+        files = tuple(f for f in (box.ruleset.files if box.ruleset else ()) if f in CONDITIONS)
+        if files:
+            out[box.name] = "\n" + replace(box.ruleset, name=f"{box.ruleset.name} path conditions",
+                                           files=files).render(read_file)
+    return out
+
+
 def with_path(topo: Topology, net: NetSpec) -> Topology:
     if not net.path_parts():
         return topo
