@@ -174,6 +174,22 @@ def _mss(c: Case) -> Case:
     return replace(c, net=replace(c.net, mss_clamp=True))
 
 
+@fix("hairpin-nat", "hairpin NAT on the router: port-forward inside clients that dial the public "
+     "address too, and masquerade them so the server's replies return through the router",
+     "inside clients reach the server from the router's address: the server's logs no longer show who they are",
+     lambda c, v: v.check == "hairpin-missing" and not c.net.hairpin_nat)
+def _hairpin(c: Case) -> Case:
+    return replace(c, net=replace(c.net, hairpin_nat=True))
+
+
+@fix("same-port-numbers", "publish the passive range under its own numbers "
+     "(e.g. -p 50000-50009:50000-50009), so the port the server advertises is the public one",
+     "none, but the public port numbers change for everyone who relied on the mapped ones",
+     lambda c, v: v.check == "passive-port-translated" and c.net.port_map is not None)
+def _same_ports(c: Case) -> Case:
+    return replace(c, net=replace(c.net, port_map=None))
+
+
 def candidates(case: Case, verdict: Verdict) -> list[tuple[Fix, Case]]:
     """Every registered fix that applies to this failing case, with the changed case."""
     return [(f, f.change(case)) for f in FIXES if f.applies(case, verdict)]

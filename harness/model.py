@@ -248,6 +248,9 @@ class NetSpec:
     idle_timeout: int = 0  # seconds the firewall keeps an idle control connection; 0: default
     rate: str = ""  # bandwidth of the client's link (tbf), e.g. "3mbit"; "" unlimited
     mss_clamp: bool = False  # the firewall clamps the TCP MSS to the route MTU
+    port_map: PassiveRange | None = None  # the firewall publishes the passive ports as this range
+    hairpin: bool = False  # the client sits on the server's LAN and dials the public address
+    hairpin_nat: bool = False  # the firewall hairpins (DNAT + masquerade) inside clients
 
     def forwarded(self, server: ServerSpec) -> PassiveRange:
         return self.forward_range or server.passive
@@ -256,7 +259,9 @@ class NetSpec:
         """The path impairments as case id parts (none: the id stays as it was)."""
         return [p for p, on in ((f"mtu-{self.mtu}", self.mtu), (f"icmp-{self.icmp}", self.icmp != "pass"),
                                 (f"idle-{self.idle_timeout}s", self.idle_timeout),
-                                (f"rate-{self.rate}", self.rate), ("mss-clamp", self.mss_clamp)) if on]
+                                (f"rate-{self.rate}", self.rate), ("mss-clamp", self.mss_clamp),
+                                (f"map-{self.port_map}", self.port_map), ("hairpin", self.hairpin),
+                                ("hairpin-nat", self.hairpin_nat)) if on]
 
 
 @dataclass(frozen=True)

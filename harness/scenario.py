@@ -82,7 +82,8 @@ def load(path: Path) -> Scenario:
     fwd = topo.forward_range
     net = NetSpec(forward_range=fwd if isinstance(fwd, PassiveRange) else None, forward_none=fwd == "none",
                   mtu=topo.mtu or 0, icmp=topo.icmp or "pass", idle_timeout=topo.idle_timeout or 0,
-                  rate=topo.rate or "", mss_clamp=topo.mss_clamp == "on")
+                  rate=topo.rate or "", mss_clamp=topo.mss_clamp == "on", port_map=topo.port_map,
+                  hairpin=topo.hairpin == "on", hairpin_nat=topo.hairpin_nat == "on")
     srv = doc.server
     tls = tuple(srv.tls or ("explicit",))
     cases: list[Case] = []

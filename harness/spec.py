@@ -143,6 +143,9 @@ def models() -> dict[str, type[BaseModel]]:
         idle_timeout: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
         rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
         mss_clamp: Optional[choice(ON_OFF)] = None
+        port_map: PortRange = None  # the public range the passive ports are published as
+        hairpin: Optional[choice(ON_OFF)] = None  # the client on the server's LAN (server-nat)
+        hairpin_nat: Optional[choice(ON_OFF)] = None
 
     class ScenarioClient(Strict):
         impl: Client

@@ -27,6 +27,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("asymmetric-route", connect.asymmetric_route),
     ("advertised-address-unreachable", addressing.advertised_unreachable),
     ("balanced-to-another-backend", balancer.balanced_apart),
+    ("hairpin-missing", path.hairpin_missing),
+    ("passive-port-translated", path.passive_port_translated),
     ("passive-port-outside-range", passive.passive_port_outside_range),
     ("passive-range-not-forwarded", passive.passive_range_not_forwarded),
     ("data-port-unreachable", passive.data_port_unreachable),

@@ -3,6 +3,7 @@
 counter counted "fragmentation needed" while full-size data stalled). docs/path.md."""
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ..model import Verdict
@@ -63,3 +64,64 @@ def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
             f"fragmentation-needed / packet-too-big through the firewall, or clamp the TCP MSS "
             f"to the path's MTU on it.")
     return Verdict("fail", f["stage"], text, ev)
+
+
+def _ended_at_box(obs: Observation, ip: str, port: int) -> tuple[str, str] | None:
+    """(box, conntrack line) of an untranslated connection to ip:port that ended at the box itself."""
+    for box, v in obs.middleboxes.items():
+        own = {i.split("/")[0] for _, i in obs.topology.interfaces(box)}
+        for f in v.parsed_flows(box):
+            if f.dst == ip and f.dport == port and not f.dnat and ip in own:
+                return box, f.describe()
+    return None
+
+
+def hairpin_missing(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, topo = ev["failure"], obs.topology
+    if f is None or f["stage"] not in ("connect", "data-connect") or not obs.client:
+        return None
+    client_ip, box = topo.address_of(topo.client), topo.owner_of(topo.server_public)
+    nets = [_net(cidr) for _, cidr in topo.interfaces(box)] if box else []
+    inside = any(_ip(client_ip) in n and _ip(topo.server_public) not in n for n in nets)
+    d = last_data(obs)
+    target = (topo.server_public, obs.case.server.control_port) if f["stage"] == "connect" else \
+        ((d.target.host, d.target.port) if d.target else None)
+    seen = _ended_at_box(obs, *target) if inside and target else None
+    if not seen:
+        return None
+    ev["conntrack_untranslated"] = seen[1]
+    text = (f"The client {client_ip} sits on a network inside {seen[0]}, behind the same router as "
+            f"the server, and dialled the server's public address {target[0]}:{target[1]}. {seen[0]} "
+            f"port-forwards only what arrives from outside, so the connection ended at {seen[0]} "
+            f"itself, untranslated (conntrack: {seen[1]}), and {f['kind']}. Add hairpin NAT on "
+            f"{seen[0]} (port-forward inside clients too and masquerade them), or let inside clients "
+            f"use the server's inside address (split DNS).")
+    return Verdict("fail", f["stage"], text, ev)
+
+
+def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_interface(cidr).network
+
+
+def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(addr)
+
+
+def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
+    f, d, pm = ev["failure"], last_data(obs), obs.case.net.port_map
+    rng = obs.case.server.passive
+    if f is None or f["stage"] != "data-connect" or pm is None or d.advertised_port not in rng or not d.target:
+        return None
+    seen = _ended_at_box(obs, d.target.host, d.target.port)
+    public = pm.first + d.advertised_port - rng.first
+    if seen:
+        ev["conntrack_untranslated"] = seen[1]
+    where = f" (conntrack: {seen[1]})" if seen else ""
+    text = (f"The firewall publishes the server's passive ports under other numbers ({pm} outside "
+            f"-> {rng} on the server), but the server advertised its own port {d.advertised_port} "
+            f"in '{d.reply}'. Outside, port {d.advertised_port} is not forwarded: the client's "
+            f"connection to {d.target} {'ended at the firewall, untranslated' if seen else 'failed'}"
+            f"{where}, and {f['kind']}; the public port was {public}. An FTP helper can rewrite the "
+            f"port in plain FTP only (never under TLS); publish the passive range under the same "
+            f"numbers ({rng}:{rng}).")
+    return Verdict("fail", "data-connect", text, ev)
