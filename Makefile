@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # command:Debian package pairs the harness runs
 TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:coreutils \
           unshare:util-linux ss:iproute2 curl:curl lftp:lftp openssl:openssl apt-get:apt dpkg-deb:dpkg \
-          tcpdump:tcpdump tshark:tshark chromium:chromium tayga:tayga
+          tcpdump:tcpdump tshark:tshark chromium:chromium tayga:tayga iptables-nft-restore:iptables
 # Libraries the cached FTP servers (vsftpd, proftpd, pure-ftpd) link against.
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2

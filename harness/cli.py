@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import datetime as dt
 import os
 import shutil
@@ -19,7 +20,7 @@ import servers
 from . import family, inputs, reproduce, scenario, scratch, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
-from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange, Result
+from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange
 from .reports import html, jsonfile, junit, markdown, terminal
 from .reports import rules as rules_report
 from .execute import execute
@@ -162,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     vp.add_argument("--json", type=Path, metavar="PATH", help="write the plan's results as JSON")
     vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    vp.add_argument("--patch-dir", type=Path, metavar="DIR",
+                    help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
 
     sub.add_parser("list", help="list topologies, servers and clients")
 
@@ -334,29 +337,41 @@ def cmd_reproduce(args, console: Console) -> int:
 
 
 def cmd_verify(args, console: Console) -> int:
+    from . import advise
     be = get_backend(args.backend)
     be.preflight()
-    p = verify.load(args.plan, be)
     check_outputs(args)
+    if args.patch_dir:
+        inputs.writable_dir(args.patch_dir, "--patch-dir")
+    p = verify.load(args.plan, be)
     if p.story:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
     err = Console(stderr=True)
+
+    def run(cases, label, rules=False):
+        return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules)[0]
+
     try:
         results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
         failing = [r for r in results if r.verdict.outcome == "fail"]
-        reference: list[Result] = []
+        advice = []
         if failing:
-            ref_cases = list({c.id: c for c in (verify.reference_case(p, r.case) for r in failing)}.values())
-            reference, _, _ = execute(ref_cases, backend=args.backend, jobs=args.jobs,
-                                      label="reference", err=err)
+            ref_cases = list({c.id: c for c in (replace(r.case, topology=p.reference) for r in failing)}.values())
+            reference = run(ref_cases, "reference", rules=True)
+            advice = advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules))
     except Interrupted as e:
         return interrupted(e, args, err, {"plan": str(args.plan)})
-    found = verify.findings(p, results, reference, verify.admin_ruleset(p, be))
-    verify.report(p, results, found, console)
+    finally:
+        shutil.rmtree(p.workdir, ignore_errors=True)
+    verify.report(p, results, advice, console)
+    if args.patch_dir:
+        for path, command in verify.write_patches(p, advice, args.patch_dir):
+            console.print(f"proven change written to {path} (apply with: {command})")
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan)})
+            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan),
+                                  "advice": [a.to_json() for a in advice]})
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
     return EXIT_CASE_ERROR if bad else EXIT_OK
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from string import Template
 
+from . import admin_rules
 from .model import Middlebox, Topology
 from .observe import _Follow
 from .paths import NAT_DIR, nat_file
@@ -36,8 +37,12 @@ class Middleboxes:
     # -- rulesets ---------------------------------------------------------------
     def load(self, box: str, text: str) -> None:
         """Swap `box`'s ruleset atomically and forget its connections and expectations."""
-        script = "nft -f - && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
-        r = self.lab.run(box, ["sh", "-c", script], input="flush ruleset\n" + text, timeout=10)
+        if admin_rules.syntax(text) == admin_rules.IPTABLES:
+            load, text_in = "nft flush ruleset && iptables-nft-restore", text
+        else:
+            load, text_in = "nft -f -", "flush ruleset\n" + text
+        script = f"{load} && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
+        r = self.lab.run(box, ["sh", "-c", script], input=text_in, timeout=10)
         if r.returncode != 0:
             raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
         self.current[box] = text

@@ -124,9 +124,16 @@ class RuleSet:
     helper: bool = False  # the conntrack FTP helper is attached
     forwards: str | None = None  # the passive range it forwards/opens; "" none; None: n/a
     family: str = "ipv4"  # the files are written for IPv4; rendered in this family
+    syntax: str = "nft"  # or "iptables": an iptables-save file, loaded by iptables-nft-restore
+
+    @property
+    def loader(self) -> list[str]:
+        return ["iptables-nft-restore"] if self.syntax == "iptables" else ["nft", "-f", "-"]
 
     def render(self, read_file) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
+        if self.syntax == "iptables":  # no variables in iptables-save syntax
+            return "\n".join(read_file(f) for f in self.files)
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
@@ -339,6 +346,7 @@ class Result:
     duration_s: float
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
+    stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()

@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import certs
 import clients
@@ -291,7 +291,8 @@ class Worker:
             verdict = checks.judge(obs)
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
-        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures)
+        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
+                        stops=stops(obs) if verdict.outcome == "fail" else [])
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
@@ -321,6 +322,12 @@ def _step(step: str, fn: Callable, *args, **kw):
 
 def _exc(e: BaseException) -> str:
     return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
+
+
+def stops(obs) -> list[Any]:
+    """The traced packet paths that ended in a drop (harness.trace), for verify's advice."""
+    return [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []
+            if p.verdict in ("drop", "reject") and p.by is not None]
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:

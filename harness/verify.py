@@ -1,25 +1,45 @@
-"""verify: pre-deployment check of an admin's own firewall ruleset.
+"""verify: pre-deployment check of an admin's own firewall ruleset (the plan file).
 
-The plan names the ruleset file (loaded as written into the lab's firewall, with the lab's
-addresses supplied as nft variables), the server and its settings, and the clients that must
-work. Every case runs through the admin's ruleset. Each failing case runs again through the
-harness's reference ruleset; where that passes, the rules it needed (derived and proven by
-replay) are compared with the admin's ruleset to name what is missing.
+The plan names the ruleset file (nftables, loaded as written with the lab's addresses as
+variables, or an iptables-save file, loaded by iptables-nft-restore), the layout, the server
+and its settings, and the clients that must work. Every case runs through the admin's ruleset;
+advise.py proves changes to that file for the cases that fail.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+import os
+import shutil
+import tempfile
 from typing import Any
 
-from . import coverage, fixes, spec, topologies
+from . import admin_rules, spec, topologies
 from .inputs import InputError, read_text
 from .model import Case, NetSpec, PassiveRange, Result, RuleSet
-from .rules import Rule
+from .paths import nat_file
 from .runner import Axes, plan
 
-LAYOUTS = ("server-nat", "direct")  # lab layouts whose one firewall the admin's ruleset replaces
-# (the plan schema's `topology` choices come from here: harness/spec.py)
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    reference: str  # the registered topology whose one firewall the admin's ruleset replaces
+    what: str
+    hook: str = "forward"  # where this box decides new connections of the case
+    balanced: bool = False  # several servers behind it: advice names none of them
+
+
+# The plan schema's `topology` choices come from here (harness/spec.py).
+LAYOUTS = {x.name: x for x in (
+    Layout("server-nat", "server-nat", "your firewall port-forwards to the server (inbound NAT)"),
+    Layout("direct", "direct", "your firewall routes to a public server (no NAT)"),
+    Layout("client-nat", "client-nat", "your outbound firewall in front of the clients (active mode too)"),
+    Layout("lb-haproxy", "lb-source", "your ruleset on the balancer box, HAProxy (balance source) behind it",
+           "input", True),
+    Layout("lb-nft", "lb-nft-source", "your ruleset on the balancer box; it does the balancing itself "
+                                      "($VIP $S1 $S2)", balanced=True),
+)}
 
 
 @dataclass
@@ -32,6 +52,35 @@ class Plan:
     cases: list[Case]
     labels: dict[str, str] = field(default_factory=dict)  # case id -> client label
     variables: dict[str, str] = field(default_factory=dict)
+    syntax: str = admin_rules.NFT
+    text: str = ""  # the admin's file as written
+    workdir: Path | None = None  # lab copies of the admin's file and of candidate changes
+    admin_json: dict[str, Any] = field(default_factory=dict)  # as `nft -j list ruleset` shows it
+
+    @property
+    def reference(self) -> str:
+        return LAYOUTS[self.layout].reference
+
+    def register(self, name: str, text: str) -> None:
+        """A topology `name`: the layout with `text` (the admin's file or a changed copy) as
+        its firewall's ruleset."""
+        copy = self.workdir / name.replace(":", "_").replace("/", "_") / self.ruleset.name  # trace sources
+        copy.parent.mkdir()  # keep the admin's file name
+        copy.write_text(admin_rules.absolute_includes(text, self.ruleset.parent)
+                        if self.syntax == admin_rules.NFT else text)
+
+        def build(server, net):
+            topo = topologies.build(self.reference, server, net)
+            box = topo.middleboxes[0]
+            defines = dict(box.ruleset.defines)
+            defines["PASV_RANGE"] = str(server.passive)
+            self.variables.update(defines)
+            own = RuleSet(f"{self.ruleset.name} (your ruleset)", (str(copy),), tuple(defines.items()),
+                          forwards=None, syntax=self.syntax)
+            hosts = tuple(replace(h, ruleset=own) if h.name == box.name else h for h in topo.hosts)
+            return replace(topo, hosts=hosts)
+
+        topologies.register(name, f"{self.layout} with {self.ruleset.name}", build)
 
 
 def load(path: Path, backend) -> Plan:
@@ -39,119 +88,104 @@ def load(path: Path, backend) -> Plan:
     doc, src = spec.load(path, "plan")
     rules_path = (path.parent / doc.ruleset).resolve()
     try:
-        read_text(rules_path, "ruleset file")
+        admin_text = read_text(rules_path, "ruleset file")
     except InputError as e:
         raise src.error(("ruleset",), str(e)) from None
-    layout = doc.topology
     srv = doc.server
-    impl = srv.impl
     tls = tuple(srv.tls or ("explicit",))
     masq = tuple(srv.masquerade or ("on",))
     passive = srv.passive_range or PassiveRange(50000, 50009)
     reuse = tuple(srv.session_reuse or ("default",))
 
     name = f"plan:{path.stem}"
-    variables: dict[str, str] = {}
-
-    def build(server, net):
-        topo = topologies.build(layout, server, net)
-        box = topo.middleboxes[0]
-        defines = dict(box.ruleset.defines)
-        defines["PASV_RANGE"] = str(server.passive)
-        variables.update(defines)
-        own = RuleSet(f"{path.stem} (your ruleset)", (str(rules_path),), tuple(defines.items()),
-                      forwards=None)
-        hosts = tuple(replace(h, ruleset=own) if h.name == box.name else h for h in topo.hosts)
-        return replace(topo, name=name, summary=f"{layout} with {rules_path.name}", hosts=hosts)
-
-    topologies.register(name, f"{layout} with your ruleset {rules_path.name}", build)
-    cases: list[Case] = []
-    labels: dict[str, str] = {}
+    p = Plan(path, src.story, rules_path, doc.topology, name, [], syntax=admin_rules.syntax(admin_text),
+             text=admin_text, workdir=Path(tempfile.mkdtemp(prefix="ftps-verify-")))
+    p.register(name, admin_text)
     for c in doc.clients:
         axes = Axes(topologies=(name,), modes=tuple(c.modes or ("pasv", "epsv")), tls=tls,
                     pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
-                    servers=(impl,), clients=(c.impl,), passive=passive, reuse=reuse)
+                    servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse)
         for k in plan(axes):
-            if k.id not in labels:
-                cases.append(k)
-                labels[k.id] = c.label or c.impl
-    p = Plan(path, src.story, rules_path, layout, name, cases, labels)
-    # Fail early, with nft's own words, if the ruleset does not load.
-    topo = topologies.build(name, cases[0].server, NetSpec())
-    text = topo.middleboxes[0].ruleset.render(lambda f: Path(f).read_text())
+            if k.id not in p.labels:
+                p.cases.append(k)
+                p.labels[k.id] = c.label or c.impl
+    # Fail early, with nft's (or iptables-restore's) own words, if the ruleset does not load.
+    box = topologies.build(name, p.cases[0].server, NetSpec()).middleboxes[0].ruleset
+    rendered = box.render(nat_file)
     try:
-        backend.inspect_ruleset(text)
+        p.admin_json = backend.inspect_ruleset(rendered, box.loader)
     except ValueError as e:
-        raise src.error(("ruleset",), f"nft refuses {rules_path.name} with the lab's variables "
-                        f"({', '.join(variables)}): {e}") from None
-    p.variables = variables
+        shutil.rmtree(p.workdir, ignore_errors=True)
+        offset = rendered.count("\n") - admin_text.count("\n")
+        what = (f"iptables-nft-restore refuses {rules_path.name}" if p.syntax == admin_rules.IPTABLES else
+                f"nft refuses {rules_path.name} with the lab's variables ({', '.join(p.variables)})")
+        raise src.error(("ruleset",), f"{what}:\n" + admin_rules.load_error(str(e), rules_path, offset)) from None
     return p
 
 
-@dataclass
-class Finding:
-    result: Result  # through the admin's ruleset
-    reference: Result | None = None  # the same case through the harness's reference ruleset
-    missing: list[Rule] = field(default_factory=list)
-    settings: list[str] = field(default_factory=list)
-
-
-def reference_case(p: Plan, case: Case) -> Case:
-    return replace(case, topology=p.layout)
-
-
-def findings(p: Plan, results: list[Result], reference: list[Result], admin_json: dict[str, Any]) -> list[Finding]:
-    ref = {r.case.id: r for r in reference}
-    out = []
-    for r in results:
-        if r.verdict.outcome != "fail":
-            continue
-        f = Finding(r, ref.get(reference_case(p, r.case).id))
-        if f.reference and f.reference.verdict.outcome == "pass" and f.reference.rules:
-            needed = [rule for fw in f.reference.rules.values() for rule in fw.rules]
-            f.missing = coverage.missing(admin_json, needed)
-        elif f.reference:
-            f.settings = [f"{x.name}: {x.what}" for x, _ in fixes.candidates(r.case, r.verdict)
-                          if x.name not in ("helper",)]
-        out.append(f)
-    return out
-
-
-def admin_ruleset(p: Plan, backend) -> dict[str, Any]:
-    """The admin's ruleset, with the lab's variables, as `nft -j list ruleset` sees it."""
-    case = p.cases[0]
-    topo = topologies.build(p.topology, case.server, case.net)
-    return backend.inspect_ruleset(topo.middleboxes[0].ruleset.render(lambda f: Path(f).read_text()))
-
-
 def introduce(p: Plan, console) -> None:
-    console.print(f"your ruleset {p.ruleset} runs as the firewall of the lab's {p.layout} layout; "
-                  "the lab supplies these variables: " + ", ".join(f"${k}={v}" for k, v in p.variables.items()))
+    where = f"runs as the firewall of the lab's {p.layout} layout ({LAYOUTS[p.layout].what})"
+    values = ", ".join(f"${k}={v}" for k, v in p.variables.items())
+    if p.syntax == admin_rules.IPTABLES:
+        console.print(f"your iptables-save file {p.ruleset} {where}; iptables-save has no variables, so it "
+                      f"names the lab's own addresses and interfaces: {values.replace('$', '')}")
+    else:
+        console.print(f"your ruleset {p.ruleset} {where}; the lab supplies these variables: {values}")
 
 
-def report(p: Plan, results: list[Result], found: list[Finding], console) -> None:
+def report(p: Plan, results: list[Result], advice: list, console) -> None:
     from rich.text import Text
 
     from .reports import terminal
     console.print(terminal.matrix(results))
-    for f in found:
-        r = f.result
+    shown: dict[str, str] = {}
+    for a in advice:
+        r = a.result
         console.print(Text.assemble(("✗ ", "bold red"), (p.labels.get(r.case.id, ""), "bold"), f"  {r.case.id}"))
         console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
-        if f.missing:
-            console.print(Text("    missing from your ruleset (proven necessary by the reference run):",
-                               style="bold yellow"))
-            for rule in f.missing:
-                ports = f" tcp {rule.dports}" if rule.dports else ""
-                to = f" -> {rule.to}" if rule.to else ""
-                console.print(Text(f"      {rule.kind}{ports}{to}: {rule.why}"))
-        elif f.settings:
-            console.print(Text("    the reference firewall fails too, so a setting is at fault; fixes that "
-                               "apply: " + "; ".join(f.settings), style="yellow"))
-        elif f.reference:
-            console.print(Text(f"    reference run: {f.reference.verdict.outcome} - "
-                               f"{f.reference.verdict.diagnosis}", style="dim"))
+        for line in a.stopped:
+            console.print(Text(f"    stopped: {line}", style="dim" if not a.traced else ""))
+        if a.unchanged_passed:
+            console.print(Text(f"    this case passed {a.unchanged_passed} time(s) when re-run through your "
+                               "unchanged file: it fails only sometimes, so no re-run can prove that a change "
+                               "fixed it; the diagnosis above is what this run saw", style="yellow"))
+        elif a.proven:
+            console.print(Text(f"    proven by re-running this case through your changed file "
+                               f"({a.tried} re-runs; smallest first):", style="bold yellow"))
+            for x in a.proven:
+                d = x.diff
+                if x.setting:
+                    console.print(Text(f"    - outside the ruleset too: {x.setting}", style="yellow"))
+                console.print(Text("\n".join(f"    - {w}" for w in x.edit.what.splitlines())))
+                if d in shown:
+                    console.print(Text(f"      (the same diff as for {shown[d]})", style="dim"))
+                    continue
+                shown[d] = r.case.id
+                console.print(Text("\n".join("      " + l for l in d.splitlines())), highlight=False,
+                              soft_wrap=True)
+        elif a.settings:
+            console.print(Text("    nothing in your ruleset fixes this case; a re-run through your ruleset "
+                               "passed with: " + "; ".join(a.settings), style="yellow"))
+        else:
+            ref = a.reference
+            why = f" (the reference firewall: {ref.verdict.outcome}: {ref.verdict.diagnosis})" if ref else ""
+            console.print(Text(f"    no change proven: {a.tried} candidate re-runs, none passed{why}",
+                               style="yellow"))
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
     console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
                        + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
                        style="bold green" if not bad else "bold red"))
+
+
+def write_patches(p: Plan, advice: list, folder: Path) -> list[tuple[Path, str]]:
+    """The smallest proven change of each failing case, one file per distinct change; each
+    with the command that applies it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    where = "" if not os.path.relpath(p.ruleset).startswith("..") else f" -d {p.ruleset.parent}"
+    out: dict[str, tuple[Path, str]] = {}
+    for a in advice:
+        if a.proven and a.proven[0].diff not in out:
+            path = folder / f"{len(out) + 1:02d}-{p.labels.get(a.result.case.id, 'case')}.patch"
+            path.write_text(a.proven[0].diff)
+            out[a.proven[0].diff] = (path, f"patch -p0{where} < {path}")
+    return list(out.values())

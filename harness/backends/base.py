@@ -74,7 +74,7 @@ class Backend(ABC):
         """Build the topology. On failure, leave nothing behind and raise."""
 
     @abstractmethod
-    def inspect_ruleset(self, text: str) -> dict:
+    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict:
         """Load an nft ruleset into a throwaway host and return `nft -j list ruleset`.
         Raises ValueError with nft's message if nft refuses it."""
 

@@ -263,9 +263,9 @@ class DockerBackend(Backend):
             raise
         return lab
 
-    def inspect_ruleset(self, text: str) -> dict:
+    def inspect_ruleset(self, text: str, loader=("nft", "-f", "-")) -> dict:
         from .netns import NetnsBackend
-        return NetnsBackend().inspect_ruleset(text)  # pure nft parsing; a throwaway netns is enough
+        return NetnsBackend().inspect_ruleset(text, loader)  # pure nft parsing; a throwaway netns is enough
 
     def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
         try:

@@ -138,7 +138,7 @@ class NetnsLab(Lab):
         for box in topo.middleboxes:
             if box.ruleset is not None:
                 text = box.ruleset.render(nat_file)
-                r = self.run(box.name, ["nft", "-f", "-"], input=text, timeout=10)
+                r = self.run(box.name, box.ruleset.loader, input=text, timeout=10)
                 if r.returncode != 0:
                     raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")
 
@@ -271,12 +271,14 @@ class NetnsBackend(Backend):
             raise
         return lab
 
-    def inspect_ruleset(self, text: str) -> dict:
+    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict:
+        """Load `text` in a throwaway namespace; its ruleset as nft JSON (ValueError: the
+        loader's message)."""
         import json
         name = f"{NAME_PREFIX}inspect{os.getpid()}-x"
         subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         try:
-            r = subprocess.run(["ip", "netns", "exec", name, "nft", "-f", "-"], input=text,
+            r = subprocess.run(["ip", "netns", "exec", name, *loader], input=text,
                                capture_output=True, text=True, timeout=10)
             if r.returncode != 0:
                 raise ValueError(r.stderr.strip())

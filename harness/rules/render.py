@@ -7,7 +7,7 @@ from . import KINDS, FirewallRules, Rule
 CLAMP_NFT = "tcp flags syn tcp option maxseg size set rt mtu"
 
 
-def _nft_match(r: Rule, fam: Family) -> str:
+def nft_match(r: Rule, fam: Family) -> str:
     parts = []
     if r.iif:
         parts.append(f'iifname "{r.iif}"')
@@ -38,34 +38,34 @@ def nft(fw: FirewallRules, header: str = "") -> str:
         out += ["", "    ct helper ftp-std {", '        type "ftp" protocol tcp;', f"        l3proto {fam.nft};",
                 "    }", "", "    chain helpers {",
                 "        type filter hook prerouting priority filter; policy accept;"]
-        out += [f'        {_nft_match(r, fam)} ct helper set "ftp-std"{_comment(r)}' for r in by["helper"]]
+        out += [f'        {nft_match(r, fam)} ct helper set "ftp-std"{_comment(r)}' for r in by["helper"]]
         out += ["    }"]
     # The NAT chains exist even when empty: the kernel only NATs where a nat chain is hooked,
     # and the helper's pinholes need that to translate data connections.
     out += ["", "    chain prerouting_nat {", "        type nat hook prerouting priority dstnat; policy accept;"]
-    out += [f"        {_nft_match(r, fam)} dnat {fam.nft} to {r.to}{_comment(r)}" for r in by["dnat"]]
+    out += [f"        {nft_match(r, fam)} dnat {fam.nft} to {r.to}{_comment(r)}" for r in by["dnat"]]
     out += ["    }", "", "    chain postrouting_nat {",
             "        type nat hook postrouting priority srcnat; policy accept;"]
-    out += [f"        {_nft_match(r, fam)} masquerade{_comment(r)}" for r in by["snat"]]
+    out += [f"        {nft_match(r, fam)} masquerade{_comment(r)}" for r in by["snat"]]
     out += ["    }"]
     if by["input"] or fw.guards_input:
         out += ["", "    chain input {", "        type filter hook input priority filter; policy drop;",
                 "        ct state established,related accept", '        iifname "lo" accept']
-        out += [f"        {_nft_match(r, fam)} accept{_comment(r)}" for r in by["input"]]
+        out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["input"]]
         out += ["        meta l4proto tcp reject with tcp reset", "    }"]
     out += ["", "    chain forward {", "        type filter hook forward priority filter; policy drop;"]
     # before established: the SYN-ACK is already established
-    out += ["        " + " ".join(filter(None, (_nft_match(r, fam), CLAMP_NFT))) + _comment(r)
+    out += ["        " + " ".join(filter(None, (nft_match(r, fam), CLAMP_NFT))) + _comment(r)
             for r in by["clamp"]]
     out += ["        ct state established,related accept", "        ct state invalid counter name invalid drop"]
-    out += [f"        {_nft_match(r, fam)} accept{_comment(r)}" for r in by["filter"]]
+    out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["filter"]]
     out += ['        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
             '        counter name rejected reject comment "(the policy would drop it anyway)"',
             "    }", "}"]
     return "\n".join(out) + "\n"
 
 
-def _ipt_match(r: Rule, fam: Family) -> str:
+def ipt_match(r: Rule, fam: Family) -> str:
     parts = []
     if r.iif:
         parts.append(f"-i {r.iif}")
@@ -98,25 +98,25 @@ def iptables(fw: FirewallRules) -> str:
         out += ["COMMIT"]
     if by["helper"]:
         out += ["*raw", ":PREROUTING ACCEPT [0:0]"]
-        out += [f"-A PREROUTING {_ipt_match(r, fam)} -j CT --helper ftp{_ipt_comment(r)}" for r in by["helper"]]
+        out += [f"-A PREROUTING {ipt_match(r, fam)} -j CT --helper ftp{_ipt_comment(r)}" for r in by["helper"]]
         out += ["COMMIT"]
     if by["dnat"] or by["snat"]:
         out += ["*nat", ":PREROUTING ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
-        out += [f"-A PREROUTING {_ipt_match(r, fam)} -j DNAT --to-destination {r.to}{_ipt_comment(r)}"
+        out += [f"-A PREROUTING {ipt_match(r, fam)} -j DNAT --to-destination {r.to}{_ipt_comment(r)}"
                 for r in by["dnat"]]
-        out += [f"-A POSTROUTING {_ipt_match(r, fam).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
+        out += [f"-A POSTROUTING {ipt_match(r, fam).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
                 for r in by["snat"]]
         out += ["COMMIT"]
     out += ["*filter"]
     if by["input"] or fw.guards_input:
         out += [":INPUT DROP [0:0]", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
                 "-A INPUT -i lo -j ACCEPT"]
-        out += [f"-A INPUT {_ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["input"]]
+        out += [f"-A INPUT {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["input"]]
         out += ["-A INPUT -p tcp -j REJECT --reject-with tcp-reset"]
     out += [":FORWARD DROP [0:0]",
             "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
             "-A FORWARD -m conntrack --ctstate INVALID -j DROP"]
-    out += [f"-A FORWARD {_ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
+    out += [f"-A FORWARD {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
     out += ["-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A FORWARD -j REJECT", "COMMIT"]
     return "\n".join(out) + "\n"
 
