@@ -39,3 +39,38 @@ def test_fixes_offered_for_each_impairment():
         obs = recording.load(FIX / name)
         got = {f.name for f, _ in fixes.candidates(obs.case, checks.judge(obs))}
         assert want <= got
+
+
+HAIRPIN = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__hairpin.json"
+MAPPED = "server-nat__pyftpdlib__ftplib__explicit__pasv__control__masq-off__map-30000-30009.json"
+
+
+def test_hairpin_missing_is_named_from_the_untranslated_conntrack_entry():
+    v = checks.judge(recording.load(FIX / HAIRPIN))
+    assert (v.outcome, v.stage, v.check) == ("fail", "connect", "hairpin-missing")
+    assert v.evidence["conntrack_untranslated"].endswith("-> 203.0.113.10:21")
+    assert "10.0.2.100" in v.diagnosis
+
+
+def test_passive_port_translated_names_the_public_port():
+    obs = recording.load(FIX / MAPPED)
+    v = checks.judge(obs)
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "passive-port-translated")
+    port = obs.client.data[-1].advertised_port
+    assert f"public port was {30000 + port - 50000}" in v.diagnosis
+    assert v.evidence["conntrack_untranslated"].endswith(f"203.0.113.10:{port}")
+
+
+def test_fixes_for_hairpin_and_port_map():
+    for name, want in ((HAIRPIN, {"hairpin-nat"}), (MAPPED, {"same-port-numbers", "helper"})):
+        obs = recording.load(FIX / name)
+        assert want <= {f.name for f, _ in fixes.candidates(obs.case, checks.judge(obs))}
+
+
+def test_derived_rules_render_the_clamp_first_in_forward():
+    from harness.rules import FirewallRules, Rule
+    from harness.rules.render import iptables, nft
+    fw = FirewallRules("fw", "server-nat", [Rule("clamp", why="clamp"), Rule("filter", dports="21")])
+    text = nft(fw)
+    assert text.index("tcp option maxseg size set rt mtu") < text.index("ct state established,related accept")
+    assert "-j TCPMSS --clamp-mss-to-pmtu" in iptables(fw)
