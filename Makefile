@@ -12,7 +12,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers reproduce verify bench clean \
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-path reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -53,6 +53,17 @@ test: setup
 
 test-matrix: setup
 	$(BIN)/python -m harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
+
+# Path impairments (docs/path.md), not in the default matrix: each scenario fails, named by
+# its own check, then every fix that applies is re-run; --prove-minimal shows the MSS clamp
+# is needed in the derived rules.
+PATH_SCENARIOS ?= scenarios/09-control-idle-timeout.yaml scenarios/10-pmtu-black-hole.yaml \
+                  scenarios/11-hairpin-nat-missing.yaml scenarios/12-passive-port-translated.yaml
+test-matrix-path: setup
+	@rc=0; for f in $(PATH_SCENARIOS); do \
+	  extra=""; case $$f in *pmtu*) extra=--prove-minimal;; esac; \
+	  $(BIN)/python -m harness reproduce $$f --jobs $(JOBS) $$extra || rc=1; \
+	done; exit $$rc
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).

@@ -17,7 +17,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import family, inputs, reproduce, scenario, scratch, signals, topologies, verify
+from . import family, inputs, path_args, reproduce, scenario, scratch, signals, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange
@@ -125,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
                    help="N other sessions hold passive ports open during each case "
                         "(reproduces passive range exhaustion)")
+    path_args.add_arguments(m)
     m.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
                    help="labs run in parallel (default: 2, or 1 on a single core)")
     m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
@@ -228,8 +229,9 @@ def cmd_matrix(args, console: Console) -> int:
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
-                net=NetSpec(None if args.forward_range == "none" else args.forward_range,
-                            forward_none=args.forward_range == "none"), busy=args.busy_sessions,
+                net=path_args.netspec(args, NetSpec(None if args.forward_range == "none" else args.forward_range,
+                                                    forward_none=args.forward_range == "none")),
+                busy=args.busy_sessions, keepalive=args.keepalive,
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
                 families=args.family)
     cases = plan(axes)

@@ -7,6 +7,7 @@ hosts at either end keep 1500 and learn nothing. `rate` limits the client's link
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 
 from ..model import Link, Middlebox, NetSpec, Port, Topology
@@ -38,6 +39,12 @@ def conditions(topo: Topology, read_file) -> dict[str, str]:
 def with_path(topo: Topology, net: NetSpec) -> Topology:
     if not net.path_parts():
         return topo
+    mapped = any(k == "PORT_MAP" for h in topo.middleboxes if h.ruleset for k, _ in h.ruleset.defines)
+    client_net = ipaddress.ip_interface(topo.interfaces(topo.client)[0][1]).network
+    same_lan = ipaddress.ip_address(topo.address_of(topo.server)) in client_net
+    for asked, built, what in ((net.port_map, mapped, "a port map"), (net.hairpin, same_lan, "hairpin")):
+        if asked and not built:
+            raise ValueError(f"{what} is built by server-nat only, not by {topo.name or 'this topology'}")
     files = [(f, d(net)) for f, on, d in FILES if on(net)]
     firewalls = {h.name for h in topo.middleboxes if h.ruleset is not None}
 
