@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="drop: the firewall drops ICMP fragmentation-needed / packet-too-big")
     g.add_argument("--idle-timeout", type=_bounded("--idle-timeout", 1, 3600), default=0, metavar="S",
                    help="the firewall forgets an idle control connection after S seconds (nft ct timeout)")
-    g.add_argument("--rate", type=_rate, default="", help="bandwidth of the client's link (tbf), e.g. 3mbit")
+    g.add_argument("--rate", type=_rate, default=None, help="bandwidth of the client's link (tbf), e.g. 3mbit")
     g.add_argument("--mss-clamp", action="store_true", help="the firewall clamps the TCP MSS to the route MTU")
     g.add_argument("--port-map", type=_port_map, metavar="RANGE",
                    help="the firewall publishes the passive ports as RANGE (server-nat)")
@@ -50,6 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def netspec(args: argparse.Namespace, net: NetSpec) -> NetSpec:
-    return replace(net, mtu=args.mtu, icmp=args.icmp, idle_timeout=args.idle_timeout, rate=args.rate,
+    return replace(net, mtu=args.mtu, icmp=args.icmp, idle_timeout=args.idle_timeout, rate=args.rate or "",
                    mss_clamp=args.mss_clamp, port_map=args.port_map, hairpin=args.hairpin,
                    hairpin_nat=args.hairpin_nat)
