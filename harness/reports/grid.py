@@ -20,6 +20,8 @@ AXES: tuple[tuple[str, Callable[[Case], str]], ...] = (
     ("range", lambda c: str(c.server.passive)),
     ("fwd", lambda c: "none" if c.net.forward_none else str(c.net.forwarded(c.server))),
     ("busy", lambda c: str(c.client.busy)),
+    ("path", lambda c: " ".join(c.net.path_parts()) or "-"),  # path impairments (docs/path.md)
+    ("keepalive", lambda c: f"{c.client.keepalive}s" if c.client.keepalive else "-"),
 )
 ALWAYS = ("topology", "tls", "masq")
 TOGETHER = (("server", "client"),)  # shown as a pair when either varies
