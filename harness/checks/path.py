@@ -57,9 +57,10 @@ def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
     box, n = next(iter(dropped.items()))
     d = last_data(obs)
     stalled = f"the {d.cmd} data connection" if d.cmd and f["stage"] != "tls-handshake" else "the session"
+    icmp = "ICMPv6 'packet too big'" if obs.topology.family == "ipv6" else "ICMP 'fragmentation needed'"
     text = (f"Small packets passed (the control channel worked) but {stalled} stalled "
             f"({f['kind']}): its full-size packets did not fit the path's MTU, and {box} dropped "
-            f"{n} ICMP 'fragmentation needed' message{'s' if n != 1 else ''} telling the sender to "
+            f"{n} {icmp} message{'s' if n != 1 else ''} telling the sender to "
             f"send smaller ones (counter 'icmp_dropped'). A path-MTU black hole: allow ICMP "
             f"fragmentation-needed / packet-too-big through the firewall, or clamp the TCP MSS "
             f"to the path's MTU on it.")
