@@ -197,10 +197,17 @@ def models() -> dict[str, type[BaseModel]]:
         modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
         pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: control
         label: Optional[str] = None
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+
+    class PlanPath(Strict):
+        """The path around the admin's firewall (ICMP, timeouts and clamping are in their ruleset)."""
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
 
     class Plan(Strict):
         ruleset: str  # the admin's ruleset file, relative to the plan
         topology: choice(verify.LAYOUTS) = "server-nat"
+        path: PlanPath = PlanPath()
         server: Server = Server()
         clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
 

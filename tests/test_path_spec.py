@@ -1,0 +1,45 @@
+"""The path parameters as data: scenario files, plans and the matrix flags (no network)."""
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, harness
+from harness import scenario, spec, topologies
+from harness.model import NetSpec, PassiveRange, ServerSpec
+from harness.paths import nat_file
+
+
+def test_path_scenarios_build_their_netspec():
+    nets = {p.name[:2]: scenario.load(p).cases[0].net for p in sorted((REPO / "scenarios").glob("1[0-2]-*.yaml"))}
+    nets["09"] = scenario.load(REPO / "scenarios" / "09-control-idle-timeout.yaml").cases[0].net
+    assert (nets["09"].idle_timeout, nets["09"].rate) == (2, "3mbit")
+    assert (nets["10"].mtu, nets["10"].icmp) == (1400, "drop")
+    assert nets["11"].hairpin and nets["12"].port_map == PassiveRange(30000, 30009)
+
+
+def test_the_firewall_carries_the_impairments_as_ruleset_files_and_link_mtus():
+    topo = topologies.build("server-nat", ServerSpec(), NetSpec(mtu=1400, icmp="drop", idle_timeout=2,
+                                                                port_map=PassiveRange(30000, 30009)))
+    text = topo.host("fw").ruleset.render(nat_file)
+    assert "established: 2 }" in text and "frag-needed" in text and "30003 : 50003" in text
+    assert {p.mtu for link in topo.links for p in (link.a, link.b) if p.host == "fw"} == {1400}
+    assert {p.mtu for link in topo.links for p in (link.a, link.b) if p.host != "fw"} == {0}
+
+
+def test_hairpin_and_port_maps_are_refused_where_no_topology_builds_them():
+    with pytest.raises(ValueError, match="server-nat only"):
+        topologies.build("direct", ServerSpec(), NetSpec(hairpin=True))
+
+
+def test_plan_path_and_keepalive(tmp_path):
+    (tmp_path / "p.yaml").write_text("ruleset: r.nft\npath: {mtu: 1400, rate: 3mbit}\n"
+                                     "clients: [{impl: curl, keepalive: 1}]\n")
+    doc, _ = spec.load(tmp_path / "p.yaml", "plan")
+    assert (doc.path.mtu, doc.path.rate, doc.clients[0].keepalive) == (1400, "3mbit", 1)
+
+
+@pytest.mark.parametrize("args", [("--mtu", "20"), ("--rate", "fast"), ("--idle-timeout", "0"),
+                                  ("--port-map", "9-1")])
+def test_bad_path_flags_are_usage_errors(args):
+    r = harness("matrix", *args, timeout=60)
+    assert r.returncode == 2 and args[0] in r.stderr
