@@ -54,6 +54,8 @@ def parse(out: str, control_port: int) -> list[dict[str, Any]]:
             control["connect"] = "ok"
         elif (m := _FAIL.match(raw)) and control is not None and "connect" not in control:
             control.update(connect=_cli.kind_of(m.group(1)), error=m.group(1))
+        elif raw.startswith("* We are completely uploaded and fine"):
+            tr.append({"dir": "data", "info": {"done": True}})
         elif raw.startswith("* Connection accepted from server"):
             tr.append({"dir": "data", "info": {"connect": "ok"}})
         elif "Accept timeout occurred" in raw or "Error accept()ing server connect" in raw:

@@ -237,6 +237,7 @@ def stor(sess: Session, name: str, payload: bytes) -> None:
     except OSError as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
+    st["rec"]["done"] = True
     _finish(sess, conn, st["rec"])
 
 
@@ -250,7 +251,7 @@ def retr(sess: Session, cmd: str) -> bytes:
     except OSError as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"]["bytes"] = buf.tell()
+    st["rec"].update(bytes=buf.tell(), done=True)
     _finish(sess, conn, st["rec"])
     return buf.getvalue()
 

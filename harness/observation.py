@@ -78,6 +78,7 @@ class Connection:
     tls_version: str | None = None
     session_reused: bool | None = None
     transfer: str | None = None  # error kind of the transfer itself
+    done: bool | None = None  # the client moved all its data over it (None: it cannot tell)
     bytes: int | None = None
     note: str | None = None  # what the client said about it ("Skip 10.0.2.2 for data connection")
 

@@ -144,13 +144,13 @@ RULES: list[Rule] = [_hung, _never_greeted, _data_connect_failed, _tls, _not_log
 
 
 def _completed_unanswered(report: ClientReport) -> bool:
-    """The last data connection moved its data to the end (no transfer error, the server said
+    """The last data connection moved all its data (the client says so; the server had said
     1xx), but the reply that closes the transfer never came: the `completion` stage."""
     tried = [c for c in report.data if c.result is not None]
     if not tried:
         return False
     c = tried[-1]
-    return (c.result == "ok" and c.transfer is None and (c.preliminary or "")[:1] == "1"
+    return (c.result == "ok" and c.done is True and c.transfer is None and (c.preliminary or "")[:1] == "1"
             and c.final is None and report.failure is not None and report.failure.kind != "reply")
 
 
@@ -158,7 +158,7 @@ def place(report: ClientReport, tls: str) -> Placed:
     """(step, stage, kind) of a failed session."""
     f = report.failure
     assert f is not None, "place() needs a failed report"
-    if f.step == "transfer" and _completed_unanswered(report):
+    if f.step in ("transfer", None) and _completed_unanswered(report):
         return Placed("transfer", "completion", f.kind)
     if f.step == "transfer-start":  # the server refused the transfer command: its reply says why
         return _same(_reply_stage(f.reply or ""), f.kind)

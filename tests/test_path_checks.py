@@ -74,3 +74,15 @@ def test_derived_rules_render_the_clamp_first_in_forward():
     text = nft(fw)
     assert text.index("tcp option maxseg size set rt mtu") < text.index("ct state established,related accept")
     assert "-j TCPMSS --clamp-mss-to-pmtu" in iptables(fw)
+
+
+CURL_IDLE = "server-nat__pyftpdlib__curl__explicit__epsv__n-a__masq-on__idle-2s__rate-3mbit.json"
+
+
+def test_curl_upload_done_then_response_timeout_is_completion():
+    """curl said 'We are completely uploaded and fine', then '(28) FTP response timeout'."""
+    obs = recording.load(FIX / CURL_IDLE)
+    assert obs.client.data[-1].done and obs.client.data[-1].final is None
+    v = checks.judge(obs)
+    assert (v.stage, v.check) == ("completion", "control-idle-timeout")
+    assert "control-keepalive" in {f.name for f, _ in fixes.candidates(obs.case, v)}

@@ -36,7 +36,8 @@ def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
     if dropped:
         ev["firewall_dropped_forgotten"] = dropped
     d = last_data(obs)
-    what_moved = f"the {d.cmd} data connection finished" if d.cmd else "the data moved"
+    named = d.cmd and d.cmd not in ("PASV", "EPSV", "PORT", "EPRT")  # CLI clients name the negotiation
+    what_moved = f"the {d.cmd} data connection finished" if named else "the data connection finished"
     dropped_text = (f" {box} then dropped {dropped[box]} packet{'s' if dropped[box] != 1 else ''} of it "
                     "as mid-stream packets of a connection it no longer knew (counter 'forgotten')."
                     if box in dropped else "")
