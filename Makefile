@@ -12,7 +12,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-path reproduce verify bench clean \
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -72,6 +72,16 @@ test-matrix-peers: setup
 	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
 	  --topology $(PEER_TOPOLOGIES) \
 	  --report-dir reports/peers
+	$(MAKE) test-matrix-peers-tls
+
+# The TLS behaviours across the real peers (docs/tls.md): CCC next to explicit TLS, both TLS
+# versions, two transfers per control session, through no helper and through both ALGs.
+test-matrix-peers-tls: setup
+	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
+	  --topology direct,server-nat-alg,client-nat-alg --family ipv4 \
+	  --tls explicit,ccc --tls-version 1.2,1.3 --transfers 2 \
+	  --mode pasv,epsv,port --pasv-address trust --masquerade off \
+	  --report-dir reports/peers-tls
 
 # make reproduce S=scenarios/03-passive-range-not-forwarded.yaml
 reproduce: setup

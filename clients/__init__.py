@@ -42,6 +42,7 @@ class ClientAdapter:
     summary = ""
     reuses_tls_sessions = False  # passes the control connection's TLS session to data connections
     reusing_variant = ""  # the registered client that is this one with TLS session reuse, if any
+    clean_variant = ""  # the registered client that is this one sending close_notify, if any
     known_bugs: tuple[KnownBug, ...] = ()
     keepalive = ""  # how it keeps an idle control connection alive during a transfer; "": it cannot
     order = 50  # position in listings: the embedded one first

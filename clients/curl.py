@@ -71,6 +71,7 @@ class Curl(ClientAdapter):
     summary = "curl 7.88.1 (Debian); EPSV first, skips the PASV address by default, reuses TLS sessions"
     reuses_tls_sessions = True
     keepalive = "--keepalive-time N (TCP keepalive, on by default every 60 s)"
+    ccc_mode = "active"  # --ftp-ssl-ccc-mode: curl sends its close_notify first (passive: waits)
     known_bugs = (KnownBug("inet_ntop() failed with errno 97",
                            "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
                            "itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive "
@@ -87,11 +88,20 @@ class Curl(ClientAdapter):
         # curl's connect timeout also bounds the data connection's TLS handshake, which some
         # servers (ProFTPD) start only after the transfer command: keep it well above a LAN RTT.
         o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15",
-             "--cacert", str(ctx.ca), "-u", f"{ctx.user}:{ctx.password}"]
-        if case.server.tls == "explicit":
+             "-u", f"{ctx.user}:{ctx.password}"]
+        if case.client.verify_cert != "system":
+            o += ["--cacert", str(ctx.ca)]
+        tls = case.server.mode
+        if tls.control_tls and not tls.implicit:
             o.append("--ssl-reqd")
         if case.client.keepalive:
             o += ["--keepalive-time", str(case.client.keepalive)]
+        if tls.clears_control:
+            o += ["--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", self.ccc_mode]
+        if tls.control_tls and case.client.tls_version == "1.2":
+            o += ["--tls-max", "1.2"]
+        if tls.control_tls and case.client.verify_cert == "off":
+            o.append("-k")
         mode = case.client.mode
         if mode == "pasv":
             o += ["--ftp-pasv", "--disable-epsv",
@@ -103,7 +113,7 @@ class Curl(ClientAdapter):
         return o
 
     def url(self, case, ctx: ClientContext, name: str = "") -> str:
-        scheme = "ftps" if case.server.tls == "implicit" else "ftp"
+        scheme = "ftps" if case.server.mode.implicit else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
         return f"{scheme}://{url_host(ctx.host)}:{case.server.control_port}{path}{name}"
 
@@ -119,9 +129,14 @@ class Curl(ClientAdapter):
 
     def _session(self, lab, host, case, ctx, work, up, data, name, down, listing) -> ClientReport:
         base = ["curl", *self.options(case, ctx)]
-        runs = [("stor", base + ["-T", str(up), self.url(case, ctx, name)]),
+        # N transfers: N uploads in one curl run (one control session), N downloads in another
+        names = [name] + [f"{name}.{i + 1}" for i in range(1, case.client.transfers)]
+        downs = [down] + [work / f"down.{i + 1}.bin" for i in range(1, len(names))]
+        stor = [a for n in names for a in ("-T", str(up), self.url(case, ctx, n))]
+        retr = [a for n, d in zip(names, downs) for a in ("-o", str(d), self.url(case, ctx, n))]
+        runs = [("stor", base + stor),
                 ("list", base + ["-o", str(listing), self.url(case, ctx)]),
-                ("retr", base + ["-o", str(down), "-Q", f"-DELE {name}", self.url(case, ctx, name)])]
+                ("retr", base + ["-Q", f"-DELE {name}"] * (len(names) == 1) + retr)]
         transcript: list[dict[str, Any]] = []
         raw: list[str] = []
         steps: list[Step] = []
@@ -141,7 +156,7 @@ class Curl(ClientAdapter):
                 break
             steps.append(Step(step))
         else:
-            if not _cli.sha_ok(down, data):
+            if not all(_cli.sha_ok(d, data) for d in downs):
                 failure = _cli.integrity_failure(len(data))
         return ClientReport(ok=failure is None, steps=tuple(steps), transcript=_cli.lines(transcript),
                             connections=tuple(_cli.connections(transcript, ctx.host)),

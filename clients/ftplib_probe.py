@@ -25,6 +25,7 @@ from typing import Any
 
 from harness import codec, family
 from harness.observation import ClientReport, ControlLine, Failure, Step
+from harness.tls import mode as tls_mode
 
 from . import ClientAdapter, ClientContext, register
 from ._cli import connection
@@ -70,6 +71,7 @@ class Session(ftplib.FTP_TLS):
         self.transcript: list[dict[str, Any]] = []
         self.data: list[dict[str, Any]] = []
         self.control: dict[str, Any] | None = None
+        self.tls_session: ssl.SSLSession | None = None  # the control connection's, kept across CCC
         self.step = "connect"
 
     def _t(self) -> float:
@@ -195,26 +197,34 @@ class Session(ftplib.FTP_TLS):
         if not self._prot_p:
             return conn
         try:
-            session = self.sock.session if self.req.get("reuse") else None
-            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+            # after CCC the control socket is plain: reuse the session it had under TLS
+            session = (getattr(self.sock, "session", None) or self.tls_session) if self.req.get("reuse") else None
+            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session,
+                                           suppress_ragged_eofs=False)
         except (OSError, ssl.SSLError) as e:
             rec["tls"] = _kind(e)
             rec["late_reply"] = self.drain(0.25)
             conn.close()
             raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
                              _kind(e)) from e
-        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused)
+        rec.update(tls="ok", tls_version=tls.version(), cipher=(tls.cipher() or [None])[0],
+                   session_reused=tls.session_reused)
         return tls
 
 
 def _finish(sess: Session, conn: socket.socket, rec: dict[str, Any]) -> None:
-    """Close the data connection the way ftplib does and read the final reply."""
+    """Close the data connection the way ftplib does (TLS close_notify first, unless this
+    client is told to skip it) and read the final reply."""
     try:
         if isinstance(conn, ssl.SSLSocket):
-            try:
-                conn.unwrap()
-            except (OSError, ssl.SSLError):
-                pass
+            if not sess.req.get("close_notify", True) or rec.get("close_notify_received") is False:
+                rec["close_notify_sent"] = False
+            else:
+                try:
+                    conn.unwrap()  # sends close_notify, then waits for the peer's
+                    rec.update(close_notify_sent=True, close_notify_received=True)
+                except (OSError, ssl.SSLError):
+                    rec.update(close_notify_sent=True, close_notify_received=False)
     finally:
         conn.close()
     resp = sess.reply("transfer")
@@ -232,13 +242,26 @@ def _transfer_failed(sess: Session, rec: dict[str, Any], e: BaseException) -> St
 def stor(sess: Session, name: str, payload: bytes) -> None:
     st: dict[str, Any] = {}
     conn = sess.secure_data(sess.open_data(f"STOR {name}", st), st["rec"])
+    st["rec"].update(sent_bytes=len(payload), sha256=hashlib.sha256(payload).hexdigest())
     try:
         conn.sendall(payload)
     except OSError as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
     st["rec"]["done"] = True
-    _finish(sess, conn, st["rec"])
+    try:
+        _finish(sess, conn, st["rec"])
+    finally:  # a control connection that gave no final reply is not asked again
+        st["rec"]["arrived_bytes"] = _size(sess, name) if "final" in st["rec"] else None
+
+
+def _size(sess: Session, name: str) -> int | None:
+    """What the server holds of `name` (SIZE), when it answers."""
+    try:
+        resp = sess.command("transfer", f"SIZE {name}", ok="2")
+        return int(resp[4:].strip())
+    except (StepFailed, ValueError):
+        return None
 
 
 def retr(sess: Session, cmd: str) -> bytes:
@@ -248,10 +271,15 @@ def retr(sess: Session, cmd: str) -> bytes:
     try:
         while chunk := conn.recv(65536):
             buf.write(chunk)
+        if isinstance(conn, ssl.SSLSocket):
+            st["rec"]["close_notify_received"] = True
+    except ssl.SSLEOFError:  # TCP FIN without close_notify: what ftplib's default quietly accepts
+        st["rec"]["close_notify_received"] = False
     except OSError as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"].update(bytes=buf.tell(), done=True)
+    st["rec"].update(bytes=buf.tell(), arrived_bytes=buf.tell(), done=True,
+                     sha256=hashlib.sha256(buf.getvalue()).hexdigest())
     _finish(sess, conn, st["rec"])
     return buf.getvalue()
 
@@ -275,7 +303,8 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
     sess.control.update(connect="ok", local="%s:%d" % raw.getsockname()[:2])
     sess.host, sess.port = req["host"], req["port"]
     done("connect", local="%s:%d" % raw.getsockname()[:2])
-    if req["tls"] == "implicit":
+    mode = tls_mode(req["tls"])
+    if mode.implicit:
         sess.step = "tls-handshake"
         try:
             raw = ctx.wrap_socket(raw, server_hostname=req["host"])
@@ -289,7 +318,7 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
     if sess.welcome[:1] != "2":
         raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
     done("greeting")
-    if req["tls"] == "explicit":
+    if mode.control_tls and not mode.implicit:
         sess.step = "tls-handshake"
         sess.command("tls-handshake", "AUTH TLS", ok="2")
         try:
@@ -298,16 +327,41 @@ def open_control(sess: Session, req: dict[str, Any], done) -> None:
             raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
         sess.file = sess.sock.makefile("r", encoding=sess.encoding)
         done("tls-handshake", version=sess.sock.version())
+        sess.control.update(tls="ok", tls_version=sess.sock.version(), cipher=sess.sock.cipher()[0])
     sess.step = "login"
     resp = sess.command("login", f"USER {req['user']}", ok="23")
     if resp[:1] == "3":
         sess.command("login", f"PASS {req['password']}", ok="2")
     done("login")
-    if req["tls"] != "none":
+    if mode.data_protected:
         sess.command("protect", "PBSZ 0", ok="2")
         sess.command("protect", "PROT P", ok="2")
         sess._prot_p = True
         done("protect")
+    if mode.clears_control:
+        clear_control(sess)
+        done("ccc")
+
+
+def clear_control(sess: Session) -> None:
+    """CCC (RFC 4217): both ends close TLS on the control connection, which stays open in
+    clear. The data connections stay PROT P."""
+    sess.step = "ccc"
+    try:
+        sess.command("ccc", "CCC", ok="2")
+    except StepFailed as sf:
+        sess.control["ccc"] = sf.reply or sf.kind
+        raise
+    sess.tls_session = sess.sock.session
+    try:
+        sess.sock = sess.sock.unwrap()
+    except (OSError, ssl.SSLError) as e:
+        sess.control["ccc"] = _kind(e)
+        raise StepFailed("ccc", f"clearing the control channel after CCC: {_describe(e)}",
+                         _kind(e)) from e
+    sess.sock.settimeout(sess.req["timeout"])
+    sess.file = sess.sock.makefile("r", encoding=sess.encoding)
+    sess.control["ccc"] = "ok"
 
 
 def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tuple[list[Session], list[str]]:
@@ -330,8 +384,13 @@ def run(req: dict[str, Any]) -> ClientReport:
     """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
     timeout, size, busy."""
     ctx = None
-    if req["tls"] != "none":
-        ctx = ssl.create_default_context(cafile=req["ca"])
+    if tls_mode(req["tls"]).control_tls:
+        ctx = ssl.create_default_context(cafile=None if req.get("verify_cert") == "system" else req["ca"])
+        if req.get("tls_version") == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if req.get("verify_cert") == "off":
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         if req.get("keylog"):
             ctx.keylog_filename = req["keylog"]
     sess = Session(req, ctx)
@@ -357,18 +416,22 @@ def run(req: dict[str, Any]) -> ClientReport:
         done("pwd")
         sess.step = "data-setup"
         sess.command("data-setup", "TYPE I", ok="2")
-        stor(sess, name, payload)
-        done("stor", bytes=len(payload))
-        listing = retr(sess, "LIST")
-        done("list", bytes=len(listing), seen=name.encode() in listing)
-        got = retr(sess, f"RETR {name}")
-        done("retr", bytes=len(got))
-        if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
-            raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
-                             f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
-        done("integrity", sha256=hashlib.sha256(got).hexdigest())
-        sess.step = "dele"
-        sess.command("dele", f"DELE {name}", ok="2")
+        for i in range(req.get("transfers", 1)):
+            one = name if i == 0 else f"{name}.{i + 1}"
+            sess.step = "data-setup"
+            stor(sess, one, payload)
+            done("stor", bytes=len(payload), round=i + 1)
+            if i == 0:
+                listing = retr(sess, "LIST")
+                done("list", bytes=len(listing), seen=name.encode() in listing)
+            got = retr(sess, f"RETR {one}")
+            done("retr", bytes=len(got), round=i + 1)
+            if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
+                raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
+                                 f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
+            done("integrity", sha256=hashlib.sha256(got).hexdigest(), round=i + 1)
+            sess.step = "dele"
+            sess.command("dele", f"DELE {one}", ok="2")
         done("dele")
         sess.step = "quit"
         sess.command("quit", "QUIT", ok="2")
@@ -405,6 +468,7 @@ class FtplibProbe(ClientAdapter):
                  "ftplib itself cannot send NOOP while a transfer runs")
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
+    close_notify = True  # send a TLS close_notify before closing a data connection
     reusing_variant = "ftplib-reuse"
 
     def __init__(self) -> None:
@@ -433,6 +497,8 @@ class FtplibProbe(ClientAdapter):
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
                "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
                "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse,
+               "close_notify": self.close_notify, "tls_version": case.client.tls_version,
+               "transfers": case.client.transfers, "verify_cert": case.client.verify_cert,
                "keylog": str(ctx.keylog) if ctx.keylog else None, "keepalive": case.client.keepalive}
         p = self._agent(lab, host, ctx)
         try:

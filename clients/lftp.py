@@ -79,22 +79,28 @@ class Lftp(ClientAdapter):
         return None
 
     def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:
-        tls = case.server.tls
+        tls = case.server.mode
         mode = case.client.mode
         s = ["set cmd:fail-exit yes", "set net:max-retries 1", "set net:reconnect-interval-base 1",
              f"set net:timeout {int(ctx.timeout)}", "set xfer:clobber on",
-             f"set ssl:ca-file {ctx.ca}", "set ssl:verify-certificate yes",
-             f"set ftp:ssl-allow {'yes' if tls != 'none' else 'no'}",
-             f"set ftp:ssl-force {'yes' if tls != 'none' else 'no'}",
+             *([f"set ssl:ca-file {ctx.ca}"] if case.client.verify_cert != "system" else []),
+             f"set ftp:ssl-allow {'yes' if tls.control_tls else 'no'}",
+             f"set ftp:ssl-force {'yes' if tls.control_tls else 'no'}",
              "set ftp:ssl-protect-data yes", "set ftp:ssl-allow-anonymous yes",
+             f"set ftp:ssl-use-ccc {'yes' if tls.clears_control else 'no'}",
+             f"set ssl:verify-certificate {'no' if case.client.verify_cert == 'off' else 'yes'}",
              f"set ftp:passive-mode {'on' if mode in ('pasv', 'epsv') else 'off'}",
              f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
              f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}"]
-        scheme = "ftps" if tls == "implicit" else "ftp"
+        scheme = "ftps" if tls.implicit else "ftp"
         s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{url_host(ctx.host)}:{case.server.control_port}")
         if ctx.cwd:
             s.append(f"cd {ctx.cwd}")
+        if case.client.tls_version == "1.2":  # lftp uses GnuTLS: its priority string caps the version
+            s.insert(0, 'set ssl:priority "NORMAL:-VERS-TLS1.3"')
         s += [f"put {up} -o {name}", "cls -l", f"get {name} -o {down}", f"rm {name}"]
+        for i in range(2, case.client.transfers + 1):
+            s += [f"put {up} -o {name}.{i}", f"get {name}.{i} -o {down}.{i}", f"rm {name}.{i}"]
         return "; ".join(s)
 
     def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
@@ -108,7 +114,9 @@ class Lftp(ClientAdapter):
             part = parse(out)
             shown = re.sub(r"(?m)^---> PASS .*$", "---> PASS ******", out)
             if code == 0:
-                failure = None if _cli.sha_ok(down, data) else _cli.integrity_failure(len(data))
+                downs = [down] + [Path(f"{down}.{i}") for i in range(2, case.client.transfers + 1)]
+                ok = all(_cli.sha_ok(d, data) for d in downs)
+                failure = None if ok else _cli.integrity_failure(len(data))
             else:
                 failure = self._failure(code, out, part)
             return ClientReport(ok=failure is None, transcript=_cli.lines(part),

@@ -17,7 +17,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import family, inputs, path_args, reproduce, scenario, scratch, signals, topologies, verify
+from . import family, inputs, path_args, reproduce, scenario, scratch, signals, tls, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .paths import nat_file
 from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange
@@ -77,6 +77,12 @@ def _busy(text: str) -> int:
     return int(text)
 
 
+def _transfers(text: str) -> int:
+    if not _whole(text) or not 1 <= int(text) <= 10:
+        raise argparse.ArgumentTypeError(f"--transfers: {text!r} is not a whole number from 1 to 10")
+    return int(text)
+
+
 def _jobs(text: str) -> int:
     if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
@@ -94,8 +100,20 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated; default all: {','.join(topo_names)}")
     m.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
                    help=f"data connection modes; default {','.join(DATA_MODES)}")
-    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=TLS_MODES,
-                   help=f"default {','.join(TLS_MODES)}")
+    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=tls.DEFAULT_MATRIX,
+                   help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
+                        f"default {','.join(tls.DEFAULT_MATRIX)}")
+    m.add_argument("--tls-version", type=_list("--tls-version", tls.VERSIONS), default=("1.3",),
+                   metavar="LIST", help="the highest TLS version the client offers: 1.2, 1.3 or both "
+                                        "(default 1.3)")
+    m.add_argument("--transfers", type=_transfers, default=1, metavar="N",
+                   help="upload+download rounds in one control session (default 1); 2 or more "
+                        "shows TLS session resumption across transfers")
+    m.add_argument("--verify-cert", type=_list("--verify-cert", tls.VERIFY), default=("on",),
+                   metavar="LIST", help="the client checks the server certificate against the lab CA "
+                                        "(on), skips the check like curl -k (off), or checks it against "
+                                        "the system CAs only, as a client never given the server's CA "
+                                        "(system); default on")
     m.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
                    help="trust: connect to the address in the 227 reply; control: use the control "
                         "connection's address (ftplib's default). Default both")
@@ -233,6 +251,7 @@ def cmd_matrix(args, console: Console) -> int:
                                                     forward_none=args.forward_range == "none")),
                 busy=args.busy_sessions, keepalive=args.keepalive,
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
+                tls_versions=args.tls_version, transfers=args.transfers, verify_cert=args.verify_cert,
                 families=args.family)
     cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .family import get as get_family
-
-TLS_MODES = ("none", "explicit", "implicit")
+from .tls import NAMES as TLS_MODES, TlsMode, mode as tls_mode
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASV_POLICIES = ("trust", "control")
 MASQUERADE = ("on", "off")
@@ -229,9 +228,14 @@ class ServerSpec:
     masquerade: bool = False
     permit_foreign: bool = False  # accept data connections from/to other addresses than the peer
     reuse: str = "default"  # TLS session reuse on data connections: the server's default, or "off"
+
+    @property
+    def mode(self) -> TlsMode:
+        return tls_mode(self.tls)
+
     @property
     def control_port(self) -> int:
-        return 990 if self.tls == "implicit" else 21
+        return self.mode.control_port
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,9 @@ class ClientSpec:
     mode: str = "pasv"
     pasv_address: str | None = "trust"  # None where the policy does not apply
     busy: int = 0  # other sessions holding passive ports open during the case
+    tls_version: str = "1.3"  # the highest TLS version the client offers
+    transfers: int = 1  # upload+download rounds in one control session
+    verify_cert: str = "on"  # on (lab CA), off (no check, curl -k), system (the system CAs only)
     keepalive: int = 0  # TCP keepalive on the control connection every N seconds; 0: the client's default
 
 
@@ -305,7 +312,19 @@ class Case:
         parts += self.net.path_parts()
         if self.net.family != "ipv4":  # IPv4 ids stay as they were
             parts.append(self.net.family)
+        parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
         return "/".join(parts)
+
+    def tls_axes(self) -> dict[str, str]:
+        """The issue-14 axes that differ from their defaults (ids and results carry only these)."""
+        c, out = self.client, {}
+        if c.tls_version != ClientSpec.tls_version:
+            out["tls"] = c.tls_version
+        if c.transfers != ClientSpec.transfers:
+            out["transfers"] = str(c.transfers)
+        if c.verify_cert != ClientSpec.verify_cert:
+            out["verify"] = c.verify_cert
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -323,6 +342,9 @@ class Case:
             "busy_sessions": self.client.busy,
             "permit_foreign_addresses": self.server.permit_foreign,
             "reuse_required": self.server.reuse,
+            **({"tls_version": self.client.tls_version} if self.client.tls_version != "1.3" else {}),
+            **({"transfers": self.client.transfers} if self.client.transfers != 1 else {}),
+            **({"verify_cert": self.client.verify_cert} if self.client.verify_cert != "on" else {}),
             **({"path": " ".join(self.net.path_parts())} if self.net.path_parts() else {}),
             **({"keepalive": self.client.keepalive} if self.client.keepalive else {}),
         }

@@ -76,7 +76,14 @@ class Connection:
     late_reply: str | None = None  # a reply read from the control channel after a failure
     tls: str | None = None  # ok or an error kind
     tls_version: str | None = None
+    cipher: str | None = None
     session_reused: bool | None = None
+    close_notify_sent: bool | None = None  # this client sent a TLS close_notify before closing
+    close_notify_received: bool | None = None  # the peer's close_notify arrived before its FIN
+    sent_bytes: int | None = None  # what the sending side wrote (STOR: the client)
+    arrived_bytes: int | None = None  # what the receiving side holds (STOR: the server's SIZE)
+    sha256: str | None = None  # of what arrived at the client (RETR) or what it sent (STOR)
+    ccc: str | None = None  # control connections: ok, or the reply refusing CCC
     transfer: str | None = None  # error kind of the transfer itself
     done: bool | None = None  # the client moved all its data over it (None: it cannot tell)
     bytes: int | None = None

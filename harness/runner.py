@@ -23,7 +23,8 @@ import servers
 from . import checks, proof, recording, scratch, signals, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
-from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case,
+from .tls import DEFAULT_MATRIX as DEFAULT_TLS, mode as tls_mode
+from .model import (DATA_MODES, MASQUERADE, PASV_POLICIES, Case,
                     ClientSpec, NetSpec, PassiveRange, Result, ServerSpec, Topology, Verdict)
 from .capture import Captures, case_dir
 from .middlebox import Middleboxes
@@ -37,7 +38,7 @@ from .paths import nat_file
 class Axes:
     topologies: tuple[str, ...]
     modes: tuple[str, ...] = DATA_MODES
-    tls: tuple[str, ...] = TLS_MODES
+    tls: tuple[str, ...] = DEFAULT_TLS
     pasv_address: tuple[str, ...] = PASV_POLICIES
     masquerade: tuple[str, ...] = MASQUERADE
     servers: tuple[str, ...] = ("pyftpdlib",)
@@ -47,6 +48,9 @@ class Axes:
     busy: int = 0
     permit_foreign: tuple[str, ...] = ("off",)
     reuse: tuple[str, ...] = ("default",)
+    tls_versions: tuple[str, ...] = ("1.3",)
+    transfers: int = 1
+    verify_cert: tuple[str, ...] = ("on",)
     families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
     keepalive: int = 0  # the client's control-connection keepalive (seconds), 0: its default
 
@@ -60,13 +64,17 @@ def plan(axes: Axes) -> list[Case]:
     for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
             tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):
-        if reuse != "default" and tls == "none":
+        if reuse != "default" and not tls_mode(tls).control_tls:
             continue  # no TLS, nothing to reuse
         policies = axes.pasv_address if mode == "pasv" else (None,)
         server = ServerSpec(srv, tls, axes.passive, masq == "on", pf == "on", reuse)
-        for pol in policies:
-            cases.append(Case(topo, server, ClientSpec(cli, mode, pol, axes.busy, axes.keepalive),
-                              replace(axes.net, family=fam)))
+        # TLS version and certificate check mean nothing without TLS: those run once, as default
+        plain = not tls_mode(tls).control_tls
+        for pol, version, verify in itertools.product(
+                policies, ("1.3",) if plain else axes.tls_versions, ("on",) if plain else axes.verify_cert):
+            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify,
+                                keepalive=axes.keepalive)
+            cases.append(Case(topo, server, client, replace(axes.net, family=fam)))
     return cases
 
 

@@ -24,6 +24,11 @@ ALG = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}
 ScenarioError = SpecError  # the name callers know
 
 
+def described(case: Case) -> dict[str, Any]:
+    """describe(), with the TLS axes that results leave out at their defaults."""
+    return {"tls_version": "1.3", "transfers": 1, "verify_cert": "on", **case.describe()}
+
+
 @dataclass
 class Expectation:
     outcome: str | None = None
@@ -56,7 +61,7 @@ class Scenario:
         """(result, what differs) for every case whose reality differs from `expect`."""
         out = []
         for r in results:
-            desc = r.case.describe()
+            desc = described(r.case)
             for e in reversed(self.expectations):  # later, more specific entries win
                 if e.applies(desc):
                     why = e.differs(r)
@@ -93,7 +98,9 @@ def load(path: Path) -> Scenario:
                     masquerade=tuple(srv.masquerade or ("off",)), servers=(srv.impl,), clients=(c.impl,),
                     passive=srv.passive_range or PassiveRange(50000, 50009), net=net,
                     busy=doc.busy_sessions, permit_foreign=tuple(srv.permit_foreign_addresses or ("off",)),
-                    reuse=tuple(srv.session_reuse or ("default",)), keepalive=c.keepalive or 0)
+                    reuse=tuple(srv.session_reuse or ("default",)),
+                    tls_versions=tuple(doc.tls_version or ("1.3",)), transfers=doc.transfers,
+                    verify_cert=tuple(doc.verify_cert or ("on",)), keepalive=c.keepalive or 0)
         cases += [k for k in plan(axes) if k.id not in {x.id for x in cases}]
     return Scenario(path, src.story, cases, _expect(src, doc.expect, cases))
 
@@ -105,7 +112,7 @@ def _expect(src: spec.Source, raw, cases: list[Case]) -> list[Expectation]:
     out = []
     if any(v is not None for v in (raw.outcome, raw.stage, raw.check)):
         out.append(Expectation(raw.outcome, raw.stage, raw.check))
-    runs = [c.describe() for c in cases]
+    runs = [described(c) for c in cases]
     for i, c in enumerate(raw.cases):
         match = {k: v for k, v in c.match.model_dump().items() if v is not None}
         for key, value in match.items():

@@ -23,6 +23,7 @@ import servers
 from . import topologies
 from .inputs import InputError, read_text
 from .model import DATA_MODES, ICMP_POLICIES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
+from .tls import VERIFY, VERSIONS as TLS_VERSIONS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ON_OFF = ("on", "off")
@@ -49,6 +50,23 @@ def _one_or_many(v: Any) -> Any:
 
 def choice(values) -> Any:
     return Annotated[_enum(values), BeforeValidator(_on_off)]
+
+
+def _text(v: Any) -> Any:
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # 1.3, 2
+
+
+def number_choice(values) -> Any:
+    """One of `values` written as a number or as text (a TLS version, a count)."""
+    return Annotated[_enum(values), BeforeValidator(_text)]
+
+
+def number_choices(values) -> Any:
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
+                                                 "minItems": 1}]}
+    return Annotated[list[_enum(values)], BeforeValidator(lambda v: [_text(x) for x in v]
+                                                          if isinstance(v, list) else [_text(v)]),
+                     Field(min_length=1), WithJsonSchema(schema)]
 
 
 def choices(values) -> Any:
@@ -86,6 +104,16 @@ def _busy(v: Any) -> Any:
 
 
 Busy = Annotated[int, BeforeValidator(_busy), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 64})]
+
+
+def _transfers(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
+        raise PydanticCustomError("whole", "expected a whole number from 1 to 10, got {got}", {"got": repr(v)})
+    return v
+
+
+Transfers = Annotated[int, BeforeValidator(_transfers),
+                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})]
 
 
 class Strict(BaseModel):
@@ -162,6 +190,9 @@ def models() -> dict[str, type[BaseModel]]:
         masquerade: Optional[choice(ON_OFF)] = None
         pasv_address: Optional[choice((*PASV_POLICIES, "n/a"))] = None
         topology: Optional[choice(topologies.names())] = None
+        tls_version: Optional[number_choice(TLS_VERSIONS)] = None
+        transfers: Optional[number_choice(tuple(str(n) for n in range(1, 11)))] = None
+        verify_cert: Optional[choice(VERIFY)] = None
 
     class Outcome(Strict):
         outcome: Optional[choice(OUTCOMES)] = None
@@ -182,6 +213,9 @@ def models() -> dict[str, type[BaseModel]]:
         clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
         modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
         busy_sessions: Busy = 0
+        tls_version: Optional[number_choices(TLS_VERSIONS)] = None  # default: 1.3
+        transfers: Transfers = 1
+        verify_cert: Optional[choices(VERIFY)] = None  # default: on
         expect: Optional[Expect] = None
 
         @model_validator(mode="before")

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .observation import ClientReport, Connection, ControlLine, Failure
+from .tls import mode as tls_mode
 
 # The probe's own steps, and the stage each belongs to ("transfer-start": see _reply_stage).
 STEP_STAGE = {
     "connect": "connect", "greeting": "connect", "tls-handshake": "tls-handshake",
-    "login": "login", "protect": "login", "pwd": "login",
+    "login": "login", "protect": "login", "ccc": "login", "pwd": "login",
     "data-setup": "data-setup", "data-connect": "data-connect", "data-tls": "data-tls",
     "transfer": "transfer", "integrity": "integrity", "dele": "transfer", "quit": "transfer",
 }
@@ -83,7 +84,7 @@ def _hung(x: Facts) -> Placed | None:
 def _never_greeted(x: Facts) -> Placed | None:
     if x.received("220"):
         return None
-    tls = x.tls == "implicit" and x.failure.exit == "tls"
+    tls = tls_mode(x.tls).implicit and x.failure.exit == "tls"
     return Placed("connect", "tls-handshake" if tls else "connect", x.failure.kind)
 
 

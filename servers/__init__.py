@@ -93,7 +93,11 @@ class ServerAdapter:
         "foreign-address": re.compile(r"foreign address(?: ([\d.]+):(\d+))?"),
         "passive-fallback": re.compile(r"random|free passive port", re.I),
         "reuse-required": re.compile(r"reuse", re.I),  # in a reply
-        "reuse-required-log": re.compile(r"(?=.*reuse)(?=.*session)", re.I),
+        "reuse-required-log": re.compile(r"(?=.*reuse)(?=.*session)(?!.*client reused)", re.I),
+        "session-resumed-log": re.compile(r"client reused TLS session|resumed session", re.I),
+        # a TLS connection that ended without close_notify, as the server logs it
+        "unclean-tls-end-log": re.compile(r"^(?!.*control connection).*(without SSL shutdown|unexpected eof)",
+                                          re.I),
     }
     order = 50  # position in listings: the embedded one first
     ready_timeout = 10.0

@@ -27,7 +27,7 @@ class Proftpd(ServerAdapter):
     name = "proftpd"
     label = "ProFTPD"
     settings = {"permit-foreign": "AllowForeignAddress",
-                "reuse-off": "TLSOptions NoSessionReuseRequired"}
+                "reuse-off": "TLSOptions NoSessionReuseRequired", "ccc": "TLSRequired auth+data"}
     order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
     prints_ready = False
@@ -58,15 +58,17 @@ class Proftpd(ServerAdapter):
         ]
         if spec.masquerade:
             lines.append(f"MasqueradeAddress {ctx.public_ip}")
-        if spec.tls != "none":
+        if spec.mode.control_tls:
             opts = []
             if spec.reuse == "off":
                 opts.append("NoSessionReuseRequired")
-            if spec.tls == "implicit":
+            if spec.mode.implicit:
                 opts.append("UseImplicitSSL")
             lines += [
                 f"ModulePath {root('proftpd')}/usr/lib/proftpd", "LoadModule mod_tls.c",
-                "TLSEngine on", "TLSRequired on", "TLSProtocol TLSv1.2 TLSv1.3",
+                # CCC needs the control channel not to be required after login (534 otherwise)
+                "TLSEngine on", f"TLSRequired {'auth+data' if spec.mode.clears_control else 'on'}",
+                "TLSProtocol TLSv1.2 TLSv1.3",
                 f"TLSECCertificateFile {ctx.certs.cert}", f"TLSECCertificateKeyFile {ctx.certs.key}",
                 f"TLSLog {log}", "TLSVerifyClient off",
             ] + ([f"TLSOptions {' '.join(opts)}"] if opts else [])

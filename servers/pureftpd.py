@@ -30,7 +30,7 @@ class PureFtpd(ServerAdapter):
         return version("pure-ftpd")
 
     def supports(self, spec: ServerSpec) -> str | None:
-        if spec.tls == "implicit":
+        if spec.mode.implicit:
             return "Pure-FTPd has no implicit TLS (port 990) mode"
         if spec.reuse != "default":
             return "Pure-FTPd has no setting for TLS session reuse on data connections"
@@ -63,7 +63,7 @@ class PureFtpd(ServerAdapter):
             argv += ["-P", ctx.public_ip]
         if spec.permit_foreign:
             argv += ["-w"]
-        if spec.tls != "none":
+        if spec.mode.control_tls:
             argv += ["-Y", "3", "-2", str(base.with_suffix(".pem"))]  # 3: TLS for control and data
         return argv
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from harness import family
 
+from harness.tls import mode as tls_mode
+
 from . import ServerAdapter, ServerContext, ServerSpec, register
 
 class PyftpdlibServer(ServerAdapter):
@@ -65,8 +67,9 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler
 
+    mode = tls_mode(cfg["tls"])
     base = FTPHandler
-    if cfg["tls"] != "none":
+    if mode.control_tls:
         from pyftpdlib.handlers import TLS_FTPHandler
         base = TLS_FTPHandler
 
@@ -91,7 +94,9 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
             log.write("error", self._peer(), msg)
 
     handler = Logged
-    if cfg["tls"] == "implicit":
+    if mode.control_tls:
+        handler = _with_ccc(Logged, log)
+    if mode.implicit:
         class Implicit(Logged):
             def handle(self) -> None:
                 self.secure_connection(self.ssl_context)  # TLS before the greeting
@@ -109,13 +114,69 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
         handler.masquerade_address_map = cfg["masquerade_map"]  # per local (control) address
     elif cfg["masquerade"]:
         handler.masquerade_address = cfg["masquerade"]
-    if cfg["tls"] != "none":
+    if mode.control_tls:
         handler.certfile = cfg["cert"]
         handler.keyfile = cfg["key"]
         handler.tls_control_required = True
         handler.tls_data_required = True
         handler.ssl_context = _ssl_context(cfg)
     return handler
+
+
+def _with_ccc(base, log: _Log):
+    """CCC (RFC 4217), which pyftpdlib lacks: reply 200 under TLS, exchange close_notify,
+    then read and write the same TCP connection in clear. Data connections stay PROT P.
+    Also logs each data connection's TLS version and cipher."""
+    from OpenSSL import SSL
+    from pyftpdlib.handlers import TLS_DTPHandler
+
+    class LoggedDTP(TLS_DTPHandler):
+        def handle_ssl_established(self) -> None:
+            c = self.socket
+            log.write("log", self.cmd_channel._peer(), f"data TLS {c.get_protocol_version_name()} "
+                      f"{c.get_cipher_name()} session_reused={bool(c.session_reused())}"
+                      if hasattr(c, "session_reused") else
+                      f"data TLS {c.get_protocol_version_name()} {c.get_cipher_name()}")
+            super().handle_ssl_established()
+
+    class WithCCC(base):  # type: ignore[misc, valid-type]
+        dtp_handler = LoggedDTP
+        proto_cmds = {**base.proto_cmds, "CCC": dict(
+            perm=None, auth=True, arg=False, help="Syntax: CCC (clear the control channel).")}
+        _clearing = False
+
+        def secure_connection(self, ssl_context) -> None:
+            self._plain = self.socket
+            super().secure_connection(ssl_context)
+
+        def ftp_CCC(self, line: str) -> None:
+            if not self._ssl_established:
+                self.respond("533 The control channel is not protected.")
+                return
+            self.respond("200 Clearing the control channel.")
+            self.initiate_send()
+            self._clearing = True
+            try:
+                self.socket.shutdown()  # our close_notify; the client's arrives next
+            except (SSL.WantReadError, SSL.WantWriteError):
+                pass
+
+        def handle_read_event(self) -> None:
+            if not self._clearing:
+                return super().handle_read_event()
+            try:
+                self.socket.recv(4096)  # nothing but the client's close_notify is expected
+            except SSL.ZeroReturnError:
+                self.socket, self._ssl_established, self._clearing = self._plain, False, False
+                log.write("log", self._peer(), "CCC: control channel in clear")
+            except SSL.WantReadError:
+                pass
+            except (SSL.Error, OSError) as e:
+                log.write("error", self._peer(), f"CCC: {e!r}")
+                self._clearing = False
+                self.close()
+
+    return WithCCC
 
 
 def _ssl_context(cfg: dict[str, Any]):

@@ -44,7 +44,7 @@ class Vsftpd(ServerAdapter):
         (anon_root / "pub").chmod(0o777)
         empty = ctx.home / "empty"
         empty.mkdir(exist_ok=True)
-        tls = spec.tls != "none"
+        tls = spec.mode.control_tls
         conf = {
             # listen_ipv6 is vsftpd's dual-stack listener (IPv4 arrives mapped); the lab only
             # enables IPv6 in IPv6 labs.
@@ -70,7 +70,7 @@ class Vsftpd(ServerAdapter):
                 "ssl_enable": "YES", "allow_anon_ssl": "YES", "force_anon_logins_ssl": "YES",
                 "force_anon_data_ssl": "YES", "rsa_cert_file": ctx.certs.cert,
                 "rsa_private_key_file": ctx.certs.key, "ssl_tlsv1": "NO", "ssl_sslv2": "NO",
-                "ssl_sslv3": "NO", "implicit_ssl": "YES" if spec.tls == "implicit" else "NO",
+                "ssl_sslv3": "NO", "implicit_ssl": "YES" if spec.mode.implicit else "NO",
             })
             if spec.reuse == "off":
                 conf["require_ssl_reuse"] = "NO"

@@ -16,6 +16,10 @@ from conftest import harness
     (["--passive-range", "80-90"], "--passive-range", "within 1024-65535"),
     (["--jobs", "²"], "--jobs", "'²' is not a whole number from 1 to 16"),
     (["--busy-sessions", "٣"], "--busy-sessions", "is not a whole number from 0 to 64"),
+    (["--tls", "ccc,tls13"], "--tls", "none, explicit, implicit, ccc"),
+    (["--tls-version", "1.1"], "--tls-version", "1.3, 1.2"),
+    (["--transfers", "0"], "--transfers", "whole number from 1 to 10"),
+    (["--verify-cert", "maybe"], "--verify-cert", "on, off, system"),
 ])
 def test_bad_matrix_input_exits_2_with_valid_choices(args, field, valid):
     r = harness("matrix", *args, timeout=30)

@@ -9,7 +9,7 @@ CLIENTS = ("ftplib", "ftplib-reuse", "curl", "lftp")
 
 
 def test_every_server_and_client_in_passive_mode_on_direct(matrix):
-    cases = matrix("--topology", "direct", "--server", "all", "--client", "all",
+    cases = matrix("--topology", "direct", "--server", "all", "--client", ",".join(CLIENTS),
                    "--tls", "explicit,implicit", "--mode", "pasv,epsv", "--pasv-address", "trust",
                    "--masquerade", "off", "--no-rules")
     for c in cases.values():

@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("text, message", [
     ("topology: server-nat\nclients: [{impl: curl}]\nmodes: pasv\nserver: {tls: 3}\n",
-     "server.tls: expected one of none, explicit, implicit, got 3"),
+     "server.tls: expected one of none, explicit, implicit, ccc, got 3"),
     ("topology: nowhere\nclients: [curl]\n", "topology.name: expected one of direct, server-nat"),
     ("topology: server-nat\nclients: [curl]\nsurprise: 1\n", "line 3: surprise: unknown key; valid keys: name,"),
     ("topology: server-nat\nclients: [{impl: curl, colour: red}]\n", "clients[0].colour: unknown key"),
@@ -85,11 +85,11 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
 
 @pytest.mark.parametrize("text, message", [
     ("topology: server-nat\nclients: [curl]\nexpect: {check: advertised-adress-unreachable}\n",
-     "line 3: expect.check: expected one of harness-error, not-expressible, passed, ipv4-only-line"),
+     "line 3: expect.check: expected one of harness-error, not-expressible, ccc-refused, helper-reads-after-ccc, passed, ipv4-only-line"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {mode: EPSV}\n      outcome: pass\n",
      "line 5: expect.cases[0].match.mode: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {tls: nonee}\n      outcome: pass\n",
-     "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, got 'nonee'"),
+     "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, ccc, got 'nonee'"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {client: lftp}\n      outcome: pass\n",
      "line 5: expect.cases[0].match.client: expected one of curl (the client values this scenario runs), got 'lftp'"),
     ("topology: server-nat\nclients: [curl]\nmodes: [pasv]\nexpect:\n  cases:\n    - match: {mode: port}\n      outcome: pass\n",
@@ -97,7 +97,7 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {colour: red}\n",
      "expect.cases[0].match.colour: unknown key; valid keys: mode, tls, client, server, masquerade"),
     ("topology: server-nat\nserver: {tls: [none, sftp]}\nclients: [curl]\n",
-     "line 2: server.tls[1]: expected one of none, explicit, implicit, got 'sftp'"),
+     "line 2: server.tls[1]: expected one of none, explicit, implicit, ccc, got 'sftp'"),
 ])
 def test_every_enum_value_is_checked_with_file_line_path_and_choices(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -148,3 +148,13 @@ def test_every_shipped_scenario_and_plan_fits_the_one_schema():
         spec.load(path, "scenario")
     for path in sorted((REPO / "plans").glob("*.yaml")):
         spec.load(path, "plan")
+
+
+def test_tls_axes_in_a_scenario_give_ids_and_matchable_values():
+    from harness import scenario as sc
+    s = sc.load(Path(__file__).parents[1] / "scenarios" / "10-second-transfer-loses-resumption-tls13.yaml")
+    ids = {c.id for c in s.cases}
+    assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2" in ids
+    assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/tls-1.2/transfers-2" in ids
+    curl13 = next(c for c in s.cases if c.client.impl == "curl" and c.client.tls_version == "1.3")
+    assert [e.check for e in s.expectations if e.applies(sc.described(curl13))][-1] == "tls-session-not-resumed"

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, families, generic, passive, path, peers, tls
+from . import addressing, balancer, connect, families, generic, passive, path, peers, tls, tlsfield
 from .gather import Evidence, gather
 
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
@@ -19,6 +19,8 @@ Check = Callable[[Observation, Evidence], Optional[Verdict]]
 CHECKS: list[tuple[str, Check]] = [
     ("harness-error", generic.harness_error),
     ("not-expressible", families.substituted_mode),
+    ("ccc-refused", tlsfield.ccc_refused),
+    ("helper-reads-after-ccc", tlsfield.helper_reads_after_ccc),
     ("passed", generic.passed),
     ("ipv4-only-line", families.ipv4_only_line),
     ("address-respelled", families.respelled_address),
@@ -36,6 +38,9 @@ CHECKS: list[tuple[str, Check]] = [
     ("pmtu-black-hole", path.pmtu_black_hole),
     ("control-idle-timeout", path.control_idle_timeout),
     ("client-known-bug", peers.client_known_bug),
+    ("ccc-dropped-control", tlsfield.ccc_dropped_control),
+    ("data-tls-truncated", tlsfield.data_tls_truncated),
+    ("tls-session-not-resumed", tlsfield.tls_session_not_resumed),
     ("session-reuse-required", tls.session_reuse_required),
     ("tls-failed", tls.tls_failed),
     ("control-connect-failed", connect.control_connect_failed),

@@ -48,7 +48,7 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
         if not announced or same_address(announced, peer) or reply[:1] not in "45":
             return None
         why = ("the FTP helper cannot read it because the control channel is TLS-encrypted"
-               if obs.case.server.tls != "none" and helper_boxes(obs) else
+               if obs.case.server.mode.helper_blind and helper_boxes(obs) else
                "no FTP helper on the path rewrote it" if not helper_boxes(obs) else
                "the helper did not rewrite it")
         if any(b.proxy for b in obs.topology.middleboxes):
@@ -97,6 +97,6 @@ def advertised_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
             f"trusted it and its connection {what(d.result)}{rejections(obs, ev)}. "
             f"The control connection goes to {d.control_peer}, so that is the only address "
             f"reachable from the client's side.")
-    if obs.case.server.tls != "none" and helper_boxes(obs):
+    if obs.case.server.mode.helper_blind and helper_boxes(obs):
         text += " The FTP helper could not rewrite the reply: the control channel is encrypted."
     return Verdict("fail", "data-connect", text, ev)

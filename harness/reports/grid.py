@@ -20,6 +20,9 @@ AXES: tuple[tuple[str, Callable[[Case], str]], ...] = (
     ("range", lambda c: str(c.server.passive)),
     ("fwd", lambda c: "none" if c.net.forward_none else str(c.net.forwarded(c.server))),
     ("busy", lambda c: str(c.client.busy)),
+    ("tls-ver", lambda c: c.client.tls_version),
+    ("transfers", lambda c: str(c.client.transfers)),
+    ("verify", lambda c: c.client.verify_cert),
     ("path", lambda c: " ".join(c.net.path_parts()) or "-"),  # path impairments (docs/path.md)
     ("keepalive", lambda c: f"{c.client.keepalive}s" if c.client.keepalive else "-"),
 )
