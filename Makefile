@@ -57,8 +57,8 @@ test-matrix: setup
 # Path impairments (docs/path.md), not in the default matrix: each scenario fails, named by
 # its own check, then every fix that applies is re-run; --prove-minimal shows the MSS clamp
 # is needed in the derived rules.
-PATH_SCENARIOS ?= scenarios/09-control-idle-timeout.yaml scenarios/10-pmtu-black-hole.yaml \
-                  scenarios/11-hairpin-nat-missing.yaml scenarios/12-passive-port-translated.yaml
+PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black-hole.yaml \
+                  scenarios/15-hairpin-nat-missing.yaml scenarios/16-passive-port-translated.yaml
 test-matrix-path: setup
 	@rc=0; for f in $(PATH_SCENARIOS); do \
 	  extra=""; case $$f in *pmtu*) extra=--prove-minimal;; esac; \

@@ -1,4 +1,4 @@
-"""Path impairment checks on recorded observations (real runs: scenarios 09 and 10).
+"""Path impairment checks on recorded observations (real runs of the path scenarios).
 
 Recorded with harness.execute(..., record=DIR) on real namespaces; no network here."""
 from pathlib import Path
