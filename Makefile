@@ -1,5 +1,6 @@
 # ftps-harness. The two commands a newcomer needs: `make test-matrix` and `make test`.
-# Both install what is missing first (`make setup`, safe to run again).
+# Both install what is missing first (`make setup`, safe to run again). After that the
+# command is .venv/bin/ftps-harness (or `. .venv/bin/activate` and then `ftps-harness`).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,11 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
+<<<<<<< HEAD
 .PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path reproduce verify bench clean \
+=======
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-scenarios reproduce verify bench clean \
+>>>>>>> main
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -52,7 +57,7 @@ test: setup
 	fi; exit $$rc
 
 test-matrix: setup
-	$(BIN)/python -m harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
+	$(BIN)/ftps-harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
 
 # Path impairments (docs/path.md), not in the default matrix: each scenario fails, named by
 # its own check, then every fix that applies is re-run; --prove-minimal shows the MSS clamp
@@ -69,7 +74,7 @@ test-matrix-path: setup
 # embedded pair so it stays fast).
 PEER_TOPOLOGIES ?= direct,server-nat,server-nat-alg,client-nat,client-nat-alg
 test-matrix-peers: setup
-	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
+	$(BIN)/ftps-harness matrix --jobs $(JOBS) --server all --client all \
 	  --topology $(PEER_TOPOLOGIES) \
 	  --report-dir reports/peers
 	$(MAKE) test-matrix-peers-tls
@@ -77,21 +82,25 @@ test-matrix-peers: setup
 # The TLS behaviours across the real peers (docs/tls.md): CCC next to explicit TLS, both TLS
 # versions, two transfers per control session, through no helper and through both ALGs.
 test-matrix-peers-tls: setup
-	$(BIN)/python -m harness matrix --jobs $(JOBS) --server all --client all \
+	$(BIN)/ftps-harness matrix --jobs $(JOBS) --server all --client all \
 	  --topology direct,server-nat-alg,client-nat-alg --family ipv4 \
 	  --tls explicit,ccc --tls-version 1.2,1.3 --transfers 2 \
 	  --mode pasv,epsv,port --pasv-address trust --masquerade off \
 	  --report-dir reports/peers-tls
 
+# Every scenario file's expectations as pytest items (see docs/cli.md, "pytest").
+test-scenarios: setup
+	$(BIN)/python -m pytest -ra scenarios/
+
 # make reproduce S=scenarios/03-passive-range-not-forwarded.yaml
 reproduce: setup
 	@test -n "$(S)" || { echo "usage: make reproduce S=scenarios/<name>.yaml"; exit 2; }
-	$(BIN)/python -m harness reproduce $(S)
+	$(BIN)/ftps-harness reproduce $(S)
 
 # make verify P=plans/vsftpd-edge.yaml
 verify: setup
 	@test -n "$(P)" || { echo "usage: make verify P=plans/<plan>.yaml"; exit 2; }
-	$(BIN)/python -m harness verify $(P)
+	$(BIN)/ftps-harness verify $(P)
 
 # The Docker backend: the harness's own dockerd, in its own network namespace (never the
 # host's firewall), and locally built images (no registry needed).
@@ -116,7 +125,7 @@ bench: setup
 	$(BIN)/python bench/bench.py
 
 clean:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m harness clean; fi
+	@if [ -x $(BIN)/ftps-harness ]; then $(BIN)/ftps-harness clean; fi
 
 distclean: clean
 	rm -rf $(VENV) reports certs/out .pytest_cache *.egg-info

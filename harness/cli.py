@@ -1,32 +1,41 @@
-"""Command line: argument parsing and wiring only. `python -m harness --help`."""
+"""Command line: argument parsing and wiring only. `ftps-harness --help`."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+import dataclasses
 import datetime as dt
+import json
 import os
+import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
+import shtab
 from rich.console import Console
 from rich.text import Text
 
 import clients
 import servers
 
-from . import family, inputs, path_args, reproduce, scenario, scratch, signals, tls, topologies, verify
+from . import compare, family, gates, inputs, path_args, reproduce, scenario, scratch, shard, signals, tls, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
+from .completion import words
+from .gates import GATES
+from .merge import merge
+from .meta import PROGRAM_ENV, command_line, program, version_line, versions
 from .paths import nat_file
-from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, NetSpec, PassiveRange
-from .reports import html, jsonfile, junit, markdown, terminal
+from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result
+from .reports import bundle, jsonfile, terminal
 from .reports import rules as rules_report
 from .execute import execute
 from .runner import Axes, Interrupted, plan
+from .selection import SelectionError, failed_ids, rerun_command, select
+from .shard import Shard
 
-EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_BROKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class UsageError(Exception):
@@ -89,87 +98,151 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
+EXAMPLES = """examples:
+  ftps-harness matrix                                   the default matrix (every topology)
+  ftps-harness matrix --topology server-nat --list      the case ids it would run
+  ftps-harness matrix -k 'server-nat/*/pasv/trust/*'    only the cases matching a glob
+  ftps-harness matrix --case server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off
+  ftps-harness matrix --last-failed reports/results.json --report-dir reports/rerun
+  ftps-harness matrix --shard 2/4 --report-dir part2    one of four CI jobs; then:
+  ftps-harness merge part1 part2 part3 part4 --report-dir reports
+  ftps-harness compare yesterday/results.json reports/results.json
+  ftps-harness reproduce scenarios/03-passive-range-not-forwarded.yaml
+  ftps-harness verify plans/vsftpd-edge.yaml
+
+exit codes: 0 ran, no gate tripped; 1 --fail-on tripped (compare: a case went pass -> fail);
+2 bad input; 3 the harness broke; 130 interrupted. See docs/cli.md."""
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _existing(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return path
+
+
 def parser() -> argparse.ArgumentParser:
     topo_names = topologies.names()
-    p = argparse.ArgumentParser(prog="python -m harness",
+    p = argparse.ArgumentParser(prog="ftps-harness", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="FTP/FTPS connectivity test harness: real NAT, real peers, true verdicts.")
+    p.add_argument("--version", action="version", version=version_line())
+    shtab.add_argument_to(p, ["--print-completion"], help="print a shell completion script: --print-completion bash (or zsh, tcsh)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    m = sub.add_parser("matrix", help="run a matrix of cases and print the verdicts")
-    m.add_argument("--topology", type=_list("--topology", topo_names), default=tuple(topo_names),
-                   help=f"comma-separated; default all: {','.join(topo_names)}")
-    m.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
-                   help=f"data connection modes; default {','.join(DATA_MODES)}")
-    m.add_argument("--tls", type=_list("--tls", TLS_MODES), default=tls.DEFAULT_MATRIX,
-                   help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
-                        f"default {','.join(tls.DEFAULT_MATRIX)}")
-    m.add_argument("--tls-version", type=_list("--tls-version", tls.VERSIONS), default=("1.3",),
-                   metavar="LIST", help="the highest TLS version the client offers: 1.2, 1.3 or both "
-                                        "(default 1.3)")
-    m.add_argument("--transfers", type=_transfers, default=1, metavar="N",
-                   help="upload+download rounds in one control session (default 1); 2 or more "
-                        "shows TLS session resumption across transfers")
-    m.add_argument("--verify-cert", type=_list("--verify-cert", tls.VERIFY), default=("on",),
-                   metavar="LIST", help="the client checks the server certificate against the lab CA "
-                                        "(on), skips the check like curl -k (off), or checks it against "
-                                        "the system CAs only, as a client never given the server's CA "
-                                        "(system); default on")
-    m.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
-                   help="trust: connect to the address in the 227 reply; control: use the control "
-                        "connection's address (ftplib's default). Default both")
-    m.add_argument("--masquerade", type=_list("--masquerade", MASQUERADE), default=MASQUERADE,
-                   help="server advertises its public address (on) or its own (off); default both")
-    m.add_argument("--permit-foreign-addresses", type=_list("--permit-foreign-addresses", MASQUERADE),
-                   default=("off",), metavar="LIST",
-                   help="server accepts data connections from/to other addresses than the control "
-                        "peer: on, off or both (default off)")
-    m.add_argument("--session-reuse", type=_list("--session-reuse", ("default", "off")),
-                   default=("default",), metavar="LIST",
-                   help="the server's requirement of TLS session reuse on data connections: its own "
-                        "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)")
-    m.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
-                   help="address families: ipv4, ipv6 or both (default: both for the core "
-                        f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
-                        "ipv6 for nat64; ipv4 for the others)")
-    m.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
-                   help=f"server implementations; valid: {','.join(servers.names())}")
-    m.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
-                   help=f"client implementations; valid: {','.join(clients.names())}")
-    m.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
-                   help="the server's passive port range (default 50000-50009)")
-    m.add_argument("--forward-range", type=_forward, metavar="RANGE|none",
-                   help="the firewalls open this range instead of the server's passive range "
-                        "(a firewall/server range mismatch), or none at all")
-    m.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
-                   help="N other sessions hold passive ports open during each case "
-                        "(reproduces passive range exhaustion)")
+    m = sub.add_parser("matrix", help="run a matrix of cases and print the verdicts", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    ax = m.add_argument_group("what to run (the axes; each takes a comma-separated list, or all)")
+    words(ax.add_argument("--topology", type=_list("--topology", topo_names), default=tuple(topo_names),
+                          help=f"default all: {','.join(topo_names)}"), topo_names)
+    words(ax.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
+                          help=f"data connection modes; default {','.join(DATA_MODES)}"), DATA_MODES)
+    words(ax.add_argument("--tls", type=_list("--tls", TLS_MODES), default=tls.DEFAULT_MATRIX,
+                          help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
+                               f"default {','.join(tls.DEFAULT_MATRIX)}"), TLS_MODES)
+    words(ax.add_argument("--tls-version", type=_list("--tls-version", tls.VERSIONS), default=("1.3",),
+                          metavar="LIST", help="the highest TLS version the client offers: 1.2, 1.3 or both "
+                                               "(default 1.3)"), tls.VERSIONS)
+    ax.add_argument("--transfers", type=_transfers, default=1, metavar="N",
+                    help="upload+download rounds in one control session (default 1); 2 or more "
+                         "shows TLS session resumption across transfers")
+    words(ax.add_argument("--verify-cert", type=_list("--verify-cert", tls.VERIFY), default=("on",),
+                          metavar="LIST", help="the client checks the server certificate against the lab CA "
+                                               "(on), skips the check like curl -k (off), or checks it against "
+                                               "the system CAs only, as a client never given the server's CA "
+                                               "(system); default on"), tls.VERIFY)
+    words(ax.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
+                          help="trust: connect to the address in the 227 reply; control: use the control "
+                               "connection's address (ftplib's default). Default both"), PASV_POLICIES)
+    words(ax.add_argument("--masquerade", type=_list("--masquerade", MASQUERADE), default=MASQUERADE,
+                          help="server advertises its public address (on) or its own (off); default both"), MASQUERADE)
+    words(ax.add_argument("--permit-foreign-addresses", type=_list("--permit-foreign-addresses", MASQUERADE),
+                          default=("off",), metavar="LIST",
+                          help="server accepts data connections from/to other addresses than the control "
+                               "peer: on, off or both (default off)"), MASQUERADE)
+    words(ax.add_argument("--session-reuse", type=_list("--session-reuse", ("default", "off")),
+                          default=("default",), metavar="LIST",
+                          help="the server's requirement of TLS session reuse on data connections: its own "
+                               "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)"), ("default", "off"))
+    words(ax.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
+                          help="address families: ipv4, ipv6 or both (default: both for the core "
+                               f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
+                               "ipv6 for nat64; ipv4 for the others)"), family.NAMES)
+    words(ax.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
+                          help=f"server implementations; valid: {','.join(servers.names())}"), servers.names())
+    words(ax.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
+                          help=f"client implementations; valid: {','.join(clients.names())}"), clients.names())
+    ax.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
+                    help="the server's passive port range (default 50000-50009)")
+    ax.add_argument("--forward-range", type=_forward, metavar="RANGE|none",
+                    help="the firewalls open this range instead of the server's passive range "
+                         "(a firewall/server range mismatch), or none at all")
+    ax.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
+                    help="N other sessions hold passive ports open during each case "
+                         "(reproduces passive range exhaustion)")
     path_args.add_arguments(m)
-    m.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
-                   help="labs run in parallel (default: 2, or 1 on a single core)")
-    m.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
-    m.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
-    m.add_argument("--rules", action="store_true",
-                   help="print the firewall rule sets of the passing cases, identical sets once")
-    m.add_argument("--rules-md", type=Path, metavar="PATH",
-                   help="write the matrix and every rule set (nft, iptables, table) as Markdown")
-    m.add_argument("--prove-minimal", action="store_true",
-                   help="replay each passing case without each rule in turn (slower)")
-    m.add_argument("--no-rules", action="store_true",
-                   help="skip deriving and proving firewall rules (fastest)")
-    m.add_argument("--report-dir", type=Path, metavar="DIR",
-                   help="write every report there: results.json, rules.md, summary.md, junit.xml, index.html")
-    m.add_argument("--capture", action="store_true",
-                   help="record a pcap per case and firewall interface, and TLS key logs, under "
-                        "<report dir>/cases/<case>/ (report dir: --report-dir, else reports)")
-    m.add_argument("--record", type=Path, metavar="DIR",
-                   help="also save each case's raw observation (JSON) in DIR")
+    sel = m.add_argument_group("which cases (applied after the axes)")
+    sel.add_argument("--case", action="append", default=[], metavar="ID",
+                     help="run exactly this case (repeatable); its id says everything, so the axes are ignored")
+    sel.add_argument("-k", action="append", default=[], metavar="EXPR", dest="k",
+                     help="only case ids containing EXPR, or matching it as a glob (* ? []); repeatable (any)")
+    sel.add_argument("--last-failed", type=_existing, metavar="RESULTS.json",
+                     help="run the cases that failed or errored in that results.json")
+    sel.add_argument("--list", action="store_true", help="print the planned case ids and exit")
+    sel.add_argument("--shard", type=_shard, metavar="I/N",
+                     help="run the I-th of N parts (whole units, balanced; deterministic); merge the parts "
+                          "with `ftps-harness merge`")
+    sel.add_argument("--durations", type=_existing, metavar="RESULTS.json",
+                     help="balance --shard by the case durations of that earlier run (default: case count)")
+    run = m.add_argument_group("how to run")
+    run.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
+                     help="labs run in parallel (default: 2, or 1 on a single core)")
+    run.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    run.add_argument("--fail-on", choices=list(GATES), default="error",
+                     help="exit 1 when a case shows this or worse: " +
+                          "; ".join(f"{k}: {v[1]}" for k, v in GATES.items()))
+    run.add_argument("--prove-minimal", action="store_true",
+                     help="replay each passing case without each rule in turn (slower)")
+    run.add_argument("--no-rules", action="store_true",
+                     help="skip deriving and proving firewall rules (fastest)")
+    out = m.add_argument_group("reports")
+    out.add_argument("--report-dir", type=Path, metavar="DIR",
+                     help="write every report there: " + ", ".join(bundle.NAMES))
+    out.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
+    out.add_argument("--rules", action="store_true",
+                     help="print the firewall rule sets of the passing cases, identical sets once")
+    out.add_argument("--rules-md", type=Path, metavar="PATH",
+                     help="write the matrix and every rule set (nft, iptables, table) as Markdown")
+    out.add_argument("--capture", action="store_true",
+                     help="record a pcap per case and firewall interface, and TLS key logs, under "
+                          "<report dir>/cases/<case>/ (report dir: --report-dir, else reports)")
+    out.add_argument("--record", type=Path, metavar="DIR",
+                     help="also save each case's raw observation (JSON) in DIR")
+
+    mg = sub.add_parser("merge", help="merge the results of --shard parts into one set of reports")
+    mg.add_argument("parts", nargs="+", type=_existing, metavar="PART",
+                    help="a part's report dir or its results.json")
+    mg.add_argument("--report-dir", type=Path, metavar="DIR", required=True)
+
+    cp = sub.add_parser("compare", help="what changed between two runs (exit 1 if a case went pass -> fail)")
+    cp.add_argument("old", type=_existing, metavar="OLD.json")
+    cp.add_argument("new", type=_existing, metavar="NEW.json")
+    cp.add_argument("--json", action="store_true", help="print the changes as JSON")
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
     c.add_argument("--force", action="store_true", help="also remove those of runs still alive")
     c.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
-    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)")
+    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = \
+        shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
     rp.add_argument("--prove-minimal", action="store_true",
                     help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
@@ -178,7 +251,8 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
     vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
-    vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)")
+    vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = \
+        shtab.FILE  # type: ignore[attr-defined]
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     vp.add_argument("--json", type=Path, metavar="PATH", help="write the plan's results as JSON")
     vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
@@ -243,6 +317,30 @@ def check_outputs(args) -> None:
         inputs.writable_dir(args.report_dir or Path("reports"), "--capture")
 
 
+def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
+    """The cases this invocation runs, and each one's index in the whole (unsharded) plan."""
+    ids = list(args.case) + (failed_ids(args.last_failed) if args.last_failed else [])
+    cases = select(plan(axes), ids, args.k)
+    if not cases:
+        raise UsageError("no case matches " + " ".join(f"-k {k!r}" for k in args.k))
+    index = {c.id: i for i, c in enumerate(cases)}
+    if args.shard:
+        cases = shard.pick(cases, args.shard, args.durations)
+    return cases, index
+
+
+def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str,
+          seconds: float) -> dict:
+    """What results.json and the HTML header say about the run (in results.json's key order)."""
+    return {"backend": args.backend, "started": started, "run_id": run_id,
+            "duration_s": round(seconds, 1), "jobs": args.jobs,
+            "command": command_line(args.argv), "versions": versions(results),
+            "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
+            "plan_total": total, "shard": str(args.shard) if args.shard else None,
+            "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
+                        "capture": args.capture}}
+
+
 def cmd_matrix(args, console: Console) -> int:
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
@@ -253,9 +351,17 @@ def cmd_matrix(args, console: Console) -> int:
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
                 tls_versions=args.tls_version, transfers=args.transfers, verify_cert=args.verify_cert,
                 families=args.family)
-    cases = plan(axes)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
+    if args.durations and not args.shard:
+        raise UsageError("--durations only balances --shard")
+    if args.last_failed and not args.case and not failed_ids(args.last_failed):
+        console.print(f"no case failed or errored in {args.last_failed}: nothing to re-run")
+        return EXIT_OK
+    cases, index = _planned(args, axes)
+    if args.list:
+        print("\n".join(c.id for c in cases))
+        return EXIT_OK
     check_outputs(args)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
@@ -268,7 +374,7 @@ def cmd_matrix(args, console: Console) -> int:
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err, capture_dir=capture_dir)
+                                           err=err, capture_dir=capture_dir) if cases else ([], 0.0, "empty")
     except Interrupted as e:
         err.print("[yellow]interrupted: every namespace and process of this run was removed; "
                   f"{len(e.results)} of {e.planned} cases finished[/]")
@@ -278,39 +384,52 @@ def cmd_matrix(args, console: Console) -> int:
         if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
             console.print(terminal.peers(results))
         console.print(terminal.summary_line(results, seconds))
-        terminal.failures(results, console)
+        terminal.failures(results, console, rerun=rerun_command)
         if args.rules:
             rules_report.terminal(results, console)
-    multi = len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1
-    rules_md = None if args.no_rules else rules_report.markdown(
-        results, markdown.matrix(results), markdown.peers(results) if multi else "")
-    if args.rules_md and rules_md:
+    meta = {**_meta(args, axes, results, len(index), started, run_id, seconds),
+            "planned": len(cases), **({"interrupted": True} if interrupted else {})}
+    order = [index[r.case.id] for r in results]
+    if args.rules_md and not args.no_rules:
         args.rules_md.parent.mkdir(parents=True, exist_ok=True)
-        args.rules_md.write_text(rules_md)
+        args.rules_md.write_text(bundle.rules_markdown(results, True))
         console.print(f"rules written to {args.rules_md}")
-    state = {"planned": len(cases), **({"interrupted": True} if interrupted else {})}
     if args.json:
-        versions = {**{n: servers.get(n).version() or "embedded" for n in axes.servers},
-                    **{n: clients.get(n).version() for n in axes.clients}}
-        jsonfile.write(args.json, results, args.backend, started,
-                       {"run_id": run_id, "duration_s": round(seconds, 2), "jobs": args.jobs,
-                        "versions": versions, **state})
+        jsonfile.write(args.json, results, args.backend, started, meta, order)
         console.print(f"results written to {args.json}")
     if args.report_dir:
-        d = args.report_dir
-        meta = {"run_id": run_id, "started": started, "backend": args.backend,
-                "duration_s": round(seconds, 1), "jobs": args.jobs, **state}
-        jsonfile.write(d / "results.json", results, args.backend, started, meta)
-        if rules_md:
-            (d / "rules.md").write_text(rules_md)
-        (d / "summary.md").write_text(markdown.summary(results, seconds, rules_md))
-        junit.write(d / "junit.xml", results, seconds)
-        html.write(d / "index.html", results, meta)
-        console.print(f"reports written to {d}/: results.json, {'rules.md, ' if rules_md else ''}"
-                      "summary.md, junit.xml, index.html" + (", cases/ (captures)" if args.capture else ""))
+        names = bundle.write(args.report_dir, results, meta, seconds, order)
+        console.print(f"reports written to {args.report_dir}/: {', '.join(names)}"
+                      + (", cases/ (captures)" if args.capture else ""))
+    written = args.json or (args.report_dir / "results.json" if args.report_dir else None)
+    tripped = gates.tripped(results, args.fail_on)
+    if written and any(r.verdict.outcome in ("fail", "error") for r in results):
+        console.print(Text(f"re-run the failures: {command_line(['matrix', '--last-failed', str(written)])}"))
+    if tripped:
+        console.print(Text(f"--fail-on {args.fail_on}: {len(tripped)} case(s) tripped the gate", style="bold"))
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_CASE_ERROR if any(r.verdict.outcome == "error" for r in results) else EXIT_OK
+    return EXIT_CASE_ERROR if tripped else EXIT_OK
+
+
+def cmd_merge(args, console: Console) -> int:
+    results, meta, order, seconds = merge(list(args.parts), args.report_dir)
+    names = bundle.write(args.report_dir, results, meta, seconds, order)
+    console.print(terminal.summary_line(results, seconds))
+    console.print(f"merged {len(args.parts)} part(s), {len(results)} cases; "
+                  f"reports written to {args.report_dir}/: {', '.join(names)}")
+    return EXIT_OK
+
+
+def cmd_compare(args, console: Console) -> int:
+    changes = compare.compare(args.old, args.new)
+    if args.json:
+        print(json.dumps(compare.as_json(changes), indent=1))
+    elif changes:
+        console.print(compare.table(changes, args.old, args.new))
+    else:
+        console.print(f"no case changed outcome, stage or check between {args.old} and {args.new}")
+    return EXIT_CASE_ERROR if any(c.regression for c in changes) else EXIT_OK
 
 
 def interrupted(e: Interrupted, args, err: Console, extra: dict) -> int:
@@ -348,7 +467,8 @@ def cmd_reproduce(args, console: Console) -> int:
     reproduce.report(results, attempts, console)
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file)})
+            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file),
+                                       "command": command_line(args.argv), "versions": versions(results)})
     differs = sc.check(results)
     for r, why in differs:
         console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
@@ -378,7 +498,7 @@ def cmd_verify(args, console: Console) -> int:
         failing = [r for r in results if r.verdict.outcome == "fail"]
         advice = []
         if failing:
-            ref_cases = list({c.id: c for c in (replace(r.case, topology=p.reference) for r in failing)}.values())
+            ref_cases = list({c.id: c for c in (dataclasses.replace(r.case, topology=p.reference) for r in failing)}.values())
             reference = run(ref_cases, "reference", rules=True)
             advice = advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules))
     except Interrupted as e:
@@ -392,13 +512,14 @@ def cmd_verify(args, console: Console) -> int:
     if args.json:
         jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
             timespec="seconds"), {"run_id": run_id, "plan": str(args.plan),
-                                  "advice": [a.to_json() for a in advice]})
+                                  "advice": [a.to_json() for a in advice],
+                                  "command": command_line(args.argv), "versions": versions(results)})
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
     return EXIT_CASE_ERROR if bad else EXIT_OK
 
 
 COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
-            "reproduce": cmd_reproduce, "verify": cmd_verify}
+            "reproduce": cmd_reproduce, "verify": cmd_verify, "merge": cmd_merge, "compare": cmd_compare}
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
 
@@ -415,7 +536,7 @@ def reexec_in_userns(argv: Sequence[str]) -> int:
         print("error: not root, and `unshare` (util-linux) is missing, so the harness cannot "
               "make a user namespace. Run as root, or install util-linux.", file=sys.stderr)
         return EXIT_USAGE
-    env = dict(os.environ, FTPS_HARNESS_USERNS="1")
+    env = dict(os.environ, FTPS_HARNESS_USERNS="1", **{PROGRAM_ENV: shlex.join(program())})
     script = 'mount -t tmpfs tmpfs /run && exec "$@"'
     cmd = [unshare, "--user", "--map-root-user", "--net", "--mount", "--", "sh", "-c", script,
            "sh", sys.executable, "-m", "harness", *argv]
@@ -430,7 +551,8 @@ def reexec_in_userns(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)  # exits 2 with a message on bad input
-    if args.command in NEEDS_ROOT and os.geteuid() != 0:
+    args.argv = argv
+    if args.command in NEEDS_ROOT and os.geteuid() != 0 and not getattr(args, "list", False):
         return reexec_in_userns(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)  # CI logs: no wrapping
 
@@ -440,8 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except inputs.InputError as e:
         Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
         return EXIT_USAGE
-    except (BackendUnavailable, UsageError) as e:
-        Console(stderr=True).print(f"[red]error:[/] {e}")
+    except (BackendUnavailable, UsageError, SelectionError) as e:
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "red"), str(e)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -453,6 +575,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
                                    "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
-        return EXIT_CASE_ERROR
+        return EXIT_BROKEN
     finally:
         signals.exiting()
+
+
+def main_exit() -> None:
+    """The `ftps-harness` console script."""
+    sys.exit(main())

@@ -70,7 +70,8 @@ def test_junit_has_one_testcase_per_case_with_the_diagnosis_as_message(reports):
                in f.get("message") for f in failures)
 
 
-def test_summary_md_has_the_matrix_failures_and_rules(reports):
+def test_summary_md_has_the_matrix_and_failures_and_details_md_the_rules(reports):
     text = (reports / "summary.md").read_text()
     assert "| topology |" in text and "## Failures" in text and "advertised-address-unreachable" in text
-    assert "## Rule sets" in text
+    assert len(text) <= 30_000 and "[details.md](details.md)" in text
+    assert "## Rule sets" in (reports / "details.md").read_text()

@@ -7,6 +7,7 @@ and links to the capture and TLS key log when the run made them.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import ipaddress
 import json
@@ -18,6 +19,7 @@ from .. import topologies
 from ..model import Result, Topology
 from ..rules.render import iptables, nft, table
 from . import grid
+from .glance import passing_variants, topology_glance
 
 W, H, BOX_W, BOX_H = 250, 84, 112, 42
 
@@ -150,7 +152,11 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
     g = grid.build(results)
     cases = [_case(r, topos[r.case.lab], rulesets, captures, g) for r in results]
+    variants = passing_variants(results)
+    for c in cases:
+        c["fixed_by"] = [dataclasses.asdict(v) for v in variants.get(c["id"], [])]
     data = {"meta": meta, "cases": cases, "row_axes": g.headers, "rulesets": rulesets, "geo": geo,
+            "glance": [dataclasses.asdict(x) for x in topology_glance(results)],
             "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
     page = (Path(__file__).with_name("index.html.in")).read_text()
     blob = json.dumps(data).replace("</", "<\\/")

@@ -1,12 +1,14 @@
 """The compact matrix (rows and columns from reports/grid.py), peers table, summary and failures."""
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..model import Result
+from ..model import Case, Result
 from . import grid
 from .grid import column as _column  # noqa: F401 - the name other report modules import
 
@@ -52,9 +54,11 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          "filter this address family (security finding); ✗ stage = first failing stage.")
 
 
-def failures(results: list[Result], console: Console, limit: int = 0) -> None:
+def failures(results: list[Result], console: Console, limit: int = 0,
+             rerun: Callable[[Case], str] | None = None) -> None:
     """One line per distinct diagnosis, so the table's ✗ cells can be read. Harness errors
-    are grouped by their reason: each says why its cases have no verdict."""
+    are grouped by their reason: each says why its cases have no verdict. Each failure ends
+    with the command that re-runs its example case, if `rerun` makes one."""
     seen: dict[str, list[Result]] = {}
     for r in results:
         if r.verdict.outcome in ("skip", "error"):
@@ -69,10 +73,11 @@ def failures(results: list[Result], console: Console, limit: int = 0) -> None:
         if r.verdict.outcome == "error":
             console.print(Text.assemble((f"{len(rs)} case{'s' if len(rs) != 1 else ''} ended in error",
                                          "bold magenta"), f", e.g. {r.case.id}:"))
-            console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
-            continue
-        console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
+        else:
+            console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
+        if rerun:
+            console.print(Padding(Text(f"re-run: {rerun(r.case)}", style="cyan"), (0, 0, 0, 4)))
 
 
 def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str], dict]:
