@@ -42,3 +42,21 @@ def test_plan_path_and_keepalive(tmp_path):
 def test_bad_path_flags_are_usage_errors(args):
     r = harness("matrix", *args, timeout=60)
     assert r.returncode == 2 and args[0] in r.stderr
+
+
+@pytest.mark.parametrize("case_id", [
+    "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/mtu-1400/icmp-drop/mss-clamp",
+    "server-nat/pyftpdlib/curl/explicit/epsv/n-a/masq-on/keepalive-1/idle-2s/rate-3mbit",
+    "server-nat/pyftpdlib/ftplib/none/pasv/control/masq-off/map-30000-30009",
+    "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/hairpin/hairpin-nat",
+])
+def test_path_case_ids_parse_back(case_id):
+    from harness.selection import parse_id
+    assert parse_id(case_id).id == case_id
+
+
+@pytest.mark.parametrize("part", ["mtu-20", "idle-xs", "rate-fast", "map-9-1", "icmp-pass"])
+def test_bad_path_id_parts_are_named(part):
+    from harness.selection import SelectionError, parse_id
+    with pytest.raises(SelectionError, match="unknown part|must|reversed"):
+        parse_id(f"server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/{part}")
