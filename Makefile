@@ -67,7 +67,7 @@ PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black
 test-matrix-path: setup
 	@rc=0; for f in $(PATH_SCENARIOS); do \
 	  extra=""; case $$f in *pmtu*) extra=--prove-minimal;; esac; \
-	  $(BIN)/python -m harness reproduce $$f --jobs $(JOBS) $$extra || rc=1; \
+	  $(BIN)/ftps-harness reproduce $$f --jobs $(JOBS) $$extra || rc=1; \
 	done; exit $$rc
 
 # The full cross product of real servers and clients (the default matrix keeps to the
