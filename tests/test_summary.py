@@ -18,7 +18,7 @@ CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg"
 def test_the_summary_of_the_full_peer_cross_product_fits_a_ticket():
     recorded = results.load(FIXTURE).results
     cases = plan(Axes(topologies=CORE, servers=tuple(servers.names()), clients=tuple(clients.names())))
-    assert len(cases) == 2400
+    assert len(cases) >= 2400  # every server x client on the core topologies
     big = [Result(c, r.verdict, r.duration_s) for c, r in zip(cases, itertools.cycle(recorded))]
     text = markdown.summary(big, 600.0)
     assert len(text) <= markdown.LIMIT and "[details.md](details.md)" in text
