@@ -13,11 +13,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-<<<<<<< HEAD
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path reproduce verify bench clean \
-=======
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-scenarios reproduce verify bench clean \
->>>>>>> main
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
