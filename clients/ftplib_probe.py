@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import ftplib
 import hashlib
-import io
 import json
 import os
 import select
@@ -24,11 +23,13 @@ import time
 from typing import Any
 
 from harness import codec, family
+from harness.probe.addresses import classify
 from harness.observation import ClientReport, ControlLine, Failure, Step
 from harness.tls import mode as tls_mode
 
 from . import ClientAdapter, ClientContext, register
 from ._cli import connection
+from ._wire import Bounds, BoundedReader, Hostile, RaggedEOF, read_data
 
 
 
@@ -73,6 +74,8 @@ class Session(ftplib.FTP_TLS):
         self.control: dict[str, Any] | None = None
         self.tls_session: ssl.SSLSession | None = None  # the control connection's, kept across CCC
         self.step = "connect"
+        self.bounds = Bounds.of(req)
+        self.wire: BoundedReader | None = None
 
     def _t(self) -> float:
         return round(time.monotonic() - self.t0, 4)
@@ -83,15 +86,26 @@ class Session(ftplib.FTP_TLS):
         self.transcript.append({"t": self._t(), "dir": "sent", "line": shown})
         super().putline(line)
 
+    def attach(self, sock: socket.socket) -> None:
+        """Read replies from `sock` from now on (after connect and after a TLS handshake)."""
+        self.sock, self.file = sock, None
+        self.wire = BoundedReader(sock, self.bounds)
+
     def getline(self) -> str:
-        line = super().getline()
+        line = self.wire.line()
         self.transcript.append({"t": self._t(), "dir": "recv", "line": line})
         return line
+
+    def getmultiline(self) -> str:
+        self.wire.start_reply()
+        return super().getmultiline()
 
     def reply(self, step: str) -> str:
         """Read one reply; socket trouble becomes a StepFailed at `step`."""
         try:
             return self.getmultiline()
+        except Hostile as e:
+            raise StepFailed(step, str(e), e.kind) from e
         except (OSError, EOFError) as e:
             raise StepFailed(step, _describe(e), _kind(e)) from e
 
@@ -110,7 +124,7 @@ class Session(ftplib.FTP_TLS):
         try:
             self.sock.settimeout(wait)
             return self.getmultiline()
-        except (OSError, EOFError):
+        except (OSError, EOFError, Hostile):
             return None
         finally:
             try:
@@ -139,6 +153,13 @@ class Session(ftplib.FTP_TLS):
             raise StepFailed("data-setup", str(e), "parse", resp) from e
         adv_ip, adv_port = ep.ip, ep.port
         host = adv_ip if mode == "pasv" and self.req["pasv_address"] == "trust" else peer
+        if (mode == "pasv" and host == adv_ip and classify(adv_ip, peer) == "third-party"
+                and not self.req.get("follow_foreign_pasv", False)):
+            rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port, control_peer=peer,
+                       note="third-party address: not followed")
+            raise StepFailed("data-setup", f"the 227 reply points to {adv_ip}, a third party "
+                             f"(neither the control peer {peer} nor its network); not "
+                             "connecting there (--follow-foreign-pasv to allow)", "foreign-pasv", resp)
         rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
                    target=f"{host}:{adv_port}", control_peer=peer)
         try:
@@ -207,8 +228,8 @@ class Session(ftplib.FTP_TLS):
             conn.close()
             raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
                              _kind(e)) from e
-        rec.update(tls="ok", tls_version=tls.version(), cipher=(tls.cipher() or [None])[0],
-                   session_reused=tls.session_reused)
+        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused,
+                   cipher=(tls.cipher() or (None,))[0])
         return tls
 
 
@@ -234,9 +255,10 @@ def _finish(sess: Session, conn: socket.socket, rec: dict[str, Any]) -> None:
 
 
 def _transfer_failed(sess: Session, rec: dict[str, Any], e: BaseException) -> StepFailed:
-    rec["transfer"] = _kind(e)
+    kind = e.kind if isinstance(e, Hostile) else _kind(e)
+    rec["transfer"] = kind
     rec["late_reply"] = sess.drain(0.25)
-    return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", _kind(e))
+    return StepFailed("transfer", f"{rec['cmd']} data transfer: {_describe(e)}", kind)
 
 
 def stor(sess: Session, name: str, payload: bytes) -> None:
@@ -267,72 +289,32 @@ def _size(sess: Session, name: str) -> int | None:
 def retr(sess: Session, cmd: str) -> bytes:
     st: dict[str, Any] = {}
     conn = sess.secure_data(sess.open_data(cmd, st), st["rec"])
-    buf = io.BytesIO()
     try:
-        while chunk := conn.recv(65536):
-            buf.write(chunk)
+        got = read_data(conn, sess.bounds)
         if isinstance(conn, ssl.SSLSocket):
             st["rec"]["close_notify_received"] = True
-    except ssl.SSLEOFError:  # TCP FIN without close_notify: what ftplib's default quietly accepts
+    except RaggedEOF as e:  # TCP FIN without close_notify: what ftplib's default quietly accepts
         st["rec"]["close_notify_received"] = False
-    except OSError as e:
+        got = e.data
+    except (OSError, Hostile) as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"].update(bytes=buf.tell(), arrived_bytes=buf.tell(), done=True,
-                     sha256=hashlib.sha256(buf.getvalue()).hexdigest())
+    st["rec"].update(bytes=len(got), arrived_bytes=len(got), done=True,
+                     sha256=hashlib.sha256(got).hexdigest())
     _finish(sess, conn, st["rec"])
-    return buf.getvalue()
+    return got
 
 
 def open_control(sess: Session, req: dict[str, Any], done) -> None:
     """Connect, secure (explicit or implicit TLS), log in and protect the data channel."""
-    ctx = sess.context
-    sess.step = "connect"
-    sess.control = {"role": "control", "target": f"{req['host']}:{req['port']}"}
-    try:
-        raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
-        raw.settimeout(req["timeout"])
-        if req.get("keepalive"):  # TCP keepalive: ftplib cannot send NOOP while a transfer runs
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            for opt in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL):
-                raw.setsockopt(socket.IPPROTO_TCP, opt, req["keepalive"])
-    except OSError as e:
-        sess.control.update(connect=_kind(e), error=_describe(e))
-        raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
-                         _kind(e)) from e
-    sess.control.update(connect="ok", local="%s:%d" % raw.getsockname()[:2])
-    sess.host, sess.port = req["host"], req["port"]
-    done("connect", local="%s:%d" % raw.getsockname()[:2])
-    mode = tls_mode(req["tls"])
-    if mode.implicit:
-        sess.step = "tls-handshake"
-        try:
-            raw = ctx.wrap_socket(raw, server_hostname=req["host"])
-        except (OSError, ssl.SSLError) as e:
-            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
-        done("tls-handshake", version=raw.version())
-    sess.sock, sess.af = raw, raw.family
-    sess.file = raw.makefile("r", encoding=sess.encoding)
-    sess.step = "greeting"
-    sess.welcome = sess.reply("greeting")
-    if sess.welcome[:1] != "2":
-        raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
-    done("greeting")
-    if mode.control_tls and not mode.implicit:
-        sess.step = "tls-handshake"
-        sess.command("tls-handshake", "AUTH TLS", ok="2")
-        try:
-            sess.sock = ctx.wrap_socket(sess.sock, server_hostname=req["host"])
-        except (OSError, ssl.SSLError) as e:
-            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
-        sess.file = sess.sock.makefile("r", encoding=sess.encoding)
-        done("tls-handshake", version=sess.sock.version())
-        sess.control.update(tls="ok", tls_version=sess.sock.version(), cipher=sess.sock.cipher()[0])
+    greet(sess, req, done)
+    secure(sess, req, done)
     sess.step = "login"
     resp = sess.command("login", f"USER {req['user']}", ok="23")
     if resp[:1] == "3":
         sess.command("login", f"PASS {req['password']}", ok="2")
     done("login")
+    mode = tls_mode(req["tls"])
     if mode.data_protected:
         sess.command("protect", "PBSZ 0", ok="2")
         sess.command("protect", "PROT P", ok="2")
@@ -354,14 +336,69 @@ def clear_control(sess: Session) -> None:
         raise
     sess.tls_session = sess.sock.session
     try:
-        sess.sock = sess.sock.unwrap()
+        plain = sess.sock.unwrap()
     except (OSError, ssl.SSLError) as e:
         sess.control["ccc"] = _kind(e)
         raise StepFailed("ccc", f"clearing the control channel after CCC: {_describe(e)}",
                          _kind(e)) from e
-    sess.sock.settimeout(sess.req["timeout"])
-    sess.file = sess.sock.makefile("r", encoding=sess.encoding)
+    plain.settimeout(sess.req["timeout"])
+    sess.attach(plain)
     sess.control["ccc"] = "ok"
+
+
+def greet(sess: Session, req: dict[str, Any], done) -> None:
+    """Connect (with TLS at once when implicit) and read the greeting."""
+    ctx = sess.context
+    sess.step = "connect"
+    sess.control = {"role": "control", "target": f"{req['host']}:{req['port']}"}
+    try:
+        raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
+        raw.settimeout(req["timeout"])
+        if req.get("keepalive"):  # TCP keepalive: ftplib cannot send NOOP while a transfer runs
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL):
+                raw.setsockopt(socket.IPPROTO_TCP, opt, req["keepalive"])
+    except OSError as e:
+        sess.control.update(connect=_kind(e), error=_describe(e))
+        raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
+                         _kind(e)) from e
+    sess.control.update(connect="ok", local="%s:%d" % raw.getsockname()[:2])
+    sess.host, sess.port = req["host"], req["port"]
+    done("connect", local="%s:%d" % raw.getsockname()[:2])
+    if tls_mode(req["tls"]).implicit:
+        sess.step = "tls-handshake"
+        try:
+            raw = ctx.wrap_socket(raw, server_hostname=req["host"])
+        except (OSError, ssl.SSLError) as e:
+            raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+        done("tls-handshake", version=raw.version())
+    sess.af = raw.family
+    sess.attach(raw)
+    sess.step = "greeting"
+    sess.welcome = sess.reply("greeting")
+    if sess.welcome[:1] != "2":
+        raise StepFailed("greeting", f"greeting {sess.welcome!r}", "reply", sess.welcome)
+    done("greeting")
+
+
+def secure(sess: Session, req: dict[str, Any], done) -> None:
+    """AUTH TLS and the handshake, for explicit TLS (and CCC, which starts as explicit)."""
+    mode = tls_mode(req["tls"])
+    if not mode.control_tls or mode.implicit:
+        return
+    sess.step = "tls-handshake"
+    sess.command("tls-handshake", "AUTH TLS", ok="2")
+    if sess.wire.buf:  # the handshake must come next; plaintext here is never TLS
+        extra = bytes(sess.wire.buf[:80]).decode("utf-8", "replace")
+        raise StepFailed("tls-handshake", f"the server sent plaintext after its AUTH TLS reply "
+                         f"instead of starting TLS: {extra!r}", "protocol")
+    try:
+        tls = sess.context.wrap_socket(sess.sock, server_hostname=req["host"])
+    except (OSError, ssl.SSLError) as e:
+        raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
+    sess.attach(tls)
+    done("tls-handshake", version=sess.sock.version())
+    sess.control.update(tls="ok", tls_version=tls.version(), cipher=(tls.cipher() or (None,))[0])
 
 
 def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tuple[list[Session], list[str]]:
@@ -380,23 +417,69 @@ def hold_passive(req: dict[str, Any], ctx: ssl.SSLContext | None, n: int) -> tup
     return holders, replies
 
 
-def run(req: dict[str, Any]) -> ClientReport:
-    """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
-    timeout, size, busy."""
-    ctx = None
-    if tls_mode(req["tls"]).control_tls:
-        ctx = ssl.create_default_context(cafile=None if req.get("verify_cert") == "system" else req["ca"])
-        if req.get("tls_version") == "1.2":
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        if req.get("verify_cert") == "off":
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if req.get("keylog"):
-            ctx.keylog_filename = req["keylog"]
-    sess = Session(req, ctx)
-    steps: list[Step] = []
+def client_context(req: dict[str, Any]) -> ssl.SSLContext | None:
+    """The TLS context for `req`. "verify_cert": on (against "ca"), system (the system CAs
+    only) or off; "verify": False is off too. "tls_version" is the highest version offered,
+    or the only one with "tls_exact" (the outside-in probe); "ciphers" limits the suites."""
+    if not tls_mode(req["tls"]).control_tls:
+        return None
+    verify = req.get("verify_cert", "on") if req.get("verify", True) else "off"
+    if verify == "off":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=None if verify == "system" else req.get("ca"))
+        ctx.check_hostname = req.get("check_hostname", True)
+    if req.get("tls_version"):
+        v = ssl.TLSVersion["TLSv" + {"1.0": "1"}.get(req["tls_version"], req["tls_version"].replace(".", "_"))]
+        ctx.maximum_version = v
+        if req.get("tls_exact") or v < ctx.minimum_version:
+            ctx.minimum_version = v
+    if req.get("ciphers"):
+        ctx.set_ciphers(req["ciphers"])
+    if req.get("keylog"):
+        ctx.keylog_filename = req["keylog"]
+    return ctx
+
+
+def transfers(sess: Session, req: dict[str, Any], done) -> None:
+    """The data steps: by default upload, list, download, compare and delete a random file.
+    With "write": False (the outside-in probe), only list ("lists" times) and download
+    "download" if named."""
+    if not req.get("write", True):
+        for _ in range(req.get("lists", 1)):
+            listing = retr(sess, "LIST")
+            done("list", bytes=len(listing))
+        if req.get("download"):
+            got = retr(sess, f"RETR {req['download']}")
+            done("retr", bytes=len(got), sha256=hashlib.sha256(got).hexdigest())
+        return
     payload = os.urandom(req["size"])
     name = f"probe-{os.getpid()}-{time.monotonic_ns()}.bin"
+    for i in range(req.get("transfers", 1)):  # "transfers" rounds in one control session
+        one = name if i == 0 else f"{name}.{i + 1}"
+        sess.step = "data-setup"
+        stor(sess, one, payload)
+        done("stor", bytes=len(payload), round=i + 1)
+        if i == 0:
+            listing = retr(sess, "LIST")
+            done("list", bytes=len(listing), seen=name.encode() in listing)
+        got = retr(sess, f"RETR {one}")
+        done("retr", bytes=len(got), round=i + 1)
+        if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
+            raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
+                             f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
+        done("integrity", sha256=hashlib.sha256(got).hexdigest(), round=i + 1)
+        sess.step = "dele"
+        sess.command("dele", f"DELE {one}", ok="2")
+    done("dele")
+
+
+def session(req: dict[str, Any]) -> tuple[ClientReport, Session]:
+    """Run one session; the report, and the session for what the report does not carry."""
+    ctx = client_context(req)
+    sess = Session(req, ctx)
+    steps: list[Step] = []
     sess.step = "connect"
     holders: list[Session] = []
     busy: list[str] = []
@@ -416,23 +499,7 @@ def run(req: dict[str, Any]) -> ClientReport:
         done("pwd")
         sess.step = "data-setup"
         sess.command("data-setup", "TYPE I", ok="2")
-        for i in range(req.get("transfers", 1)):
-            one = name if i == 0 else f"{name}.{i + 1}"
-            sess.step = "data-setup"
-            stor(sess, one, payload)
-            done("stor", bytes=len(payload), round=i + 1)
-            if i == 0:
-                listing = retr(sess, "LIST")
-                done("list", bytes=len(listing), seen=name.encode() in listing)
-            got = retr(sess, f"RETR {one}")
-            done("retr", bytes=len(got), round=i + 1)
-            if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
-                raise StepFailed("integrity", f"downloaded {len(got)} bytes differ from the "
-                                 f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
-            done("integrity", sha256=hashlib.sha256(got).hexdigest(), round=i + 1)
-            sess.step = "dele"
-            sess.command("dele", f"DELE {one}", ok="2")
-        done("dele")
+        transfers(sess, req, done)
         sess.step = "quit"
         sess.command("quit", "QUIT", ok="2")
         done("quit")
@@ -447,10 +514,18 @@ def run(req: dict[str, Any]) -> ClientReport:
             except OSError:
                 pass
     conns = ([sess.control] if sess.control else []) + [{"role": "data", **d} for d in sess.data]
-    return ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
-                        transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
-                        connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
-                        duration_s=sess._t())
+    report = ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
+                          transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
+                          connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
+                          duration_s=sess._t())
+    return report, sess
+
+
+def run(req: dict[str, Any]) -> ClientReport:
+    """Run one session. `req`: host, port, tls, mode, pasv_address, ca, user, password,
+    timeout, size, busy; optional: write, lists, download, verify, tls_version, ciphers,
+    follow_foreign_pasv, bounds (see clients/_wire.py)."""
+    return session(req)[0]
 
 
 # --- harness side -------------------------------------------------------------
@@ -497,9 +572,10 @@ class FtplibProbe(ClientAdapter):
                "ca": str(ctx.ca), "user": ctx.user, "password": ctx.password,
                "timeout": ctx.timeout, "connect_timeout": min(ctx.connect_timeout, ctx.timeout),
                "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse,
+               "keylog": str(ctx.keylog) if ctx.keylog else None,
                "close_notify": self.close_notify, "tls_version": case.client.tls_version,
                "transfers": case.client.transfers, "verify_cert": case.client.verify_cert,
-               "keylog": str(ctx.keylog) if ctx.keylog else None, "keepalive": case.client.keepalive}
+               "keepalive": case.client.keepalive}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

@@ -31,6 +31,7 @@ from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case, NetSp
 from .reports import bundle, jsonfile, terminal
 from .reports import rules as rules_report
 from .execute import execute
+from .probe import command as probe_command
 from .runner import Axes, Interrupted, plan
 from .selection import SelectionError, failed_ids, rerun_command, select
 from .shard import Shard
@@ -260,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
                     help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
 
     sub.add_parser("list", help="list topologies, servers and clients")
+    probe_command.add(sub)
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_list("topology", topo_names))
@@ -385,6 +387,7 @@ def cmd_matrix(args, console: Console) -> int:
             console.print(terminal.peers(results))
         console.print(terminal.summary_line(results, seconds))
         terminal.failures(results, console, rerun=rerun_command)
+        terminal.findings(results, console)
         if args.rules:
             rules_report.terminal(results, console)
     meta = {**_meta(args, axes, results, len(index), started, run_id, seconds),
@@ -519,7 +522,8 @@ def cmd_verify(args, console: Console) -> int:
 
 
 COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
-            "reproduce": cmd_reproduce, "verify": cmd_verify, "merge": cmd_merge, "compare": cmd_compare}
+            "reproduce": cmd_reproduce, "verify": cmd_verify, "merge": cmd_merge, "compare": cmd_compare,
+            "probe": probe_command.run}
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
 

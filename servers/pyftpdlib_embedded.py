@@ -105,6 +105,8 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
 
     auth = DummyAuthorizer()
     auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
+    if cfg.get("anonymous"):  # misconfigurations the probe's tests set on purpose
+        auth.add_anonymous(cfg["home"])
     handler.authorizer = auth
     handler.banner = "ftps-harness pyftpdlib ready"
     handler.passive_ports = range(cfg["passive"][0], cfg["passive"][1] + 1)
@@ -117,8 +119,8 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     if mode.control_tls:
         handler.certfile = cfg["cert"]
         handler.keyfile = cfg["key"]
-        handler.tls_control_required = True
-        handler.tls_data_required = True
+        handler.tls_control_required = cfg.get("tls_control_required", True)
+        handler.tls_data_required = cfg.get("tls_data_required", True)
         handler.ssl_context = _ssl_context(cfg)
     return handler
 
@@ -184,7 +186,13 @@ def _ssl_context(cfg: dict[str, Any]):
     from OpenSSL import SSL
 
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if cfg.get("min_tls") == "1.0":  # a misconfiguration the probe's tests set on purpose
+        ctx.set_min_proto_version(SSL.TLS1_VERSION)
+        ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+    else:
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if cfg.get("ciphers"):  # e.g. NULL suites, a misconfiguration the probe's tests set
+        ctx.set_cipher_list(cfg["ciphers"].encode())
     ctx.use_certificate_chain_file(cfg["cert"])
     ctx.use_privatekey_file(cfg["key"])
     if cfg.get("keylog"):

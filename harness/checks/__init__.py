@@ -13,6 +13,7 @@ from ..model import Verdict
 from ..observation import Observation
 from . import addressing, balancer, connect, families, generic, passive, path, peers, tls, tlsfield
 from .gather import Evidence, gather
+from ..probe.case import as_evidence as case_findings
 
 Check = Callable[[Observation, Evidence], Optional[Verdict]]
 
@@ -53,5 +54,7 @@ def judge(obs: Observation) -> Verdict:
         v = fn(obs, ev)
         if v is not None:
             v.check = name
+            if found := case_findings(obs.client):
+                v.evidence["findings"] = found  # a pass stays a pass and carries them
             return v
     raise AssertionError("other-failure always decides")

@@ -120,7 +120,7 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
     ev = v.evidence
     keep = ("transcript", "control", "tampered_lines", "data_connections", "failure", "firewall_rejected",
             "firewall_dropped_invalid", "helper_expectations", "server_log", "balancer", "security_weakened",
-            "middlebox_log", "unfiltered", "sent_instead")
+            "middlebox_log", "unfiltered", "sent_instead", "findings")
     rules = []
     for box, fw in (r.rules or {}).items():
         key = "|".join(map(str, fw.signature()))

@@ -65,6 +65,11 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None) 
             for r in rs:
                 out.append(f"- `{r.case.id}` — **{r.verdict.stage}**: {r.verdict.diagnosis}")
             out.append("")
+    flagged = [(r, f) for r in results for f in r.verdict.evidence.get("findings") or ()]
+    if flagged:
+        out += ["## Security findings (the probe's checks, in these cases' own facts)", ""]
+        out += [f"- `{r.case.id}` ({r.verdict.outcome}) — {f['severity']} **{f['check']}**: "
+                f"`{f['evidence']}`. Fix: {f['fix']}" for r, f in flagged] + [""]
     if rules_md and "## Rule sets" in rules_md:  # merge the rule sets from rules.md
         out += ["---", "", "## Rule sets" + rules_md.split("## Rule sets", 1)[1]]
     return "\n".join(out) + "\n"

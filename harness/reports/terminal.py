@@ -54,6 +54,17 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          "filter this address family (security finding); ✗ stage = first failing stage.")
 
 
+def findings(results: list[Result], console: Console) -> None:
+    """One line per security finding the cases carry (harness/probe/case.py)."""
+    seen: dict[str, list[Result]] = {}
+    for r in results:
+        for f in r.verdict.evidence.get("findings") or ():
+            seen.setdefault(f"{f['severity']} {f['check']}: {f['title']}", []).append(r)
+    for text, rs in seen.items():
+        console.print(f"finding {text} ({len(rs)} case{'s' if len(rs) != 1 else ''}, e.g. {rs[0].case.id})",
+                      highlight=False)
+
+
 def failures(results: list[Result], console: Console, limit: int = 0,
              rerun: Callable[[Case], str] | None = None) -> None:
     """One line per distinct diagnosis, so the table's ✗ cells can be read. Harness errors
