@@ -86,3 +86,13 @@ def test_curl_upload_done_then_response_timeout_is_completion():
     v = checks.judge(obs)
     assert (v.stage, v.check) == ("completion", "control-idle-timeout")
     assert "control-keepalive" in {f.name for f, _ in fixes.candidates(obs.case, v)}
+
+
+def test_a_control_connection_destroyed_after_closing_is_no_idle_timeout():
+    """The same recorded run, had conntrack destroyed the entry in TIME_WAIT (closed, not expired)."""
+    from dataclasses import replace
+    obs = recording.load(FIX / IDLE)
+    closed = {b: replace(v, destroyed=tuple(e.replace("ESTABLISHED", "TIME_WAIT") for e in v.destroyed))
+              for b, v in obs.middleboxes.items()}
+    v = checks.judge(replace(obs, middleboxes=closed))
+    assert v.check != "control-idle-timeout" and v.stage == "completion"

@@ -1,6 +1,8 @@
-"""The path itself breaks the session: a firewall that forgot the idle control connection
-(conntrack DESTROY + its drop counter), or a PMTU black hole (the firewall's ICMP drop
-counter counted "fragmentation needed" while full-size data stalled). docs/path.md."""
+"""The path itself breaks the session (docs/path.md): a firewall that forgot the idle control
+connection (conntrack destroyed it while still ESTABLISHED, and its drop counter counted), a
+PMTU black hole (its ICMP drop counter counted while full-size data stalled), a missing
+hairpin NAT or a translated passive port (conntrack: the connection ended at the firewall
+itself, untranslated)."""
 from __future__ import annotations
 
 import ipaddress
@@ -10,8 +12,9 @@ from ..model import Verdict
 from ..observation import Observation
 from .gather import Evidence, last_data
 
-# conntrack -E prints: [DESTROY] tcp 6 src=A dst=B sport=P dport=21 ... (one direction, then the reply's)
-_DPORT = re.compile(r"\bdport=(\d+)\b")
+# conntrack -E prints: [DESTROY] tcp 6 ESTABLISHED src=A dst=B sport=P dport=21 ... (then the reply's
+# direction). Destroyed while ESTABLISHED: it expired; a closed connection goes in CLOSE or TIME_WAIT.
+_EXPIRED = re.compile(r"\bESTABLISHED\b.*?\bdport=(\d+)\b")
 
 
 def _counted(obs: Observation, name: str) -> dict[str, int]:
@@ -21,7 +24,7 @@ def _counted(obs: Observation, name: str) -> dict[str, int]:
 
 def _control_destroyed(obs: Observation) -> dict[str, list[str]]:
     port = str(obs.case.server.control_port)
-    out = {box: [e for e in v.destroyed if (m := _DPORT.search(e)) and m.group(1) == port]
+    out = {box: [e for e in v.destroyed if (m := _EXPIRED.search(e)) and m.group(1) == port]
            for box, v in obs.middleboxes.items()}
     return {box: lines for box, lines in out.items() if lines}
 
@@ -42,7 +45,8 @@ def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
                     "as mid-stream packets of a connection it no longer knew (counter 'forgotten')."
                     if box in dropped else "")
     text = (f"The control connection sat idle while {what_moved}, and {box} forgot it: conntrack "
-            f"destroyed its entry during the transfer ('{lines[-1][:160]}').{dropped_text} The "
+            f"destroyed its entry, still ESTABLISHED, during the transfer ('{lines[-1][:160]}')."
+            f"{dropped_text} The "
             f"reply that ends the transfer never reached the client ({f['kind']}). Raise the "
             f"firewall's idle timeout for the control port above the longest transfer, or have "
             f"the client send keepalives on the control connection.")
