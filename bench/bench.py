@@ -1,9 +1,11 @@
 """make bench: what the default matrix costs, and what one FTPS session costs bare.
 
-Prints, and writes reports/bench.json:
+Prints, and writes reports/bench.json (`python bench/bench.py trace`: only the cost of tracing):
 - the median wall time per case (as the runner measured it);
 - the total wall time of the default matrix at --jobs 1 and --jobs 2 (rules derived and
   verified by replay, the default), without rules, and with --prove-minimal;
+- the cost of tracing (`nft monitor trace` in every middlebox, the default): the default
+  matrix at --jobs 2 with and without --no-trace, run in alternation to share the noise;
 - one explicit-FTPS session (1 MiB up and down, verified) on loopback: in-process (warm)
   and as a fresh interpreter (cold), for comparison.
 """
@@ -108,11 +110,26 @@ def backends_compared(rounds: int = 3) -> dict | None:
     return out
 
 
+def trace_cost(rounds: int = 2) -> dict:
+    """The default matrix at --jobs 2, traced (the default) and with --no-trace, alternated."""
+    traced, untraced = [], []
+    for _ in range(rounds):
+        traced.append(matrix(2)["wall_s"])
+        untraced.append(matrix(2, "--no-trace")["wall_s"])
+    t, u = statistics.median(traced), statistics.median(untraced)
+    print(f"tracing: default matrix at --jobs 2 {t:.1f} s traced, {u:.1f} s with --no-trace "
+          f"(median of {rounds} each): {100 * (t - u) / u:+.0f} % wall time")
+    return {"traced_wall_s": traced, "untraced_wall_s": untraced, "cost_pct": round(100 * (t - u) / u, 1)}
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("bench needs root (it runs the real matrix in namespaces)", file=sys.stderr)
         return 2
     print(f"benchmark on {os.cpu_count()} cores\n")
+    if sys.argv[1:] == ["trace"]:  # only the cost of tracing
+        print(json.dumps(trace_cost()))
+        return 0
     res = {"loopback": loopback_session()}
     lb = res["loopback"]
     print("one explicit-FTPS session on loopback (1 MiB up + LIST + 1 MiB down, SHA-256 checked):")
@@ -134,6 +151,7 @@ def main() -> int:
     cap = res["matrix"][4]["wall_s"]
     print(f"added cost of --capture (pcaps + key logs, all reports) at --jobs 2: {cap - base:+.1f} s")
     shutil.rmtree(cap_dir, ignore_errors=True)
+    res["trace"] = trace_cost()
     cmp = backends_compared()
     if cmp:
         res["backends"] = cmp

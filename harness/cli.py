@@ -213,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
                      help="replay each passing case without each rule in turn (slower)")
     run.add_argument("--no-rules", action="store_true",
                      help="skip deriving and proving firewall rules (fastest)")
+    run.add_argument("--no-trace", action="store_true",
+                     help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall "
+                          "back to heuristics; docs/trace.md)")
     out = m.add_argument_group("reports")
     out.add_argument("--report-dir", type=Path, metavar="DIR",
                      help="write every report there: " + ", ".join(bundle.NAMES))
@@ -340,7 +343,7 @@ def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run
             "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
             "plan_total": total, "shard": str(args.shard) if args.shard else None,
             "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
-                        "capture": args.capture}}
+                        "capture": args.capture, "trace": not args.no_trace}}
 
 
 def cmd_matrix(args, console: Console) -> int:
@@ -376,7 +379,8 @@ def cmd_matrix(args, console: Console) -> int:
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
         results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                                            rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err, capture_dir=capture_dir) if cases else ([], 0.0, "empty")
+                                           err=err, capture_dir=capture_dir,
+                                           trace=not args.no_trace) if cases else ([], 0.0, "empty")
     except Interrupted as e:
         err.print("[yellow]interrupted: every namespace and process of this run was removed; "
                   f"{len(e.results)} of {e.planned} cases finished[/]")

@@ -1,14 +1,15 @@
 """What one middlebox saw during a case (facts only).
 
 flows and expectations are the raw `conntrack -E` event lines (the evidence a diagnosis
-quotes); harness/flows.py parses them. The trace and conntrack statistics are added by the
-trace contract (harness/trace.py).
+quotes); harness/flows.py parses them. The trace (every connection attempt's path through the
+rules) and conntrack's statistics come from harness/trace.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .flows import Expectation, Flow, expectations, flows
+from .trace import TracePath
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class MiddleboxView:
     rejected: int = 0  # packets the firewall's reject counter counted
     invalid: int = 0  # packets dropped as invalid state
     log: tuple[str, ...] = ()  # the box's own log (HAProxy)
+    traced: bool = False  # False: no trace (--no-trace, or a backend that cannot); heuristics decide
+    trace: tuple[TracePath, ...] = ()  # SYNs' paths per hook (`nft monitor trace`)
+    stats: dict[str, int] = field(default_factory=dict)  # `conntrack -S` deltas over the case
     destroyed: tuple[str, ...] = ()  # conntrack DESTROY events (connections it forgot or closed)
     counters: tuple[tuple[str, int], ...] = ()  # every named counter that counted, with its delta
 

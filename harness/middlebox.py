@@ -5,6 +5,7 @@ Like observe.py, this only runs commands in hosts through the Lab.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -15,6 +16,7 @@ from . import admin_rules
 from .model import Middlebox, Topology
 from .observe import _Follow
 from .paths import NAT_DIR, nat_file
+from .trace import source_map, trace_table
 
 
 class ProxyFailed(RuntimeError):
@@ -25,8 +27,11 @@ class Middleboxes:
     def __init__(self, lab, topology: Topology, workdir: Path) -> None:
         self.lab, self.topology, self.workdir = lab, topology, workdir
         self.boxes = {b.name: b for b in topology.middleboxes}
-        self.original = {n: b.ruleset.render(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        rendered = {n: b.ruleset.render_lines(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        self.original = {n: "\n".join(l for l, _ in lines) for n, lines in rendered.items()}
+        self.origins = {n: [o for _, o in lines] for n, lines in rendered.items()}
         self.current = dict(self.original)
+        self._sources: dict[str, tuple[dict, dict]] = {}
         self.proxies: dict[str, _Follow] = {}
         for box in self.boxes.values():
             if box.proxy:
@@ -37,15 +42,20 @@ class Middleboxes:
     # -- rulesets ---------------------------------------------------------------
     def load(self, box: str, text: str) -> None:
         """Swap `box`'s ruleset atomically and forget its connections and expectations."""
-        if admin_rules.syntax(text) == admin_rules.IPTABLES:
+        trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
+        iptables = admin_rules.syntax(text) == admin_rules.IPTABLES
+        if iptables:
             load, text_in = "nft flush ruleset && iptables-nft-restore", text
         else:
-            load, text_in = "nft -f -", "flush ruleset\n" + text
+            load, text_in = "nft -f -", "flush ruleset\n" + text + "\n" + trace
         script = f"{load} && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
         r = self.lab.run(box, ["sh", "-c", script], input=text_in, timeout=10)
+        if r.returncode == 0 and iptables and trace:
+            r = self.lab.run(box, ["nft", "-f", "-"], input=trace, timeout=10)
         if r.returncode != 0:
             raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
         self.current[box] = text
+        self._sources.pop(box, None)  # a reload numbers the rules anew
 
     def restore(self) -> None:
         for box, text in self.original.items():
@@ -53,7 +63,8 @@ class Middleboxes:
                 self.load(box, text)
 
     def before_case(self) -> None:
-        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy."""
+        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.
+        (Every middlebox's conntrack tables are flushed before each case by MiddleboxWatch.)"""
         for name, box in self.boxes.items():
             if not box.fresh_per_case:
                 continue
@@ -62,6 +73,18 @@ class Middleboxes:
             if box.proxy:
                 self._stop_proxy(name)
                 self._start_proxy(box)
+
+    def sources(self, box: str) -> tuple[dict, dict]:
+        """Where each loaded rule of `box` came from: harness.trace.source_map of its current
+        ruleset ({} for a ruleset the harness derived itself, e.g. in a proof replay)."""
+        text = self.current.get(box)
+        if text is None or text != self.original.get(box):
+            return {}, {}
+        if box not in self._sources:
+            r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)
+            listing = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
+            self._sources[box] = source_map(text, self.origins[box], listing)
+        return self._sources[box]
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:

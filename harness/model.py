@@ -140,6 +140,16 @@ class RuleSet:
             body = [b.replace("${" + k + "}", v) for b in body]
         return get_family(self.family).nft_text("\n".join(head) + "\n\n" + "\n".join(body))
 
+    def render_lines(self, read_file) -> list[tuple[str, str | None]]:
+        """The rendered lines, each with the "file:line" it came from (None: the header, or
+        every line if the family's rewrite changed the line count)."""
+        origins: list[str | None] = [None] * (len(self.defines) + 2)
+        for f in self.files:
+            base = f.rsplit("/", 1)[-1]
+            origins += [f"{base}:{i}" for i in range(1, read_file(f).count("\n") + 2)]
+        lines = self.render(read_file).split("\n")
+        return list(zip(lines, origins)) if len(lines) == len(origins) else [(l, None) for l in lines]
+
 
 @dataclass(frozen=True)
 class Host:

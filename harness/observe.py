@@ -1,5 +1,6 @@
 """What the middleboxes saw: new connections (with their NAT), the FTP helper's
-expectations, and the firewall's reject counter.
+expectations, the firewall's named counters, conntrack's statistics and, where the lab
+traces, every connection attempt's path through the rules (harness.trace).
 
 Runs commands inside middlebox hosts through the Lab; never touches the kernel directly.
 """
@@ -12,6 +13,11 @@ from pathlib import Path
 from . import flows
 from .model import Middlebox
 from .registry import read_lines
+from .evidence import MiddleboxView
+from .trace import conntrack_stats, parse, stats_delta
+
+
+_SEP = "--conntrack-stats--"
 
 
 class MiddleboxWatch:
@@ -24,34 +30,51 @@ class MiddleboxWatch:
                               ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"])
         self.conns = _Follow(lab, box.name, workdir / f"{box.name}.conns.log",
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
+        self.trace = _Follow(lab, box.name, workdir / f"{box.name}.trace.log",
+                             ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
         self.gone = _Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
                             ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
-        self._counters = self.counters()
-        self.destroyed: list[str] = []
+        self._counters, self._stats = self.read()
 
-    def counters(self) -> dict[str, int]:
-        """Packets counted by the firewall's named counters (rejected, invalid)."""
-        r = self.lab.run(self.box.name, ["nft", "-j", "list", "counters"], timeout=5)
-        if r.returncode != 0:
-            return {}
-        return {item["counter"]["name"]: int(item["counter"].get("packets", 0))
-                for item in json.loads(r.stdout).get("nftables", []) if "counter" in item}
+    def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
+        """The firewall's named counters (rejected, invalid) and conntrack's statistics
+        (insert_failed, drop, early_drop, invalid, ...), in one command; with `flush`, then
+        empty the conntrack and expectation tables."""
+        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
+                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
+        r = self.lab.run(self.box.name, ["sh", "-c", script], timeout=10)
+        listing, _, stats = r.stdout.partition(_SEP)
+        try:
+            items = json.loads(listing).get("nftables", []) if listing.strip() else []
+        except ValueError:
+            items = []
+        counters = {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i}
+        return counters, conntrack_stats(stats)
 
-    def take(self) -> tuple[list[str], list[str], dict[str, int]]:
-        """(expectation events, new-connection events, counter deltas) since the last call."""
-        now = self.counters()
+    def take(self, sources: tuple[dict, dict] = ({}, {}), flush: bool = False) -> MiddleboxView:
+        """What this middlebox saw since the last call. `sources`: Middleboxes.sources().
+        With `flush`, the conntrack and expectation tables are emptied afterwards: a case
+        starts with take(flush=True), so its verdict never depends on the case before it."""
+        now, stats_now = self.read(flush)
         # A ruleset swap (proof replays, fresh balancer state) starts counters from zero.
         delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
                  for k, v in now.items()}
         self._counters = now
-        self.destroyed = self.gone.take()  # read with the rest: one case's events
+        stats, self._stats = self._stats, stats_now
+        trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
-        return expected, self.conns.take(), delta
+        return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
+                             rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
+                             traced=self.trace is not None, trace=tuple(trace),
+                             stats=stats_delta(stats, self._stats), destroyed=tuple(self.gone.take()),
+                             counters=tuple((k, n) for k, n in sorted(delta.items()) if n))
 
     def close(self) -> None:
         self.expect.close()
         self.conns.close()
         self.gone.close()
+        if self.trace:
+            self.trace.close()
 
 
 class _Follow:

@@ -93,12 +93,19 @@ class Run:
     capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
     rules: bool = True  # derive each passing case's firewall rules and prove them by replay
     prove_minimal: bool = False  # also replay without each rule, one at a time
+    trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
             raise RuntimeError("the run is stopping")
         prefix = f"fth-{self.run_id}-{next(self._seq)}"
         lab = self.backend.build(topology, prefix)
+        if self.trace:
+            try:
+                lab.enable_trace()
+            except BaseException:
+                lab.teardown()
+                raise
         with self.lock:
             self.labs.add(lab)
         if self.stop.is_set():
@@ -254,7 +261,7 @@ class Worker:
         server.view()  # drop what belongs to earlier sessions
         self.boxes.logs()
         for w in self.watches:
-            _step(f"could not read what {w.box.name} saw", w.take)
+            _step(f"could not read what {w.box.name} saw", w.take, flush=True)  # cases are independent
         keylog_offsets = {s.host: s.keylog_size() for s in server.running}
         client = clients.get(case.client.impl)
         adapter = servers.get(case.server.impl)
@@ -279,13 +286,10 @@ class Worker:
                 files.append(ctx.keylog)
         if report is None or not report.ok:
             time.sleep(0.05)  # let late server lines and conntrack events land
-        boxes, logs = {}, self.boxes.logs()
-        for w in self.watches:
-            expectations, conns, counters = _step(f"could not read what {w.box.name} saw", w.take)
-            boxes[w.box.name] = MiddleboxView(
-                flows=tuple(conns), expectations=tuple(expectations), rejected=counters.get("rejected", 0),
-                invalid=counters.get("invalid", 0), log=tuple(logs.get(w.box.name, ())),
-                destroyed=tuple(w.destroyed), counters=tuple((k, n) for k, n in sorted(counters.items()) if n))
+        logs = self.boxes.logs()
+        boxes = {w.box.name: replace(_step(f"could not read what {w.box.name} saw",
+                                           lambda w=w: w.take(self.boxes.sources(w.box.name))),
+                                     log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
         return Observation(case=case, topology=topology, client=report, server=server.view(),
                            middleboxes=boxes, harness_error=error,
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])

@@ -85,7 +85,7 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
 
 @pytest.mark.parametrize("text, message", [
     ("topology: server-nat\nclients: [curl]\nexpect: {check: advertised-adress-unreachable}\n",
-     "line 3: expect.check: expected one of harness-error, not-expressible, ccc-refused, helper-reads-after-ccc, passed, ipv4-only-line"),
+     "line 3: expect.check: expected one of harness-error, not-expressible, ccc-refused, helper-reads-after-ccc, passed, nat-tuple-clash, ipv4-only-line"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {mode: EPSV}\n      outcome: pass\n",
      "line 5: expect.cases[0].match.mode: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
     ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {tls: nonee}\n      outcome: pass\n",

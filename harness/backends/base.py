@@ -35,6 +35,12 @@ class Lab(ABC):
     def __init__(self, topology: Topology, prefix: str) -> None:
         self.topology = topology
         self.prefix = prefix  # run-unique name prefix of every object this lab made
+        self.traced = False  # the lab's trace table is loaded in every middlebox
+
+    def enable_trace(self) -> bool:
+        """Add the lab's own trace table (harness.trace) to every middlebox; False where this
+        backend cannot trace (observations then say the trace is unavailable)."""
+        return False
 
     @abstractmethod
     def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,

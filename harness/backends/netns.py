@@ -21,6 +21,7 @@ from pyroute2 import IPRoute, netns
 from .. import family
 from ..model import Middlebox, Topology
 from ..paths import nat_file
+from ..trace import trace_table
 from .base import Backend, BackendUnavailable, Lab, close_streams
 
 NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
@@ -141,6 +142,14 @@ class NetnsLab(Lab):
                 r = self.run(box.name, box.ruleset.loader, input=text, timeout=10)
                 if r.returncode != 0:
                     raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")
+
+    def enable_trace(self) -> bool:
+        for box in self.topology.middleboxes:
+            r = self.run(box.name, ["nft", "-f", "-"], input=trace_table(), timeout=10)
+            if r.returncode != 0:
+                raise RuntimeError(f"nft refused the trace table on {box.name}: {r.stderr.strip()}")
+        self.traced = True
+        return True
 
     def _configure(self, host) -> None:
         """Bridges, addresses, links up, routes and policy rules of one host; runs inside

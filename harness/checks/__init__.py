@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, families, generic, passive, path, peers, tls, tlsfield
+from . import addressing, balancer, connect, families, generic, passive, path, peers, tls, tlsfield, trace
 from .gather import Evidence, gather
 from ..probe.case import as_evidence as case_findings
 
@@ -23,6 +23,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("ccc-refused", tlsfield.ccc_refused),
     ("helper-reads-after-ccc", tlsfield.helper_reads_after_ccc),
     ("passed", generic.passed),
+    ("nat-tuple-clash", trace.nat_tuple_clash),  # the trace: NAT found no free tuple
     ("ipv4-only-line", families.ipv4_only_line),
     ("address-respelled", families.respelled_address),
     ("family-mismatch", families.family_mismatch),
@@ -34,6 +35,10 @@ CHECKS: list[tuple[str, Check]] = [
     ("passive-port-translated", path.passive_port_translated),
     ("passive-port-outside-range", passive.passive_port_outside_range),
     ("passive-range-not-forwarded", passive.passive_range_not_forwarded),
+    # The trace: where a connection stopped. After the specific checks above, whose verdicts
+    # it makes more precise (trace.enrich), before the generic ones it replaces.
+    ("dropped-by-rule", trace.dropped_by_rule),
+    ("dropped-by-policy", trace.dropped_by_policy),
     ("data-port-unreachable", passive.data_port_unreachable),
     ("active-connect-failed", connect.active_connect_failed),
     ("pmtu-black-hole", path.pmtu_black_hole),
@@ -56,5 +61,5 @@ def judge(obs: Observation) -> Verdict:
             v.check = name
             if found := case_findings(obs.client):
                 v.evidence["findings"] = found  # a pass stays a pass and carries them
-            return v
+            return trace.enrich(obs, v)
     raise AssertionError("other-failure always decides")
