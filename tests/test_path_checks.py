@@ -26,11 +26,22 @@ def test_completion_stage_data_done_but_no_final_reply():
     assert obs.client.data[-1].preliminary.startswith("1") and obs.client.data[-1].final is None
 
 
-def test_pmtu_black_hole_is_named_from_the_icmp_drop_counter():
+def test_pmtu_black_hole_names_the_rule_the_trace_saw_drop_the_icmp():
     obs = recording.load(FIX / PMTU)
     v = checks.judge(obs)
     assert (v.outcome, v.stage, v.check) == ("fail", "transfer", "pmtu-black-hole")
-    assert v.evidence["firewall_dropped_icmp"]["fw"] > 0
+    (line, *_) = v.evidence["trace_dropped_icmp"]["fw"]
+    assert line.startswith("output: 203.0.113.10 -> 203.0.113.100 dropped by path-icmp-drop.nft:11")
+    assert "frag-needed" in v.diagnosis and "path-icmp-drop.nft:11" in v.diagnosis
+
+
+def test_without_a_trace_the_icmp_counter_names_it():
+    """The same recorded run as a backend without trace would have seen it."""
+    from dataclasses import replace
+    obs = recording.load(FIX / PMTU)
+    untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
+    v = checks.judge(replace(obs, middleboxes=untraced))
+    assert v.check == "pmtu-black-hole" and v.evidence["firewall_dropped_icmp"]["fw"] > 0
 
 
 def test_fixes_offered_for_each_impairment():

@@ -24,7 +24,7 @@ def test_idle_timeout_fails_at_completion_and_keepalive_or_a_longer_timeout_fix_
 def test_pmtu_black_hole_and_the_clamp_proven_needed_in_the_derived_rules(matrix):
     case = one(matrix(*BASE, "--mtu", "1400", "--icmp", "drop", "--no-rules"))
     assert (case["outcome"], case["check"]) == ("fail", "pmtu-black-hole")
-    assert case["evidence"]["firewall_dropped_icmp"]["fw"] > 0
+    assert "path-icmp-drop.nft" in case["evidence"]["trace_dropped_icmp"]["fw"][-1]  # the rule the trace names
     assert one(matrix(*BASE, "--mtu", "1400", "--no-rules"))["outcome"] == "pass"  # ICMP allowed
     clamped = one(matrix(*BASE, "--mtu", "1400", "--icmp", "drop", "--mss-clamp", "--prove-minimal"))
     assert clamped["outcome"] == "pass" and clamped["rules_verified"] and clamped["rules_minimal"]

@@ -15,6 +15,7 @@ from .gather import Evidence, last_data
 # conntrack -E prints: [DESTROY] tcp 6 ESTABLISHED src=A dst=B sport=P dport=21 ... (then the reply's
 # direction). Destroyed while ESTABLISHED: it expired; a closed connection goes in CLOSE or TIME_WAIT.
 _EXPIRED = re.compile(r"\bESTABLISHED\b.*?\bdport=(\d+)\b")
+_SPORT = re.compile(r"\bsport=(\d+)\b")
 
 
 def _counted(obs: Observation, name: str) -> dict[str, int]:
@@ -23,8 +24,17 @@ def _counted(obs: Observation, name: str) -> dict[str, int]:
 
 
 def _control_destroyed(obs: Observation) -> dict[str, list[str]]:
+    """Per box, the DESTROY events of the case's control connection(s) that expired: to the
+    control port, from the client's own source port where it reported one."""
     port = str(obs.case.server.control_port)
-    out = {box: [e for e in v.destroyed if (m := _EXPIRED.search(e)) and m.group(1) == port]
+    ours = {c.local.rpartition(":")[2] for c in (obs.client.connections if obs.client else ())
+            if c.role == "control" and c.local}
+
+    def own(line: str) -> bool:
+        m = _SPORT.search(line)
+        return not ours or (m is not None and m.group(1) in ours)
+
+    out = {box: [e for e in v.destroyed if (m := _EXPIRED.search(e)) and m.group(1) == port and own(e)]
            for box, v in obs.middleboxes.items()}
     return {box: lines for box, lines in out.items() if lines}
 
@@ -53,22 +63,39 @@ def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
     return Verdict("fail", "completion", text, ev)
 
 
+ICMP = ("icmp", "ipv6-icmp", "icmpv6")
+
+
+def _icmp_dropped(obs: Observation) -> dict[str, list]:
+    """Per box, the traced ICMP packets a rule dropped (harness.trace)."""
+    out = {box: [p for p in v.trace if p.proto in ICMP and p.verdict == "drop" and p.by is not None]
+           for box, v in obs.middleboxes.items()}
+    return {box: paths for box, paths in out.items() if paths}
+
+
 def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
     f = ev["failure"]
-    dropped = _counted(obs, "icmp_dropped")
-    if f is None or f["stage"] not in ("transfer", "completion", "data-tls", "tls-handshake") or not dropped:
+    traced, dropped = _icmp_dropped(obs), _counted(obs, "icmp_dropped")
+    if f is None or f["stage"] not in ("transfer", "completion", "data-tls", "tls-handshake") or not (traced or dropped):
         return None
-    ev["firewall_dropped_icmp"] = dropped
-    box, n = next(iter(dropped.items()))
+    box = next(iter(traced or dropped))
+    n = len(traced[box]) if box in traced else dropped[box]
+    icmp = "ICMPv6 'packet too big'" if obs.topology.family == "ipv6" else "ICMP 'fragmentation needed'"
+    if box in traced:
+        p = traced[box][-1]
+        ev["trace_dropped_icmp"] = {b: [f"{x.hook}: {x.src} -> {x.dst} dropped by {x.by.quote()}" for x in ps[-2:]]
+                                    for b, ps in traced.items()}
+        by = f"by {p.by.quote()} (trace, {p.hook} hook, {p.src} -> {p.dst})"
+    else:
+        ev["firewall_dropped_icmp"] = dropped
+        by = "(its counter 'icmp_dropped'; no trace in this run)"
     d = last_data(obs)
     stalled = f"the {d.cmd} data connection" if d.cmd and f["stage"] != "tls-handshake" else "the session"
-    icmp = "ICMPv6 'packet too big'" if obs.topology.family == "ipv6" else "ICMP 'fragmentation needed'"
     text = (f"Small packets passed (the control channel worked) but {stalled} stalled "
             f"({f['kind']}): its full-size packets did not fit the path's MTU, and {box} dropped "
-            f"{n} {icmp} message{'s' if n != 1 else ''} telling the sender to "
-            f"send smaller ones (counter 'icmp_dropped'). A path-MTU black hole: allow ICMP "
-            f"fragmentation-needed / packet-too-big through the firewall, or clamp the TCP MSS "
-            f"to the path's MTU on it.")
+            f"{n} {icmp} message{'s' if n != 1 else ''} telling the sender to send smaller ones, "
+            f"{by}. A path-MTU black hole: allow ICMP fragmentation-needed / packet-too-big "
+            f"through the firewall, or clamp the TCP MSS to the path's MTU on it.")
     return Verdict("fail", f["stage"], text, ev)
 
 
