@@ -56,10 +56,11 @@ HAIRPIN = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__hairpin.
 MAPPED = "server-nat__pyftpdlib__ftplib__explicit__pasv__control__masq-off__map-30000-30009.json"
 
 
-def test_hairpin_missing_is_named_from_the_untranslated_conntrack_entry():
+def test_hairpin_missing_is_named_from_the_trace_of_its_syn():
     v = checks.judge(recording.load(FIX / HAIRPIN))
     assert (v.outcome, v.stage, v.check) == ("fail", "connect", "hairpin-missing")
-    assert v.evidence["conntrack_untranslated"].endswith("-> 203.0.113.10:21")
+    assert "-> 203.0.113.10:21 left prerouting by (policy accept) (server-nat.nft:22)" in v.evidence["untranslated"]
+    assert v.evidence["untranslated"].endswith("went to fw's input hook")
     assert "10.0.2.100" in v.diagnosis
 
 
@@ -69,7 +70,7 @@ def test_passive_port_translated_names_the_public_port():
     assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "passive-port-translated")
     port = obs.client.data[-1].advertised_port
     assert f"public port was {30000 + port - 50000}" in v.diagnosis
-    assert v.evidence["conntrack_untranslated"].endswith(f"203.0.113.10:{port}")
+    assert f"-> 203.0.113.10:{port} left prerouting" in v.evidence["untranslated"]
 
 
 def test_fixes_for_hairpin_and_port_map():
@@ -107,3 +108,11 @@ def test_a_control_connection_destroyed_after_closing_is_no_idle_timeout():
               for b, v in obs.middleboxes.items()}
     v = checks.judge(replace(obs, middleboxes=closed))
     assert v.check != "control-idle-timeout" and v.stage == "completion"
+
+
+def test_without_a_trace_conntrack_shows_the_connection_ended_at_the_router():
+    from dataclasses import replace
+    obs = recording.load(FIX / HAIRPIN)
+    untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
+    v = checks.judge(replace(obs, middleboxes=untraced))
+    assert v.check == "hairpin-missing" and v.evidence["untranslated"].startswith("conntrack: tcp 10.0.2.100:")

@@ -100,12 +100,20 @@ def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
 
 
 def _ended_at_box(obs: Observation, ip: str, port: int) -> tuple[str, str] | None:
-    """(box, conntrack line) of an untranslated connection to ip:port that ended at the box itself."""
+    """(box, what shows it) of an untranslated connection to ip:port that ended at the box
+    itself: its SYN's trace (prerouting without DNAT, then the input hook), else conntrack."""
+    for box, v in obs.middleboxes.items():
+        syns = [p for p in v.trace if p.syn and p.dst == ip and p.dport == port]
+        pre = next((p for p in syns if p.hook == "prerouting"), None)
+        if pre and any(p.hook == "input" for p in syns):
+            how = pre.by.quote() if pre.by else "no rule"
+            return box, (f"trace: {pre.src}:{pre.sport} -> {ip}:{port} left prerouting by {how}, "
+                         f"untranslated, and went to {box}'s input hook")
     for box, v in obs.middleboxes.items():
         own = {i.split("/")[0] for _, i in obs.topology.interfaces(box)}
         for f in v.parsed_flows(box):
             if f.dst == ip and f.dport == port and not f.dnat and ip in own:
-                return box, f.describe()
+                return box, f"conntrack: {f.describe()}"
     return None
 
 
@@ -122,11 +130,11 @@ def hairpin_missing(obs: Observation, ev: Evidence) -> Verdict | None:
     seen = _ended_at_box(obs, *target) if inside and target else None
     if not seen:
         return None
-    ev["conntrack_untranslated"] = seen[1]
+    ev["untranslated"] = seen[1]
     text = (f"The client {client_ip} sits on a network inside {seen[0]}, behind the same router as "
             f"the server, and dialled the server's public address {target[0]}:{target[1]}. {seen[0]} "
             f"port-forwards only what arrives from outside, so the connection ended at {seen[0]} "
-            f"itself, untranslated (conntrack: {seen[1]}), and {f['kind']}. Add hairpin NAT on "
+            f"itself, untranslated ({seen[1]}), and {f['kind']}. Add hairpin NAT on "
             f"{seen[0]} (port-forward inside clients too and masquerade them), or let inside clients "
             f"use the server's inside address (split DNS).")
     return Verdict("fail", f["stage"], text, ev)
@@ -148,8 +156,8 @@ def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
     seen = _ended_at_box(obs, d.target.host, d.target.port)
     public = pm.first + d.advertised_port - rng.first
     if seen:
-        ev["conntrack_untranslated"] = seen[1]
-    where = f" (conntrack: {seen[1]})" if seen else ""
+        ev["untranslated"] = seen[1]
+    where = f" ({seen[1]})" if seen else ""
     text = (f"The firewall publishes the server's passive ports under other numbers ({pm} outside "
             f"-> {rng} on the server), but the server advertised its own port {d.advertised_port} "
             f"in '{d.reply}'. Outside, port {d.advertised_port} is not forwarded: the client's "
