@@ -30,14 +30,16 @@ def _short(v: Verdict) -> str:
     return f"{v.stage}: {v.diagnosis}" if v.stage else f"{v.outcome}: {v.diagnosis}"
 
 
-def _key(case, derived: dict[str, FirewallRules], minimal: bool) -> tuple:
-    return (case.net, case.server, minimal, tuple(sorted((b, fw.signature()) for b, fw in derived.items())))
+def _key(case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str, str] | None) -> tuple:
+    return (case.net, case.server, minimal, tuple(sorted((given or {}).items())),
+            tuple(sorted((b, fw.signature()) for b, fw in derived.items())))
 
 
-def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool) -> bool:
+def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
+          given: dict[str, str] | None = None) -> bool:
     """Copy the proof of an earlier case whose derived rules were identical (same lab, same
     server); True when one was found, and no replay is needed."""
-    hit = proved.get(_key(case, derived, minimal))
+    hit = proved.get(_key(case, derived, minimal, given))
     if hit is None:
         return False
     source, proofs = hit
@@ -46,20 +48,23 @@ def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, Firewa
     return True
 
 
-def remember(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool) -> None:
+def remember(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
+             given: dict[str, str] | None = None) -> None:
     """Keep a verified proof for later cases with the same rules."""
     if derived and all(fw.proof.verified and not fw.proof.error for fw in derived.values()):
-        proved[_key(case, derived, minimal)] = (case.id, {b: fw.proof for b, fw in derived.items()})
+        proved[_key(case, derived, minimal, given)] = (case.id, {b: fw.proof for b, fw in derived.items()})
 
 
-def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay) -> None:
+def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay,
+          given: dict[str, str] | None = None) -> None:
     """Fill in each FirewallRules.proof. `boxes` (middlebox.Middleboxes) swaps rulesets;
-    the topology's own rulesets are restored at the end."""
+    the topology's own rulesets are restored at the end. `given`: nft text per box that stays
+    loaded next to the rules under proof (the path's conditions, e.g. ICMP dropped)."""
     texts = {box: nft(fw) for box, fw in derived.items()}
 
     def passes(candidate: dict[str, str]) -> Verdict:
         for box, text in candidate.items():
-            boxes.load(box, text)
+            boxes.load(box, text + (given or {}).get(box, ""))
         for fw in derived.values():
             fw.proof.replays += 1
         return replay()
