@@ -279,25 +279,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        c, s = self.client, self.server
-        parts = [self.topology, s.impl, c.impl, s.tls, c.mode,
-                 c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off"]
-        if s.passive != ServerSpec().passive:
-            parts.append(f"range-{s.passive}")
-        if s.permit_foreign:
-            parts.append("permit-foreign")
-        if s.reuse != "default":
-            parts.append(f"reuse-{s.reuse}")
-        if self.net.forward_range:
-            parts.append(f"fwd-{self.net.forward_range}")
-        if self.net.forward_none:
-            parts.append("fwd-none")
-        if c.busy:
-            parts.append(f"busy-{c.busy}")
-        if self.net.family != "ipv4":  # IPv4 ids stay as they were
-            parts.append(self.net.family)
-        parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
-        return "/".join(parts)
+        from .caseid import render  # the id table needs these specs
+        return render(self)
 
     def tls_axes(self) -> dict[str, str]:
         """The issue-14 axes that differ from their defaults (ids and results carry only these)."""
