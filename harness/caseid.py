@@ -5,6 +5,7 @@ parts always appear; an extra part appears only when its field differs from the 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -59,6 +60,18 @@ EXTRAS: tuple[Part, ...] = (
     _part("net", "forward_range", _prefixed("fwd", lambda v: None if v == "none" else PassiveRange.parse(v))),
     _part("net", "forward_none", _flag("fwd-none")),
     _part("client", "busy", _prefixed("busy", _digits, 0)),
+    _part("client", "keepalive", _prefixed("keepalive", _digits, 0)),
+    # path impairments (docs/path.md)
+    _part("net", "mtu", _prefixed("mtu", lambda v: int(v) if v.isdigit() and 576 <= int(v) <= 9000 else None, 0)),
+    _part("net", "icmp", _prefixed("icmp", _one_of(("drop",)), "pass")),
+    _part("net", "idle_timeout", ((lambda v: f"idle-{v}s" if v else None),
+                                  (lambda t: int(t[5:-1]) if re.fullmatch(r"idle-[0-9]{1,4}s", t)
+                                   and int(t[5:-1]) else None))),
+    _part("net", "rate", _prefixed("rate", lambda v: v if re.fullmatch(r"[0-9]{1,6}(kbit|mbit)", v) else None, "")),
+    _part("net", "mss_clamp", _flag("mss-clamp")),
+    _part("net", "port_map", _prefixed("map", PassiveRange.parse)),
+    _part("net", "hairpin", _flag("hairpin")),
+    _part("net", "hairpin_nat", _flag("hairpin-nat")),
     _part("net", "family", ((lambda v: None if v == "ipv4" else v),  # IPv4 ids carry no family
                             (lambda t: t if t in family.NAMES and t != "ipv4" else None))),
     _part("client", "tls_version", _prefixed("tls", _one_of(tlsmod.VERSIONS), ClientSpec.tls_version)),
@@ -95,3 +108,12 @@ def read_extras(tokens: list[str]) -> dict[str, dict[str, Any]]:
         else:
             raise ValueError(f"unknown part {token!r}")
     return out
+
+
+PATH_FIELDS = ("mtu", "icmp", "idle_timeout", "rate", "mss_clamp", "port_map", "hairpin", "hairpin_nat")
+
+
+def path_tokens(net: Any) -> list[str]:
+    """The path impairments of a NetSpec as id parts (none: the id stays as it was)."""
+    return [t for p in EXTRAS if p.spec == "net" and p.field in PATH_FIELDS
+            for t in [p.show(getattr(net, p.field))] if t is not None]

@@ -39,3 +39,12 @@ def test_every_extra_part_is_written_and_read_by_the_same_row():
         assert token is None, f"{p.field} default shows up in the id as {token!r}"
     with pytest.raises(SelectionError, match="unknown part 'bogus-1'"):
         parse_id("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off/bogus-1")
+
+
+@pytest.mark.parametrize("net", [NetSpec(mtu=1400, icmp="drop", mss_clamp=True), NetSpec(idle_timeout=30, rate="3mbit"),
+                                 NetSpec(port_map=PassiveRange(60000, 60009)), NetSpec(hairpin=True, hairpin_nat=True)])
+def test_path_and_keepalive_parts_round_trip(net):
+    from dataclasses import replace
+    case = parse_id("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
+    case = replace(case, net=net, client=replace(case.client, keepalive=5))
+    assert parse_id(case.id) == case and "keepalive-5" in case.id
