@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import shtab
 from rich.console import Console
@@ -129,6 +129,24 @@ def _existing(text: str) -> Path:
     return path
 
 
+def fail_on(group, default: str) -> None:
+    group.add_argument("--fail-on", choices=list(GATES), default=default,
+                       help=f"exit 1 when a case shows this or worse (default: {default}): " +
+                            "; ".join(f"{k}: {v[1]}" for k, v in GATES.items()))
+
+
+def report_paths(group) -> None:
+    group.add_argument("--report-dir", type=Path, metavar="DIR",
+                       help="write every report there: " + ", ".join(bundle.NAMES))
+    group.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
+
+
+def reporting(p: argparse.ArgumentParser, default_gate: str) -> None:
+    """The reports and the gate of reproduce and verify, as matrix has them."""
+    report_paths(p)
+    fail_on(p, default_gate)
+
+
 def parser() -> argparse.ArgumentParser:
     topo_names = topologies.names()
     p = argparse.ArgumentParser(prog="ftps-harness", epilog=EXAMPLES,
@@ -206,9 +224,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
                      help="labs run in parallel (default: 2, or 1 on a single core)")
     run.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
-    run.add_argument("--fail-on", choices=list(GATES), default="error",
-                     help="exit 1 when a case shows this or worse: " +
-                          "; ".join(f"{k}: {v[1]}" for k, v in GATES.items()))
+    fail_on(run, "error")
     run.add_argument("--prove-minimal", action="store_true",
                      help="replay each passing case without each rule in turn (slower)")
     run.add_argument("--no-rules", action="store_true",
@@ -217,9 +233,7 @@ def parser() -> argparse.ArgumentParser:
                      help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall "
                           "back to heuristics; docs/trace.md)")
     out = m.add_argument_group("reports")
-    out.add_argument("--report-dir", type=Path, metavar="DIR",
-                     help="write every report there: " + ", ".join(bundle.NAMES))
-    out.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
+    report_paths(out)
     out.add_argument("--rules", action="store_true",
                      help="print the firewall rule sets of the passing cases, identical sets once")
     out.add_argument("--rules-md", type=Path, metavar="PATH",
@@ -251,14 +265,14 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--prove-minimal", action="store_true",
                     help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
-    rp.add_argument("--json", type=Path, metavar="PATH", help="write the scenario's results as JSON")
+    reporting(rp, "error")
     rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
 
     vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
     vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = \
         shtab.FILE  # type: ignore[attr-defined]
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
-    vp.add_argument("--json", type=Path, metavar="PATH", help="write the plan's results as JSON")
+    reporting(vp, "fail")
     vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
     vp.add_argument("--patch-dir", type=Path, metavar="DIR",
                     help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
@@ -334,16 +348,72 @@ def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
     return cases, index
 
 
+@dataclasses.dataclass
+class Run:
+    """What a command's cases produced: all of them, or those finished before Ctrl-C."""
+    results: list[Result]
+    seconds: float
+    run_id: str
+    interrupted: bool = False
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _base_meta(args, results: list[Result], started: str, run_id: str, seconds: float) -> dict:
+    return {"backend": args.backend, "started": started, "run_id": run_id,
+            "duration_s": round(seconds, 1), "jobs": args.jobs,
+            "command": command_line(args.argv), "versions": versions(results)}
+
+
 def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str,
           seconds: float) -> dict:
     """What results.json and the HTML header say about the run (in results.json's key order)."""
-    return {"backend": args.backend, "started": started, "run_id": run_id,
-            "duration_s": round(seconds, 1), "jobs": args.jobs,
-            "command": command_line(args.argv), "versions": versions(results),
+    return {**_base_meta(args, results, started, run_id, seconds),
             "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
             "plan_total": total, "shard": str(args.shard) if args.shard else None,
             "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
                         "capture": args.capture, "trace": not args.no_trace}}
+
+
+def run_and_report(args, console: Console, err: Console, work: Callable[[], tuple[list[Result], float, str]],
+                   show: Callable[[list[Result], float], bool],
+                   meta: Callable[[Run, str], dict], order: Callable[[list[Result]], list[int]] | None = None,
+                   planned: int = 0, after: Callable[[list[Result]], None] | None = None) -> int:
+    """The one path of matrix, reproduce and verify: run, show (unless interrupted), write
+    --json and --report-dir, apply --fail-on. `show` returns True when the command's own
+    gate tripped (reproduce: reality differs from `expect`); `after` writes the command's
+    own files (also after an interrupt)."""
+    started, t0 = _now(), time.monotonic()
+    try:
+        run = Run(*work())
+    except Interrupted as e:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+                  f"{len(e.results)} of {e.planned} cases finished[/]")
+        run, planned = Run(e.results, time.monotonic() - t0, e.run_id, True), e.planned
+    own = False if run.interrupted else show(run.results, run.seconds)
+    if after:
+        after(run.results)
+    info = {**meta(run, started), "planned": planned or len(run.results),
+            **({"interrupted": True} if run.interrupted else {})}
+    idx = order(run.results) if order else None
+    if args.json:
+        jsonfile.write(args.json, run.results, args.backend, started, info, idx)
+        console.print(f"results written to {args.json}")
+    if args.report_dir:
+        names = bundle.write(args.report_dir, run.results, info, run.seconds, idx)
+        console.print(f"reports written to {args.report_dir}/: {', '.join(names)}"
+                      + (", cases/ (captures)" if getattr(args, "capture", False) else ""))
+    written = args.json or (args.report_dir / "results.json" if args.report_dir else None)
+    tripped = gates.tripped(run.results, args.fail_on)
+    if written and args.command == "matrix" and any(r.verdict.outcome in ("fail", "error") for r in run.results):
+        console.print(Text(f"re-run the failures: {command_line(['matrix', '--last-failed', str(written)])}"))
+    if tripped:
+        console.print(Text(f"--fail-on {args.fail_on}: {len(tripped)} case(s) tripped the gate", style="bold"))
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_CASE_ERROR if tripped or own else EXIT_OK
 
 
 def cmd_matrix(args, console: Console) -> int:
@@ -368,24 +438,20 @@ def cmd_matrix(args, console: Console) -> int:
         print("\n".join(c.id for c in cases))
         return EXIT_OK
     check_outputs(args)
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     err = Console(stderr=True)
     if "none" in args.tls and set(args.session_reuse) - {"default"}:
         err.print("note: --session-reuse only applies to TLS; cases with --tls none run once, "
                   "with the server's default")
-    interrupted = False
-    t0 = time.monotonic()
-    try:
+
+    def work() -> tuple[list[Result], float, str]:
+        if not cases:
+            return [], 0.0, "empty"
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
-        results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
-                                           rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err, capture_dir=capture_dir,
-                                           trace=not args.no_trace) if cases else ([], 0.0, "empty")
-    except Interrupted as e:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
-                  f"{len(e.results)} of {e.planned} cases finished[/]")
-        results, seconds, run_id, interrupted = e.results, time.monotonic() - t0, e.run_id, True
-    if not interrupted:
+        return execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
+                       rules=not args.no_rules, prove_minimal=args.prove_minimal,
+                       err=err, capture_dir=capture_dir, trace=not args.no_trace)
+
+    def show(results: list[Result], seconds: float) -> bool:
         console.print(terminal.matrix(results))
         if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
             console.print(terminal.peers(results))
@@ -394,29 +460,19 @@ def cmd_matrix(args, console: Console) -> int:
         terminal.findings(results, console)
         if args.rules:
             rules_report.terminal(results, console)
-    meta = {**_meta(args, axes, results, len(index), started, run_id, seconds),
-            "planned": len(cases), **({"interrupted": True} if interrupted else {})}
-    order = [index[r.case.id] for r in results]
-    if args.rules_md and not args.no_rules:
-        args.rules_md.parent.mkdir(parents=True, exist_ok=True)
-        args.rules_md.write_text(bundle.rules_markdown(results, True))
-        console.print(f"rules written to {args.rules_md}")
-    if args.json:
-        jsonfile.write(args.json, results, args.backend, started, meta, order)
-        console.print(f"results written to {args.json}")
-    if args.report_dir:
-        names = bundle.write(args.report_dir, results, meta, seconds, order)
-        console.print(f"reports written to {args.report_dir}/: {', '.join(names)}"
-                      + (", cases/ (captures)" if args.capture else ""))
-    written = args.json or (args.report_dir / "results.json" if args.report_dir else None)
-    tripped = gates.tripped(results, args.fail_on)
-    if written and any(r.verdict.outcome in ("fail", "error") for r in results):
-        console.print(Text(f"re-run the failures: {command_line(['matrix', '--last-failed', str(written)])}"))
-    if tripped:
-        console.print(Text(f"--fail-on {args.fail_on}: {len(tripped)} case(s) tripped the gate", style="bold"))
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_CASE_ERROR if tripped else EXIT_OK
+        return False
+
+    def rules_md(results: list[Result]) -> None:
+        if args.rules_md and not args.no_rules:
+            args.rules_md.parent.mkdir(parents=True, exist_ok=True)
+            args.rules_md.write_text(bundle.rules_markdown(results, True))
+            console.print(f"rules written to {args.rules_md}")
+
+    return run_and_report(args, console, err, work, show,
+                          lambda run, started: _meta(args, axes, run.results, len(index), started,
+                                                     run.run_id, run.seconds),
+                          order=lambda results: [index[r.case.id] for r in results], planned=len(cases),
+                          after=rules_md)
 
 
 def cmd_merge(args, console: Console) -> int:
@@ -439,14 +495,9 @@ def cmd_compare(args, console: Console) -> int:
     return EXIT_CASE_ERROR if any(c.regression for c in changes) else EXIT_OK
 
 
-def interrupted(e: Interrupted, args, err: Console, extra: dict) -> int:
-    """Ctrl-C/SIGTERM during reproduce or verify: say so, and keep what finished in --json."""
-    err.print("[yellow]interrupted: every namespace and process of this run was removed; "
-              f"{len(e.results)} of {e.planned} cases finished[/]")
-    if args.json:
-        jsonfile.write(args.json, e.results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": e.run_id, **extra, "planned": e.planned, "interrupted": True})
-    return EXIT_INTERRUPTED
+def _options(args) -> dict:
+    return {"rules": True, "prove_minimal": getattr(args, "prove_minimal", False),
+            "capture": False, "trace": True}
 
 
 def cmd_reproduce(args, console: Console) -> int:
@@ -458,10 +509,12 @@ def cmd_reproduce(args, console: Console) -> int:
     if sc.story:
         console.print(Text(sc.story, style="italic"))
     err = Console(stderr=True)
-    try:
+    attempts: list = []
+
+    def work() -> tuple[list[Result], float, str]:
         results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs,
                                            label="scenario", err=err)
-        attempts = [] if args.no_fixes else reproduce.plan_fixes(results)
+        attempts.extend([] if args.no_fixes else reproduce.plan_fixes(results))
         if attempts:
             unique = list({a.case.id: a.case for a in attempts}.values())
             fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err,
@@ -469,19 +522,20 @@ def cmd_reproduce(args, console: Console) -> int:
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)
-    except Interrupted as e:
-        return interrupted(e, args, err, {"scenario": str(args.file)})
-    reproduce.report(results, attempts, console)
-    if args.json:
-        jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "scenario": str(args.file),
-                                       "command": command_line(args.argv), "versions": versions(results)})
-    differs = sc.check(results)
-    for r, why in differs:
-        console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
-    if sc.expectations and not differs:
-        console.print(Text("expect: every expectation held", style="bold green"))
-    return EXIT_CASE_ERROR if differs or any(r.verdict.outcome == "error" for r in results) else EXIT_OK
+        return results, seconds, run_id
+
+    def show(results: list[Result], seconds: float) -> bool:
+        reproduce.report(results, attempts, console)
+        differs = sc.check(results)
+        for r, why in differs:
+            console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
+        if sc.expectations and not differs:
+            console.print(Text("expect: every expectation held", style="bold green"))
+        return bool(differs)
+
+    return run_and_report(args, console, err, work, show, lambda run, started: {
+        **_base_meta(args, run.results, started, run.run_id, run.seconds),
+        "scenario": str(args.file), "options": _options(args)}, planned=len(sc.cases))
 
 
 def cmd_verify(args, console: Console) -> int:
@@ -496,33 +550,39 @@ def cmd_verify(args, console: Console) -> int:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
     err = Console(stderr=True)
+    advice: list = []
 
     def run(cases, label, rules=False):
         return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules)[0]
 
-    try:
-        results, _, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
-        failing = [r for r in results if r.verdict.outcome == "fail"]
-        advice = []
-        if failing:
-            ref_cases = list({c.id: c for c in (dataclasses.replace(r.case, topology=p.reference) for r in failing)}.values())
-            reference = run(ref_cases, "reference", rules=True)
-            advice = advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules))
-    except Interrupted as e:
-        return interrupted(e, args, err, {"plan": str(args.plan)})
-    finally:
-        shutil.rmtree(p.workdir, ignore_errors=True)
-    verify.report(p, results, advice, console)
-    if args.patch_dir:
-        for path, command in verify.write_patches(p, advice, args.patch_dir):
-            console.print(f"proven change written to {path} (apply with: {command})")
-    if args.json:
-        jsonfile.write(args.json, results, args.backend, dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds"), {"run_id": run_id, "plan": str(args.plan),
-                                  "advice": [a.to_json() for a in advice],
-                                  "command": command_line(args.argv), "versions": versions(results)})
-    bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
-    return EXIT_CASE_ERROR if bad else EXIT_OK
+    def work() -> tuple[list[Result], float, str]:
+        try:
+            results, seconds, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
+            failing = [r for r in results if r.verdict.outcome == "fail"]
+            if failing:
+                ref_cases = list({c.id: c for c in (dataclasses.replace(r.case, topology=p.reference)
+                                                   for r in failing)}.values())
+                reference = run(ref_cases, "reference", rules=True)
+                advice.extend(advise.prove(p, failing, reference,
+                                           lambda cases, rules: run(cases, "candidates", rules)))
+            return results, seconds, run_id
+        finally:
+            shutil.rmtree(p.workdir, ignore_errors=True)
+
+    def show(results: list[Result], seconds: float) -> bool:
+        verify.report(p, results, advice, console)
+        return False
+
+    def patches(results: list[Result]) -> None:
+        folder = args.patch_dir or (args.report_dir / "patches" if args.report_dir and advice else None)
+        if folder:
+            for path, command in verify.write_patches(p, advice, folder):
+                console.print(f"proven change written to {path} (apply with: {command})")
+
+    return run_and_report(args, console, err, work, show, lambda run, started: {
+        **_base_meta(args, run.results, started, run.run_id, run.seconds),
+        "plan": str(args.plan), "advice": [a.to_json() for a in advice], "options": _options(args)},
+        planned=len(p.cases), after=patches)
 
 
 COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,

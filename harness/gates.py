@@ -26,7 +26,7 @@ def _finding(r: Result) -> bool:
 
 
 GATES: dict[str, tuple[Gate, str]] = {
-    "error": (_error, "a harness error (the default)"),
+    "error": (_error, "a harness error"),
     "fail": (_fail, "a failing case, or an error"),
     "weakened": (_weakened, "a case that passed only with security weakened, a fail, or an error"),
     "finding": (_finding, "any finding: pass* (a middlebox rewrote control lines), pass→pasv, "
