@@ -83,15 +83,3 @@ def test_a_pass_in_a_round_where_the_unchanged_file_passed_proves_nothing(tmp_pa
     [a] = advise.prove(p, [failing], [ref], runner(p, [False, False, True]))
     assert a.unchanged_passed == 1 and a.proven == []
 
-
-def test_a_nat_clash_is_named_although_nothing_dropped_it():
-    """Fixed-port SNAT (recorded real run): no traced path ends in a drop, yet the trace and the
-    conntrack statistics name the NAT rule; verify must say so, not "not traced"."""
-    from harness import checks, recording
-    obs = recording.load(Path(__file__).parent / "fixtures" / "trace" / "fixed-port-snat.observation.json")
-    v = checks.judge(obs)
-    said, chains, traced = advise.stopped_at(Result(obs.case, v, 1.0, stops=[]), {"nftables": []}, "server-nat")
-    assert traced and chains == []
-    assert said[0].startswith("NAT could not allocate a source for the 2nd control connection")
-    assert "fixed-port-snat.nft:32" in said[0] and "insert_failed +5" in said[0]
-    assert not any("not traced" in s for s in said)
