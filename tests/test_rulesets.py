@@ -1,12 +1,14 @@
 """verify on rulesets written as admins write them (tests/rulesets/): each failing case's
-stopping chain is named, and the smallest proven change, applied with `patch -p0` to a copy
-of the admin's file, makes the plan pass when verify runs again.
+stopping rule or policy (file:line where the file maps, else its handle) or NAT event is
+named, and the smallest proven change, applied with `patch -p0` to a copy of the admin's
+file, makes the plan pass when verify runs again.
 
 Each entry says what real runs showed (2026-11-22, this machine) and what verify must say.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +75,11 @@ CORPUS = {
 }
 
 
+# what a "stopped:" line names: a policy, a rule by file:line (or by handle where the file does
+# not map), or a NAT event
+STOP = re.compile(r"stopped: (.*: \(policy \w+\)|.*: [\w.-]+:\d+ `|.*: handle \d+ `|NAT could not)")
+
+
 def verify(cwd, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "harness", "verify", *args], cwd=cwd, env=env,
@@ -96,6 +103,8 @@ def test_verify_names_the_stop_and_its_proven_diff_fixes_the_case(name, tmp_path
         return
     assert r.returncode == 1, out[-3000:]
     assert "stopped:" in out and seen.stopped in out, out[-3000:]
+    assert "stopped: not traced" not in out, out[-3000:]
+    assert STOP.search(out), out[-3000:]  # the rule or policy itself, not only its chain
     patches = sorted((tmp_path / "patches").glob("*.patch"))
     assert patches, out[-3000:]
     diff = patches[0].read_text()
