@@ -13,7 +13,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-scenarios reproduce verify bench clean \
+.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -54,6 +54,17 @@ test: setup
 
 test-matrix: setup
 	$(BIN)/ftps-harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
+
+# Path impairments (docs/path.md), not in the default matrix: each scenario fails, named by
+# its own check, then every fix that applies is re-run; --prove-minimal shows the MSS clamp
+# is needed in the derived rules.
+PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black-hole.yaml \
+                  scenarios/15-hairpin-nat-missing.yaml scenarios/16-passive-port-translated.yaml
+test-matrix-path: setup
+	@rc=0; for f in $(PATH_SCENARIOS); do \
+	  extra=""; case $$f in *pmtu*) extra=--prove-minimal;; esac; \
+	  $(BIN)/ftps-harness reproduce $$f --jobs $(JOBS) $$extra || rc=1; \
+	done; exit $$rc
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).

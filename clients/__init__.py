@@ -44,6 +44,7 @@ class ClientAdapter:
     reusing_variant = ""  # the registered client that is this one with TLS session reuse, if any
     clean_variant = ""  # the registered client that is this one sending close_notify, if any
     known_bugs: tuple[KnownBug, ...] = ()
+    keepalive = ""  # how it keeps an idle control connection alive during a transfer; "": it cannot
     order = 50  # position in listings: the embedded one first
     modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
 
@@ -70,6 +71,11 @@ def register(adapter: ClientAdapter) -> None:
 
 
 names, get = _REGISTRY.names, _REGISTRY.get
+
+
+def keeping_alive() -> list[str]:
+    """The clients that can keep the control connection alive during a transfer, by label."""
+    return [get(n).label or n for n in names() if get(n).keepalive]
 
 
 def reusing_sessions() -> list[str]:

@@ -57,6 +57,10 @@ def connections(transcript: list[dict[str, Any]], control_peer: str) -> list[Con
             data = {"role": "data", "session": session, "cmd": line[:4].upper(),
                     "mode": line[:4].lower(), "sent": line, "control_peer": control_peer}
             out.append(data)
+        elif d == "recv" and data is not None and "reply" in data and line[:1] == "1" and "preliminary" not in data:
+            data["preliminary"] = line
+        elif d == "recv" and data is not None and "preliminary" in data and "final" not in data:
+            data["final"] = line
         elif d == "recv" and data is not None and "reply" not in data:
             data["reply"] = line
             ep = announced(line) if line[:3] in ("227", "229") else None

@@ -54,6 +54,8 @@ def parse(out: str, control_port: int) -> list[dict[str, Any]]:
             control["connect"] = "ok"
         elif (m := _FAIL.match(raw)) and control is not None and "connect" not in control:
             control.update(connect=_cli.kind_of(m.group(1)), error=m.group(1))
+        elif raw.startswith("* We are completely uploaded and fine"):
+            tr.append({"dir": "data", "info": {"done": True}})
         elif raw.startswith("* Connection accepted from server"):
             tr.append({"dir": "data", "info": {"connect": "ok"}})
         elif "Accept timeout occurred" in raw or "Error accept()ing server connect" in raw:
@@ -68,6 +70,7 @@ class Curl(ClientAdapter):
     order = 2
     summary = "curl 7.88.1 (Debian); EPSV first, skips the PASV address by default, reuses TLS sessions"
     reuses_tls_sessions = True
+    keepalive = "--keepalive-time N (TCP keepalive, on by default every 60 s)"
     ccc_mode = "active"  # --ftp-ssl-ccc-mode: curl sends its close_notify first (passive: waits)
     known_bugs = (KnownBug("inet_ntop() failed with errno 97",
                            "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
@@ -91,6 +94,8 @@ class Curl(ClientAdapter):
         tls = case.server.mode
         if tls.control_tls and not tls.implicit:
             o.append("--ssl-reqd")
+        if case.client.keepalive:
+            o += ["--keepalive-time", str(case.client.keepalive)]
         if tls.clears_control:
             o += ["--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", self.ccc_mode]
         if tls.control_tls and case.client.tls_version == "1.2":

@@ -270,10 +270,11 @@ def stor(sess: Session, name: str, payload: bytes) -> None:
     except OSError as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
+    st["rec"]["done"] = True
     try:
         _finish(sess, conn, st["rec"])
-    finally:
-        st["rec"]["arrived_bytes"] = _size(sess, name)
+    finally:  # a control connection that gave no final reply is not asked again
+        st["rec"]["arrived_bytes"] = _size(sess, name) if "final" in st["rec"] else None
 
 
 def _size(sess: Session, name: str) -> int | None:
@@ -298,7 +299,8 @@ def retr(sess: Session, cmd: str) -> bytes:
     except (OSError, Hostile) as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"].update(bytes=len(got), arrived_bytes=len(got), sha256=hashlib.sha256(got).hexdigest())
+    st["rec"].update(bytes=len(got), arrived_bytes=len(got), done=True,
+                     sha256=hashlib.sha256(got).hexdigest())
     _finish(sess, conn, st["rec"])
     return got
 
@@ -352,6 +354,10 @@ def greet(sess: Session, req: dict[str, Any], done) -> None:
     try:
         raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
         raw.settimeout(req["timeout"])
+        if req.get("keepalive"):  # TCP keepalive: ftplib cannot send NOOP while a transfer runs
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL):
+                raw.setsockopt(socket.IPPROTO_TCP, opt, req["keepalive"])
     except OSError as e:
         sess.control.update(connect=_kind(e), error=_describe(e))
         raise StepFailed("connect", f"connect to {req['host']}:{req['port']}: {_describe(e)}",
@@ -533,6 +539,8 @@ class FtplibProbe(ClientAdapter):
     name = "ftplib"
     order = 0
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
+    keepalive = ("TCP keepalive set on the control socket by the probe (SO_KEEPALIVE, TCP_KEEPIDLE); "
+                 "ftplib itself cannot send NOOP while a transfer runs")
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
     close_notify = True  # send a TLS close_notify before closing a data connection
@@ -566,7 +574,8 @@ class FtplibProbe(ClientAdapter):
                "size": ctx.size, "busy": case.client.busy, "cwd": ctx.cwd, "reuse": self.reuse,
                "keylog": str(ctx.keylog) if ctx.keylog else None,
                "close_notify": self.close_notify, "tls_version": case.client.tls_version,
-               "transfers": case.client.transfers, "verify_cert": case.client.verify_cert}
+               "transfers": case.client.transfers, "verify_cert": case.client.verify_cert,
+               "keepalive": case.client.keepalive}
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")

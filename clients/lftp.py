@@ -74,6 +74,8 @@ class Lftp(ClientAdapter):
     def supports(self, case) -> str | None:
         if case.client.mode == "eprt" and case.net.family == "ipv4":
             return "lftp has no setting that makes it send EPRT; on IPv4 it chose PORT in every run"
+        if case.client.keepalive:  # 4.9.2: `set -a` lists no keepalive; ftp:nop-interval is for tail only
+            return "lftp 4.9.2 has no setting for keepalives on the control connection during a transfer"
         return None
 
     def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:

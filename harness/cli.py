@@ -20,7 +20,7 @@ from rich.text import Text
 import clients
 import servers
 
-from . import compare, family, gates, inputs, reproduce, scenario, scratch, shard, signals, tls, topologies, verify
+from . import compare, family, gates, inputs, path_args, reproduce, scenario, scratch, shard, signals, tls, topologies, verify
 from .backends import BackendUnavailable, get as get_backend, BACKENDS
 from .completion import words
 from .gates import GATES
@@ -188,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
     ax.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
                     help="N other sessions hold passive ports open during each case "
                          "(reproduces passive range exhaustion)")
+    path_args.add_arguments(m)
     sel = m.add_argument_group("which cases (applied after the axes)")
     sel.add_argument("--case", action="append", default=[], metavar="ID",
                      help="run exactly this case (repeatable); its id says everything, so the axes are ignored")
@@ -247,6 +248,8 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = \
         shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
+    rp.add_argument("--prove-minimal", action="store_true",
+                    help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     rp.add_argument("--json", type=Path, metavar="PATH", help="write the scenario's results as JSON")
     rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
@@ -347,8 +350,9 @@ def cmd_matrix(args, console: Console) -> int:
     axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
                 pasv_address=args.pasv_address, masquerade=args.masquerade,
                 servers=args.server, clients=args.client, passive=args.passive_range,
-                net=NetSpec(None if args.forward_range == "none" else args.forward_range,
-                            forward_none=args.forward_range == "none"), busy=args.busy_sessions,
+                net=path_args.netspec(args, NetSpec(None if args.forward_range == "none" else args.forward_range,
+                                                    forward_none=args.forward_range == "none")),
+                busy=args.busy_sessions, keepalive=args.keepalive,
                 permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
                 tls_versions=args.tls_version, transfers=args.transfers, verify_cert=args.verify_cert,
                 families=args.family)
@@ -460,7 +464,8 @@ def cmd_reproduce(args, console: Console) -> int:
         attempts = [] if args.no_fixes else reproduce.plan_fixes(results)
         if attempts:
             unique = list({a.case.id: a.case for a in attempts}.values())
-            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err)
+            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err,
+                                  prove_minimal=args.prove_minimal)
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)

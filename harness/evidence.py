@@ -22,6 +22,8 @@ class MiddleboxView:
     traced: bool = False  # False: no trace (--no-trace, or a backend that cannot); heuristics decide
     trace: tuple[TracePath, ...] = ()  # SYNs' paths per hook (`nft monitor trace`)
     stats: dict[str, int] = field(default_factory=dict)  # `conntrack -S` deltas over the case
+    destroyed: tuple[str, ...] = ()  # conntrack DESTROY events (connections it forgot or closed)
+    counters: tuple[tuple[str, int], ...] = ()  # every named counter that counted, with its delta
 
     def parsed_flows(self, box: str) -> list[Flow]:
         return flows(box, list(self.flows))

@@ -17,8 +17,9 @@ MASQUERADE = ("on", "off")
 OUTCOMES = ("pass", "fail", "skip", "error")
 STAGES = (
     "connect", "tls-handshake", "login", "data-setup",
-    "data-connect", "data-tls", "transfer", "integrity",
+    "data-connect", "data-tls", "transfer", "completion", "integrity",
 )
+ICMP_POLICIES = ("pass", "drop")
 PASSIVE_MODES = ("pasv", "epsv")
 
 
@@ -57,6 +58,8 @@ class Port:
     ifname: str
     address: str  # e.g. "10.0.2.2/24"; "" for a port of a bridge
     extra: tuple[str, ...] = ()  # secondary addresses (CIDR), e.g. a second public IP
+    mtu: int = 0  # the interface MTU; 0: the default (1500)
+    rate: str = ""  # egress bandwidth limit (tbf), e.g. "4mbit"; "" none
 
     @property
     def ip(self) -> str:
@@ -133,6 +136,8 @@ class RuleSet:
         head = [f"# ruleset {self.name}, rendered by the harness"]
         head += [f"define {k} = {v}" for k, v in self.defines]
         body = [read_file(f) for f in self.files]
+        for k, v in self.defines:  # ${NAME}: where nft takes no variable (a ct timeout policy)
+            body = [b.replace("${" + k + "}", v) for b in body]
         return get_family(self.family).nft_text("\n".join(head) + "\n\n" + "\n".join(body))
 
     def render_lines(self, read_file) -> list[tuple[str, str | None]]:
@@ -252,6 +257,7 @@ class ClientSpec:
     tls_version: str = "1.3"  # the highest TLS version the client offers
     transfers: int = 1  # upload+download rounds in one control session
     verify_cert: str = "on"  # on (lab CA), off (no check, curl -k), system (the system CAs only)
+    keepalive: int = 0  # TCP keepalive on the control connection every N seconds; 0: the client's default
 
 
 @dataclass(frozen=True)
@@ -260,9 +266,26 @@ class NetSpec:
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
     forward_none: bool = False  # firewalls forward no passive range at all
     family: str = "ipv4"  # the address family of every address in the lab (harness/family.py)
+    # Path impairments (docs/path.md): applied to the firewall and its links by topologies.build
+    mtu: int = 0  # the MTU of the firewall's interfaces (a tunnel in the path); 0: 1500
+    icmp: str = "pass"  # drop: the firewall drops ICMP fragmentation-needed / packet-too-big
+    idle_timeout: int = 0  # seconds the firewall keeps an idle control connection; 0: default
+    rate: str = ""  # bandwidth of the client's link (tbf), e.g. "3mbit"; "" unlimited
+    mss_clamp: bool = False  # the firewall clamps the TCP MSS to the route MTU
+    port_map: PassiveRange | None = None  # the firewall publishes the passive ports as this range
+    hairpin: bool = False  # the client sits on the server's LAN and dials the public address
+    hairpin_nat: bool = False  # the firewall hairpins (DNAT + masquerade) inside clients
 
     def forwarded(self, server: ServerSpec) -> PassiveRange:
         return self.forward_range or server.passive
+
+    def path_parts(self) -> list[str]:
+        """The path impairments as case id parts (none: the id stays as it was)."""
+        return [p for p, on in ((f"mtu-{self.mtu}", self.mtu), (f"icmp-{self.icmp}", self.icmp != "pass"),
+                                (f"idle-{self.idle_timeout}s", self.idle_timeout),
+                                (f"rate-{self.rate}", self.rate), ("mss-clamp", self.mss_clamp),
+                                (f"map-{self.port_map}", self.port_map), ("hairpin", self.hairpin),
+                                ("hairpin-nat", self.hairpin_nat)) if on]
 
 
 @dataclass(frozen=True)
@@ -294,6 +317,9 @@ class Case:
             parts.append("fwd-none")
         if c.busy:
             parts.append(f"busy-{c.busy}")
+        if c.keepalive:
+            parts.append(f"keepalive-{c.keepalive}")
+        parts += self.net.path_parts()
         if self.net.family != "ipv4":  # IPv4 ids stay as they were
             parts.append(self.net.family)
         parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
@@ -329,6 +355,8 @@ class Case:
             **({"tls_version": self.client.tls_version} if self.client.tls_version != "1.3" else {}),
             **({"transfers": self.client.transfers} if self.client.transfers != 1 else {}),
             **({"verify_cert": self.client.verify_cert} if self.client.verify_cert != "on" else {}),
+            **({"path": " ".join(self.net.path_parts())} if self.net.path_parts() else {}),
+            **({"keepalive": self.client.keepalive} if self.client.keepalive else {}),
         }
 
 

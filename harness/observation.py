@@ -85,6 +85,7 @@ class Connection:
     sha256: str | None = None  # of what arrived at the client (RETR) or what it sent (STOR)
     ccc: str | None = None  # control connections: ok, or the reply refusing CCC
     transfer: str | None = None  # error kind of the transfer itself
+    done: bool | None = None  # the client moved all its data over it (None: it cannot tell)
     bytes: int | None = None
     note: str | None = None  # what the client said about it ("Skip 10.0.2.2 for data connection")
 

@@ -32,6 +32,8 @@ class MiddleboxWatch:
                              ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
         self.trace = _Follow(lab, box.name, workdir / f"{box.name}.trace.log",
                              ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
+        self.gone = _Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
+                            ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
         self._counters, self._stats = self.read()
 
     def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
@@ -64,11 +66,13 @@ class MiddleboxWatch:
         return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
                              rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
                              traced=self.trace is not None, trace=tuple(trace),
-                             stats=stats_delta(stats, self._stats))
+                             stats=stats_delta(stats, self._stats), destroyed=tuple(self.gone.take()),
+                             counters=tuple((k, n) for k, n in sorted(delta.items()) if n))
 
     def close(self) -> None:
         self.expect.close()
         self.conns.close()
+        self.gone.close()
         if self.trace:
             self.trace.close()
 

@@ -29,14 +29,16 @@ def _short(v: Verdict) -> str:
     return f"{v.stage}: {v.diagnosis}" if v.stage else f"{v.outcome}: {v.diagnosis}"
 
 
-def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay) -> None:
+def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay,
+          given: dict[str, str] | None = None) -> None:
     """Fill in each FirewallRules.proof. `boxes` (middlebox.Middleboxes) swaps rulesets;
-    the topology's own rulesets are restored at the end."""
+    the topology's own rulesets are restored at the end. `given`: nft text per box that stays
+    loaded next to the rules under proof (the path's conditions, e.g. ICMP dropped)."""
     texts = {box: nft(fw) for box, fw in derived.items()}
 
     def passes(candidate: dict[str, str]) -> Verdict:
         for box, text in candidate.items():
-            boxes.load(box, text)
+            boxes.load(box, text + (given or {}).get(box, ""))
         for fw in derived.values():
             fw.proof.replays += 1
         return replay()

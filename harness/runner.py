@@ -31,6 +31,7 @@ from .middlebox import Middleboxes
 from .evidence import MiddleboxView
 from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
+from .paths import nat_file
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Axes:
     transfers: int = 1
     verify_cert: tuple[str, ...] = ("on",)
     families: tuple[str, ...] | None = ("ipv4",)  # None: each topology's default families
+    keepalive: int = 0  # the client's control-connection keepalive (seconds), 0: its default
 
 
 def plan(axes: Axes) -> list[Case]:
@@ -70,7 +72,8 @@ def plan(axes: Axes) -> list[Case]:
         plain = not tls_mode(tls).control_tls
         for pol, version, verify in itertools.product(
                 policies, ("1.3",) if plain else axes.tls_versions, ("on",) if plain else axes.verify_cert):
-            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify)
+            client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify,
+                                keepalive=axes.keepalive)
             cases.append(Case(topo, server, client, replace(axes.net, family=fam)))
     return cases
 
@@ -305,7 +308,7 @@ class Worker:
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
-                  minimal=self.run.prove_minimal,
+                  minimal=self.run.prove_minimal, given=topologies.path_conditions(topology, nat_file),
                   replay=lambda: checks.judge(self.observe(lab, topology, server, case, timeout=REPLAY_TIMEOUT)))
             result.duration_s = time.monotonic() - t0
         return result

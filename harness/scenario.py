@@ -85,7 +85,10 @@ def load(path: Path) -> Scenario:
                             f"those that do: {', '.join(ALG)}")
         name = ALG[base] if topo.helper == "on" else base
     fwd = topo.forward_range
-    net = NetSpec(forward_range=fwd if isinstance(fwd, PassiveRange) else None, forward_none=fwd == "none")
+    net = NetSpec(forward_range=fwd if isinstance(fwd, PassiveRange) else None, forward_none=fwd == "none",
+                  mtu=topo.mtu or 0, icmp=topo.icmp or "pass", idle_timeout=topo.idle_timeout or 0,
+                  rate=topo.rate or "", mss_clamp=topo.mss_clamp == "on", port_map=topo.port_map,
+                  hairpin=topo.hairpin == "on", hairpin_nat=topo.hairpin_nat == "on")
     srv = doc.server
     tls = tuple(srv.tls or ("explicit",))
     cases: list[Case] = []
@@ -97,7 +100,7 @@ def load(path: Path) -> Scenario:
                     busy=doc.busy_sessions, permit_foreign=tuple(srv.permit_foreign_addresses or ("off",)),
                     reuse=tuple(srv.session_reuse or ("default",)),
                     tls_versions=tuple(doc.tls_version or ("1.3",)), transfers=doc.transfers,
-                    verify_cert=tuple(doc.verify_cert or ("on",)))
+                    verify_cert=tuple(doc.verify_cert or ("on",)), keepalive=c.keepalive or 0)
         cases += [k for k in plan(axes) if k.id not in {x.id for x in cases}]
     return Scenario(path, src.story, cases, _expect(src, doc.expect, cases))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -63,6 +64,10 @@ def parse_id(case_id: str) -> Case:
                 client["transfers"] = int(val)
             elif key == "verify" and val in tlsmod.VERIFY:
                 client["verify_cert"] = val
+            elif key == "keepalive" and val.isdigit():
+                client["keepalive"] = int(val)
+            elif path_part(x, net) is not None:
+                pass
             else:
                 raise SelectionError(f"case id {case_id!r}: unknown part {x!r}")
     except ValueError as e:
@@ -71,6 +76,25 @@ def parse_id(case_id: str) -> Case:
     if case.id != case_id.strip():
         raise SelectionError(f"case id {case_id!r} is not in canonical form; did you mean {case.id!r}?")
     return case
+
+
+def path_part(part: str, net: dict) -> bool | None:
+    """A path impairment id part (NetSpec.path_parts) into `net`; None if it is not one."""
+    key, _, val = part.partition("-")
+    value = {"mtu": lambda: int(val) if val.isdigit() and 576 <= int(val) <= 9000 else None,
+             "icmp": lambda: val if val == "drop" else None,
+             "idle": lambda: int(val[:-1]) if re.fullmatch(r"[0-9]{1,4}s", val) and int(val[:-1]) else None,
+             "rate": lambda: val if re.fullmatch(r"[0-9]{1,6}(kbit|mbit)", val) else None,
+             "map": lambda: PassiveRange.parse(val)}.get(key, lambda: None)()
+    field = {"mtu": "mtu", "icmp": "icmp", "idle": "idle_timeout", "rate": "rate", "map": "port_map"}.get(key)
+    flags = {"mss-clamp": "mss_clamp", "hairpin": "hairpin", "hairpin-nat": "hairpin_nat"}
+    if part in flags:
+        net[flags[part]] = True
+        return True
+    if field is None or value is None:
+        return None
+    net[field] = value
+    return True
 
 
 def failed_ids(path: Path) -> list[str]:

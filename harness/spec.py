@@ -22,7 +22,7 @@ import servers
 
 from . import topologies
 from .inputs import InputError, read_text
-from .model import DATA_MODES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
+from .model import DATA_MODES, ICMP_POLICIES, OUTCOMES, PASV_POLICIES, STAGES, TLS_MODES, PassiveRange
 from .tls import VERIFY, VERSIONS as TLS_VERSIONS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -165,10 +165,20 @@ def models() -> dict[str, type[BaseModel]]:
         name: choice(topologies.names())
         helper: Optional[choice(ON_OFF)] = None
         forward_range: ForwardRange = None
+        # path impairments (docs/path.md)
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        icmp: Optional[choice(ICMP_POLICIES)] = None  # default: pass
+        idle_timeout: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
+        mss_clamp: Optional[choice(ON_OFF)] = None
+        port_map: PortRange = None  # the public range the passive ports are published as
+        hairpin: Optional[choice(ON_OFF)] = None  # the client on the server's LAN (server-nat)
+        hairpin_nat: Optional[choice(ON_OFF)] = None
 
     class ScenarioClient(Strict):
         impl: Client
         pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: trust
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
         label: Optional[str] = None
 
     class Match(Strict):
@@ -221,10 +231,17 @@ def models() -> dict[str, type[BaseModel]]:
         modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
         pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: control
         label: Optional[str] = None
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+
+    class PlanPath(Strict):
+        """The path around the admin's firewall (ICMP, timeouts and clamping are in their ruleset)."""
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
 
     class Plan(Strict):
         ruleset: str  # the admin's ruleset file, relative to the plan
         topology: choice(verify.LAYOUTS) = "server-nat"
+        path: PlanPath = PlanPath()
         server: Server = Server()
         clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
 

@@ -4,6 +4,9 @@ Clients report facts only (harness/observation.py): the exact step where they kn
 (the ftplib probe), else the command they ran, their exit status in the vocabulary below,
 the control lines and each connection's result. This module alone turns those into the
 verdict's (step, stage, kind). Rules apply in order; the first that matches decides.
+
+`completion` (after `transfer`): the data arrived complete, but the reply that ends the
+transfer (226) never came, or came after the control connection was reset.
 """
 from __future__ import annotations
 
@@ -151,10 +154,23 @@ def _lost_control(report: ClientReport) -> Connection | None:
     return None
 
 
+def _completed_unanswered(report: ClientReport) -> bool:
+    """The last data connection moved all its data (the client says so; the server had said
+    1xx), but the reply that closes the transfer never came: the `completion` stage."""
+    tried = [c for c in report.data if c.result is not None]
+    if not tried:
+        return False
+    c = tried[-1]
+    return (c.result == "ok" and c.done is True and c.transfer is None and (c.preliminary or "")[:1] == "1"
+            and c.final is None and report.failure is not None and report.failure.kind != "reply")
+
+
 def place(report: ClientReport, tls: str) -> Placed:
     """(step, stage, kind) of a failed session."""
     f = report.failure
     assert f is not None, "place() needs a failed report"
+    if f.step in ("transfer", None) and _completed_unanswered(report):
+        return Placed("transfer", "completion", f.kind)
     if f.step == "transfer-start":  # the server refused the transfer command: its reply says why
         return _same(_reply_stage(f.reply or ""), f.kind)
     if f.step:  # the client knows its step exactly

@@ -104,7 +104,8 @@ def load(path: Path, backend) -> Plan:
     for c in doc.clients:
         axes = Axes(topologies=(name,), modes=tuple(c.modes or ("pasv", "epsv")), tls=tls,
                     pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
-                    servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse)
+                    servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse,
+                    net=NetSpec(mtu=doc.path.mtu or 0, rate=doc.path.rate or ""), keepalive=c.keepalive or 0)
         for k in plan(axes):
             if k.id not in p.labels:
                 p.cases.append(k)

@@ -85,6 +85,9 @@ class DockerLab(Lab):
     # -- building -----------------------------------------------------------
     def _build(self, image_for) -> None:
         topo = self.topology
+        if any(p.mtu or p.rate for link in topo.links for p in (link.a, link.b)):
+            raise RuntimeError("the docker backend does not set link MTUs or rates (docs/path.md): "
+                               "use the netns backend")
         labels = {LABEL: self.run_id}
         segs = segments(topo)
         for name, subnet, _ in segs:

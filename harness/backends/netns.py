@@ -129,6 +129,13 @@ class NetnsLab(Lab):
             _in_netns(self.ns[link.a.host], add_veth)
         for host in topo.hosts:
             _in_netns(self.ns[host.name], lambda host=host: self._configure(host))
+        for link in topo.links:
+            for port in (link.a, link.b):
+                if port.rate:  # tbf: netem is not in this kernel
+                    r = self.run(port.host, ["tc", "qdisc", "add", "dev", port.ifname, "root", "tbf",
+                                             "rate", port.rate, "burst", "32kb", "latency", "200ms"])
+                    if r.returncode != 0:
+                        raise RuntimeError(f"tc refused the rate {port.rate} on {port.host}: {r.stderr.strip()}")
         for box in topo.middleboxes:
             if box.ruleset is not None:
                 text = box.ruleset.render(nat_file)
@@ -168,6 +175,8 @@ class NetnsLab(Lab):
                     ip.link("set", index=idx, master=master[port.ifname])
                 for cidr in (port.address, *port.extra):
                     address(idx, cidr)
+                if port.mtu:
+                    ip.link("set", index=idx, mtu=port.mtu)
                 ip.link("set", index=idx, state="up")
             for route in host.routes:
                 fam = family.of(route.via)

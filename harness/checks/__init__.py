@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..model import Verdict
 from ..observation import Observation
-from . import addressing, balancer, connect, families, generic, passive, peers, tls, tlsfield, trace
+from . import addressing, balancer, connect, families, generic, passive, path, peers, tls, tlsfield, trace
 from .gather import Evidence, gather
 from ..probe.case import as_evidence as case_findings
 
@@ -31,6 +31,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("asymmetric-route", connect.asymmetric_route),
     ("advertised-address-unreachable", addressing.advertised_unreachable),
     ("balanced-to-another-backend", balancer.balanced_apart),
+    ("hairpin-missing", path.hairpin_missing),
+    ("passive-port-translated", path.passive_port_translated),
     ("passive-port-outside-range", passive.passive_port_outside_range),
     ("passive-range-not-forwarded", passive.passive_range_not_forwarded),
     # The trace: where a connection stopped. After the specific checks above, whose verdicts
@@ -39,6 +41,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("dropped-by-policy", trace.dropped_by_policy),
     ("data-port-unreachable", passive.data_port_unreachable),
     ("active-connect-failed", connect.active_connect_failed),
+    ("pmtu-black-hole", path.pmtu_black_hole),
+    ("control-idle-timeout", path.control_idle_timeout),
     ("client-known-bug", peers.client_known_bug),
     ("ccc-dropped-control", tlsfield.ccc_dropped_control),
     ("data-tls-truncated", tlsfield.data_tls_truncated),

@@ -93,7 +93,7 @@ def connection_evidence(c: Connection) -> dict[str, Any]:
     """A data connection as reports show it (its result under "connect")."""
     keys = ("cmd", "mode", "sent", "listen", "reply", "advertised_ip", "advertised_port", "target",
             "control_peer", "result", "error", "local", "peer", "preliminary", "tls", "tls_version",
-            "session_reused", "transfer", "bytes", "final", "late_reply", "note")
+            "session_reused", "transfer", "done", "bytes", "final", "late_reply", "note")
     out = {}
     for k in keys:
         v = getattr(c, k)

@@ -23,6 +23,8 @@ AXES: tuple[tuple[str, Callable[[Case], str]], ...] = (
     ("tls-ver", lambda c: c.client.tls_version),
     ("transfers", lambda c: str(c.client.transfers)),
     ("verify", lambda c: c.client.verify_cert),
+    ("path", lambda c: " ".join(c.net.path_parts()) or "-"),  # path impairments (docs/path.md)
+    ("keepalive", lambda c: f"{c.client.keepalive}s" if c.client.keepalive else "-"),
 )
 ALWAYS = ("topology", "tls", "masq")
 TOGETHER = (("server", "client"),)  # shown as a pair when either varies

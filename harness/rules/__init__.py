@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-KINDS = ("helper", "dnat", "snat", "input", "filter")  # rendering order within a firewall
+KINDS = ("clamp", "helper", "dnat", "snat", "input", "filter")  # rendering order within a firewall
 
 
 @dataclass(frozen=True)
 class Rule:
     """One allow rule (filter: forwarded traffic; input: to the box itself, e.g. a proxy),
-    a NAT rule (dnat/snat) or a helper attachment, on one firewall."""
+    a NAT rule (dnat/snat), a helper attachment or an MSS clamp (clamp), on one firewall."""
     kind: str
     proto: str = "tcp"
     iif: str | None = None

@@ -16,6 +16,7 @@ from ..model import Topology
 from ..observation import Observation
 from . import FirewallRules, Rule
 
+CLAMP_FILE = "path-mss-clamp.nft"
 CONTROL_PORTS = {21: "FTP control", 990: "FTPS control (implicit TLS)"}
 CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where active-mode clients listen
 
@@ -84,9 +85,18 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
                      why=f"hide {inside or f.src} behind this firewall's address"))
         add(Rule("filter", f.proto, iif=iif, oif=oif, saddr=f.src, daddr=f.real_dst, dports=ports,
                  why=why, wide_open=wide))
+    if _clamps(obs, box):
+        add(Rule("clamp", "tcp", dports=None, why="clamp the TCP MSS of forwarded SYNs to the route MTU "
+                 "(the path's MTU is below 1500)"))
     return FirewallRules(box, obs.case.lab, sorted(rules, key=lambda r: r.key),
                          client_ephemeral=CLIENT_EPHEMERAL,
                          guards_input=any(r.kind == "input" for r in rules), family=obs.topology.family)
+
+
+def _clamps(obs: Observation, box: str) -> bool:
+    """The box clamped the MSS while the case ran (the replay proves whether it must)."""
+    rs = next((b.ruleset for b in obs.topology.middleboxes if b.name == box), None)
+    return rs is not None and CLAMP_FILE in rs.files
 
 
 def derive(obs: Observation) -> dict[str, FirewallRules]:

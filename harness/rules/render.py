@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..family import Family, get as family
-from . import FirewallRules, Rule
+from . import KINDS, FirewallRules, Rule
+
+CLAMP_NFT = "tcp flags syn tcp option maxseg size set rt mtu"
 
 
 def nft_match(r: Rule, fam: Family) -> str:
@@ -26,7 +28,7 @@ def _comment(r: Rule) -> str:
 
 def nft(fw: FirewallRules, header: str = "") -> str:
     """A complete ruleset for `nft -f`: forward policy drop, established/related, the rules."""
-    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "input", "filter")}
+    by = {k: [r for r in fw.rules if r.kind == k] for k in KINDS}
     fam = family(fw.family)
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     out += [f"# {line}" for line in header.splitlines() if line]
@@ -51,8 +53,11 @@ def nft(fw: FirewallRules, header: str = "") -> str:
                 "        ct state established,related accept", '        iifname "lo" accept']
         out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["input"]]
         out += ["        meta l4proto tcp reject with tcp reset", "    }"]
-    out += ["", "    chain forward {", "        type filter hook forward priority filter; policy drop;",
-            "        ct state established,related accept", "        ct state invalid counter name invalid drop"]
+    out += ["", "    chain forward {", "        type filter hook forward priority filter; policy drop;"]
+    # before established: the SYN-ACK is already established
+    out += ["        " + " ".join(filter(None, (nft_match(r, fam), CLAMP_NFT))) + _comment(r)
+            for r in by["clamp"]]
+    out += ["        ct state established,related accept", "        ct state invalid counter name invalid drop"]
     out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["filter"]]
     out += ['        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
             '        counter name rejected reject comment "(the policy would drop it anyway)"',
@@ -82,10 +87,15 @@ def _ipt_comment(r: Rule) -> str:
 
 def iptables(fw: FirewallRules) -> str:
     """iptables-save format (nft backend or legacy); ip6tables-save for IPv6 rules."""
-    by = {k: [r for r in fw.rules if r.kind == k] for k in ("helper", "dnat", "snat", "input", "filter")}
+    by = {k: [r for r in fw.rules if r.kind == k] for k in KINDS}
     fam = family(fw.family)
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness",
            f"# {fam.save_command} format: load with {fam.save_command.replace('-save', '-restore')}"]
+    if by["clamp"]:
+        out += ["*mangle", ":FORWARD ACCEPT [0:0]"]
+        out += [f"-A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu{_ipt_comment(r)}"
+                for r in by["clamp"]]
+        out += ["COMMIT"]
     if by["helper"]:
         out += ["*raw", ":PREROUTING ACCEPT [0:0]"]
         out += [f"-A PREROUTING {ipt_match(r, fam)} -j CT --helper ftp{_ipt_comment(r)}" for r in by["helper"]]
@@ -123,6 +133,8 @@ def table_rows(fw: FirewallRules) -> list[tuple[str, ...]]:
             to = f"{r.daddr} => {r.to}"
         elif r.kind == "snat":
             to = "(masquerade)"
+        if r.kind == "clamp":
+            to = f"(MSS: {CLAMP_NFT})"
         why = r.why + (" [WIDE OPEN]" if r.wide_open else "")
         rows.append((fw.box, r.kind, direction, r.proto, r.saddr or "*", to, r.dports or "*", why))
     return rows

@@ -13,6 +13,7 @@ from typing import Callable
 from .. import family
 from ..model import NetSpec, ServerSpec, Topology
 from ._family import in_family
+from ._path import conditions as path_conditions, with_path  # noqa: F401 - path_conditions: the runner's proofs
 
 Builder = Callable[[ServerSpec, NetSpec], Topology]
 
@@ -89,7 +90,7 @@ def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
     """The topology's data; its name and summary come from its registry entry."""
     kind = get(name)
     topo = replace(kind.build(server, net), name=kind.name, summary=kind.summary)
-    return in_family(topo, family.get(net.family))
+    return with_path(in_family(topo, family.get(net.family)), net)
 
 
 def variants(rows, builder) -> None:

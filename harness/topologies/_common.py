@@ -17,11 +17,16 @@ def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool
     d = {"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "CONTROL_PORTS": CONTROL_PORTS,
          "FORWARD_RANGE": str(net.forwarded(server))}
     d.update(defines)
-    if net.forward_none:
+    closed = net.forward_none or (net.port_map is not None and opens_passive)
+    if closed:
         del d["FORWARD_RANGE"]
-    files = ("passive-none.nft" if net.forward_none else "passive-forwarded.nft", base) + extra
+    files = ("passive-none.nft" if closed else "passive-forwarded.nft", base) + extra
+    if net.port_map is not None and opens_passive:  # public ports -> the server's own, one to one
+        pairs = zip(range(net.port_map.first, net.port_map.last + 1), range(server.passive.first, server.passive.last + 1))
+        d.update(PUBLIC_RANGE=str(net.port_map), PORT_MAP="{ " + ", ".join(f"{a} : {b}" for a, b in pairs) + " }")
+        files += ("port-map.nft",)
     if helper:
         d["HELPER_PORTS"] = HELPER_PORTS
         files += ("ftp-helper.nft",)
-    forwards = ("" if net.forward_none else str(net.forwarded(server))) if opens_passive else None
+    forwards = ("" if net.forward_none else str(net.port_map or net.forwarded(server))) if opens_passive else None
     return RuleSet(name, files, tuple(d.items()), helper=helper, forwards=forwards)
