@@ -72,8 +72,10 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
         return said, [], True
     hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
-    said = [f"not traced; new connections through this box are decided on the {hook} hook: "
-            + "; ".join(c.describe() for c in base)] if base else []
+    why = "traced: no rule or policy of your ruleset dropped it and no NAT event lost it" if result.traced \
+        else "not traced"
+    said = [f"{why}; new connections through this box are decided on the {hook} hook: "
+            + "; ".join(c.describe() for c in base)] if base else [why] if result.traced else []
     return said, [], False
 
 

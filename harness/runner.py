@@ -304,7 +304,8 @@ class Worker:
         except Exception as e:  # noqa: BLE001
             verdict = error_verdict("the verdict checks crashed", e)
         result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
-                        stops=stops(obs) if verdict.outcome == "fail" else [])
+                        stops=stops(obs) if verdict.outcome == "fail" else [],
+                        traced=any(v.traced for v in obs.middleboxes.values()))
         if verdict.outcome == "pass" and self.run.rules:
             result.rules = derive(obs)
             _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
