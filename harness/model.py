@@ -281,11 +281,8 @@ class NetSpec:
 
     def path_parts(self) -> list[str]:
         """The path impairments as case id parts (none: the id stays as it was)."""
-        return [p for p, on in ((f"mtu-{self.mtu}", self.mtu), (f"icmp-{self.icmp}", self.icmp != "pass"),
-                                (f"idle-{self.idle_timeout}s", self.idle_timeout),
-                                (f"rate-{self.rate}", self.rate), ("mss-clamp", self.mss_clamp),
-                                (f"map-{self.port_map}", self.port_map), ("hairpin", self.hairpin),
-                                ("hairpin-nat", self.hairpin_nat)) if on]
+        from .caseid import path_tokens
+        return path_tokens(self)
 
 
 @dataclass(frozen=True)
@@ -302,28 +299,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        c, s = self.client, self.server
-        parts = [self.topology, s.impl, c.impl, s.tls, c.mode,
-                 c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off"]
-        if s.passive != ServerSpec().passive:
-            parts.append(f"range-{s.passive}")
-        if s.permit_foreign:
-            parts.append("permit-foreign")
-        if s.reuse != "default":
-            parts.append(f"reuse-{s.reuse}")
-        if self.net.forward_range:
-            parts.append(f"fwd-{self.net.forward_range}")
-        if self.net.forward_none:
-            parts.append("fwd-none")
-        if c.busy:
-            parts.append(f"busy-{c.busy}")
-        if c.keepalive:
-            parts.append(f"keepalive-{c.keepalive}")
-        parts += self.net.path_parts()
-        if self.net.family != "ipv4":  # IPv4 ids stay as they were
-            parts.append(self.net.family)
-        parts += [f"{k}-{v}" for k, v in self.tls_axes().items()]
-        return "/".join(parts)
+        from .caseid import render  # the id table needs these specs
+        return render(self)
 
     def tls_axes(self) -> dict[str, str]:
         """The issue-14 axes that differ from their defaults (ids and results carry only these)."""

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from pathlib import Path
 from typing import Iterable
 
 import clients
 import servers
 
-from . import family, topologies
-from . import tls as tlsmod
+from . import caseid, topologies
 from .meta import command_line
-from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, ClientSpec, NetSpec, PassiveRange, ServerSpec
+from .model import DATA_MODES, PASV_POLICIES, TLS_MODES, Case, ClientSpec, NetSpec, ServerSpec
 
 
 class SelectionError(ValueError):
@@ -38,63 +36,16 @@ def parse_id(case_id: str) -> Case:
                                ("masquerade", masq, ("masq-on", "masq-off"))):
         if value not in valid:
             raise SelectionError(f"case id {case_id!r}: unknown {what} {value!r}; valid: {', '.join(valid)}")
-    server = dict(impl=srv, tls=tls, masquerade=masq == "masq-on")
-    client = dict(impl=cli, mode=mode, pasv_address=None if pol == "n-a" else pol)
-    net = {}
     try:
-        for x in extras:
-            key, _, val = x.partition("-")
-            if key == "range":
-                server["passive"] = PassiveRange.parse(val)
-            elif x == "permit-foreign":
-                server["permit_foreign"] = True
-            elif key == "reuse" and val == "off":
-                server["reuse"] = "off"
-            elif x == "fwd-none":
-                net["forward_none"] = True
-            elif key == "fwd":
-                net["forward_range"] = PassiveRange.parse(val)
-            elif key == "busy" and val.isdigit():
-                client["busy"] = int(val)
-            elif x in family.NAMES and x != "ipv4":  # IPv4 ids carry no family
-                net["family"] = x
-            elif key == "tls" and val in tlsmod.VERSIONS:
-                client["tls_version"] = val
-            elif key == "transfers" and val.isdigit():
-                client["transfers"] = int(val)
-            elif key == "verify" and val in tlsmod.VERIFY:
-                client["verify_cert"] = val
-            elif key == "keepalive" and val.isdigit():
-                client["keepalive"] = int(val)
-            elif path_part(x, net) is not None:
-                pass
-            else:
-                raise SelectionError(f"case id {case_id!r}: unknown part {x!r}")
+        extra = caseid.read_extras(extras)
+        case = Case(topo, ServerSpec(impl=srv, tls=tls, masquerade=masq == "masq-on", **extra["server"]),
+                    ClientSpec(impl=cli, mode=mode, pasv_address=None if pol == "n-a" else pol, **extra["client"]),
+                    NetSpec(**extra["net"]))
     except ValueError as e:
         raise SelectionError(f"case id {case_id!r}: {e}") from None
-    case = Case(topo, ServerSpec(**server), ClientSpec(**client), NetSpec(**net))
     if case.id != case_id.strip():
         raise SelectionError(f"case id {case_id!r} is not in canonical form; did you mean {case.id!r}?")
     return case
-
-
-def path_part(part: str, net: dict) -> bool | None:
-    """A path impairment id part (NetSpec.path_parts) into `net`; None if it is not one."""
-    key, _, val = part.partition("-")
-    value = {"mtu": lambda: int(val) if val.isdigit() and 576 <= int(val) <= 9000 else None,
-             "icmp": lambda: val if val == "drop" else None,
-             "idle": lambda: int(val[:-1]) if re.fullmatch(r"[0-9]{1,4}s", val) and int(val[:-1]) else None,
-             "rate": lambda: val if re.fullmatch(r"[0-9]{1,6}(kbit|mbit)", val) else None,
-             "map": lambda: PassiveRange.parse(val)}.get(key, lambda: None)()
-    field = {"mtu": "mtu", "icmp": "icmp", "idle": "idle_timeout", "rate": "rate", "map": "port_map"}.get(key)
-    flags = {"mss-clamp": "mss_clamp", "hairpin": "hairpin", "hairpin-nat": "hairpin_nat"}
-    if part in flags:
-        net[flags[part]] = True
-        return True
-    if field is None or value is None:
-        return None
-    net[field] = value
-    return True
 
 
 def failed_ids(path: Path) -> list[str]:
