@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import certs  # noqa: E402
 from clients import ftplib_probe  # noqa: E402
+from harness import timing  # noqa: E402
 
 
 def matrix(jobs: int, *extra: str) -> dict:
@@ -41,7 +42,8 @@ def matrix(jobs: int, *extra: str) -> dict:
     return {"jobs": jobs, "options": " ".join(extra) or "(default: rules verified)",
             "cases": len(per_case), "wall_s": round(wall, 2),
             "median_case_s": round(statistics.median(per_case), 4),
-            "amortized_case_s": round(wall / len(per_case), 4), "summary": doc["summary"]}
+            "amortized_case_s": round(wall / len(per_case), 4), "summary": doc["summary"],
+            "phases_s": {k: round(v, 2) for k, v in timing.totals(c.get("phases", {}) for c in doc["cases"]).items()}}
 
 
 def loopback_session(rounds: int = 5) -> dict:
@@ -146,6 +148,16 @@ def main() -> int:
               f"wall (amortized {m['amortized_case_s'] * 1000:.0f} ms/case; median case "
               f"{m['median_case_s'] * 1000:.0f} ms); {m['summary']}")
     base, minimal = res["matrix"][1]["wall_s"], res["matrix"][3]["wall_s"]
+    d2, bare = res["matrix"][1], lb["session_warm_median_s"]
+    print("per phase, default matrix at --jobs 2 (summed over workers): "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in d2["phases_s"].items()))
+    res["ratio_to_bare"] = round(d2["amortized_case_s"] / bare, 2)
+    print(f"amortized case at --jobs 2: {d2['amortized_case_s'] * 1000:.0f} ms = "
+          f"{res['ratio_to_bare']:.1f}x the bare in-process session (goal <= 2x)")
+    noproof = res["matrix"][2]["wall_s"]
+    res["proof_cost_pct"] = round(100 * (base - noproof) / base, 1)
+    print(f"rule proofs: {base:.1f} s with, {noproof:.1f} s with --no-rules: "
+          f"{res['proof_cost_pct']:.0f} % of the default run (goal <= 25 %)")
     print(f"added cost of --prove-minimal at --jobs 2: {minimal - base:+.1f} s "
           f"({minimal / base:.1f}x the default run)")
     cap = res["matrix"][4]["wall_s"]

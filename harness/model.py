@@ -357,6 +357,7 @@ class Result:
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
     stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
     traced: bool = False  # a middlebox of the case was traced (False: --no-trace, or a backend that cannot)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/timing.py)
 
     def to_json(self) -> dict[str, Any]:
         d = self.case.describe()
@@ -370,4 +371,6 @@ class Result:
         )
         if self.captures:
             d["captures"] = self.captures
+        if self.phases:
+            d["phases"] = {k: round(v, 4) for k, v in self.phases.items()}
         return d

@@ -8,6 +8,7 @@ The lab, the server and the client probe are reused between replays.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from typing import Callable
 
 from .model import Verdict
@@ -27,6 +28,31 @@ def _private_source(rule: Rule) -> bool:
 
 def _short(v: Verdict) -> str:
     return f"{v.stage}: {v.diagnosis}" if v.stage else f"{v.outcome}: {v.diagnosis}"
+
+
+def _key(case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str, str] | None) -> tuple:
+    return (case.net, case.server, minimal, tuple(sorted((given or {}).items())),
+            tuple(sorted((b, fw.signature()) for b, fw in derived.items())))
+
+
+def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
+          given: dict[str, str] | None = None) -> bool:
+    """Copy the proof of an earlier case whose derived rules were identical (same lab, same
+    server); True when one was found, and no replay is needed."""
+    hit = proved.get(_key(case, derived, minimal, given))
+    if hit is None:
+        return False
+    source, proofs = hit
+    for box, fw in derived.items():
+        fw.proof = replace(proofs[box], replays=0, shared_from=source)
+    return True
+
+
+def remember(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
+             given: dict[str, str] | None = None) -> None:
+    """Keep a verified proof for later cases with the same rules."""
+    if derived and all(fw.proof.verified and not fw.proof.error for fw in derived.values()):
+        proved[_key(case, derived, minimal, given)] = (case.id, {b: fw.proof for b, fw in derived.items()})
 
 
 def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay,

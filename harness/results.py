@@ -27,7 +27,7 @@ def _rules(topology: str, raw: dict[str, Any]) -> dict[str, FirewallRules]:
     for box, fw in raw.items():
         rules = [Rule(**{k: v for k, v in r.items() if k in RULE_FIELDS}) for r in fw["rules"]]
         proof = Proof(verified=fw["verified"], minimal=fw["minimal"], replays=fw.get("replays", 0),
-                      error=fw.get("error"), not_needed=fw.get("not_needed", []),
+                      error=fw.get("error"), shared_from=fw.get("shared_from"), not_needed=fw.get("not_needed", []),
                       needed={i: r.get("without_it") or "" for i, r in enumerate(fw["rules"])}
                       if fw["minimal"] else {})
         out[box] = FirewallRules(box, topology, rules, proof, client_ephemeral=CLIENT_EPHEMERAL,
@@ -40,7 +40,8 @@ def result_of(c: dict[str, Any]) -> Result:
     v = Verdict(c["outcome"], c.get("stage"), c.get("diagnosis", ""), c.get("evidence") or {},
                 c.get("check", ""))
     rules = _rules(case.topology, c["rules"]) if c.get("rules") is not None else None
-    return Result(case, v, c.get("duration_s", 0.0), rules=rules, captures=c.get("captures", []))
+    return Result(case, v, c.get("duration_s", 0.0), rules=rules, captures=c.get("captures", []),
+                  phases=c.get("phases", {}))
 
 
 def load(path: Path) -> ResultsFile:

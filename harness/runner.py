@@ -20,7 +20,7 @@ import certs
 import clients
 import servers
 
-from . import checks, proof, recording, scratch, signals, topologies
+from . import checks, proof, recording, scratch, signals, timing, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .tls import DEFAULT_MATRIX as DEFAULT_TLS, mode as tls_mode
@@ -163,6 +163,7 @@ class Worker:
         self.lab: Lab | None = None
         self.watches: list[MiddleboxWatch] = []
         self.boxes: Middleboxes | None = None
+        self.proved: dict[tuple, tuple[str, dict]] = {}  # identical derived rules -> a verified proof
 
     def _lab_for(self, topology: Topology) -> Lab:
         if self.lab is not None and self.lab.topology == topology:
@@ -203,11 +204,13 @@ class Worker:
         try:
             while pending and not self.run.stop.is_set():
                 t0 = time.monotonic()
+                setup: dict[str, float] = {}
                 if server is None:
                     try:
-                        topology = topologies.build(first.topology, first.server, first.net)
-                        lab = self._lab_for(topology)
-                        server = self._start_servers(lab, topology, first.server)
+                        with timing.phase(setup, "setup"):
+                            topology = topologies.build(first.topology, first.server, first.net)
+                            lab = self._lab_for(topology)
+                            server = self._start_servers(lab, topology, first.server)
                     except Exception as e:  # noqa: BLE001 - every remaining case is a harness error
                         why = f"could not set up {first.topology} with {first.server.impl}: {_exc(e)}"
                         for c in pending:
@@ -223,6 +226,7 @@ class Worker:
                         server = self._start_servers(lab, topology, case.server)
                     step = "the case broke"
                     result = self.case(lab, topology, server, case)
+                    result.phases.update(setup)
                 except Exception as e:  # noqa: BLE001 - this case is an error; rebuild for the next
                     emit(Result(case, error_verdict(f"{getattr(e, 'step', step)}: {_exc(e)}", e),
                                 time.monotonic() - t0))
@@ -296,21 +300,31 @@ class Worker:
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
-        obs = self.observe(lab, topology, server, case, capture=True)
-        if self.run.record is not None:
-            _step(f"could not save the observation in {self.run.record}", recording.save, obs, self.run.record)
-        try:
-            verdict = checks.judge(obs)
-        except Exception as e:  # noqa: BLE001
-            verdict = error_verdict("the verdict checks crashed", e)
+        phases: dict[str, float] = {}
+        with timing.phase(phases, "session"):
+            obs = self.observe(lab, topology, server, case, capture=True)
+            if self.run.record is not None:
+                _step(f"could not save the observation in {self.run.record}", recording.save, obs, self.run.record)
+        with timing.phase(phases, "judge"):
+            try:
+                verdict = checks.judge(obs)
+            except Exception as e:  # noqa: BLE001
+                verdict = error_verdict("the verdict checks crashed", e)
         result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
-                        stops=stops(obs) if verdict.outcome == "fail" else [],
+                        stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases,
                         traced=any(v.traced for v in obs.middleboxes.values()))
         if verdict.outcome == "pass" and self.run.rules:
-            result.rules = derive(obs)
-            _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
-                  minimal=self.run.prove_minimal, given=topologies.path_conditions(topology, nat_file),
-                  replay=lambda: checks.judge(self.observe(lab, topology, server, case, timeout=REPLAY_TIMEOUT)))
+            with timing.phase(phases, "proof"):
+                result.rules = derive(obs)
+                given = topologies.path_conditions(topology, nat_file)
+                if proof.share(self.proved, case, result.rules, self.run.prove_minimal, given):
+                    result.duration_s = time.monotonic() - t0
+                    return result
+                _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
+                      minimal=self.run.prove_minimal, given=given,
+                      replay=lambda: checks.judge(self.observe(lab, topology, server, case,
+                                                               timeout=REPLAY_TIMEOUT)))
+                proof.remember(self.proved, case, result.rules, self.run.prove_minimal, given)
             result.duration_s = time.monotonic() - t0
         return result
 

@@ -12,6 +12,7 @@ def rules_json(fw: FirewallRules) -> dict[str, Any]:
     p = fw.proof
     return {
         "verified": p.verified, "minimal": p.minimal, "replays": p.replays, "error": p.error,
+        **({"shared_from": p.shared_from} if p.shared_from else {}),
         "rules": [dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
                   for i, r in enumerate(fw.rules)],
         "not_needed": p.not_needed,

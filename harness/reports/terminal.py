@@ -8,6 +8,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from .. import timing
 from ..model import Case, Result
 from . import grid
 from .grid import column as _column  # noqa: F401 - the name other report modules import
@@ -51,7 +52,8 @@ def summary_line(results: list[Result], seconds: float) -> Text:
                          (f"{n['error']} error", "magenta" if n["error"] else ""),
                          ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
                          "client gave up active mode; pass! = passed through a firewall that does not "
-                         "filter this address family (security finding); ✗ stage = first failing stage.")
+                         "filter this address family (security finding); ✗ stage = first failing stage.",
+                         *(("\n" + line,) if (line := timing.summary(r.phases for r in results)) else ()))
 
 
 def findings(results: list[Result], console: Console) -> None:

@@ -46,6 +46,7 @@ class Proof:
     by_addressing: list[int] = field(default_factory=list)  # kept without a removal replay
     replays: int = 0
     error: str | None = None
+    shared_from: str | None = None  # the case whose replay proved these identical rules
 
 
 @dataclass

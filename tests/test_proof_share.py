@@ -1,0 +1,33 @@
+"""Cases whose derived rules are identical share one proof replay (harness/proof.share)."""
+from harness import proof
+from harness.results import parse_id
+from harness.rules import FirewallRules, Proof, Rule
+
+
+def _fw(dports="21", verified=True):
+    return {"fw": FirewallRules("fw", "server-nat", [Rule("filter", daddr="10.0.2.10", dports=dports)],
+                                Proof(verified=verified, replays=1))}
+
+
+A = parse_id("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
+B = parse_id("server-nat/pyftpdlib/curl/explicit/pasv/trust/masq-off")
+
+
+def test_identical_rules_share_the_verified_proof_and_say_whose_it_is():
+    proved: dict = {}
+    first = _fw()
+    assert not proof.share(proved, A, first, False)
+    proof.remember(proved, A, first, False)
+    second = _fw()
+    assert proof.share(proved, B, second, False)
+    p = second["fw"].proof
+    assert p.verified and p.replays == 0 and p.shared_from == A.id
+
+
+def test_different_rules_or_an_unverified_proof_are_replayed():
+    proved: dict = {}
+    proof.remember(proved, A, _fw(verified=False), False)
+    assert not proof.share(proved, B, _fw(), False)
+    proof.remember(proved, A, _fw(), False)
+    assert not proof.share(proved, B, _fw(dports="50000-50009"), False)
+    assert not proof.share(proved, B, _fw(), True)  # --prove-minimal proofs are kept apart
