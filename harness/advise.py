@@ -64,10 +64,18 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
         said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line
                 for line, n in seen.items()]
         return said, list(dict.fromkeys(chains)), True
+    v = result.verdict
+    if v.check == "nat-tuple-clash" or (v.evidence or {}).get("trace") and isinstance(v.evidence["trace"], list):
+        # nothing dropped it: the trace's own verdict names the NAT event (or the path it took)
+        said = [v.diagnosis.split(" The client saw:")[0]] if v.check == "nat-tuple-clash" else []
+        said += [f"trace: {line}" for line in v.evidence["trace"]]
+        return said, [], True
     hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
-    said = [f"not traced; new connections through this box are decided on the {hook} hook: "
-            + "; ".join(c.describe() for c in base)] if base else []
+    why = "traced: no rule or policy of your ruleset dropped it and no NAT event lost it" if result.traced \
+        else "not traced"
+    said = [f"{why}; new connections through this box are decided on the {hook} hook: "
+            + "; ".join(c.describe() for c in base)] if base else [why] if result.traced else []
     return said, [], False
 
 

@@ -356,6 +356,7 @@ class Result:
     rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
     stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
+    traced: bool = False  # a middlebox of the case was traced (False: --no-trace, or a backend that cannot)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/timing.py)
 
     def to_json(self) -> dict[str, Any]:

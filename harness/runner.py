@@ -311,7 +311,8 @@ class Worker:
             except Exception as e:  # noqa: BLE001
                 verdict = error_verdict("the verdict checks crashed", e)
         result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
-                        stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases)
+                        stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases,
+                        traced=any(v.traced for v in obs.middleboxes.values()))
         if verdict.outcome == "pass" and self.run.rules:
             with timing.phase(phases, "proof"):
                 result.rules = derive(obs)

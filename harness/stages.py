@@ -144,6 +144,16 @@ RULES: list[Rule] = [_hung, _never_greeted, _data_connect_failed, _tls, _not_log
                      _data_tls_refused, _exit_status, _reply_code]
 
 
+def _lost_control(report: ClientReport) -> Connection | None:
+    """The latest control connection, if it was tried and never connected (a later session's
+    control connection has no transcript lines, so the last transcript belongs to an earlier one)."""
+    ctl = [c for c in report.control if c.result is not None]
+    if ctl and ctl[-1].result in ("timeout", "refused", "unreachable") and \
+            not any(l.session == ctl[-1].session for l in report.transcript):
+        return ctl[-1]
+    return None
+
+
 def _completed_unanswered(report: ClientReport) -> bool:
     """The last data connection moved all its data (the client says so; the server had said
     1xx), but the reply that closes the transfer never came: the `completion` stage."""
@@ -165,6 +175,9 @@ def place(report: ClientReport, tls: str) -> Placed:
         return _same(_reply_stage(f.reply or ""), f.kind)
     if f.step:  # the client knows its step exactly
         return Placed(f.step, STEP_STAGE.get(f.step, "transfer"), f.kind)
+    lost = _lost_control(report)
+    if lost is not None:  # a control connection that never connected: the session stopped there
+        return _same("connect", lost.result or f.kind)
     last = max((l.session for l in report.transcript), default=0)
     facts = Facts(f, tls, tuple(l for l in report.transcript if l.session == last),
                   tuple(c for c in report.data if c.session == last and c.result is not None))

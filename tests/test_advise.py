@@ -82,3 +82,4 @@ def test_a_pass_in_a_round_where_the_unchanged_file_passed_proves_nothing(tmp_pa
     # steady twice, then the unchanged file passes beside the first round of candidates
     [a] = advise.prove(p, [failing], [ref], runner(p, [False, False, True]))
     assert a.unchanged_passed == 1 and a.proven == []
+

@@ -1,12 +1,14 @@
 """verify on rulesets written as admins write them (tests/rulesets/): each failing case's
-stopping chain is named, and the smallest proven change, applied with `patch -p0` to a copy
-of the admin's file, makes the plan pass when verify runs again.
+stopping rule or policy (file:line where the file maps, else its handle) or NAT event is
+named, and the smallest proven change, applied with `patch -p0` to a copy of the admin's
+file, makes the plan pass when verify runs again.
 
 Each entry says what real runs showed (2026-11-22, this machine) and what verify must say.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ class Seen:
     showed: str  # what real runs showed
     stopped: str | None = None  # the chain verify names (None: every case passes)
     added: str = ""  # a line the proven diff adds
+    dropped: bool = True  # False: the trace showed every chain accepting (a server refused it)
 
 
 CORPUS = {
@@ -65,12 +68,18 @@ CORPUS = {
     "client-nat-ipt": Seen(
         "iptables-save office gateway, ftplib active mode (PORT) in plain FTP: the server refuses "
         "PORT with the private address (501); the helper (raw table, CT --helper ftp) fixes it",
-        "chain FORWARD of table ip filter", "+-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"),
+        "chain FORWARD of table ip filter", "+-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp",
+        dropped=False),
     "iptables-nft-translated": Seen(
         "rules written with iptables-nft and saved as nft text (counters, ip tables, FORWARD): "
         "FORWARD accepts 21 and 22 only; allowing the passive range fixes it",
         "chain FORWARD of table ip filter", "tcp dport 50000-50009 accept"),
 }
+
+
+# what a "stopped:" line names: a policy, a rule by file:line (or by handle where the file does
+# not map), or a NAT event
+STOP = re.compile(r"stopped: (.*: \(policy \w+\)|.*: [\w.-]+:\d+ `|.*: handle \d+ `|NAT could not)")
 
 
 def verify(cwd, *args: str) -> subprocess.CompletedProcess:
@@ -96,6 +105,11 @@ def test_verify_names_the_stop_and_its_proven_diff_fixes_the_case(name, tmp_path
         return
     assert r.returncode == 1, out[-3000:]
     assert "stopped:" in out and seen.stopped in out, out[-3000:]
+    assert "stopped: not traced" not in out, out[-3000:]
+    if seen.dropped:
+        assert STOP.search(out), out[-3000:]  # the rule or policy itself, not only its chain
+    else:
+        assert "stopped: traced: no rule or policy of your ruleset dropped it" in out, out[-3000:]
     patches = sorted((tmp_path / "patches").glob("*.patch"))
     assert patches, out[-3000:]
     diff = patches[0].read_text()

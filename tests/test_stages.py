@@ -65,3 +65,14 @@ def test_server_settings_in_a_diagnosis_come_from_the_server_adapters():
     assert (v.check, v.stage) == ("session-reuse-required", "data-tls")
     assert "vsftpd require_ssl_reuse=NO, ProFTPD TLSOptions NoSessionReuseRequired" in v.diagnosis
     assert "(here: curl, lftp, ftplib with session reuse)" in v.diagnosis
+
+
+def test_a_control_connection_that_never_connected_is_placed_at_connect():
+    """curl's 2nd control connection (session 1) timed out through a fixed-port SNAT: the
+    session stopped at connect, not at the 1st session's data connection."""
+    from harness import recording as rec
+    obs = rec.load(Path(__file__).parent / "fixtures" / "trace" / "fixed-port-snat.observation.json")
+    assert [(c.session, c.result) for c in obs.client.control] == [(0, "ok"), (1, "timeout")]
+    placed = place(obs.client, obs.case.server.tls)
+    assert (placed.step, placed.stage, placed.kind) == ("connect", "connect", "timeout")
+    assert checks.judge(obs).stage == "connect"

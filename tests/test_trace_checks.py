@@ -69,3 +69,30 @@ def test_without_a_trace_the_heuristics_decide_as_before():
 def test_ordinals():
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == \
         ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd"]
+
+
+def test_verify_names_a_nat_clash_although_nothing_dropped_it():
+    """No traced path ends in a drop, yet the trace and the conntrack statistics name the NAT
+    rule: verify says so, not "not traced"."""
+    from harness import advise
+    from harness.model import Result
+    obs = recording.load(FIX / "fixed-port-snat.observation.json")
+    said, chains, traced = advise.stopped_at(Result(obs.case, checks.judge(obs), 1.0), {"nftables": []},
+                                             "server-nat")
+    assert traced and chains == []
+    assert said[0].startswith("NAT could not allocate a source for the 2nd control connection")
+    assert "fixed-port-snat.nft:32" in said[0] and "insert_failed +5" in said[0]
+    assert not any("not traced" in s for s in said)
+
+
+def test_the_connection_count_follows_what_the_client_saw():
+    """The client's own connection list decides which of its connections failed; where the box
+    saw more (another session's), both counts are given."""
+    obs = recording.load(FIX / "fixed-port-snat.observation.json")
+    assert "the 2nd control connection; the first one succeeded:" in checks.judge(obs).diagnosis
+    ctl = obs.client.control
+    alone = replace(obs, client=replace(obs.client, connections=tuple(
+        c for c in obs.client.connections if c is not ctl[0])))
+    text = checks.judge(alone).diagnosis
+    assert text.startswith("NAT could not allocate a source for the first control connection (the 2nd "
+                           "control connection through fw; 1 before it, not this client's, got through)")

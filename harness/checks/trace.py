@@ -7,7 +7,7 @@ the trace's words to a verdict that an earlier, more specific check wrote.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..evidence import MiddleboxView
@@ -31,9 +31,16 @@ class Lost:
     role: str  # control | data
     n: int  # 1-based, among this box's attempts of that role
     ok_before: int  # earlier attempts of that role that got through
+    box_n: int | None = None  # where the client counted differently: this box's count, and
+    box_ok: int = 0  # how many before it got through (another session's connections crossed it too)
 
     def which(self) -> str:
         """"the 3rd control connection; the first two succeeded"."""
+        return self._which() + (f" (the {ordinal(self.box_n)} {self.role} connection through {self.box}; "
+                                f"{self.box_ok} before it, not this client's, got through)"
+                                if self.box_n is not None else "")
+
+    def _which(self) -> str:
         if self.n == 1:
             return f"the first {self.role} connection"
         before = self.n - 1
@@ -96,8 +103,22 @@ def _lost(obs: Observation, role: str | None, vanished: bool) -> Lost | None:
                 ok = sum(1 for x in same[:i] if x.stopped is None and (x.src, x.sport, x.dst, x.dport) in new)
                 found = Lost(box, view, a, r, i + 1, ok)
         if found:
-            return found
+            return _as_client_saw(obs, found, atts)
     return None
+
+
+def _as_client_saw(obs: Observation, lost: Lost, atts: list[Attempt]) -> Lost:
+    """Count the session's connections as the client saw them, where it reported them: the
+    trace sees only those that crossed this box. The client's count is used when the lost
+    attempt is the last one of its role on both sides, so the two describe the same connection."""
+    conns = [c for c in (obs.client.connections if obs.client else ()) if c.role == lost.role and c.result]
+    last = [a for a in atts if _role(obs, a) == lost.role][-1:] == [lost.attempt]
+    if not conns or conns[-1].result == "ok" or not last:
+        return lost
+    n, ok = len(conns), sum(1 for c in conns[:-1] if c.result == "ok")
+    if (n, ok) == (lost.n, lost.ok_before):
+        return lost
+    return replace(lost, n=n, ok_before=ok, box_n=lost.n, box_ok=lost.ok_before)
 
 
 def _path_evidence(lost: Lost) -> list[str]:
