@@ -32,7 +32,8 @@ from .reports import bundle, jsonfile, terminal
 from .reports import rules as rules_report
 from .execute import execute
 from .probe import command as probe_command
-from .runner import Axes, Interrupted, plan
+from .planning import Axes, plan
+from .runner import Interrupted
 from .selection import SelectionError, failed_ids, rerun_command, select
 from .shard import Shard
 

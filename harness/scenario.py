@@ -17,7 +17,7 @@ from typing import Any
 
 from . import spec
 from .model import Case, NetSpec, PassiveRange, Result
-from .runner import Axes, plan
+from .planning import Axes, plan
 from .spec import SpecError
 
 ALG = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}

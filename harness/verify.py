@@ -18,7 +18,7 @@ from . import admin_rules, spec, topologies
 from .inputs import InputError, read_text
 from .model import Case, NetSpec, PassiveRange, Result, RuleSet
 from .paths import nat_file
-from .runner import Axes, plan
+from .planning import Axes, plan
 
 
 @dataclass(frozen=True)

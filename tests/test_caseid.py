@@ -6,7 +6,7 @@ import pytest
 from harness import caseid, family, topologies
 from harness import tls as tlsmod
 from harness.model import NetSpec, PassiveRange
-from harness.runner import Axes, plan
+from harness.planning import Axes, plan
 from harness.selection import SelectionError, parse_id
 
 

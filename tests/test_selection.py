@@ -11,7 +11,8 @@ import pytest
 from harness import compare, gates, merge, results, shard
 from harness.meta import program
 from harness.model import NetSpec, PassiveRange
-from harness.runner import Axes, plan, units
+from harness.planning import Axes, plan
+from harness.runner import units
 from harness.selection import SelectionError, matches, parse_id, rerun_command, select
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"

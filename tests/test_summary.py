@@ -9,7 +9,7 @@ import servers
 from harness import results
 from harness.model import Result
 from harness.reports import glance, markdown
-from harness.runner import Axes, plan
+from harness.planning import Axes, plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
 CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
