@@ -220,7 +220,8 @@ def parser() -> argparse.ArgumentParser:
                      help="run the I-th of N parts (whole units, balanced; deterministic); merge the parts "
                           "with `ftps-harness merge`")
     sel.add_argument("--durations", type=_existing, metavar="RESULTS.json",
-                     help="balance --shard by the case durations of that earlier run (default: case count)")
+                     help="run the longest units first, and balance --shard, by the case durations of that "
+                          "earlier run (default: case count)")
     run = m.add_argument_group("how to run")
     run.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
                      help="labs run in parallel (default: 2, or 1 on a single core)")
@@ -429,8 +430,6 @@ def cmd_matrix(args, console: Console) -> int:
                 families=args.family)
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
-    if args.durations and not args.shard:
-        raise UsageError("--durations only balances --shard")
     if args.last_failed and not args.case and not failed_ids(args.last_failed):
         console.print(f"no case failed or errored in {args.last_failed}: nothing to re-run")
         return EXIT_OK
@@ -448,11 +447,25 @@ def cmd_matrix(args, console: Console) -> int:
         if not cases:
             return [], 0.0, "empty"
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
+<<<<<<< HEAD
         return execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                        rules=not args.no_rules, prove_minimal=args.prove_minimal,
                        err=err, capture_dir=capture_dir, trace=not args.no_trace)
 
     def show(results: list[Result], seconds: float) -> bool:
+=======
+        results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
+                                           rules=not args.no_rules, prove_minimal=args.prove_minimal,
+                                           err=err, capture_dir=capture_dir,
+                                           trace=not args.no_trace,
+                                           seconds=shard.durations(args.durations) if args.durations else None,
+                                           ) if cases else ([], 0.0, "empty")
+    except Interrupted as e:
+        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
+                  f"{len(e.results)} of {e.planned} cases finished[/]")
+        results, seconds, run_id, interrupted = e.results, time.monotonic() - t0, e.run_id, True
+    if not interrupted:
+>>>>>>> main
         console.print(terminal.matrix(results))
         if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
             console.print(terminal.peers(results))

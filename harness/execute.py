@@ -20,7 +20,7 @@ from .runner import Interrupted, Run, run_cases
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
             err: Console | None = None, capture_dir: Path | None = None,
-            trace: bool = True) -> tuple[list[Result], float, str]:
+            trace: bool = True, seconds: dict[str, float] | None = None) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
     runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
@@ -42,7 +42,7 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
             err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} "
                       f"topolog{'y' if topos == 1 else 'ies'}, backend {be.name}, {jobs} job(s)")
             progress = Progress(err, len(cases))
-            results = run_cases(run, cases, jobs, progress)
+            results = run_cases(run, cases, jobs, progress, seconds)
         finally:
             with signals.deferred():  # a signal now waits until everything is removed
                 if progress is not None:

@@ -29,6 +29,7 @@ from .middlebox import Middleboxes
 from .evidence import MiddleboxView
 from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
+from .schedule import longest_first
 from .paths import nat_file
 
 
@@ -326,12 +327,12 @@ def units(cases: Iterable[Case]) -> list[list[Case]]:
     return list(groups.values())
 
 
-def run_cases(run: Run, cases: list[Case], jobs: int,
-              on_result: Callable[[Result], None]) -> list[Result]:
-    """Run every case; results come back in plan order."""
+def run_cases(run: Run, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
+              seconds: dict[str, float] | None = None) -> list[Result]:
+    """Run every case, longest units first (harness.schedule, by `seconds` per case id when
+    given); results come back in plan order."""
     todo: queue.Queue = queue.Queue()
-    groups = units(cases)
-    # Deal topologies to workers in contiguous blocks so each worker reuses its lab.
+    groups = longest_first(units(cases), seconds)
     for g in groups:
         todo.put(g)
     results: dict[str, Result] = {}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .model import Case
 from .runner import units
+from .schedule import weigher
 from .selection import read_results
 
 
@@ -40,12 +41,7 @@ def durations(path: Path) -> dict[str, float]:
 def split(cases: list[Case], count: int, seconds: dict[str, float] | None = None) -> list[list[Case]]:
     """`count` parts of `cases`, each in plan order. Longest-first greedy over units."""
     groups = units(cases)
-    known = [s for s in (seconds or {}).values() if s > 0]
-    default = sum(known) / len(known) if known else 1.0
-
-    def weight(g: list[Case]) -> float:
-        return sum(seconds.get(c.id, default) for c in g) if seconds else float(len(g))
-
+    weight = weigher(seconds)
     position = {c.id: i for i, c in enumerate(cases)}
     load = [0.0] * count
     parts: list[list[list[Case]]] = [[] for _ in range(count)]

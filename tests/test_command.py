@@ -46,7 +46,7 @@ def test_list_of_a_shard_is_its_part():
     (["matrix", "--case", "server-nat/pyftpdlib"], "expected topology/server/client"),
     (["matrix", "-k", "no-such-case", "--list"], "no case matches"),
     (["matrix", "--shard", "3/2"], "must be I/N"),
-    (["matrix", "--durations", str(FIXTURE)], "only balances --shard"),
+    (["matrix", "--durations", "/nonexistent.json"], "no such file"),
     (["matrix", "--last-failed", "/nonexistent.json"], "no such file"),
     (["compare", str(FIXTURE), str(REPO / "pyproject.toml")], "not JSON"),
 ])

@@ -69,3 +69,21 @@ def test_matrix_terminal_output_keeps_its_order(tmp_path):
     at = [next(i for i, line in enumerate(lines) if line.lstrip().startswith(s)) for s in starts]
     assert at == sorted(at), list(zip(starts, at))
     assert_full_set(tmp_path / "out", "axes")
+
+
+@pytest.mark.netns
+def test_an_interrupted_reproduce_keeps_its_finished_cases_in_the_report_set(tmp_path, monkeypatch):
+    from harness import cli
+    from harness.runner import Interrupted
+    real = cli.execute
+
+    def interrupted_after(cases, **kw):  # the real run, then Ctrl-C as it ends
+        results, _, _ = real(cases, **kw)
+        raise Interrupted(results, planned=len(cases) + 1)
+    monkeypatch.setattr(cli, "execute", interrupted_after)
+    (tmp_path / "s.yaml").write_text(SCENARIO)
+    code = cli.main(["reproduce", "--no-fixes", str(tmp_path / "s.yaml"), "--report-dir", str(tmp_path / "out")])
+    assert code == 130
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["interrupted"] is True and data["planned"] == 2 and len(data["cases"]) == 1
+    assert set(bundle.NAMES) <= {p.name for p in (tmp_path / "out").iterdir()}
