@@ -447,25 +447,12 @@ def cmd_matrix(args, console: Console) -> int:
         if not cases:
             return [], 0.0, "empty"
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
-<<<<<<< HEAD
         return execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                        rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                       err=err, capture_dir=capture_dir, trace=not args.no_trace)
+                       err=err, capture_dir=capture_dir, trace=not args.no_trace,
+                       seconds=shard.durations(args.durations) if args.durations else None)
 
     def show(results: list[Result], seconds: float) -> bool:
-=======
-        results, seconds, run_id = execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
-                                           rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                                           err=err, capture_dir=capture_dir,
-                                           trace=not args.no_trace,
-                                           seconds=shard.durations(args.durations) if args.durations else None,
-                                           ) if cases else ([], 0.0, "empty")
-    except Interrupted as e:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
-                  f"{len(e.results)} of {e.planned} cases finished[/]")
-        results, seconds, run_id, interrupted = e.results, time.monotonic() - t0, e.run_id, True
-    if not interrupted:
->>>>>>> main
         console.print(terminal.matrix(results))
         if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
             console.print(terminal.peers(results))

@@ -24,6 +24,7 @@ from . import checks, proof, recording, scratch, signals, timing, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import Case, Result, ServerSpec, Topology, Verdict
+from .planning import Axes, plan  # noqa: F401 - moved to harness.planning; kept for branches in flight
 from .capture import Captures, case_dir
 from .middlebox import Middleboxes
 from .evidence import MiddleboxView

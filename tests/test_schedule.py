@@ -1,5 +1,6 @@
 """harness.schedule: units go longest first, topologies stay together, ties keep plan order."""
-from harness.runner import Axes, plan, units
+from harness.planning import Axes, plan
+from harness.runner import units
 from harness.schedule import longest_first
 
 CORE = ("direct", "server-nat", "client-nat")
