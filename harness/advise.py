@@ -55,10 +55,21 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
         chains, said = [], []
         for p in stops:
             by = p.by
+            if by is None:  # accepted on a hook where the admin's ruleset has no chain
+                said.append(f"{p.box} took the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
+                            f"for itself, untranslated (nothing port-forwarded it): no chain of your ruleset "
+                            f"on the {p.hook} hook; nothing on {p.box} listens on port {p.dport}")
+                continue
             rule = by.quote() if hasattr(by, "quote") else \
                 f"({by.text})" if by.handle is None else f"handle {by.handle} `{by.text}`"
-            said.append(f"{p.box} dropped the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
-                        f"on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}")
+            what = f"the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport}"
+            if p.verdict == "accept":  # nothing forwarded it: the box took it for itself
+                said.append(f"{p.box} took {what} for itself, untranslated (nothing port-forwarded it): "
+                            f"accepted on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
+                            f"{rule}; nothing on {p.box} listens on port {p.dport}")
+            else:
+                said.append(f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table "
+                            f"{by.family} {by.table}: {rule}")
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
         seen = Counter(said)  # a retransmitted SYN takes the same path again
         said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line

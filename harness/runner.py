@@ -308,9 +308,15 @@ def _exc(e: BaseException) -> str:
 
 
 def stops(obs) -> list[Any]:
-    """The traced packet paths that ended in a drop (harness.trace), for verify's advice."""
-    return [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []
-            if p.verdict in ("drop", "reject") and p.by is not None]
+    """The traced packet paths that stopped a connection (harness.trace), for verify's advice:
+    those that ended in a drop; else the SYNs a box accepted for itself (input hook) on a port
+    other than the control port, i.e. connections nothing forwarded."""
+    paths = [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []]
+    dropped = [p for p in paths if p.verdict in ("drop", "reject") and p.by is not None]
+    if dropped:
+        return dropped
+    control = obs.case.server.control_port
+    return [p for p in paths if p.hook == "input" and p.syn and p.verdict == "accept" and p.dport != control]
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:

@@ -79,7 +79,8 @@ CORPUS = {
 
 # what a "stopped:" line names: a policy, a rule by file:line (or by handle where the file does
 # not map), or a NAT event
-STOP = re.compile(r"stopped: (.*: \(policy \w+\)|.*: [\w.-]+:\d+ `|.*: handle \d+ `|NAT could not)")
+STOP = re.compile(r"stopped: (.*: \(policy \w+\)|.*: [\w.-]+:\d+ `|.*: handle \d+ `|NAT could not|"
+                  r".* for itself, untranslated)")
 
 
 def verify(cwd, *args: str) -> subprocess.CompletedProcess:
