@@ -53,20 +53,23 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
     stops = result.stops
     if stops:
         chains, said = [], []
+        failure = (result.verdict.evidence or {}).get("failure") or {}
+        refused = failure.get("kind") == "refused"  # the client saw a reset: the box answered itself
         for p in stops:
             by = p.by
+            seen = f"; the client's connection was refused: {p.box} itself answered" if refused else ""
             if by is None:  # accepted on a hook where the admin's ruleset has no chain
                 said.append(f"{p.box} took the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
-                            f"for itself, untranslated (nothing port-forwarded it): no chain of your ruleset "
-                            f"on the {p.hook} hook; nothing on {p.box} listens on port {p.dport}")
+                            f"for itself, untranslated (no rule port-forwarded it): no chain of your ruleset "
+                            f"on the {p.hook} hook{seen}")
                 continue
             rule = by.quote() if hasattr(by, "quote") else \
                 f"({by.text})" if by.handle is None else f"handle {by.handle} `{by.text}`"
             what = f"the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport}"
             if p.verdict == "accept":  # nothing forwarded it: the box took it for itself
-                said.append(f"{p.box} took {what} for itself, untranslated (nothing port-forwarded it): "
+                said.append(f"{p.box} took {what} for itself, untranslated (no rule port-forwarded it): "
                             f"accepted on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
-                            f"{rule}; nothing on {p.box} listens on port {p.dport}")
+                            f"{rule}{seen}")
             else:
                 said.append(f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table "
                             f"{by.family} {by.table}: {rule}")
