@@ -129,6 +129,10 @@ class ServerAdapter:
         ctx.home.mkdir(parents=True, exist_ok=True)
         ctx.home.chmod(0o777)  # servers that drop privileges write here as nobody
         self.prepare(spec, ctx)
+        return self.launch(lab, host, spec, ctx)
+
+    def launch(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+        """Start the prepared server as its own process and wait until it is ready."""
         stderr = open(ctx.log.with_suffix(".stderr"), "a")
         proc = lab.spawn(host, self.argv(spec, ctx), stdout=subprocess.PIPE, stderr=stderr)
         stderr.close()
@@ -152,11 +156,16 @@ class ServerAdapter:
             elif proc.poll() is not None:
                 break
         lab.stop(proc)
-        err = ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:]
+        raise self.start_failed(host, ctx)
+
+    def start_failed(self, host: str, ctx: ServerContext) -> ServerStartFailed:
+        """Why the server did not come up, from its stderr (else its log)."""
+        err = ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:] \
+            if ctx.log.with_suffix(".stderr").exists() else []
         if ctx.log.exists() and not err:
             err = ctx.log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise ServerStartFailed(f"{self.name} did not become ready in {host} "
-                                f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
+        return ServerStartFailed(f"{self.name} did not become ready in {host} "
+                                 f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
 
 
 _REGISTRY: Registry[ServerAdapter] = Registry(__name__, __path__, "server")

@@ -2,7 +2,9 @@
 
 Harness side: `PyftpdlibServer` renders the command line from the case's ServerSpec.
 Host side: `python -m servers.pyftpdlib_embedded CONFIG.json` runs the server, logs every
-control line it sent and received (JSON lines) and prints READY once it listens.
+control line it sent and received (JSON lines) and prints READY once it listens. The harness
+starts it through a fork server per lab host (`--fork-server`, servers/_forkserver.py), so
+only the first start in a lab pays for the interpreter and imports.
 """
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ from harness import family
 
 from harness.tls import mode as tls_mode
 
-from . import ServerAdapter, ServerContext, ServerSpec, register
+from . import RunningServer, ServerAdapter, ServerContext, ServerSpec, register
+from ._forkserver import ForkServers, serve
+
+_MODULE = "servers.pyftpdlib_embedded"
+
 
 class PyftpdlibServer(ServerAdapter):
     """Harness side: how to configure and start the server for a ServerSpec."""
@@ -45,7 +51,16 @@ class PyftpdlibServer(ServerAdapter):
         }
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
-        return [ctx.python, "-m", "servers.pyftpdlib_embedded", json.dumps(self.config(spec, ctx))]
+        return [ctx.python, "-m", _MODULE, json.dumps(self.config(spec, ctx))]
+
+    def __init__(self) -> None:
+        self.forks = ForkServers(lambda ctx: [ctx.python, "-m", _MODULE, "--fork-server"])
+
+    def launch(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+        running = self.forks.get(lab, host, ctx).start(self, ctx, self.config(spec, ctx), self.ready_timeout)
+        if running is None:
+            raise self.start_failed(host, ctx)
+        return running
 
 
 register(PyftpdlibServer())
@@ -226,5 +241,16 @@ def main(cfg: dict[str, Any]) -> int:
     return 0
 
 
+def _warm() -> None:
+    """What every start imports, loaded once in the fork server."""
+    import pyftpdlib.authorizers  # noqa: F401
+    import pyftpdlib.handlers  # noqa: F401
+    import pyftpdlib.servers  # noqa: F401
+    from OpenSSL import SSL  # noqa: F401
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--fork-server":
+        _warm()
+        sys.exit(serve(main))
     sys.exit(main(json.loads(sys.argv[1])))
