@@ -59,6 +59,11 @@ class ClientAdapter:
         """Run one session of `case` in `host`; return the client's report (facts only)."""
         raise NotImplementedError
 
+    def interrupt(self, lab) -> bool:
+        """Stop the connection wait of the session running in `lab` (harness.early_stop);
+        False where this client cannot be told (it then waits for its own timeout)."""
+        return False
+
     def close(self, lab) -> None:
         """Release anything kept alive in `lab` between sessions."""
 
