@@ -259,6 +259,7 @@ def peers(res: dict) -> None:
                     "phases_s": {k: round(sum(r["phases_s"].get(k, 0) for r in runs), 2) for k in timing.PHASES}}
     p = res["peers"]
     print(f"make test-matrix-peers: {p['cases']} cases in {p['wall_s']:.1f} s (goal <= {PEERS_GOAL_S} s)")
+    print(timing.summary([p["phases_s"]]))
 
 
 def _now() -> str:
