@@ -38,7 +38,7 @@ def summarise(per_path: dict[str, list[Rates]]) -> dict:
         if rs:
             out["paths"][path] = {"upload_MBps": round(statistics.median(r.upload for r in rs), 1),
                                   "download_MBps": round(statistics.median(r.download for r in rs), 1),
-                                  "rounds": len(rs)}
+                                  "rounds": len(rs), "each": [[round(r.upload, 1), round(r.download, 1)] for r in rs]}
     direct = out["paths"].get("direct")
     for path, v in out["paths"].items():
         if direct and path != "direct":

@@ -78,7 +78,8 @@ def test_summary_takes_medians_and_ratios_to_the_direct_path():
     R = throughput.Rates
     out = throughput.summarise({"direct": [R(100, 200), R(120, 180), R(110, 220)],
                                 "server-nat": [R(55, 100)], "server-nat-alg": []})
-    assert out["paths"]["direct"] == {"upload_MBps": 110, "download_MBps": 200, "rounds": 3}
+    assert out["paths"]["direct"] == {"upload_MBps": 110, "download_MBps": 200, "rounds": 3,
+                                      "each": [[100, 200], [120, 180], [110, 220]]}
     assert out["ratios"] == {"server-nat/direct": {"upload_MBps": 0.5, "download_MBps": 0.5}}
     assert "server-nat-alg" not in out["paths"]
 
