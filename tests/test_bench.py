@@ -1,11 +1,13 @@
-"""make bench's pure parts: the goals from a bench.json dict, the transfer rates from a
-recorded probe report, and the matrices it runs (no timing assertions)."""
+"""make bench's parts: the goals from a bench.json dict, the transfer rates from a recorded
+probe report, the matrices it runs, and one real small transfer per path (no timing assertions)."""
 from __future__ import annotations
 
 import json
 import re
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import REPO
 
@@ -114,3 +116,11 @@ def test_round1_selection_plans_round_1s_450_cases():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.split()) == 450
+
+
+@pytest.mark.netns
+def test_throughput_runs_a_real_session_on_every_path():
+    out = throughput.measure(rounds=1, size=1 << 20)
+    assert out["errors"] == {}
+    assert set(out["paths"]) == set(throughput.PATHS)
+    assert set(out["ratios"]) == {"server-nat/direct", "server-nat-alg/direct"}
