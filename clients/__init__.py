@@ -14,6 +14,8 @@ from harness.model import Case
 from harness.observation import ClientReport
 from harness.registry import Registry
 
+from ._wire import Bounds
+
 
 @dataclass(frozen=True)
 class ClientContext:
@@ -27,6 +29,7 @@ class ClientContext:
     cwd: str | None = None  # a directory to change to before writing (server-specific)
     keylog: Path | None = None  # write TLS secrets here (SSLKEYLOGFILE format), if set
     python: str = sys.executable
+    bounds: Bounds | None = None  # the probe's read bounds (clients/_wire.py), e.g. for a large file
 
 
 @dataclass(frozen=True)

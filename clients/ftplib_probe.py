@@ -9,6 +9,7 @@ and answers with one JSON report per stdout line, so one interpreter serves many
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ftplib
 import hashlib
@@ -608,19 +609,21 @@ class FtplibProbe(ClientAdapter):
                "keylog": str(ctx.keylog) if ctx.keylog else None,
                "close_notify": self.close_notify, "tls_version": case.client.tls_version,
                "transfers": case.client.transfers, "verify_cert": case.client.verify_cert,
-               "keepalive": case.client.keepalive}
+               "keepalive": case.client.keepalive,
+               **({"bounds": dataclasses.asdict(ctx.bounds)} if ctx.bounds else {})}
+        deadline = self.deadline + (3 * ctx.bounds.step_s if ctx.bounds else 0)  # three data steps
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")
             p.stdin.flush()
-            ready, _, _ = select.select([p.stdout], [], [], self.deadline)
+            ready, _, _ = select.select([p.stdout], [], [], deadline)
             line = p.stdout.readline() if ready else ""
         except OSError as e:
             line, ready = "", [e]
         if not line:
             self.close(lab)
             why = "did not answer" if not ready else "exited"
-            raise ProbeDied(f"the ftplib probe {why} within {self.deadline:.0f}s")
+            raise ProbeDied(f"the ftplib probe {why} within {deadline:.0f}s")
         out = json.loads(line)
         if "probe_error" in out:
             raise ProbeDied(f"the ftplib probe crashed: {out['probe_error']}")
