@@ -117,6 +117,7 @@ test-docker: setup
 	FTPS_HARNESS_TEST_DOCKER=1 $(BIN)/python -m pytest -ra -m docker tests/test_docker_parity.py; rc=$$?; \
 	if [ $$started = 1 ]; then bash docker/daemon.sh down; fi; exit $$rc
 
+# The issue-18 figures and goals in one run (docs/benchmark.md); more: python bench/bench.py full|trace|peers
 bench: setup
 	$(BIN)/python bench/bench.py
 

@@ -14,6 +14,8 @@ from harness.model import Case
 from harness.observation import ClientReport
 from harness.registry import Registry
 
+from ._wire import Bounds
+
 
 @dataclass(frozen=True)
 class ClientContext:
@@ -27,6 +29,7 @@ class ClientContext:
     cwd: str | None = None  # a directory to change to before writing (server-specific)
     keylog: Path | None = None  # write TLS secrets here (SSLKEYLOGFILE format), if set
     python: str = sys.executable
+    bounds: Bounds | None = None  # the probe's read bounds (clients/_wire.py), e.g. for a large file
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class ClientAdapter:
     def session(self, lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         """Run one session of `case` in `host`; return the client's report (facts only)."""
         raise NotImplementedError
+
+    def interrupt(self, lab) -> bool:
+        """Stop the connection wait of the session running in `lab` (harness.early_stop);
+        False where this client cannot be told (it then waits for its own timeout)."""
+        return False
 
     def close(self, lab) -> None:
         """Release anything kept alive in `lab` between sessions."""

@@ -9,18 +9,21 @@ and answers with one JSON report per stdout line, so one interpreter serves many
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ftplib
 import hashlib
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import ssl
 import sys
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from harness import codec, family
 from harness.probe.addresses import classify
@@ -37,6 +40,33 @@ class StepFailed(Exception):
     def __init__(self, step: str, error: str, kind: str = "error", reply: str | None = None):
         super().__init__(error)
         self.step, self.error, self.kind, self.reply = step, error, kind, reply
+
+
+class Stopped(TimeoutError):
+    """A connect or accept wait the harness stopped: the trace showed a rule drop it."""
+
+
+class _Stop:
+    """SIGUSR1 from the harness (harness/early_stop.py) ends the current connection wait as
+    the timeout would have; a signal outside such a wait is ignored."""
+    waiting = False
+    fired = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.waiting:
+            self.waiting, self.fired = False, True
+            raise Stopped("the harness stopped the wait: the trace showed a rule drop this connection")
+
+    @contextmanager
+    def wait(self) -> Iterator[None]:
+        self.waiting = True
+        try:
+            yield
+        finally:
+            self.waiting = False
+
+
+STOP = _Stop()
 
 
 def _kind(exc: BaseException) -> str:
@@ -163,7 +193,8 @@ class Session(ftplib.FTP_TLS):
         rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
                    target=f"{host}:{adv_port}", control_peer=peer)
         try:
-            conn = socket.create_connection((host, adv_port), timeout=self.req.get("connect_timeout", 2.0))
+            with STOP.wait():
+                conn = socket.create_connection((host, adv_port), timeout=self.req.get("connect_timeout", 2.0))
             conn.settimeout(self.req["timeout"])
         except OSError as e:
             rec["connect"] = _kind(e)
@@ -187,7 +218,8 @@ class Session(ftplib.FTP_TLS):
             rec["reply"] = resp
             self._start_transfer(cmd, rec, None)
             try:
-                conn, addr = lsock.accept()
+                with STOP.wait():
+                    conn, addr = lsock.accept()
             except OSError as e:
                 rec["connect"] = _kind(e)
                 rec["late_reply"] = self.drain(0.15)
@@ -352,7 +384,8 @@ def greet(sess: Session, req: dict[str, Any], done) -> None:
     sess.step = "connect"
     sess.control = {"role": "control", "target": f"{req['host']}:{req['port']}"}
     try:
-        raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
+        with STOP.wait():
+            raw = socket.create_connection((req["host"], req["port"]), timeout=req.get("connect_timeout", 2.0))
         raw.settimeout(req["timeout"])
         if req.get("keepalive"):  # TCP keepalive: ftplib cannot send NOOP while a transfer runs
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -490,6 +523,7 @@ def session(req: dict[str, Any]) -> tuple[ClientReport, Session]:
         steps.append(Step(s, t=sess._t(), detail=info))
 
     failure = None
+    STOP.fired = False
     try:
         open_control(sess, req, done)
         sess.step = "pwd"
@@ -504,9 +538,9 @@ def session(req: dict[str, Any]) -> tuple[ClientReport, Session]:
         sess.command("quit", "QUIT", ok="2")
         done("quit")
     except StepFailed as f:
-        failure = Failure(f.kind, f.error, f.reply, step=f.step)
+        failure = Failure(f.kind, f.error, f.reply, step=f.step, interrupted=STOP.fired)
     except (OSError, EOFError, ftplib.Error) as e:  # anything the steps above did not expect
-        failure = Failure(_kind(e), _describe(e), None, step=sess.step)
+        failure = Failure(_kind(e), _describe(e), None, step=sess.step, interrupted=STOP.fired)
     finally:
         for s in [sess, *holders]:
             try:
@@ -575,23 +609,29 @@ class FtplibProbe(ClientAdapter):
                "keylog": str(ctx.keylog) if ctx.keylog else None,
                "close_notify": self.close_notify, "tls_version": case.client.tls_version,
                "transfers": case.client.transfers, "verify_cert": case.client.verify_cert,
-               "keepalive": case.client.keepalive}
+               "keepalive": case.client.keepalive,
+               **({"bounds": dataclasses.asdict(ctx.bounds)} if ctx.bounds else {})}
+        deadline = self.deadline + (3 * ctx.bounds.step_s if ctx.bounds else 0)  # three data steps
         p = self._agent(lab, host, ctx)
         try:
             p.stdin.write(json.dumps(req) + "\n")
             p.stdin.flush()
-            ready, _, _ = select.select([p.stdout], [], [], self.deadline)
+            ready, _, _ = select.select([p.stdout], [], [], deadline)
             line = p.stdout.readline() if ready else ""
         except OSError as e:
             line, ready = "", [e]
         if not line:
             self.close(lab)
             why = "did not answer" if not ready else "exited"
-            raise ProbeDied(f"the ftplib probe {why} within {self.deadline:.0f}s")
+            raise ProbeDied(f"the ftplib probe {why} within {deadline:.0f}s")
         out = json.loads(line)
         if "probe_error" in out:
             raise ProbeDied(f"the ftplib probe crashed: {out['probe_error']}")
         return codec.decode(out, ClientReport)
+
+    def interrupt(self, lab) -> bool:
+        p = self._agents.get(id(lab))
+        return p is not None and lab.signal(p, signal.SIGUSR1)
 
     def close(self, lab) -> None:
         p = self._agents.pop(id(lab), None)
@@ -603,6 +643,7 @@ register(FtplibProbe())
 
 
 def agent() -> int:
+    signal.signal(signal.SIGUSR1, STOP.handler)
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -234,6 +234,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-trace", action="store_true",
                      help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall "
                           "back to heuristics; docs/trace.md)")
+    run.add_argument("--no-early-stop", action="store_true",
+                     help="wait out the client's timeout even when the trace shows a rule dropped "
+                          "the connection (same verdicts, slower; docs/trace.md)")
     out = m.add_argument_group("reports")
     report_paths(out)
     out.add_argument("--rules", action="store_true",
@@ -376,7 +379,8 @@ def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run
             "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
             "plan_total": total, "shard": str(args.shard) if args.shard else None,
             "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
-                        "capture": args.capture, "trace": not args.no_trace}}
+                        "capture": args.capture, "trace": not args.no_trace,
+                        "early_stop": not (args.no_trace or args.no_early_stop)}}
 
 
 def run_and_report(args, console: Console, err: Console, work: Callable[[], tuple[list[Result], float, str]],
@@ -450,6 +454,7 @@ def cmd_matrix(args, console: Console) -> int:
         return execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
                        rules=not args.no_rules, prove_minimal=args.prove_minimal,
                        err=err, capture_dir=capture_dir, trace=not args.no_trace,
+                       early_stop=not args.no_early_stop,
                        seconds=shard.durations(args.durations) if args.durations else None)
 
     def show(results: list[Result], seconds: float) -> bool:

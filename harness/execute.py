@@ -20,7 +20,8 @@ from .runner import Interrupted, Run, run_cases
 def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
             rules: bool = True, prove_minimal: bool = False, label: str = "run",
             err: Console | None = None, capture_dir: Path | None = None,
-            trace: bool = True, seconds: dict[str, float] | None = None) -> tuple[list[Result], float, str]:
+            trace: bool = True, early_stop: bool = True,
+            seconds: dict[str, float] | None = None) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
     runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
@@ -34,7 +35,8 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     results: list[Result] | None = None
     progress: Progress | None = None
     run = Run(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
-              prove_minimal=prove_minimal, capture_dir=capture_dir, trace=trace)
+              prove_minimal=prove_minimal, capture_dir=capture_dir, trace=trace,
+              early_stop=early_stop and trace)
     try:
         try:
             claim_run(run.run_id)

@@ -103,6 +103,7 @@ class Failure:
     step: str | None = None
     command: str | None = None
     exit: str | None = None
+    interrupted: bool = False  # the harness stopped the wait (harness.early_stop); else a real timeout
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Observation:
     middleboxes: dict[str, MiddleboxView] = field(default_factory=dict)
     harness_error: str | None = None
     captures: list[str] = field(default_factory=list)  # pcap and key log files, if recorded
+    stopped_early: str | None = None  # the trace drop that ended the client's wait (harness.early_stop)
 
     @property
     def server_log(self) -> list[str]:

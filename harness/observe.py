@@ -13,6 +13,7 @@ from pathlib import Path
 from . import flows
 from .model import Middlebox
 from .registry import read_lines
+from .early_stop import Source
 from .evidence import MiddleboxView
 from .trace import conntrack_stats, parse, stats_delta
 
@@ -35,6 +36,13 @@ class MiddleboxWatch:
         self.gone = _Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
                             ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
         self._counters, self._stats = self.read()
+        self._seen: set[tuple[str, int, str, int]] = set()  # every tuple traced so far
+
+    def trace_source(self) -> Source | None:
+        """Where the next session's trace lines will appear (harness.early_stop)."""
+        if not self.trace:
+            return None
+        return Source(self.box.name, self.trace.path, self.trace.offset, frozenset(self._seen))
 
     def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """The firewall's named counters (rejected, invalid) and conntrack's statistics
@@ -62,6 +70,7 @@ class MiddleboxWatch:
         self._counters = now
         stats, self._stats = self._stats, stats_now
         trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
+        self._seen.update(p.key for p in trace)
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
         return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
                              rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
@@ -83,12 +92,12 @@ class _Follow:
     def __init__(self, lab, host: str, path: Path, argv: list[str],
                  stderr=subprocess.DEVNULL, append: bool = False) -> None:
         self.lab, self.path = lab, path
-        self._offset = path.stat().st_size if append and path.exists() else 0
+        self.offset = path.stat().st_size if append and path.exists() else 0
         self._out = open(path, "a" if append else "w")
         self.proc = lab.spawn(host, argv, stdout=self._out, stderr=stderr)
 
     def take(self) -> list[str]:
-        lines, self._offset = read_lines(self.path, self._offset)
+        lines, self.offset = read_lines(self.path, self.offset)
         return [line.strip() for line in lines if line.strip()]
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -15,16 +16,25 @@ class Registry(Generic[T]):
         self.package, self.path, self.what = package, path, what
         self._items: dict[str, T] = {}
         self._loaded = False
+        self._loading = False
+        self._lock = threading.RLock()  # workers may ask first, at the same time
 
     def add(self, name: str, item: T) -> None:
         self._items[name] = item
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for mod in pkgutil.iter_modules(self.path):
-                if not mod.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{mod.name}")
+        if self._loaded:
+            return
+        with self._lock:  # an import that asks again (same thread) sees what is loaded so far
+            if self._loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for mod in pkgutil.iter_modules(self.path):
+                    if not mod.name.startswith("_"):
+                        importlib.import_module(f"{self.package}.{mod.name}")
+            finally:
+                self._loading, self._loaded = False, True
 
     def names(self) -> list[str]:
         self._load()

@@ -20,7 +20,7 @@ import certs
 import clients
 import servers
 
-from . import checks, proof, recording, scratch, signals, timing, topologies
+from . import checks, early_stop, proof, recording, scratch, signals, timing, topologies
 from .rules.derive import derive
 from .backends import Backend, Lab
 from .model import Case, Result, ServerSpec, Topology, Verdict
@@ -50,6 +50,7 @@ class Run:
     rules: bool = True  # derive each passing case's firewall rules and prove them by replay
     prove_minimal: bool = False  # also replay without each rule, one at a time
     trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
+    early_stop: bool = True  # stop a client's wait once the trace shows a rule dropped it
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
@@ -231,13 +232,17 @@ class Worker:
                                     user=user, password=password, cwd=adapter.upload_dir,
                                     keylog=folder / "client.keylog" if folder else None, python=lab.python)
         caps = Captures(lab, topology, folder) if folder else None
+        sources = [s for w in self.watches if (s := w.trace_source())] if self.run.early_stop else []
+        drops = early_stop.DropWatch(sources, lambda: client.interrupt(lab)) if sources else None
         try:
             report: ClientReport | None = client.session(lab, topology.client, case, ctx)
             error = None
         except Exception as e:  # noqa: BLE001 - the harness broke, not the network
             report, error = None, f"{type(e).__name__}: {e}"
         finally:
+            stop = drops.finish() if drops else None
             files = caps.stop() if caps else []
+        interrupted = bool(report and report.failure and report.failure.interrupted)
         if folder:
             for s in server.running:
                 if s.copy_keylog(folder / f"{s.host}.keylog", keylog_offsets[s.host]):
@@ -252,6 +257,7 @@ class Worker:
                                      log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
         return Observation(case=case, topology=topology, client=report, server=server.view(),
                            middleboxes=boxes, harness_error=error,
+                           stopped_early=stop.describe() if stop and interrupted else None,
                            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:

@@ -57,6 +57,10 @@ class Lab(ABC):
     def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
         """Stop a process started with spawn(): terminate, then kill after `grace`."""
 
+    def signal(self, proc: subprocess.Popen, sig: int) -> bool:
+        """Send `sig` to a process started with spawn(); False where this backend cannot."""
+        return False
+
     @abstractmethod
     def teardown(self) -> None:
         """Stop every process and remove every object this lab made. Idempotent."""

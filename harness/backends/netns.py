@@ -224,6 +224,16 @@ class NetnsLab(Lab):
                 proc.wait(timeout=grace)
         close_streams(proc)
 
+    def signal(self, proc: subprocess.Popen, sig: int) -> bool:
+        # `ip netns exec` execs the command: the Popen's PID is the process itself.
+        if proc.poll() is not None:
+            return False
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
     def teardown(self) -> None:
         """Idempotent: a teardown cut short (an exception, a signal) is finished by the next."""
         with self._lock:

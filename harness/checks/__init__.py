@@ -61,5 +61,5 @@ def judge(obs: Observation) -> Verdict:
             v.check = name
             if found := case_findings(obs.client):
                 v.evidence["findings"] = found  # a pass stays a pass and carries them
-            return trace.enrich(obs, v)
+            return trace.stopped_early(obs, trace.enrich(obs, v))
     raise AssertionError("other-failure always decides")

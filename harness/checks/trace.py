@@ -246,3 +246,12 @@ def enrich(obs: Observation, v: Verdict) -> Verdict:
     elif obs.middleboxes and not any(x.traced for x in obs.middleboxes.values()):
         ev["trace"] = "not traced (this backend or --no-trace): the diagnosis rests on heuristics"
     return v
+
+
+def stopped_early(obs: Observation, v: Verdict) -> Verdict:
+    """Say so when the harness ended the client's wait (harness.early_stop), not its timeout."""
+    if obs.stopped_early and v.outcome == "fail":
+        v.evidence["stopped_early"] = obs.stopped_early
+        v.diagnosis += (" The harness did not wait for the client's timeout: it stopped the wait when "
+                        f"the trace showed that {obs.stopped_early}.")
+    return v

@@ -1,0 +1,90 @@
+"""Stop a client's wait once the trace shows that a firewall rule dropped the connection.
+
+A SYN (or SYN-ACK) that a rule drops is dropped again at every retransmission, so the
+client's connect would only time out. While a session runs, a thread follows each
+middlebox's trace file; at the first such drop it asks the client to stop waiting, and the
+verdict cites the drop. A drop that no rule decided (a NAT clash, the FTP helper, a silent
+path) leaves no such trace and still waits for the timeout. Rejects are not waited on anyway.
+
+Only packets of this session count: a tuple the middlebox traced in an earlier case (a
+server still retransmitting its SYN-ACK to a client that gave up) is not a reason to stop.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .registry import read_lines
+from .trace import TracePath, parse
+
+
+@dataclass(frozen=True)
+class Source:
+    """One middlebox's trace, followed from `offset` (where the session began)."""
+    box: str
+    path: Path
+    offset: int
+    seen: frozenset  # tuples this middlebox traced before the session
+
+
+def decisive(p: TracePath, seen: frozenset = frozenset()) -> bool:
+    """A new connection's opening packet that a rule or a policy dropped (not rejected)."""
+    return (p.opening and p.verdict == "drop" and p.by is not None
+            and "reject" not in p.by.text and p.key not in seen)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why and when the harness stopped a client's wait."""
+    path: TracePath
+    after_s: float  # since the session began
+
+    def describe(self) -> str:
+        p, what = self.path, "SYN" if self.path.syn else "SYN-ACK"
+        rule = p.by.quote() if p.by else "?"
+        return (f"{p.box} dropped the {what} {p.src}:{p.sport} -> {p.dst}:{p.dport} in its {p.hook} "
+                f"hook, by {rule} ({self.after_s:.2f} s into the session)")
+
+
+def first_drop(box: str, lines: Iterable[str], seen: frozenset) -> TracePath | None:
+    return next((p for p in parse(box, lines) if decisive(p, seen)), None)
+
+
+class DropWatch:
+    """Follows the trace sources while a session runs; calls `interrupt` once, at the first
+    decisive drop. `finish()` ends the watch and says whether it interrupted."""
+
+    def __init__(self, sources: list[Source], interrupt: Callable[[], bool], interval: float = 0.03) -> None:
+        self.sources, self.interrupt, self.interval = sources, interrupt, interval
+        self._lines: dict[str, list[str]] = {s.box: [] for s in sources}
+        self._offsets = {s.box: s.offset for s in sources}
+        self._done = threading.Event()
+        self._t0 = time.monotonic()
+        self.stop: Stop | None = None
+        self._thread = threading.Thread(target=self._run, name="drop-watch", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> TracePath | None:
+        for s in self.sources:
+            new, self._offsets[s.box] = read_lines(s.path, self._offsets[s.box])
+            if new:
+                self._lines[s.box] += new
+                if hit := first_drop(s.box, self._lines[s.box], s.seen):
+                    return hit
+        return None
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            if hit := self._poll():
+                self.stop = Stop(hit, time.monotonic() - self._t0)
+                if not self.interrupt():
+                    self.stop = None
+                return
+
+    def finish(self) -> Stop | None:
+        self._done.set()
+        self._thread.join(timeout=2.0)
+        return self.stop

@@ -1,0 +1,108 @@
+"""Failures detected from evidence (harness.early_stop): on recorded `nft monitor trace`
+output, then on real namespaces with the same cases run with and without it."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness import planning
+from harness.early_stop import DropWatch, Source, decisive, first_drop
+from harness.execute import execute
+from harness.trace import TraceRule, parse
+
+FIX = Path(__file__).parent / "fixtures" / "trace"
+
+
+def _lines(name: str) -> list[str]:
+    return (FIX / f"{name}.trace.log").read_text().splitlines()
+
+
+def test_a_syn_ack_dropped_as_invalid_by_the_firewall_that_never_saw_the_syn_is_decisive():
+    p = first_drop("fwb", _lines("asymmetric-synack"), frozenset())
+    assert p is not None and p.flags == "syn|ack" and p.hook == "forward"
+    assert p.by is not None and p.by.handle == 12 and "ct state invalid" in p.by.text
+
+
+def test_a_packet_of_a_connection_traced_in_an_earlier_case_is_not_a_reason_to_stop():
+    """A server retransmits its SYN-ACK for seconds after the client of the last case gave up."""
+    p = first_drop("fwb", _lines("asymmetric-synack"), frozenset())
+    assert first_drop("fwb", _lines("asymmetric-synack"), frozenset({p.key})) is None
+
+
+@pytest.mark.parametrize("name", ["rule-drop", "policy-drop"])
+def test_a_syn_dropped_by_a_rule_or_a_policy_is_decisive(name):
+    p = first_drop("fw", _lines(name), frozenset())
+    assert p is not None and p.syn and p.verdict == "drop"
+
+
+def test_a_reject_or_an_accepted_packet_is_not_waited_on_and_so_never_stopped():
+    p = next(p for p in parse("fw", _lines("rule-drop")) if p.verdict == "drop")
+    rejecting = replace(p, by=TraceRule("inet", "t", "forward", 9, "reject with tcp reset", "drop"))
+    assert decisive(p) and not decisive(rejecting)
+    assert not decisive(replace(p, verdict="accept"))
+    assert not decisive(replace(p, flags="ack"))
+
+
+def _feed(path: Path, lines: list[str], delay: float) -> threading.Thread:
+    def write() -> None:
+        with open(path, "a") as f:
+            for line in lines:
+                time.sleep(delay)
+                f.write(line + "\n")
+                f.flush()
+    t = threading.Thread(target=write)
+    t.start()
+    return t
+
+
+def test_the_watch_interrupts_once_as_the_drop_appears_and_says_what_it_saw(tmp_path):
+    log = tmp_path / "fwb.trace.log"
+    log.write_text("")
+    calls = []
+    watch = DropWatch([Source("fwb", log, 0, frozenset())], lambda: calls.append(1) or True, interval=0.01)
+    _feed(log, _lines("asymmetric-synack"), 0.01).join()
+    deadline = time.monotonic() + 2
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop = watch.finish()
+    assert calls == [1] and stop is not None
+    assert stop.describe().startswith("fwb dropped the SYN-ACK 10.0.2.2:21 -> 203.0.113.100:")
+    assert "`ct state invalid counter name \"invalid\" drop`" in stop.describe()
+
+
+def test_a_client_that_cannot_be_told_leaves_no_claim_of_an_early_stop(tmp_path):
+    log = tmp_path / "fwb.trace.log"
+    log.write_text("\n".join(_lines("asymmetric-synack")) + "\n")
+    watch = DropWatch([Source("fwb", log, 0, frozenset())], lambda: False, interval=0.01)
+    time.sleep(0.1)
+    assert watch.finish() is None
+
+
+def test_lines_before_the_session_began_are_not_read(tmp_path):
+    log = tmp_path / "fwb.trace.log"
+    log.write_text("\n".join(_lines("asymmetric-synack")) + "\n")
+    watch = DropWatch([Source("fwb", log, log.stat().st_size, frozenset())], lambda: True, interval=0.01)
+    time.sleep(0.1)
+    assert watch.finish() is None
+
+
+# --- real runs ------------------------------------------------------------------------
+
+@pytest.mark.netns
+def test_verdicts_are_identical_with_and_without_early_stop_and_the_stopped_cases_say_so():
+    """Asymmetric routes (the SYN-ACK dropped as invalid), private addresses advertised
+    through NAT (the SYN rejected) and the passing cases around them, in one unit each."""
+    cases = planning.plan(planning.Axes(topologies=("server-multihomed-route", "server-nat", "server-multihomed"),
+                                        tls=("none", "explicit")))
+    stopped, _, _ = execute(cases, jobs=2, rules=False)
+    waited, _, _ = execute(cases, jobs=2, rules=False, early_stop=False)
+    verdict = {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in waited}
+    assert {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in stopped} == verdict
+    early = [r for r in stopped if "stopped_early" in r.verdict.evidence]
+    assert early and all(r.verdict.check == "asymmetric-route" for r in early)
+    assert all("The harness did not wait for the client's timeout" in r.verdict.diagnosis for r in early)
+    assert not any("stopped_early" in r.verdict.evidence for r in waited)
