@@ -7,7 +7,6 @@ topology. Each worker owns its labs, so parallel labs never share a namespace.
 from __future__ import annotations
 
 import itertools
-import queue
 import shutil
 import threading
 import time
@@ -30,7 +29,7 @@ from .middlebox import Middleboxes
 from .evidence import MiddleboxView
 from .observation import ClientReport, Observation, ServerView
 from .observe import MiddleboxWatch
-from .schedule import longest_first
+from .schedule import Pending, lab_key, longest_first
 from .paths import nat_file
 
 
@@ -343,11 +342,9 @@ def units(cases: Iterable[Case]) -> list[list[Case]]:
 def run_cases(run: Run, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
               seconds: dict[str, float] | None = None) -> list[Result]:
     """Run every case, longest units first (harness.schedule, by `seconds` per case id when
-    given); results come back in plan order."""
-    todo: queue.Queue = queue.Queue()
+    given; a worker first takes the units its lab serves); results come back in plan order."""
     groups = longest_first(units(cases), seconds)
-    for g in groups:
-        todo.put(g)
+    todo = Pending(groups)
     results: dict[str, Result] = {}
     lock = threading.Lock()
 
@@ -362,11 +359,12 @@ def run_cases(run: Run, cases: list[Case], jobs: int, on_result: Callable[[Resul
     def work(i: int) -> None:
         w = Worker(run, i)
         try:
+            key = None  # the units the worker's lab serves
             while not run.stop.is_set():
-                try:
-                    g = todo.get_nowait()
-                except queue.Empty:
+                g = todo.take(i, key if w.lab is not None else None)
+                if g is None:
                     return
+                key = lab_key(g)
                 try:
                     w.unit(g, emit)
                 except Exception as e:  # noqa: BLE001 - the unit's unreported cases are errors

@@ -6,6 +6,7 @@ keep plan order.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 from .model import Case
@@ -34,3 +35,33 @@ def longest_first(groups: list[list[Case]], seconds: dict[str, float] | None = N
 
     ordered = by_weight(list(blocks.values()), lambda b: sum(weigh(g) for g in b))
     return [g for block in ordered for g in by_weight(block, weigh)]
+
+
+class Pending:
+    """The units not yet taken, in schedule order. A worker takes the first unit its current
+    lab serves (same topology and network), else the first that no other worker's lab serves,
+    else the first one: each lab is built about once instead of once per worker."""
+
+    def __init__(self, groups: list[list[Case]]) -> None:
+        self._groups = list(groups)
+        self._labs: dict[int, tuple | None] = {}  # worker -> what its lab serves
+        self._lock = threading.Lock()
+
+    def take(self, worker: int = 0, lab: tuple | None = None) -> list[Case] | None:
+        """The next unit for `worker`, whose lab serves `lab` (None: it has no lab)."""
+        with self._lock:
+            others = {k for w, k in self._labs.items() if w != worker}
+            keys = [lab_key(g) for g in self._groups]
+            i = next((i for i, k in enumerate(keys) if k == lab), None)
+            if i is None:
+                i = next((i for i, k in enumerate(keys) if k not in others), 0 if keys else None)
+            if i is None:
+                self._labs.pop(worker, None)
+                return None
+            self._labs[worker] = keys[i]
+            return self._groups.pop(i)
+
+
+def lab_key(unit: list[Case]) -> tuple:
+    """What decides a unit's lab (the server spec does not)."""
+    return unit[0].topology, unit[0].net

@@ -1,7 +1,7 @@
 """harness.schedule: units go longest first, topologies stay together, ties keep plan order."""
 from harness.planning import Axes, plan
 from harness.runner import units
-from harness.schedule import longest_first
+from harness.schedule import Pending, lab_key, longest_first
 
 CORE = ("direct", "server-nat", "client-nat")
 
@@ -33,3 +33,18 @@ def test_slowest_unit_of_a_topology_goes_first_within_it():
     last = groups[-1]
     slow = {c.id: (5.0 if c in last else 1.0) for c in cases}
     assert longest_first(groups, slow)[0] == last
+
+
+def test_a_worker_takes_the_units_its_lab_serves_then_those_no_other_lab_serves():
+    ordered = longest_first(units(plan(Axes(topologies=("server-nat",), families=("ipv4", "ipv6")))))
+    todo = Pending(ordered)
+    first = todo.take(0)
+    assert first == ordered[0]
+    second = todo.take(1)  # worker 1 has no lab: not the family worker 0's lab serves
+    assert lab_key(second) != lab_key(first)
+    assert second == next(g for g in ordered if lab_key(g) != lab_key(first))
+    mine = [todo.take(1, lab_key(second)) for _ in range(sum(lab_key(g) == lab_key(second) for g in ordered) - 1)]
+    assert all(lab_key(g) == lab_key(second) for g in mine)
+    rest = [todo.take(1, lab_key(second)) for _ in range(len(ordered) - 2 - len(mine))]
+    assert rest == [g for g in ordered[1:] if lab_key(g) == lab_key(first)]  # then schedule order
+    assert todo.take(0, lab_key(first)) is None and todo.take(1) is None
