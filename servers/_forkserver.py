@@ -133,7 +133,9 @@ class ForkedServer(RunningServer):
 
 
 class ForkServers:
-    """An adapter's fork servers, one per (lab, host), kept for the life of the lab."""
+    """An adapter's fork servers, one per (lab, server host), kept for the life of the lab.
+    The first request in a lab starts one in every server host of its topology at once, so
+    their imports overlap (a load balancer's two servers)."""
 
     def __init__(self, argv: Callable[[ServerContext], list[str]]) -> None:
         self.argv = argv
@@ -142,11 +144,11 @@ class ForkServers:
 
     def get(self, lab, host: str, ctx: ServerContext) -> ForkServer:
         with self._lock:
-            hosts = self._by_lab.setdefault(lab, {})
-            fork = hosts.get(host)
-            if fork is None or not fork.usable():
-                fork = hosts[host] = ForkServer(lab, host, self.argv(ctx), ctx.log.parent / f"{host}.forkserver.stderr")
-            return fork
+            forks = self._by_lab.setdefault(lab, {})
+            for h in dict.fromkeys([host, *lab.topology.servers]):
+                if h not in forks or not forks[h].usable():
+                    forks[h] = ForkServer(lab, h, self.argv(ctx), ctx.log.parent / f"{h}.forkserver.stderr")
+            return forks[host]
 
 
 # --- host side -------------------------------------------------------------------
