@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import family
+from harness.model import ServerSpec
 from harness.registry import read_lines
 
-from . import ServerAdapter, ServerContext, ServerSpec, crypt_password, register
+from . import ServerAdapter, ServerContext, crypt_password, register
 from ._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534

@@ -14,14 +14,17 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import family
 
 from harness.tls import mode as tls_mode
 
-from . import RunningServer, ServerAdapter, ServerContext, ServerSpec, register
+from . import RunningServer, ServerAdapter, ServerContext, register
 from ._forkserver import ForkServers, serve
+
+if TYPE_CHECKING:  # the host side runs without the harness's model
+    from harness.model import ServerSpec
 
 _MODULE = "servers.pyftpdlib_embedded"
 

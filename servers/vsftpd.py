@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import family
+from harness.model import ServerSpec
 from harness.registry import read_lines
 
-from . import ServerAdapter, ServerContext, ServerSpec, register
+from . import ServerAdapter, ServerContext, register
 from ._peers import binary, version
 
 _LINE = re.compile(r'^(\w{3} \w{3} +\d+ [\d:]+ \d{4}) \[pid \d+\] (?:\[[^\]]*\] )?'
