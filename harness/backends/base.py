@@ -36,6 +36,7 @@ class Lab(ABC):
         self.topology = topology
         self.prefix = prefix  # run-unique name prefix of every object this lab made
         self.traced = False  # the lab's trace table is loaded in every middlebox
+        self.helper_logged = False  # conntrack helpers' messages go to nfnetlink_log group 0
 
     def enable_trace(self) -> bool:
         """Add the lab's own trace table (harness.trace) to every middlebox; False where this

@@ -144,11 +144,17 @@ class NetnsLab(Lab):
                     raise RuntimeError(f"nft refused the ruleset for {box.name}: {r.stderr.strip()}")
 
     def enable_trace(self) -> bool:
+        # With the trace table, the namespace's netfilter logger goes to nfnetlink_log, where
+        # a conntrack helper says why it dropped a packet (harness.helper_log).
+        loggers = " && ".join(f"echo nfnetlink_log > /proc/sys/net/netfilter/nf_log/{pf}" for pf in (2, 10))
+        logged = True
         for box in self.topology.middleboxes:
-            r = self.run(box.name, ["nft", "-f", "-"], input=trace_table(), timeout=10)
-            if r.returncode != 0:
+            r = self.run(box.name, ["sh", "-c", f"nft -f - || exit 1; ({loggers}) 2>/dev/null || exit 3"],
+                         input=trace_table(), timeout=10)
+            if r.returncode not in (0, 3):
                 raise RuntimeError(f"nft refused the trace table on {box.name}: {r.stderr.strip()}")
-        self.traced = True
+            logged = logged and r.returncode == 0
+        self.traced, self.helper_logged = True, logged
         return True
 
     def _configure(self, host) -> None:
