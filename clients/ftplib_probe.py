@@ -43,19 +43,19 @@ class StepFailed(Exception):
 
 
 class Stopped(TimeoutError):
-    """A connect or accept wait the harness stopped: the trace showed a rule drop it."""
+    """A wait the harness stopped: a middlebox dropped what it waits for (harness/early_stop.py)."""
 
 
 class _Stop:
-    """SIGUSR1 from the harness (harness/early_stop.py) ends the current connection wait as
-    the timeout would have; a signal outside such a wait is ignored."""
+    """SIGUSR1 from the harness (harness/early_stop.py) ends the current wait (a connect, an
+    accept, a reply) as the timeout would have; a signal outside such a wait is ignored."""
     waiting = False
     fired = False
 
     def handler(self, signum: int, frame: Any) -> None:
         if self.waiting:
             self.waiting, self.fired = False, True
-            raise Stopped("the harness stopped the wait: the trace showed a rule drop this connection")
+            raise Stopped("the harness stopped the wait: a middlebox dropped what it waited for")
 
     @contextmanager
     def wait(self) -> Iterator[None]:
@@ -133,7 +133,8 @@ class Session(ftplib.FTP_TLS):
     def reply(self, step: str) -> str:
         """Read one reply; socket trouble becomes a StepFailed at `step`."""
         try:
-            return self.getmultiline()
+            with STOP.wait():  # a reply the conntrack helper dropped never comes
+                return self.getmultiline()
         except Hostile as e:
             raise StepFailed(step, str(e), e.kind) from e
         except (OSError, EOFError) as e:

@@ -1,10 +1,11 @@
-"""Stop a client's wait once the trace shows that a firewall rule dropped the connection.
+"""Stop a client's wait once the evidence shows that a middlebox dropped what it waits for.
 
-A SYN (or SYN-ACK) that a rule drops is dropped again at every retransmission, so the
-client's connect would only time out. While a session runs, a thread follows each
-middlebox's trace file; at the first such drop it asks the client to stop waiting, and the
-verdict cites the drop. A drop that no rule decided (a NAT clash, the FTP helper, a silent
-path) leaves no such trace and still waits for the timeout. Rejects are not waited on anyway.
+A SYN (or SYN-ACK) that a rule drops is dropped again at every retransmission, and so is a
+control packet the conntrack helper cannot parse: the client could only time out. While a
+session runs, a thread follows each middlebox's trace file and its helper log
+(harness.helper_log); at the first such drop it asks the client to stop waiting, and the
+verdict cites the drop. A drop that leaves no evidence (a NAT clash, a silent path) still
+waits for the timeout. Rejects are not waited on anyway.
 
 Only packets of this session count: a tuple the middlebox traced in an earlier case (a
 server still retransmitting its SYN-ACK to a client that gave up) is not a reason to stop.
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .family import host_port
+from .helper_log import HelperDrop, Reader
 from .registry import read_lines
 from .trace import TracePath, parse
 
@@ -28,6 +31,8 @@ class Source:
     path: Path
     offset: int
     seen: frozenset  # tuples this middlebox traced before the session
+    helper: Path | None = None  # its helper log (pcap), followed from helper_offset
+    helper_offset: int = 0
 
 
 def decisive(p: TracePath, seen: frozenset = frozenset()) -> bool:
@@ -39,14 +44,16 @@ def decisive(p: TracePath, seen: frozenset = frozenset()) -> bool:
 @dataclass(frozen=True)
 class Stop:
     """Why and when the harness stopped a client's wait."""
-    path: TracePath
+    path: TracePath | HelperDrop
     after_s: float  # since the session began
 
     def describe(self) -> str:
+        if isinstance(self.path, HelperDrop):
+            return f"{self.path.describe()} ({self.after_s:.2f} s into the session)"
         p, what = self.path, "SYN" if self.path.syn else "SYN-ACK"
         rule = p.by.quote() if p.by else "?"
-        return (f"{p.box} dropped the {what} {p.src}:{p.sport} -> {p.dst}:{p.dport} in its {p.hook} "
-                f"hook, by {rule} ({self.after_s:.2f} s into the session)")
+        return (f"{p.box} dropped the {what} {host_port(p.src, p.sport)} -> {host_port(p.dst, p.dport)} "
+                f"in its {p.hook} hook, by {rule} ({self.after_s:.2f} s into the session)")
 
 
 def first_drop(box: str, lines: Iterable[str], seen: frozenset) -> TracePath | None:
@@ -61,13 +68,17 @@ class DropWatch:
         self.sources, self.interrupt, self.interval = sources, interrupt, interval
         self._lines: dict[str, list[str]] = {s.box: [] for s in sources}
         self._offsets = {s.box: s.offset for s in sources}
+        self._helpers = [Reader(s.box, s.helper, s.helper_offset) for s in sources if s.helper]
         self._done = threading.Event()
         self._t0 = time.monotonic()
         self.stop: Stop | None = None
         self._thread = threading.Thread(target=self._run, name="drop-watch", daemon=True)
         self._thread.start()
 
-    def _poll(self) -> TracePath | None:
+    def _poll(self) -> TracePath | HelperDrop | None:
+        for r in self._helpers:
+            if drops := r.take():
+                return drops[0]
         for s in self.sources:
             new, self._offsets[s.box] = read_lines(s.path, self._offsets[s.box])
             if new:

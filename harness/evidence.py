@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .flows import Expectation, Flow, expectations, flows
+from .helper_log import HelperDrop
 from .trace import TracePath
 
 
@@ -24,6 +25,7 @@ class MiddleboxView:
     stats: dict[str, int] = field(default_factory=dict)  # `conntrack -S` deltas over the case
     destroyed: tuple[str, ...] = ()  # conntrack DESTROY events (connections it forgot or closed)
     counters: tuple[tuple[str, int], ...] = ()  # every named counter that counted, with its delta
+    helper_drops: tuple[HelperDrop, ...] = ()  # packets a conntrack helper dropped, in its words
 
     def parsed_flows(self, box: str) -> list[Flow]:
         return flows(box, list(self.flows))

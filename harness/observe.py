@@ -6,7 +6,6 @@ Runs commands inside middlebox hosts through the Lab; never touches the kernel d
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -15,10 +14,8 @@ from .model import Middlebox
 from .registry import read_lines
 from .early_stop import Source
 from .evidence import MiddleboxView
-from .trace import conntrack_stats, parse, stats_delta
-
-
-_SEP = "--conntrack-stats--"
+from .helper_log import Reader
+from .trace import parse, stats_delta
 
 
 class MiddleboxWatch:
@@ -35,6 +32,12 @@ class MiddleboxWatch:
                              ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
         self.gone = _Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
                             ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
+        self.helper: Reader | None = None
+        if lab.helper_logged:
+            pcap = workdir / f"{box.name}.helper.pcap"
+            self._tcpdump = lab.spawn(box.name, ["tcpdump", "-i", "nflog:0", "-U", "-w", str(pcap)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.helper = Reader(box.name, pcap)
         self._counters, self._stats = self.read()
         self._seen: set[tuple[str, int, str, int]] = set()  # every tuple traced so far
 
@@ -42,22 +45,14 @@ class MiddleboxWatch:
         """Where the next session's trace lines will appear (harness.early_stop)."""
         if not self.trace:
             return None
-        return Source(self.box.name, self.trace.path, self.trace.offset, frozenset(self._seen))
+        return Source(self.box.name, self.trace.path, self.trace.offset, frozenset(self._seen),
+                      self.helper.path if self.helper else None, self.helper.offset if self.helper else 0)
 
     def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """The firewall's named counters (rejected, invalid) and conntrack's statistics
-        (insert_failed, drop, early_drop, invalid, ...), in one command; with `flush`, then
-        empty the conntrack and expectation tables."""
-        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
-                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
-        r = self.lab.run(self.box.name, ["sh", "-c", script], timeout=10)
-        listing, _, stats = r.stdout.partition(_SEP)
-        try:
-            items = json.loads(listing).get("nftables", []) if listing.strip() else []
-        except ValueError:
-            items = []
-        counters = {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i}
-        return counters, conntrack_stats(stats)
+        (insert_failed, drop, early_drop, invalid, ...); with `flush`, then empty the
+        conntrack and expectation tables."""
+        return self.lab.netfilter_state(self.box.name, flush)
 
     def take(self, sources: tuple[dict, dict] = ({}, {}), flush: bool = False) -> MiddleboxView:
         """What this middlebox saw since the last call. `sources`: Middleboxes.sources().
@@ -76,7 +71,8 @@ class MiddleboxWatch:
                              rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
                              traced=self.trace is not None, trace=tuple(trace),
                              stats=stats_delta(stats, self._stats), destroyed=tuple(self.gone.take()),
-                             counters=tuple((k, n) for k, n in sorted(delta.items()) if n))
+                             counters=tuple((k, n) for k, n in sorted(delta.items()) if n),
+                             helper_drops=tuple(self.helper.take()) if self.helper else ())
 
     def close(self) -> None:
         self.expect.close()
@@ -84,6 +80,8 @@ class MiddleboxWatch:
         self.gone.close()
         if self.trace:
             self.trace.close()
+        if self.helper:
+            self.lab.stop(self._tcpdump, grace=0.5)
 
 
 class _Follow:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness import planning
-from harness.early_stop import DropWatch, Source, decisive, first_drop
+from harness.early_stop import DropWatch, Source, Stop, decisive, first_drop
 from harness.execute import execute
+from harness.helper_log import Reader
 from harness.trace import TraceRule, parse
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
@@ -90,19 +91,55 @@ def test_lines_before_the_session_began_are_not_read(tmp_path):
     assert watch.finish() is None
 
 
+def test_the_helpers_own_words_are_read_from_its_nflog_capture(tmp_path):
+    """Recorded in server-nat-alg over IPv6: nf_conntrack_ftp drops every copy of a 227
+    reply that holds an IPv6 address."""
+    drops = Reader("fw", FIX / "helper-partial-227.nflog.pcap").take()
+    assert len(drops) == 6 and len({d.key for d in drops}) == 1
+    d = drops[0]
+    assert d.message == "nf_ct_ftp: dropping packet: partial matching of `227 '"
+    assert (d.src, d.sport) == ("2001:db8:113::10", 21) and d.line.startswith("227 Entering passive mode (2001:db8")
+    assert Stop(d, 0.1).describe().startswith("fw's conntrack helper dropped [2001:db8:113::10]:21 -> [")
+
+
+def test_a_capture_still_being_written_is_read_record_by_record(tmp_path):
+    data = (FIX / "helper-partial-227.nflog.pcap").read_bytes()
+    part = tmp_path / "fw.helper.pcap"
+    part.write_bytes(data[:len(data) - 10])  # the last record half-written
+    r = Reader("fw", part)
+    assert len(r.take()) == 5
+    part.write_bytes(data)
+    assert len(r.take()) == 1 and r.take() == []
+
+
+def test_the_watch_stops_on_a_helper_drop(tmp_path):
+    pcap = tmp_path / "fw.helper.pcap"
+    pcap.write_bytes((FIX / "helper-partial-227.nflog.pcap").read_bytes())
+    trace = tmp_path / "fw.trace.log"
+    trace.write_text("")
+    watch = DropWatch([Source("fw", trace, 0, frozenset(), pcap, 0)], lambda: True, interval=0.01)
+    time.sleep(0.1)
+    stop = watch.finish()
+    assert stop is not None and "nf_ct_ftp" in stop.describe()
+
+
 # --- real runs ------------------------------------------------------------------------
 
 @pytest.mark.netns
 def test_verdicts_are_identical_with_and_without_early_stop_and_the_stopped_cases_say_so():
     """Asymmetric routes (the SYN-ACK dropped as invalid), private addresses advertised
-    through NAT (the SYN rejected) and the passing cases around them, in one unit each."""
+    through NAT (the SYN rejected), the FTP helper dropping a 227 reply over IPv6, and the
+    passing cases around them."""
     cases = planning.plan(planning.Axes(topologies=("server-multihomed-route", "server-nat", "server-multihomed"),
                                         tls=("none", "explicit")))
+    cases += planning.plan(planning.Axes(topologies=("server-nat-alg",), tls=("none",), families=("ipv6",)))
     stopped, _, _ = execute(cases, jobs=2, rules=False)
     waited, _, _ = execute(cases, jobs=2, rules=False, early_stop=False)
     verdict = {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in waited}
     assert {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in stopped} == verdict
     early = [r for r in stopped if "stopped_early" in r.verdict.evidence]
-    assert early and all(r.verdict.check == "asymmetric-route" for r in early)
+    assert {r.verdict.check for r in early} == {"asymmetric-route", "ipv4-only-line"}
+    assert all("nf_ct_ftp: dropping packet" in r.verdict.diagnosis for r in early
+               if r.verdict.check == "ipv4-only-line")
     assert all("The harness did not wait for the client's timeout" in r.verdict.diagnosis for r in early)
     assert not any("stopped_early" in r.verdict.evidence for r in waited)

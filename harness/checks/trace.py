@@ -249,9 +249,18 @@ def enrich(obs: Observation, v: Verdict) -> Verdict:
 
 
 def stopped_early(obs: Observation, v: Verdict) -> Verdict:
-    """Say so when the harness ended the client's wait (harness.early_stop), not its timeout."""
-    if obs.stopped_early and v.outcome == "fail":
+    """Quote what a conntrack helper said it dropped (harness.helper_log), and say so when the
+    harness ended the client's wait on that or a traced drop (harness.early_stop)."""
+    if v.outcome != "fail":
+        return v
+    drops = [d for view in obs.middleboxes.values() for d in view.helper_drops]
+    if drops:
+        v.evidence["helper_dropped"] = [d.describe() for d in drops[:5]] + \
+            ([f"and {len(drops) - 5} more"] if len(drops) > 5 else [])
+        if not obs.stopped_early:
+            v.diagnosis += f" Evidence: {drops[0].describe()} ({len(drops)} time(s))."
+    if obs.stopped_early:
         v.evidence["stopped_early"] = obs.stopped_early
-        v.diagnosis += (" The harness did not wait for the client's timeout: it stopped the wait when "
-                        f"the trace showed that {obs.stopped_early}.")
+        v.diagnosis += (" The harness did not wait for the client's timeout: it stopped the wait on "
+                        f"this evidence: {obs.stopped_early}.")
     return v
