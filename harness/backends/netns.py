@@ -231,6 +231,19 @@ class NetnsLab(Lab):
                 proc.wait(timeout=grace)
         close_streams(proc)
 
+    def load_nft(self, host: str, script: str) -> str | None:
+        got: list = []
+
+        def load() -> None:
+            got.append(_netfilter.run(script))
+            if got[0] is None:
+                _netfilter.conntrack(flush=True)
+        try:
+            _in_netns(self.ns[host], load)
+        except OSError:
+            return super().load_nft(host, script)
+        return got[0]
+
     def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         got: list = []
         try:
