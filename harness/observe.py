@@ -6,7 +6,6 @@ Runs commands inside middlebox hosts through the Lab; never touches the kernel d
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -16,10 +15,7 @@ from .registry import read_lines
 from .early_stop import Source
 from .evidence import MiddleboxView
 from .helper_log import Reader
-from .trace import conntrack_stats, parse, stats_delta
-
-
-_SEP = "--conntrack-stats--"
+from .trace import parse, stats_delta
 
 
 class MiddleboxWatch:
@@ -54,18 +50,9 @@ class MiddleboxWatch:
 
     def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """The firewall's named counters (rejected, invalid) and conntrack's statistics
-        (insert_failed, drop, early_drop, invalid, ...), in one command; with `flush`, then
-        empty the conntrack and expectation tables."""
-        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
-                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
-        r = self.lab.run(self.box.name, ["sh", "-c", script], timeout=10)
-        listing, _, stats = r.stdout.partition(_SEP)
-        try:
-            items = json.loads(listing).get("nftables", []) if listing.strip() else []
-        except ValueError:
-            items = []
-        counters = {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i}
-        return counters, conntrack_stats(stats)
+        (insert_failed, drop, early_drop, invalid, ...); with `flush`, then empty the
+        conntrack and expectation tables."""
+        return self.lab.netfilter_state(self.box.name, flush)
 
     def take(self, sources: tuple[dict, dict] = ({}, {}), flush: bool = False) -> MiddleboxView:
         """What this middlebox saw since the last call. `sources`: Middleboxes.sources().

@@ -5,12 +5,16 @@ through a Lab and never knows how the hosts are made.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from abc import ABC, abstractmethod
 from typing import IO, Sequence
 
 from ..model import Topology
+from ..trace import conntrack_stats
+
+_SEP = "--conntrack-stats--"
 
 
 def close_streams(proc: subprocess.Popen) -> None:
@@ -57,6 +61,20 @@ class Lab(ABC):
     @abstractmethod
     def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
         """Stop a process started with spawn(): terminate, then kill after `grace`."""
+
+    def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
+        """A middlebox's named nft counters (packets) and conntrack's statistics (summed over
+        CPUs); with `flush`, then empty its conntrack and expectation tables."""
+        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
+                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
+        r = self.run(host, ["sh", "-c", script], timeout=10)
+        listing, _, stats = r.stdout.partition(_SEP)
+        try:
+            items = json.loads(listing).get("nftables", []) if listing.strip() else []
+        except ValueError:
+            items = []
+        return ({i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i},
+                conntrack_stats(stats))
 
     def signal(self, proc: subprocess.Popen, sig: int) -> bool:
         """Send `sig` to a process started with spawn(); False where this backend cannot."""
