@@ -3,6 +3,7 @@
 Each test reads top-down: build the situation, run real software through it, look at what
 really happened.
 """
+import json
 import os
 import signal
 import subprocess
@@ -39,6 +40,11 @@ def test_every_topology_builds_and_tears_down_without_trace(name):
         r = lab.run(lab.topology.client, ["ping", "-c1", "-W1", lab.topology.server_public])
         ruleset = lab.run(lab.topology.middleboxes[0].name, ["nft", "list", "ruleset"]).stdout
         assert "policy drop" in ruleset
+        # No veth end shares its index with its peer: the kernel would defer its link-up
+        # (linkwatch, up to 1 s) and the lab's first connection would wait for it.
+        for host in lab.ns:
+            for link in json.loads(lab.run(host, ["ip", "-j", "link"]).stdout):
+                assert link.get("link_index") != link["ifindex"], (host, link["ifname"])
     finally:
         lab.teardown()
     assert netns_list() == before_ns
