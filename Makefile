@@ -117,9 +117,14 @@ test-docker: setup
 	FTPS_HARNESS_TEST_DOCKER=1 $(BIN)/python -m pytest -ra -m docker tests/test_docker_parity.py; rc=$$?; \
 	if [ $$started = 1 ]; then bash docker/daemon.sh down; fi; exit $$rc
 
-# The issue-18 figures and goals in one run (docs/benchmark.md); more: python bench/bench.py full|trace|peers
+# The issue-18 figures and goals in one run (docs/benchmark.md); more: python bench/bench.py full|trace|peers.
+# Like test-docker, it starts the harness's Docker daemon for the netns/Docker figures and
+# stops it again only if it started it; without Docker that part says why it is skipped.
 bench: setup
-	$(BIN)/python bench/bench.py
+	@started=0; bash docker/daemon.sh status >/dev/null 2>&1 || { bash docker/daemon.sh up && started=1; }; \
+	{ $(MAKE) --no-print-directory docker-base || echo "bench: no Docker base image, the netns/Docker part will say so"; }; \
+	$(BIN)/python bench/bench.py; rc=$$?; \
+	if [ $$started = 1 ]; then bash docker/daemon.sh down; fi; exit $$rc
 
 clean:
 	@if [ -x $(BIN)/ftps-harness ]; then $(BIN)/ftps-harness clean; fi

@@ -43,17 +43,16 @@ class Middleboxes:
     def load(self, box: str, text: str) -> None:
         """Swap `box`'s ruleset atomically and forget its connections and expectations."""
         trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
-        iptables = admin_rules.syntax(text) == admin_rules.IPTABLES
-        if iptables:
-            load, text_in = "nft flush ruleset && iptables-nft-restore", text
+        if admin_rules.syntax(text) == admin_rules.IPTABLES:
+            script = "nft flush ruleset && iptables-nft-restore && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
+            r = self.lab.run(box, ["sh", "-c", script], input=text, timeout=10)
+            error = None if r.returncode == 0 else r.stderr.strip() or "iptables-nft-restore failed"
+            if error is None and trace:
+                error = self.lab.load_nft(box, trace)
         else:
-            load, text_in = "nft -f -", "flush ruleset\n" + text + "\n" + trace
-        script = f"{load} && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
-        r = self.lab.run(box, ["sh", "-c", script], input=text_in, timeout=10)
-        if r.returncode == 0 and iptables and trace:
-            r = self.lab.run(box, ["nft", "-f", "-"], input=trace, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError(f"nft refused the ruleset on {box}: {r.stderr.strip()[:300]}")
+            error = self.lab.load_nft(box, "flush ruleset\n" + text + "\n" + trace)
+        if error:
+            raise RuntimeError(f"nft refused the ruleset on {box}: {error[:300]}")
         self.current[box] = text
         self._sources.pop(box, None)  # a reload numbers the rules anew
 

@@ -302,17 +302,6 @@ class Case:
         from .caseid import render  # the id table needs these specs
         return render(self)
 
-    def tls_axes(self) -> dict[str, str]:
-        """The issue-14 axes that differ from their defaults (ids and results carry only these)."""
-        c, out = self.client, {}
-        if c.tls_version != ClientSpec.tls_version:
-            out["tls"] = c.tls_version
-        if c.transfers != ClientSpec.transfers:
-            out["transfers"] = str(c.transfers)
-        if c.verify_cert != ClientSpec.verify_cert:
-            out["verify"] = c.verify_cert
-        return out
-
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -33,6 +33,13 @@ def netns_list() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def left_by(names: set[str]) -> set[str]:
+    """The namespaces still present of the runs that `names` (fth-<run>-<n>-<host>) belong to;
+    other engineers' runs on the same machine are not ours to judge."""
+    runs = {n.split("-")[1] for n in names if n.startswith("fth-") and n.count("-") >= 3}
+    return {n for n in netns_list() if n.startswith("fth-") and n.split("-")[1] in runs}
+
+
 @pytest.fixture
 def matrix(tmp_path):
     """Run a matrix through the CLI; return {case id: case dict} from its JSON. IPv4 unless

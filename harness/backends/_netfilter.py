@@ -1,5 +1,5 @@
-"""A middlebox's netfilter state read in-process: named nft counters (libnftables through
-ctypes) and conntrack's statistics, then optionally an emptied conntrack table (netlink).
+"""A middlebox's netfilter state, in-process: nft scripts and named counters (libnftables
+through ctypes), conntrack's statistics and an emptied conntrack table (netlink).
 Called on a thread switched into the middlebox's namespace; about 2 ms, against about 9 ms
 for the same through `ip netns exec sh -c 'nft ...; conntrack ...'`.
 """
@@ -28,10 +28,25 @@ def _nftables() -> Any:
                 getattr(lib, name).argtypes = [ctypes.c_void_p]
             lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
             lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-            lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
-            lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+            for name in ("nft_ctx_get_output_buffer", "nft_ctx_get_error_buffer"):
+                getattr(lib, name).restype = ctypes.c_char_p
+                getattr(lib, name).argtypes = [ctypes.c_void_p]
             _lib = lib
     return _lib
+
+
+def run(script: str) -> str | None:
+    """Run an nft script as `nft -f -` would (atomically); nft's error text, or None."""
+    lib = _nftables()
+    ctx = lib.nft_ctx_new(0)
+    try:
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        if lib.nft_run_cmd_from_buffer(ctx, script.encode()) == 0:
+            return None
+        return (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace").strip() or "nft failed"
+    finally:
+        lib.nft_ctx_free(ctx)
 
 
 def counters() -> dict[str, int]:

@@ -62,6 +62,13 @@ class Lab(ABC):
     def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
         """Stop a process started with spawn(): terminate, then kill after `grace`."""
 
+    def load_nft(self, host: str, script: str) -> str | None:
+        """Run an nft script in `host` atomically (`nft -f -`) and empty its conntrack and
+        expectation tables; nft's error text, or None."""
+        r = self.run(host, ["sh", "-c", "nft -f - && { conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true; }"],
+                     input=script, timeout=10)
+        return None if r.returncode == 0 else (r.stderr.strip() or f"nft exited with {r.returncode}")
+
     def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """A middlebox's named nft counters (packets) and conntrack's statistics (summed over
         CPUs); with `flush`, then empty its conntrack and expectation tables."""

@@ -40,6 +40,12 @@ HOST_SYSCTLS = {
 ROUTER_SYSCTLS = {"ipv4": {"net/ipv4/ip_forward": "1"},
                   "ipv6": {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}}
 IFA_F_NODAD = 0x02
+# The first end of every veth pair gets its own interface index, far above the ones the kernel
+# gives in a fresh namespace (lo=1, 2, 3...), so it never equals its peer's. The kernel treats
+# a link change of a device whose index equals its link's index as not urgent and defers it
+# up to 1 s (linkwatch): operstate stays DOWN, IPv6 answers no neighbour solicitation and a
+# bridge forwards nothing from that port, and the lab's first connection waits.
+VETH_INDEX = 1000
 
 
 def _in_netns(name: str, fn) -> None:
@@ -122,10 +128,10 @@ class NetnsLab(Lab):
                 except OSError:
                     pass
         # Netlink sockets are opened on a thread inside each namespace (no fork, no root ns).
-        for link in topo.links:
-            def add_veth(link=link) -> None:
+        for n, link in enumerate(topo.links):
+            def add_veth(link=link, index=VETH_INDEX + n) -> None:
                 with IPRoute() as ip:
-                    ip.link("add", ifname=link.a.ifname, kind="veth",
+                    ip.link("add", ifname=link.a.ifname, index=index, kind="veth",
                             peer={"ifname": link.b.ifname, "net_ns_fd": self.ns[link.b.host]})
             _in_netns(self.ns[link.a.host], add_veth)
         for host in topo.hosts:
@@ -230,6 +236,19 @@ class NetnsLab(Lab):
                     pass
                 proc.wait(timeout=grace)
         close_streams(proc)
+
+    def load_nft(self, host: str, script: str) -> str | None:
+        got: list = []
+
+        def load() -> None:
+            got.append(_netfilter.run(script))
+            if got[0] is None:
+                _netfilter.conntrack(flush=True)
+        try:
+            _in_netns(self.ns[host], load)
+        except OSError:
+            return super().load_nft(host, script)
+        return got[0]
 
     def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         got: list = []
