@@ -7,7 +7,7 @@ exactly as a fresh `python -m` would. It runs in the host through the Lab like a
 
 Requests (harness -> fork server, one JSON object a line on stdin) and replies (stdout):
   {"op": "start", "config": {...}, "stderr": path}  -> "STARTED <pid>"; the child then
-                                                       prints "READY <port>" or "FAILED <pid>"
+                                                       prints "READY <port> <pid>" or "FAILED <pid>"
   {"op": "alive", "pid": N}                         -> "ALIVE <pid> 1|0"
   {"op": "stop", "pid": N}                          -> "STOPPED <pid>"
 """
@@ -53,18 +53,19 @@ class ForkServer:
             if not self._send({"op": "start", "config": config, "stderr": stderr}):
                 return None
             deadline = time.monotonic() + timeout
-            pid, ready = None, False
-            while not (pid and ready):
+            pid, seen = None, {"READY": set(), "FAILED": set()}  # child lines may come first
+            while pid is None or not (pid in seen["READY"] or pid in seen["FAILED"]):
                 line = self._line(deadline)
                 if line is None:
                     break
-                word, _, rest = line.partition(" ")
+                word, *args = line.split() or [""]
+                if not (args and args[-1].isdigit()):
+                    continue  # not a line of this protocol
                 if word == "STARTED" and pid is None:
-                    pid = int(rest)
-                elif word == "READY":
-                    ready = True
-                elif word == "FAILED" and pid is not None and int(rest) == pid:
-                    break
+                    pid = int(args[0])
+                elif word in seen:
+                    seen[word].add(int(args[-1]))
+            ready = pid in seen["READY"]
         if pid and ready:
             return ForkedServer(self, pid, adapter, ctx)
         if pid:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -239,7 +240,7 @@ def main(cfg: dict[str, Any]) -> int:
     log.write("log", "-", f"listening on {cfg.get('bind', '0.0.0.0')}:{port} tls={cfg['tls']} "
               f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']} "
               f"map={cfg.get('masquerade_map') or '-'} permit_foreign={cfg.get('permit_foreign')}")
-    print(f"READY {port}", flush=True)
+    print(f"READY {port} {os.getpid()}", flush=True)  # the pid: a fork server's child
     server.serve_forever(timeout=0.5, blocking=True, handle_exit=False)
     return 0
 
