@@ -62,6 +62,9 @@ class ClientAdapter:
         """Run one session of `case` in `host`; return the client's report (facts only)."""
         raise NotImplementedError
 
+    def prepare(self, lab, host: str, python: str) -> None:
+        """Start what this client keeps in `lab` between sessions (while the servers start)."""
+
     def interrupt(self, lab) -> bool:
         """Stop the connection wait of the session running in `lab` (harness.early_stop);
         False where this client cannot be told (it then waits for its own timeout)."""

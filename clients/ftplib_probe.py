@@ -593,10 +593,13 @@ class FtplibProbe(ClientAdapter):
                 "PORT", "the client's control connection uses")
         return None
 
-    def _agent(self, lab, host: str, ctx: ClientContext) -> subprocess.Popen:
+    def prepare(self, lab, host: str, python: str) -> None:
+        self._agent(lab, host, python)
+
+    def _agent(self, lab, host: str, python: str) -> subprocess.Popen:
         p = self._agents.get(id(lab))
         if p is None or p.poll() is not None:
-            p = lab.spawn(host, [ctx.python, "-m", "clients.ftplib_probe", "--agent"],
+            p = lab.spawn(host, [python, "-m", "clients.ftplib_probe", "--agent"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             self._agents[id(lab)] = p
         return p
@@ -613,7 +616,7 @@ class FtplibProbe(ClientAdapter):
                "keepalive": case.client.keepalive,
                **({"bounds": dataclasses.asdict(ctx.bounds)} if ctx.bounds else {})}
         deadline = self.deadline + (3 * ctx.bounds.step_s if ctx.bounds else 0)  # three data steps
-        p = self._agent(lab, host, ctx)
+        p = self._agent(lab, host, ctx.python)
         try:
             p.stdin.write(json.dumps(req) + "\n")
             p.stdin.flush()

@@ -1,7 +1,8 @@
 """Stop a client's wait once the evidence shows that a middlebox dropped what it waits for.
 
-A SYN (or SYN-ACK) that a rule drops is dropped again at every retransmission, and so is a
-control packet the conntrack helper cannot parse: the client could only time out. While a
+A SYN (or SYN-ACK, or the RST that answers a SYN) that a rule drops is dropped again at
+every retransmission, and so is a control packet the conntrack helper cannot parse: the
+client could only time out. While a
 session runs, a thread follows each middlebox's trace file and its helper log
 (harness.helper_log); at the first such drop it asks the client to stop waiting, and the
 verdict cites the drop. A drop that leaves no evidence (a NAT clash, a silent path) still
@@ -35,10 +36,14 @@ class Source:
     helper_offset: int = 0
 
 
-def decisive(p: TracePath, seen: frozenset = frozenset()) -> bool:
-    """A new connection's opening packet that a rule or a policy dropped (not rejected)."""
-    return (p.opening and p.verdict == "drop" and p.by is not None
-            and "reject" not in p.by.text and p.key not in seen)
+def decisive(p: TracePath, seen: frozenset = frozenset(), syns: frozenset = frozenset()) -> bool:
+    """A packet a rule or a policy dropped (not rejected) that a new connection cannot do
+    without: its SYN or SYN-ACK, or the RST that answers a SYN of this session (`syns`: the
+    tuples of the session's traced SYNs, at any middlebox and hook)."""
+    if p.verdict != "drop" or p.by is None or "reject" in p.by.text or p.key in seen:
+        return False
+    return p.opening or (p.proto == "tcp" and "rst" in p.flags.split("|")
+                         and (p.dst, p.dport, p.src, p.sport) in syns)
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,15 @@ class Stop:
     def describe(self) -> str:
         if isinstance(self.path, HelperDrop):
             return f"{self.path.describe()} ({self.after_s:.2f} s into the session)"
-        p, what = self.path, "SYN" if self.path.syn else "SYN-ACK"
+        p = self.path
+        what = "SYN" if p.syn else "SYN-ACK" if p.opening else "RST answering the SYN"
         rule = p.by.quote() if p.by else "?"
         return (f"{p.box} dropped the {what} {host_port(p.src, p.sport)} -> {host_port(p.dst, p.dport)} "
                 f"in its {p.hook} hook, by {rule} ({self.after_s:.2f} s into the session)")
 
 
-def first_drop(box: str, lines: Iterable[str], seen: frozenset) -> TracePath | None:
-    return next((p for p in parse(box, lines) if decisive(p, seen)), None)
+def first_drop(box: str, lines: Iterable[str], seen: frozenset, syns: frozenset = frozenset()) -> TracePath | None:
+    return next((p for p in parse(box, lines) if decisive(p, seen, syns)), None)
 
 
 class DropWatch:
@@ -79,13 +85,17 @@ class DropWatch:
         for r in self._helpers:
             if drops := r.take():
                 return drops[0]
+        fresh = False
         for s in self.sources:
             new, self._offsets[s.box] = read_lines(s.path, self._offsets[s.box])
-            if new:
-                self._lines[s.box] += new
-                if hit := first_drop(s.box, self._lines[s.box], s.seen):
-                    return hit
-        return None
+            self._lines[s.box] += new
+            fresh = fresh or bool(new)
+        if not fresh:
+            return None
+        paths = {s.box: parse(s.box, self._lines[s.box]) for s in self.sources}
+        syns = frozenset(p.key for ps in paths.values() for p in ps if p.syn)
+        seen = {s.box: s.seen for s in self.sources}
+        return next((p for box, ps in paths.items() for p in ps if decisive(p, seen[box], syns)), None)
 
     def _run(self) -> None:
         while not self._done.wait(self.interval):

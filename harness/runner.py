@@ -166,6 +166,8 @@ class Worker:
                         with timing.phase(setup, "setup"):
                             topology = topologies.build(first.topology, first.server, first.net)
                             lab = self._lab_for(topology)
+                            for impl in sorted({c.client.impl for c in pending}):  # start while the servers do
+                                clients.get(impl).prepare(lab, topology.client, lab.python)
                             server = self._start_servers(lab, topology, first.server)
                     except Exception as e:  # noqa: BLE001 - every remaining case is a harness error
                         why = f"could not set up {first.topology} with {first.server.impl}: {_exc(e)}"

@@ -1,8 +1,8 @@
 """Packet-level evidence from a middlebox: `nft monitor trace` lines -> per-packet paths (pure).
 
 The lab adds a table of its own (TRACE_TABLE) to every middlebox. Its chains sit first on
-every hook; they mark the packets worth following (connection attempts: SYNs and SYN-ACKs,
-and ICMP) with `meta nftrace set 1`, and each chain's own trace line tells which hook a
+every hook; they mark the packets worth following (connection attempts: SYNs, SYN-ACKs,
+RSTs, and ICMP) with `meta nftrace set 1`, and each chain's own trace line tells which hook a
 packet is in. The admin's tables are never edited. Rules are named by table, chain, handle and
 text, and by the file and line they came from where the ruleset was rendered from files.
 """
@@ -14,10 +14,10 @@ from typing import Any, Iterable
 
 TRACE_TABLE = "fth_trace"
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
-# Packets worth following: connection attempts (SYN), their answers (SYN-ACK) and ICMP. The
-# trace table runs before conntrack (-200), so it cannot ask for `ct state new`; a TCP flag
-# filter keeps bulk data out, so the cost does not grow with transfer sizes.
-_MARK = ("tcp flags syn / syn,rst meta nftrace set 1",
+# Packets worth following: connection attempts (SYN), their answers (SYN-ACK, RST) and ICMP.
+# The trace table runs before conntrack (-200), so it cannot ask for `ct state new`; a TCP
+# flag filter keeps bulk data out, so the cost does not grow with transfer sizes.
+_MARK = ("tcp flags & (syn | rst) != 0 meta nftrace set 1",
          "meta l4proto { icmp, ipv6-icmp } meta nftrace set 1")
 
 

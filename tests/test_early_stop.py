@@ -34,6 +34,17 @@ def test_a_packet_of_a_connection_traced_in_an_earlier_case_is_not_a_reason_to_s
     assert first_drop("fwb", _lines("asymmetric-synack"), frozenset({p.key})) is None
 
 
+def test_a_rst_is_decisive_only_as_the_answer_to_a_syn_of_this_session():
+    """server-multihomed: the data SYN enters by fwb; the server's RST leaves by fwa, which
+    drops it as invalid. Without fwb's SYN the RST could be any connection's teardown."""
+    syns = frozenset(p.key for p in parse("fwb", _lines("asymmetric-rst.fwb")) if p.syn)
+    p = first_drop("fwa", _lines("asymmetric-rst.fwa"), frozenset(), syns)
+    assert p is not None and "rst" in p.flags and p.by is not None and "ct state invalid" in p.by.text
+    assert (p.dst, p.dport, p.src, p.sport) in syns
+    assert first_drop("fwa", _lines("asymmetric-rst.fwa"), frozenset()) is None
+    assert Stop(p, 0.03).describe().startswith("fwa dropped the RST answering the SYN ")
+
+
 @pytest.mark.parametrize("name", ["rule-drop", "policy-drop"])
 def test_a_syn_dropped_by_a_rule_or_a_policy_is_decisive(name):
     p = first_drop("fw", _lines(name), frozenset())
