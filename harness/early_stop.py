@@ -42,8 +42,7 @@ def decisive(p: TracePath, seen: frozenset = frozenset(), syns: frozenset = froz
     tuples of the session's traced SYNs, at any middlebox and hook)."""
     if p.verdict != "drop" or p.by is None or "reject" in p.by.text or p.key in seen:
         return False
-    return p.opening or (p.proto == "tcp" and "rst" in p.flags.split("|")
-                         and (p.dst, p.dport, p.src, p.sport) in syns)
+    return p.opening or (p.rst and (p.dst, p.dport, p.src, p.sport) in syns)
 
 
 @dataclass(frozen=True)

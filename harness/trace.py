@@ -71,6 +71,10 @@ class TracePath:
         return self.flags == "syn"
 
     @property
+    def rst(self) -> bool:
+        return self.proto == "tcp" and "rst" in self.flags.replace("|", " ").split()
+
+    @property
     def opening(self) -> bool:
         """A SYN or a SYN-ACK: a packet a connection cannot open without."""
         return self.proto == "tcp" and self.flags in ("syn", "syn|ack")
