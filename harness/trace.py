@@ -8,6 +8,7 @@ text, and by the file and line they came from where the ruleset was rendered fro
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -226,6 +227,16 @@ def conntrack_stats(text: str) -> dict[str, int]:
         if k != "cpu":
             out[k] = out.get(k, 0) + int(v)
     return out
+
+
+def named_counters(listing: str | bytes) -> dict[str, int]:
+    """`nft -j list counters` -> counter name -> packets ({} for anything else)."""
+    try:
+        items = json.loads(listing).get("nftables", []) if listing.strip() else []
+    except (ValueError, AttributeError):
+        return {}
+    return {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items
+            if isinstance(i, dict) and "counter" in i}
 
 
 def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

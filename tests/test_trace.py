@@ -102,3 +102,10 @@ def test_the_trace_table_marks_connection_attempts_on_every_hook():
     for hook in ("prerouting", "input", "forward", "output", "postrouting"):
         assert f"hook {hook} priority -500" in t
     assert t.count("meta nftrace set 1") == 4
+
+
+def test_named_counters_from_nft_json_and_nothing_from_garbage():
+    from harness.trace import named_counters
+    listing = '{"nftables": [{"metainfo": {}}, {"counter": {"name": "invalid", "packets": 3, "bytes": 180}}]}'
+    assert named_counters(listing) == {"invalid": 3}
+    assert named_counters("") == named_counters("not json") == named_counters("[1]") == {}

@@ -6,11 +6,12 @@ for the same through `ip netns exec sh -c 'nft ...; conntrack ...'`.
 from __future__ import annotations
 
 import ctypes
-import json
 import threading
 from typing import Any
 
 from pyroute2 import NFCTSocket
+
+from ..trace import named_counters
 
 _JSON = 1 << 4  # NFT_CTX_OUTPUT_JSON
 _lock = threading.Lock()
@@ -59,10 +60,9 @@ def counters() -> dict[str, int]:
         lib.nft_ctx_buffer_error(ctx)
         if lib.nft_run_cmd_from_buffer(ctx, b"list counters") != 0:
             return {}
-        items = json.loads(lib.nft_ctx_get_output_buffer(ctx) or b"{}").get("nftables", [])
+        return named_counters(lib.nft_ctx_get_output_buffer(ctx) or b"")
     finally:
         lib.nft_ctx_free(ctx)
-    return {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i}
 
 
 def _stat_name(attr: str) -> str:

@@ -5,14 +5,13 @@ through a Lab and never knows how the hosts are made.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from abc import ABC, abstractmethod
 from typing import IO, Sequence
 
 from ..model import Topology
-from ..trace import conntrack_stats
+from ..trace import conntrack_stats, named_counters
 
 _SEP = "--conntrack-stats--"
 
@@ -76,12 +75,7 @@ class Lab(ABC):
                   + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
         r = self.run(host, ["sh", "-c", script], timeout=10)
         listing, _, stats = r.stdout.partition(_SEP)
-        try:
-            items = json.loads(listing).get("nftables", []) if listing.strip() else []
-        except ValueError:
-            items = []
-        return ({i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items if "counter" in i},
-                conntrack_stats(stats))
+        return named_counters(listing), conntrack_stats(stats)
 
     def signal(self, proc: subprocess.Popen, sig: int) -> bool:
         """Send `sig` to a process started with spawn(); False where this backend cannot."""
