@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 import certs  # noqa: E402
 from bench import goals, throughput  # noqa: E402
 from clients import ftplib_probe  # noqa: E402
-from harness import timing  # noqa: E402
+from harness.core import timing  # noqa: E402
 
 OUT = REPO / "reports" / "bench.json"
 # Round 1's default matrix (450 cases): the 15 topologies before IPv6 and dual-stack-edge, IPv4.
@@ -126,10 +126,10 @@ def loopback_session(rounds: int = 5) -> dict:
 
 def backends_compared(rounds: int = 3) -> dict | None:
     """Topology setup+teardown and a few server-nat cases on netns and docker, in the same run."""
-    from harness import topologies
-    from harness.backends import get
-    from harness.backends.base import BackendUnavailable
-    from harness.model import ServerSpec
+    from harness.build import topologies
+    from harness.build.backends import get
+    from harness.build.backends.base import BackendUnavailable
+    from harness.core.case import ServerSpec
     try:
         docker_be = get("docker")
         docker_be.preflight()

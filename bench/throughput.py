@@ -53,11 +53,11 @@ def measure(rounds: int = 3, size: int = SIZE) -> dict:
     import clients
     import servers
     from clients._wire import Bounds
-    from harness import topologies
-    from harness.backends import get
-    from harness.backends.netns import claim_run, release_run
-    from harness.model import Case, ClientSpec, NetSpec, ServerSpec
-    from harness.runner import Run, Worker
+    from harness.build import topologies
+    from harness.build.backends import get
+    from harness.build.backends.netns import claim_run, release_run
+    from harness.core.case import Case, ClientSpec, NetSpec, ServerSpec
+    from harness.run.worker import Run, Worker
 
     spec = ServerSpec(impl="pyftpdlib", tls="explicit", masquerade=True)
     probe, adapter = clients.get("ftplib"), servers.get(spec.impl)

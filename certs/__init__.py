@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness.family import IPV6, nat64
+from harness.core.family import IPV6, nat64
 
 OUT = Path(__file__).resolve().parent / "out"
 HOSTNAME = "ftp.example.test"

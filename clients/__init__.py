@@ -10,11 +10,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.model import Case
-from harness.observation import ClientReport
-from harness.registry import Registry
+from harness.core.case import Case
+from harness.observe.observation import ClientReport
+from harness.core.registry import Registry
 
-from ._wire import Bounds
+from clients._wire import Bounds
 
 
 @dataclass(frozen=True)

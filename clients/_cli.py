@@ -15,8 +15,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from harness.family import announced
-from harness.observation import Connection, ControlLine, Endpoint, Failure
+from harness.core.family import announced
+from harness.observe.observation import Connection, ControlLine, Endpoint, Failure
 
 _FIELDS = {f.name for f in fields(Connection)}
 

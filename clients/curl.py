@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import ClientAdapter, ClientContext, KnownBug, register
-from . import _cli
-from harness.family import url_host
-from harness.observation import ClientReport, Failure, Step
+from clients import ClientAdapter, ClientContext, KnownBug, register
+from clients import _cli
+from harness.core.family import url_host
+from harness.observe.observation import ClientReport, Failure, Step
 
 # curl's exit codes in the shared vocabulary of harness/stages.py (curl's man page, EXIT CODES)
 EXIT = {-1: "hung", 6: "connect", 35: "tls", 60: "tls-verify", 64: "tls-verify", 67: "login",

@@ -2,8 +2,8 @@
 TLS close_notify (a bare TCP FIN), as some clients and middleboxes do. Servers that read to
 the end of an upload then see an unclean end of stream (lftp issue 753, vsftpd
 strict_ssl_read_eof)."""
-from . import register
-from .ftplib_probe import FtplibProbe
+from clients import register
+from clients.ftplib_probe import FtplibProbe
 
 
 class FtplibAbrupt(FtplibProbe):

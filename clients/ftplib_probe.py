@@ -25,14 +25,14 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from harness import codec, family
-from harness.probe.addresses import classify
-from harness.observation import ClientReport, ControlLine, Failure, Step
-from harness.tls import mode as tls_mode
+from harness.core import codec, family
+from harness.core.family import classify
+from harness.observe.observation import ClientReport, ControlLine, Failure, Step
+from harness.core.tls import mode as tls_mode
 
-from . import ClientAdapter, ClientContext, register
-from ._cli import connection
-from ._wire import Bounds, BoundedReader, Hostile, RaggedEOF, read_data
+from clients import ClientAdapter, ClientContext, register
+from clients._cli import connection
+from clients._wire import Bounds, BoundedReader, Hostile, RaggedEOF, read_data
 
 
 

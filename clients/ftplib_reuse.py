@@ -1,8 +1,8 @@
 """ftplib-reuse: the ftplib probe, passing the control connection's TLS session to every
 data connection (what vsftpd and ProFTPD require by default; stock ftplib does not do it,
 CPython issue 63699)."""
-from . import register
-from .ftplib_probe import FtplibProbe
+from clients import register
+from clients.ftplib_probe import FtplibProbe
 
 
 class FtplibReuse(FtplibProbe):

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import ClientAdapter, ClientContext, register
-from . import _cli
-from harness.family import url_host
-from harness.observation import ClientReport, Failure
+from clients import ClientAdapter, ClientContext, register
+from clients import _cli
+from harness.core.family import url_host
+from harness.observe.observation import ClientReport, Failure
 
 _CONNECTING = re.compile(r"^---- Connecting data socket to \(([\d.]+)\) port (\d+)")
 _CONTROL = re.compile(r"^---- Connecting to \S+ \(([\d.]+)\) port (\d+)")

@@ -20,22 +20,32 @@ from rich.text import Text
 import clients
 import servers
 
-from . import compare, family, gates, inputs, path_args, reproduce, scenario, scratch, shard, signals, tls, topologies, verify
-from .backends import BackendUnavailable, get as get_backend, BACKENDS
-from .completion import words
-from .gates import GATES
-from .merge import merge
-from .meta import PROGRAM_ENV, command_line, program, version_line, versions
-from .paths import nat_file
-from .model import DATA_MODES, MASQUERADE, PASV_POLICIES, TLS_MODES, Case, NetSpec, PassiveRange, Result
-from .reports import bundle, jsonfile, terminal
-from .reports import rules as rules_report
-from .execute import execute
-from .probe import command as probe_command
-from .planning import Axes, plan
-from .runner import Interrupted
-from .selection import SelectionError, failed_ids, rerun_command, select
-from .shard import Shard
+from harness.report import compare, gates
+from harness.core import family, inputs, tls
+from harness import path_args
+from harness.reproduce import fixing as reproduce, scenario
+from harness.run import scratch, signals
+from harness.plan import shard
+from harness.build import topologies
+from harness.verify import plan as verify
+from harness.build.backends import BackendUnavailable, get as get_backend, BACKENDS
+from harness.completion import words
+from harness.report.gates import GATES
+from harness.report.merge import merge
+from harness.core.program import PROGRAM_ENV, command_line, program
+from harness.meta import version_line, versions
+from harness.core.paths import nat_file
+from harness.core.case import DATA_MODES, MASQUERADE, PASV_POLICIES, Case, NetSpec, PassiveRange
+from harness.core.tls import NAMES as TLS_MODES
+from harness.judge.verdict import Result
+from harness.report import bundle, jsonfile, terminal
+from harness.report import rules as rules_report
+from harness.run.execute import execute
+from harness.probe import command as probe_command
+from harness.plan.axes import Axes, plan
+from harness.run.worker import Interrupted
+from harness.plan.selection import SelectionError, failed_ids, rerun_command, select
+from harness.plan.shard import Shard
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_BROKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -308,7 +318,7 @@ def cmd_list(args, console: Console) -> int:
 
 
 def cmd_rules(args, console: Console) -> int:
-    from .model import ServerSpec
+    from harness.core.case import ServerSpec
     for name in args.topology:
         topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
@@ -545,7 +555,7 @@ def cmd_reproduce(args, console: Console) -> int:
 
 
 def cmd_verify(args, console: Console) -> int:
-    from . import advise
+    from harness.verify import advise
     be = get_backend(args.backend)
     be.preflight()
     check_outputs(args)

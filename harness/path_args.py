@@ -6,7 +6,7 @@ import argparse
 import re
 from dataclasses import replace
 
-from .model import ICMP_POLICIES, NetSpec, PassiveRange
+from harness.core.case import ICMP_POLICIES, NetSpec, PassiveRange
 
 
 def _bounded(flag: str, low: int, high: int):

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from . import scenario
-from .model import Case, Result
-from .selection import rerun_command
+from harness.reproduce import scenario
+from harness.core.case import Case
+from harness.judge.verdict import Result
+from harness.plan.selection import rerun_command
 
 UNITS = pytest.StashKey[dict]()
 
@@ -65,7 +66,7 @@ class ScenarioCase(pytest.Item):
         store = self.config.stash[UNITS]
         key = (self.path, _unit(self.case))
         if key not in store:
-            from .execute import execute
+            from harness.run.execute import execute
             mates = [i for i in self.session.items if isinstance(i, ScenarioCase) and i.case
                      and (i.path, _unit(i.case)) == key]
             results, _, _ = execute([i.case for i in mates], label=f"unit {self.case.topology}")

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.registry import Registry, read_lines
+from harness.core.registry import Registry
+from harness.build.follow import read_lines
 
 if TYPE_CHECKING:  # the host side (a server's own process) imports this package: keep it light
-    from harness.model import ServerSpec
-    from harness.observation import ControlLine, LogLine
+    from harness.core.case import ServerSpec
+    from harness.observe.observation import ControlLine, LogLine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ class RunningServer:
 
     def events(self) -> list[ControlLine | LogLine]:
         """What the server logged since the last call: control lines and its own log lines."""
-        from harness.observation import ControlLine, LogLine
+        from harness.observe.observation import ControlLine, LogLine
         evs, self._offset = self.adapter.read_log(self.ctx.log, self._offset)
         return [ControlLine(e["kind"], e["line"], e["t"], e["peer"], host=self.host)
                 if e["kind"] in ("sent", "recv") else LogLine(self.host, e["line"], e["t"]) for e in evs]

@@ -26,7 +26,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from . import RunningServer, ServerContext
+from servers import RunningServer, ServerContext
 
 STOP_GRACE = 2.0  # SIGTERM, then SIGKILL, like Lab.stop
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import family
-from harness.model import ServerSpec
-from harness.registry import read_lines
+from harness.core import family
+from harness.core.case import ServerSpec
+from harness.build.follow import read_lines
 
-from . import ServerAdapter, ServerContext, crypt_password, register
-from ._peers import binary, root, version
+from servers import ServerAdapter, ServerContext, crypt_password, register
+from servers._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534
 

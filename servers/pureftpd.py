@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness import family
-from harness.model import ServerSpec
+from harness.core import family
+from harness.core.case import ServerSpec
 
-from . import ServerAdapter, ServerContext, crypt_password, register
-from ._peers import binary, root, version
+from servers import ServerAdapter, ServerContext, crypt_password, register
+from servers._peers import binary, root, version
 
 NOBODY, NOGROUP = 65534, 65534
 

@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import family
+from harness.core import family
 
-from harness.tls import mode as tls_mode
+from harness.core.tls import mode as tls_mode
 
-from . import RunningServer, ServerAdapter, ServerContext, register
-from ._forkserver import ForkServers, serve
+from servers import RunningServer, ServerAdapter, ServerContext, register
+from servers._forkserver import ForkServers, serve
 
 if TYPE_CHECKING:  # the host side runs without the harness's model
-    from harness.model import ServerSpec
+    from harness.core.case import ServerSpec
 
 _MODULE = "servers.pyftpdlib_embedded"
 

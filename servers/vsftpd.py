@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import family
-from harness.model import ServerSpec
-from harness.registry import read_lines
+from harness.core import family
+from harness.core.case import ServerSpec
+from harness.build.follow import read_lines
 
-from . import ServerAdapter, ServerContext, register
-from ._peers import binary, version
+from servers import ServerAdapter, ServerContext, register
+from servers._peers import binary, version
 
 _LINE = re.compile(r'^(\w{3} \w{3} +\d+ [\d:]+ \d{4}) \[pid \d+\] (?:\[[^\]]*\] )?'
                    r'(FTP command|FTP response|[A-Z ]+): Client "([^"]+)"(?:, "(.*)")?$')

@@ -3,9 +3,9 @@ applies, and load errors that never echo a file's contents."""
 import subprocess
 from pathlib import Path
 
-from harness import admin_rules
-from harness.admin_rules import Chain
-from harness.rules import Rule
+from harness.verify import admin_rules
+from harness.verify.admin_rules import Chain
+from harness.judge.rules import Rule
 
 RULESETS = Path(__file__).parent / "rulesets"
 FORWARD = Chain("inet", "filter", "forward", "forward", "drop")
@@ -82,8 +82,9 @@ def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
     # shaped like harness.trace.TracePath/TraceRule (the trace contract)
     from types import SimpleNamespace as NS
 
-    from harness import advise
-    from harness.model import Case, ClientSpec, Result, ServerSpec, Verdict
+    from harness.verify import advise
+    from harness.core.case import Case, ClientSpec, ServerSpec
+    from harness.judge.verdict import Result, Verdict
     by = NS(family="inet", table="filter", chain="from_internet", handle=None, text="policy drop",
             verdict="drop", source=None)
     path = NS(box="fw", hook="forward", proto="tcp", src="203.0.113.100", sport=40000, dst="10.0.2.2",

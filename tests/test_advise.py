@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import advise, topologies
-from harness.model import Case, ClientSpec, Result, ServerSpec, Verdict
-from harness.rules import FirewallRules, Rule
-from harness.verify import Plan
+from harness.verify import advise
+from harness.build import topologies
+from harness.core.case import Case, ClientSpec, ServerSpec
+from harness.judge.verdict import Result, Verdict
+from harness.judge.rules import FirewallRules, Rule
+from harness.verify.plan import Plan
 
 RULESETS = Path(__file__).parent / "rulesets"
 

@@ -14,8 +14,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO))  # bench/ is not an installed package
 from bench import goals, throughput  # noqa: E402
 from bench.bench import PEERS, ROUND1  # noqa: E402
-from harness import codec  # noqa: E402
-from harness.observation import ClientReport  # noqa: E402
+from harness.core import codec  # noqa: E402
+from harness.observe.observation import ClientReport  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench" / "server-nat-100MiB.json"
 

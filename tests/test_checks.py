@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks, recording
-from harness.observation import ClientReport, Failure
+from harness.judge import checks
+from harness.observe import recording
+from harness.observe.observation import ClientReport, Failure
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 

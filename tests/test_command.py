@@ -107,7 +107,7 @@ def test_help_has_groups_and_examples():
 def test_shell_completion_offers_the_registries():
     import clients
     import servers
-    from harness import topologies
+    from harness.build import topologies
     r = harness("--print-completion", "bash", timeout=30)
     assert r.returncode == 0
     for name in (*topologies.names(), *servers.names(), *clients.names()):
@@ -119,7 +119,7 @@ def test_shell_completion_offers_the_registries():
 
 
 def test_printed_command_lines_start_the_harness_as_this_process_was(monkeypatch, tmp_path):
-    from harness import meta
+    from harness.core import program as meta
     monkeypatch.delenv(meta.PROGRAM_ENV, raising=False)
     monkeypatch.setattr("sys.argv", ["/opt/x/.venv/bin/ftps-harness", "matrix"])
     monkeypatch.setattr("shutil.which", lambda name: None)  # not on PATH: the path as typed

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import planning
-from harness.early_stop import DropWatch, Source, Stop, decisive, first_drop
-from harness.execute import execute
-from harness.helper_log import Reader
-from harness.trace import TraceRule, parse
+from harness.plan import axes as planning
+from harness.run.early_stop import DropWatch, Source, Stop, decisive, first_drop
+from harness.run.execute import execute
+from harness.observe.helper_log import Reader
+from harness.observe.trace import TraceRule, parse
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 

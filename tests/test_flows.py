@@ -3,7 +3,7 @@ the FTP helper on a server-nat-alg lab), and from the text lines of older record
 the master (control) connection's own source port kept."""
 from pathlib import Path
 
-from harness import flows
+from harness.observe import flows
 
 XML = (Path(__file__).parent / "fixtures" / "conntrack" / "expect-events.xml").read_text().splitlines()
 TEXT = ("[NEW] 300 proto=6 src=203.0.113.10 dst=203.0.113.100 sport=0 dport=34619 mask-src=255.255.255.255 "

@@ -11,9 +11,9 @@ import pytest
 import certs
 import servers
 from conftest import netns_list
-from harness import topologies
-from harness.backends.netns import NetnsBackend
-from harness.model import ServerSpec
+from harness.build import topologies
+from harness.build.backends.netns import NetnsBackend
+from harness.core.case import ServerSpec
 
 pytestmark = pytest.mark.netns
 

@@ -1,10 +1,10 @@
 """Pure logic: the model, the plan, topology data and ruleset rendering."""
 import pytest
 
-from harness import topologies
-from harness.paths import nat_file
-from harness.model import Case, ClientSpec, PassiveRange, ServerSpec
-from harness.planning import Axes, plan
+from harness.build import topologies
+from harness.core.paths import nat_file
+from harness.core.case import Case, ClientSpec, PassiveRange, ServerSpec
+from harness.plan.axes import Axes, plan
 
 
 def test_passive_range_parses_and_rejects_nonsense():
@@ -75,7 +75,7 @@ def test_certs_made_concurrently_on_a_fresh_clone_still_match(tmp_path):
 
 
 def test_core_and_dual_stack_topologies_run_both_families_by_default():
-    from harness.planning import Axes, plan
+    from harness.plan.axes import Axes, plan
     cases = plan(Axes(topologies=("server-nat", "lb-source", "dual-stack-edge", "nat64"), families=None))
     fams = {(c.topology, c.net.family) for c in cases}
     assert fams == {("server-nat", "ipv4"), ("server-nat", "ipv6"), ("lb-source", "ipv4"),

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from conftest import REPO, harness, left_by, netns_list
-from harness import topologies
-from harness.backends.netns import NetnsBackend, run_alive
-from harness.model import ServerSpec
+from harness.build import topologies
+from harness.build.backends.netns import NetnsBackend, run_alive
+from harness.core.case import ServerSpec
 
 pytestmark = pytest.mark.netns
 

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from harness import cli, recording
-from harness.middlebox import Middleboxes, ProxyFailed
-from harness.observe import MiddleboxWatch
-from harness.runner import ServerGroup, Worker
+from harness import cli
+from harness.observe import recording
+from harness.build.middleboxes import Middleboxes, ProxyFailed
+from harness.observe.watch import MiddleboxWatch
+from harness.run.worker import ServerGroup, Worker
 
 pytestmark = pytest.mark.netns
 

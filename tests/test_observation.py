@@ -5,8 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks, codec, recording, topologies
-from harness.model import ServerSpec, Topology
+from harness.judge import checks
+from harness.core import codec
+from harness.observe import recording
+from harness.build import topologies
+from harness.core.case import ServerSpec
+from harness.build.topology import Topology
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 FILES = sorted(FIX.glob("*.json"))

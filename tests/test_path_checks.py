@@ -3,8 +3,10 @@
 Recorded with harness.execute(..., record=DIR) on real namespaces; no network here."""
 from pathlib import Path
 
-from harness import checks, fixes, recording
-from harness.stages import place
+from harness.judge import checks
+from harness.reproduce import fixes
+from harness.observe import recording
+from harness.judge.stages import place
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 IDLE = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__idle-2s__rate-3mbit.json"
@@ -80,8 +82,8 @@ def test_fixes_for_hairpin_and_port_map():
 
 
 def test_derived_rules_render_the_clamp_first_in_forward():
-    from harness.rules import FirewallRules, Rule
-    from harness.rules.render import iptables, nft
+    from harness.judge.rules import FirewallRules, Rule
+    from harness.judge.rules.render import iptables, nft
     fw = FirewallRules("fw", "server-nat", [Rule("clamp", why="clamp"), Rule("filter", dports="21")])
     text = nft(fw)
     assert text.index("tcp option maxseg size set rt mtu") < text.index("ct state established,related accept")

@@ -1,12 +1,13 @@
 """The path parameters as data: scenario files, plans and the matrix flags (no network)."""
-from pathlib import Path
 
 import pytest
 
 from conftest import REPO, harness
-from harness import scenario, spec, topologies
-from harness.model import NetSpec, PassiveRange, ServerSpec
-from harness.paths import nat_file
+from harness.reproduce import scenario
+from harness.plan import spec
+from harness.build import topologies
+from harness.core.case import NetSpec, PassiveRange, ServerSpec
+from harness.core.paths import nat_file
 
 
 def test_path_scenarios_build_their_netspec():
@@ -51,12 +52,12 @@ def test_bad_path_flags_are_usage_errors(args):
     "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/hairpin/hairpin-nat",
 ])
 def test_path_case_ids_parse_back(case_id):
-    from harness.selection import parse_id
+    from harness.plan.selection import parse_id
     assert parse_id(case_id).id == case_id
 
 
 @pytest.mark.parametrize("part", ["mtu-20", "idle-xs", "rate-fast", "map-9-1", "icmp-pass"])
 def test_bad_path_id_parts_are_named(part):
-    from harness.selection import SelectionError, parse_id
+    from harness.plan.selection import SelectionError, parse_id
     with pytest.raises(SelectionError, match="unknown part|must|reversed"):
         parse_id(f"server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/{part}")

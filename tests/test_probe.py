@@ -3,19 +3,19 @@ against the misconfigured embedded server in the direct lab) and on recorded lin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 from rich.console import Console
 
-from harness import codec
-from harness.observation import ClientReport, Connection, ControlLine
-from harness.probe import case
-from harness.probe.addresses import classify
-from harness.probe.findings import CHECKS, banner_version
-from harness.probe.model import SEVERITIES, ProbeReport, json_schema
-from harness.reports import probe as render
+from harness.core import codec
+from harness.observe.observation import ClientReport, Connection, ControlLine
+from harness.judge import findings as case
+from harness.core.family import classify
+from harness.judge.findings import CHECKS, banner_version
+from harness.judge.findings import SEVERITIES
+from harness.probe.model import ProbeReport, json_schema
+from harness.probe import render
 
 from conftest import REPO, harness
 
@@ -82,7 +82,7 @@ def test_matrix_case_findings_from_a_client_report():
                           connections=(Connection("data", reply="227 Entering Passive Mode (10,0,2,2,195,83).",
                                                   advertised_ip="10.0.2.2", control_peer="203.0.113.10",
                                                   tls_version="TLSv1.3"),))
-    assert [f.check for f in case.findings(report)] == ["banner-version", "private-address"]
+    assert [f.check for f in case.case_findings(report)] == ["banner-version", "private-address"]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -107,8 +107,8 @@ def test_refused_host_is_a_classified_result(tmp_path):
 
 
 def test_a_refused_third_party_227_is_a_data_setup_failure_in_the_matrix_too():
-    from harness.observation import Failure
-    from harness.stages import place
+    from harness.observe.observation import Failure
+    from harness.judge.stages import place
     line = "227 Entering Passive Mode (192,0,2,99,195,80)"
     report = ClientReport(ok=False, failure=Failure("foreign-pasv", "the 227 reply points to 192.0.2.99, "
                                                     "a third party", line, step="data-setup"),

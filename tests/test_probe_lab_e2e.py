@@ -16,9 +16,10 @@ import pytest
 
 import certs
 import servers
-from harness import scratch, topologies
-from harness.backends.netns import NetnsBackend
-from harness.model import ServerSpec
+from harness.run import scratch
+from harness.build import topologies
+from harness.build.backends.netns import NetnsBackend
+from harness.core.case import ServerSpec
 
 from conftest import REPO
 

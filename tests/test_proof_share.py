@@ -1,7 +1,7 @@
 """Cases whose derived rules are identical share one proof replay (harness/proof.share)."""
-from harness import proof
-from harness.results import parse_id
-from harness.rules import FirewallRules, Proof, Rule
+from harness.judge import proof
+from harness.report.results import parse_id
+from harness.judge.rules import FirewallRules, Proof, Rule
 
 
 def _fw(dports="21", verified=True):

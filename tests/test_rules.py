@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks, recording
-from harness.flows import parse_expectation, parse_flow
-from harness.rules import FirewallRules, Rule
-from harness.rules.derive import derive
-from harness.rules.render import iptables, markdown_table, nft, table
+from harness.judge import checks
+from harness.observe import recording
+from harness.observe.flows import parse_expectation, parse_flow
+from harness.judge.rules import FirewallRules, Rule
+from harness.judge.rules.derive import derive
+from harness.judge.rules.render import iptables, markdown_table, nft, table
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 

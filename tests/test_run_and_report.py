@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from conftest import REPO, harness
-from harness.reports import bundle
+from harness.report import bundle
 
 SCENARIO = """topology: {name: server-nat, forward_range: none}
 server: {impl: vsftpd, tls: explicit, masquerade: on, passive_range: 50000-50100}
@@ -74,7 +74,7 @@ def test_matrix_terminal_output_keeps_its_order(tmp_path):
 @pytest.mark.netns
 def test_an_interrupted_reproduce_keeps_its_finished_cases_in_the_report_set(tmp_path, monkeypatch):
     from harness import cli
-    from harness.runner import Interrupted
+    from harness.run.worker import Interrupted
     real = cli.execute
 
     def interrupted_after(cases, **kw):  # the real run, then Ctrl-C as it ends

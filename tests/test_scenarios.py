@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, harness
-from harness import scenario
+from harness.reproduce import scenario
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 
@@ -135,7 +135,7 @@ def test_a_huge_file_is_refused(tmp_path):
 
 
 def test_the_committed_json_schemas_are_current():
-    from harness import spec
+    from harness.plan import spec
     for name, text in spec.json_schemas().items():
         committed = REPO / "schemas" / name
         assert committed.exists() and committed.read_text() == text, \
@@ -143,7 +143,7 @@ def test_the_committed_json_schemas_are_current():
 
 
 def test_every_shipped_scenario_and_plan_fits_the_one_schema():
-    from harness import spec
+    from harness.plan import spec
     for path in SCENARIOS:
         spec.load(path, "scenario")
     for path in sorted((REPO / "plans").glob("*.yaml")):
@@ -151,7 +151,7 @@ def test_every_shipped_scenario_and_plan_fits_the_one_schema():
 
 
 def test_tls_axes_in_a_scenario_give_ids_and_matchable_values():
-    from harness import scenario as sc
+    from harness.reproduce import scenario as sc
     s = sc.load(Path(__file__).parents[1] / "scenarios" / "10-second-transfer-loses-resumption-tls13.yaml")
     ids = {c.id for c in s.cases}
     assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2" in ids

@@ -8,12 +8,13 @@ import shlex
 
 import pytest
 
-from harness import compare, gates, merge, results, shard
-from harness.meta import program
-from harness.model import NetSpec, PassiveRange
-from harness.planning import Axes, plan
-from harness.runner import units
-from harness.selection import SelectionError, matches, parse_id, rerun_command, select
+from harness.report import compare, gates, merge, results
+from harness.plan import shard
+from harness.core.program import program
+from harness.core.case import NetSpec, PassiveRange
+from harness.plan.axes import Axes, plan
+from harness.plan.units import units
+from harness.plan.selection import SelectionError, matches, parse_id, rerun_command, select
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
 CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
@@ -114,7 +115,7 @@ def test_compare_reports_changes_and_a_regression(tmp_path):
 def test_results_json_reads_back_into_the_same_results():
     rf = results.load(FIXTURE)
     assert [r.case.id for r in rf.results] == [c["id"] for c in doc()["cases"]]
-    from harness.reports.jsonfile import case_json
+    from harness.report.jsonfile import case_json
     for r, c in zip(rf.results, doc()["cases"]):
         assert dict(case_json(r), order=c["order"]) == c
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks, recording
-from harness.stages import place
+from harness.judge import checks
+from harness.observe import recording
+from harness.judge.stages import place
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 
@@ -70,7 +71,7 @@ def test_server_settings_in_a_diagnosis_come_from_the_server_adapters():
 def test_a_control_connection_that_never_connected_is_placed_at_connect():
     """curl's 2nd control connection (session 1) timed out through a fixed-port SNAT: the
     session stopped at connect, not at the 1st session's data connection."""
-    from harness import recording as rec
+    from harness.observe import recording as rec
     obs = rec.load(Path(__file__).parent / "fixtures" / "trace" / "fixed-port-snat.observation.json")
     assert [(c.session, c.result) for c in obs.client.control] == [(0, "ok"), (1, "timeout")]
     placed = place(obs.client, obs.case.server.tls)

@@ -6,10 +6,10 @@ from pathlib import Path
 import clients
 import servers
 
-from harness import results
-from harness.model import Result
-from harness.reports import glance, markdown
-from harness.planning import Axes, plan
+from harness.report import results
+from harness.judge.verdict import Result
+from harness.report import glance, markdown
+from harness.plan.axes import Axes, plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
 CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")

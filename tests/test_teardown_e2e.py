@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, harness, netns_list
-from harness.backends.netns import STATE_DIR
+from harness.build.backends.netns import STATE_DIR
 
 pytestmark = pytest.mark.netns
 
@@ -97,9 +97,9 @@ def test_an_interrupted_run_writes_the_results_it_has(tmp_path):
 def test_a_teardown_cut_short_is_finished_by_the_next(monkeypatch):
     import os
 
-    from harness import topologies
-    from harness.backends import netns
-    from harness.model import ServerSpec
+    from harness.build import topologies
+    from harness.build.backends import netns
+    from harness.core.case import ServerSpec
     lab = netns.NetnsBackend().build(topologies.build("direct", ServerSpec()), f"fth-cut{os.getpid()}-0")
     real = netns.remove_namespaces
 

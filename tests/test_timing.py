@@ -1,5 +1,5 @@
 """Per-phase timing: pure arithmetic over recorded phase maps (no timing assertions)."""
-from harness import timing
+from harness.core import timing
 
 
 def test_totals_and_summary_name_each_phase_and_its_share():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import codec
-from harness.evidence import MiddleboxView
-from harness.trace import attempts, conntrack_stats, parse, rule_lines, source_map, stats_delta, trace_table
+from harness.core import codec
+from harness.observe.middlebox_view import MiddleboxView
+from harness.observe.trace import attempts, parse, rule_lines, source_map, stats_delta
+from harness.build.backends.readings import conntrack_stats
+from harness.build.tracing import trace_table
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 
@@ -105,7 +107,7 @@ def test_the_trace_table_marks_connection_attempts_on_every_hook():
 
 
 def test_named_counters_from_nft_json_and_nothing_from_garbage():
-    from harness.trace import named_counters
+    from harness.build.backends.readings import named_counters
     listing = '{"nftables": [{"metainfo": {}}, {"counter": {"name": "invalid", "packets": 3, "bytes": 180}}]}'
     assert named_counters(listing) == {"invalid": 3}
     assert named_counters("") == named_counters("not json") == named_counters("[1]") == {}

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks, recording, verify
-from harness.checks.trace import ordinal
+from harness.judge import checks
+from harness.observe import recording
+from harness.verify import plan as verify
+from harness.judge.checks.trace import ordinal
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +76,8 @@ def test_ordinals():
 def test_verify_names_a_nat_clash_although_nothing_dropped_it():
     """No traced path ends in a drop, yet the trace and the conntrack statistics name the NAT
     rule: verify says so, not "not traced"."""
-    from harness import advise
-    from harness.model import Result
+    from harness.verify import advise
+    from harness.judge.verdict import Result
     obs = recording.load(FIX / "fixed-port-snat.observation.json")
     said, chains, traced = advise.stopped_at(Result(obs.case, checks.judge(obs), 1.0), {"nftables": []},
                                              "server-nat")

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, harness, netns_list
-from harness import runner, verify
-from harness.backends.netns import NetnsBackend
-from harness.execute import execute
-from harness.model import Case, ClientSpec, ServerSpec
-from harness.trace import TRACE_TABLE
+from harness.run import worker as runner
+from harness.verify import plan as verify
+from harness.build.backends.netns import NetnsBackend
+from harness.run.execute import execute
+from harness.core.case import Case, ClientSpec, ServerSpec
+from harness.build.tracing import TRACE_TABLE
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 pytestmark = pytest.mark.netns

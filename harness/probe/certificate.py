@@ -9,9 +9,10 @@ import ipaddress
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from . import session as S
-from .findings import finding
-from .model import Certificate, Finding
+from harness.probe import session as S
+from harness.judge.findings import finding
+from harness.probe.model import Certificate
+from harness.judge.findings import Finding
 
 _KEYS = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"),
          (ed25519.Ed25519PublicKey, "Ed25519"), (ed448.Ed448PublicKey, "Ed448"))

@@ -11,11 +11,11 @@ from rich.console import Console
 
 from clients._wire import Bounds
 
-from .. import inputs
-from ..reports import probe as render
-from . import session as S
-from .model import SEVERITIES
-from .run import Options, probe
+from harness.core import inputs
+from harness.probe import render
+from harness.probe import session as S
+from harness.judge.findings import SEVERITIES
+from harness.probe.run import Options, probe
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

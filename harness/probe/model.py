@@ -9,21 +9,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.judge.findings import SEVERITIES, Finding  # noqa: F401 - SEVERITIES: the probe's --fail-on
+
 SCHEMA = "probe"
 VERSION = 1
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 SENDER_NOTE = ("Lines as this machine received them. What the server really sent is unknown "
                "here: a firewall or proxy in between may have rewritten them.")
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str  # a name from harness/probe/findings.py
-    severity: str  # one of SEVERITIES
-    title: str
-    evidence: str  # the reply line or handshake result that shows it
-    fix: str
-    modes: tuple[str, ...] = ()  # the modes it applies to (empty: the whole server)
 
 
 @dataclass(frozen=True)

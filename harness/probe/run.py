@@ -6,15 +6,16 @@ import datetime as dt
 import time
 from dataclasses import dataclass, replace
 
-from harness import family
-from harness.observation import ClientReport
-from harness.stages import STEP_STAGE, place
+from harness.core import family
+from harness.observe.observation import ClientReport
+from harness.judge.stages import STEP_STAGE, place
 
-from . import session as S
-from .addresses import classify, private
-from .certificate import certificate
-from .findings import at_or_above, banner_version, finding
-from .model import DataConnection, Features, Finding, Line, ModeResult, ProbeReport, TlsPosture
+from harness.probe import session as S
+from harness.core.family import classify, private
+from harness.probe.certificate import certificate
+from harness.judge.findings import at_or_above, banner_version, finding
+from harness.probe.model import DataConnection, Features, Line, ModeResult, ProbeReport, TlsPosture
+from harness.judge.findings import Finding
 
 # What each stage means to an operator (the error itself follows).
 STAGE_WORDS = {

@@ -10,7 +10,7 @@ from typing import Any
 
 from clients import ftplib_probe as fp
 from clients._wire import Bounds, Hostile
-from harness import family
+from harness.core import family
 
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 OLD_TLS = ("1.0", "1.1")

@@ -1,0 +1,141 @@
+"""Running middleboxes: their current nft ruleset, their proxy process (HAProxy), and the
+per-case reset that gives a load balancer fresh state (so its order is the same every run).
+
+Like observe.py, this only runs commands in hosts through the Lab.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from string import Template
+
+from harness.verify import admin_rules
+from harness.build.topology import Middlebox, Topology
+from harness.build.follow import Follow
+from harness.core.paths import NAT_DIR, nat_file
+from harness.observe.trace import source_map
+from harness.build.tracing import trace_table
+
+
+class ProxyFailed(RuntimeError):
+    pass
+
+
+class Middleboxes:
+    def __init__(self, lab, topology: Topology, workdir: Path) -> None:
+        self.lab, self.topology, self.workdir = lab, topology, workdir
+        self.boxes = {b.name: b for b in topology.middleboxes}
+        rendered = {n: b.ruleset.render_lines(nat_file) for n, b in self.boxes.items() if b.ruleset}
+        self.original = {n: "\n".join(l for l, _ in lines) for n, lines in rendered.items()}
+        self.origins = {n: [o for _, o in lines] for n, lines in rendered.items()}
+        self.current = dict(self.original)
+        self._sources: dict[str, tuple[dict, dict]] = {}
+        self.proxies: dict[str, Follow] = {}
+        for box in self.boxes.values():
+            if box.proxy:
+                self._start_proxy(box)
+            if box.translator:
+                self._start_translator(box)
+
+    # -- rulesets ---------------------------------------------------------------
+    def load(self, box: str, text: str) -> None:
+        """Swap `box`'s ruleset atomically and forget its connections and expectations."""
+        trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
+        if admin_rules.syntax(text) == admin_rules.IPTABLES:
+            script = "nft flush ruleset && iptables-nft-restore && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
+            r = self.lab.run(box, ["sh", "-c", script], input=text, timeout=10)
+            error = None if r.returncode == 0 else r.stderr.strip() or "iptables-nft-restore failed"
+            if error is None and trace:
+                error = self.lab.load_nft(box, trace)
+        else:
+            error = self.lab.load_nft(box, "flush ruleset\n" + text + "\n" + trace)
+        if error:
+            raise RuntimeError(f"nft refused the ruleset on {box}: {error[:300]}")
+        self.current[box] = text
+        self._sources.pop(box, None)  # a reload numbers the rules anew
+
+    def restore(self) -> None:
+        for box, text in self.original.items():
+            if self.current.get(box) != text:
+                self.load(box, text)
+
+    def before_case(self) -> None:
+        """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.
+        (Every middlebox's conntrack tables are flushed before each case by MiddleboxWatch.)"""
+        for name, box in self.boxes.items():
+            if not box.fresh_per_case:
+                continue
+            if name in self.current:
+                self.load(name, self.current[name])
+            if box.proxy:
+                self._stop_proxy(name)
+                self._start_proxy(box)
+
+    def sources(self, box: str) -> tuple[dict, dict]:
+        """Where each loaded rule of `box` came from: harness.trace.source_map of its current
+        ruleset ({} for a ruleset the harness derived itself, e.g. in a proof replay)."""
+        text = self.current.get(box)
+        if text is None or text != self.original.get(box):
+            return {}, {}
+        if box not in self._sources:
+            r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)
+            listing = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
+            self._sources[box] = source_map(text, self.origins[box], listing)
+        return self._sources[box]
+
+    # -- proxies ----------------------------------------------------------------
+    def _start_proxy(self, box: Middlebox) -> None:
+        env = [f"{k}={v}" for k, v in box.proxy.env]
+        argv = ["env", *env, "haproxy", "-db", "-f", str(NAT_DIR / box.proxy.file)]
+        log = self.workdir / f"{box.name}.proxy.log"
+        follow = Follow(self.lab, box.name, log, argv, stderr=subprocess.STDOUT, append=True)
+        self.proxies[box.name] = follow
+        vip = dict(box.proxy.env).get("VIP", "").removeprefix("ipv6@")
+        vip = f"[{vip}]" if ":" in vip else vip
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :21"], timeout=5)
+            if r.stdout.strip():
+                return
+            if follow.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise ProxyFailed(f"HAProxy did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+
+    def _start_translator(self, box: Middlebox) -> None:
+        """tayga: its tun device, the routes into it, then the daemon in the foreground."""
+        t = box.translator
+        if shutil.which("tayga") is None:
+            raise ProxyFailed("tayga is not installed: Debian package tayga (`make setup` installs it)")
+        data = self.workdir / f"{box.name}.tayga"
+        data.mkdir(exist_ok=True)
+        conf = data / "tayga.conf"
+        conf.write_text(Template(nat_file(t.file)).substitute(dict(t.env), DATA_DIR=data))
+        steps = [["tayga", "-c", str(conf), "--mktun"], ["ip", "link", "set", t.tun, "up"],
+                 *(["ip", "route", "add", dst, "dev", t.tun] for dst in t.routes)]
+        for argv in steps:
+            r = self.lab.run(box.name, argv, timeout=10)
+            if r.returncode != 0:
+                raise ProxyFailed(f"NAT64 on {box.name}: {' '.join(argv)}: {(r.stderr or r.stdout).strip()}")
+        follow = Follow(self.lab, box.name, self.workdir / f"{box.name}.tayga.log",
+                         ["tayga", "-c", str(conf), "-n"], stderr=subprocess.STDOUT, append=True)
+        self.proxies[box.name] = follow
+        time.sleep(0.05)
+        if follow.proc.poll() is not None:
+            raise ProxyFailed(f"tayga did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+
+    def _stop_proxy(self, name: str) -> None:
+        follow = self.proxies.pop(name, None)
+        if follow:
+            follow.close()
+
+    def logs(self) -> dict[str, list[str]]:
+        """New proxy log lines per middlebox since the last call."""
+        return {name: f.take() for name, f in self.proxies.items()}
+
+    def close(self) -> None:
+        for name in list(self.proxies):
+            self._stop_proxy(name)

@@ -1,0 +1,104 @@
+"""Observed flows -> the rules each firewall needs (pure).
+
+Every connection a firewall saw becomes an allow rule (and a NAT rule when conntrack shows
+the connection was translated). Ports are generalised to the configured intent, never
+further: a passive data port becomes the server's passive range; an active-mode data port
+becomes the client's ephemeral range, flagged as wide open. A data connection the FTP helper
+expected becomes a dependency on the helper instead of an open port.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from harness.observe.middlebox_view import MiddleboxView
+from harness.observe.flows import Expectation, Flow
+from harness.build.topology import Topology
+from harness.observe.observation import Observation
+from harness.judge.rules import FirewallRules, Rule
+
+CLAMP_FILE = "path-mss-clamp.nft"
+CONTROL_PORTS = {21: "FTP control", 990: "FTPS control (implicit TLS)"}
+CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where active-mode clients listen
+
+
+def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:
+    """(interface, network) of `box` that faces `ip`."""
+    addr = ipaddress.ip_address(ip)
+    for ifname, cidr in topology.interfaces(box):
+        net = ipaddress.ip_interface(cidr).network
+        if addr in net:
+            return ifname, str(net)
+    return None, None
+
+
+def _purpose(obs: Observation, flow: Flow) -> tuple[str, str, bool]:
+    """(ports, why, wide_open) for the flow's destination port, generalised to intent."""
+    port, server = flow.real_dport, obs.case.server
+    if port in CONTROL_PORTS:
+        return str(port), CONTROL_PORTS[port], False
+    server_side = obs.topology.owner_of(flow.real_dst) in obs.topology.servers or \
+        flow.real_dst == obs.topology.server_public
+    if server_side and port in server.passive:
+        return str(server.passive), f"passive data range {server.passive}", False
+    if obs.topology.owner_of(flow.src) in obs.topology.servers:
+        return (CLIENT_EPHEMERAL, f"active-mode data from the server to the client's ephemeral "
+                f"ports {CLIENT_EPHEMERAL} (wide open)", True)
+    return str(port), f"observed connection to port {port}", False
+
+
+def _for_box(obs: Observation, box: str) -> FirewallRules:
+    view = obs.middleboxes.get(box, MiddleboxView())
+    seen = view.parsed_flows(box)
+    expected: list[Expectation] = view.parsed_expectations(box)
+    rules: list[Rule] = []
+
+    def add(rule: Rule) -> None:
+        if rule not in rules:
+            rules.append(rule)
+
+    own = {str(ipaddress.ip_interface(c).ip) for _, c in obs.topology.interfaces(box)}
+    for f in seen:
+        iif, _ = _iface(obs.topology, box, f.src)
+        oif, _ = _iface(obs.topology, box, f.real_dst)
+        if f.src in own:
+            continue  # opened by the box itself (a proxy to its servers): output is not filtered
+        if f.real_dst in own:  # ends at the box itself (a proxy's VIP): an input rule
+            ports, why, wide = _purpose(obs, f)
+            add(Rule("input", f.proto, iif=iif, saddr=f.src, daddr=f.real_dst, dports=ports,
+                     why=f"to the proxy on this box: {why}", wide_open=wide))
+            continue
+        if any(e.matches(f) for e in expected):
+            control = next((c for c in seen if c.real_dport == 21), None)
+            add(Rule("helper", iif=_iface(obs.topology, box, control.src)[0] if control else None,
+                     dports="21", why="FTP helper: reads PORT/EPRT/227/229 on the control "
+                     "connection, rewrites them for NAT and opens the data connection's pinhole"))
+            continue
+        ports, why, wide = _purpose(obs, f)
+        if f.dnat:
+            balanced = len(obs.topology.servers) > 1
+            add(Rule("dnat", f.proto, iif=iif, daddr=f.dst, dports=ports, to=f.real_dst,
+                     why=(f"balanced to the server seen in this case ({obs.topology.owner_of(f.real_dst)}): "
+                          if balanced else "port forward: ") + why, wide_open=wide))
+        if f.snat:
+            _, inside = _iface(obs.topology, box, f.src)
+            add(Rule("snat", f.proto, oif=oif, saddr=inside or f.src, to="masquerade",
+                     why=f"hide {inside or f.src} behind this firewall's address"))
+        add(Rule("filter", f.proto, iif=iif, oif=oif, saddr=f.src, daddr=f.real_dst, dports=ports,
+                 why=why, wide_open=wide))
+    if _clamps(obs, box):
+        add(Rule("clamp", "tcp", dports=None, why="clamp the TCP MSS of forwarded SYNs to the route MTU "
+                 "(the path's MTU is below 1500)"))
+    return FirewallRules(box, obs.case.lab, sorted(rules, key=lambda r: r.key),
+                         client_ephemeral=CLIENT_EPHEMERAL,
+                         guards_input=any(r.kind == "input" for r in rules), family=obs.topology.family)
+
+
+def _clamps(obs: Observation, box: str) -> bool:
+    """The box clamped the MSS while the case ran (the replay proves whether it must)."""
+    rs = next((b.ruleset for b in obs.topology.middleboxes if b.name == box), None)
+    return rs is not None and CLAMP_FILE in rs.files
+
+
+def derive(obs: Observation) -> dict[str, FirewallRules]:
+    """The rules every firewall on the path needs, for a case that passed."""
+    return {box.name: _for_box(obs, box.name) for box in obs.topology.middleboxes}

@@ -1,9 +1,0 @@
-"""Where the project's data folders are (the harness runs from its checkout)."""
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-NAT_DIR = REPO / "nat"
-
-
-def nat_file(name: str) -> str:
-    return (NAT_DIR / name).read_text()

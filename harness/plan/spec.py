@@ -1,0 +1,372 @@
+"""The one schema of scenario and plan files (pydantic), shared by `reproduce` and `verify`.
+
+Every enum anywhere in a file is checked against the registries (topologies, servers,
+clients, checks, verify's layouts). An error names the file, the line, the key path and the
+valid choices. `python -m harness.spec` writes the JSON Schemas to schemas/ for editors.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, \
+    model_validator
+from pydantic_core import PydanticCustomError
+
+import clients
+import servers
+
+from harness.build import topologies
+from harness.core.inputs import InputError, read_text
+from harness.core.paths import REPO
+from harness.core.case import DATA_MODES, ICMP_POLICIES, PASV_POLICIES
+from harness.core.ports import PassiveRange
+from harness.core.outcome import OUTCOMES, STAGES
+from harness.core.tls import NAMES as TLS_MODES
+from harness.core.tls import VERIFY, VERSIONS as TLS_VERSIONS
+
+SCHEMA_DIR = REPO / "schemas"
+ON_OFF = ("on", "off")
+REUSE = ("default", "off")
+
+
+class SpecError(InputError):
+    """A scenario or plan file that does not fit the schema; str() is the whole message."""
+
+
+# --- value types ---------------------------------------------------------------
+
+def _enum(values) -> Any:
+    return Literal[tuple(values)]  # type: ignore[valid-type]
+
+
+def _on_off(v: Any) -> Any:
+    return ("on" if v else "off") if isinstance(v, bool) else v  # YAML 1.1 reads on/off as booleans
+
+
+def _one_or_many(v: Any) -> Any:
+    return [_on_off(x) for x in v] if isinstance(v, list) else [_on_off(v)]
+
+
+def choice(values) -> Any:
+    return Annotated[_enum(values), BeforeValidator(_on_off)]
+
+
+def _text(v: Any) -> Any:
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # 1.3, 2
+
+
+def number_choice(values) -> Any:
+    """One of `values` written as a number or as text (a TLS version, a count)."""
+    return Annotated[_enum(values), BeforeValidator(_text)]
+
+
+def number_choices(values) -> Any:
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
+                                                 "minItems": 1}]}
+    return Annotated[list[_enum(values)], BeforeValidator(lambda v: [_text(x) for x in v]
+                                                          if isinstance(v, list) else [_text(v)]),
+                     Field(min_length=1), WithJsonSchema(schema)]
+
+
+def choices(values) -> Any:
+    """One value or a list of them (at least one)."""
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
+                                                 "minItems": 1}]}
+    return Annotated[list[_enum(values)], BeforeValidator(_one_or_many), Field(min_length=1),
+                     WithJsonSchema(schema)]
+
+
+def _range(v: Any, allow_none: bool) -> Any:
+    if v is None or isinstance(v, PassiveRange):
+        return v
+    if allow_none and v in ("none", False):
+        return "none"
+    like = "a port range like 50000-50009" + (" or none" if allow_none else "")
+    try:
+        return PassiveRange.parse(str(v))
+    except ValueError as e:
+        raise PydanticCustomError("port_range", "expected {like}, got {got} ({why})",
+                                  {"like": like, "got": repr(v), "why": str(e)}) from None
+
+
+PortRange = Annotated[Any, BeforeValidator(lambda v: _range(v, False)),
+                      WithJsonSchema({"type": "string", "pattern": r"^\d+-\d+$"})]
+ForwardRange = Annotated[Any, BeforeValidator(lambda v: _range(v, True)),
+                         WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\d+-\d+$"},
+                                                   {"const": "none"}]})]
+
+
+def _busy(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 64:
+        raise PydanticCustomError("whole", "expected a whole number from 0 to 64, got {got}", {"got": repr(v)})
+    return v
+
+
+Busy = Annotated[int, BeforeValidator(_busy), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 64})]
+
+
+def _transfers(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
+        raise PydanticCustomError("whole", "expected a whole number from 1 to 10, got {got}", {"got": repr(v)})
+    return v
+
+
+Transfers = Annotated[int, BeforeValidator(_transfers),
+                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})]
+
+
+class Strict(BaseModel):
+    """A mapping with known keys only; an unknown key is named with the valid ones."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            got = "nothing" if data is None else type(data).__name__
+            raise PydanticCustomError("mapping", "expected a mapping, got {got}", {"got": got})
+        valid = list(cls.model_fields)
+        for k in data:
+            if k not in valid:
+                raise PydanticCustomError("unknown_key", "unknown key; valid keys: {valid}",
+                                          {"key": str(k), "valid": ", ".join(valid)})
+        return data
+
+
+def _impl_only(v: Any) -> Any:
+    return {"impl": v} if isinstance(v, str) else v
+
+
+def _name_only(v: Any) -> Any:
+    return {"name": v} if isinstance(v, str) else v
+
+
+# --- the models (built from the registries when first needed) --------------------
+
+@lru_cache(maxsize=1)
+def models() -> dict[str, type[BaseModel]]:
+    from harness.judge import checks
+    from harness.verify import plan as verify  # checks: the registry of check names; verify: its layouts
+
+    check_names = [name for name, _ in checks.CHECKS] + ["not-expressible"]
+    Client = choice(clients.names())
+
+    class Server(Strict):
+        impl: choice(servers.names()) = "pyftpdlib"
+        tls: Optional[choices(TLS_MODES)] = None  # default: explicit
+        masquerade: Optional[choices(ON_OFF)] = None  # default: off (scenario), on (plan)
+        passive_range: PortRange = None  # default: 50000-50009
+        session_reuse: Optional[choices(REUSE)] = None
+
+    class ScenarioServer(Server):
+        permit_foreign_addresses: Optional[choices(ON_OFF)] = None
+
+    class Topology(Strict):
+        name: choice(topologies.names())
+        helper: Optional[choice(ON_OFF)] = None
+        forward_range: ForwardRange = None
+        # path impairments (docs/path.md)
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        icmp: Optional[choice(ICMP_POLICIES)] = None  # default: pass
+        idle_timeout: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
+        mss_clamp: Optional[choice(ON_OFF)] = None
+        port_map: PortRange = None  # the public range the passive ports are published as
+        hairpin: Optional[choice(ON_OFF)] = None  # the client on the server's LAN (server-nat)
+        hairpin_nat: Optional[choice(ON_OFF)] = None
+
+    class ScenarioClient(Strict):
+        impl: Client
+        pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: trust
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+        label: Optional[str] = None
+
+    class Match(Strict):
+        """Which cases an expectation is about; every value must be one the scenario runs."""
+        mode: Optional[choice(DATA_MODES)] = None
+        tls: Optional[choice(TLS_MODES)] = None
+        client: Optional[Client] = None
+        server: Optional[choice(servers.names())] = None
+        masquerade: Optional[choice(ON_OFF)] = None
+        pasv_address: Optional[choice((*PASV_POLICIES, "n/a"))] = None
+        topology: Optional[choice(topologies.names())] = None
+        tls_version: Optional[number_choice(TLS_VERSIONS)] = None
+        transfers: Optional[number_choice(tuple(str(n) for n in range(1, 11)))] = None
+        verify_cert: Optional[choice(VERIFY)] = None
+
+    class Outcome(Strict):
+        outcome: Optional[choice(OUTCOMES)] = None
+        stage: Optional[choice(STAGES)] = None
+        check: Optional[choice(check_names)] = None
+
+    class ExpectCase(Outcome):
+        match: Match = Match()
+
+    class Expect(Outcome):
+        cases: list[ExpectCase] = []
+
+    class Scenario(Strict):
+        name: Optional[str] = None
+        waits_for: Optional[str] = None
+        topology: Annotated[Topology, BeforeValidator(_name_only)]
+        server: ScenarioServer = ScenarioServer()
+        clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
+        modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
+        busy_sessions: Busy = 0
+        tls_version: Optional[number_choices(TLS_VERSIONS)] = None  # default: 1.3
+        transfers: Transfers = 1
+        verify_cert: Optional[choices(VERIFY)] = None  # default: on
+        expect: Optional[Expect] = None
+
+        @model_validator(mode="before")
+        @classmethod
+        def _waiting(cls, data: Any) -> Any:
+            # A scenario that waits for a feature only has to say what it waits for.
+            if isinstance(data, dict) and data.get("waits_for"):
+                data = {"topology": "direct", "clients": [clients.names()[0]], **data}
+            return data
+
+    class PlanClient(Strict):
+        impl: Client
+        modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
+        pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: control
+        label: Optional[str] = None
+        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+
+    class PlanPath(Strict):
+        """The path around the admin's firewall (ICMP, timeouts and clamping are in their ruleset)."""
+        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
+        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
+
+    class Plan(Strict):
+        ruleset: str  # the admin's ruleset file, relative to the plan
+        topology: choice(verify.LAYOUTS) = "server-nat"
+        path: PlanPath = PlanPath()
+        server: Server = Server()
+        clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
+
+    return {"scenario": Scenario, "plan": Plan}
+
+
+# --- reading a file ---------------------------------------------------------------
+
+class Source:
+    """A YAML file's data with the line of every key path, for messages."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.text = read_text(path, what)
+        try:
+            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(self.text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise SpecError(f"{path}{at}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        self.lines: dict[tuple, int] = {}
+        if node is not None:
+            self._index(node, ())
+
+    def _index(self, node, at: tuple) -> None:
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                self._index(v, at + (k.value,))
+                self.lines[at + (k.value,)] = k.start_mark.line + 1  # the key's line, not its value's
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self._index(v, at + (i,))
+
+    @property
+    def story(self) -> str:
+        return "\n".join(l[1:].strip() for l in self.text.splitlines()[:3] if l.startswith("#"))
+
+    def _raw(self, at: tuple) -> Any:
+        d = self.data
+        for k in at:
+            try:
+                d = d[k]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return d
+
+    def where(self, loc: tuple) -> tuple[str, int | None]:
+        """('server.tls[0]', line) for a key path; list indexes pydantic added to a single
+        value are left out."""
+        text = ""
+        for i, k in enumerate(loc):
+            if isinstance(k, int):
+                if isinstance(self._raw(tuple(loc[:i])), list):
+                    text += f"[{k}]"
+            else:
+                text += f".{k}" if text else str(k)
+        line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1)
+                     if tuple(loc[:n]) in self.lines), None)
+        return text or "(top level)", line
+
+    def error(self, loc: tuple, message: str) -> SpecError:
+        return SpecError(self._line(loc, message))
+
+    def _line(self, loc: tuple, message: str) -> str:
+        where, line = self.where(loc)
+        return f"{self.path}" + (f", line {line}" if line else "") + f": {where}: {message}"
+
+    def validate(self, kind: str) -> BaseModel:
+        try:
+            return models()[kind].model_validate(self.data)
+        except ValidationError as e:
+            raise SpecError("\n".join(self._line(*_explain(err)) for err in e.errors())) from None
+
+
+def _explain(err: dict) -> tuple[tuple, str]:
+    """(key path, message) of one pydantic error, in the harness's words."""
+    loc, kind, ctx, got = tuple(err["loc"]), err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "unknown_key":
+        return loc + (ctx["key"],), err["msg"]
+    if kind == "literal_error":
+        valid = ", ".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))
+        return loc, f"expected one of {valid}, got {got!r}"
+    if kind == "missing":
+        return loc, "missing (required)"
+    if kind == "too_short":
+        return loc, f"expected at least one value, got {got!r}"
+    if kind in ("list_type", "string_type"):
+        return loc, f"expected {'a list' if kind == 'list_type' else 'text'}, got {got!r}"
+    return loc, err["msg"]
+
+
+def load(path: Path, kind: str) -> tuple[BaseModel, Source]:
+    """Read and validate a scenario ('scenario') or plan ('plan') file."""
+    src = Source(path, f"{kind} file")
+    return src.validate(kind), src
+
+
+# --- JSON Schema for editors ------------------------------------------------------
+
+def json_schemas() -> dict[str, str]:
+    out = {}
+    for kind, model in models().items():
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = f"ftps-harness {kind} file"
+        out[f"{kind}.schema.json"] = json.dumps(schema, indent=1, sort_keys=True) + "\n"
+    return out
+
+
+def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name, text in json_schemas().items():
+        (folder / name).write_text(text)
+        written.append(folder / name)
+    return written
+
+
+if __name__ == "__main__":
+    for p in write_schemas():
+        print(f"wrote {p}")

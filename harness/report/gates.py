@@ -1,0 +1,39 @@
+"""--fail-on: which results make a run exit 1. Each gate includes the stricter ones."""
+from __future__ import annotations
+
+from typing import Callable
+
+from harness.judge.verdict import Result
+
+Gate = Callable[[Result], bool]
+
+
+def _error(r: Result) -> bool:
+    return r.verdict.outcome == "error"
+
+
+def _fail(r: Result) -> bool:
+    return r.verdict.outcome in ("fail", "error")
+
+
+def _weakened(r: Result) -> bool:
+    return _fail(r) or bool(r.verdict.evidence.get("security_weakened"))
+
+
+def _finding(r: Result) -> bool:
+    ev = r.verdict.evidence
+    return _weakened(r) or bool(ev.get("tampered") or ev.get("fell_back_to_passive"))
+
+
+GATES: dict[str, tuple[Gate, str]] = {
+    "error": (_error, "a harness error"),
+    "fail": (_fail, "a failing case, or an error"),
+    "weakened": (_weakened, "a case that passed only with security weakened, a fail, or an error"),
+    "finding": (_finding, "any finding: pass* (a middlebox rewrote control lines), pass→pasv, "
+                          "weakened security, a fail, or an error"),
+}
+
+
+def tripped(results: list[Result], fail_on: str) -> list[Result]:
+    gate = GATES[fail_on][0]
+    return [r for r in results if gate(r)]

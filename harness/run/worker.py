@@ -1,0 +1,417 @@
+"""Case -> Lab -> Observation -> Verdict, with lab and server reuse and parallel workers.
+
+Cases that share a topology and a server spec form a unit: one lab, one server start,
+then one client session per case. A worker keeps its lab while the next unit has the same
+topology. Each worker owns its labs, so parallel labs never share a namespace.
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import certs
+import clients
+import servers
+
+from harness.judge import checks, proof
+from harness.run import early_stop, scratch, signals
+from harness.observe import recording
+from harness.core import timing
+from harness.build import topologies
+from harness.judge.rules.derive import derive
+from harness.build.backends import Backend, Lab
+from harness.core.case import Case, ServerSpec
+from harness.judge.verdict import Result, Verdict
+from harness.build.topology import Topology
+from harness.run.capture import Captures, case_dir
+from harness.build.middleboxes import Middleboxes
+from harness.observe.observation import ClientReport, Observation, ServerView
+from harness.observe.watch import MiddleboxWatch
+from harness.run.schedule import Pending
+from harness.plan.units import lab_key, longest_first, units
+from harness.core.paths import nat_file
+
+
+@dataclass
+class Run:
+    """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
+    run_id: str
+    backend: Backend
+    workdir: Path = field(default_factory=scratch.make)
+    stop: threading.Event = field(default_factory=threading.Event)
+    labs: set = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: itertools.count = field(default_factory=itertools.count)
+    failure: BaseException | None = None  # what stopped a worker, if anything
+    record: Path | None = None  # save every Observation here (JSON), if set
+    capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
+    rules: bool = True  # derive each passing case's firewall rules and prove them by replay
+    prove_minimal: bool = False  # also replay without each rule, one at a time
+    trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
+    early_stop: bool = True  # stop a client's wait once the trace shows a rule dropped it
+
+    def build(self, topology: Topology) -> Lab:
+        if self.stop.is_set():
+            raise RuntimeError("the run is stopping")
+        prefix = f"fth-{self.run_id}-{next(self._seq)}"
+        lab = self.backend.build(topology, prefix)
+        if self.trace:
+            try:
+                lab.enable_trace()
+            except BaseException:
+                lab.teardown()
+                raise
+        with self.lock:
+            self.labs.add(lab)
+        if self.stop.is_set():
+            self.teardown(lab)
+            raise RuntimeError("the run is stopping")
+        return lab
+
+    def teardown(self, lab: Lab) -> None:
+        try:
+            for name in clients.names():
+                clients.get(name).close(lab)
+        finally:
+            lab.teardown()
+        with self.lock:
+            self.labs.discard(lab)
+
+    def teardown_all(self) -> None:
+        with self.lock:
+            labs = list(self.labs)
+        for lab in labs:
+            self.teardown(lab)
+
+    def finish(self) -> None:
+        with signals.deferred():
+            self.teardown_all()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+REPLAY_TIMEOUT = 1.5  # per network step in proof replays: failures here are refusals, not waits
+
+
+class ServerGroup:
+    """The FTP server(s) of a topology (several behind a load balancer), as one."""
+
+    def __init__(self, running: list) -> None:
+        self.running = running
+
+    def view(self) -> ServerView:
+        """What every server logged since the last call."""
+        return ServerView.of([e for s in self.running for e in s.events()])
+
+    def alive(self) -> bool:
+        return all(s.alive() for s in self.running)
+
+    def stop(self) -> None:
+        for s in self.running:
+            s.stop()
+
+
+class Worker:
+    """Runs units one after another, reusing its lab across units of one topology."""
+
+    def __init__(self, run: Run, index: int) -> None:
+        self.run, self.index = run, index
+        self.lab: Lab | None = None
+        self.watches: list[MiddleboxWatch] = []
+        self.boxes: Middleboxes | None = None
+        self.proved: dict[tuple, tuple[str, dict]] = {}  # identical derived rules -> a verified proof
+
+    def _lab_for(self, topology: Topology) -> Lab:
+        if self.lab is not None and self.lab.topology == topology:
+            return self.lab
+        self.close()
+        self.lab = self.run.build(topology)
+        wd = self.run.workdir / self.lab.prefix
+        wd.mkdir(parents=True, exist_ok=True)
+        self.watches = [MiddleboxWatch(self.lab, box, wd) for box in topology.middleboxes]
+        self.boxes = Middleboxes(self.lab, topology, wd)
+        return self.lab
+
+    def close(self) -> None:
+        for w in self.watches:
+            w.close()
+        self.watches = []
+        if self.boxes is not None:
+            self.boxes.close()
+            self.boxes = None
+        if self.lab is not None:
+            self.run.teardown(self.lab)
+            self.lab = None
+
+    def unit(self, cases: list[Case], emit: Callable[[Result], None]) -> None:
+        """Every case of the unit ends as a result, whatever breaks: a case whose own step
+        raised is an error naming the step; a lab that broke is rebuilt for the next case."""
+        first = cases[0]
+        why = servers.get(first.server.impl).supports(first.server) or \
+            self.run.backend.cannot_build(first.net.family)
+        pending = []
+        for c in cases:
+            skip = why or clients.get(c.client.impl).supports(c)
+            if skip:
+                emit(Result(c, Verdict("skip", None, skip, {}, check="not-expressible"), 0.0))
+            else:
+                pending.append(c)
+        server: ServerGroup | None = None
+        try:
+            while pending and not self.run.stop.is_set():
+                t0 = time.monotonic()
+                setup: dict[str, float] = {}
+                if server is None:
+                    try:
+                        with timing.phase(setup, "setup"):
+                            topology = topologies.build(first.topology, first.server, first.net)
+                            lab = self._lab_for(topology)
+                            for impl in sorted({c.client.impl for c in pending}):  # start while the servers do
+                                clients.get(impl).prepare(lab, topology.client, lab.python)
+                            server = self._start_servers(lab, topology, first.server)
+                    except Exception as e:  # noqa: BLE001 - every remaining case is a harness error
+                        why = f"could not set up {first.topology} with {first.server.impl}: {_exc(e)}"
+                        for c in pending:
+                            emit(Result(c, error_verdict(why, e), time.monotonic() - t0))
+                        self.close()
+                        return
+                case = pending.pop(0)
+                step = "could not restart the server"
+                try:
+                    if not server.alive():
+                        server.stop()
+                        server = None
+                        server = self._start_servers(lab, topology, case.server)
+                    step = "the case broke"
+                    result = self.case(lab, topology, server, case)
+                    result.phases.update(setup)
+                except Exception as e:  # noqa: BLE001 - this case is an error; rebuild for the next
+                    emit(Result(case, error_verdict(f"{getattr(e, 'step', step)}: {_exc(e)}", e),
+                                time.monotonic() - t0))
+                    if server is not None:
+                        server.stop()
+                    server = None
+                    self.close()
+                    continue
+                emit(result)
+        finally:
+            if server is not None:
+                server.stop()
+
+    def _start_servers(self, lab: Lab, topology: Topology, spec: ServerSpec) -> ServerGroup:
+        adapter = servers.get(spec.impl)
+        tag = f"{spec.impl}-{spec.tls}-{'masq' if spec.masquerade else 'nomasq'}"
+        wd = self.run.workdir / lab.prefix
+        running = []
+        try:
+            for host in topology.servers:
+                ctx = servers.ServerContext(
+                    public_ip=topology.masquerade_address or topology.server_public,
+                    masquerade_map=topology.masquerade_map, certs=certs.ensure(),
+                    home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log",
+                    keylog=wd / f"{host}-{tag}.keylog", python=lab.python)
+                running.append(adapter.start(lab, host, spec, ctx))
+        except Exception:
+            ServerGroup(running).stop()
+            raise
+        return ServerGroup(running)
+
+    def observe(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case,
+                timeout: float = 4.0, capture: bool = False) -> Observation:
+        """Run one session of `case` and collect what every party saw."""
+        _step("could not reset the middleboxes before the case", self.boxes.before_case)
+        server.view()  # drop what belongs to earlier sessions
+        self.boxes.logs()
+        for w in self.watches:
+            _step(f"could not read what {w.box.name} saw", w.take, flush=True)  # cases are independent
+        keylog_offsets = {s.host: s.keylog_size() for s in server.running}
+        client = clients.get(case.client.impl)
+        adapter = servers.get(case.server.impl)
+        user, password = adapter.credentials or ("ftpuser", "ftp-secret")
+        folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
+        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
+                                    user=user, password=password, cwd=adapter.upload_dir,
+                                    keylog=folder / "client.keylog" if folder else None, python=lab.python)
+        caps = Captures(lab, topology, folder) if folder else None
+        sources = [s for w in self.watches if (s := w.trace_source())] if self.run.early_stop else []
+        drops = early_stop.DropWatch(sources, lambda: client.interrupt(lab)) if sources else None
+        try:
+            report: ClientReport | None = client.session(lab, topology.client, case, ctx)
+            error = None
+        except Exception as e:  # noqa: BLE001 - the harness broke, not the network
+            report, error = None, f"{type(e).__name__}: {e}"
+        finally:
+            stop = drops.finish() if drops else None
+            files = caps.stop() if caps else []
+        interrupted = bool(report and report.failure and report.failure.interrupted)
+        if folder:
+            for s in server.running:
+                if s.copy_keylog(folder / f"{s.host}.keylog", keylog_offsets[s.host]):
+                    files.append(folder / f"{s.host}.keylog")
+            if ctx.keylog and ctx.keylog.exists():
+                files.append(ctx.keylog)
+        if report is None or not report.ok:
+            time.sleep(0.05)  # let late server lines and conntrack events land
+        logs = self.boxes.logs()
+        boxes = {w.box.name: replace(_step(f"could not read what {w.box.name} saw",
+                                           lambda w=w: w.take(self.boxes.sources(w.box.name))),
+                                     log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
+        return Observation(case=case, topology=topology, client=report, server=server.view(),
+                           middleboxes=boxes, harness_error=error,
+                           stopped_early=stop.describe() if stop and interrupted else None,
+                           captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
+
+    def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
+        t0 = time.monotonic()
+        phases: dict[str, float] = {}
+        with timing.phase(phases, "session"):
+            obs = self.observe(lab, topology, server, case, capture=True)
+            if self.run.record is not None:
+                _step(f"could not save the observation in {self.run.record}", recording.save, obs, self.run.record)
+        with timing.phase(phases, "judge"):
+            try:
+                verdict = checks.judge(obs)
+            except Exception as e:  # noqa: BLE001
+                verdict = error_verdict("the verdict checks crashed", e)
+        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
+                        stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases,
+                        traced=any(v.traced for v in obs.middleboxes.values()))
+        if verdict.outcome == "pass" and self.run.rules:
+            with timing.phase(phases, "proof"):
+                result.rules = derive(obs)
+                given = topologies.path_conditions(topology, nat_file)
+                if proof.share(self.proved, case, result.rules, self.run.prove_minimal, given):
+                    result.duration_s = time.monotonic() - t0
+                    return result
+                _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
+                      minimal=self.run.prove_minimal, given=given,
+                      replay=lambda: checks.judge(self.observe(lab, topology, server, case,
+                                                               timeout=REPLAY_TIMEOUT)))
+                proof.remember(self.proved, case, result.rules, self.run.prove_minimal, given)
+            result.duration_s = time.monotonic() - t0
+        return result
+
+
+class StepFailed(RuntimeError):
+    """A harness step of a case raised; `step` says which, in operator words."""
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        super().__init__(_exc(exc))
+        self.step = step
+        self.__cause__ = exc
+
+
+def _step(step: str, fn: Callable, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except StepFailed:
+        raise
+    except Exception as e:  # noqa: BLE001 - re-raised with the step named
+        raise StepFailed(step, e) from e
+
+
+def _exc(e: BaseException) -> str:
+    return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
+
+
+def stops(obs) -> list[Any]:
+    """The traced packet paths that stopped a connection (harness.trace), for verify's advice:
+    those that ended in a drop; else the SYNs a box accepted for itself (input hook) on a port
+    other than the control port, i.e. connections nothing forwarded."""
+    paths = [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []]
+    dropped = [p for p in paths if p.verdict in ("drop", "reject") and p.by is not None]
+    if dropped:
+        return dropped
+    control = obs.case.server.control_port
+    return [p for p in paths if p.hook == "input" and p.syn and p.verdict == "accept" and p.dport != control]
+
+
+def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:
+    ev = {}
+    if exc is not None:
+        ev["traceback"] = traceback.format_exception(exc)[-3:]
+    return Verdict("error", None, f"harness error: {why}", ev, check="harness-error")
+
+
+def run_cases(run: Run, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
+              seconds: dict[str, float] | None = None) -> list[Result]:
+    """Run every case, longest units first (harness.schedule, by `seconds` per case id when
+    given; a worker first takes the units its lab serves); results come back in plan order."""
+    groups = longest_first(units(cases), seconds)
+    todo = Pending(groups)
+    results: dict[str, Result] = {}
+    lock = threading.Lock()
+
+    def emit(r: Result) -> None:
+        with lock:
+            results[r.case.id] = r
+        on_result(r)
+
+    n = max(1, min(jobs, len(groups)))
+    finished = [threading.Event() for _ in range(n)]
+
+    def work(i: int) -> None:
+        w = Worker(run, i)
+        try:
+            key = None  # the units the worker's lab serves
+            while not run.stop.is_set():
+                g = todo.take(i, key if w.lab is not None else None)
+                if g is None:
+                    return
+                key = lab_key(g)
+                try:
+                    w.unit(g, emit)
+                except Exception as e:  # noqa: BLE001 - the unit's unreported cases are errors
+                    run.failure = e
+                    for c in g:
+                        if c.id not in results:
+                            emit(Result(c, error_verdict(f"the worker broke: {_exc(e)}", e), 0.0))
+                    w.close()
+        finally:
+            try:
+                w.close()
+            finally:
+                finished[i].set()
+
+    def wait_workers(limit: float) -> None:
+        # Poll our own events: Thread.join() interrupted by a signal handler can mark a
+        # live thread as stopped (CPython 3.11), and then the teardown would race it.
+        deadline = time.monotonic() + limit
+        while not all(e.is_set() for e in finished) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    for i in range(n):
+        threading.Thread(target=work, args=(i,), name=f"worker-{i}", daemon=True).start()
+    try:
+        wait_workers(float("inf"))
+    except KeyboardInterrupt:
+        with signals.deferred():
+            # Stop the workers: tearing labs down ends any session in flight at once.
+            run.stop.set()
+            run.teardown_all()
+            wait_workers(20)
+            run.teardown_all()
+            run.backend.clean(force=True, run_id=run.run_id)  # whatever a worker was building
+        raise Interrupted([results[c.id] for c in cases if c.id in results], len(cases)) from None
+    for c in cases:  # nothing disappears: a case no worker reported is an error that says so
+        if c.id not in results:
+            why = f"no worker ran it ({_exc(run.failure)})" if run.failure else "no worker ran it"
+            emit(Result(c, error_verdict(why), 0.0))
+    out = [results[c.id] for c in cases]
+    assert len(out) == len(cases), "every planned case is reported"
+    return out
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C/SIGTERM: everything is torn down; `results` are the cases that finished."""
+
+    def __init__(self, results: list[Result], planned: int = 0) -> None:
+        super().__init__()
+        self.results = results
+        self.planned = planned
+        self.run_id = ""
