@@ -108,7 +108,7 @@ docker-down:
 
 docker-base: setup
 	@command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
-	@$(BIN)/python -m harness.backends.docker_images base
+	@$(BIN)/python -m harness.build.backends.docker_images base
 
 # Starts the daemon if it is not running, and stops it again only if it started it.
 test-docker: setup

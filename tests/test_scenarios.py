@@ -139,7 +139,7 @@ def test_the_committed_json_schemas_are_current():
     for name, text in spec.json_schemas().items():
         committed = REPO / "schemas" / name
         assert committed.exists() and committed.read_text() == text, \
-            f"schemas/{name} is out of date: run `python -m harness.spec` and commit the result"
+            f"schemas/{name} is out of date: run `python -m harness.plan.spec` and commit the result"
 
 
 def test_every_shipped_scenario_and_plan_fits_the_one_schema():

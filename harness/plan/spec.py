@@ -2,7 +2,7 @@
 
 Every enum anywhere in a file is checked against the registries (topologies, servers,
 clients, checks, verify's layouts). An error names the file, the line, the key path and the
-valid choices. `python -m harness.spec` writes the JSON Schemas to schemas/ for editors.
+valid choices. `python -m harness.plan.spec` writes the JSON Schemas to schemas/ for editors.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ has to be carried into a build behind an intercepting proxy), and `docker import
 images (client, server, middlebox) are then built from docker/<role>.Dockerfile with the
 SDK. Every image is tagged with a hash of its inputs and rebuilt only when they change.
 
-    python -m harness.backends.docker_images base     # what `make docker-base` runs
+    python -m harness.build.backends.docker_images base     # what `make docker-base` runs
 """
 from __future__ import annotations
 
