@@ -73,7 +73,7 @@ def test_data_connections_carry_tls_facts():
 
 
 def _fixes(case_id: str) -> dict:
-    from harness.reproduce import fixes
+    from harness.judge import fixes
     obs = load(case_id)
     return {f.name: changed for f, changed in fixes.candidates(obs.case, checks.judge(obs))}
 
@@ -85,7 +85,7 @@ def test_fixes_offered_for_the_tls_failures():
     assert abrupt["close-notify-client"].client.impl == "ftplib-reuse"
     blind = _fixes("server-nat-alg/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
     assert blind["ccc"].server.tls == "ccc" and blind["ccc"].topology == "server-nat-alg"
-    from harness.reproduce import fixes
+    from harness.judge import fixes
     assert "in clear" in next(f.cost for f in fixes.FIXES if f.name == "ccc")
 
 

@@ -4,7 +4,7 @@ Recorded with harness.execute(..., record=DIR) on real namespaces; no network he
 from pathlib import Path
 
 from harness.judge import checks
-from harness.reproduce import fixes
+from harness.judge import fixes
 from harness.observe import recording
 from harness.judge.stages import place
 

@@ -34,7 +34,7 @@ def test_hairpin_and_port_maps_are_refused_where_no_topology_builds_them():
 def test_plan_path_and_keepalive(tmp_path):
     (tmp_path / "p.yaml").write_text("ruleset: r.nft\npath: {mtu: 1400, rate: 3mbit}\n"
                                      "clients: [{impl: curl, keepalive: 1}]\n")
-    doc, _ = spec.load(tmp_path / "p.yaml", "plan")
+    doc, _ = spec.load(tmp_path / "p.yaml", "plan", spec.Names(layouts=("server-nat",)))
     assert (doc.path.mtu, doc.path.rate, doc.clients[0].keepalive) == (1400, "3mbit", 1)
 
 

@@ -9,19 +9,28 @@ import json
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from string import Template
 
-from harness.verify import admin_rules
 from harness.build.topology import Middlebox, Topology
 from harness.build.follow import Follow
 from harness.core.paths import NAT_DIR, nat_file
-from harness.observe.trace import source_map
 from harness.build.tracing import trace_table
 
 
 class ProxyFailed(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedRuleset:
+    """A middlebox's ruleset as loaded: the text, the file:line each line came from, and
+    `nft -a -j list ruleset` (the handles nft gave each rule)."""
+    text: str
+    origins: tuple[str | None, ...]
+    listing: dict[str, Any]
 
 
 class Middleboxes:
@@ -32,7 +41,8 @@ class Middleboxes:
         self.original = {n: "\n".join(l for l, _ in lines) for n, lines in rendered.items()}
         self.origins = {n: [o for _, o in lines] for n, lines in rendered.items()}
         self.current = dict(self.original)
-        self._sources: dict[str, tuple[dict, dict]] = {}
+        self.syntax = {n: b.ruleset.syntax for n, b in self.boxes.items() if b.ruleset}
+        self._loaded: dict[str, LoadedRuleset] = {}
         self.proxies: dict[str, Follow] = {}
         for box in self.boxes.values():
             if box.proxy:
@@ -41,10 +51,11 @@ class Middleboxes:
                 self._start_translator(box)
 
     # -- rulesets ---------------------------------------------------------------
-    def load(self, box: str, text: str) -> None:
-        """Swap `box`'s ruleset atomically and forget its connections and expectations."""
+    def load(self, box: str, text: str, syntax: str = "nft") -> None:
+        """Swap `box`'s ruleset (nft text, or an iptables-save file) atomically and forget its
+        connections and expectations."""
         trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
-        if admin_rules.syntax(text) == admin_rules.IPTABLES:
+        if syntax == "iptables":
             script = "nft flush ruleset && iptables-nft-restore && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
             r = self.lab.run(box, ["sh", "-c", script], input=text, timeout=10)
             error = None if r.returncode == 0 else r.stderr.strip() or "iptables-nft-restore failed"
@@ -54,13 +65,13 @@ class Middleboxes:
             error = self.lab.load_nft(box, "flush ruleset\n" + text + "\n" + trace)
         if error:
             raise RuntimeError(f"nft refused the ruleset on {box}: {error[:300]}")
-        self.current[box] = text
-        self._sources.pop(box, None)  # a reload numbers the rules anew
+        self.current[box], self.syntax[box] = text, syntax
+        self._loaded.pop(box, None)  # a reload numbers the rules anew
 
     def restore(self) -> None:
         for box, text in self.original.items():
             if self.current.get(box) != text:
-                self.load(box, text)
+                self.load(box, text, self.boxes[box].ruleset.syntax)
 
     def before_case(self) -> None:
         """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.
@@ -69,22 +80,22 @@ class Middleboxes:
             if not box.fresh_per_case:
                 continue
             if name in self.current:
-                self.load(name, self.current[name])
+                self.load(name, self.current[name], self.syntax[name])
             if box.proxy:
                 self._stop_proxy(name)
                 self._start_proxy(box)
 
-    def sources(self, box: str) -> tuple[dict, dict]:
-        """Where each loaded rule of `box` came from: harness.trace.source_map of its current
-        ruleset ({} for a ruleset the harness derived itself, e.g. in a proof replay)."""
+    def loaded(self, box: str) -> LoadedRuleset | None:
+        """`box`'s ruleset as loaded from its files, with nft's listing of it (None for a ruleset
+        the harness derived itself, e.g. in a proof replay: no file to point back to)."""
         text = self.current.get(box)
         if text is None or text != self.original.get(box):
-            return {}, {}
-        if box not in self._sources:
+            return None
+        if box not in self._loaded:
             r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)
             listing = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
-            self._sources[box] = source_map(text, self.origins[box], listing)
-        return self._sources[box]
+            self._loaded[box] = LoadedRuleset(text, tuple(self.origins[box]), listing)
+        return self._loaded[box]
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 from harness.observe import flows
 from harness.build.topology import Middlebox
 from harness.build.follow import Follow
+from harness.build.middleboxes import LoadedRuleset
 from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.helper_log import Reader
-from harness.observe.trace import parse, stats_delta
+from harness.observe.trace import parse, source_map, stats_delta
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class MiddleboxWatch:
             self.helper = Reader(box.name, pcap)
         self._counters, self._stats = self.read()
         self._seen: set[tuple[str, int, str, int]] = set()  # every tuple traced so far
+        self._source_of: LoadedRuleset | None = None
+        self._source: tuple[dict, dict] = ({}, {})
 
     def trace_source(self) -> Source | None:
         """Where the next session's trace lines will appear (harness.early_stop)."""
@@ -66,8 +69,9 @@ class MiddleboxWatch:
         conntrack and expectation tables."""
         return self.lab.netfilter_state(self.box.name, flush)
 
-    def take(self, sources: tuple[dict, dict] = ({}, {}), flush: bool = False) -> MiddleboxView:
-        """What this middlebox saw since the last call. `sources`: Middleboxes.sources().
+    def take(self, loaded: LoadedRuleset | None = None, flush: bool = False) -> MiddleboxView:
+        """What this middlebox saw since the last call; `loaded`: its ruleset as loaded from its
+        files (Middleboxes.loaded), to name the file and line of each rule the trace quotes.
         With `flush`, the conntrack and expectation tables are emptied afterwards: a case
         starts with take(flush=True), so its verdict never depends on the case before it."""
         now, stats_now = self.read(flush)
@@ -76,7 +80,7 @@ class MiddleboxWatch:
                  for k, v in now.items()}
         self._counters = now
         stats, self._stats = self._stats, stats_now
-        trace = parse(self.box.name, self.trace.take(), *sources) if self.trace else []
+        trace = parse(self.box.name, self.trace.take(), *self._sources(loaded)) if self.trace else []
         self._seen.update(p.key for p in trace)
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
         return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
@@ -85,6 +89,14 @@ class MiddleboxWatch:
                              stats=stats_delta(stats, self._stats), destroyed=tuple(self.gone.take()),
                              counters=tuple((k, n) for k, n in sorted(delta.items()) if n),
                              helper_drops=tuple(self.helper.take()) if self.helper else ())
+
+    def _sources(self, loaded: LoadedRuleset | None) -> tuple[dict, dict]:
+        """source_map of the loaded ruleset, computed once per load."""
+        if loaded is None:
+            return {}, {}
+        if self._source_of is not loaded:
+            self._source_of, self._source = loaded, source_map(loaded.text, list(loaded.origins), loaded.listing)
+        return self._source
 
     def close(self) -> None:
         self.expect.close()

@@ -2,11 +2,12 @@
 
 Every enum anywhere in a file is checked against the registries (topologies, servers,
 clients, checks, verify's layouts). An error names the file, the line, the key path and the
-valid choices. `python -m harness.plan.spec` writes the JSON Schemas to schemas/ for editors.
+valid choices. `python -m harness.schemas` writes the JSON Schemas to schemas/ for editors.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -22,14 +23,12 @@ import servers
 
 from harness.build import topologies
 from harness.core.inputs import InputError, read_text
-from harness.core.paths import REPO
 from harness.core.case import DATA_MODES, ICMP_POLICIES, PASV_POLICIES
 from harness.core.ports import PassiveRange
 from harness.core.outcome import OUTCOMES, STAGES
 from harness.core.tls import NAMES as TLS_MODES
 from harness.core.tls import VERIFY, VERSIONS as TLS_VERSIONS
 
-SCHEMA_DIR = REPO / "schemas"
 ON_OFF = ("on", "off")
 REUSE = ("default", "off")
 
@@ -148,12 +147,17 @@ def _name_only(v: Any) -> Any:
 
 # --- the models (built from the registries when first needed) --------------------
 
-@lru_cache(maxsize=1)
-def models() -> dict[str, type[BaseModel]]:
-    from harness.judge import checks
-    from harness.verify import plan as verify  # checks: the registry of check names; verify: its layouts
+@dataclass(frozen=True)
+class Names:
+    """The choices a file may name that the steps above this one define: the checks (for a
+    scenario's `expect: check:`) and verify's layouts (for a plan's `topology:`)."""
+    checks: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ()
 
-    check_names = [name for name, _ in checks.CHECKS] + ["not-expressible"]
+
+@lru_cache(maxsize=4)
+def models(names: Names) -> dict[str, type[BaseModel]]:
+    check_names = names.checks or ("",)
     Client = choice(clients.names())
 
     class Server(Strict):
@@ -245,7 +249,7 @@ def models() -> dict[str, type[BaseModel]]:
 
     class Plan(Strict):
         ruleset: str  # the admin's ruleset file, relative to the plan
-        topology: choice(verify.LAYOUTS) = "server-nat"
+        topology: choice(names.layouts or ("server-nat",)) = "server-nat"
         path: PlanPath = PlanPath()
         server: Server = Server()
         clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
@@ -316,9 +320,9 @@ class Source:
         where, line = self.where(loc)
         return f"{self.path}" + (f", line {line}" if line else "") + f": {where}: {message}"
 
-    def validate(self, kind: str) -> BaseModel:
+    def validate(self, kind: str, names: Names) -> BaseModel:
         try:
-            return models()[kind].model_validate(self.data)
+            return models(names)[kind].model_validate(self.data)
         except ValidationError as e:
             raise SpecError("\n".join(self._line(*_explain(err)) for err in e.errors())) from None
 
@@ -340,33 +344,19 @@ def _explain(err: dict) -> tuple[tuple, str]:
     return loc, err["msg"]
 
 
-def load(path: Path, kind: str) -> tuple[BaseModel, Source]:
+def load(path: Path, kind: str, names: Names) -> tuple[BaseModel, Source]:
     """Read and validate a scenario ('scenario') or plan ('plan') file."""
     src = Source(path, f"{kind} file")
-    return src.validate(kind), src
+    return src.validate(kind, names), src
 
 
 # --- JSON Schema for editors ------------------------------------------------------
 
-def json_schemas() -> dict[str, str]:
+def json_schemas(names: Names) -> dict[str, str]:
     out = {}
-    for kind, model in models().items():
+    for kind, model in models(names).items():
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = f"ftps-harness {kind} file"
         out[f"{kind}.schema.json"] = json.dumps(schema, indent=1, sort_keys=True) + "\n"
     return out
-
-
-def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
-    folder.mkdir(exist_ok=True)
-    written = []
-    for name, text in json_schemas().items():
-        (folder / name).write_text(text)
-        written.append(folder / name)
-    return written
-
-
-if __name__ == "__main__":
-    for p in write_schemas():
-        print(f"wrote {p}")

@@ -107,7 +107,7 @@ class Variant:
 def passing_variants(results: list[Result]) -> dict[str, list[Variant]]:
     """Failing case id -> the variants that passed in this run, one per applicable fix (the
     fix registry says how a case changes; this run's own results say whether that passed)."""
-    from harness.reproduce.fixes import FIXES
+    from harness.judge.fixes import FIXES
     passed = {r.case.id for r in results if r.verdict.outcome == "pass"}
     out: dict[str, list[Variant]] = {}
     for r in results:

@@ -9,7 +9,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from harness.reproduce import fixes
+from harness.judge import fixes
 from harness.core.case import Case
 from harness.judge.verdict import Result
 from harness.report import rules as rules_report

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.judge import checks
 from harness.plan import spec
 from harness.core.case import Case, NetSpec, PassiveRange
 from harness.judge.verdict import Result
@@ -23,6 +24,7 @@ from harness.plan.spec import SpecError
 
 ALG = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}
 ScenarioError = SpecError  # the name callers know
+NAMES = spec.Names(checks=tuple(checks.names()))
 
 
 def described(case: Case) -> dict[str, Any]:
@@ -74,7 +76,7 @@ class Scenario:
 
 def load(path: Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError with a precise message."""
-    doc, src = spec.load(path, "scenario")
+    doc, src = spec.load(path, "scenario", NAMES)
     if doc.waits_for:
         return Scenario(path, src.story, [], [], waits_for=doc.waits_for)
     topo = doc.topology

@@ -259,7 +259,7 @@ class Worker:
             time.sleep(0.05)  # let late server lines and conntrack events land
         logs = self.boxes.logs()
         boxes = {w.box.name: replace(_step(f"could not read what {w.box.name} saw",
-                                           lambda w=w: w.take(self.boxes.sources(w.box.name))),
+                                           lambda w=w: w.take(self.boxes.loaded(w.box.name))),
                                      log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
         return Observation(case=case, topology=topology, client=report, server=server.view(),
                            middleboxes=boxes, harness_error=error,

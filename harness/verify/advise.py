@@ -16,7 +16,7 @@ from itertools import count
 from typing import Any, Callable
 
 from harness.verify import admin_rules
-from harness.reproduce import fixes
+from harness.judge import fixes
 from harness.verify.admin_rules import IPTABLES, Chain, Edit
 from harness.core.case import Case
 from harness.judge.verdict import Result

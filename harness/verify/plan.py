@@ -45,6 +45,8 @@ LAYOUTS = {x.name: x for x in (
                                       "($VIP $S1 $S2)", balanced=True),
 )}
 
+NAMES = spec.Names(layouts=tuple(LAYOUTS))
+
 
 @dataclass
 class Plan:
@@ -89,7 +91,7 @@ class Plan:
 
 def load(path: Path, backend) -> Plan:
     """Read and validate a plan (schema: harness/spec.py, shared with scenarios)."""
-    doc, src = spec.load(path, "plan")
+    doc, src = spec.load(path, "plan", NAMES)
     rules_path = (path.parent / doc.ruleset).resolve()
     try:
         admin_text = read_text(rules_path, "ruleset file")

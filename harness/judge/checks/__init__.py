@@ -53,6 +53,11 @@ CHECKS: list[tuple[str, Check]] = [
     ("other-failure", generic.other_failure),  # always decides
 ]
 
+def names() -> list[str]:
+    """Every check name a verdict can carry, in the table's order."""
+    return [name for name, _ in CHECKS] + ["not-expressible"]
+
+
 def judge(obs: Observation) -> Verdict:
     ev = gather(obs) if obs.client is not None else {}
     for name, fn in CHECKS:
