@@ -57,7 +57,7 @@ def measure(rounds: int = 3, size: int = SIZE) -> dict:
     from harness.build.backends import get
     from harness.build.backends.netns import claim_run, release_run
     from harness.core.case import Case, ClientSpec, NetSpec, ServerSpec
-    from harness.run.worker import Run, Worker
+    from harness.run.worker import ActiveRun, Worker
 
     spec = ServerSpec(impl="pyftpdlib", tls="explicit", masquerade=True)
     probe, adapter = clients.get("ftplib"), servers.get(spec.impl)
@@ -65,7 +65,7 @@ def measure(rounds: int = 3, size: int = SIZE) -> dict:
     bounds = Bounds(download=size + (1 << 20), step_s=120.0)
     backend = get("netns")
     backend.preflight()
-    run = Run(run_id=secrets.token_hex(3), backend=backend, trace=False)
+    run = ActiveRun(run_id=secrets.token_hex(3), backend=backend, trace=False)
     claim_run(run.run_id)
     labs, got, errors = {}, {p: [] for p in PATHS}, {}
     try:

@@ -74,7 +74,7 @@ class ClientAdapter:
         """Release anything kept alive in `lab` between sessions."""
 
 
-_REGISTRY: Registry[ClientAdapter] = Registry(__name__, __path__, "client")
+_REGISTRY: Registry[ClientAdapter] = Registry("client", __name__)
 
 
 def register(adapter: ClientAdapter) -> None:

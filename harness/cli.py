@@ -28,7 +28,8 @@ from harness.run import scratch, signals
 from harness.plan import shard
 from harness.build import topologies
 from harness.verify import plan as verify
-from harness.build.backends import BackendUnavailable, get as get_backend, BACKENDS
+from harness.build import backends
+from harness.build.backends import BackendUnavailable, get as get_backend
 from harness.completion import words
 from harness.report.gates import GATES
 from harness.report.merge import merge
@@ -203,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
                                "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)"), ("default", "off"))
     words(ax.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
                           help="address families: ipv4, ipv6 or both (default: both for the core "
-                               f"topologies {','.join(topologies.DUAL_STACK)} and dual-stack-edge; "
+                               f"topologies {','.join(topologies.both_families())} and dual-stack-edge; "
                                "ipv6 for nat64; ipv4 for the others)"), family.NAMES)
     words(ax.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
                           help=f"server implementations; valid: {','.join(servers.names())}"), servers.names())
@@ -235,7 +236,7 @@ def parser() -> argparse.ArgumentParser:
     run = m.add_argument_group("how to run")
     run.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
                      help="labs run in parallel (default: 2, or 1 on a single core)")
-    run.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    run.add_argument("--backend", choices=backends.names(), default="netns")
     fail_on(run, "error")
     run.add_argument("--prove-minimal", action="store_true",
                      help="replay each passing case without each rule in turn (slower)")
@@ -271,7 +272,7 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
     c.add_argument("--force", action="store_true", help="also remove those of runs still alive")
-    c.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    c.add_argument("--backend", choices=backends.names(), default="netns")
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
     rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = \
@@ -281,14 +282,14 @@ def parser() -> argparse.ArgumentParser:
                     help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(rp, "error")
-    rp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    rp.add_argument("--backend", choices=backends.names(), default="netns")
 
     vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
     vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = \
         shtab.FILE  # type: ignore[attr-defined]
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(vp, "fail")
-    vp.add_argument("--backend", choices=sorted(BACKENDS), default="netns")
+    vp.add_argument("--backend", choices=backends.names(), default="netns")
     vp.add_argument("--patch-dir", type=Path, metavar="DIR",
                     help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
 
@@ -364,7 +365,7 @@ def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
 
 
 @dataclasses.dataclass
-class Run:
+class Finished:
     """What a command's cases produced: all of them, or those finished before Ctrl-C."""
     results: list[Result]
     seconds: float
@@ -395,7 +396,7 @@ def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run
 
 def run_and_report(args, console: Console, err: Console, work: Callable[[], tuple[list[Result], float, str]],
                    show: Callable[[list[Result], float], bool],
-                   meta: Callable[[Run, str], dict], order: Callable[[list[Result]], list[int]] | None = None,
+                   meta: Callable[[Finished, str], dict], order: Callable[[list[Result]], list[int]] | None = None,
                    planned: int = 0, after: Callable[[list[Result]], None] | None = None) -> int:
     """The one path of matrix, reproduce and verify: run, show (unless interrupted), write
     --json and --report-dir, apply --fail-on. `show` returns True when the command's own
@@ -403,11 +404,11 @@ def run_and_report(args, console: Console, err: Console, work: Callable[[], tupl
     own files (also after an interrupt)."""
     started, t0 = _now(), time.monotonic()
     try:
-        run = Run(*work())
+        run = Finished(*work())
     except Interrupted as e:
         err.print("[yellow]interrupted: every namespace and process of this run was removed; "
                   f"{len(e.results)} of {e.planned} cases finished[/]")
-        run, planned = Run(e.results, time.monotonic() - t0, e.run_id, True), e.planned
+        run, planned = Finished(e.results, time.monotonic() - t0, e.run_id, True), e.planned
     own = False if run.interrupted else show(run.results, run.seconds)
     if after:
         after(run.results)
@@ -569,11 +570,13 @@ def cmd_verify(args, console: Console) -> int:
     advice: list = []
 
     def run(cases, label, rules=False):
-        return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules)[0]
+        return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules,
+                       catalog=p.catalog)[0]
 
     def work() -> tuple[list[Result], float, str]:
         try:
-            results, seconds, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err)
+            results, seconds, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err,
+                                               catalog=p.catalog)
             failing = [r for r in results if r.verdict.outcome == "fail"]
             if failing:
                 ref_cases = list({c.id: c for c in (dataclasses.replace(r.case, topology=p.reference)

@@ -172,7 +172,7 @@ class ServerAdapter:
                                  f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
 
 
-_REGISTRY: Registry[ServerAdapter] = Registry(__name__, __path__, "server")
+_REGISTRY: Registry[ServerAdapter] = Registry("server", __name__)
 
 
 def register(adapter: ServerAdapter) -> None:

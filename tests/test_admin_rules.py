@@ -79,16 +79,13 @@ def test_load_errors_never_echo_a_line_of_any_file():
 
 
 def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
-    # shaped like harness.trace.TracePath/TraceRule (the trace contract)
-    from types import SimpleNamespace as NS
-
-    from harness.verify import advise
     from harness.core.case import Case, ClientSpec, ServerSpec
     from harness.judge.verdict import Result, Verdict
-    by = NS(family="inet", table="filter", chain="from_internet", handle=None, text="policy drop",
-            verdict="drop", source=None)
-    path = NS(box="fw", hook="forward", proto="tcp", src="203.0.113.100", sport=40000, dst="10.0.2.2",
-              dport=50003, flags="syn", verdict="drop", by=by)
+    from harness.observe.trace import TracePath, TraceRule
+    from harness.verify import advise
+    by = TraceRule("inet", "filter", "from_internet", None, "policy drop", "drop")
+    path = TracePath("fw", "1", "forward", "tcp", "203.0.113.100", 40000, "10.0.2.2", 50003, "syn", (by,),
+                     "drop", by)
     r = Result(Case("plan:x", ServerSpec(), ClientSpec()), Verdict("fail", "data-connect", "timed out"), 1.0,
                stops=[path])
     said, chains, traced = advise.stopped_at(r, {}, "server-nat")

@@ -4,10 +4,8 @@ passes through the unchanged file gets no advice. (The real re-runs: tests/test_
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 
 from harness.verify import advise
-from harness.build import topologies
 from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.judge.verdict import Result, Verdict
 from harness.judge.rules import FirewallRules, Rule
@@ -16,14 +14,6 @@ from harness.verify.plan import Plan
 RULESETS = Path(__file__).parent / "rulesets"
 
 
-@pytest.fixture(autouse=True)
-def registry():
-    """Plans register topologies at run time; leave the registry as it was (schemas read it)."""
-    topologies.names()
-    saved = dict(topologies._REGISTRY)
-    yield
-    topologies._REGISTRY.clear()
-    topologies._REGISTRY.update(saved)
 DNAT = Rule("dnat", iif="wan0", daddr="203.0.113.10", dports="50000-50009", to="10.0.2.2")
 ALLOW = Rule("filter", iif="wan0", oif="lan0", daddr="10.0.2.2", dports="50000-50009")
 
@@ -56,7 +46,7 @@ def runner(p: Plan, unchanged_passes: list[bool]):
             if c.topology == p.topology:
                 ok = unchanged_passes.pop(0) if unchanged_passes else False
             else:
-                topo = texts.setdefault(c.topology, topologies.build(c.topology, c.server))
+                topo = texts.setdefault(c.topology, p.catalog.build(c.topology, c.server))
                 text = Path(topo.middleboxes[0].ruleset.files[0]).read_text()
                 ok = "tcp dport $PASV_RANGE accept" in text
             out.append(Result(c, Verdict("pass" if ok else "fail", None, ""), 0.1))

@@ -23,22 +23,22 @@ def test_private_pasv_address_through_nat_is_diagnosed_with_addresses():
     assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "advertised-address-unreachable")
     assert "10.0.2.2:500" in v.diagnosis and "203.0.113.10" in v.diagnosis
     assert "refused" in v.diagnosis and "fw rejected" in v.diagnosis
-    assert v.evidence["firewall_rejected"] == {"fw": 1}
+    assert v.evidence.firewall_rejected == {"fw": 1}
 
 
 def test_helper_rewrite_is_a_pass_marked_as_tampering():
     v = checks.judge(load("server-nat-alg/pyftpdlib/ftplib/none/pasv/trust/masq-off"))
-    assert v.outcome == "pass" and v.evidence["tampered"] is True
-    t = v.evidence["tampered_lines"][0]
-    assert t["direction"] == "server->client"
-    assert "(10,0,2,2," in t["sent"] and "(203,0,113,10," in t["received"]
-    assert any("helper=ftp" in e for e in v.evidence["helper_expectations"]["fw"])
+    assert v.outcome == "pass" and v.evidence.tampered is True
+    t = v.evidence.tampered_lines[0]
+    assert t.direction == "server->client"
+    assert "(10,0,2,2," in t.sent and "(203,0,113,10," in t.received
+    assert any("helper=ftp" in e for e in v.evidence.helper_expectations["fw"])
     assert "pinhole" in v.diagnosis
 
 
 def test_tls_hides_the_private_address_from_the_helper():
     v = checks.judge(load("server-nat-alg/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"))
-    assert v.stage == "data-connect" and not v.evidence["tampered"]
+    assert v.stage == "data-connect" and not v.evidence.tampered
     assert "encrypted" in v.diagnosis
 
 
@@ -50,8 +50,8 @@ def test_active_mode_behind_client_nat_is_a_foreign_address():
 
 def test_helper_rewrites_port_for_plain_ftp_but_not_tls():
     plain = checks.judge(load("client-nat-alg/pyftpdlib/ftplib/none/port/n-a/masq-off"))
-    assert plain.outcome == "pass" and plain.evidence["tampered"]
-    assert plain.evidence["tampered_lines"][0]["received"].startswith("PORT 203,0,113,100,")
+    assert plain.outcome == "pass" and plain.evidence.tampered
+    assert plain.evidence.tampered_lines[0].received.startswith("PORT 203,0,113,100,")
     tls = checks.judge(load("client-nat-alg/pyftpdlib/ftplib/explicit/eprt/n-a/masq-on"))
     assert tls.check == "foreign-address" and "TLS-encrypted" in tls.diagnosis
 
@@ -63,7 +63,7 @@ def test_control_policy_pass_explains_the_ignored_address():
 
 def test_epsv_passes_without_an_address():
     v = checks.judge(load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off"))
-    assert v.outcome == "pass" and not v.evidence["tampered"]
+    assert v.outcome == "pass" and not v.evidence.tampered
 
 
 def test_a_refused_control_port_mentions_the_stage_and_error():
@@ -102,7 +102,7 @@ def test_split_backends_name_both_backends_from_the_haproxy_log():
     v = checks.judge(load("lb-roundrobin/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on"))
     assert v.check == "balanced-to-another-backend"
     assert "s1 (10.0.3.11)" in v.diagnosis and "s2 (10.0.3.12)" in v.diagnosis
-    assert v.evidence["balancer"]["data"][0]["state"] == "SC"
+    assert v.evidence.balancer.data[0].state == "SC"
 
 
 def test_split_backends_from_conntrack_for_a_nat_balancer():
@@ -130,5 +130,5 @@ def test_vsftpd_illegal_port_is_the_foreign_address_check_in_its_words():
 
 def test_a_client_that_gives_up_active_mode_passes_with_that_said():
     v = checks.judge(load("client-nat/vsftpd/lftp/none/port/n-a/masq-off"))
-    assert v.outcome == "pass" and v.evidence["fell_back_to_passive"] >= 1
+    assert v.outcome == "pass" and v.evidence.fell_back_to_passive >= 1
     assert "switched to passive mode" in v.diagnosis

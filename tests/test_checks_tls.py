@@ -14,15 +14,15 @@ def load(case_id: str):
 def test_ccc_through_the_alg_is_a_pass_the_helper_made():
     v = checks.judge(load("server-nat-alg/pyftpdlib/ftplib-reuse/ccc/pasv/trust/masq-off"))
     assert (v.outcome, v.check) == ("pass", "helper-reads-after-ccc")
-    assert v.evidence["tampered"]  # rendered pass*
-    assert "(10,0,2,2," in v.evidence["tampered_lines"][0]["sent"]
+    assert v.evidence.tampered  # rendered pass*
+    assert "(10,0,2,2," in v.evidence.tampered_lines[0].sent
     assert "in clear" in v.diagnosis and "PROT P" in v.diagnosis
 
 
 def test_vsftpd_refuses_ccc_and_the_probe_stops_there():
     v = checks.judge(load("direct/vsftpd/ftplib-reuse/ccc/epsv/n-a/masq-off"))
     assert (v.outcome, v.stage, v.check) == ("fail", "login", "ccc-refused")
-    assert "500 Unknown command." in v.diagnosis and v.evidence["ccc"]["control_encrypted"]
+    assert "500 Unknown command." in v.diagnosis and v.evidence.ccc.control_encrypted
 
 
 def test_curl_carries_on_after_a_refused_ccc():
@@ -41,7 +41,7 @@ def test_curl_loses_resumption_on_the_second_transfer_under_tls13():
     v = checks.judge(load("direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2"))
     assert (v.outcome, v.stage, v.check) == ("fail", "data-tls", "tls-session-not-resumed")
     assert "did not reuse TLS session" in v.diagnosis
-    assert v.evidence["resumption"]["server_resumed"]
+    assert v.evidence.resumption.server_resumed
     assert checks.judge(load("direct/proftpd/curl/explicit/epsv/n-a/masq-off/tls-1.2/transfers-2")).outcome == "pass"
 
 
@@ -54,14 +54,14 @@ def test_vsftpd_refuses_an_upload_without_close_notify():
     v = checks.judge(load("direct/vsftpd/ftplib-abrupt/explicit/epsv/n-a/masq-off/transfers-2"))
     assert (v.outcome, v.check) == ("fail", "data-tls-truncated")
     assert "426" in v.diagnosis and "client closed without close_notify" in v.diagnosis
-    assert v.evidence["truncated"]["close_notify_sent"] is False
+    assert v.evidence.truncated.close_notify_sent is False
 
 
 def test_pyftpdlib_keeps_a_short_file_and_says_226():
     v = checks.judge(load("direct/pyftpdlib/ftplib-abrupt/explicit/epsv/n-a/masq-off/transfers-2"))
     assert (v.outcome, v.stage, v.check) == ("fail", "integrity", "data-tls-truncated")
-    t = v.evidence["truncated"]
-    assert t["arrived_bytes"] < t["sent_bytes"] and "226" in v.diagnosis
+    t = v.evidence.truncated
+    assert t.arrived_bytes < t.sent_bytes and "226" in v.diagnosis
 
 
 def test_data_connections_carry_tls_facts():
@@ -92,7 +92,7 @@ def test_fixes_offered_for_the_tls_failures():
 def test_helper_after_ccc_recognised_from_its_expectations_when_the_server_logs_no_lines():
     v = checks.judge(load("server-nat-alg/pure-ftpd/ftplib-reuse/ccc/pasv/trust/masq-off/transfers-2"))
     assert (v.outcome, v.check) == ("pass", "helper-reads-after-ccc")
-    assert not v.evidence["tampered"] and "conntrack expectations" in v.diagnosis
+    assert not v.evidence.tampered and "conntrack expectations" in v.diagnosis
 
 
 def test_proftpd_takes_unresumed_data_connections_after_ccc():

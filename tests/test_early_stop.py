@@ -148,9 +148,9 @@ def test_verdicts_are_identical_with_and_without_early_stop_and_the_stopped_case
     waited, _, _ = execute(cases, jobs=2, rules=False, early_stop=False)
     verdict = {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in waited}
     assert {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in stopped} == verdict
-    early = [r for r in stopped if "stopped_early" in r.verdict.evidence]
+    early = [r for r in stopped if r.verdict.evidence.stopped_early]
     assert {r.verdict.check for r in early} == {"asymmetric-route", "ipv4-only-line"}
     assert all("nf_ct_ftp: dropping packet" in r.verdict.diagnosis for r in early
                if r.verdict.check == "ipv4-only-line")
     assert all("The harness did not wait for the client's timeout" in r.verdict.diagnosis for r in early)
-    assert not any("stopped_early" in r.verdict.evidence for r in waited)
+    assert not any(r.verdict.evidence.stopped_early for r in waited)

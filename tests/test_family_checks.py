@@ -64,24 +64,24 @@ def test_a_client_that_sends_epsv_when_asked_for_pasv_is_a_skip():
     assert "sent EPSV instead" in v.diagnosis
     v = judge("server-nat-alg/vsftpd/curl/none/port/n-a/masq-off/ipv6")
     assert v.outcome == "skip" and "sent EPRT instead" in v.diagnosis
-    assert v.evidence["sent_instead"].startswith("EPRT |2|2001:db8:113::100|")
+    assert v.evidence.sent_instead.startswith("EPRT |2|2001:db8:113::100|")
 
 
 def test_vsftpd_accepts_the_helpers_full_length_eprt():
     obs = recording.load(FIX / "server-nat-alg__vsftpd__curl__none__port__n-a__masq-off__ipv6.json")
-    tampered = [p for p in control_pairs(obs) if p["tampered"]]
-    assert tampered and "2001:0db8:0113:0000:0000:0000:0000:0100" in tampered[0]["received"]
+    tampered = [p for p in control_pairs(obs) if p.tampered]
+    assert tampered and "2001:0db8:0113:0000:0000:0000:0000:0100" in tampered[0].received
     assert obs.client.ok is True
 
 
 def test_an_ipv4_only_ruleset_leaves_ipv6_unfiltered_and_says_so():
     v = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
     assert v.outcome == "pass" and "SECURITY: IPv6 UNFILTERED on edge" in v.diagnosis
-    assert v.evidence["unfiltered"]["edge"]["tables"] == ["table ip ftpfw"]
+    assert v.evidence.unfiltered["edge"].tables == ("table ip ftpfw",)
     # The same mode over IPv4, through the same firewall: refused by the rules IPv6 never meets.
     v4 = judge("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off")
     assert v4.outcome == "fail" and "edge rejected" in v4.diagnosis
-    assert "unfiltered" not in v4.evidence
+    assert not v4.evidence.unfiltered
 
 
 def test_eprt_through_nat64_reaches_an_ipv4_only_server_that_refuses_it():

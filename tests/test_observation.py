@@ -44,7 +44,7 @@ def test_an_old_recording_is_refused_with_its_reason():
 
 
 def test_the_check_table_is_explicit_and_ends_with_the_catch_all():
-    names = [n for n, _ in checks.CHECKS]
+    names = [c.name for c in checks.table()]
     assert len(names) == len(set(names))
     assert names[0] == "harness-error" and names[-1] == "other-failure"
     # a session that passed in a mode other than the one asked is no pass (IPv6: PASV -> EPSV)

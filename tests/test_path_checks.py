@@ -17,9 +17,9 @@ def test_idle_timeout_is_named_from_the_conntrack_destroy_event():
     obs = recording.load(FIX / IDLE)
     v = checks.judge(obs)
     assert (v.outcome, v.stage, v.check) == ("fail", "completion", "control-idle-timeout")
-    gone = v.evidence["conntrack_destroyed"]["fw"][-1]
+    gone = v.evidence.conntrack_destroyed["fw"][-1]
     assert "[DESTROY]" in gone and "dport=21" in gone and gone in v.diagnosis
-    assert v.evidence["firewall_dropped_forgotten"]["fw"] > 0
+    assert v.evidence.firewall_dropped_forgotten["fw"] > 0
 
 
 def test_completion_stage_data_done_but_no_final_reply():
@@ -32,7 +32,7 @@ def test_pmtu_black_hole_names_the_rule_the_trace_saw_drop_the_icmp():
     obs = recording.load(FIX / PMTU)
     v = checks.judge(obs)
     assert (v.outcome, v.stage, v.check) == ("fail", "transfer", "pmtu-black-hole")
-    (line, *_) = v.evidence["trace_dropped_icmp"]["fw"]
+    (line, *_) = v.evidence.trace_dropped_icmp["fw"]
     assert line.startswith("output: 203.0.113.10 -> 203.0.113.100 dropped by path-icmp-drop.nft:11")
     assert "frag-needed" in v.diagnosis and "path-icmp-drop.nft:11" in v.diagnosis
 
@@ -43,7 +43,7 @@ def test_without_a_trace_the_icmp_counter_names_it():
     obs = recording.load(FIX / PMTU)
     untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
     v = checks.judge(replace(obs, middleboxes=untraced))
-    assert v.check == "pmtu-black-hole" and v.evidence["firewall_dropped_icmp"]["fw"] > 0
+    assert v.check == "pmtu-black-hole" and v.evidence.firewall_dropped_icmp["fw"] > 0
 
 
 def test_fixes_offered_for_each_impairment():
@@ -61,8 +61,8 @@ MAPPED = "server-nat__pyftpdlib__ftplib__explicit__pasv__control__masq-off__map-
 def test_hairpin_missing_is_named_from_the_trace_of_its_syn():
     v = checks.judge(recording.load(FIX / HAIRPIN))
     assert (v.outcome, v.stage, v.check) == ("fail", "connect", "hairpin-missing")
-    assert "-> 203.0.113.10:21 left prerouting by (policy accept) (server-nat.nft:22)" in v.evidence["untranslated"]
-    assert v.evidence["untranslated"].endswith("went to fw's input hook")
+    assert "-> 203.0.113.10:21 left prerouting by (policy accept) (server-nat.nft:22)" in v.evidence.untranslated
+    assert v.evidence.untranslated.endswith("went to fw's input hook")
     assert "10.0.2.100" in v.diagnosis
 
 
@@ -72,7 +72,7 @@ def test_passive_port_translated_names_the_public_port():
     assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "passive-port-translated")
     port = obs.client.data[-1].advertised_port
     assert f"public port was {30000 + port - 50000}" in v.diagnosis
-    assert f"-> 203.0.113.10:{port} left prerouting" in v.evidence["untranslated"]
+    assert f"-> 203.0.113.10:{port} left prerouting" in v.evidence.untranslated
 
 
 def test_fixes_for_hairpin_and_port_map():
@@ -117,4 +117,4 @@ def test_without_a_trace_conntrack_shows_the_connection_ended_at_the_router():
     obs = recording.load(FIX / HAIRPIN)
     untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
     v = checks.judge(replace(obs, middleboxes=untraced))
-    assert v.check == "hairpin-missing" and v.evidence["untranslated"].startswith("conntrack: tcp 10.0.2.100:")
+    assert v.check == "hairpin-missing" and v.evidence.untranslated.startswith("conntrack: tcp 10.0.2.100:")

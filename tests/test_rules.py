@@ -119,7 +119,7 @@ def test_range_mismatch_names_both_ranges():
 def test_range_exhaustion_shows_the_port_outside_the_range():
     v = checks.judge(load("server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on/range-50000-50001/busy-2"))
     assert v.check == "passive-port-outside-range"
-    port = v.evidence["data_connections"][-1]["advertised_port"]
+    port = v.evidence.data_connections[-1].advertised_port
     assert not 50000 <= port <= 50001 and str(port) in v.diagnosis and "50000-50001" in v.diagnosis
 
 

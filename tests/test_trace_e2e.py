@@ -65,7 +65,7 @@ def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts
     case = _plan_case(REPO / "plans" / "fixed-port-snat.yaml", impl="ftplib", mode="epsv",
                       pasv_address=None, busy=1)
     other = Case(case.topology, case.server, ClientSpec("curl", "pasv", "control"), case.net)
-    run = runner.Run(run_id=secrets.token_hex(3), backend=NetnsBackend(), rules=False)
+    run = runner.ActiveRun(run_id=secrets.token_hex(3), backend=NetnsBackend(), rules=False)
     w = runner.Worker(run, 0)
     out = []
     try:
@@ -109,7 +109,7 @@ def test_the_trace_table_leaves_the_admin_tables_as_they_were_and_goes_with_the_
             return lab
 
     case = Case("server-nat", ServerSpec("pyftpdlib", "none"), ClientSpec("ftplib", "epsv", None))
-    run = runner.Run(run_id=secrets.token_hex(3), backend=Listing())  # rules proven: rulesets swapped
+    run = runner.ActiveRun(run_id=secrets.token_hex(3), backend=Listing())  # rules proven: rulesets swapped
     w = runner.Worker(run, 0)
     out = []
     try:

@@ -15,6 +15,7 @@ from typing import Any
 from string import Template
 
 from harness.build.topology import Middlebox, Topology
+from harness.build import proxies
 from harness.build.follow import Follow
 from harness.core.paths import NAT_DIR, nat_file
 from harness.build.tracing import trace_table
@@ -99,22 +100,22 @@ class Middleboxes:
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:
-        env = [f"{k}={v}" for k, v in box.proxy.env]
-        argv = ["env", *env, "haproxy", "-db", "-f", str(NAT_DIR / box.proxy.file)]
+        adapter = proxies.get(box.proxy.kind)
+        argv = adapter.argv(str(NAT_DIR / box.proxy.file), box.proxy.env)
         log = self.workdir / f"{box.name}.proxy.log"
         follow = Follow(self.lab, box.name, log, argv, stderr=subprocess.STDOUT, append=True)
         self.proxies[box.name] = follow
-        vip = dict(box.proxy.env).get("VIP", "").removeprefix("ipv6@")
+        vip, port = adapter.listening(box.proxy.env)
         vip = f"[{vip}]" if ":" in vip else vip
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :21"], timeout=5)
+            r = self.lab.run(box.name, ["ss", "-Hltn", f"src {vip} and sport = :{port}"], timeout=5)
             if r.stdout.strip():
                 return
             if follow.proc.poll() is not None:
                 break
             time.sleep(0.01)
-        raise ProxyFailed(f"HAProxy did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
+        raise ProxyFailed(f"{adapter.label} did not start on {box.name}: " + " | ".join(follow.take()[-3:]))
 
     def _start_translator(self, box: Middlebox) -> None:
         """tayga: its tun device, the routes into it, then the daemon in the foreground."""

@@ -56,9 +56,11 @@ class Bridge:
 
 @dataclass(frozen=True)
 class Proxy:
-    """A TCP proxy (HAProxy) run in a middlebox: a config file from nat/ and its ${VARIABLES}."""
+    """A TCP proxy run in a middlebox: a config file from nat/ and its ${VARIABLES}; `kind`
+    names its adapter (harness/build/proxies)."""
     file: str
     env: tuple[tuple[str, str], ...]
+    kind: str = "haproxy"
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,37 @@
-"""A registry of named kinds (servers, clients): entries register themselves on import of
-their package's modules, and the CLI's valid choices come from here."""
+"""The one registry mechanism: topologies, servers, clients, backends, checks and fixes each
+keep their named kinds in a Registry. Entries register themselves when their package's
+modules are imported (a new kind is one new file); a name registered twice is refused.
+Listings and the CLI's valid choices come from here, ordered by each entry's `order`."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import threading
-from typing import Generic, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
 
+class DuplicateName(ValueError):
+    """Two entries of one registry share a name."""
+
+
 class Registry(Generic[T]):
-    def __init__(self, package: str, path: list[str], what: str) -> None:
-        self.package, self.path, self.what = package, path, what
+    """Named entries of one kind. `package`: the package whose modules (not starting with
+    "_") register the entries; they are imported once, on first use, by one thread."""
+
+    def __init__(self, what: str, package: str | None = None) -> None:
+        self.what, self.package = what, package
         self._items: dict[str, T] = {}
-        self._loaded = False
+        self._loaded = package is None
         self._loading = False
         self._lock = threading.RLock()  # workers may ask first, at the same time
 
-    def add(self, name: str, item: T) -> None:
+    def add(self, name: str, item: T) -> T:
+        if name in self._items:
+            raise DuplicateName(f"{self.what} {name!r} is registered twice")
         self._items[name] = item
+        return item
 
     def _load(self) -> None:
         if self._loaded:
@@ -29,7 +41,9 @@ class Registry(Generic[T]):
                 return
             self._loading = True
             try:
-                for mod in pkgutil.iter_modules(self.path):
+                assert self.package is not None
+                path = importlib.import_module(self.package).__path__
+                for mod in pkgutil.iter_modules(path):
                     if not mod.name.startswith("_"):
                         importlib.import_module(f"{self.package}.{mod.name}")
             finally:
@@ -45,3 +59,11 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             raise KeyError(f"unknown {self.what} {name!r}; valid: {', '.join(self.names())}") from None
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._items
+
+    def __iter__(self) -> Iterator[T]:
+        """The entries, in order."""
+        return iter([self._items[n] for n in self.names()])

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Callable
 
 from harness.judge.verdict import Verdict
-from harness.judge.rules import FirewallRules, Rule
+from harness.judge.rules import FirewallRules, NotNeeded, Rule
 from harness.judge.rules.render import nft
 
 Replay = Callable[[], Verdict]
@@ -103,8 +103,7 @@ def _minimise(fw: FirewallRules, box: str, texts: dict[str, str],
         trial = fw.without(i)
         v = passes({**texts, box: nft(trial)})
         if v.outcome == "pass":
-            fw.proof.not_needed.append({"rule": rule.to_json(),
-                                        "evidence": f"the case still passed without it ({_short(v)})"})
+            fw.proof.not_needed.append(NotNeeded(rule, f"the case still passed without it ({_short(v)})"))
             fw.rules.pop(i)
             texts[box] = nft(fw)
         else:

@@ -1,18 +1,26 @@
-"""What a case came to: the Verdict judged from its Observation, and the Result a run reports."""
+"""What a case came to: the Verdict judged from its Observation, and the Result a run reports,
+each with its one JSON round trip (results.json)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.build.topology import Topology
+from harness.core import codec
 from harness.core.case import Case
+from harness.core.outcome import Outcome, Stage
+from harness.judge.evidence import Evidence
+from harness.judge.rules import FirewallRules
+from harness.judge.rules.render import iptables, nft, table
+from harness.observe.trace import TracePath
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
-    outcome: str
-    stage: str | None
+    outcome: Outcome
+    stage: Stage | None
     diagnosis: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
     check: str = ""  # name of the check that decided
 
 
@@ -21,24 +29,40 @@ class Result:
     case: Case
     verdict: Verdict
     duration_s: float
-    rules: dict[str, Any] | None = None  # firewall -> rules.FirewallRules, for passing cases
+    rules: dict[str, FirewallRules] | None = None  # per firewall, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
-    stops: list[Any] = field(default_factory=list)  # failing cases: trace.TracePaths that ended in a drop
+    stops: list[TracePath] = field(default_factory=list)  # failing cases: traced paths that ended in a drop
     traced: bool = False  # a middlebox of the case was traced (False: --no-trace, or a backend that cannot)
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/timing.py)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/core/timing.py)
+    topology: Topology | None = None  # as built for the case (None: read back from a results file)
 
     def to_json(self) -> dict[str, Any]:
+        """The case's entry in results.json."""
+        v = self.verdict
         d = self.case.describe()
-        d.update(
-            outcome=self.verdict.outcome,
-            stage=self.verdict.stage,
-            diagnosis=self.verdict.diagnosis,
-            check=self.verdict.check,
-            evidence=self.verdict.evidence,
-            duration_s=round(self.duration_s, 3),
-        )
+        d.update(outcome=v.outcome, stage=v.stage, diagnosis=v.diagnosis, check=v.check,
+                 evidence=codec.encode(v.evidence, Evidence), duration_s=round(self.duration_s, 3))
         if self.captures:
             d["captures"] = self.captures
         if self.phases:
-            d["phases"] = {k: round(v, 4) for k, v in self.phases.items()}
+            d["phases"] = {k: round(x, 4) for k, x in self.phases.items()}
+        if self.rules is not None:
+            d["rules"] = {box: dict(fw.to_json(), nft=nft(fw), iptables=iptables(fw), table=table(fw))
+                          for box, fw in self.rules.items()}
+            d["rules_verified"] = all(fw.proof.verified for fw in self.rules.values())
+            d["rules_minimal"] = all(fw.proof.minimal for fw in self.rules.values())
         return d
+
+    @classmethod
+    def from_json(cls, case: Case, d: dict[str, Any]) -> Result:
+        """The inverse of to_json, for the case `d` names (results of an older format keep
+        outcome, stage and check; evidence they cannot give back is left empty)."""
+        try:
+            evidence = codec.decode(d.get("evidence") or {}, Evidence)
+        except (TypeError, ValueError, AttributeError):
+            evidence = Evidence()
+        v = Verdict(d["outcome"], d.get("stage"), d.get("diagnosis", ""), evidence, d.get("check", ""))
+        rules = ({box: FirewallRules.from_json(box, case.topology, fw) for box, fw in d["rules"].items()}
+                 if d.get("rules") is not None else None)
+        return cls(case, v, d.get("duration_s", 0.0), rules=rules, captures=list(d.get("captures", [])),
+                   phases=dict(d.get("phases", {})))

@@ -138,20 +138,3 @@ def flows(box: str, lines: list[str]) -> list[Flow]:
 
 def expectations(box: str, lines: list[str]) -> list[Expectation]:
     return [e for e in (parse_expectation(box, l) for l in lines) if e is not None]
-
-
-# HAProxy's default TCP log line: "client:port -> vip:port => backend/server Tw/Tc/Tt bytes state"
-_HAPROXY = re.compile(r"(\S+):(\d+) -> (\S+):(\d+) => (\S+)/(\S+) \S+ \d+ (\S+)")
-
-
-@dataclass(frozen=True)
-class Relayed:
-    """One connection a proxy relayed, from its log."""
-    dport: int  # the port the client dialled on the proxy
-    backend: str  # the server it was sent to
-    state: str  # HAProxy's termination state, e.g. "--" (normal) or "SC" (server refused)
-
-
-def parse_relayed(line: str) -> Relayed | None:
-    m = _HAPROXY.search(line)
-    return Relayed(int(m.group(4)), m.group(6), m.group(7)) if m else None

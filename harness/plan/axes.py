@@ -5,6 +5,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from harness.build import topologies
+from harness.build.topologies import Catalog
 from harness.core.case import DATA_MODES, MASQUERADE, PASV_POLICIES, Case, ClientSpec, NetSpec, PassiveRange, ServerSpec
 from harness.core.tls import DEFAULT_MATRIX as DEFAULT_TLS, mode as tls_mode
 
@@ -30,12 +31,12 @@ class Axes:
     keepalive: int = 0  # the client's control-connection keepalive (seconds), 0: its default
 
 
-def plan(axes: Axes) -> list[Case]:
+def plan(axes: Axes, catalog: Catalog = topologies.SHIPPED) -> list[Case]:
     """Every combination. The PASV-address policy only applies to PASV (the one reply that
     carries an address), so for EPSV and the active modes it runs once, recorded as n/a."""
     cases: list[Case] = []
-    tops = [(t, f) for t in axes.topologies for f in (axes.families or topologies.families(t))
-            if f in topologies.supported(t)]
+    tops = [(t, f) for t in axes.topologies for f in (axes.families or catalog.families(t))
+            if f in catalog.supported(t)]
     for (topo, fam), srv, cli, tls, masq, pf, reuse, mode in itertools.product(
             tops, axes.servers, axes.clients, axes.tls, axes.masquerade,
             axes.permit_foreign, axes.reuse, axes.modes):

@@ -17,12 +17,12 @@ def _fail(r: Result) -> bool:
 
 
 def _weakened(r: Result) -> bool:
-    return _fail(r) or bool(r.verdict.evidence.get("security_weakened"))
+    return _fail(r) or bool(r.verdict.evidence.security_weakened)
 
 
 def _finding(r: Result) -> bool:
     ev = r.verdict.evidence
-    return _weakened(r) or bool(ev.get("tampered") or ev.get("fell_back_to_passive"))
+    return _weakened(r) or ev.tampered or bool(ev.fell_back_to_passive)
 
 
 GATES: dict[str, tuple[Gate, str]] = {

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import topologies
+from harness.core import codec
+from harness.judge.evidence import Evidence
 from harness.judge.verdict import Result
 from harness.build.topology import Topology
 from harness.judge.rules.render import iptables, nft, table
@@ -88,56 +90,77 @@ def topology_svg(topo: Topology) -> tuple[str, dict[str, Any]]:
 def _flow(r: Result, topo: Topology) -> dict[str, Any] | None:
     """The data connection worth drawing: where the client sent it, and where it stopped."""
     ev = r.verdict.evidence
-    datas = ev.get("data_connections") or []
-    if not datas:
+    if not ev.data_connections:
         return None
-    d = datas[-1]
-    target = d.get("target") or d.get("listen")
+    d = ev.data_connections[-1]
+    target = str(d.target) if d.target else d.listen
     if not target:
         return None
-    ip = target.rsplit(":", 1)[0]
+    ip = target.rsplit(":", 1)[0].strip("[]")
     owner = topo.owner_of(ip)
-    active = d.get("mode") in ("port", "eprt")
+    active = d.mode in ("port", "eprt")
     end = topo.server if active else (owner or topo.server)
-    lb = ev.get("balancer") or {}
-    moved = [x for x in lb.get("data", []) if x.get("backend") != lb.get("control")]
-    if moved and moved[0]["backend"] in topo.servers:
-        end = moved[0]["backend"]  # the balancer sent it on to this server
+    lb = ev.balancer
+    moved = [x for x in lb.data if x.backend != lb.control] if lb else []
+    if moved and moved[0].backend in topo.servers:
+        end = moved[0].backend  # the balancer sent it on to this server
         target += f" → {end}"
     stopped = None
     if r.verdict.outcome != "pass":
-        boxes = list((ev.get("firewall_rejected") or {})) + list((ev.get("firewall_dropped_invalid") or {}))
+        boxes = list(ev.firewall_rejected) + list(ev.firewall_dropped_invalid)
         stopped = boxes[0] if boxes and not moved else end
-    failed = d.get("connect") if d.get("connect") not in (None, "ok") else f"failed at {r.verdict.stage}"
-    label = f"{d.get('cmd', 'data')} {'from the server to' if active else 'to'} {target}: " + \
+    failed = d.result if d.result not in (None, "ok") else f"failed at {r.verdict.stage}"
+    label = f"{d.cmd or 'data'} {'from the server to' if active else 'to'} {target}: " + \
         ("ok" if r.verdict.outcome == "pass" else str(failed))
     return {"to": end, "reverse": active, "ok": r.verdict.outcome == "pass", "stopped": stopped,
             "label": label}
+
+
+SHOWN = ("transcript", "control", "tampered_lines", "failure", "firewall_rejected", "firewall_dropped_invalid",
+         "helper_expectations", "server_log", "balancer", "security_weakened", "middlebox_log", "unfiltered",
+         "sent_instead", "findings")
+
+
+def _evidence(ev: Evidence) -> dict[str, Any]:
+    """What the page shows of a verdict's evidence (data connections as the page draws them)."""
+    out = {k: v for k, v in codec.encode(ev, Evidence).items() if k in SHOWN}
+    out["data_connections"] = [
+        {"cmd": d.cmd, "mode": d.mode, "reply": d.reply, "sent": d.sent, "listen": d.listen,
+         "target": str(d.target) if d.target else None, "connect": d.result, "tls": d.tls,
+         "session_reused": d.session_reused, "late_reply": d.late_reply} for d in ev.data_connections]
+    return out
 
 
 def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[str, list[str]],
           g: grid.Grid) -> dict[str, Any]:
     v, c = r.verdict, r.case
     ev = v.evidence
-    keep = ("transcript", "control", "tampered_lines", "data_connections", "failure", "firewall_rejected",
-            "firewall_dropped_invalid", "helper_expectations", "server_log", "balancer", "security_weakened",
-            "middlebox_log", "unfiltered", "sent_instead", "findings")
     rules = []
     for box, fw in (r.rules or {}).items():
         key = "|".join(map(str, fw.signature()))
         if key not in rulesets:
             rulesets[key] = {"table": table(fw), "nft": nft(fw), "iptables": iptables(fw)}
         rules.append({"box": box, "key": key, "verified": fw.proof.verified, "minimal": fw.proof.minimal,
-                      "error": fw.proof.error,
-                      "not_needed": [x["rule"].get("why", "") for x in fw.proof.not_needed]})
+                      "error": fw.proof.error, "not_needed": [x.rule.why for x in fw.proof.not_needed]})
     return {"id": c.id, "topology": c.lab, "server": c.server.impl, "client": c.client.impl,
             "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": grid.column(r),
             "row": list(g.row_key(r)),
             "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
-            "tampered": bool(ev.get("tampered")), "fallback": bool(ev.get("fell_back_to_passive")),
-            "unfiltered": bool(ev.get("unfiltered")), "evidence": {k: ev[k] for k in keep if ev.get(k)},
+            "tampered": ev.tampered, "fallback": bool(ev.fell_back_to_passive),
+            "unfiltered": bool(ev.unfiltered), "evidence": _evidence(ev),
             "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
             "duration": round(r.duration_s, 3)}
+
+
+EMPTY = Topology(hosts=(), links=(), client="", servers=("",), server_public="")
+
+
+def _rebuilt(r: Result) -> Topology | None:
+    """The topology of a result read back from a file, if this checkout still has it."""
+    try:
+        return topologies.build(r.case.topology, r.case.server, r.case.net)
+    except KeyError:
+        return None
 
 
 def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list[str]] | None = None) -> str:
@@ -145,14 +168,16 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     topos: dict[str, Topology] = {}
     for r in results:
         if r.case.lab not in topos:
-            topos[r.case.lab] = topologies.build(r.case.topology, r.case.server, r.case.net)
+            built = r.topology or _rebuilt(r)
+            if built is not None:
+                topos[r.case.lab] = built
     svgs, geo = {}, {}
     for name, topo in topos.items():
         svgs[name], geo[name] = topology_svg(topo)
     rulesets: dict[str, Any] = {}
     captures = {**{r.case.id: r.captures for r in results if r.captures}, **captures}
     g = grid.build(results)
-    cases = [_case(r, topos[r.case.lab], rulesets, captures, g) for r in results]
+    cases = [_case(r, topos.get(r.case.lab) or EMPTY, rulesets, captures, g) for r in results]
     variants = passing_variants(results)
     for c in cases:
         c["fixed_by"] = [dataclasses.asdict(v) for v in variants.get(c["id"], [])]

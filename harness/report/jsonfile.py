@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.judge.verdict import Result
-from harness.report.rules import rules_json
 
 SCHEMA = 1
 
@@ -21,12 +20,7 @@ def document(results: list[Result], backend: str, started: str, extra: dict[str,
 
 
 def case_json(r: Result) -> dict[str, Any]:
-    d = r.to_json()
-    if r.rules is not None:
-        d["rules"] = {box: rules_json(fw) for box, fw in r.rules.items()}
-        d["rules_verified"] = all(fw.proof.verified for fw in r.rules.values())
-        d["rules_minimal"] = all(fw.proof.minimal for fw in r.rules.values())
-    return d
+    return r.to_json()
 
 
 def write(path: Path, results: list[Result], backend: str, started: str,

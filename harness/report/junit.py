@@ -28,7 +28,7 @@ def document(results: list[Result], seconds: float) -> ET.Element:
             if v.outcome == "fail":
                 el = ET.SubElement(tc, "failure", type=v.check or "fail",
                                    message=f"{_name(r)}: {v.stage} — {v.diagnosis}")
-                el.text = "\n".join(v.evidence.get("transcript", [])[-20:])
+                el.text = "\n".join(v.evidence.transcript[-20:])
             elif v.outcome == "error":
                 ET.SubElement(tc, "error", type="harness-error", message=v.diagnosis)
             elif v.outcome == "skip":

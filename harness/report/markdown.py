@@ -18,9 +18,9 @@ def matrix(results: list[Result]) -> str:
                 marks.append("-")
             elif r.verdict.outcome == "pass":
                 ev = r.verdict.evidence
-                marks.append("pass!" if ev.get("unfiltered") else
-                             "pass→pasv" if ev.get("fell_back_to_passive") else
-                             "pass*" if ev.get("tampered") else "pass")
+                marks.append("pass!" if ev.unfiltered else
+                             "pass→pasv" if ev.fell_back_to_passive else
+                             "pass*" if ev.tampered else "pass")
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
         out.append("| " + " | ".join(key) + " | " + " | ".join(marks) + " |")
@@ -65,11 +65,11 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None) 
             for r in rs:
                 out.append(f"- `{r.case.id}` — **{r.verdict.stage}**: {r.verdict.diagnosis}")
             out.append("")
-    flagged = [(r, f) for r in results for f in r.verdict.evidence.get("findings") or ()]
+    flagged = [(r, f) for r in results for f in r.verdict.evidence.findings]
     if flagged:
         out += ["## Security findings (the probe's checks, in these cases' own facts)", ""]
-        out += [f"- `{r.case.id}` ({r.verdict.outcome}) — {f['severity']} **{f['check']}**: "
-                f"`{f['evidence']}`. Fix: {f['fix']}" for r, f in flagged] + [""]
+        out += [f"- `{r.case.id}` ({r.verdict.outcome}) — {f.severity} **{f.check}**: "
+                f"`{f.evidence}`. Fix: {f.fix}" for r, f in flagged] + [""]
     if rules_md and "## Rule sets" in rules_md:  # merge the rule sets from rules.md
         out += ["---", "", "## Rule sets" + rules_md.split("## Rule sets", 1)[1]]
     return "\n".join(out) + "\n"

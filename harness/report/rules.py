@@ -1,23 +1,10 @@
 """Rule sets of passing cases: JSON per case, grouped for the terminal, and rules.md."""
 from __future__ import annotations
 
-from typing import Any
 
 from harness.judge.verdict import Result
 from harness.judge.rules import FirewallRules
 from harness.judge.rules.render import iptables, markdown_table, nft, table
-
-
-def rules_json(fw: FirewallRules) -> dict[str, Any]:
-    p = fw.proof
-    return {
-        "verified": p.verified, "minimal": p.minimal, "replays": p.replays, "error": p.error,
-        **({"shared_from": p.shared_from} if p.shared_from else {}),
-        "rules": [dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
-                  for i, r in enumerate(fw.rules)],
-        "not_needed": p.not_needed,
-        "nft": nft(fw), "iptables": iptables(fw), "table": table(fw),
-    }
 
 
 def groups(results: list[Result]) -> list[tuple[FirewallRules, list[Result]]]:
@@ -42,12 +29,12 @@ def _status(fw: FirewallRules, cases: list[Result]) -> str:
 def security(fw: FirewallRules, cases: list[Result]) -> str:
     """The security finding a case's verdict recorded for this firewall, if any."""
     for c in cases:
-        u = c.verdict.evidence.get("unfiltered", {}).get(fw.box)
+        u = c.verdict.evidence.unfiltered.get(fw.box)
         if u:
             derived = ("no rules could be derived: conntrack on it tracked none of these "
                        "connections" if not fw.rules else "the rules below are what it would need")
             return (f"SECURITY: {c.case.net.family} is not filtered on {fw.box}: its ruleset has only "
-                    f"{', '.join(u['tables'])}; {derived}.")
+                    f"{', '.join(u.tables)}; {derived}.")
     return ""
 
 
@@ -92,7 +79,7 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
             out += ["What fails without each rule (first case):", ""]
             out += [f"- rule {i + 1}: {why}" for i, why in sorted(p.needed.items())]
             for x in p.not_needed:
-                out += [f"- not needed: `{x['rule']}` — {x['evidence']}"]
+                out += [f"- not needed: `{x.rule.to_json()}` — {x.evidence}"]
             out += [""]
         out += ["nftables (`nft -f`):", "", "```", nft(fw).rstrip(), "```", "",
                 "iptables-save:", "", "```", iptables(fw).rstrip(), "```", ""]

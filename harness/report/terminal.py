@@ -20,11 +20,11 @@ CELL_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta",
 def cell(r: Result) -> Text:
     v = r.verdict
     mark = {"pass": "pass", "fail": f"✗ {v.stage}", "error": "ERROR", "skip": "skip"}[v.outcome]
-    if v.outcome == "pass" and v.evidence.get("tampered"):
+    if v.outcome == "pass" and v.evidence.tampered:
         mark = "pass*"
-    if v.outcome == "pass" and v.evidence.get("fell_back_to_passive"):
+    if v.outcome == "pass" and v.evidence.fell_back_to_passive:
         mark = "pass→pasv"
-    if v.outcome == "pass" and v.evidence.get("unfiltered"):
+    if v.outcome == "pass" and v.evidence.unfiltered:
         mark = "pass!"
     return Text(mark, style=CELL_STYLE[v.outcome])
 
@@ -58,11 +58,11 @@ def summary_line(results: list[Result], seconds: float) -> Text:
 
 
 def findings(results: list[Result], console: Console) -> None:
-    """One line per security finding the cases carry (harness/probe/case.py)."""
+    """One line per security finding the cases carry (harness/judge/findings.py)."""
     seen: dict[str, list[Result]] = {}
     for r in results:
-        for f in r.verdict.evidence.get("findings") or ():
-            seen.setdefault(f"{f['severity']} {f['check']}: {f['title']}", []).append(r)
+        for f in r.verdict.evidence.findings:
+            seen.setdefault(f"{f.severity} {f.check}: {f.title}", []).append(r)
     for text, rs in seen.items():
         console.print(f"finding {text} ({len(rs)} case{'s' if len(rs) != 1 else ''}, e.g. {rs[0].case.id})",
                       highlight=False)

@@ -38,18 +38,18 @@ def show_failure(r: Result, console: Console) -> None:
     console.print(Padding(Text(v.diagnosis), (0, 0, 0, 4)))
     ev = v.evidence
     lines = []
-    for p in ev.get("control", [])[:4]:
-        mark = "  (REWRITTEN)" if p["tampered"] else ""
-        lines.append(f"{p['direction']}: sent '{p['sent']}', received '{p['received']}'{mark}")
-    for d in ev.get("data_connections", [])[-1:]:
-        target = d.get("target") or d.get("listen") or "?"
-        lines.append(f"data connection {d.get('cmd', '')} to {target}: {d.get('connect', 'not attempted')}"
-                     + (f", server: {d['late_reply']}" if d.get("late_reply") else ""))
-    for box, n in (ev.get("firewall_rejected") or {}).items():
+    for p in ev.control[:4]:
+        mark = "  (REWRITTEN)" if p.tampered else ""
+        lines.append(f"{p.direction}: sent '{p.sent}', received '{p.received}'{mark}")
+    for d in ev.data_connections[-1:]:
+        target = d.target or d.listen or "?"
+        lines.append(f"data connection {d.cmd or ''} to {target}: {d.result or 'not attempted'}"
+                     + (f", server: {d.late_reply}" if d.late_reply else ""))
+    for box, n in ev.firewall_rejected.items():
         lines.append(f"{box}: reject rule counted {n} packet(s)")
-    for box, evs in (ev.get("helper_expectations") or {}).items():
+    for box, evs in ev.helper_expectations.items():
         lines.append(f"{box}: {len(evs)} helper expectation event(s), e.g. {evs[0][:110]}")
-    for line in (ev.get("server_log") or [])[-2:]:
+    for line in ev.server_log[-2:]:
         lines.append(f"server log: {line}")
     for line in lines:
         console.print(Padding(Text("· " + line, style="dim"), (0, 0, 0, 4)))
@@ -64,7 +64,7 @@ def fixes_table(attempts: list[Attempt]) -> Table:
         if r is None:
             res = Text("not run", style="dim")
         elif r.verdict.outcome == "pass":
-            res = Text("PASS" + (" (weakened)" if r.verdict.evidence.get("security_weakened") else ""),
+            res = Text("PASS" + (" (weakened)" if r.verdict.evidence.security_weakened else ""),
                        style="bold green")
         else:
             res = Text(f"still fails: {r.verdict.outcome} {r.verdict.stage or ''}".strip(), style="red")

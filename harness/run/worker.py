@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import certs
 import clients
@@ -24,14 +24,18 @@ from harness.run import early_stop, scratch, signals
 from harness.observe import recording
 from harness.core import timing
 from harness.build import topologies
+from harness.build.topologies import Catalog
+from harness.build.path import conditions as path_conditions
 from harness.judge.rules.derive import derive
 from harness.build.backends import Backend, Lab
 from harness.core.case import Case, ServerSpec
+from harness.judge.evidence import Evidence
 from harness.judge.verdict import Result, Verdict
 from harness.build.topology import Topology
 from harness.run.capture import Captures, case_dir
 from harness.build.middleboxes import Middleboxes
 from harness.observe.observation import ClientReport, Observation, ServerView
+from harness.observe.trace import TracePath
 from harness.observe.watch import MiddleboxWatch
 from harness.run.schedule import Pending
 from harness.plan.units import lab_key, longest_first, units
@@ -39,7 +43,7 @@ from harness.core.paths import nat_file
 
 
 @dataclass
-class Run:
+class ActiveRun:
     """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
     run_id: str
     backend: Backend
@@ -55,6 +59,7 @@ class Run:
     prove_minimal: bool = False  # also replay without each rule, one at a time
     trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
     early_stop: bool = True  # stop a client's wait once the trace shows a rule dropped it
+    catalog: Catalog = topologies.SHIPPED  # the topologies its cases name
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
@@ -119,7 +124,7 @@ class ServerGroup:
 class Worker:
     """Runs units one after another, reusing its lab across units of one topology."""
 
-    def __init__(self, run: Run, index: int) -> None:
+    def __init__(self, run: ActiveRun, index: int) -> None:
         self.run, self.index = run, index
         self.lab: Lab | None = None
         self.watches: list[MiddleboxWatch] = []
@@ -158,7 +163,7 @@ class Worker:
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)
             if skip:
-                emit(Result(c, Verdict("skip", None, skip, {}, check="not-expressible"), 0.0))
+                emit(Result(c, Verdict("skip", None, skip, check="not-expressible"), 0.0))
             else:
                 pending.append(c)
         server: ServerGroup | None = None
@@ -169,7 +174,7 @@ class Worker:
                 if server is None:
                     try:
                         with timing.phase(setup, "setup"):
-                            topology = topologies.build(first.topology, first.server, first.net)
+                            topology = self.run.catalog.build(first.topology, first.server, first.net)
                             lab = self._lab_for(topology)
                             for impl in sorted({c.client.impl for c in pending}):  # start while the servers do
                                 clients.get(impl).prepare(lab, topology.client, lab.python)
@@ -280,11 +285,11 @@ class Worker:
                 verdict = error_verdict("the verdict checks crashed", e)
         result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
                         stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases,
-                        traced=any(v.traced for v in obs.middleboxes.values()))
+                        traced=any(v.traced for v in obs.middleboxes.values()), topology=topology)
         if verdict.outcome == "pass" and self.run.rules:
             with timing.phase(phases, "proof"):
                 result.rules = derive(obs)
-                given = topologies.path_conditions(topology, nat_file)
+                given = path_conditions(topology, nat_file)
                 if proof.share(self.proved, case, result.rules, self.run.prove_minimal, given):
                     result.duration_s = time.monotonic() - t0
                     return result
@@ -319,11 +324,11 @@ def _exc(e: BaseException) -> str:
     return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
 
 
-def stops(obs) -> list[Any]:
-    """The traced packet paths that stopped a connection (harness.trace), for verify's advice:
-    those that ended in a drop; else the SYNs a box accepted for itself (input hook) on a port
-    other than the control port, i.e. connections nothing forwarded."""
-    paths = [p for v in (getattr(obs, "middleboxes", None) or {}).values() for p in getattr(v, "trace", None) or []]
+def stops(obs: Observation) -> list[TracePath]:
+    """The traced packet paths that stopped a connection (harness/observe/trace.py), for
+    verify's advice: those that ended in a drop; else the SYNs a box accepted for itself (input
+    hook) on a port other than the control port, i.e. connections nothing forwarded."""
+    paths = [p for v in obs.middleboxes.values() for p in v.trace]
     dropped = [p for p in paths if p.verdict in ("drop", "reject") and p.by is not None]
     if dropped:
         return dropped
@@ -332,13 +337,11 @@ def stops(obs) -> list[Any]:
 
 
 def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:
-    ev = {}
-    if exc is not None:
-        ev["traceback"] = traceback.format_exception(exc)[-3:]
+    ev = Evidence(traceback=tuple(traceback.format_exception(exc)[-3:])) if exc is not None else Evidence()
     return Verdict("error", None, f"harness error: {why}", ev, check="harness-error")
 
 
-def run_cases(run: Run, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
+def run_cases(run: ActiveRun, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
               seconds: dict[str, float] | None = None) -> list[Result]:
     """Run every case, longest units first (harness.schedule, by `seconds` per case id when
     given; a worker first takes the units its lab serves); results come back in plan order."""

@@ -23,7 +23,7 @@ from harness.judge.verdict import Result
 from harness.verify.plan import LAYOUTS
 from harness.judge.rules import Rule
 
-Run = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
+Rerun = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
 _ids = count(1)
 
 
@@ -55,8 +55,8 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
     stops = result.stops
     if stops:
         chains, said = [], []
-        failure = (result.verdict.evidence or {}).get("failure") or {}
-        refused = failure.get("kind") == "refused"  # the client saw a reset: the box answered itself
+        failure = result.verdict.evidence.failure
+        refused = failure is not None and failure.kind == "refused"  # a reset: the box answered itself
         for p in stops:
             by = p.by
             seen = f"; the client's connection was refused: {p.box} itself answered" if refused else ""
@@ -65,8 +65,7 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
                             f"for itself, untranslated (no rule port-forwarded it): no chain of your ruleset "
                             f"on the {p.hook} hook{seen}")
                 continue
-            rule = by.quote() if hasattr(by, "quote") else \
-                f"({by.text})" if by.handle is None else f"handle {by.handle} `{by.text}`"
+            rule = by.quote()
             what = f"the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport}"
             if p.verdict == "accept":  # nothing forwarded it: the box took it for itself
                 said.append(f"{p.box} took {what} for itself, untranslated (no rule port-forwarded it): "
@@ -81,10 +80,10 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
                 for line, n in seen.items()]
         return said, list(dict.fromkeys(chains)), True
     v = result.verdict
-    if v.check == "nat-tuple-clash" or (v.evidence or {}).get("trace") and isinstance(v.evidence["trace"], list):
+    if v.check == "nat-tuple-clash" or v.evidence.trace:
         # nothing dropped it: the trace's own verdict names the NAT event (or the path it took)
         said = [v.diagnosis.split(" The client saw:")[0]] if v.check == "nat-tuple-clash" else []
-        said += [f"trace: {line}" for line in v.evidence["trace"]]
+        said += [f"trace: {line}" for line in v.evidence.trace]
         return said, [], True
     hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
@@ -198,7 +197,7 @@ class _Try:
     setting: str | None = None
 
 
-def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[Advice]:
+def prove(p, failing: list[Result], reference: list[Result], run: Rerun) -> list[Advice]:
     ref = {r.case.id: r for r in reference}
     doc = p.admin_json
     balanced = LAYOUTS[p.layout].balanced
@@ -232,7 +231,7 @@ def prove(p, failing: list[Result], reference: list[Result], run: Run) -> list[A
     return out + unsteady
 
 
-def _steady(p, advice: list[Advice], run: Run, rounds: int = 2) -> None:
+def _steady(p, advice: list[Advice], run: Rerun, rounds: int = 2) -> None:
     """Re-run each failing case through the unchanged file: one that passes now fails only
     sometimes, and one re-run cannot prove that a change fixed it."""
     for _ in range(rounds):
@@ -246,7 +245,7 @@ def _steady(p, advice: list[Advice], run: Run, rounds: int = 2) -> None:
 class _Search:
     """Singles first; when none passes, everything together, then without each piece."""
 
-    def __init__(self, p, run: Run) -> None:
+    def __init__(self, p, run: Rerun) -> None:
         self.p, self.runner, self.trials = p, run, {}
 
     def attempt(self, sets: list[tuple[_Try, list[Any]]]) -> list[tuple[_Try, list[Any], Edit, bool]]:
@@ -308,7 +307,7 @@ def _setting_fixes(case: Case, verdict) -> list[tuple[fixes.Fix, Case]]:
     return [(fx, c) for fx, c in fixes.candidates(case, verdict) if c.topology == case.topology and c.net == case.net]
 
 
-def _settings(p, left: list[Advice], run: Run) -> None:
+def _settings(p, left: list[Advice], run: Rerun) -> None:
     """Fixes outside the ruleset (server settings, another client), re-run through the
     admin's own ruleset."""
     todo = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]

@@ -17,6 +17,7 @@ from typing import Any
 from harness.verify import admin_rules
 from harness.plan import spec
 from harness.build import topologies
+from harness.build.topologies import Catalog, TopologyKind
 from harness.core.inputs import InputError, read_text
 from harness.core.case import Case, NetSpec, PassiveRange
 from harness.judge.verdict import Result
@@ -62,6 +63,7 @@ class Plan:
     text: str = ""  # the admin's file as written
     workdir: Path | None = None  # lab copies of the admin's file and of candidate changes
     admin_json: dict[str, Any] = field(default_factory=dict)  # as `nft -j list ruleset` shows it
+    catalog: Catalog = field(default_factory=Catalog)  # the layout with the admin's file, and each trial
 
     @property
     def reference(self) -> str:
@@ -86,7 +88,7 @@ class Plan:
             hosts = tuple(replace(h, ruleset=own) if h.name == box.name else h for h in topo.hosts)
             return replace(topo, hosts=hosts)
 
-        topologies.register(name, f"{self.layout} with {self.ruleset.name}", build)
+        self.catalog = self.catalog.plus(TopologyKind(name, f"{self.layout} with {self.ruleset.name}", build))
 
 
 def load(path: Path, backend) -> Plan:
@@ -112,12 +114,12 @@ def load(path: Path, backend) -> Plan:
                     pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
                     servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse,
                     net=NetSpec(mtu=doc.path.mtu or 0, rate=doc.path.rate or ""), keepalive=c.keepalive or 0)
-        for k in plan(axes):
+        for k in plan(axes, p.catalog):
             if k.id not in p.labels:
                 p.cases.append(k)
                 p.labels[k.id] = c.label or c.impl
     # Fail early, with nft's (or iptables-restore's) own words, if the ruleset does not load.
-    box = topologies.build(name, p.cases[0].server, NetSpec()).middleboxes[0].ruleset
+    box = p.catalog.build(name, p.cases[0].server, NetSpec()).middleboxes[0].ruleset
     rendered = box.render(nat_file)
     try:
         p.admin_json = backend.inspect_ruleset(rendered, box.loader)

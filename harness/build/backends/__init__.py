@@ -1,18 +1,23 @@
-"""Backend registry: name -> class."""
+"""Backends: each module that builds labs registers its Backend class by name (netns, docker)."""
 from __future__ import annotations
 
 from harness.build.backends.base import Backend, BackendUnavailable, Lab
-from harness.build.backends.docker import DockerBackend
-from harness.build.backends.netns import NetnsBackend
+from harness.core.registry import Registry
 
-BACKENDS: dict[str, type[Backend]] = {"netns": NetnsBackend, "docker": DockerBackend}
+REGISTRY: Registry[type[Backend]] = Registry("backend", __name__)
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    REGISTRY.add(cls.name, cls)
+    return cls
+
+
+def names() -> list[str]:
+    return REGISTRY.names()
 
 
 def get(name: str) -> Backend:
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise KeyError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}") from None
+    return REGISTRY.get(name)()
 
 
-__all__ = ["Backend", "BackendUnavailable", "Lab", "BACKENDS", "get"]
+__all__ = ["Backend", "BackendUnavailable", "Lab", "REGISTRY", "get", "names", "register"]

@@ -24,6 +24,7 @@ from typing import IO, Sequence
 
 from harness.build.topology import Middlebox, Topology
 from harness.core.paths import REPO, nat_file
+from harness.build.backends import register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
 from harness.build.backends.docker_images import DEFAULT_SOCKET, ImageError, images
 from harness.build.backends.netns import release_run, run_alive
@@ -222,6 +223,7 @@ def remove(client, containers: list[str], networks: list[str]) -> None:
             pass
 
 
+@register
 class DockerBackend(Backend):
     name = "docker"
     # One daemon cannot hold two networks with the same subnet, and every lab of a topology

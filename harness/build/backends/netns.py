@@ -23,6 +23,7 @@ from harness.build.topology import Middlebox, Topology
 from harness.core.paths import nat_file
 from harness.build.tracing import trace_table
 from harness.build.backends import _netfilter
+from harness.build.backends import register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
 
 NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
@@ -300,6 +301,7 @@ def remove_namespaces(names: list[str]) -> None:
             pass
 
 
+@register
 class NetnsBackend(Backend):
     name = "netns"
 

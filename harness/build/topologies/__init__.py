@@ -1,20 +1,21 @@
-"""Topology registry. Each module in this package registers one or more topologies.
+"""The topologies: each module in this package registers one or more kinds by name.
 
-A topology is a function of the case's server spec (its passive range, for the firewall's
-port forwards) and network spec (e.g. a different forwarded range) that returns pure data. Adding a topology means adding one module here.
+A kind builds pure data (a Topology) from the case's server spec (its passive range, for the
+firewall's port forwards) and network spec. Adding a topology means adding one module here.
+A command that brings topologies of its own (verify's plan: the admin's ruleset in a layout)
+carries them as values in a Catalog, never in the registry.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterable
 
+from harness.build.in_family import in_family
+from harness.build.path import with_path
+from harness.build.topology import Topology
 from harness.core import family
 from harness.core.case import NetSpec, ServerSpec
-from harness.build.topology import Topology
-from harness.build.topologies._family import in_family
-from harness.build.topologies._path import conditions as path_conditions, with_path  # noqa: F401 - path_conditions: the runner's proofs
+from harness.core.registry import Registry
 
 Builder = Callable[[ServerSpec, NetSpec], Topology]
 
@@ -24,77 +25,69 @@ class TopologyKind:
     name: str
     summary: str
     build: Builder
-    order: int  # position in listings and reports: simple situations first
+    order: int = 200  # position in listings and reports: simple situations first
+    both_families: bool = False  # a matrix runs it over IPv4 and IPv6 unless told otherwise
 
 
-_REGISTRY: dict[str, TopologyKind] = {}
+REGISTRY: Registry[TopologyKind] = Registry("topology", __name__)
 
 
-def topology(name: str, summary: str, order: int = 100) -> Callable[[Builder], Builder]:
+def topology(name: str, summary: str, order: int = 100,
+             both_families: bool = False) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as the topology `name`."""
     def register(fn: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"topology {name!r} registered twice")
-        _REGISTRY[name] = TopologyKind(name, summary, fn, order)
+        REGISTRY.add(name, TopologyKind(name, summary, fn, order, both_families))
         return fn
     return register
 
 
-def register(name: str, summary: str, build: Builder, order: int = 200) -> None:
-    """Register a topology (modules do at import; `verify` at run time for a plan's ruleset)."""
-    _REGISTRY[name] = TopologyKind(name, summary, build, order)
-
-
-_loaded = False
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
-
-
-def get(name: str) -> TopologyKind:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown topology {name!r}; valid: {', '.join(_REGISTRY)}") from None
-
-
-# The core topologies run in both families by default; the others in IPv4 unless asked.
-DUAL_STACK = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
-
-
-def families(name: str) -> tuple[str, ...]:
-    """The address families a matrix runs `name` in when none are asked for."""
-    if name in DUAL_STACK or get(name).build(ServerSpec(), NetSpec()).dual_stack:
-        return family.NAMES
-    return supported(name)[:1]
-
-
-def supported(name: str) -> tuple[str, ...]:
-    """The families `name` can be built in: both, unless its builder fixes one (nat64)."""
-    own = get(name).build(ServerSpec(), NetSpec()).family
-    return family.NAMES if own == "ipv4" else (own,)
-
-
-def build(name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
-    """The topology's data; its name and summary come from its registry entry."""
-    kind = get(name)
-    topo = replace(kind.build(server, net), name=kind.name, summary=kind.summary)
-    return with_path(in_family(topo, family.get(net.family)), net)
-
-
-def variants(rows, builder) -> None:
+def variants(rows: Iterable[tuple], builder: Callable[..., Topology], both_families: bool = False) -> None:
     """Register one topology per row (name, order, summary, keyword arguments for `builder`)."""
     for name, order, summary, kw in rows:
-        register(name, summary, lambda server, net, kw=kw: builder(server, net, **kw), order)
+        REGISTRY.add(name, TopologyKind(name, summary, lambda server, net, kw=kw: builder(server, net, **kw),
+                                        order, both_families))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The topologies a run can build: the registry's, and those a command brings along."""
+    extra: tuple[TopologyKind, ...] = ()
+
+    def get(self, name: str) -> TopologyKind:
+        for kind in self.extra:
+            if kind.name == name:
+                return kind
+        return REGISTRY.get(name)
+
+    def names(self) -> list[str]:
+        return REGISTRY.names() + [k.name for k in self.extra]
+
+    def plus(self, *kinds: TopologyKind) -> Catalog:
+        return replace(self, extra=self.extra + kinds)
+
+    def families(self, name: str) -> tuple[str, ...]:
+        """The address families a matrix runs `name` in when none are asked for."""
+        kind = self.get(name)
+        if kind.both_families or kind.build(ServerSpec(), NetSpec()).dual_stack:
+            return family.NAMES
+        return self.supported(name)[:1]
+
+    def supported(self, name: str) -> tuple[str, ...]:
+        """The families `name` can be built in: both, unless its builder fixes one (nat64)."""
+        own = self.get(name).build(ServerSpec(), NetSpec()).family
+        return family.NAMES if own == "ipv4" else (own,)
+
+    def build(self, name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
+        """The topology's data; its name and summary come from its kind."""
+        kind = self.get(name)
+        topo = replace(kind.build(server, net), name=kind.name, summary=kind.summary)
+        return with_path(in_family(topo, family.get(net.family)), net)
+
+
+SHIPPED = Catalog()
+names, get, build, families, supported = SHIPPED.names, SHIPPED.get, SHIPPED.build, SHIPPED.families, SHIPPED.supported
+
+
+def both_families() -> list[str]:
+    """The shipped topologies a matrix runs in both families by default."""
+    return [k.name for k in REGISTRY if k.both_families]

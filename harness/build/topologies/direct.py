@@ -10,7 +10,7 @@ from harness.build.topologies import topology
 from harness.build.topologies._common import SERVER_PUBLIC, ruleset
 
 
-@topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)", order=10)
+@topology("direct", "routed, no NAT; the router is a stateful firewall (baseline)", order=10, both_families=True)
 def direct(server: ServerSpec, net: NetSpec) -> Topology:
     rs = ruleset("router", "router.nft", server, net, helper=False, opens_passive=True,
                  SERVER_IP=SERVER_PUBLIC)

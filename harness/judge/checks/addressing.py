@@ -2,10 +2,12 @@
 control connection's, or an advertised address the client cannot reach."""
 from __future__ import annotations
 
-from harness.core.family import address_in as _port_address, same_address
+from harness.core.family import CONTROL_PORTS, address_in as _port_address, same_address
+from harness.judge.checks import check
+from harness.judge.evidence import (Evidence, helper_boxes, last_data, private, rejections, server_pattern,
+                                    server_says, session_peer, what)
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
-from harness.judge.evidence import Evidence, helper_boxes, last_data, private, rejections, server_says, server_pattern, session_peer, what
 
 
 def _seen_from(obs: Observation) -> str | None:
@@ -16,7 +18,7 @@ def _seen_from(obs: Observation) -> str | None:
         return peer
     for box, view in obs.middleboxes.items():
         for f in view.parsed_flows(box):
-            if f.real_dport in (21, 990) and f.snat:
+            if f.real_dport in CONTROL_PORTS and f.snat:
                 return f.reply_dst
     return None
 
@@ -29,20 +31,21 @@ def _data_source(obs: Observation, control_from: str, reply: str) -> str | None:
         return m.group(1)
     for box, view in obs.middleboxes.items():
         for f in view.parsed_flows(box):
-            if f.snat and f.real_dport not in (21, 990) and f.reply_dst != control_from:
+            if f.snat and f.real_dport not in CONTROL_PORTS and f.reply_dst != control_from:
                 return f.reply_dst
     return None
 
 
+@check("foreign-address", 100)
 def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
     """The data connection's address is not the control connection's, and the server refused.
     Decided from addresses (announced, seen, translated), not from any server's wording."""
-    f, d = ev["failure"], last_data(obs)
+    f, d = ev.failure, last_data(obs)
     peer = _seen_from(obs)
-    if not peer or f["stage"] not in ("data-setup", "data-connect", "data-tls", "transfer"):
+    if f is None or not peer or f.stage not in ("data-setup", "data-connect", "data-tls", "transfer"):
         return None
     if d.mode in ("port", "eprt") and d.sent:
-        received = next((p["received"] for p in ev["control"] if p["sent"] == d.sent), d.sent)
+        received = next((p.received for p in ev.control if p.sent == d.sent), d.sent)
         announced, reply = _port_address(received), d.reply or ""
         if not announced or same_address(announced, peer) or reply[:1] not in "45":
             return None
@@ -55,13 +58,13 @@ def foreign_address(obs: Observation, ev: Evidence) -> Verdict | None:
         text = (f"The client announced '{received}' (its address {announced}), but the server sees "
                 f"its control connection coming from {peer}, and refused to connect to another "
                 f"address: '{reply}'. {why[0].upper() + why[1:]}.")
-        return Verdict("fail", f["stage"], text, ev)
-    said = f.get("reply") or f.get("late_reply") or d.late_reply or ""
+        return Verdict("fail", f.stage, text, ev)
+    said = f.said or d.late_reply or ""
     logged = server_says(obs, "foreign-address")
     data_from = _data_source(obs, peer, said or (logged[-1] if logged else ""))
     if not data_from or data_from == peer:
         return None
-    reason = said or (logged[-1] if logged else f["error"])
+    reason = said or (logged[-1] if logged else f.error)
     text = (f"IP addresses do not match: the data connection reached the server from {data_from}, "
             f"but the control connection comes from {peer}, so the server refused it "
             f"('{reason}').{_snat_story(obs, peer, data_from)}")
@@ -80,20 +83,22 @@ def _snat_story(obs: Observation, control_from: str, data_from: str) -> str:
     return ""
 
 
+@check("advertised-address-unreachable", 120)
 def advertised_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
-    f = ev["failure"]
+    """The client trusted an address in the 227 reply that it cannot reach."""
+    f = ev.failure
     d = last_data(obs)
-    if f["stage"] != "data-connect" or d.result in (None, "ok") or not d.advertised_ip:
+    if f is None or f.stage != "data-connect" or d.result in (None, "ok") or not d.advertised_ip:
         return None
     ip, port = d.advertised_ip, d.advertised_port
     if str(d.target) != f"{ip}:{port}" or ip == d.control_peer:
         return None
-    sent = next((p["sent"] for p in ev["control"] if p["received"] == d.reply), d.reply)
+    sent = next((p.sent for p in ev.control if p.received == d.reply), d.reply)
     owner = obs.topology.owner_of(ip)
     whose = f"the private address of {owner}" if owner and private(ip) else \
         "a private address" if private(ip) else "an address other than the control connection's"
     text = (f"The server advertised {ip}:{port} in its PASV reply ('{sent}'), {whose}; the client "
-            f"trusted it and its connection {what(d.result)}{rejections(obs, ev)}. "
+            f"trusted it and its connection {what(d.result)}{rejections(ev)}. "
             f"The control connection goes to {d.control_peer}, so that is the only address "
             f"reachable from the client's side.")
     if obs.case.server.mode.helper_blind and helper_boxes(obs):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 
+from harness.judge.checks import check
+from harness.judge.evidence import Evidence, last_data
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
-from harness.judge.evidence import Evidence, last_data
 
 # conntrack -E prints: [DESTROY] tcp 6 ESTABLISHED src=A dst=B sport=P dport=21 ... (then the reply's
 # direction). Destroyed while ESTABLISHED: it expired; a closed connection goes in CLOSE or TIME_WAIT.
@@ -39,15 +41,16 @@ def _control_destroyed(obs: Observation) -> dict[str, list[str]]:
     return {box: lines for box, lines in out.items() if lines}
 
 
+@check("control-idle-timeout", 230)
 def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
-    f = ev["failure"]
+    """A firewall forgot the idle control connection during a long transfer."""
+    f = ev.failure
     gone, dropped = _control_destroyed(obs), _counted(obs, "forgotten")
-    if f is None or f["stage"] != "completion" or not gone:
+    if f is None or f.stage != "completion" or not gone:
         return None
     box, lines = next(iter(gone.items()))
-    ev["conntrack_destroyed"] = {b: l[-2:] for b, l in gone.items()}
-    if dropped:
-        ev["firewall_dropped_forgotten"] = dropped
+    ev = replace(ev, conntrack_destroyed={b: tuple(x[-2:]) for b, x in gone.items()},
+                 firewall_dropped_forgotten=dropped)
     d = last_data(obs)
     named = d.cmd and d.cmd not in ("PASV", "EPSV", "PORT", "EPRT")  # CLI clients name the negotiation
     what_moved = f"the {d.cmd} data connection finished" if named else "the data connection finished"
@@ -57,7 +60,7 @@ def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
     text = (f"The control connection sat idle while {what_moved}, and {box} forgot it: conntrack "
             f"destroyed its entry, still ESTABLISHED, during the transfer ('{lines[-1][:160]}')."
             f"{dropped_text} The "
-            f"reply that ends the transfer never reached the client ({f['kind']}). Raise the "
+            f"reply that ends the transfer never reached the client ({f.kind}). Raise the "
             f"firewall's idle timeout for the control port above the longest transfer, or have "
             f"the client send keepalives on the control connection.")
     return Verdict("fail", "completion", text, ev)
@@ -73,30 +76,32 @@ def _icmp_dropped(obs: Observation) -> dict[str, list]:
     return {box: paths for box, paths in out.items() if paths}
 
 
+@check("pmtu-black-hole", 220)
 def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
-    f = ev["failure"]
+    """Full-size packets stalled and a firewall dropped the ICMP that would have said why."""
+    f = ev.failure
     traced, dropped = _icmp_dropped(obs), _counted(obs, "icmp_dropped")
-    if f is None or f["stage"] not in ("transfer", "completion", "data-tls", "tls-handshake") or not (traced or dropped):
+    if f is None or f.stage not in ("transfer", "completion", "data-tls", "tls-handshake") or not (traced or dropped):
         return None
     box = next(iter(traced or dropped))
     n = len(traced[box]) if box in traced else dropped[box]
     icmp = "ICMPv6 'packet too big'" if obs.topology.family == "ipv6" else "ICMP 'fragmentation needed'"
     if box in traced:
         p = traced[box][-1]
-        ev["trace_dropped_icmp"] = {b: [f"{x.hook}: {x.src} -> {x.dst} dropped by {x.by.quote()}" for x in ps[-2:]]
-                                    for b, ps in traced.items()}
+        ev = replace(ev, trace_dropped_icmp={
+            b: tuple(f"{x.hook}: {x.src} -> {x.dst} dropped by {x.by.quote()}" for x in ps[-2:]) for b, ps in traced.items()})
         by = f"by {p.by.quote()} (trace, {p.hook} hook, {p.src} -> {p.dst})"
     else:
-        ev["firewall_dropped_icmp"] = dropped
+        ev = replace(ev, firewall_dropped_icmp=dropped)
         by = "(its counter 'icmp_dropped'; no trace in this run)"
     d = last_data(obs)
-    stalled = f"the {d.cmd} data connection" if d.cmd and f["stage"] != "tls-handshake" else "the session"
+    stalled = f"the {d.cmd} data connection" if d.cmd and f.stage != "tls-handshake" else "the session"
     text = (f"Small packets passed (the control channel worked) but {stalled} stalled "
-            f"({f['kind']}): its full-size packets did not fit the path's MTU, and {box} dropped "
+            f"({f.kind}): its full-size packets did not fit the path's MTU, and {box} dropped "
             f"{n} {icmp} message{'s' if n != 1 else ''} telling the sender to send smaller ones, "
             f"{by}. A path-MTU black hole: allow ICMP fragmentation-needed / packet-too-big "
             f"through the firewall, or clamp the TCP MSS to the path's MTU on it.")
-    return Verdict("fail", f["stage"], text, ev)
+    return Verdict("fail", f.stage, text, ev)
 
 
 def _ended_at_box(obs: Observation, ip: str, port: int) -> tuple[str, str] | None:
@@ -117,27 +122,29 @@ def _ended_at_box(obs: Observation, ip: str, port: int) -> tuple[str, str] | Non
     return None
 
 
+@check("hairpin-missing", 140)
 def hairpin_missing(obs: Observation, ev: Evidence) -> Verdict | None:
-    f, topo = ev["failure"], obs.topology
-    if f is None or f["stage"] not in ("connect", "data-connect") or not obs.client:
+    """An inside client dialled the public address and the firewall does not hairpin."""
+    f, topo = ev.failure, obs.topology
+    if f is None or f.stage not in ("connect", "data-connect") or not obs.client:
         return None
     client_ip, box = topo.address_of(topo.client), topo.owner_of(topo.server_public)
     nets = [_net(cidr) for _, cidr in topo.interfaces(box)] if box else []
     inside = any(_ip(client_ip) in n and _ip(topo.server_public) not in n for n in nets)
     d = last_data(obs)
-    target = (topo.server_public, obs.case.server.control_port) if f["stage"] == "connect" else \
+    target = (topo.server_public, obs.case.server.control_port) if f.stage == "connect" else \
         ((d.target.host, d.target.port) if d.target else None)
     seen = _ended_at_box(obs, *target) if inside and target else None
     if not seen:
         return None
-    ev["untranslated"] = seen[1]
+    ev = replace(ev, untranslated=seen[1])
     text = (f"The client {client_ip} sits on a network inside {seen[0]}, behind the same router as "
             f"the server, and dialled the server's public address {target[0]}:{target[1]}. {seen[0]} "
             f"port-forwards only what arrives from outside, so the connection ended at {seen[0]} "
-            f"itself, untranslated ({seen[1]}), and {f['kind']}. Add hairpin NAT on "
+            f"itself, untranslated ({seen[1]}), and {f.kind}. Add hairpin NAT on "
             f"{seen[0]} (port-forward inside clients too and masquerade them), or let inside clients "
             f"use the server's inside address (split DNS).")
-    return Verdict("fail", f["stage"], text, ev)
+    return Verdict("fail", f.stage, text, ev)
 
 
 def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -148,21 +155,23 @@ def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(addr)
 
 
+@check("passive-port-translated", 150)
 def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
-    f, d, pm = ev["failure"], last_data(obs), obs.case.net.port_map
+    """The firewall publishes the passive ports under other numbers than the server advertises."""
+    f, d, pm = ev.failure, last_data(obs), obs.case.net.port_map
     rng = obs.case.server.passive
-    if f is None or f["stage"] != "data-connect" or pm is None or d.advertised_port not in rng or not d.target:
+    if f is None or f.stage != "data-connect" or pm is None or d.advertised_port not in rng or not d.target:
         return None
     seen = _ended_at_box(obs, d.target.host, d.target.port)
     public = pm.first + d.advertised_port - rng.first
     if seen:
-        ev["untranslated"] = seen[1]
+        ev = replace(ev, untranslated=seen[1])
     where = f" ({seen[1]})" if seen else ""
     text = (f"The firewall publishes the server's passive ports under other numbers ({pm} outside "
             f"-> {rng} on the server), but the server advertised its own port {d.advertised_port} "
             f"in '{d.reply}'. Outside, port {d.advertised_port} is not forwarded: the client's "
             f"connection to {d.target} {'ended at the firewall, untranslated' if seen else 'failed'}"
-            f"{where}, and {f['kind']}; the public port was {public}. An FTP helper can rewrite the "
+            f"{where}, and {f.kind}; the public port was {public}. An FTP helper can rewrite the "
             f"port in plain FTP only (never under TLS); publish the passive range under the same "
             f"numbers ({rng}:{rng}).")
     return Verdict("fail", "data-connect", text, ev)

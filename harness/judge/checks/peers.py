@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import clients
 
+from harness.judge.checks import check
+from harness.judge.evidence import Evidence
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
-from harness.judge.evidence import Evidence
 
 
+@check("client-known-bug", 240)
 def client_known_bug(obs: Observation, ev: Evidence) -> Verdict | None:
-    f = ev["failure"]
+    """A bug the client's adapter declares, recognised by the client's own message."""
+    f = ev.failure
+    if f is None:
+        return None
     try:
         bugs = clients.get(obs.case.client.impl).known_bugs
     except KeyError:  # a recording of a client this checkout does not have
         return None
     for bug in bugs:
-        if bug.says in (f.get("error") or ""):
-            stage = "data-tls" if (f.get("reply") or "").startswith("522") else f["stage"]
-            return Verdict("fail", stage, bug.explain.format(error=f["error"]), ev)
+        if bug.says in f.error:
+            stage = "data-tls" if (f.reply or "").startswith("522") else f.stage
+            return Verdict("fail", stage, bug.explain.format(error=f.error), ev)
     return None

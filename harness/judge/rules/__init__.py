@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where active-mode clients listen
 KINDS = ("clamp", "helper", "dnat", "snat", "input", "filter")  # rendering order within a firewall
 
 
@@ -35,6 +36,17 @@ class Rule:
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Rule:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NotNeeded:
+    """A derived rule the case passed without, and the replay that showed it."""
+    rule: Rule
+    evidence: str
+
 
 @dataclass
 class Proof:
@@ -42,7 +54,7 @@ class Proof:
     verified: bool = False  # the case passed through exactly these rules
     minimal: bool = False  # every listed rule was removed once and the case then failed
     needed: dict[int, str] = field(default_factory=dict)  # rule index -> what failed without it
-    not_needed: list[dict[str, Any]] = field(default_factory=list)  # dropped rules + evidence
+    not_needed: list[NotNeeded] = field(default_factory=list)  # dropped rules + evidence
     by_addressing: list[int] = field(default_factory=list)  # kept without a removal replay
     replays: int = 0
     error: str | None = None
@@ -56,7 +68,7 @@ class FirewallRules:
     topology: str
     rules: list[Rule]
     proof: Proof = field(default_factory=Proof)
-    client_ephemeral: str = "32768-60999"
+    client_ephemeral: str = CLIENT_EPHEMERAL
     guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
     family: str = "ipv4"  # the address family of every address in the rules
 
@@ -66,3 +78,25 @@ class FirewallRules:
     def signature(self) -> tuple:
         """Identical rule sets (same firewall role, same rules) share one signature."""
         return (self.topology, self.box, tuple(r.key for r in self.rules))
+
+    def to_json(self) -> dict[str, Any]:
+        """The rules and their proof (results.json adds the rendered forms)."""
+        p = self.proof
+        return {
+            "verified": p.verified, "minimal": p.minimal, "replays": p.replays, "error": p.error,
+            **({"shared_from": p.shared_from} if p.shared_from else {}),
+            "rules": [dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
+                      for i, r in enumerate(self.rules)],
+            "not_needed": [{"rule": x.rule.to_json(), "evidence": x.evidence} for x in p.not_needed],
+        }
+
+    @classmethod
+    def from_json(cls, box: str, topology: str, d: dict[str, Any]) -> FirewallRules:
+        rules = [Rule.from_json(r) for r in d["rules"]]
+        proof = Proof(verified=d["verified"], minimal=d["minimal"], replays=d.get("replays", 0),
+                      error=d.get("error"), shared_from=d.get("shared_from"),
+                      not_needed=[NotNeeded(Rule.from_json(x["rule"]), x.get("evidence", ""))
+                                  for x in d.get("not_needed", [])],
+                      needed={i: r.get("without_it") or "" for i, r in enumerate(d["rules"])} if d["minimal"] else {})
+        return cls(box, topology, rules, proof,
+                   guards_input=any(r.kind == "input" for r in rules))

@@ -14,11 +14,10 @@ from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.flows import Expectation, Flow
 from harness.build.topology import Topology
 from harness.observe.observation import Observation
-from harness.judge.rules import FirewallRules, Rule
+from harness.judge.rules import CLIENT_EPHEMERAL, FirewallRules, Rule
 
 CLAMP_FILE = "path-mss-clamp.nft"
 CONTROL_PORTS = {21: "FTP control", 990: "FTPS control (implicit TLS)"}
-CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where active-mode clients listen
 
 
 def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:
