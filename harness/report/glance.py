@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.judge.verdict import Result
+from harness.judge import fixes
 from harness.report import grid
 
 
@@ -107,13 +108,12 @@ class Variant:
 def passing_variants(results: list[Result]) -> dict[str, list[Variant]]:
     """Failing case id -> the variants that passed in this run, one per applicable fix (the
     fix registry says how a case changes; this run's own results say whether that passed)."""
-    from harness.judge.fixes import FIXES
     passed = {r.case.id for r in results if r.verdict.outcome == "pass"}
     out: dict[str, list[Variant]] = {}
     for r in results:
         if r.verdict.outcome != "fail":
             continue
-        for f in FIXES:
+        for f in fixes.all_fixes():
             if f.applies(r.case, r.verdict):
                 fixed = f.change(r.case).id
                 if fixed in passed and fixed != r.case.id:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.build import topologies
 from harness.judge import checks
 from harness.plan import spec
 from harness.core.case import Case, NetSpec, PassiveRange
@@ -22,7 +23,7 @@ from harness.judge.verdict import Result
 from harness.plan.axes import Axes, plan
 from harness.plan.spec import SpecError
 
-ALG = {"server-nat": "server-nat-alg", "client-nat": "client-nat-alg"}
+ALG = topologies.SHIPPED.helper_variants()
 ScenarioError = SpecError  # the name callers know
 NAMES = spec.Names(checks=tuple(checks.names()))
 

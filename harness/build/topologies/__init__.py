@@ -27,6 +27,7 @@ class TopologyKind:
     build: Builder
     order: int = 200  # position in listings and reports: simple situations first
     both_families: bool = False  # a matrix runs it over IPv4 and IPv6 unless told otherwise
+    with_helper: str = ""  # the topology that is this one with the FTP helper on its firewall
 
 
 REGISTRY: Registry[TopologyKind] = Registry("topology", __name__)
@@ -42,10 +43,11 @@ def topology(name: str, summary: str, order: int = 100,
 
 
 def variants(rows: Iterable[tuple], builder: Callable[..., Topology], both_families: bool = False) -> None:
-    """Register one topology per row (name, order, summary, keyword arguments for `builder`)."""
-    for name, order, summary, kw in rows:
+    """Register one topology per row (name, order, summary, keyword arguments for `builder`,
+    and optionally the name of its variant with the FTP helper)."""
+    for name, order, summary, kw, *helper in rows:
         REGISTRY.add(name, TopologyKind(name, summary, lambda server, net, kw=kw: builder(server, net, **kw),
-                                        order, both_families))
+                                        order, both_families, *helper))
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class Catalog:
 
     def names(self) -> list[str]:
         return REGISTRY.names() + [k.name for k in self.extra]
+
+    def helper_variants(self) -> dict[str, str]:
+        """Each topology that has a variant with the FTP helper -> that variant."""
+        return {n: k.with_helper for n in self.names() if (k := self.get(n)).with_helper}
 
     def plus(self, *kinds: TopologyKind) -> Catalog:
         return replace(self, extra=self.extra + kinds)

@@ -32,6 +32,6 @@ def _client_nat(server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
 
 
 variants((
-    ("client-nat", 30, "client behind a masquerading NAT, no FTP helper", {"helper": False}),
+    ("client-nat", 30, "client behind a masquerading NAT, no FTP helper", {"helper": False}, "client-nat-alg"),
     ("client-nat-alg", 31, "client behind a masquerading NAT with the FTP helper", {"helper": True}),
 ), _client_nat, both_families=True)

@@ -63,6 +63,7 @@ def _hairpin(server: ServerSpec, net: NetSpec, helper: bool) -> Topology:
 
 
 variants((
-    ("server-nat", 20, "server behind a port-forwarding NAT firewall, no FTP helper", {"helper": False}),
+    ("server-nat", 20, "server behind a port-forwarding NAT firewall, no FTP helper", {"helper": False},
+     "server-nat-alg"),
     ("server-nat-alg", 21, "server behind a port-forwarding NAT firewall with the FTP helper", {"helper": True}),
 ), _server_nat, both_families=True)
