@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 
 import certs  # noqa: E402
 from bench import goals, throughput  # noqa: E402
-from clients import ftplib_probe  # noqa: E402
+from clients.python_ftplib import agent  # noqa: E402
+from harness.core import codec  # noqa: E402
 from harness.core import timing  # noqa: E402
 
 OUT = REPO / "reports" / "bench.json"
@@ -99,20 +100,20 @@ def loopback_session(rounds: int = 5) -> dict:
                            cwd=REPO, stdout=subprocess.PIPE, text=True)
     port = int(srv.stdout.readline().split()[1])
     server_ready = time.monotonic() - t0
-    req = {"host": "127.0.0.1", "port": port, "tls": "explicit", "mode": "pasv",
-           "pasv_address": "trust", "ca": str(paths.ca), "user": "u", "password": "p",
-           "timeout": 5.0, "size": 1 << 20}
+    req = agent.Request(host="127.0.0.1", port=port, tls="explicit", mode="pasv", pasv_address="trust",
+                        ca=str(paths.ca), user="u", password="p", timeout=5.0, size=1 << 20)
     try:
         warm = []
         for _ in range(rounds):
             t = time.monotonic()
-            rep = ftplib_probe.run(req)
+            rep = agent.run(req)
             warm.append(time.monotonic() - t)
             assert rep.ok, rep.failure
         cold = []
         for _ in range(rounds):
             t = time.monotonic()
-            subprocess.run([sys.executable, "-m", "clients.ftplib_probe", "--request", json.dumps(req)],
+            subprocess.run([sys.executable, "-m", "clients.python_ftplib.agent", "--request",
+                            json.dumps(codec.encode(req, agent.Request))],
                            cwd=REPO, check=True, capture_output=True)
             cold.append(time.monotonic() - t)
     finally:

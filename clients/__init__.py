@@ -1,8 +1,10 @@
 """Client registry. One module per client implementation registers a ClientAdapter.
 
 An adapter turns a Case into a session run inside the client host and returns the
-client's own report (harness/observation.ClientReport: steps, transcript, connections, the
-failure in its own terms). It never judges, nor assigns stages (harness/stages.py does).
+client's own report (harness/observe/observation.py ClientReport: steps, transcript,
+connections, the failure as facts: the client's message, exit status, activity). It never
+judges, nor assigns stages (harness/judge/stages.py does); it declares what its own exit
+statuses and messages mean (exit_says), and its known bugs.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.case import Case
-from harness.observe.observation import ClientReport
+from harness.observe.observation import ClientReport, ExitSays, Failure
 from harness.core.registry import Registry
 
 from clients._wire import Bounds
@@ -49,7 +51,6 @@ class ClientAdapter:
     known_bugs: tuple[KnownBug, ...] = ()
     keepalive = ""  # how it keeps an idle control connection alive during a transfer; "": it cannot
     order = 50  # position in listings: the embedded one first
-    modes: tuple[str, ...] = ("pasv", "epsv", "port", "eprt")
 
     def supports(self, case: Case) -> str | None:
         """Why this client cannot express `case` (it is then a skip), or None."""
@@ -57,6 +58,10 @@ class ClientAdapter:
 
     def version(self) -> str:
         return ""
+
+    def exit_says(self, failure: Failure) -> ExitSays | None:
+        """What this client's exit status and message say happened (None: nothing)."""
+        return None
 
     def session(self, lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         """Run one session of `case` in `host`; return the client's report (facts only)."""

@@ -11,7 +11,6 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,13 +20,6 @@ class Bounds:
     lines: int = 500  # lines in one multi-line reply
     step_s: float = 15.0  # total time for one reply, or one data transfer
     download: int = 64 << 20  # bytes read from one data connection
-
-    @classmethod
-    def of(cls, req: dict[str, Any]) -> "Bounds":
-        """From a probe request: its own bounds if given, the step time from its timeout."""
-        given = req.get("bounds") or {}
-        step = given.get("step_s", max(3 * float(req.get("timeout", 5.0)), 5.0))
-        return cls(**{**given, "step_s": step})
 
 
 class Hostile(Exception):

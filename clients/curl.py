@@ -16,13 +16,14 @@ from typing import Any
 from clients import ClientAdapter, ClientContext, KnownBug, register
 from clients import _cli
 from harness.core.family import url_host
-from harness.observe.observation import ClientReport, Failure, Step
+from harness.observe.observation import ClientReport, ExitSays, Failure, Step
 
-# curl's exit codes in the shared vocabulary of harness/stages.py (curl's man page, EXIT CODES)
-EXIT = {-1: "hung", 6: "connect", 35: "tls", 60: "tls-verify", 64: "tls-verify", 67: "login",
-        9: "login", 7: "unreached", 28: "unreached",
-        **dict.fromkeys((8, 13, 14, 30, 31), "data-setup"), **dict.fromkeys((10, 12), "data-connect"),
-        **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer")}
+# What curl's exit codes say (curl's man page, EXIT CODES), in the words every client shares.
+EXIT: dict[int, ExitSays] = {
+    -1: "hung", 6: "no-connection", 35: "tls", 60: "certificate", 64: "certificate", 67: "login-refused",
+    9: "login-refused", 7: "unreached", 28: "unreached",
+    **dict.fromkeys((8, 13, 14, 30, 31), "negotiation"), **dict.fromkeys((10, 12), "data-connection"),
+    **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer-failed")}
 _ADDR = r"\[?[\d.a-fA-F:]+\]?"
 _TRYING = re.compile(r"^\*\s+Trying \[?([\d.a-fA-F:]+?)\]?:(\d+)\.\.\.")
 _FAIL = re.compile(rf"^\* (?:Immediate connect fail for {_ADDR}|connect to {_ADDR} port \d+ failed|"
@@ -162,14 +163,16 @@ class Curl(ClientAdapter):
                             connections=tuple(_cli.connections(transcript, ctx.host)),
                             failure=failure, raw_output=tuple(raw))
 
+    def exit_says(self, failure: Failure) -> ExitSays | None:
+        return None if failure.exit_code is None else EXIT.get(failure.exit_code, "other")
+
     def _failure(self, code: int, out: str, part: list[dict[str, Any]], command: str) -> Failure:
-        """What curl said, in its own terms; harness/stages.py places it."""
+        """What curl said, as facts; harness/judge/stages.py places it."""
         if code == -1:
-            return Failure("timeout", "curl did not finish in 20 s", None, command=command, exit="hung")
+            return Failure("timeout", "curl did not finish in 20 s", None, command=command, exit_code=-1)
         m = _CURL_ERR.search(out)
         message = f"curl: ({code}) {m.group(2)}" if m else f"curl exited {code}"
-        return Failure(_cli.kind_of(message), message, _cli.last_reply(part),
-                       command=command, exit=EXIT.get(code, "other"))
+        return Failure(_cli.kind_of(message), message, _cli.last_reply(part), command=command, exit_code=code)
 
 
 register(Curl())

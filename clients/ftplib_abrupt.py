@@ -1,12 +1,12 @@
-"""ftplib-abrupt: the ftplib probe with session reuse, closing each data connection without a
+"""ftplib-abrupt: the ftplib agent with session reuse, closing each data connection without a
 TLS close_notify (a bare TCP FIN), as some clients and middleboxes do. Servers that read to
 the end of an upload then see an unclean end of stream (lftp issue 753, vsftpd
 strict_ssl_read_eof)."""
 from clients import register
-from clients.ftplib_probe import FtplibProbe
+from clients.python_ftplib import Ftplib
 
 
-class FtplibAbrupt(FtplibProbe):
+class FtplibAbrupt(Ftplib):
     name = "ftplib-abrupt"
     order = 4
     label = "ftplib without close_notify"

@@ -1,11 +1,11 @@
-"""ftplib-reuse: the ftplib probe, passing the control connection's TLS session to every
+"""ftplib-reuse: the ftplib agent, passing the control connection's TLS session to every
 data connection (what vsftpd and ProFTPD require by default; stock ftplib does not do it,
 CPython issue 63699)."""
 from clients import register
-from clients.ftplib_probe import FtplibProbe
+from clients.python_ftplib import Ftplib
 
 
-class FtplibReuse(FtplibProbe):
+class FtplibReuse(Ftplib):
     name = "ftplib-reuse"
     order = 1
     label = "ftplib with session reuse"

@@ -16,12 +16,17 @@ from typing import Any
 from clients import ClientAdapter, ClientContext, register
 from clients import _cli
 from harness.core.family import url_host
-from harness.observe.observation import ClientReport, Failure
+from harness.observe.observation import ClientReport, ExitSays, Failure
 
 _CONNECTING = re.compile(r"^---- Connecting data socket to \(([\d.]+)\) port (\d+)")
 _CONTROL = re.compile(r"^---- Connecting to \S+ \(([\d.]+)\) port (\d+)")
 _ACCEPTED = re.compile(r"^---- Accepted data connection from \(([\d.]+)\) port (\d+)")
 _ERROR = re.compile(r"^(?:put|get|cls|rm|open|cd): (.*)$", re.M)
+# What lftp's messages say, first match wins: a certificate error is a failed handshake; other
+# words of TLS do not say which connection.
+MESSAGES: tuple[tuple[re.Pattern[str], ExitSays], ...] = (
+    (re.compile(r"certificate", re.I), "tls"),
+    (re.compile(r"ssl|tls", re.I), "tls-unclear"))
 
 
 def parse(out: str) -> list[dict[str, Any]]:
@@ -125,16 +130,19 @@ class Lftp(ClientAdapter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def exit_says(self, failure: Failure) -> ExitSays | None:
+        """lftp exits 1 for every failure: its message says what kind of failure it was."""
+        if failure.exit_code == -1:
+            return "hung"
+        return next((says for pattern, says in MESSAGES if pattern.search(failure.error)), None)
+
     def _failure(self, code: int, out: str, part: list[dict[str, Any]]) -> Failure:
-        """What lftp said, in its own terms; harness/stages.py places it. lftp's exit code
-        is 1 for every failure, so its message says what kind of failure it was."""
+        """What lftp said, as facts; harness/judge/stages.py places it."""
         if code == -1:
-            return Failure("timeout", "lftp did not finish in 30 s", _cli.last_reply(part), exit="hung")
+            return Failure("timeout", "lftp did not finish in 30 s", _cli.last_reply(part), exit_code=-1)
         m = _ERROR.findall(out)
         message = m[-1] if m else f"lftp exited {code}"
-        low = message.lower()
-        exit = "tls" if "certificate" in low else "tls-unsure" if "ssl" in low or "tls" in low else None
-        return Failure(_cli.kind_of(message), message, _cli.last_reply(part), exit=exit)
+        return Failure(_cli.kind_of(message), message, _cli.last_reply(part), exit_code=code)
 
 
 register(Lftp())

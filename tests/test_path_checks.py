@@ -24,7 +24,7 @@ def test_idle_timeout_is_named_from_the_conntrack_destroy_event():
 
 def test_completion_stage_data_done_but_no_final_reply():
     obs = recording.load(FIX / IDLE)
-    assert place(obs.client, "explicit").stage == "completion"
+    assert place(obs.client, "explicit", obs.case.client.impl).stage == "completion"
     assert obs.client.data[-1].preliminary.startswith("1") and obs.client.data[-1].final is None
 
 

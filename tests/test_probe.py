@@ -111,9 +111,9 @@ def test_a_refused_third_party_227_is_a_data_setup_failure_in_the_matrix_too():
     from harness.judge.stages import place
     line = "227 Entering Passive Mode (192,0,2,99,195,80)"
     report = ClientReport(ok=False, failure=Failure("foreign-pasv", "the 227 reply points to 192.0.2.99, "
-                                                    "a third party", line, step="data-setup"),
+                                                    "a third party", line, step="negotiate"),
                           transcript=(ControlLine("sent", "PASV"), ControlLine("recv", line)))
-    assert place(report, "none").stage == "data-setup"
+    assert place(report, "none", "ftplib").stage == "data-setup"
     assert classify("192.0.2.99", "2001:db8::1") == "other-family"
 
 

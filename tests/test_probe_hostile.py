@@ -101,14 +101,13 @@ def test_latin1_greeting_is_decoded_with_replacement_and_reported(tmp_path):
                                                   ("long-line", "greeting", "oversize"),
                                                   ("trickle", "greeting", "trickle")])
 def test_the_matrix_probe_has_the_same_bounds(behaviour, step, kind):
-    """The matrix's session (clients/ftplib_probe.run, as its agent runs it) stops the same way."""
+    """The matrix's session (clients/python_ftplib/agent.py run, as its agent runs it) stops the same way."""
     import resource
 
-    from clients import ftplib_probe
+    from clients.python_ftplib import agent
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with Hostile(behaviour) as server:
-        report = ftplib_probe.run({"host": "127.0.0.1", "port": server.port, "tls": "none", "mode": "epsv",
-                                   "pasv_address": "control", "ca": None, "user": "u", "password": "p",
-                                   "timeout": 1.0, "size": 1024, "busy": 0})
+        report = agent.run(agent.Request(host="127.0.0.1", port=server.port, tls="none", mode="epsv",
+                                         user="u", password="p", timeout=1.0, size=1024))
     assert not report.ok and (report.failure.step, report.failure.kind) == (step, kind)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB

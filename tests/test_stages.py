@@ -1,4 +1,4 @@
-"""One module places every client's failure (harness/stages.py), from the facts the client
+"""One module places every client's failure (harness/judge/stages.py), from the facts the client
 reported. The fixtures are real runs (`matrix --record`); the expected stages are what those
 runs gave."""
 from pathlib import Path
@@ -18,7 +18,7 @@ def load(case_id: str):
 
 @pytest.mark.parametrize("case_id, step, stage", [
     ("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off", "data-connect", "data-connect"),
-    ("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off", "data-setup", "data-setup"),
+    ("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off", "negotiate", "data-setup"),
     ("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on", "data-connect", "data-connect"),
     ("server-nat/vsftpd/curl/none/pasv/trust/masq-off", "data-connect", "data-connect"),
     ("client-nat/vsftpd/curl/none/port/n-a/masq-on", "data-setup", "data-setup"),
@@ -28,18 +28,30 @@ def load(case_id: str):
 ])
 def test_every_client_is_placed_by_the_same_rules(case_id, step, stage):
     obs = load(case_id)
-    placed = place(obs.client, obs.case.server.tls)
+    placed = place(obs.client, obs.case.server.tls, obs.case.client.impl)
     assert (placed.step, placed.stage) == (step, stage)
     assert checks.judge(obs).stage == stage
 
 
 def test_clients_report_facts_not_stages():
+    import clients
     curl = load("server-nat/vsftpd/curl/none/pasv/trust/masq-off").client.failure
-    assert (curl.exit, curl.command, curl.step) == ("unreached", "stor", None)  # curl exit 7
-    probe = load("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off").client.failure
-    assert probe.step == "data-connect" and probe.exit is None
+    assert (curl.exit_code, curl.command, curl.step) == (7, "stor", None)
+    assert clients.get("curl").exit_says(curl) == "unreached"  # curl declares what its exit 7 says
+    agent = load("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off").client.failure
+    assert agent.step == "data-connect" and agent.exit_code is None
     refused = load("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on").client.failure
-    assert (refused.step, refused.reply[:3]) == ("transfer-start", "425")  # the reply decides the stage
+    assert (refused.step, refused.reply[:3]) == ("transfer-reply", "425")  # the reply decides the stage
+
+
+def test_every_activity_has_a_stage_and_exit_statuses_are_not_stages():
+    from typing import get_args
+
+    from harness.core.outcome import STAGES
+    from harness.judge.stages import ACTIVITY_STAGE
+    from harness.observe.observation import Activity, ExitSays
+    assert set(ACTIVITY_STAGE) == set(get_args(Activity))
+    assert not set(get_args(ExitSays)) & set(STAGES)
 
 
 def test_a_refused_data_connection_is_a_typed_connection():
@@ -74,6 +86,6 @@ def test_a_control_connection_that_never_connected_is_placed_at_connect():
     from harness.observe import recording as rec
     obs = rec.load(Path(__file__).parent / "fixtures" / "trace" / "fixed-port-snat.observation.json")
     assert [(c.session, c.result) for c in obs.client.control] == [(0, "ok"), (1, "timeout")]
-    placed = place(obs.client, obs.case.server.tls)
+    placed = place(obs.client, obs.case.server.tls, obs.case.client.impl)
     assert (placed.step, placed.stage, placed.kind) == ("connect", "connect", "timeout")
     assert checks.judge(obs).stage == "connect"

@@ -216,7 +216,7 @@ def gather(obs: Observation) -> Evidence:
     pairs = control_pairs(obs)
     failure = None
     if not rep.ok and rep.failure:
-        where = place(rep, obs.case.server.tls)
+        where = place(rep, obs.case.server.tls, obs.case.client.impl)
         late = [d.late_reply for d in rep.data if d.late_reply] if rep.failure.reply is None else []
         failure = PlacedFailure(where.step, where.stage, where.kind, rep.failure.error, rep.failure.reply,
                                 late[-1] if late else None)

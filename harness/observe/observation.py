@@ -7,7 +7,7 @@ verdicts later still (harness/checks/). JSON for recordings: harness/codec.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from harness.observe.middlebox_view import MiddleboxView
 from harness.core.case import Case
@@ -91,20 +91,47 @@ class Connection:
     note: str | None = None  # what the client said about it ("Skip 10.0.2.2 for data connection")
 
 
+# What a client was doing when it stopped, where it knows exactly (the ftplib agent does).
+Activity = Literal[
+    "connect", "greeting", "auth-tls", "tls-handshake", "login", "protect", "ccc", "pwd", "type",
+    "negotiate",  # PASV, EPSV, PORT or EPRT, and reading its reply
+    "transfer-command",  # sending STOR, RETR or LIST
+    "transfer-reply",  # waiting for the 1xx that opens the transfer (or the reply refusing it)
+    "data-connect", "data-tls",
+    "data-transfer",  # moving the bytes
+    "final-reply",  # waiting for the reply that closes the transfer
+    "compare", "dele", "quit",
+]
+
+# What a command-line client's exit status and message say happened, in words every client
+# shares; each adapter declares how its own exit codes and messages read (ClientAdapter.exit_says).
+ExitSays = Literal[
+    "hung",  # it did not finish in time
+    "tls",  # a TLS handshake failed
+    "tls-unclear",  # the message mentions TLS but not which connection
+    "unreached",  # a connection could not be made (control or data: the trace decides)
+    "no-connection",  # the control connection failed
+    "certificate",  # the server's certificate was refused
+    "login-refused",
+    "negotiation",  # the server refused or garbled the data connection's negotiation
+    "data-connection",  # the data connection failed
+    "transfer-failed",
+    "other",  # an exit status with no meaning here
+]
+
+
 @dataclass(frozen=True)
 class Failure:
-    """Where and how the client stopped, in its own terms.
-
-    `step` is set when the client knows its step exactly (the ftplib probe); command-line
-    clients give the command they were running and `exit`, their exit status in the shared
-    vocabulary of harness/stages.py. The stage is assigned there, never here."""
-    kind: str
-    error: str
-    reply: str | None = None
-    step: str | None = None
+    """Where and how the client stopped, as facts in its own terms: the ftplib agent knows its
+    activity exactly (`step`); a command-line client gives the run it was in (`command`), its
+    exit status and its message. harness/judge/stages.py alone turns these into a stage."""
+    kind: str  # what the error is on the wire: refused, timeout, reset, tls-error, reply, ...
+    error: str  # the client's own message
+    reply: str | None = None  # the server's reply that ended it, if any
+    step: Activity | None = None
     command: str | None = None
-    exit: str | None = None
-    interrupted: bool = False  # the harness stopped the wait (harness.early_stop); else a real timeout
+    exit_code: int | None = None  # a command-line client's exit status; -1: it did not finish in time
+    interrupted: bool = False  # the harness stopped the wait (harness/run/early_stop.py); else a real timeout
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from harness.core import family
 from harness.observe.observation import ClientReport
-from harness.judge.stages import STEP_STAGE, place
+from harness.judge.stages import ACTIVITY_STAGE, place
 
 from harness.probe import session as S
 from harness.core.family import classify, private
@@ -72,7 +72,7 @@ def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
             s.name == "retr" for s in report.steps) else ""), lines=_lines(sess.transcript), data=data,
             undecodable=undecodable, duration_s=report.duration_s)
     f = report.failure
-    p = place(report, tls)
+    p = place(report, tls, "ftplib")
     evidence = tuple(x for x in (f.reply, *(d.get("late_reply") for d in sess.data)) if x)
     return ModeResult(mode, "fail", p.stage, f.kind, _diagnosis(p.stage, f.kind, f.error), evidence,
                       _lines(sess.transcript), data, (), undecodable, report.duration_s)
@@ -81,7 +81,7 @@ def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
 def _from_talk(stage_of_failure: S.Talk, mode: str) -> ModeResult:
     """A mode that was never tried because the server could not even be greeted."""
     f = stage_of_failure.failure
-    stage = STEP_STAGE.get(f.step, f.step)
+    stage = ACTIVITY_STAGE.get(f.step, f.step)
     return ModeResult(mode, "fail", stage, f.kind, _diagnosis(stage, f.kind, f.error),
                       tuple(x for x in (f.reply,) if x), _lines(stage_of_failure.lines),
                       undecodable=tuple(stage_of_failure.undecodable))
@@ -122,7 +122,7 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
         if l["dir"] == "sent":
             break
         banner.append(l["line"])
-    if d.failure and d.failure.step in ("connect", "greeting", "tls-handshake") and not d.replies:
+    if d.failure and d.failure.step in ("connect", "greeting", "auth-tls", "tls-handshake") and not d.replies:
         if d.failure.step == "connect":
             return ProbeReport(**base, outcome="fail", reached=False, unreached=_unreached(d.failure),
                                duration_s=round(time.monotonic() - t0, 2))

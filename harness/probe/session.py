@@ -1,16 +1,18 @@
 """The probe's conversations with one live server, from this machine, through its real
-network. Every session is the matrix's ftplib probe (clients/ftplib_probe.py) with its
+network. Every session is the matrix's ftplib agent (clients/python_ftplib/agent.py) with its
 bounds; this module only decides which sessions to hold and keeps their facts."""
 from __future__ import annotations
 
 import ftplib
 import ssl
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
-from clients import ftplib_probe as fp
+from clients.python_ftplib import agent as fp
+from clients.python_ftplib.agent import Request
 from clients._wire import Bounds, Hostile
 from harness.core import family
+from harness.observe.observation import Activity
 
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 OLD_TLS = ("1.0", "1.1")
@@ -35,17 +37,13 @@ class Target:
     download: str | None = None
     bounds: Bounds = field(default_factory=Bounds)
 
-    def req(self, mode: str = "pasv", **over: Any) -> dict[str, Any]:
-        r = {"host": self.host, "port": self.port, "tls": self.tls, "mode": mode,
-             "pasv_address": self.pasv_address, "ca": self.ca, "user": self.user,
-             "password": self.password, "timeout": self.timeout,
-             "connect_timeout": self.timeout, "size": 65536, "reuse": True,
-             "verify": self.verify, "tls_version": self.tls_version, "tls_exact": True,
-             "follow_foreign_pasv": self.follow_foreign_pasv, "write": self.write,
-             "lists": self.transfers, "download": self.download,
-             "bounds": {k: getattr(self.bounds, k) for k in ("line", "reply", "lines", "step_s", "download")}}
-        r.update(over)
-        return r
+    def req(self, mode: str = "pasv", **over: Any) -> Request:
+        r = Request(host=self.host, port=self.port, tls=self.tls, mode=mode, pasv_address=self.pasv_address,
+                    ca=self.ca, user=self.user, password=self.password, timeout=self.timeout,
+                    connect_timeout=self.timeout, size=65536, reuse=True, verify=self.verify,
+                    tls_version=self.tls_version, tls_exact=True, follow_foreign_pasv=self.follow_foreign_pasv,
+                    write=self.write, lists=self.transfers, download=self.download, bounds=self.bounds)
+        return replace(r, **over)
 
 
 @dataclass
@@ -64,7 +62,7 @@ def _nothing(*_a: Any, **_k: Any) -> None:
     pass
 
 
-def talk(req: dict[str, Any], script) -> Talk:
+def talk(req: Request, script: Callable[[fp.Session, Talk], Any]) -> Talk:
     """Run `script(sess, talk)` on a fresh session; any failure is kept, never raised."""
     out = Talk()
     try:
@@ -98,7 +96,7 @@ def talk(req: dict[str, Any], script) -> Talk:
     return out
 
 
-def _ask(sess: fp.Session, out: Talk, step: str, cmd: str) -> str:
+def _ask(sess: fp.Session, out: Talk, step: Activity, cmd: str) -> str:
     """Send `cmd` and keep its reply, whatever the code."""
     out.replies[cmd.split()[0]] = reply = sess.command(step, cmd, ok="12345")
     return reply
@@ -169,10 +167,10 @@ def bounce(t: Target, host: str, port: int) -> Talk:
     """PORT (or EPRT) to the address the user named, then LIST so the server tries it."""
     def then(sess: fp.Session, out: Talk) -> None:
         cmd = (family.encode_eprt if ":" in host else family.encode_port)(host, port)
-        if _ask(sess, out, "data-setup", cmd)[:1] == "2":
-            reply = _ask(sess, out, "data-connect", "LIST")
+        if _ask(sess, out, "negotiate", cmd)[:1] == "2":
+            reply = _ask(sess, out, "transfer-reply", "LIST")
             if reply[:1] == "1":
-                out.replies["LIST-final"] = sess.reply("transfer")
+                out.replies["LIST-final"] = sess.reply("final-reply")
     return logged_in(t, then)
 
 
@@ -185,7 +183,7 @@ def resolve_tls(host: str, port: int | None, timeout: float, bounds: Bounds) -> 
     """--tls auto: explicit if AUTH TLS is answered 234; implicit if the port (or 990 when no
     port is given) speaks TLS at once; else none."""
     base = Target(host, port or 21, "none", timeout=timeout, bounds=bounds)
-    t = talk(base.req(), lambda s, o: (fp.greet(s, s.req, _nothing), _ask(s, o, "tls-handshake", "AUTH TLS")))
+    t = talk(base.req(), lambda s, o: (fp.greet(s, s.req, _nothing), _ask(s, o, "auth-tls", "AUTH TLS")))
     if t.replies.get("AUTH", "")[:3] == "234":
         return "explicit", base.port
     greeted = any(l["dir"] == "recv" for l in t.lines)
