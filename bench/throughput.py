@@ -13,6 +13,8 @@ import secrets
 import statistics
 from dataclasses import dataclass
 
+from harness.core.login import TEST_LOGIN
+
 PATHS = ("direct", "server-nat", "server-nat-alg")  # -alg: the conntrack FTP helper on port 21
 SIZE = 100 << 20
 MB = 1e6
@@ -61,7 +63,7 @@ def measure(rounds: int = 3, size: int = SIZE) -> dict:
 
     spec = ServerSpec(impl="pyftpdlib", tls="explicit", masquerade=True)
     probe, adapter = clients.get("ftplib"), servers.get(spec.impl)
-    user, password = adapter.credentials or ("ftpuser", "ftp-secret")
+    user, password = adapter.credentials or TEST_LOGIN
     bounds = Bounds(download=size + (1 << 20), step_s=120.0)
     backend = get("netns")
     backend.preflight()

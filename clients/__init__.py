@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.case import Case
+from harness.core.login import TEST_LOGIN
 from harness.observe.observation import ClientReport, ExitSays, Failure
 from harness.core.registry import Registry
 
@@ -23,8 +24,8 @@ from clients._wire import Bounds
 class ClientContext:
     host: str            # the address the client dials
     ca: Path             # CA bundle the client verifies the server against
-    user: str = "ftpuser"
-    password: str = "ftp-secret"
+    user: str = TEST_LOGIN[0]
+    password: str = TEST_LOGIN[1]
     timeout: float = 4.0  # per network step
     connect_timeout: float = 1.5  # a TCP connect inside the lab that takes longer never completes
     size: int = 1 << 20  # bytes uploaded and downloaded

@@ -35,7 +35,7 @@ from harness.report.gates import GATES
 from harness.report.merge import merge
 from harness.core.program import PROGRAM_ENV, command_line, program
 from harness.meta import version_line, versions
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 from harness.core.case import DATA_MODES, MASQUERADE, PASV_POLICIES, Case, NetSpec, PassiveRange
 from harness.core.tls import NAMES as TLS_MODES
 from harness.judge.verdict import Result

@@ -11,7 +11,7 @@ import servers
 
 from harness import __version__
 
-from harness.core.paths import REPO
+from harness.core.repo import REPO
 
 
 def _run(*cmd: str, cwd: Path | None = None) -> str:

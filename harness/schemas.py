@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core.paths import REPO
+from harness.core.repo import REPO
 from harness.plan import spec
 from harness.reproduce import scenario
 from harness.verify import plan

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.core.login import TEST_LOGIN
 from harness.core.registry import Registry
 from harness.build.follow import read_lines
 
@@ -31,8 +32,8 @@ class ServerContext:
     certs: Any           # certs.CertPaths
     home: Path           # the FTP user's home directory
     log: Path            # where the server writes its log
-    user: str = "ftpuser"
-    password: str = "ftp-secret"
+    user: str = TEST_LOGIN[0]
+    password: str = TEST_LOGIN[1]
     python: str = sys.executable
     masquerade_map: tuple[tuple[str, str], ...] = ()  # local address -> advertised address
     keylog: Path | None = None  # where the server writes TLS secrets (SSLKEYLOGFILE format)
@@ -87,8 +88,10 @@ class ServerAdapter:
     name = "?"
     label = ""  # how its users write its name ("ProFTPD"); default: name
     summary = ""
-    # The server's own setting for each harness knob, e.g. {"reuse-off": "require_ssl_reuse=NO"}
-    # (knobs: masquerade, permit-foreign, reuse-off); diagnoses and fixes quote them.
+    # The server's own setting for each knob, e.g. {"reuse-off": "require_ssl_reuse=NO"}; diagnoses,
+    # fixes and security findings quote them. Knobs: masquerade, permit-foreign, no-foreign,
+    # reuse-off, ccc, tls-login-required, tls-data-required, tls-1.2-minimum, strong-ciphers,
+    # no-anonymous, hide-version.
     settings: dict[str, str] = {}
     # How it words facts in its replies and log; checks read them through these patterns.
     # The defaults are the wording these servers share; an adapter overrides what differs.
@@ -103,6 +106,10 @@ class ServerAdapter:
         "unclean-tls-end-log": re.compile(r"^(?!.*control connection).*(without SSL shutdown|unexpected eof)",
                                           re.I),
     }
+    # How its greeting gives it away (the probe and ticket import name the server from it).
+    banner: re.Pattern[str] | None = None
+    # What it does that clients and tools trip over, by fact: e.g. "feat-omits-auth-tls".
+    quirks: dict[str, str] = {}
     order = 50  # position in listings: the embedded one first
     ready_timeout = 10.0
     prints_ready = True  # else: ready once the control port listens
@@ -180,6 +187,12 @@ def register(adapter: ServerAdapter) -> None:
 
 
 names, get = _REGISTRY.names, _REGISTRY.get
+
+
+def identify(greeting: list[str] | tuple[str, ...]) -> ServerAdapter | None:
+    """The registered server whose greeting this is, if any."""
+    text = "\n".join(greeting)
+    return next((a for a in map(get, names()) if a.banner is not None and a.banner.search(text)), None)
 
 
 def setting_names(knob: str) -> str:

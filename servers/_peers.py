@@ -23,8 +23,6 @@ PACKAGES = {
 }
 BINARIES = {"vsftpd": "usr/sbin/vsftpd", "proftpd": "usr/sbin/proftpd", "pure-ftpd": "usr/sbin/pure-ftpd"}
 # Libraries the unpacked binaries link against; ordinary, non-conflicting Debian packages.
-LIBRARIES = ("libwrap0", "libhiredis0.14", "libmemcached11", "libmemcachedutil2", "libpcre2-posix3",
-             "libsodium23")
 
 
 class PeerMissing(Exception):

@@ -8,6 +8,8 @@ with `TLSOptions NoSessionReuseRequired`).
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,13 @@ class Proftpd(ServerAdapter):
     name = "proftpd"
     label = "ProFTPD"
     settings = {"permit-foreign": "AllowForeignAddress",
-                "reuse-off": "TLSOptions NoSessionReuseRequired", "ccc": "TLSRequired auth+data"}
+                "reuse-off": "TLSOptions NoSessionReuseRequired", "ccc": "TLSRequired auth+data",
+                "masquerade": "MasqueradeAddress", "no-foreign": "AllowForeignAddress off (default)",
+                "tls-login-required": "TLSRequired on", "tls-data-required": "TLSRequired on",
+                "tls-1.2-minimum": "TLSProtocol TLSv1.2 TLSv1.3",
+                "strong-ciphers": "TLSCipherSuite HIGH:!aNULL:!MD5:!3DES:!RC4",
+                "no-anonymous": "no <Anonymous> block", "hide-version": "ServerIdent off"}
+    banner = re.compile(r"^220[- ]ProFTPD\b", re.M)
     order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
     prints_ready = False

@@ -7,6 +7,8 @@ the client's transcript is.
 """
 from __future__ import annotations
 
+import re
+
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ NOBODY, NOGROUP = 65534, 65534
 class PureFtpd(ServerAdapter):
     name = "pure-ftpd"
     label = "Pure-FTPd"
+    settings = {"masquerade": "-P", "tls-login-required": "-Y 2", "tls-data-required": "-Y 3",
+                "no-anonymous": "-E"}
+    banner = re.compile(r"^220-+ Welcome to Pure-FTPd\b", re.M)
     order = 3
     summary = "Pure-FTPd 1.0.50 (Debian); explicit TLS only; logs to syslog only"
     prints_ready = False

@@ -8,6 +8,8 @@ only the first start in a lab pays for the interpreter and imports.
 """
 from __future__ import annotations
 
+import re
+
 import json
 import logging
 import os
@@ -34,7 +36,10 @@ class PyftpdlibServer(ServerAdapter):
     """Harness side: how to configure and start the server for a ServerSpec."""
     name = "pyftpdlib"
     label = "pyftpdlib"
-    settings = {"permit-foreign": "permit_foreign_addresses"}
+    settings = {"permit-foreign": "permit_foreign_addresses", "masquerade": "masquerade_address",
+                "no-foreign": "permit_foreign_addresses=False", "tls-login-required": "tls_control_required=True",
+                "tls-data-required": "tls_data_required=True", "hide-version": "banner=..."}
+    banner = re.compile(r"^220 .*\bpyftpdlib\b", re.M)
     order = 0
     summary = "pyftpdlib 2.x, embedded; explicit and implicit TLS, masquerade_address"
 

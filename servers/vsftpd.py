@@ -27,7 +27,14 @@ _LINE = re.compile(r'^(\w{3} \w{3} +\d+ [\d:]+ \d{4}) \[pid \d+\] (?:\[[^\]]*\] 
 class Vsftpd(ServerAdapter):
     name = "vsftpd"
     label = "vsftpd"
-    settings = {"permit-foreign": "pasv_promiscuous", "reuse-off": "require_ssl_reuse=NO"}
+    settings = {"permit-foreign": "pasv_promiscuous", "reuse-off": "require_ssl_reuse=NO",
+                "masquerade": "pasv_address", "no-foreign": "port_promiscuous=NO (default)",
+                "tls-login-required": "force_local_logins_ssl=YES", "tls-data-required": "force_local_data_ssl=YES",
+                "tls-1.2-minimum": "ssl_tlsv1=NO (and ssl_tlsv1_1=NO)",
+                "strong-ciphers": "ssl_ciphers=HIGH:!aNULL:!MD5:!3DES:!RC4", "no-anonymous": "anonymous_enable=NO",
+                "hide-version": "ftpd_banner=..."}
+    banner = re.compile(r"^220 \(vsFTPd [\d.]+\)", re.M)
+    quirks = {"feat-omits-auth-tls": "vsftpd 3.0.3 does not list AUTH TLS in its FEAT reply"}
     order = 1
     summary = "vsftpd 3.0.3 (Debian); require_ssl_reuse=YES by default"
     prints_ready = False

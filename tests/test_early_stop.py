@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 
 from harness.plan import axes as planning
-from harness.run.early_stop import DropWatch, Source, Stop, decisive, first_drop
+from harness.observe.trace import parse
+from harness.run.early_stop import DropWatch, Source, Stop, decisive
+
+
+def first_drop(box, lines, seen, syns=frozenset()):
+    return next((p for p in parse(box, lines) if decisive(p, seen, syns)), None)
 from harness.run.execute import execute
 from harness.observe.helper_log import Reader
-from harness.observe.trace import TraceRule, parse
+from harness.observe.trace import TraceRule
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 

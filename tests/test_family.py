@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from harness.core import family
-from harness.core.family import IPV4, IPV6, Endpoint
+from harness.core.family import IPV4, IPV6, Announced
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("line,want", [
-    ("227 Entering Passive Mode (10,0,2,2,195,80).", Endpoint("10.0.2.2", 50000)),
-    ("227 Entering Passive Mode (203,0,113,10,195,81)", Endpoint("203.0.113.10", 50001)),
-    ("227 =203,0,113,10,195,81", Endpoint("203.0.113.10", 50001)),  # RFC 1123: no parentheses
+    ("227 Entering Passive Mode (10,0,2,2,195,80).", Announced("10.0.2.2", 50000)),
+    ("227 Entering Passive Mode (203,0,113,10,195,81)", Announced("203.0.113.10", 50001)),
+    ("227 =203,0,113,10,195,81", Announced("203.0.113.10", 50001)),  # RFC 1123: no parentheses
 ])
 def test_227(line, want):
     assert family.parse_227(line) == want
@@ -35,7 +35,7 @@ def test_227_refuses_garbage(line):
     ("229 Entering Extended Passive Mode (!!!50003!)", 50003),
 ])
 def test_229_has_a_port_and_no_address(line, port):
-    assert family.parse_229(line) == Endpoint(None, port)
+    assert family.parse_229(line) == Announced(None, port)
 
 
 @pytest.mark.parametrize("line", ["229 (|||70000|)", "229 (||50000|)", "229 x", "227 (|||1|)"])
@@ -45,13 +45,13 @@ def test_229_refuses_garbage(line):
 
 
 @pytest.mark.parametrize("line,want", [
-    ("PORT 10,0,1,2,195,80", Endpoint("10.0.1.2", 50000)),
-    ("port 10,0,1,2,0,21", Endpoint("10.0.1.2", 21)),
-    ("EPRT |1|203.0.113.100|40000|", Endpoint("203.0.113.100", 40000)),
-    ("EPRT |2|2001:db8:113::100|40000|", Endpoint("2001:db8:113::100", 40000)),
-    ("EPRT !2!fd00:1::2!40000!", Endpoint("fd00:1::2", 40000)),
-    ("EPRT |2|fe80::1%eth0|40000|", Endpoint("fe80::1%eth0", 40000)),  # a zone id, as given
-    ("EPRT |2|::ffff:10.0.1.2|40000|", Endpoint("::ffff:10.0.1.2", 40000)),
+    ("PORT 10,0,1,2,195,80", Announced("10.0.1.2", 50000)),
+    ("port 10,0,1,2,0,21", Announced("10.0.1.2", 21)),
+    ("EPRT |1|203.0.113.100|40000|", Announced("203.0.113.100", 40000)),
+    ("EPRT |2|2001:db8:113::100|40000|", Announced("2001:db8:113::100", 40000)),
+    ("EPRT !2!fd00:1::2!40000!", Announced("fd00:1::2", 40000)),
+    ("EPRT |2|fe80::1%eth0|40000|", Announced("fe80::1%eth0", 40000)),  # a zone id, as given
+    ("EPRT |2|::ffff:10.0.1.2|40000|", Announced("::ffff:10.0.1.2", 40000)),
 ])
 def test_active_lines(line, want):
     assert family.announced(line) == want
@@ -68,10 +68,10 @@ def test_active_lines_refuse_garbage(line):
 
 
 def test_encoders_round_trip():
-    assert family.parse_port(family.encode_port("10.0.1.2", 50000)) == Endpoint("10.0.1.2", 50000)
-    assert family.parse_eprt(family.encode_eprt("2001:db8::5", 1025)) == Endpoint("2001:db8::5", 1025)
-    assert family.parse_227(family.encode_227("203.0.113.10", 50009)) == Endpoint("203.0.113.10", 50009)
-    assert family.parse_229(family.encode_229(50009)) == Endpoint(None, 50009)
+    assert family.parse_port(family.encode_port("10.0.1.2", 50000)) == Announced("10.0.1.2", 50000)
+    assert family.parse_eprt(family.encode_eprt("2001:db8::5", 1025)) == Announced("2001:db8::5", 1025)
+    assert family.parse_227(family.encode_227("203.0.113.10", 50009)) == Announced("203.0.113.10", 50009)
+    assert family.parse_229(family.encode_229(50009)) == Announced(None, 50009)
 
 
 def test_ipv4_mapped_and_zone_ids_are_encoded_as_the_peer_needs_them():
@@ -153,4 +153,4 @@ def test_garbage_never_raises_anything_but_none():
     assert family.announced("PORT ٣,0,1,2,195,80") is None  # ASCII digits only from our side
     # replies are read as the stdlib reads them: ASCII digits in a 227, any digit in a 229
     assert family.announced("227 Entering Passive Mode (١٠,0,2,2,195,80)") is None
-    assert family.announced("229 Entering Extended Passive Mode (|||٣|)") == Endpoint(None, 3)
+    assert family.announced("229 Entering Extended Passive Mode (|||٣|)") == Announced(None, 3)

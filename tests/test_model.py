@@ -2,7 +2,7 @@
 import pytest
 
 from harness.build import topologies
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 from harness.core.case import Case, ClientSpec, PassiveRange, ServerSpec
 from harness.plan.axes import Axes, plan
 

@@ -7,7 +7,7 @@ from harness.reproduce import scenario
 from harness.plan import spec
 from harness.build import topologies
 from harness.core.case import NetSpec, PassiveRange, ServerSpec
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 
 
 def test_path_scenarios_build_their_netspec():

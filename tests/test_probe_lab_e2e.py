@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import certs
+from harness.core.login import TEST_LOGIN
 import servers
 from harness.run import scratch
 from harness.build import topologies
@@ -105,7 +106,7 @@ def probe(lab, work: Path, name: str, bad: bool, ca: bool = True, *extra: str) -
     out = work / f"{name}-{bad}.json"
     args = ["--tls", "explicit", "--mode", "pasv,epsv", "--timeout", "2", "--json", str(out), *extra]
     args += ["--ca", str(certs.ensure().ca)] if ca else []
-    user, password = servers.get(name).credentials or ("ftpuser", "ftp-secret")
+    user, password = servers.get(name).credentials or TEST_LOGIN
     if user != "anonymous":
         pw = work / "password"
         pw.write_text(password + "\n")

@@ -10,7 +10,7 @@ import pytest
 from harness.judge import checks
 from harness.observe import recording
 from harness.verify import plan as verify
-from harness.judge.checks.trace import ordinal
+from harness.judge.lost import ordinal
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 REPO = Path(__file__).resolve().parents[1]

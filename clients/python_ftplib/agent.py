@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 from clients._cli import connection
 from clients._wire import Bounds, BoundedReader, Hostile, RaggedEOF, read_data
 from harness.core import codec, family
+from harness.core.case import PASSIVE_MODES
 from harness.core.family import classify
 from harness.core.tls import mode as tls_mode
 from harness.observe.observation import Activity, ClientReport, ControlLine, Failure, Step
@@ -208,7 +209,7 @@ class Session(ftplib.FTP_TLS):
         rec: dict[str, Any] = {"cmd": cmd.split()[0], "mode": mode}
         self.data.append(rec)
         rest["rec"] = rec
-        if mode in ("pasv", "epsv"):
+        if mode in PASSIVE_MODES:
             return self._passive(cmd, mode, rec)
         return self._active(cmd, mode, rec)
 

@@ -17,7 +17,7 @@ from string import Template
 from harness.build.topology import Middlebox, Topology
 from harness.build import proxies
 from harness.build.follow import Follow
-from harness.core.paths import NAT_DIR, nat_file
+from harness.core.repo import NAT_DIR, nat_file
 from harness.build.tracing import trace_table
 
 

@@ -9,6 +9,7 @@ from harness.core.ports import PassiveRange
 from harness.core.tls import TlsMode, mode as tls_mode
 
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
+PASSIVE_MODES = ("pasv", "epsv")  # the modes a scenario or plan runs unless it names others
 PASV_POLICIES = ("trust", "control")
 MASQUERADE = ("on", "off")
 ICMP_POLICIES = ("pass", "drop")

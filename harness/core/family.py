@@ -15,13 +15,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-CONTROL_PORTS = (21, 990)  # explicit (and plain) FTP, implicit FTPS
-HELPER_PORTS = (21,)       # where the conntrack helper can read the control lines
-ADDRESS_LINES = ("PORT", "EPRT", "227", "229")
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Announced:
     """What an address-carrying line announces: an address (None for 229) and a port."""
     ip: str | None
     port: int
@@ -82,7 +79,7 @@ def _bytes(nums: list[int], line: str) -> None:
         raise ValueError(f"numbers over 255 in {line!r}")
 
 
-def parse_227(line: str) -> Endpoint:
+def parse_227(line: str) -> Announced:
     """227 Entering Passive Mode (h1,h2,h3,h4,p1,p2): the stdlib parser, bounds checked."""
     try:
         host, port = ftplib.parse227(line)
@@ -90,36 +87,36 @@ def parse_227(line: str) -> Endpoint:
         raise ValueError(f"cannot parse PASV reply {line!r}") from e
     nums = [int(x) for x in host.split(".")] + [port >> 8, port & 255]
     _bytes(nums, line)
-    return Endpoint(".".join(map(str, nums[:4])), _port(port))  # ASCII, whatever digits came
+    return Announced(".".join(map(str, nums[:4])), _port(port))  # ASCII, whatever digits came
 
 
-def parse_227_or_none(line: str) -> Endpoint | None:
+def parse_227_or_none(line: str) -> Announced | None:
     try:
         return parse_227(line)
     except ValueError:
         return None
 
 
-def parse_229(line: str) -> Endpoint:
+def parse_229(line: str) -> Announced:
     """229 Entering Extended Passive Mode (|||port|): a port only, no address."""
     try:
         _, port = ftplib.parse229(line, ("", 0))
     except (ftplib.Error, ValueError) as e:
         raise ValueError(f"cannot parse EPSV reply {line!r}") from e
-    return Endpoint(None, _port(port))
+    return Announced(None, _port(port))
 
 
-def parse_port(line: str) -> Endpoint:
+def parse_port(line: str) -> Announced:
     """PORT h1,h2,h3,h4,p1,p2."""
     m = re.fullmatch(r"PORT\s+(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\s*", line, re.I | re.A)
     if not m:
         raise ValueError(f"cannot parse PORT command {line!r}")
     nums = [int(x) for x in m.groups()]
     _bytes(nums, line)
-    return Endpoint(".".join(map(str, nums[:4])), _port(nums[4] * 256 + nums[5]))
+    return Announced(".".join(map(str, nums[:4])), _port(nums[4] * 256 + nums[5]))
 
 
-def parse_eprt(line: str) -> Endpoint:
+def parse_eprt(line: str) -> Announced:
     """EPRT <d>proto<d>address<d>port<d> (RFC 2428); proto 1 = IPv4, 2 = IPv6."""
     m = re.fullmatch(r"EPRT\s+(.)([12])\1([^\s]+?)\1(\d{1,5})\1\s*", line, re.I | re.A)
     if not m:
@@ -131,13 +128,13 @@ def parse_eprt(line: str) -> Endpoint:
         raise ValueError(f"EPRT address {host!r} is not an address") from e
     if addr.version != (4 if proto == "1" else 6):
         raise ValueError(f"EPRT says protocol {proto} but carries {host!r}")
-    return Endpoint(host, _port(int(m.group(4))))
+    return Announced(host, _port(int(m.group(4))))
 
 
 _PARSERS = {"PORT": parse_port, "EPRT": parse_eprt, "227": parse_227, "229": parse_229}
 
 
-def announced(line: str) -> Endpoint | None:
+def announced(line: str) -> Announced | None:
     """What any address-carrying line announces, or None (not such a line, or unreadable)."""
     kind = line_kind(line)
     if kind is None:

@@ -51,6 +51,10 @@ _add(TlsMode("ccc", "AUTH TLS for the login, then CCC (control in clear), data P
 
 NAMES: tuple[str, ...] = tuple(_MODES)
 DEFAULT_MATRIX: tuple[str, ...] = ("none", "explicit", "implicit")  # what `matrix` runs by default
+# Where the control connection goes: 21 (plain, explicit TLS, CCC) or 990 (implicit TLS).
+CONTROL_PORTS: tuple[int, ...] = tuple(sorted({m.control_port for m in _MODES.values()}))
+# Where a conntrack FTP helper can read the control lines: never on the implicit-TLS port.
+HELPER_PORTS: tuple[int, ...] = tuple(sorted({m.control_port for m in _MODES.values() if not m.implicit}))
 VERSIONS: tuple[str, ...] = ("1.3", "1.2")  # the highest version the client offers
 # How the client checks the server certificate: against the lab CA (on), not at all (off,
 # curl -k), or against the system's CAs only, as a client never given the server's CA.

@@ -12,7 +12,8 @@ from typing import Literal
 import servers
 
 from harness.build import proxies
-from harness.core.family import CONTROL_PORTS, lab_public, line_kind, peer_address
+from harness.core.family import lab_public, line_kind, peer_address
+from harness.core.tls import CONTROL_PORTS
 from harness.core.outcome import Stage
 from harness.judge.findings import Finding
 from harness.judge.stages import place

@@ -6,6 +6,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+import servers
+
 from harness.core.family import classify, private
 from harness.observe.observation import ClientReport
 
@@ -14,7 +16,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # a name from CHECKS below
+    check: str  # a name from FINDINGS below
     severity: str  # one of SEVERITIES
     title: str
     evidence: str  # the reply line or handshake result that shows it
@@ -23,51 +25,51 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Check:
+class FindingKind:
     name: str
     severity: str
     title: str
-    fix: str
+    fix: str  # {knob}: every server's own setting for it, as its adapter declares (ServerAdapter.settings)
 
 
-CHECKS: dict[str, Check] = {c.name: c for c in (
-    Check("plaintext-login", "high", "plaintext login accepted although TLS is offered (USER before AUTH)",
-          "Require TLS before login: vsftpd force_local_logins_ssl=YES, ProFTPD TLSRequired on, "
-          "Pure-FTPd -Y 2, pyftpdlib tls_control_required=True."),
-    Check("prot-c-accepted", "medium", "PROT C accepted: data may travel unencrypted after a TLS login",
-          "Require protected data: vsftpd force_local_data_ssl=YES, ProFTPD TLSRequired on, "
-          "Pure-FTPd -Y 3, pyftpdlib tls_data_required=True."),
-    Check("old-tls", "high", "TLS 1.0 or 1.1 accepted",
-          "Accept TLS 1.2 and 1.3 only: vsftpd ssl_tlsv1=NO (and ssl_tlsv1_1=NO), ProFTPD "
-          "TLSProtocol TLSv1.2 TLSv1.3, or MinProtocol = TLSv1.2 in the server's OpenSSL configuration."),
-    Check("weak-cipher", "high", "a weak cipher suite accepted",
-          "Offer strong suites only, e.g. vsftpd ssl_ciphers=HIGH:!aNULL:!MD5:!3DES:!RC4, "
-          "ProFTPD TLSCipherSuite HIGH:!aNULL:!MD5:!3DES:!RC4."),
-    Check("cert-untrusted", "high", "the certificate does not chain to a trusted CA",
-          "Install a certificate from a CA the clients trust, with its intermediate certificates."),
-    Check("cert-name", "medium", "the certificate does not name the host the clients connect to",
-          "Issue the certificate for the name (or IP address) clients use, in subjectAltName."),
-    Check("cert-expired", "high", "the certificate has expired", "Renew the certificate."),
-    Check("cert-expiring", "low", "the certificate expires within 30 days", "Renew the certificate soon."),
-    Check("cert-weak-key", "medium", "the certificate's key is too small",
-          "Use an RSA key of at least 2048 bits or an EC key of at least 256 bits."),
-    Check("anonymous", "medium", "anonymous login accepted",
-          "Turn anonymous access off unless it is meant: vsftpd anonymous_enable=NO, ProFTPD no "
-          "<Anonymous> block, Pure-FTPd -E."),
-    Check("banner-version", "low", "the greeting gives the server's software version",
-          "Hide the version: vsftpd ftpd_banner=..., ProFTPD ServerIdent off, pyftpdlib banner=..."),
-    Check("private-address", "medium", "a private address leaked in the 227 reply",
-          "Advertise the public address (vsftpd pasv_address, ProFTPD MasqueradeAddress, Pure-FTPd "
-          "-P, pyftpdlib masquerade_address), or let the firewall's FTP helper rewrite it."),
-    Check("third-party-pasv", "high", "the 227 reply points to a third party (neither the server nor its network)",
-          "Correct the advertised address (pasv_address / MasqueradeAddress); if it is deliberate, "
-          "clients must trust it explicitly."),
-    Check("ftp-bounce", "high", "PORT/EPRT to a third-party address accepted (FTP bounce)",
-          "Refuse data connections to any address but the client's: vsftpd port_promiscuous=NO "
-          "(default), ProFTPD AllowForeignAddress off (default), pyftpdlib permit_foreign_addresses=False."),
-    Check("non-utf8", "info", "replies that are not UTF-8",
-          "Send UTF-8 replies (RFC 2640), or ASCII."),
+FINDINGS: dict[str, FindingKind] = {k.name: k for k in (
+    FindingKind("plaintext-login", "high", "plaintext login accepted although TLS is offered (USER before AUTH)",
+                "Require TLS before login: {tls-login-required}."),
+    FindingKind("prot-c-accepted", "medium", "PROT C accepted: data may travel unencrypted after a TLS login",
+                "Require protected data: {tls-data-required}."),
+    FindingKind("old-tls", "high", "TLS 1.0 or 1.1 accepted",
+                "Accept TLS 1.2 and 1.3 only: {tls-1.2-minimum}, or MinProtocol = TLSv1.2 in the server's "
+                "OpenSSL configuration."),
+    FindingKind("weak-cipher", "high", "a weak cipher suite accepted", "Offer strong suites only: {strong-ciphers}."),
+    FindingKind("cert-untrusted", "high", "the certificate does not chain to a trusted CA",
+                "Install a certificate from a CA the clients trust, with its intermediate certificates."),
+    FindingKind("cert-name", "medium", "the certificate does not name the host the clients connect to",
+                "Issue the certificate for the name (or IP address) clients use, in subjectAltName."),
+    FindingKind("cert-expired", "high", "the certificate has expired", "Renew the certificate."),
+    FindingKind("cert-expiring", "low", "the certificate expires within 30 days", "Renew the certificate soon."),
+    FindingKind("cert-weak-key", "medium", "the certificate's key is too small",
+                "Use an RSA key of at least 2048 bits or an EC key of at least 256 bits."),
+    FindingKind("anonymous", "medium", "anonymous login accepted",
+                "Turn anonymous access off unless it is meant: {no-anonymous}."),
+    FindingKind("banner-version", "low", "the greeting gives the server's software version",
+                "Hide the version: {hide-version}."),
+    FindingKind("private-address", "medium", "a private address leaked in the 227 reply",
+                "Advertise the public address ({masquerade}), or let the firewall's FTP helper rewrite it."),
+    FindingKind("third-party-pasv", "high",
+                "the 227 reply points to a third party (neither the server nor its network)",
+                "Correct the advertised address ({masquerade}); if it is deliberate, clients must trust it "
+                "explicitly."),
+    FindingKind("ftp-bounce", "high", "PORT/EPRT to a third-party address accepted (FTP bounce)",
+                "Refuse data connections to any address but the client's: {no-foreign}."),
+    FindingKind("non-utf8", "info", "replies that are not UTF-8", "Send UTF-8 replies (RFC 2640), or ASCII."),
 )}
+_KNOB = re.compile(r"\{([a-z0-9.-]+)\}")
+
+
+def fix_text(kind: FindingKind) -> str:
+    """The fix, with each server's own setting for each knob it names."""
+    return _KNOB.sub(lambda m: servers.setting_names(m.group(1)) or "the server's own setting", kind.fix)
+
 
 # A product name followed by a version number ("vsFTPd 3.0.3", "pyftpdlib 2.2.0 ready").
 _VERSION = re.compile(r"\b([A-Za-z][\w-]*[A-Za-z])[ /_-]v?(\d+\.\d+(?:\.\d+)?[a-z]?)\b(?!\.\d)")
@@ -83,8 +85,8 @@ def banner_version(lines: tuple[str, ...]) -> str | None:
 
 
 def finding(name: str, evidence: str, modes: tuple[str, ...] = ()) -> Finding:
-    c = CHECKS[name]
-    return Finding(c.name, c.severity, c.title, evidence, c.fix, modes)
+    k = FINDINGS[name]
+    return Finding(k.name, k.severity, k.title, evidence, fix_text(k), modes)
 
 
 def at_or_above(f: Finding, level: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from harness.core.family import CONTROL_PORTS
+from harness.core.tls import CONTROL_PORTS
 from harness.judge.evidence import Evidence
 from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.observation import Observation

@@ -1,6 +1,8 @@
 """`python -m harness probe HOST[:PORT]`: arguments and wiring only."""
 from __future__ import annotations
 
+from harness.core.case import DATA_MODES
+
 import argparse
 import ipaddress
 import shlex
@@ -47,10 +49,10 @@ def _bounce(text: str) -> tuple[str, int]:
 
 
 def _modes(text: str) -> tuple[str, ...]:
-    items = S.DATA_MODES if text == "all" else tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
-    bad = [x for x in items if x not in S.DATA_MODES]
+    items = DATA_MODES if text == "all" else tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    bad = [x for x in items if x not in DATA_MODES]
     if bad or not items:
-        raise argparse.ArgumentTypeError(f"--mode: valid: {','.join(S.DATA_MODES)} or all")
+        raise argparse.ArgumentTypeError(f"--mode: valid: {','.join(DATA_MODES)} or all")
     return items
 
 
@@ -83,7 +85,7 @@ def add(sub) -> None:
     p.add_argument("--user", default="anonymous", help="login name (default anonymous)")
     p.add_argument("--password-file", type=Path, metavar="FILE",
                    help="the password, first line of FILE (never on the command line)")
-    p.add_argument("--mode", type=_modes, default=S.DATA_MODES, help="data modes; default all four")
+    p.add_argument("--mode", type=_modes, default=DATA_MODES, help="data modes; default all four")
     p.add_argument("--tls-version", choices=("1.2", "1.3"), help="offer only this TLS version")
     p.add_argument("--transfers", type=_count(1, 20), default=1, help="listings per mode (default 1)")
     p.add_argument("--verify-cert", action="store_true",

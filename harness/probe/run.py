@@ -2,9 +2,13 @@
 checks; facts from session.py, findings from findings.py, a ProbeReport out."""
 from __future__ import annotations
 
+from harness.core.case import DATA_MODES
+
 import datetime as dt
 import time
 from dataclasses import dataclass, replace
+
+import servers
 
 from harness.core import family
 from harness.observe.observation import ClientReport
@@ -37,7 +41,7 @@ KIND_WORDS = {
 
 @dataclass(frozen=True)
 class Options:
-    modes: tuple[str, ...] = S.DATA_MODES
+    modes: tuple[str, ...] = DATA_MODES
     fail_on: str = "high"
     bounce_target: tuple[str, int] | None = None
     command: str = ""
@@ -132,9 +136,11 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
                            findings=tuple(findings), notes=("The greeting failed, so no mode was tried.",),
                            duration_s=round(time.monotonic() - t0, 2))
     feats = _features(d)
-    if t.tls == "explicit" and not feats.auth_tls:  # vsftpd 3.0.3 leaves it out of FEAT
+    if t.tls == "explicit" and not feats.auth_tls:  # the mode was resolved by a 234 to AUTH TLS
+        known = servers.identify(tuple(banner))
+        why = known.quirks.get("feat-omits-auth-tls") if known else None
         feats = replace(feats, auth_tls=True, evidence=feats.evidence + (
-            "AUTH TLS: not listed in FEAT, but answered 234",))
+            "AUTH TLS: not listed in FEAT, but answered 234" + (f" ({why})" if why else ""),))
     if (v := banner_version(tuple(banner))):
         findings.append(finding("banner-version", f"greeting: {' / '.join(banner)} (gives {v})"))
     user_reply = d.replies.get("USER")

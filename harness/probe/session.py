@@ -14,7 +14,6 @@ from clients._wire import Bounds, Hostile
 from harness.core import family
 from harness.observe.observation import Activity
 
-DATA_MODES = ("pasv", "epsv", "port", "eprt")
 OLD_TLS = ("1.0", "1.1")
 WEAK_CIPHERS = "RC4:3DES:DES:NULL:eNULL:aNULL:EXPORT:MD5:@SECLEVEL=0"
 

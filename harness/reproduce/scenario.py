@@ -18,7 +18,7 @@ from typing import Any
 from harness.build import topologies
 from harness.judge import checks
 from harness.plan import spec
-from harness.core.case import Case, NetSpec, PassiveRange
+from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
 from harness.judge.verdict import Result
 from harness.plan.axes import Axes, plan
 from harness.plan.spec import SpecError
@@ -97,7 +97,7 @@ def load(path: Path) -> Scenario:
     tls = tuple(srv.tls or ("explicit",))
     cases: list[Case] = []
     for c in doc.clients:
-        axes = Axes(topologies=(name,), modes=tuple(doc.modes or ("pasv", "epsv")), tls=tls,
+        axes = Axes(topologies=(name,), modes=tuple(doc.modes or PASSIVE_MODES), tls=tls,
                     pasv_address=tuple(c.pasv_address or ("trust",)),
                     masquerade=tuple(srv.masquerade or ("off",)), servers=(srv.impl,), clients=(c.impl,),
                     passive=srv.passive_range or PassiveRange(50000, 50009), net=net,

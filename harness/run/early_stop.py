@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 from harness.core.family import host_port
 from harness.observe.helper_log import HelperDrop, Reader
@@ -48,10 +48,6 @@ class Stop:
         rule = p.by.quote() if p.by else "?"
         return (f"{p.box} dropped the {what} {host_port(p.src, p.sport)} -> {host_port(p.dst, p.dport)} "
                 f"in its {p.hook} hook, by {rule} ({self.after_s:.2f} s into the session)")
-
-
-def first_drop(box: str, lines: Iterable[str], seen: frozenset, syns: frozenset = frozenset()) -> TracePath | None:
-    return next((p for p in parse(box, lines) if decisive(p, seen, syns)), None)
 
 
 class DropWatch:

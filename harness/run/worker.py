@@ -25,10 +25,11 @@ from harness.observe import recording
 from harness.core import timing
 from harness.build import topologies
 from harness.build.topologies import Catalog
-from harness.build.path import conditions as path_conditions
+from harness.build.impairments import conditions as path_conditions
 from harness.judge.rules.derive import derive
 from harness.build.backends import Backend, Lab
 from harness.core.case import Case, ServerSpec
+from harness.core.login import TEST_LOGIN
 from harness.judge.evidence import Evidence
 from harness.judge.verdict import Result, Verdict
 from harness.build.topology import Topology
@@ -39,7 +40,7 @@ from harness.observe.trace import TracePath
 from harness.observe.watch import MiddleboxWatch
 from harness.run.schedule import Pending
 from harness.plan.units import lab_key, longest_first, units
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 
 
 @dataclass
@@ -237,7 +238,7 @@ class Worker:
         keylog_offsets = {s.host: s.keylog_size() for s in server.running}
         client = clients.get(case.client.impl)
         adapter = servers.get(case.server.impl)
-        user, password = adapter.credentials or ("ftpuser", "ftp-secret")
+        user, password = adapter.credentials or TEST_LOGIN
         folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
         ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
                                     user=user, password=password, cwd=adapter.upload_dir,
@@ -302,7 +303,7 @@ class Worker:
         return result
 
 
-class StepFailed(RuntimeError):
+class CaseStepFailed(RuntimeError):
     """A harness step of a case raised; `step` says which, in operator words."""
 
     def __init__(self, step: str, exc: BaseException) -> None:
@@ -314,14 +315,14 @@ class StepFailed(RuntimeError):
 def _step(step: str, fn: Callable, *args, **kw):
     try:
         return fn(*args, **kw)
-    except StepFailed:
+    except CaseStepFailed:
         raise
     except Exception as e:  # noqa: BLE001 - re-raised with the step named
-        raise StepFailed(step, e) from e
+        raise CaseStepFailed(step, e) from e
 
 
 def _exc(e: BaseException) -> str:
-    return str(e) if isinstance(e, StepFailed) else f"{type(e).__name__}: {e}"
+    return str(e) if isinstance(e, CaseStepFailed) else f"{type(e).__name__}: {e}"
 
 
 def stops(obs: Observation) -> list[TracePath]:

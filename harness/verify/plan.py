@@ -19,10 +19,10 @@ from harness.plan import spec
 from harness.build import topologies
 from harness.build.topologies import Catalog, TopologyKind
 from harness.core.inputs import InputError, read_text
-from harness.core.case import Case, NetSpec, PassiveRange
+from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
 from harness.judge.verdict import Result
 from harness.build.topology import RuleSet
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 from harness.plan.axes import Axes, plan
 
 
@@ -110,7 +110,7 @@ def load(path: Path, backend) -> Plan:
              text=admin_text, workdir=Path(tempfile.mkdtemp(prefix="ftps-verify-")))
     p.register(name, admin_text)
     for c in doc.clients:
-        axes = Axes(topologies=(name,), modes=tuple(c.modes or ("pasv", "epsv")), tls=tls,
+        axes = Axes(topologies=(name,), modes=tuple(c.modes or PASSIVE_MODES), tls=tls,
                     pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
                     servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse,
                     net=NetSpec(mtu=doc.path.mtu or 0, rate=doc.path.rate or ""), keepalive=c.keepalive or 0)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from harness.build.topology import Middlebox, Topology
-from harness.core.paths import REPO, nat_file
+from harness.core.repo import REPO, nat_file
 from harness.build.backends import register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
 from harness.build.backends.docker_images import DEFAULT_SOCKET, ImageError, images

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
-from harness.core.paths import REPO
+from harness.core.repo import REPO
 
 DEFAULT_SOCKET = "unix:///run/ftps-harness/docker.sock"
 ROOTFS = REPO / ".cache" / "docker" / "rootfs"

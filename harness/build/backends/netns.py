@@ -20,7 +20,7 @@ from pyroute2 import IPRoute, netns
 
 from harness.core import family
 from harness.build.topology import Middlebox, Topology
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
 from harness.build.tracing import trace_table
 from harness.build.backends import _netfilter
 from harness.build.backends import register

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from harness.build.in_family import in_family
-from harness.build.path import with_path
+from harness.build.impairments import with_path
 from harness.build.topology import Topology
 from harness.core import family
 from harness.core.case import NetSpec, ServerSpec

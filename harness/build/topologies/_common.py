@@ -1,13 +1,21 @@
 """Addresses and helpers shared by the topology modules (pure data)."""
 from __future__ import annotations
 
+from harness.core import tls
 from harness.core.case import NetSpec, ServerSpec
 from harness.build.topology import RuleSet
 
+
+
+def nft_set(items: tuple[object, ...]) -> str:
+    """An anonymous nft set: "{ 21, 990 }"."""
+    return "{ " + ", ".join(map(str, items)) + " }"
+
+
 SERVER_PUBLIC = "203.0.113.10"   # the address every client dials
 CLIENT_PUBLIC = "203.0.113.100"  # the client's public address behind client NAT
-CONTROL_PORTS = "{ 21, 990 }"
-HELPER_PORTS = "{ 21 }"
+CONTROL_PORTS = nft_set(tls.CONTROL_PORTS)
+HELPER_PORTS = nft_set(tls.HELPER_PORTS)
 
 
 def ruleset(name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool,

@@ -13,7 +13,8 @@
 from harness.build.topology import Bridge, Host, Link, Middlebox, Port, Proxy, Route, Topology
 from harness.core.case import NetSpec, ServerSpec
 from harness.build.topologies import variants
-from harness.build.topologies._common import CLIENT_PUBLIC, SERVER_PUBLIC, ruleset
+from harness.build.topologies._common import CLIENT_PUBLIC, SERVER_PUBLIC, nft_set, ruleset
+from harness.core import tls
 
 VIP = SERVER_PUBLIC
 BACKENDS = {"s1": "10.0.3.11", "s2": "10.0.3.12"}
@@ -30,7 +31,7 @@ def _lb(server: ServerSpec, net: NetSpec, kind: str, balance: str) -> Topology:
                                          ("S1", BACKENDS["s1"]), ("S2", BACKENDS["s2"])))
     else:
         rs = ruleset("lb", "lb-nft.nft", server, net, False, opens_passive=True,
-                     LB_PORTS=f"{{ 21, 990, {rng} }}",
+                     LB_PORTS=nft_set((*tls.CONTROL_PORTS, rng)),
                      EXTRA_FILES=(f"lb-nft-{balance}.nft",), **common)
         proxy = None
     stateless = kind == "haproxy" and balance == "source"  # no restart needed for the same order

@@ -2,7 +2,8 @@
 control connection's, or an advertised address the client cannot reach."""
 from __future__ import annotations
 
-from harness.core.family import CONTROL_PORTS, address_in as _port_address, same_address
+from harness.core.family import address_in as _port_address, same_address
+from harness.core.tls import CONTROL_PORTS
 from harness.judge.checks import check
 from harness.judge.evidence import (Evidence, helper_boxes, last_data, private, rejections, server_pattern,
                                     server_says, session_peer, what)

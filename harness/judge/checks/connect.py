@@ -2,7 +2,7 @@
 or either one through a path whose two directions cross different stateful firewalls."""
 from __future__ import annotations
 
-from harness.core.family import CONTROL_PORTS
+from harness.core.tls import CONTROL_PORTS
 from harness.judge.checks import check
 from harness.judge.evidence import Evidence, last_data, rejections, what
 from harness.judge.verdict import Verdict

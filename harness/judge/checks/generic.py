@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import servers
 
-from harness.judge.checks import LAST, check, families
+from harness.judge.checks import LAST, address_families, check
 from harness.judge.evidence import Evidence, helper_boxes, last_data, rejections, rewrites, server_says
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
@@ -59,7 +59,7 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
         notes.append(f"SECURITY WEAKENED: it passed only because the server accepts data connections "
                      f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
                      "who guesses the port can take the transfer.")
-    unfiltered, more = families.unfiltered(obs)
+    unfiltered, more = address_families.unfiltered(obs)
     notes += more
     ev = replace(ev, unfiltered=unfiltered) if unfiltered else ev
     lb = ev.balancer

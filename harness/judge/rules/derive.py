@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from harness.core.tls import CONTROL_PORTS as TLS_CONTROL_PORTS, mode as tls_mode
 from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.flows import Expectation, Flow
 from harness.build.topology import Topology
@@ -17,7 +18,8 @@ from harness.observe.observation import Observation
 from harness.judge.rules import CLIENT_EPHEMERAL, FirewallRules, Rule
 
 CLAMP_FILE = "path-mss-clamp.nft"
-CONTROL_PORTS = {21: "FTP control", 990: "FTPS control (implicit TLS)"}
+CONTROL_PORTS = {p: "FTPS control (implicit TLS)" if tls_mode("implicit").control_port == p else "FTP control"
+                 for p in TLS_CONTROL_PORTS}
 
 
 def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:

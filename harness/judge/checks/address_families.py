@@ -14,7 +14,8 @@ import re
 from dataclasses import replace
 
 from harness.core import family
-from harness.core.paths import nat_file
+from harness.core.repo import nat_file
+from harness.core.tls import CONTROL_PORTS
 from harness.judge.checks import check
 from harness.judge.evidence import Evidence, PlacedFailure, Unfiltered, helper_boxes, last_data
 from harness.judge.verdict import Verdict
@@ -136,7 +137,7 @@ def _server_sees(obs: Observation) -> str | None:
     if peer:
         return peer
     return next((f.reply_dst for box, view in obs.middleboxes.items() for f in view.parsed_flows(box)
-                 if f.real_dport in family.CONTROL_PORTS
+                 if f.real_dport in CONTROL_PORTS
                  and obs.topology.owner_of(f.real_dst) in obs.topology.servers), None)
 
 
