@@ -19,6 +19,7 @@ matrices of `make test-matrix-peers`, timed against the 5-minute goal, merged in
 reports/bench.json). BENCH_MATRIX_ARGS (e.g. "--topology server-nat") is appended to every
 matrix run, to check the bench itself on a few cases: such figures are not the goals'.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,30 +31,69 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import certs  # noqa: E402
-from bench import goals, throughput  # noqa: E402
-from clients.python_ftplib import agent  # noqa: E402
-from harness.core import codec  # noqa: E402
-from harness.core import timing  # noqa: E402
+import certs
+from bench import goals, throughput
+from clients.python_ftplib import agent
+from harness.core import (
+    codec,
+    timing,
+)
 
 OUT = REPO / "reports" / "bench.json"
 # Round 1's default matrix (450 cases): the 15 topologies before IPv6 and dual-stack-edge, IPv4.
-ROUND1 = ("--family", "ipv4", "--topology",
-          "direct,server-nat,server-nat-alg,client-nat,client-nat-alg,server-multihomed,"
-          "server-multihomed-map,server-multihomed-pbr,server-multihomed-route,lb-roundrobin,"
-          "lb-source,lb-nft-roundrobin,lb-nft-source,client-multiwan,client-multiwan-sticky")
+ROUND1 = (
+    "--family",
+    "ipv4",
+    "--topology",
+    "direct,server-nat,server-nat-alg,client-nat,client-nat-alg,server-multihomed,"
+    "server-multihomed-map,server-multihomed-pbr,server-multihomed-route,lb-roundrobin,"
+    "lb-source,lb-nft-roundrobin,lb-nft-source,client-multiwan,client-multiwan-sticky",
+)
 # The two matrices of `make test-matrix-peers` (Makefile: test-matrix-peers, test-matrix-peers-tls).
-PEERS = (("core", ("--server", "all", "--client", "all", "--topology",
-                   "direct,server-nat,server-nat-alg,client-nat,client-nat-alg")),
-         ("tls", ("--server", "all", "--client", "all", "--topology", "direct,server-nat-alg,client-nat-alg",
-                  "--family", "ipv4", "--tls", "explicit,ccc", "--tls-version", "1.2,1.3", "--transfers", "2",
-                  "--mode", "pasv,epsv,port", "--pasv-address", "trust", "--masquerade", "off")))
+PEERS = (
+    (
+        "core",
+        (
+            "--server",
+            "all",
+            "--client",
+            "all",
+            "--topology",
+            "direct,server-nat,server-nat-alg,client-nat,client-nat-alg",
+        ),
+    ),
+    (
+        "tls",
+        (
+            "--server",
+            "all",
+            "--client",
+            "all",
+            "--topology",
+            "direct,server-nat-alg,client-nat-alg",
+            "--family",
+            "ipv4",
+            "--tls",
+            "explicit,ccc",
+            "--tls-version",
+            "1.2,1.3",
+            "--transfers",
+            "2",
+            "--mode",
+            "pasv,epsv,port",
+            "--pasv-address",
+            "trust",
+            "--masquerade",
+            "off",
+        ),
+    ),
+)
 PEERS_GOAL_S = 300
 
 
@@ -75,33 +115,64 @@ def matrix(*extra: str, jobs: int = 2, report_dir: Path | None = None) -> dict:
     if not report_dir:
         shutil.rmtree(folder, ignore_errors=True)
     per_case = [c["duration_s"] for c in doc["cases"]] or [0.0]
-    return {"jobs": jobs, "options": " ".join((*extra, *narrowed())) or "(default: rules proven, tracing on)",
-            "cases": len(doc["cases"]), "wall_s": round(wall, 2),
-            "median_case_s": round(statistics.median(per_case), 4),
-            "amortized_case_s": round(wall / max(len(doc["cases"]), 1), 4), "summary": doc["summary"],
-            "phases_s": {k: round(v, 2) for k, v in timing.totals(c.get("phases", {}) for c in doc["cases"]).items()}}
+    return {
+        "jobs": jobs,
+        "options": " ".join((*extra, *narrowed())) or "(default: rules proven, tracing on)",
+        "cases": len(doc["cases"]),
+        "wall_s": round(wall, 2),
+        "median_case_s": round(statistics.median(per_case), 4),
+        "amortized_case_s": round(wall / max(len(doc["cases"]), 1), 4),
+        "summary": doc["summary"],
+        "phases_s": {k: round(v, 2) for k, v in timing.totals(c.get("phases", {}) for c in doc["cases"]).items()},
+    }
 
 
 def show(label: str, m: dict) -> None:
-    print(f"{label:<34} {m['cases']:4} cases {m['wall_s']:7.1f} s wall (amortized "
-          f"{m['amortized_case_s'] * 1000:4.0f} ms/case; median case {m['median_case_s'] * 1000:4.0f} ms)  "
-          + ", ".join(f"{v} {k}" for k, v in m["summary"].items()))
+    print(
+        f"{label:<34} {m['cases']:4} cases {m['wall_s']:7.1f} s wall (amortized "
+        f"{m['amortized_case_s'] * 1000:4.0f} ms/case; median case {m['median_case_s'] * 1000:4.0f} ms)  "
+        + ", ".join(f"{v} {k}" for k, v in m["summary"].items())
+    )
 
 
 def loopback_session(rounds: int = 5) -> dict:
     """A pyftpdlib server on 127.0.0.1 (ephemeral port) and the probe, explicit TLS + PASV."""
     paths = certs.ensure()
     work = Path(tempfile.mkdtemp())
-    cfg = {"bind": "127.0.0.1", "port": 0, "tls": "explicit", "passive": [61000, 61009],
-           "masquerade": None, "cert": str(paths.cert), "key": str(paths.key),
-           "home": str(work / "home"), "user": "u", "password": "p", "log": str(work / "log")}
+    cfg = {
+        "bind": "127.0.0.1",
+        "port": 0,
+        "tls": "explicit",
+        "passive": [61000, 61009],
+        "masquerade": None,
+        "cert": str(paths.cert),
+        "key": str(paths.key),
+        "home": str(work / "home"),
+        "user": "u",
+        "password": "p",
+        "log": str(work / "log"),
+    }
     t0 = time.monotonic()
-    srv = subprocess.Popen([sys.executable, "-m", "servers.pyftpdlib_embedded", json.dumps(cfg)],
-                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "servers.pyftpdlib_embedded", json.dumps(cfg)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(srv.stdout.readline().split()[1])
     server_ready = time.monotonic() - t0
-    req = agent.Request(host="127.0.0.1", port=port, tls="explicit", mode="pasv", pasv_address="trust",
-                        ca=str(paths.ca), user="u", password="p", timeout=5.0, size=1 << 20)
+    req = agent.Request(
+        host="127.0.0.1",
+        port=port,
+        tls="explicit",
+        mode="pasv",
+        pasv_address="trust",
+        ca=str(paths.ca),
+        user="u",
+        password="p",
+        timeout=5.0,
+        size=1 << 20,
+    )
     try:
         warm = []
         for _ in range(rounds):
@@ -112,17 +183,28 @@ def loopback_session(rounds: int = 5) -> dict:
         cold = []
         for _ in range(rounds):
             t = time.monotonic()
-            subprocess.run([sys.executable, "-m", "clients.python_ftplib.agent", "--request",
-                            json.dumps(codec.encode(req, agent.Request))],
-                           cwd=REPO, check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "clients.python_ftplib.agent",
+                    "--request",
+                    json.dumps(codec.encode(req, agent.Request)),
+                ],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+            )
             cold.append(time.monotonic() - t)
     finally:
         srv.terminate()
         srv.wait(5)
         shutil.rmtree(work, ignore_errors=True)
-    return {"server_ready_s": round(server_ready, 3),
-            "session_warm_median_s": round(statistics.median(warm), 4),
-            "session_cold_median_s": round(statistics.median(cold), 4)}
+    return {
+        "server_ready_s": round(server_ready, 3),
+        "session_warm_median_s": round(statistics.median(warm), 4),
+        "session_cold_median_s": round(statistics.median(cold), 4),
+    }
 
 
 def backends_compared(rounds: int = 3) -> dict | None:
@@ -131,6 +213,7 @@ def backends_compared(rounds: int = 3) -> dict | None:
     from harness.build.backends import get
     from harness.build.backends.base import BackendUnavailable
     from harness.core.case import ServerSpec
+
     try:
         docker_be = get("docker")
         docker_be.preflight()
@@ -148,23 +231,33 @@ def backends_compared(rounds: int = 3) -> dict | None:
             t = time.monotonic()
             lab.teardown()
             times.append((up, time.monotonic() - t))
-        m = matrix("--backend", name, "--no-rules", "--topology", "server-nat", "--family", "ipv4",
-                   "--tls", "explicit", jobs=1)
-        out[name] = {"setup_s": round(statistics.median(u for u, _ in times), 3),
-                     "teardown_s": round(statistics.median(d for _, d in times), 3),
-                     "cases": m["cases"], "matrix_wall_s": m["wall_s"], "median_case_s": m["median_case_s"]}
+        m = matrix(
+            "--backend", name, "--no-rules", "--topology", "server-nat", "--family", "ipv4", "--tls", "explicit", jobs=1
+        )
+        out[name] = {
+            "setup_s": round(statistics.median(u for u, _ in times), 3),
+            "teardown_s": round(statistics.median(d for _, d in times), 3),
+            "cases": m["cases"],
+            "matrix_wall_s": m["wall_s"],
+            "median_case_s": m["median_case_s"],
+        }
     n, d = out["netns"], out["docker"]
-    out["docker_over_netns"] = {"setup": round(d["setup_s"] / max(n["setup_s"], 1e-3), 1),
-                                "setup_and_teardown": round((d["setup_s"] + d["teardown_s"]) /
-                                                            max(n["setup_s"] + n["teardown_s"], 1e-3), 1),
-                                "matrix": round(d["matrix_wall_s"] / max(n["matrix_wall_s"], 1e-3), 1)}
+    out["docker_over_netns"] = {
+        "setup": round(d["setup_s"] / max(n["setup_s"], 1e-3), 1),
+        "setup_and_teardown": round((d["setup_s"] + d["teardown_s"]) / max(n["setup_s"] + n["teardown_s"], 1e-3), 1),
+        "matrix": round(d["matrix_wall_s"] / max(n["matrix_wall_s"], 1e-3), 1),
+    }
     for name in ("netns", "docker"):
         v = out[name]
-        print(f"{name:6}: topology setup {v['setup_s'] * 1000:6.0f} ms, teardown {v['teardown_s'] * 1000:5.0f} ms, "
-              f"{v['cases']} server-nat cases {v['matrix_wall_s']:.1f} s (median case {v['median_case_s'] * 1000:.0f} ms)")
+        print(
+            f"{name:6}: topology setup {v['setup_s'] * 1000:6.0f} ms, teardown {v['teardown_s'] * 1000:5.0f} ms, "
+            f"{v['cases']} server-nat cases {v['matrix_wall_s']:.1f} s (median case {v['median_case_s'] * 1000:.0f} ms)"
+        )
     r = out["docker_over_netns"]
-    print(f"Docker/netns: {r['setup']:.0f}x to set up a topology ({r['setup_and_teardown']:.0f}x with teardown), "
-          f"{r['matrix']:.1f}x for the cases")
+    print(
+        f"Docker/netns: {r['setup']:.0f}x to set up a topology ({r['setup_and_teardown']:.0f}x with teardown), "
+        f"{r['matrix']:.1f}x for the cases"
+    )
     return out
 
 
@@ -176,16 +269,22 @@ def trace_rounds(rounds: int = 2) -> dict:
         untraced.append(matrix("--no-trace")["wall_s"])
     t, u = statistics.median(traced), statistics.median(untraced)
     cost = goals.share_pct(t, u)
-    print(f"tracing over {rounds} alternated rounds: {t:.1f} s traced, {u:.1f} s with --no-trace "
-          f"(medians): {cost:.1f} % of the traced run")
+    print(
+        f"tracing over {rounds} alternated rounds: {t:.1f} s traced, {u:.1f} s with --no-trace "
+        f"(medians): {cost:.1f} % of the traced run"
+    )
     return {"traced_wall_s": traced, "untraced_wall_s": untraced, "cost_pct": cost}
 
 
 def show_throughput(tp: dict) -> None:
-    print(f"one {tp['size_bytes'] >> 20} MiB explicit-FTPS transfer (PASV, ftplib, pyftpdlib), "
-          "median MB/s (10^6 bytes/s):")
+    print(
+        f"one {tp['size_bytes'] >> 20} MiB explicit-FTPS transfer (PASV, ftplib, pyftpdlib), "
+        "median MB/s (10^6 bytes/s):"
+    )
     for path, v in tp["paths"].items():
-        print(f"  {path:<15} upload {v['upload_MBps']:7.1f}  download {v['download_MBps']:7.1f}  ({v['rounds']} rounds)")
+        print(
+            f"  {path:<15} upload {v['upload_MBps']:7.1f}  download {v['download_MBps']:7.1f}  ({v['rounds']} rounds)"
+        )
     for pair, v in tp["ratios"].items():
         print(f"  {pair:<22} upload {v['upload_MBps']:.2f}x  download {v['download_MBps']:.2f}x")
     for path, why in tp["errors"].items():
@@ -199,17 +298,24 @@ def default(res: dict, full: bool) -> None:
     print(f"  cold (fresh interpreter):   {lb['session_cold_median_s'] * 1000:7.1f} ms median")
     print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
     runs = res["matrix"] = {}
-    for key, label, extra in (("default", "default matrix", ()), ("no_early_stop", "  --no-early-stop", ("--no-early-stop",)),
-                              ("no_trace", "  --no-trace", ("--no-trace",)),
-                              ("no_rules", "  --no-rules", ("--no-rules",)), ("round1", "round 1's set (ROUND1)", ROUND1)):
+    for key, label, extra in (
+        ("default", "default matrix", ()),
+        ("no_early_stop", "  --no-early-stop", ("--no-early-stop",)),
+        ("no_trace", "  --no-trace", ("--no-trace",)),
+        ("no_rules", "  --no-rules", ("--no-rules",)),
+        ("round1", "round 1's set (ROUND1)", ROUND1),
+    ):
         runs[key] = matrix(*extra)
         show(label, runs[key])
     if not narrowed() and runs["round1"]["cases"] != 450:
         print(f"  note: ROUND1 planned {runs['round1']['cases']} cases, not round 1's 450")
     if full:
         cap_dir = Path(tempfile.mkdtemp(prefix="bench-capture-"))
-        for key, extra, jobs in (("jobs1", (), 1), ("prove_minimal", ("--prove-minimal",), 2),
-                                 ("capture", ("--capture", "--report-dir", str(cap_dir)), 2)):
+        for key, extra, jobs in (
+            ("jobs1", (), 1),
+            ("prove_minimal", ("--prove-minimal",), 2),
+            ("capture", ("--capture", "--report-dir", str(cap_dir)), 2),
+        ):
             runs[key] = matrix(*extra, jobs=jobs)
             show(f"  --{key.replace('_', '-')}" if jobs == 2 else "  --jobs 1", runs[key])
         shutil.rmtree(cap_dir, ignore_errors=True)
@@ -225,12 +331,18 @@ def default(res: dict, full: bool) -> None:
     res["trace_net_pct"] = goals.share_pct(d["wall_s"], untraced)
     res["early_stop_saving_pct"] = goals.share_pct(waited, d["wall_s"])
     res["proof_cost_pct"] = goals.share_pct(d["wall_s"], runs["no_rules"]["wall_s"])
-    print(f"tracing: {waited:.1f} s on (--no-early-stop), {untraced:.1f} s off = {res['trace_cost_pct']:.1f} % "
-          f"of the traced run; with early stop (the default) {d['wall_s']:.1f} s = {res['trace_net_pct']:+.1f} % net")
-    print(f"early stop (failures detected from the trace and the helper's log): saves "
-          f"{res['early_stop_saving_pct']:.1f} % of the run that waits every timeout out")
-    print(f"rule proofs: {d['wall_s']:.1f} s on, {runs['no_rules']['wall_s']:.1f} s off = "
-          f"{res['proof_cost_pct']:.1f} % of the default run")
+    print(
+        f"tracing: {waited:.1f} s on (--no-early-stop), {untraced:.1f} s off = {res['trace_cost_pct']:.1f} % "
+        f"of the traced run; with early stop (the default) {d['wall_s']:.1f} s = {res['trace_net_pct']:+.1f} % net"
+    )
+    print(
+        f"early stop (failures detected from the trace and the helper's log): saves "
+        f"{res['early_stop_saving_pct']:.1f} % of the run that waits every timeout out"
+    )
+    print(
+        f"rule proofs: {d['wall_s']:.1f} s on, {runs['no_rules']['wall_s']:.1f} s off = "
+        f"{res['proof_cost_pct']:.1f} % of the default run"
+    )
     for key in ("prove_minimal", "capture"):
         if key in runs:
             print(f"added cost of --{key.replace('_', '-')}: {runs[key]['wall_s'] - d['wall_s']:+.1f} s")
@@ -240,13 +352,13 @@ def default(res: dict, full: bool) -> None:
     try:
         res["throughput"] = throughput.measure()
         show_throughput(res["throughput"])
-    except Exception as e:  # noqa: BLE001 - a lab or probe that broke: said, and the run goes on
+    except Exception as e:
         res["throughput"] = {"error": f"{type(e).__name__}: {e}"}
         print(f"throughput: failed, {res['throughput']['error']}")
     print()
     try:
         cmp = backends_compared()
-    except Exception as e:  # noqa: BLE001 - the figures above are kept; this part says why it has none
+    except Exception as e:
         print(f"netns/Docker: failed, {type(e).__name__}: {e}")
         cmp = {"error": f"{type(e).__name__}: {e}"}
     if cmp:
@@ -263,17 +375,23 @@ def peers(res: dict) -> None:
         show(f"peers: {name}", m)
         runs.append({"name": name, **m})
     total = {k: sum(r["summary"].get(k, 0) for r in runs) for k in ("pass", "fail", "skip", "error")}
-    res["peers"] = {"measured_at": _now(), "narrowed_by": " ".join(narrowed()), "goal_s": PEERS_GOAL_S,
-                    "wall_s": round(sum(r["wall_s"] for r in runs), 2),
-                    "cases": sum(r["cases"] for r in runs), "summary": total, "matrices": runs,
-                    "phases_s": {k: round(sum(r["phases_s"].get(k, 0) for r in runs), 2) for k in timing.PHASES}}
+    res["peers"] = {
+        "measured_at": _now(),
+        "narrowed_by": " ".join(narrowed()),
+        "goal_s": PEERS_GOAL_S,
+        "wall_s": round(sum(r["wall_s"] for r in runs), 2),
+        "cases": sum(r["cases"] for r in runs),
+        "summary": total,
+        "matrices": runs,
+        "phases_s": {k: round(sum(r["phases_s"].get(k, 0) for r in runs), 2) for k in timing.PHASES},
+    }
     p = res["peers"]
     print(f"make test-matrix-peers: {p['cases']} cases in {p['wall_s']:.1f} s (goal <= {PEERS_GOAL_S} s)")
     print(timing.summary([p["phases_s"]]))
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def main() -> int:
@@ -288,8 +406,11 @@ def main() -> int:
         earlier = json.loads(OUT.read_text())
     except (OSError, ValueError):
         earlier = {}
-    print(f"benchmark ({mode}) on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
-          + (f"; every matrix narrowed by BENCH_MATRIX_ARGS={' '.join(narrowed())}" if narrowed() else "") + "\n")
+    print(
+        f"benchmark ({mode}) on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+        + (f"; every matrix narrowed by BENCH_MATRIX_ARGS={' '.join(narrowed())}" if narrowed() else "")
+        + "\n"
+    )
     if mode in ("trace", "peers"):
         res = earlier
         if mode == "trace":
@@ -297,8 +418,13 @@ def main() -> int:
         else:
             peers(res)
     else:
-        res = {"measured_at": _now(), "mode": mode, "cores": os.cpu_count(), "narrowed_by": " ".join(narrowed()),
-               "load_average_start": round(os.getloadavg()[0], 2)}
+        res = {
+            "measured_at": _now(),
+            "mode": mode,
+            "cores": os.cpu_count(),
+            "narrowed_by": " ".join(narrowed()),
+            "load_average_start": round(os.getloadavg()[0], 2),
+        }
         if "peers" in earlier:
             res["peers"] = earlier["peers"]  # a separate, longer run: kept with its own date
         default(res, full=mode == "full")

@@ -1,4 +1,5 @@
 """Issue 18's goals, judged on one bench run's figures (the reports/bench.json dict)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,16 @@ class Goal:
         return None if self.measured is None else round(self.limit - self.measured, 2)
 
     def as_dict(self) -> dict:
-        return {"goal": self.key, "what": self.what, "limit": self.limit, "unit": self.unit,
-                "measured": self.measured, "met": self.met, "margin": self.margin, "note": self.note}
+        return {
+            "goal": self.key,
+            "what": self.what,
+            "limit": self.limit,
+            "unit": self.unit,
+            "measured": self.measured,
+            "met": self.met,
+            "margin": self.margin,
+            "note": self.note,
+        }
 
 
 def share_pct(with_s: float, without_s: float) -> float:
@@ -36,20 +45,58 @@ def goals(res: dict) -> list[Goal]:
     """Every goal of issue 18 against the figures in `res` (missing figures: not measured)."""
     m = res.get("matrix", {})
     d = m.get("default")
-    out = [Goal("default_matrix_s", f"default matrix ({d['cases']} cases) at --jobs 2, rules proven, tracing on"
-                if d else "default matrix at --jobs 2", 30, "s", d and d["wall_s"]),
-           Goal("ratio_to_bare", "amortized case / bare in-process session", 2, "x", res.get("ratio_to_bare"),
-                _note(d, "amortized_case_s", res.get("loopback", {}), "session_warm_median_s", 1000, "ms")),
-           Goal("trace_cost_pct", "tracing, share of the traced run (without early stop)", 15, "%",
-                res.get("trace_cost_pct"),
-                _note(m.get("no_early_stop") or d, "wall_s", m.get("no_trace"), "wall_s", 1, "s", " with --no-trace")),
-           Goal("proof_cost_pct", "rule proofs, share of the default run", 25, "%", res.get("proof_cost_pct"),
-                _note(d, "wall_s", m.get("no_rules"), "wall_s", 1, "s", " with --no-rules"))]
+    out = [
+        Goal(
+            "default_matrix_s",
+            f"default matrix ({d['cases']} cases) at --jobs 2, rules proven, tracing on"
+            if d
+            else "default matrix at --jobs 2",
+            30,
+            "s",
+            d and d["wall_s"],
+        ),
+        Goal(
+            "ratio_to_bare",
+            "amortized case / bare in-process session",
+            2,
+            "x",
+            res.get("ratio_to_bare"),
+            _note(d, "amortized_case_s", res.get("loopback", {}), "session_warm_median_s", 1000, "ms"),
+        ),
+        Goal(
+            "trace_cost_pct",
+            "tracing, share of the traced run (without early stop)",
+            15,
+            "%",
+            res.get("trace_cost_pct"),
+            _note(m.get("no_early_stop") or d, "wall_s", m.get("no_trace"), "wall_s", 1, "s", " with --no-trace"),
+        ),
+        Goal(
+            "proof_cost_pct",
+            "rule proofs, share of the default run",
+            25,
+            "%",
+            res.get("proof_cost_pct"),
+            _note(d, "wall_s", m.get("no_rules"), "wall_s", 1, "s", " with --no-rules"),
+        ),
+    ]
     p = res.get("peers")
-    note = "python bench/bench.py peers" if not p else \
-        f"measured {p.get('measured_at', '?')}" + (f", narrowed by {p['narrowed_by']}" if p.get("narrowed_by") else "")
-    out.append(Goal("peers_s", f"make test-matrix-peers ({p['cases']} cases)" if p else "make test-matrix-peers",
-                    300, "s", p and p["wall_s"], note))
+    note = (
+        "python bench/bench.py peers"
+        if not p
+        else f"measured {p.get('measured_at', '?')}"
+        + (f", narrowed by {p['narrowed_by']}" if p.get("narrowed_by") else "")
+    )
+    out.append(
+        Goal(
+            "peers_s",
+            f"make test-matrix-peers ({p['cases']} cases)" if p else "make test-matrix-peers",
+            300,
+            "s",
+            p and p["wall_s"],
+            note,
+        )
+    )
     return out
 
 

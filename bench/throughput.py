@@ -7,6 +7,7 @@ The rates come from the probe's own step times: upload = from the end of PWD to 
 STOR, download = from the end of LIST to the end of RETR (each includes PASV, the data TLS
 handshake and the probe's SHA-256 of the payload, the same on every path).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -23,6 +24,7 @@ MB = 1e6
 @dataclass(frozen=True)
 class Rates:
     """One session's transfer rates in MB/s (10^6 bytes per second)."""
+
     upload: float
     download: float
 
@@ -38,14 +40,16 @@ def summarise(per_path: dict[str, list[Rates]]) -> dict:
     out: dict = {"paths": {}, "ratios": {}}
     for path, rs in per_path.items():
         if rs:
-            out["paths"][path] = {"upload_MBps": round(statistics.median(r.upload for r in rs), 1),
-                                  "download_MBps": round(statistics.median(r.download for r in rs), 1),
-                                  "rounds": len(rs), "each": [[round(r.upload, 1), round(r.download, 1)] for r in rs]}
+            out["paths"][path] = {
+                "upload_MBps": round(statistics.median(r.upload for r in rs), 1),
+                "download_MBps": round(statistics.median(r.download for r in rs), 1),
+                "rounds": len(rs),
+                "each": [[round(r.upload, 1), round(r.download, 1)] for r in rs],
+            }
     direct = out["paths"].get("direct")
     for path, v in out["paths"].items():
         if direct and path != "direct":
-            out["ratios"][f"{path}/direct"] = {
-                k: round(v[k] / direct[k], 2) for k in ("upload_MBps", "download_MBps")}
+            out["ratios"][f"{path}/direct"] = {k: round(v[k] / direct[k], 2) for k in ("upload_MBps", "download_MBps")}
     return out
 
 
@@ -79,9 +83,17 @@ def measure(rounds: int = 3, size: int = SIZE) -> dict:
         for _ in range(rounds):
             for name, (_, lab, topology, _) in labs.items():
                 case = Case(name, spec, ClientSpec(mode="pasv", pasv_address="trust"))
-                ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, user=user,
-                                            password=password, cwd=adapter.upload_dir, timeout=10.0,
-                                            size=size, bounds=bounds, python=lab.python)
+                ctx = clients.ClientContext(
+                    host=topology.server_public,
+                    ca=certs.ensure().ca,
+                    user=user,
+                    password=password,
+                    cwd=adapter.upload_dir,
+                    timeout=10.0,
+                    size=size,
+                    bounds=bounds,
+                    python=lab.python,
+                )
                 rep = probe.session(lab, topology.client, case, ctx)
                 if rep.ok:
                     got[name].append(rates(rep, size))

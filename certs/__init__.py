@@ -3,6 +3,7 @@
 Output goes to certs/out/ (git-ignored) and is reused while the names it covers stay the
 same. Clients verify the server against this CA, so a wrong certificate is a real failure.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,20 +37,24 @@ class CertPaths:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ftps-harness test lab"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ftps-harness test lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 _LOCK = threading.Lock()
 
 
-def ensure(out: Path = OUT, hostname: str = HOSTNAME,
-           addresses: tuple[str, ...] = ADDRESSES) -> CertPaths:
+def ensure(out: Path = OUT, hostname: str = HOSTNAME, addresses: tuple[str, ...] = ADDRESSES) -> CertPaths:
     """Return the CA and server cert paths, generating them if missing or stale. Safe to call
     from several threads and processes at once: one generates, the others wait for it."""
     paths = CertPaths(out / "ca.pem", out / "server.pem", out / "server.key")
@@ -57,8 +62,11 @@ def ensure(out: Path = OUT, hostname: str = HOSTNAME,
     meta = out / "sans.json"
 
     def current() -> bool:
-        return meta.exists() and all(p.exists() for p in (paths.ca, paths.cert, paths.key)) \
+        return (
+            meta.exists()
+            and all(p.exists() for p in (paths.ca, paths.cert, paths.key))
             and json.loads(meta.read_text()) == want
+        )
 
     if current():
         return paths
@@ -71,29 +79,37 @@ def ensure(out: Path = OUT, hostname: str = HOSTNAME,
 
 
 def _generate(paths: CertPaths, meta: Path, want: dict, hostname: str, addresses: tuple[str, ...]) -> None:
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("ftps-harness test CA"))
-          .issuer_name(_name("ftps-harness test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                         critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("ftps-harness test CA"))
+        .issuer_name(_name("ftps-harness test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.DNSName(hostname)] + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-    cert = (x509.CertificateBuilder().subject_name(_name(hostname)).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(hostname))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     meta.unlink(missing_ok=True)  # written last: its presence means the set is complete
     paths.key.write_bytes(_pem_key(key))
     paths.key.chmod(0o600)

@@ -6,24 +6,24 @@ connections, the failure as facts: the client's message, exit status, activity).
 judges, nor assigns stages (harness/judge/stages.py does); it declares what its own exit
 statuses and messages mean (exit_says), and its known bugs.
 """
+
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from clients._wire import Bounds
 from harness.core.case import Case
 from harness.core.login import TEST_LOGIN
-from harness.observe.observation import ClientReport, ExitSays, Failure
 from harness.core.registry import Registry
-
-from clients._wire import Bounds
+from harness.observe.observation import ClientReport, ExitSays, Failure
 
 
 @dataclass(frozen=True)
 class ClientContext:
-    host: str            # the address the client dials
-    ca: Path             # CA bundle the client verifies the server against
+    host: str  # the address the client dials
+    ca: Path  # CA bundle the client verifies the server against
     user: str = TEST_LOGIN[0]
     password: str = TEST_LOGIN[1]
     timeout: float = 4.0  # per network step
@@ -38,6 +38,7 @@ class ClientContext:
 @dataclass(frozen=True)
 class KnownBug:
     """A bug of this client, recognised by its own error message."""
+
     says: str  # a fragment of the client's error message
     explain: str  # the diagnosis; {error} is replaced by the client's message
 
@@ -100,5 +101,4 @@ def reusing_sessions() -> list[str]:
     own first, then the reusing variants of other clients."""
     adapters = [get(n) for n in names()]
     variants = {a.reusing_variant for a in adapters}
-    return [a.label or a.name for a in sorted(adapters, key=lambda a: a.name in variants)
-            if a.reuses_tls_sessions]
+    return [a.label or a.name for a in sorted(adapters, key=lambda a: a.name in variants) if a.reuses_tls_sessions]

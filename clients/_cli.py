@@ -5,6 +5,7 @@ its verbose trace into the same report the ftplib probe gives: the control trans
 Connection per control and data connection, and the failure in the client's own terms
 (harness/stages.py places it).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,7 @@ def sha_ok(path: Path, data: bytes) -> bool:
     return path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
 
 
-def run(lab, host: str, argv: list[str], timeout: float, env: dict[str, str] | None = None
-        ) -> tuple[int, str]:
+def run(lab, host: str, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run a client in `host`; (exit code, stdout+stderr). A hang is exit code -1."""
     full = ["env", *[f"{k}={v}" for k, v in (env or {}).items()], *argv]
     try:
@@ -54,8 +54,14 @@ def connections(transcript: list[dict[str, Any]], control_peer: str) -> list[Con
         if d == "control":
             out.append({"role": "control", "session": session, **t["info"]})
         elif d == "sent" and line[:4].upper() in ("PASV", "EPSV", "PORT", "EPRT"):
-            data = {"role": "data", "session": session, "cmd": line[:4].upper(),
-                    "mode": line[:4].lower(), "sent": line, "control_peer": control_peer}
+            data = {
+                "role": "data",
+                "session": session,
+                "cmd": line[:4].upper(),
+                "mode": line[:4].lower(),
+                "sent": line,
+                "control_peer": control_peer,
+            }
             out.append(data)
         elif d == "recv" and data is not None and "reply" in data and line[:1] == "1" and "preliminary" not in data:
             data["preliminary"] = line
@@ -82,8 +88,11 @@ def connection(rec: dict[str, Any]) -> Connection:
 
 
 def lines(transcript: list[dict[str, Any]]) -> tuple[ControlLine, ...]:
-    return tuple(ControlLine(t["dir"], t["line"], t.get("t"), session=t.get("session", 0))
-                 for t in transcript if t["dir"] in ("sent", "recv"))
+    return tuple(
+        ControlLine(t["dir"], t["line"], t.get("t"), session=t.get("session", 0))
+        for t in transcript
+        if t["dir"] in ("sent", "recv")
+    )
 
 
 def last_reply(transcript: list[dict[str, Any]], codes: str = "45") -> str | None:
@@ -112,5 +121,6 @@ def kind_of(message: str) -> str:
 
 
 def integrity_failure(size: int) -> Failure:
-    return Failure("mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)",
-                   step="integrity")
+    return Failure(
+        "mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)", step="integrity"
+    )

@@ -5,6 +5,7 @@ Every reply is bounded in line length, total size, number of lines and total tim
 server trickling one byte at a time still ends the step). Bytes that are not UTF-8 are
 decoded with replacement characters, and the reader remembers that it happened.
 """
+
 from __future__ import annotations
 
 import socket
@@ -47,16 +48,22 @@ class BoundedReader:
     def _fill(self) -> None:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise Hostile("trickle", f"the reply took longer than {self.bounds.step_s:.0f}s "
-                          f"({self.size + len(self.buf)} bytes received, still incomplete)")
+            raise Hostile(
+                "trickle",
+                f"the reply took longer than {self.bounds.step_s:.0f}s "
+                f"({self.size + len(self.buf)} bytes received, still incomplete)",
+            )
         timeout = self.sock.gettimeout()
         self.sock.settimeout(left if timeout is None else min(left, timeout))
         try:
             chunk = self.sock.recv(4096)
         except TimeoutError:
             if time.monotonic() >= self.deadline - 0.05:
-                raise Hostile("trickle", f"the reply took longer than {self.bounds.step_s:.0f}s "
-                              f"({self.size + len(self.buf)} bytes received, still incomplete)") from None
+                raise Hostile(
+                    "trickle",
+                    f"the reply took longer than {self.bounds.step_s:.0f}s "
+                    f"({self.size + len(self.buf)} bytes received, still incomplete)",
+                ) from None
             raise
         finally:
             self.sock.settimeout(timeout)
@@ -71,8 +78,8 @@ class BoundedReader:
             if len(self.buf) > b.line:
                 raise Hostile("oversize", f"a reply line longer than {b.line} bytes")
             self._fill()
-        raw = bytes(self.buf[:i + 1])
-        del self.buf[:i + 1]
+        raw = bytes(self.buf[: i + 1])
+        del self.buf[: i + 1]
         if len(raw) > b.line:
             raise Hostile("oversize", f"a reply line longer than {b.line} bytes")
         self.lines += 1
@@ -106,8 +113,7 @@ def read_data(sock: socket.socket, bounds: Bounds) -> bytes:
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise Hostile("trickle", f"the transfer took longer than {bounds.step_s:.0f}s "
-                          f"({len(buf)} bytes received)")
+            raise Hostile("trickle", f"the transfer took longer than {bounds.step_s:.0f}s ({len(buf)} bytes received)")
         sock.settimeout(left if timeout is None else min(left, timeout))
         try:
             chunk = sock.recv(65536)
@@ -115,12 +121,12 @@ def read_data(sock: socket.socket, bounds: Bounds) -> bytes:
             raise RaggedEOF(bytes(buf)) from None
         except TimeoutError:
             if time.monotonic() >= deadline - 0.05:
-                raise Hostile("trickle", f"the transfer took longer than {bounds.step_s:.0f}s "
-                              f"({len(buf)} bytes received)") from None
+                raise Hostile(
+                    "trickle", f"the transfer took longer than {bounds.step_s:.0f}s ({len(buf)} bytes received)"
+                ) from None
             raise
         if not chunk:
             return bytes(buf)
         buf += chunk
         if len(buf) > bounds.download:
-            raise Hostile("oversize", f"the server sent more than {bounds.download} bytes "
-                          "on one data connection")
+            raise Hostile("oversize", f"the server sent more than {bounds.download} bytes on one data connection")

@@ -5,6 +5,7 @@ with a post-transfer DELE; then the download is compared with the upload. `-v` g
 control transcript and the data connection attempts; curl's exit code and message give the
 failing step. curl reuses the control connection's TLS session on data connections.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,21 +14,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from clients import ClientAdapter, ClientContext, KnownBug, register
-from clients import _cli
+from clients import ClientAdapter, ClientContext, KnownBug, _cli, register
 from harness.core.family import url_host
 from harness.observe.observation import ClientReport, ExitSays, Failure, Step
 
 # What curl's exit codes say (curl's man page, EXIT CODES), in the words every client shares.
 EXIT: dict[int, ExitSays] = {
-    -1: "hung", 6: "no-connection", 35: "tls", 60: "certificate", 64: "certificate", 67: "login-refused",
-    9: "login-refused", 7: "unreached", 28: "unreached",
-    **dict.fromkeys((8, 13, 14, 30, 31), "negotiation"), **dict.fromkeys((10, 12), "data-connection"),
-    **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer-failed")}
+    -1: "hung",
+    6: "no-connection",
+    35: "tls",
+    60: "certificate",
+    64: "certificate",
+    67: "login-refused",
+    9: "login-refused",
+    7: "unreached",
+    28: "unreached",
+    **dict.fromkeys((8, 13, 14, 30, 31), "negotiation"),
+    **dict.fromkeys((10, 12), "data-connection"),
+    **dict.fromkeys((25, 18, 19, 55, 56, 78), "transfer-failed"),
+}
 _ADDR = r"\[?[\d.a-fA-F:]+\]?"
 _TRYING = re.compile(r"^\*\s+Trying \[?([\d.a-fA-F:]+?)\]?:(\d+)\.\.\.")
-_FAIL = re.compile(rf"^\* (?:Immediate connect fail for {_ADDR}|connect to {_ADDR} port \d+ failed|"
-                   rf"Failed to connect to {_ADDR} port \d+[^:]*): (.*)$")
+_FAIL = re.compile(
+    rf"^\* (?:Immediate connect fail for {_ADDR}|connect to {_ADDR} port \d+ failed|"
+    rf"Failed to connect to {_ADDR} port \d+[^:]*): (.*)$"
+)
 _CURL_ERR = re.compile(r"^curl: \((\d+)\) (.*)$", re.M)
 
 
@@ -45,8 +56,9 @@ def parse(out: str, control_port: int) -> list[dict[str, Any]]:
             after_data_reply = raw[2:5] in ("227", "229")
         elif after_data_reply and (m := _TRYING.match(raw)) and int(m.group(2)) != control_port:
             tr.append({"dir": "data", "info": {"target": f"{m.group(1)}:{m.group(2)}", "connect": "ok"}})
-        elif (m := _FAIL.match(raw)) and tr and tr[-1]["dir"] == "data" and \
-                tr[-1]["info"].get("connect") == "ok":  # the first failure after "Trying" says why
+        elif (
+            (m := _FAIL.match(raw)) and tr and tr[-1]["dir"] == "data" and tr[-1]["info"].get("connect") == "ok"
+        ):  # the first failure after "Trying" says why
             tr.append({"dir": "data", "info": {"connect": _cli.kind_of(m.group(1)), "error": m.group(1)}})
         elif (m := _TRYING.match(raw)) and int(m.group(2)) == control_port and control is None:
             control = {"target": f"{m.group(1)}:{m.group(2)}"}
@@ -73,13 +85,18 @@ class Curl(ClientAdapter):
     reuses_tls_sessions = True
     keepalive = "--keepalive-time N (TCP keepalive, on by default every 60 s)"
     ccc_mode = "active"  # --ftp-ssl-ccc-mode: curl sends its close_notify first (passive: waits)
-    known_bugs = (KnownBug("inet_ntop() failed with errno 97",
-                           "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
-                           "itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive "
-                           "mode or a newer curl."),)
+    known_bugs = (
+        KnownBug(
+            "inet_ntop() failed with errno 97",
+            "curl 7.88 cannot do active-mode FTPS: '{error}'. This is a regression in curl "
+            "itself (curl issue 10666, fixed in curl 8.0.0), not the network; use passive "
+            "mode or a newer curl.",
+        ),
+    )
 
     def version(self) -> str:
         import subprocess
+
         try:
             return subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
         except (OSError, IndexError):
@@ -88,8 +105,7 @@ class Curl(ClientAdapter):
     def options(self, case, ctx: ClientContext) -> list[str]:
         # curl's connect timeout also bounds the data connection's TLS handshake, which some
         # servers (ProFTPD) start only after the transfer command: keep it well above a LAN RTT.
-        o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15",
-             "-u", f"{ctx.user}:{ctx.password}"]
+        o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15", "-u", f"{ctx.user}:{ctx.password}"]
         if case.client.verify_cert != "system":
             o += ["--cacert", str(ctx.ca)]
         tls = case.server.mode
@@ -105,8 +121,11 @@ class Curl(ClientAdapter):
             o.append("-k")
         mode = case.client.mode
         if mode == "pasv":
-            o += ["--ftp-pasv", "--disable-epsv",
-                  "--ftp-skip-pasv-ip" if case.client.pasv_address == "control" else "--no-ftp-skip-pasv-ip"]
+            o += [
+                "--ftp-pasv",
+                "--disable-epsv",
+                "--ftp-skip-pasv-ip" if case.client.pasv_address == "control" else "--no-ftp-skip-pasv-ip",
+            ]
         elif mode == "epsv":
             o += ["--ftp-pasv"]
         else:
@@ -135,16 +154,19 @@ class Curl(ClientAdapter):
         downs = [down] + [work / f"down.{i + 1}.bin" for i in range(1, len(names))]
         stor = [a for n in names for a in ("-T", str(up), self.url(case, ctx, n))]
         retr = [a for n, d in zip(names, downs) for a in ("-o", str(d), self.url(case, ctx, n))]
-        runs = [("stor", base + stor),
-                ("list", base + ["-o", str(listing), self.url(case, ctx)]),
-                ("retr", base + ["-Q", f"-DELE {name}"] * (len(names) == 1) + retr)]
+        runs = [
+            ("stor", base + stor),
+            ("list", base + ["-o", str(listing), self.url(case, ctx)]),
+            ("retr", base + ["-Q", f"-DELE {name}"] * (len(names) == 1) + retr),
+        ]
         transcript: list[dict[str, Any]] = []
         raw: list[str] = []
         steps: list[Step] = []
         failure: Failure | None = None
         for session, (step, argv) in enumerate(runs):
-            code, out = _cli.run(lab, host, argv, timeout=20,
-                                 env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
+            code, out = _cli.run(
+                lab, host, argv, timeout=20, env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None
+            )
             shown = " ".join(a if not a.startswith(f"{ctx.user}:") else f"{ctx.user}:******" for a in argv)
             out_shown = re.sub(r"(?m)^> PASS .*$", "> PASS ******", out)
             raw.append(f"$ {shown}\n{out_shown[-4000:]}\nexit {code}")
@@ -159,9 +181,14 @@ class Curl(ClientAdapter):
         else:
             if not all(_cli.sha_ok(d, data) for d in downs):
                 failure = _cli.integrity_failure(len(data))
-        return ClientReport(ok=failure is None, steps=tuple(steps), transcript=_cli.lines(transcript),
-                            connections=tuple(_cli.connections(transcript, ctx.host)),
-                            failure=failure, raw_output=tuple(raw))
+        return ClientReport(
+            ok=failure is None,
+            steps=tuple(steps),
+            transcript=_cli.lines(transcript),
+            connections=tuple(_cli.connections(transcript, ctx.host)),
+            failure=failure,
+            raw_output=tuple(raw),
+        )
 
     def exit_says(self, failure: Failure) -> ExitSays | None:
         return None if failure.exit_code is None else EXIT.get(failure.exit_code, "other")

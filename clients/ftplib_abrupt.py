@@ -2,6 +2,7 @@
 TLS close_notify (a bare TCP FIN), as some clients and middleboxes do. Servers that read to
 the end of an upload then see an unclean end of stream (lftp issue 753, vsftpd
 strict_ssl_read_eof)."""
+
 from clients import register
 from clients.python_ftplib import Ftplib
 

@@ -1,6 +1,7 @@
 """ftplib-reuse: the ftplib agent, passing the control connection's TLS session to every
 data connection (what vsftpd and ProFTPD require by default; stock ftplib does not do it,
 CPython issue 63699)."""
+
 from clients import register
 from clients.python_ftplib import Ftplib
 

@@ -5,6 +5,7 @@ control transcript and the data connection attempts. Retries are cut to one so a
 shows at once instead of after minutes of reconnecting. lftp copies the control
 connection's TLS session to data connections (ftp:ssl-copy-sid).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from clients import ClientAdapter, ClientContext, register
-from clients import _cli
+from clients import ClientAdapter, ClientContext, _cli, register
 from harness.core.family import url_host
 from harness.observe.observation import ClientReport, ExitSays, Failure
 
@@ -26,7 +26,8 @@ _ERROR = re.compile(r"^(?:put|get|cls|rm|open|cd): (.*)$", re.M)
 # words of TLS do not say which connection.
 MESSAGES: tuple[tuple[re.Pattern[str], ExitSays], ...] = (
     (re.compile(r"certificate", re.I), "tls"),
-    (re.compile(r"ssl|tls", re.I), "tls-unclear"))
+    (re.compile(r"ssl|tls", re.I), "tls-unclear"),
+)
 
 
 def parse(out: str) -> list[dict[str, Any]]:
@@ -48,8 +49,9 @@ def parse(out: str) -> list[dict[str, Any]]:
                 control.setdefault("connect", "ok")
         elif m := _CONNECTING.match(raw):
             tr.append({"dir": "data", "info": {"target": f"{m.group(1)}:{m.group(2)}", "connect": "ok"}})
-        elif raw.startswith("**** ") and tr and tr[-1]["dir"] == "data" and \
-                tr[-1]["info"].get("connect") == "ok":  # e.g. "Data socket error (Connection refused)"
+        elif (
+            raw.startswith("**** ") and tr and tr[-1]["dir"] == "data" and tr[-1]["info"].get("connect") == "ok"
+        ):  # e.g. "Data socket error (Connection refused)"
             tr.append({"dir": "data", "info": {"connect": _cli.kind_of(raw), "error": raw[5:]}})
         elif raw.startswith("**** ") and control is not None and "connect" not in control:
             control.update(connect=_cli.kind_of(raw), error=raw[5:])
@@ -71,6 +73,7 @@ class Lftp(ClientAdapter):
 
     def version(self) -> str:
         import subprocess
+
         try:
             return subprocess.run(["lftp", "--version"], capture_output=True, text=True).stdout.split()[3]
         except (OSError, IndexError):
@@ -86,17 +89,23 @@ class Lftp(ClientAdapter):
     def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:
         tls = case.server.mode
         mode = case.client.mode
-        s = ["set cmd:fail-exit yes", "set net:max-retries 1", "set net:reconnect-interval-base 1",
-             f"set net:timeout {int(ctx.timeout)}", "set xfer:clobber on",
-             *([f"set ssl:ca-file {ctx.ca}"] if case.client.verify_cert != "system" else []),
-             f"set ftp:ssl-allow {'yes' if tls.control_tls else 'no'}",
-             f"set ftp:ssl-force {'yes' if tls.control_tls else 'no'}",
-             "set ftp:ssl-protect-data yes", "set ftp:ssl-allow-anonymous yes",
-             f"set ftp:ssl-use-ccc {'yes' if tls.clears_control else 'no'}",
-             f"set ssl:verify-certificate {'no' if case.client.verify_cert == 'off' else 'yes'}",
-             f"set ftp:passive-mode {'on' if mode in ('pasv', 'epsv') else 'off'}",
-             f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
-             f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}"]
+        s = [
+            "set cmd:fail-exit yes",
+            "set net:max-retries 1",
+            "set net:reconnect-interval-base 1",
+            f"set net:timeout {int(ctx.timeout)}",
+            "set xfer:clobber on",
+            *([f"set ssl:ca-file {ctx.ca}"] if case.client.verify_cert != "system" else []),
+            f"set ftp:ssl-allow {'yes' if tls.control_tls else 'no'}",
+            f"set ftp:ssl-force {'yes' if tls.control_tls else 'no'}",
+            "set ftp:ssl-protect-data yes",
+            "set ftp:ssl-allow-anonymous yes",
+            f"set ftp:ssl-use-ccc {'yes' if tls.clears_control else 'no'}",
+            f"set ssl:verify-certificate {'no' if case.client.verify_cert == 'off' else 'yes'}",
+            f"set ftp:passive-mode {'on' if mode in ('pasv', 'epsv') else 'off'}",
+            f"set ftp:prefer-epsv {'yes' if mode == 'epsv' else 'no'}",
+            f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}",
+        ]
         scheme = "ftps" if tls.implicit else "ftp"
         s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{url_host(ctx.host)}:{case.server.control_port}")
         if ctx.cwd:
@@ -114,8 +123,9 @@ class Lftp(ClientAdapter):
             up, data = _cli.payload(work, ctx.size)
             down = work / "down.bin"
             argv = ["lftp", "-d", "-c", self.script(case, ctx, up, down, up.name)]
-            code, out = _cli.run(lab, host, argv, timeout=30,
-                                 env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None)
+            code, out = _cli.run(
+                lab, host, argv, timeout=30, env={"SSLKEYLOGFILE": str(ctx.keylog)} if ctx.keylog else None
+            )
             part = parse(out)
             shown = re.sub(r"(?m)^---> PASS .*$", "---> PASS ******", out)
             if code == 0:
@@ -124,9 +134,13 @@ class Lftp(ClientAdapter):
                 failure = None if ok else _cli.integrity_failure(len(data))
             else:
                 failure = self._failure(code, out, part)
-            return ClientReport(ok=failure is None, transcript=_cli.lines(part),
-                                connections=tuple(_cli.connections(part, ctx.host)), failure=failure,
-                                raw_output=(f"$ lftp -d -c '…'\n{shown[-6000:]}\nexit {code}",))
+            return ClientReport(
+                ok=failure is None,
+                transcript=_cli.lines(part),
+                connections=tuple(_cli.connections(part, ctx.host)),
+                failure=failure,
+                raw_output=(f"$ lftp -d -c '…'\n{shown[-6000:]}\nexit {code}",),
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

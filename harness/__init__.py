@@ -2,4 +2,5 @@
 
 Data flows one way: Case -> Topology -> Lab -> Observation -> Verdict -> Report.
 """
+
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """Command line: argument parsing and wiring only. `ftps-harness --help`."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,8 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import shtab
 from rich.console import Console
@@ -19,34 +20,33 @@ from rich.text import Text
 
 import clients
 import servers
-
-from harness.report import compare, gates
-from harness.core import family, inputs, tls
 from harness import path_args
-from harness.reproduce import fixing as reproduce, scenario
-from harness.run import scratch, signals
-from harness.plan import shard
-from harness.build import topologies
-from harness.verify import plan as verify
-from harness.build import backends
-from harness.build.backends import BackendUnavailable, get as get_backend
+from harness.build import backends, topologies
+from harness.build.backends import BackendUnavailable
+from harness.build.backends import get as get_backend
 from harness.completion import words
-from harness.report.gates import GATES
-from harness.report.merge import merge
-from harness.core.program import PROGRAM_ENV, command_line, program
-from harness.meta import version_line, versions
-from harness.core.repo import nat_file
+from harness.core import family, inputs, tls
 from harness.core.case import DATA_MODES, MASQUERADE, PASV_POLICIES, Case, NetSpec, PassiveRange
+from harness.core.program import PROGRAM_ENV, command_line, program
+from harness.core.repo import nat_file
 from harness.core.tls import NAMES as TLS_MODES
 from harness.judge.verdict import Result
-from harness.report import bundle, jsonfile, terminal
-from harness.report import rules as rules_report
-from harness.run.execute import execute
-from harness.probe import command as probe_command
+from harness.meta import version_line, versions
+from harness.plan import shard
 from harness.plan.axes import Axes, plan
-from harness.run.worker import Interrupted
 from harness.plan.selection import SelectionError, failed_ids, rerun_command, select
 from harness.plan.shard import Shard
+from harness.probe import command as probe_command
+from harness.report import bundle, compare, gates, jsonfile, terminal
+from harness.report import rules as rules_report
+from harness.report.gates import GATES
+from harness.report.merge import merge
+from harness.reproduce import fixing as reproduce
+from harness.reproduce import scenario
+from harness.run import scratch, signals
+from harness.run.execute import execute
+from harness.run.worker import Interrupted
+from harness.verify import plan as verify
 
 EXIT_OK, EXIT_CASE_ERROR, EXIT_USAGE, EXIT_BROKEN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -57,6 +57,7 @@ class UsageError(Exception):
 
 def _list(flag: str, valid: Sequence[str]):
     """argparse type: comma-separated values, each one of `valid`."""
+
     def parse(text: str) -> tuple[str, ...]:
         if text.strip() == "all" or (text.strip() == "both" and len(valid) == 2):
             return tuple(valid)
@@ -67,8 +68,10 @@ def _list(flag: str, valid: Sequence[str]):
         if bad:
             raise argparse.ArgumentTypeError(
                 f"{flag}: unknown value{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
-                f"valid: {', '.join(valid)} (or all)")
+                f"valid: {', '.join(valid)} (or all)"
+            )
         return items
+
     return parse
 
 
@@ -142,14 +145,19 @@ def _existing(text: str) -> Path:
 
 
 def fail_on(group, default: str) -> None:
-    group.add_argument("--fail-on", choices=list(GATES), default=default,
-                       help=f"exit 1 when a case shows this or worse (default: {default}): " +
-                            "; ".join(f"{k}: {v[1]}" for k, v in GATES.items()))
+    group.add_argument(
+        "--fail-on",
+        choices=list(GATES),
+        default=default,
+        help=f"exit 1 when a case shows this or worse (default: {default}): "
+        + "; ".join(f"{k}: {v[1]}" for k, v in GATES.items()),
+    )
 
 
 def report_paths(group) -> None:
-    group.add_argument("--report-dir", type=Path, metavar="DIR",
-                       help="write every report there: " + ", ".join(bundle.NAMES))
+    group.add_argument(
+        "--report-dir", type=Path, metavar="DIR", help="write every report there: " + ", ".join(bundle.NAMES)
+    )
     group.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON here")
 
 
@@ -161,108 +169,258 @@ def reporting(p: argparse.ArgumentParser, default_gate: str) -> None:
 
 def parser() -> argparse.ArgumentParser:
     topo_names = topologies.names()
-    p = argparse.ArgumentParser(prog="ftps-harness", epilog=EXAMPLES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="FTP/FTPS connectivity test harness: real NAT, real peers, true verdicts.")
+    p = argparse.ArgumentParser(
+        prog="ftps-harness",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="FTP/FTPS connectivity test harness: real NAT, real peers, true verdicts.",
+    )
     p.add_argument("--version", action="version", version=version_line())
-    shtab.add_argument_to(p, ["--print-completion"], help="print a shell completion script: --print-completion bash (or zsh, tcsh)")
+    shtab.add_argument_to(
+        p, ["--print-completion"], help="print a shell completion script: --print-completion bash (or zsh, tcsh)"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    m = sub.add_parser("matrix", help="run a matrix of cases and print the verdicts", epilog=EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    m = sub.add_parser(
+        "matrix",
+        help="run a matrix of cases and print the verdicts",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ax = m.add_argument_group("what to run (the axes; each takes a comma-separated list, or all)")
-    words(ax.add_argument("--topology", type=_list("--topology", topo_names), default=tuple(topo_names),
-                          help=f"default all: {','.join(topo_names)}"), topo_names)
-    words(ax.add_argument("--mode", type=_list("--mode", DATA_MODES), default=DATA_MODES,
-                          help=f"data connection modes; default {','.join(DATA_MODES)}"), DATA_MODES)
-    words(ax.add_argument("--tls", type=_list("--tls", TLS_MODES), default=tls.DEFAULT_MATRIX,
-                          help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
-                               f"default {','.join(tls.DEFAULT_MATRIX)}"), TLS_MODES)
-    words(ax.add_argument("--tls-version", type=_list("--tls-version", tls.VERSIONS), default=("1.3",),
-                          metavar="LIST", help="the highest TLS version the client offers: 1.2, 1.3 or both "
-                                               "(default 1.3)"), tls.VERSIONS)
-    ax.add_argument("--transfers", type=_transfers, default=1, metavar="N",
-                    help="upload+download rounds in one control session (default 1); 2 or more "
-                         "shows TLS session resumption across transfers")
-    words(ax.add_argument("--verify-cert", type=_list("--verify-cert", tls.VERIFY), default=("on",),
-                          metavar="LIST", help="the client checks the server certificate against the lab CA "
-                                               "(on), skips the check like curl -k (off), or checks it against "
-                                               "the system CAs only, as a client never given the server's CA "
-                                               "(system); default on"), tls.VERIFY)
-    words(ax.add_argument("--pasv-address", type=_list("--pasv-address", PASV_POLICIES), default=PASV_POLICIES,
-                          help="trust: connect to the address in the 227 reply; control: use the control "
-                               "connection's address (ftplib's default). Default both"), PASV_POLICIES)
-    words(ax.add_argument("--masquerade", type=_list("--masquerade", MASQUERADE), default=MASQUERADE,
-                          help="server advertises its public address (on) or its own (off); default both"), MASQUERADE)
-    words(ax.add_argument("--permit-foreign-addresses", type=_list("--permit-foreign-addresses", MASQUERADE),
-                          default=("off",), metavar="LIST",
-                          help="server accepts data connections from/to other addresses than the control "
-                               "peer: on, off or both (default off)"), MASQUERADE)
-    words(ax.add_argument("--session-reuse", type=_list("--session-reuse", ("default", "off")),
-                          default=("default",), metavar="LIST",
-                          help="the server's requirement of TLS session reuse on data connections: its own "
-                               "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)"), ("default", "off"))
-    words(ax.add_argument("--family", type=_list("--family", family.NAMES), default=None, metavar="LIST",
-                          help="address families: ipv4, ipv6 or both (default: both for the core "
-                               f"topologies {','.join(topologies.both_families())} and dual-stack-edge; "
-                               "ipv6 for nat64; ipv4 for the others)"), family.NAMES)
-    words(ax.add_argument("--server", type=_list("--server", servers.names()), default=("pyftpdlib",),
-                          help=f"server implementations; valid: {','.join(servers.names())}"), servers.names())
-    words(ax.add_argument("--client", type=_list("--client", clients.names()), default=("ftplib",),
-                          help=f"client implementations; valid: {','.join(clients.names())}"), clients.names())
-    ax.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009),
-                    help="the server's passive port range (default 50000-50009)")
-    ax.add_argument("--forward-range", type=_forward, metavar="RANGE|none",
-                    help="the firewalls open this range instead of the server's passive range "
-                         "(a firewall/server range mismatch), or none at all")
-    ax.add_argument("--busy-sessions", type=_busy, default=0, metavar="N",
-                    help="N other sessions hold passive ports open during each case "
-                         "(reproduces passive range exhaustion)")
+    words(
+        ax.add_argument(
+            "--topology",
+            type=_list("--topology", topo_names),
+            default=tuple(topo_names),
+            help=f"default all: {','.join(topo_names)}",
+        ),
+        topo_names,
+    )
+    words(
+        ax.add_argument(
+            "--mode",
+            type=_list("--mode", DATA_MODES),
+            default=DATA_MODES,
+            help=f"data connection modes; default {','.join(DATA_MODES)}",
+        ),
+        DATA_MODES,
+    )
+    words(
+        ax.add_argument(
+            "--tls",
+            type=_list("--tls", TLS_MODES),
+            default=tls.DEFAULT_MATRIX,
+            help=f"{', '.join(f'{n}: {tls.mode(n).summary}' for n in TLS_MODES)}; "
+            f"default {','.join(tls.DEFAULT_MATRIX)}",
+        ),
+        TLS_MODES,
+    )
+    words(
+        ax.add_argument(
+            "--tls-version",
+            type=_list("--tls-version", tls.VERSIONS),
+            default=("1.3",),
+            metavar="LIST",
+            help="the highest TLS version the client offers: 1.2, 1.3 or both (default 1.3)",
+        ),
+        tls.VERSIONS,
+    )
+    ax.add_argument(
+        "--transfers",
+        type=_transfers,
+        default=1,
+        metavar="N",
+        help="upload+download rounds in one control session (default 1); 2 or more "
+        "shows TLS session resumption across transfers",
+    )
+    words(
+        ax.add_argument(
+            "--verify-cert",
+            type=_list("--verify-cert", tls.VERIFY),
+            default=("on",),
+            metavar="LIST",
+            help="the client checks the server certificate against the lab CA "
+            "(on), skips the check like curl -k (off), or checks it against "
+            "the system CAs only, as a client never given the server's CA "
+            "(system); default on",
+        ),
+        tls.VERIFY,
+    )
+    words(
+        ax.add_argument(
+            "--pasv-address",
+            type=_list("--pasv-address", PASV_POLICIES),
+            default=PASV_POLICIES,
+            help="trust: connect to the address in the 227 reply; control: use the control "
+            "connection's address (ftplib's default). Default both",
+        ),
+        PASV_POLICIES,
+    )
+    words(
+        ax.add_argument(
+            "--masquerade",
+            type=_list("--masquerade", MASQUERADE),
+            default=MASQUERADE,
+            help="server advertises its public address (on) or its own (off); default both",
+        ),
+        MASQUERADE,
+    )
+    words(
+        ax.add_argument(
+            "--permit-foreign-addresses",
+            type=_list("--permit-foreign-addresses", MASQUERADE),
+            default=("off",),
+            metavar="LIST",
+            help="server accepts data connections from/to other addresses than the control "
+            "peer: on, off or both (default off)",
+        ),
+        MASQUERADE,
+    )
+    words(
+        ax.add_argument(
+            "--session-reuse",
+            type=_list("--session-reuse", ("default", "off")),
+            default=("default",),
+            metavar="LIST",
+            help="the server's requirement of TLS session reuse on data connections: its own "
+            "default, or off (vsftpd require_ssl_reuse=NO, ProFTPD NoSessionReuseRequired)",
+        ),
+        ("default", "off"),
+    )
+    words(
+        ax.add_argument(
+            "--family",
+            type=_list("--family", family.NAMES),
+            default=None,
+            metavar="LIST",
+            help="address families: ipv4, ipv6 or both (default: both for the core "
+            f"topologies {','.join(topologies.both_families())} and dual-stack-edge; "
+            "ipv6 for nat64; ipv4 for the others)",
+        ),
+        family.NAMES,
+    )
+    words(
+        ax.add_argument(
+            "--server",
+            type=_list("--server", servers.names()),
+            default=("pyftpdlib",),
+            help=f"server implementations; valid: {','.join(servers.names())}",
+        ),
+        servers.names(),
+    )
+    words(
+        ax.add_argument(
+            "--client",
+            type=_list("--client", clients.names()),
+            default=("ftplib",),
+            help=f"client implementations; valid: {','.join(clients.names())}",
+        ),
+        clients.names(),
+    )
+    ax.add_argument(
+        "--passive-range",
+        type=_range,
+        default=PassiveRange(50000, 50009),
+        help="the server's passive port range (default 50000-50009)",
+    )
+    ax.add_argument(
+        "--forward-range",
+        type=_forward,
+        metavar="RANGE|none",
+        help="the firewalls open this range instead of the server's passive range "
+        "(a firewall/server range mismatch), or none at all",
+    )
+    ax.add_argument(
+        "--busy-sessions",
+        type=_busy,
+        default=0,
+        metavar="N",
+        help="N other sessions hold passive ports open during each case (reproduces passive range exhaustion)",
+    )
     path_args.add_arguments(m)
     sel = m.add_argument_group("which cases (applied after the axes)")
-    sel.add_argument("--case", action="append", default=[], metavar="ID",
-                     help="run exactly this case (repeatable); its id says everything, so the axes are ignored")
-    sel.add_argument("-k", action="append", default=[], metavar="EXPR", dest="k",
-                     help="only case ids containing EXPR, or matching it as a glob (* ? []); repeatable (any)")
-    sel.add_argument("--last-failed", type=_existing, metavar="RESULTS.json",
-                     help="run the cases that failed or errored in that results.json")
+    sel.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run exactly this case (repeatable); its id says everything, so the axes are ignored",
+    )
+    sel.add_argument(
+        "-k",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        dest="k",
+        help="only case ids containing EXPR, or matching it as a glob (* ? []); repeatable (any)",
+    )
+    sel.add_argument(
+        "--last-failed",
+        type=_existing,
+        metavar="RESULTS.json",
+        help="run the cases that failed or errored in that results.json",
+    )
     sel.add_argument("--list", action="store_true", help="print the planned case ids and exit")
-    sel.add_argument("--shard", type=_shard, metavar="I/N",
-                     help="run the I-th of N parts (whole units, balanced; deterministic); merge the parts "
-                          "with `ftps-harness merge`")
-    sel.add_argument("--durations", type=_existing, metavar="RESULTS.json",
-                     help="run the longest units first, and balance --shard, by the case durations of that "
-                          "earlier run (default: case count)")
+    sel.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run the I-th of N parts (whole units, balanced; deterministic); merge the parts "
+        "with `ftps-harness merge`",
+    )
+    sel.add_argument(
+        "--durations",
+        type=_existing,
+        metavar="RESULTS.json",
+        help="run the longest units first, and balance --shard, by the case durations of that "
+        "earlier run (default: case count)",
+    )
     run = m.add_argument_group("how to run")
-    run.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1),
-                     help="labs run in parallel (default: 2, or 1 on a single core)")
+    run.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=min(2, os.cpu_count() or 1),
+        help="labs run in parallel (default: 2, or 1 on a single core)",
+    )
     run.add_argument("--backend", choices=backends.names(), default="netns")
     fail_on(run, "error")
-    run.add_argument("--prove-minimal", action="store_true",
-                     help="replay each passing case without each rule in turn (slower)")
-    run.add_argument("--no-rules", action="store_true",
-                     help="skip deriving and proving firewall rules (fastest)")
-    run.add_argument("--no-trace", action="store_true",
-                     help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall "
-                          "back to heuristics; docs/trace.md)")
-    run.add_argument("--no-early-stop", action="store_true",
-                     help="wait out the client's timeout even when the trace shows a rule dropped "
-                          "the connection (same verdicts, slower; docs/trace.md)")
+    run.add_argument(
+        "--prove-minimal", action="store_true", help="replay each passing case without each rule in turn (slower)"
+    )
+    run.add_argument("--no-rules", action="store_true", help="skip deriving and proving firewall rules (fastest)")
+    run.add_argument(
+        "--no-trace",
+        action="store_true",
+        help="do not follow `nft monitor trace` in the middleboxes (diagnoses fall back to heuristics; docs/trace.md)",
+    )
+    run.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="wait out the client's timeout even when the trace shows a rule dropped "
+        "the connection (same verdicts, slower; docs/trace.md)",
+    )
     out = m.add_argument_group("reports")
     report_paths(out)
-    out.add_argument("--rules", action="store_true",
-                     help="print the firewall rule sets of the passing cases, identical sets once")
-    out.add_argument("--rules-md", type=Path, metavar="PATH",
-                     help="write the matrix and every rule set (nft, iptables, table) as Markdown")
-    out.add_argument("--capture", action="store_true",
-                     help="record a pcap per case and firewall interface, and TLS key logs, under "
-                          "<report dir>/cases/<case>/ (report dir: --report-dir, else reports)")
-    out.add_argument("--record", type=Path, metavar="DIR",
-                     help="also save each case's raw observation (JSON) in DIR")
+    out.add_argument(
+        "--rules", action="store_true", help="print the firewall rule sets of the passing cases, identical sets once"
+    )
+    out.add_argument(
+        "--rules-md",
+        type=Path,
+        metavar="PATH",
+        help="write the matrix and every rule set (nft, iptables, table) as Markdown",
+    )
+    out.add_argument(
+        "--capture",
+        action="store_true",
+        help="record a pcap per case and firewall interface, and TLS key logs, under "
+        "<report dir>/cases/<case>/ (report dir: --report-dir, else reports)",
+    )
+    out.add_argument("--record", type=Path, metavar="DIR", help="also save each case's raw observation (JSON) in DIR")
 
     mg = sub.add_parser("merge", help="merge the results of --shard parts into one set of reports")
-    mg.add_argument("parts", nargs="+", type=_existing, metavar="PART",
-                    help="a part's report dir or its results.json")
+    mg.add_argument("parts", nargs="+", type=_existing, metavar="PART", help="a part's report dir or its results.json")
     mg.add_argument("--report-dir", type=Path, metavar="DIR", required=True)
 
     cp = sub.add_parser("compare", help="what changed between two runs (exit 1 if a case went pass -> fail)")
@@ -275,23 +433,28 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=backends.names(), default="netns")
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
-    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = \
-        shtab.FILE  # type: ignore[attr-defined]
+    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
-    rp.add_argument("--prove-minimal", action="store_true",
-                    help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)")
+    rp.add_argument(
+        "--prove-minimal",
+        action="store_true",
+        help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)",
+    )
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(rp, "error")
     rp.add_argument("--backend", choices=backends.names(), default="netns")
 
     vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
-    vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = \
-        shtab.FILE  # type: ignore[attr-defined]
+    vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = shtab.FILE  # type: ignore[attr-defined]
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(vp, "fail")
     vp.add_argument("--backend", choices=backends.names(), default="netns")
-    vp.add_argument("--patch-dir", type=Path, metavar="DIR",
-                    help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)")
+    vp.add_argument(
+        "--patch-dir",
+        type=Path,
+        metavar="DIR",
+        help="write each failing case's smallest proven change as a patch (patch -p0 < FILE)",
+    )
 
     sub.add_parser("list", help="list topologies, servers and clients")
     probe_command.add(sub)
@@ -304,6 +467,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 # --- commands -------------------------------------------------------------------
+
 
 def cmd_list(args, console: Console) -> int:
     console.print("[bold]topologies[/]")
@@ -320,6 +484,7 @@ def cmd_list(args, console: Console) -> int:
 
 def cmd_rules(args, console: Console) -> int:
     from harness.core.case import ServerSpec
+
     for name in args.topology:
         topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
@@ -367,6 +532,7 @@ def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
 @dataclasses.dataclass
 class Finished:
     """What a command's cases produced: all of them, or those finished before Ctrl-C."""
+
     results: list[Result]
     seconds: float
     run_id: str
@@ -374,30 +540,49 @@ class Finished:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _base_meta(args, results: list[Result], started: str, run_id: str, seconds: float) -> dict:
-    return {"backend": args.backend, "started": started, "run_id": run_id,
-            "duration_s": round(seconds, 1), "jobs": args.jobs,
-            "command": command_line(args.argv), "versions": versions(results)}
+    return {
+        "backend": args.backend,
+        "started": started,
+        "run_id": run_id,
+        "duration_s": round(seconds, 1),
+        "jobs": args.jobs,
+        "command": command_line(args.argv),
+        "versions": versions(results),
+    }
 
 
-def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str,
-          seconds: float) -> dict:
+def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str, seconds: float) -> dict:
     """What results.json and the HTML header say about the run (in results.json's key order)."""
-    return {**_base_meta(args, results, started, run_id, seconds),
-            "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
-            "plan_total": total, "shard": str(args.shard) if args.shard else None,
-            "options": {"rules": not args.no_rules, "prove_minimal": args.prove_minimal,
-                        "capture": args.capture, "trace": not args.no_trace,
-                        "early_stop": not (args.no_trace or args.no_early_stop)}}
+    return {
+        **_base_meta(args, results, started, run_id, seconds),
+        "axes": json.loads(json.dumps(dataclasses.asdict(axes), default=str)),
+        "plan_total": total,
+        "shard": str(args.shard) if args.shard else None,
+        "options": {
+            "rules": not args.no_rules,
+            "prove_minimal": args.prove_minimal,
+            "capture": args.capture,
+            "trace": not args.no_trace,
+            "early_stop": not (args.no_trace or args.no_early_stop),
+        },
+    }
 
 
-def run_and_report(args, console: Console, err: Console, work: Callable[[], tuple[list[Result], float, str]],
-                   show: Callable[[list[Result], float], bool],
-                   meta: Callable[[Finished, str], dict], order: Callable[[list[Result]], list[int]] | None = None,
-                   planned: int = 0, after: Callable[[list[Result]], None] | None = None) -> int:
+def run_and_report(
+    args,
+    console: Console,
+    err: Console,
+    work: Callable[[], tuple[list[Result], float, str]],
+    show: Callable[[list[Result], float], bool],
+    meta: Callable[[Finished, str], dict],
+    order: Callable[[list[Result]], list[int]] | None = None,
+    planned: int = 0,
+    after: Callable[[list[Result]], None] | None = None,
+) -> int:
     """The one path of matrix, reproduce and verify: run, show (unless interrupted), write
     --json and --report-dir, apply --fail-on. `show` returns True when the command's own
     gate tripped (reproduce: reality differs from `expect`); `after` writes the command's
@@ -406,22 +591,29 @@ def run_and_report(args, console: Console, err: Console, work: Callable[[], tupl
     try:
         run = Finished(*work())
     except Interrupted as e:
-        err.print("[yellow]interrupted: every namespace and process of this run was removed; "
-                  f"{len(e.results)} of {e.planned} cases finished[/]")
+        err.print(
+            "[yellow]interrupted: every namespace and process of this run was removed; "
+            f"{len(e.results)} of {e.planned} cases finished[/]"
+        )
         run, planned = Finished(e.results, time.monotonic() - t0, e.run_id, True), e.planned
     own = False if run.interrupted else show(run.results, run.seconds)
     if after:
         after(run.results)
-    info = {**meta(run, started), "planned": planned or len(run.results),
-            **({"interrupted": True} if run.interrupted else {})}
+    info = {
+        **meta(run, started),
+        "planned": planned or len(run.results),
+        **({"interrupted": True} if run.interrupted else {}),
+    }
     idx = order(run.results) if order else None
     if args.json:
         jsonfile.write(args.json, run.results, args.backend, started, info, idx)
         console.print(f"results written to {args.json}")
     if args.report_dir:
         names = bundle.write(args.report_dir, run.results, info, run.seconds, idx)
-        console.print(f"reports written to {args.report_dir}/: {', '.join(names)}"
-                      + (", cases/ (captures)" if getattr(args, "capture", False) else ""))
+        console.print(
+            f"reports written to {args.report_dir}/: {', '.join(names)}"
+            + (", cases/ (captures)" if getattr(args, "capture", False) else "")
+        )
     written = args.json or (args.report_dir / "results.json" if args.report_dir else None)
     tripped = gates.tripped(run.results, args.fail_on)
     if written and args.command == "matrix" and any(r.verdict.outcome in ("fail", "error") for r in run.results):
@@ -434,15 +626,30 @@ def run_and_report(args, console: Console, err: Console, work: Callable[[], tupl
 
 
 def cmd_matrix(args, console: Console) -> int:
-    axes = Axes(topologies=args.topology, modes=args.mode, tls=args.tls,
-                pasv_address=args.pasv_address, masquerade=args.masquerade,
-                servers=args.server, clients=args.client, passive=args.passive_range,
-                net=path_args.netspec(args, NetSpec(None if args.forward_range == "none" else args.forward_range,
-                                                    forward_none=args.forward_range == "none")),
-                busy=args.busy_sessions, keepalive=args.keepalive,
-                permit_foreign=args.permit_foreign_addresses, reuse=args.session_reuse,
-                tls_versions=args.tls_version, transfers=args.transfers, verify_cert=args.verify_cert,
-                families=args.family)
+    axes = Axes(
+        topologies=args.topology,
+        modes=args.mode,
+        tls=args.tls,
+        pasv_address=args.pasv_address,
+        masquerade=args.masquerade,
+        servers=args.server,
+        clients=args.client,
+        passive=args.passive_range,
+        net=path_args.netspec(
+            args,
+            NetSpec(
+                None if args.forward_range == "none" else args.forward_range, forward_none=args.forward_range == "none"
+            ),
+        ),
+        busy=args.busy_sessions,
+        keepalive=args.keepalive,
+        permit_foreign=args.permit_foreign_addresses,
+        reuse=args.session_reuse,
+        tls_versions=args.tls_version,
+        transfers=args.transfers,
+        verify_cert=args.verify_cert,
+        families=args.family,
+    )
     if args.no_rules and (args.rules or args.rules_md or args.prove_minimal):
         raise UsageError("--no-rules cannot be combined with --rules, --rules-md or --prove-minimal")
     if args.last_failed and not args.case and not failed_ids(args.last_failed):
@@ -455,18 +662,27 @@ def cmd_matrix(args, console: Console) -> int:
     check_outputs(args)
     err = Console(stderr=True)
     if "none" in args.tls and set(args.session_reuse) - {"default"}:
-        err.print("note: --session-reuse only applies to TLS; cases with --tls none run once, "
-                  "with the server's default")
+        err.print(
+            "note: --session-reuse only applies to TLS; cases with --tls none run once, with the server's default"
+        )
 
     def work() -> tuple[list[Result], float, str]:
         if not cases:
             return [], 0.0, "empty"
         capture_dir = (args.report_dir or Path("reports")).resolve() if args.capture else None
-        return execute(cases, backend=args.backend, jobs=args.jobs, record=args.record,
-                       rules=not args.no_rules, prove_minimal=args.prove_minimal,
-                       err=err, capture_dir=capture_dir, trace=not args.no_trace,
-                       early_stop=not args.no_early_stop,
-                       seconds=shard.durations(args.durations) if args.durations else None)
+        return execute(
+            cases,
+            backend=args.backend,
+            jobs=args.jobs,
+            record=args.record,
+            rules=not args.no_rules,
+            prove_minimal=args.prove_minimal,
+            err=err,
+            capture_dir=capture_dir,
+            trace=not args.no_trace,
+            early_stop=not args.no_early_stop,
+            seconds=shard.durations(args.durations) if args.durations else None,
+        )
 
     def show(results: list[Result], seconds: float) -> bool:
         console.print(terminal.matrix(results))
@@ -485,19 +701,27 @@ def cmd_matrix(args, console: Console) -> int:
             args.rules_md.write_text(bundle.rules_markdown(results, True))
             console.print(f"rules written to {args.rules_md}")
 
-    return run_and_report(args, console, err, work, show,
-                          lambda run, started: _meta(args, axes, run.results, len(index), started,
-                                                     run.run_id, run.seconds),
-                          order=lambda results: [index[r.case.id] for r in results], planned=len(cases),
-                          after=rules_md)
+    return run_and_report(
+        args,
+        console,
+        err,
+        work,
+        show,
+        lambda run, started: _meta(args, axes, run.results, len(index), started, run.run_id, run.seconds),
+        order=lambda results: [index[r.case.id] for r in results],
+        planned=len(cases),
+        after=rules_md,
+    )
 
 
 def cmd_merge(args, console: Console) -> int:
     results, meta, order, seconds = merge(list(args.parts), args.report_dir)
     names = bundle.write(args.report_dir, results, meta, seconds, order)
     console.print(terminal.summary_line(results, seconds))
-    console.print(f"merged {len(args.parts)} part(s), {len(results)} cases; "
-                  f"reports written to {args.report_dir}/: {', '.join(names)}")
+    console.print(
+        f"merged {len(args.parts)} part(s), {len(results)} cases; "
+        f"reports written to {args.report_dir}/: {', '.join(names)}"
+    )
     return EXIT_OK
 
 
@@ -513,8 +737,7 @@ def cmd_compare(args, console: Console) -> int:
 
 
 def _options(args) -> dict:
-    return {"rules": True, "prove_minimal": getattr(args, "prove_minimal", False),
-            "capture": False, "trace": True}
+    return {"rules": True, "prove_minimal": getattr(args, "prove_minimal", False), "capture": False, "trace": True}
 
 
 def cmd_reproduce(args, console: Console) -> int:
@@ -529,13 +752,13 @@ def cmd_reproduce(args, console: Console) -> int:
     attempts: list = []
 
     def work() -> tuple[list[Result], float, str]:
-        results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs,
-                                           label="scenario", err=err)
+        results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs, label="scenario", err=err)
         attempts.extend([] if args.no_fixes else reproduce.plan_fixes(results))
         if attempts:
             unique = list({a.case.id: a.case for a in attempts}.values())
-            fixed, _, _ = execute(unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err,
-                                  prove_minimal=args.prove_minimal)
+            fixed, _, _ = execute(
+                unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err, prove_minimal=args.prove_minimal
+            )
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
                 a.result = by_id.get(a.case.id)
@@ -550,13 +773,24 @@ def cmd_reproduce(args, console: Console) -> int:
             console.print(Text("expect: every expectation held", style="bold green"))
         return bool(differs)
 
-    return run_and_report(args, console, err, work, show, lambda run, started: {
-        **_base_meta(args, run.results, started, run.run_id, run.seconds),
-        "scenario": str(args.file), "options": _options(args)}, planned=len(sc.cases))
+    return run_and_report(
+        args,
+        console,
+        err,
+        work,
+        show,
+        lambda run, started: {
+            **_base_meta(args, run.results, started, run.run_id, run.seconds),
+            "scenario": str(args.file),
+            "options": _options(args),
+        },
+        planned=len(sc.cases),
+    )
 
 
 def cmd_verify(args, console: Console) -> int:
     from harness.verify import advise
+
     be = get_backend(args.backend)
     be.preflight()
     check_outputs(args)
@@ -570,20 +804,22 @@ def cmd_verify(args, console: Console) -> int:
     advice: list = []
 
     def run(cases, label, rules=False):
-        return execute(cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules,
-                       catalog=p.catalog)[0]
+        return execute(
+            cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules, catalog=p.catalog
+        )[0]
 
     def work() -> tuple[list[Result], float, str]:
         try:
-            results, seconds, run_id = execute(p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err,
-                                               catalog=p.catalog)
+            results, seconds, run_id = execute(
+                p.cases, backend=args.backend, jobs=args.jobs, label="plan", err=err, catalog=p.catalog
+            )
             failing = [r for r in results if r.verdict.outcome == "fail"]
             if failing:
-                ref_cases = list({c.id: c for c in (dataclasses.replace(r.case, topology=p.reference)
-                                                   for r in failing)}.values())
+                ref_cases = list(
+                    {c.id: c for c in (dataclasses.replace(r.case, topology=p.reference) for r in failing)}.values()
+                )
                 reference = run(ref_cases, "reference", rules=True)
-                advice.extend(advise.prove(p, failing, reference,
-                                           lambda cases, rules: run(cases, "candidates", rules)))
+                advice.extend(advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules)))
             return results, seconds, run_id
         finally:
             shutil.rmtree(p.workdir, ignore_errors=True)
@@ -598,40 +834,79 @@ def cmd_verify(args, console: Console) -> int:
             for path, command in verify.write_patches(p, advice, folder):
                 console.print(f"proven change written to {path} (apply with: {command})")
 
-    return run_and_report(args, console, err, work, show, lambda run, started: {
-        **_base_meta(args, run.results, started, run.run_id, run.seconds),
-        "plan": str(args.plan), "advice": [a.to_json() for a in advice], "options": _options(args)},
-        planned=len(p.cases), after=patches)
+    return run_and_report(
+        args,
+        console,
+        err,
+        work,
+        show,
+        lambda run, started: {
+            **_base_meta(args, run.results, started, run.run_id, run.seconds),
+            "plan": str(args.plan),
+            "advice": [a.to_json() for a in advice],
+            "options": _options(args),
+        },
+        planned=len(p.cases),
+        after=patches,
+    )
 
 
-COMMANDS = {"matrix": cmd_matrix, "clean": cmd_clean, "list": cmd_list, "rules": cmd_rules,
-            "reproduce": cmd_reproduce, "verify": cmd_verify, "merge": cmd_merge, "compare": cmd_compare,
-            "probe": probe_command.run}
+COMMANDS = {
+    "matrix": cmd_matrix,
+    "clean": cmd_clean,
+    "list": cmd_list,
+    "rules": cmd_rules,
+    "reproduce": cmd_reproduce,
+    "verify": cmd_verify,
+    "merge": cmd_merge,
+    "compare": cmd_compare,
+    "probe": probe_command.run,
+}
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
 
 # --- privileges -----------------------------------------------------------------
 
+
 def reexec_in_userns(argv: Sequence[str]) -> int:
     """Without root: re-run inside a user+net+mount namespace with a private /run."""
     if os.environ.get("FTPS_HARNESS_USERNS") == "1":
-        print("error: still not root inside the user namespace; cannot build namespaces",
-              file=sys.stderr)
+        print("error: still not root inside the user namespace; cannot build namespaces", file=sys.stderr)
         return EXIT_USAGE
     unshare = shutil.which("unshare")
     if unshare is None:
-        print("error: not root, and `unshare` (util-linux) is missing, so the harness cannot "
-              "make a user namespace. Run as root, or install util-linux.", file=sys.stderr)
+        print(
+            "error: not root, and `unshare` (util-linux) is missing, so the harness cannot "
+            "make a user namespace. Run as root, or install util-linux.",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     env = dict(os.environ, FTPS_HARNESS_USERNS="1", **{PROGRAM_ENV: shlex.join(program())})
     script = 'mount -t tmpfs tmpfs /run && exec "$@"'
-    cmd = [unshare, "--user", "--map-root-user", "--net", "--mount", "--", "sh", "-c", script,
-           "sh", sys.executable, "-m", "harness", *argv]
+    cmd = [
+        unshare,
+        "--user",
+        "--map-root-user",
+        "--net",
+        "--mount",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        sys.executable,
+        "-m",
+        "harness",
+        *argv,
+    ]
     try:
         os.execve(unshare, cmd, env)
     except OSError as e:
-        print(f"error: cannot start a user namespace ({e}). Run as root, or allow unprivileged "
-              "user namespaces (sysctl kernel.unprivileged_userns_clone=1).", file=sys.stderr)
+        print(
+            f"error: cannot start a user namespace ({e}). Run as root, or allow unprivileged "
+            "user namespaces (sysctl kernel.unprivileged_userns_clone=1).",
+            file=sys.stderr,
+        )
     return EXIT_USAGE
 
 
@@ -657,11 +932,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `python -m harness rules … | head`
         sys.stderr.close()
         return EXIT_OK
-    except Exception as e:  # noqa: BLE001 - a bug of ours: say so plainly, keep the details
+    except Exception as e:
         if os.environ.get("FTPS_HARNESS_DEBUG"):
             raise
-        Console(stderr=True).print(f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
-                                   "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback.")
+        Console(stderr=True).print(
+            f"[red]internal error (a bug in the harness):[/] {type(e).__name__}: {e}\n"
+            "Run again with FTPS_HARNESS_DEBUG=1 to see the traceback."
+        )
         return EXIT_BROKEN
     finally:
         signals.exiting()

@@ -1,10 +1,11 @@
 """Shell completion (shtab) for options whose values come from the registries, including
 comma-separated lists: `--server vsftpd,pro<TAB>`."""
+
 from __future__ import annotations
 
 import argparse
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def words(action: argparse.Action, valid: Sequence[str], lists: bool = True) -> argparse.Action:
@@ -15,8 +16,12 @@ def words(action: argparse.Action, valid: Sequence[str], lists: bool = True) -> 
         "bash": name,
         "zsh": f"({choices})",
         "tcsh": f"({choices})",
-        "preamble": {"bash": (f'{name}() {{\n  local cur="$1" head=""\n'
-                              f'  [[ "$cur" == *,* ]] && head="${{cur%,*}},"\n'
-                              f'  compgen -P "$head" -W "{choices}" -- "${{cur##*,}}"\n}}\n')},
+        "preamble": {
+            "bash": (
+                f'{name}() {{\n  local cur="$1" head=""\n'
+                f'  [[ "$cur" == *,* ]] && head="${{cur%,*}},"\n'
+                f'  compgen -P "$head" -W "{choices}" -- "${{cur##*,}}"\n}}\n'
+            )
+        },
     }
     return action

@@ -1,5 +1,6 @@
 """What a run was made with: harness version and commit, kernel and tool versions, the
 command line. Read once per run; every probe is bounded in time and never raises."""
+
 from __future__ import annotations
 
 import platform
@@ -8,16 +9,13 @@ from pathlib import Path
 
 import clients
 import servers
-
 from harness import __version__
-
 from harness.core.repo import REPO
 
 
 def _run(*cmd: str, cwd: Path | None = None) -> str:
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=5, cwd=cwd,
-                           stdin=subprocess.DEVNULL)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=5, cwd=cwd, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return ""
     return (p.stdout or p.stderr).strip() if p.returncode == 0 else ""
@@ -58,8 +56,10 @@ def system() -> dict[str, str]:
 
 def peers(server_names, client_names) -> dict[str, dict[str, str]]:
     """Each server and client actually used, with its version ("embedded" for pyftpdlib)."""
-    return {"servers": {n: servers.get(n).version() or "embedded" for n in sorted(server_names)},
-            "clients": {n: clients.get(n).version() or "?" for n in sorted(client_names)}}
+    return {
+        "servers": {n: servers.get(n).version() or "embedded" for n in sorted(server_names)},
+        "clients": {n: clients.get(n).version() or "?" for n in sorted(client_names)},
+    }
 
 
 def versions(results) -> dict:

@@ -6,6 +6,7 @@ does not hold (or the harness errs). pytest's own selection (-k, --lf, --deselec
 together, once, on one lab: the first selected item of a unit runs every selected item of
 it, and the session keeps the results for the others.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from harness.reproduce import scenario
 from harness.core.case import Case
 from harness.judge.verdict import Result
 from harness.plan.selection import rerun_command
+from harness.reproduce import scenario
 
 UNITS = pytest.StashKey[dict]()
 
@@ -67,8 +68,12 @@ class ScenarioCase(pytest.Item):
         key = (self.path, _unit(self.case))
         if key not in store:
             from harness.run.execute import execute
-            mates = [i for i in self.session.items if isinstance(i, ScenarioCase) and i.case
-                     and (i.path, _unit(i.case)) == key]
+
+            mates = [
+                i
+                for i in self.session.items
+                if isinstance(i, ScenarioCase) and i.case and (i.path, _unit(i.case)) == key
+            ]
             results, _, _ = execute([i.case for i in mates], label=f"unit {self.case.topology}")
             store[key] = {r.case.id: r for r in results}
         return store[key]
@@ -93,8 +98,10 @@ class ScenarioCase(pytest.Item):
             lines = [f"{self.case.id}: {excinfo.value}"]
             if self.result is not None:
                 v = self.result.verdict
-                lines += [f"verdict: {v.outcome}" + (f" at {v.stage}" if v.stage else "") + f" ({v.check})",
-                          f"diagnosis: {v.diagnosis}"]
+                lines += [
+                    f"verdict: {v.outcome}" + (f" at {v.stage}" if v.stage else "") + f" ({v.check})",
+                    f"diagnosis: {v.diagnosis}",
+                ]
             lines.append(f"re-run: {rerun_command(self.case)}")
             return "\n".join(lines)
         return super().repr_failure(excinfo, style)

@@ -1,5 +1,6 @@
 """The JSON Schemas of the files an operator writes (scenario and plan), for editors:
 `python -m harness.schemas` writes them to schemas/."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 An adapter only says how to start its server for a ServerSpec and how to read its log;
 starting, readiness and stopping are common (ServerAdapter.start).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.build.follow import read_lines
 from harness.core.login import TEST_LOGIN
 from harness.core.registry import Registry
-from harness.build.follow import read_lines
 
 if TYPE_CHECKING:  # the host side (a server's own process) imports this package: keep it light
     from harness.core.case import ServerSpec
@@ -28,10 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class ServerContext:
-    public_ip: str       # what masquerade advertises
-    certs: Any           # certs.CertPaths
-    home: Path           # the FTP user's home directory
-    log: Path            # where the server writes its log
+    public_ip: str  # what masquerade advertises
+    certs: Any  # certs.CertPaths
+    home: Path  # the FTP user's home directory
+    log: Path  # where the server writes its log
     user: str = TEST_LOGIN[0]
     password: str = TEST_LOGIN[1]
     python: str = sys.executable
@@ -42,8 +43,9 @@ class ServerContext:
 def crypt_password(password: str) -> str:
     """A SHA-512 crypt(3) hash, the format both ProFTPD's AuthUserFile and Pure-FTPd's PureDB
     accept (and that many real installs carry)."""
-    return subprocess.run(["openssl", "passwd", "-6", password], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["openssl", "passwd", "-6", password], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 class ServerStartFailed(Exception):
@@ -51,17 +53,21 @@ class ServerStartFailed(Exception):
 
 
 class RunningServer:
-    def __init__(self, lab, proc: subprocess.Popen, adapter: "ServerAdapter", ctx: ServerContext,
-                 host: str):
+    def __init__(self, lab, proc: subprocess.Popen, adapter: ServerAdapter, ctx: ServerContext, host: str):
         self.lab, self.proc, self.adapter, self.ctx, self.host = lab, proc, adapter, ctx, host
         self._offset = 0
 
     def events(self) -> list[ControlLine | LogLine]:
         """What the server logged since the last call: control lines and its own log lines."""
         from harness.observe.observation import ControlLine, LogLine
+
         evs, self._offset = self.adapter.read_log(self.ctx.log, self._offset)
-        return [ControlLine(e["kind"], e["line"], e["t"], e["peer"], host=self.host)
-                if e["kind"] in ("sent", "recv") else LogLine(self.host, e["line"], e["t"]) for e in evs]
+        return [
+            ControlLine(e["kind"], e["line"], e["t"], e["peer"], host=self.host)
+            if e["kind"] in ("sent", "recv")
+            else LogLine(self.host, e["line"], e["t"])
+            for e in evs
+        ]
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -103,8 +109,7 @@ class ServerAdapter:
         "reuse-required-log": re.compile(r"(?=.*reuse)(?=.*session)(?!.*client reused)", re.I),
         "session-resumed-log": re.compile(r"client reused TLS session|resumed session", re.I),
         # a TLS connection that ended without close_notify, as the server logs it
-        "unclean-tls-end-log": re.compile(r"^(?!.*control connection).*(without SSL shutdown|unexpected eof)",
-                                          re.I),
+        "unclean-tls-end-log": re.compile(r"^(?!.*control connection).*(without SSL shutdown|unexpected eof)", re.I),
     }
     # How its greeting gives it away (the probe and ticket import name the server from it).
     banner: re.Pattern[str] | None = None
@@ -171,12 +176,17 @@ class ServerAdapter:
 
     def start_failed(self, host: str, ctx: ServerContext) -> ServerStartFailed:
         """Why the server did not come up, from its stderr (else its log)."""
-        err = ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:] \
-            if ctx.log.with_suffix(".stderr").exists() else []
+        err = (
+            ctx.log.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()[-5:]
+            if ctx.log.with_suffix(".stderr").exists()
+            else []
+        )
         if ctx.log.exists() and not err:
             err = ctx.log.read_text(errors="replace").strip().splitlines()[-3:]
-        return ServerStartFailed(f"{self.name} did not become ready in {host} "
-                                 f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}")
+        return ServerStartFailed(
+            f"{self.name} did not become ready in {host} "
+            f"within {self.ready_timeout:.0f}s: {' | '.join(err) or 'no output'}"
+        )
 
 
 _REGISTRY: Registry[ServerAdapter] = Registry("server", __name__)
@@ -197,5 +207,4 @@ def identify(greeting: list[str] | tuple[str, ...]) -> ServerAdapter | None:
 
 def setting_names(knob: str) -> str:
     """Every server's own setting for `knob`, e.g. "vsftpd require_ssl_reuse=NO, ProFTPD ..."."""
-    return ", ".join(f"{a.label or a.name} {a.settings[knob]}" for a in map(get, names())
-                     if knob in a.settings)
+    return ", ".join(f"{a.label or a.name} {a.settings[knob]}" for a in map(get, names()) if knob in a.settings)

@@ -11,6 +11,7 @@ Requests (harness -> fork server, one JSON object a line on stdin) and replies (
   {"op": "alive", "pid": N}                         -> "ALIVE <pid> 1|0"
   {"op": "stop", "pid": N}                          -> "STOPPED <pid>"
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from servers import RunningServer, ServerContext
 
@@ -32,6 +34,7 @@ STOP_GRACE = 2.0  # SIGTERM, then SIGKILL, like Lab.stop
 
 
 # --- harness side ----------------------------------------------------------------
+
 
 class ForkServer:
     """One fork server process in one lab host, and the line protocol to it."""
@@ -91,7 +94,7 @@ class ForkServer:
         deadline = time.monotonic() + timeout
         while (line := self._line(deadline)) is not None:
             if line.startswith(prefix):
-                return line[len(prefix):]
+                return line[len(prefix) :]
         return None
 
     def _send(self, req: dict) -> bool:
@@ -154,6 +157,7 @@ class ForkServers:
 
 # --- host side -------------------------------------------------------------------
 
+
 def serve(run: Callable[[dict[str, Any]], int]) -> int:
     """The fork server's loop: `run(config)` is the server's main, run in each child. Only
     its own children that are not yet reaped are signalled, so a PID is never a stranger's."""
@@ -202,7 +206,7 @@ def _child(run: Callable[[dict[str, Any]], int], req: dict[str, Any]) -> None:
         code = run(req["config"])
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 0
-    except BaseException:  # noqa: BLE001 - reported on stderr and to the harness
+    except BaseException:
         traceback.print_exc()
         print(f"FAILED {os.getpid()}", flush=True)
     finally:

@@ -7,6 +7,7 @@ dependencies do not conflict and are installed normally (`make setup`).
 
     python -m servers._peers fetch     # what `make setup` runs
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,9 @@ def root(server: str) -> Path:
 def binary(server: str) -> Path:
     path = root(server) / BINARIES[server]
     if not path.exists():
-        raise PeerMissing(f"{server} is not in the peer cache ({path}); run `make setup` "
-                          "(or `python -m servers._peers fetch`)")
+        raise PeerMissing(
+            f"{server} is not in the peer cache ({path}); run `make setup` (or `python -m servers._peers fetch`)"
+        )
     return path
 
 

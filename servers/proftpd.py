@@ -6,17 +6,16 @@ format the harness parses; TLSLog and SystemLog go to the same file as plain log
 ProFTPD requires TLS session reuse on data connections by default (the case can turn it off
 with `TLSOptions NoSessionReuseRequired`).
 """
+
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Any
 
+from harness.build.follow import read_lines
 from harness.core import family
 from harness.core.case import ServerSpec
-from harness.build.follow import read_lines
-
 from servers import ServerAdapter, ServerContext, crypt_password, register
 from servers._peers import binary, root, version
 
@@ -29,13 +28,19 @@ _SEP = "|~|"
 class Proftpd(ServerAdapter):
     name = "proftpd"
     label = "ProFTPD"
-    settings = {"permit-foreign": "AllowForeignAddress",
-                "reuse-off": "TLSOptions NoSessionReuseRequired", "ccc": "TLSRequired auth+data",
-                "masquerade": "MasqueradeAddress", "no-foreign": "AllowForeignAddress off (default)",
-                "tls-login-required": "TLSRequired on", "tls-data-required": "TLSRequired on",
-                "tls-1.2-minimum": "TLSProtocol TLSv1.2 TLSv1.3",
-                "strong-ciphers": "TLSCipherSuite HIGH:!aNULL:!MD5:!3DES:!RC4",
-                "no-anonymous": "no <Anonymous> block", "hide-version": "ServerIdent off"}
+    settings = {
+        "permit-foreign": "AllowForeignAddress",
+        "reuse-off": "TLSOptions NoSessionReuseRequired",
+        "ccc": "TLSRequired auth+data",
+        "masquerade": "MasqueradeAddress",
+        "no-foreign": "AllowForeignAddress off (default)",
+        "tls-login-required": "TLSRequired on",
+        "tls-data-required": "TLSRequired on",
+        "tls-1.2-minimum": "TLSProtocol TLSv1.2 TLSv1.3",
+        "strong-ciphers": "TLSCipherSuite HIGH:!aNULL:!MD5:!3DES:!RC4",
+        "no-anonymous": "no <Anonymous> block",
+        "hide-version": "ServerIdent off",
+    }
     banner = re.compile(r"^220[- ]ProFTPD\b", re.M)
     order = 2
     summary = "ProFTPD 1.3.8 mod_tls (Debian); requires TLS session reuse by default"
@@ -54,16 +59,32 @@ class Proftpd(ServerAdapter):
         passwd.chmod(0o600)
         group.chmod(0o600)
         lines = [
-            'ServerName "ftps-harness proftpd"', "ServerType standalone", "DefaultServer on",
-            f"Port {spec.control_port}", f"UseIPv6 {'on' if family.of(ctx.public_ip).version == 6 else 'off'}", "User nobody", "Group nogroup",
-            f"PidFile {base}.pid", f"ScoreboardFile {base}.scoreboard", f"DelayTable {base}.delay",
-            "WtmpLog off", "UseReverseDNS off", "RequireValidShell off",
-            "AuthOrder mod_auth_file.c", f"AuthUserFile {passwd}", f"AuthGroupFile {group}",
-            "DefaultRoot ~", f"PassivePorts {spec.passive.first} {spec.passive.last}",
+            'ServerName "ftps-harness proftpd"',
+            "ServerType standalone",
+            "DefaultServer on",
+            f"Port {spec.control_port}",
+            f"UseIPv6 {'on' if family.of(ctx.public_ip).version == 6 else 'off'}",
+            "User nobody",
+            "Group nogroup",
+            f"PidFile {base}.pid",
+            f"ScoreboardFile {base}.scoreboard",
+            f"DelayTable {base}.delay",
+            "WtmpLog off",
+            "UseReverseDNS off",
+            "RequireValidShell off",
+            "AuthOrder mod_auth_file.c",
+            f"AuthUserFile {passwd}",
+            f"AuthGroupFile {group}",
+            "DefaultRoot ~",
+            f"PassivePorts {spec.passive.first} {spec.passive.last}",
             f"AllowForeignAddress {'on' if spec.permit_foreign else 'off'}",
-            f"SystemLog {log}", f'LogFormat harness "{_SEP.join(("EXT", "%{epoch}", "%a", "%r", "%s", "%S"))}"',
-            f"ExtendedLog {log} ALL harness", "TransferLog none",
-            "<Directory ~>", "  AllowOverwrite on", "</Directory>",
+            f"SystemLog {log}",
+            f'LogFormat harness "{_SEP.join(("EXT", "%{epoch}", "%a", "%r", "%s", "%S"))}"',
+            f"ExtendedLog {log} ALL harness",
+            "TransferLog none",
+            "<Directory ~>",
+            "  AllowOverwrite on",
+            "</Directory>",
         ]
         if spec.masquerade:
             lines.append(f"MasqueradeAddress {ctx.public_ip}")
@@ -74,19 +95,22 @@ class Proftpd(ServerAdapter):
             if spec.mode.implicit:
                 opts.append("UseImplicitSSL")
             lines += [
-                f"ModulePath {root('proftpd')}/usr/lib/proftpd", "LoadModule mod_tls.c",
+                f"ModulePath {root('proftpd')}/usr/lib/proftpd",
+                "LoadModule mod_tls.c",
                 # CCC needs the control channel not to be required after login (534 otherwise)
-                "TLSEngine on", f"TLSRequired {'auth+data' if spec.mode.clears_control else 'on'}",
+                "TLSEngine on",
+                f"TLSRequired {'auth+data' if spec.mode.clears_control else 'on'}",
                 "TLSProtocol TLSv1.2 TLSv1.3",
-                f"TLSECCertificateFile {ctx.certs.cert}", f"TLSECCertificateKeyFile {ctx.certs.key}",
-                f"TLSLog {log}", "TLSVerifyClient off",
+                f"TLSECCertificateFile {ctx.certs.cert}",
+                f"TLSECCertificateKeyFile {ctx.certs.key}",
+                f"TLSLog {log}",
+                "TLSVerifyClient off",
             ] + ([f"TLSOptions {' '.join(opts)}"] if opts else [])
         log.touch()
         base.with_suffix(".conf").write_text("\n".join(lines) + "\n")
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
-        return [str(binary("proftpd")), "--nodaemon", "--quiet", "-c",
-                str(ctx.log.with_suffix(".conf"))]
+        return [str(binary("proftpd")), "--nodaemon", "--quiet", "-c", str(ctx.log.with_suffix(".conf"))]
 
     def read_log(self, path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
         lines, offset = read_lines(path, offset)
@@ -97,8 +121,7 @@ class Proftpd(ServerAdapter):
                 if len(parts) == 6:
                     _, t, peer, cmd, code, msg = parts
                     events.append({"t": float(t), "kind": "recv", "peer": peer, "line": cmd})
-                    events.append({"t": float(t), "kind": "sent", "peer": peer,
-                                   "line": f"{code} {msg}".strip()})
+                    events.append({"t": float(t), "kind": "sent", "peer": peer, "line": f"{code} {msg}".strip()})
                     continue
             if raw.strip():
                 events.append({"t": 0.0, "kind": "log", "peer": "-", "line": raw.strip()})

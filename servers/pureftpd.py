@@ -5,17 +5,16 @@ nobody. TLS is explicit only: Pure-FTPd has no implicit-TLS mode, so those cases
 Pure-FTPd logs only to syslog, so its side of the control channel is not in the evidence;
 the client's transcript is.
 """
+
 from __future__ import annotations
 
 import re
-
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from harness.core import family
 from harness.core.case import ServerSpec
-
 from servers import ServerAdapter, ServerContext, crypt_password, register
 from servers._peers import binary, root, version
 
@@ -25,8 +24,7 @@ NOBODY, NOGROUP = 65534, 65534
 class PureFtpd(ServerAdapter):
     name = "pure-ftpd"
     label = "Pure-FTPd"
-    settings = {"masquerade": "-P", "tls-login-required": "-Y 2", "tls-data-required": "-Y 3",
-                "no-anonymous": "-E"}
+    settings = {"masquerade": "-P", "tls-login-required": "-Y 2", "tls-data-required": "-Y 3", "no-anonymous": "-E"}
     banner = re.compile(r"^220-+ Welcome to Pure-FTPd\b", re.M)
     order = 3
     summary = "Pure-FTPd 1.0.50 (Debian); explicit TLS only; logs to syslog only"
@@ -52,8 +50,12 @@ class PureFtpd(ServerAdapter):
         crypted = crypt_password(ctx.password)
         pw.write_text(f"{ctx.user}:{crypted}:{NOBODY}:{NOGROUP}::{ctx.home}/./::::::::::::\n")
         pw.chmod(0o600)
-        subprocess.run([str(root("pure-ftpd") / "usr/bin/pure-pw"), "mkdb", str(pdb), "-f", str(pw)],
-                       capture_output=True, text=True, check=True)
+        subprocess.run(
+            [str(root("pure-ftpd") / "usr/bin/pure-pw"), "mkdb", str(pdb), "-f", str(pw)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         # Pure-FTPd wants the key and the certificate in one PEM file.
         pem = base.with_suffix(".pem")
         pem.write_text(ctx.certs.key.read_text() + ctx.certs.cert.read_text())
@@ -62,9 +64,18 @@ class PureFtpd(ServerAdapter):
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
         base = ctx.log.with_suffix("")
-        argv = [str(binary("pure-ftpd")), "-S", f"{family.of(ctx.public_ip).any_address},{spec.control_port}",
-                "-l", f"puredb:{base.with_suffix('.pdb')}", "-E", "-A", "-H",
-                "-p", f"{spec.passive.first}:{spec.passive.last}"]
+        argv = [
+            str(binary("pure-ftpd")),
+            "-S",
+            f"{family.of(ctx.public_ip).any_address},{spec.control_port}",
+            "-l",
+            f"puredb:{base.with_suffix('.pdb')}",
+            "-E",
+            "-A",
+            "-H",
+            "-p",
+            f"{spec.passive.first}:{spec.passive.last}",
+        ]
         if spec.masquerade:
             argv += ["-P", ctx.public_ip]
         if spec.permit_foreign:

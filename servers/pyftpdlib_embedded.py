@@ -6,13 +6,13 @@ control line it sent and received (JSON lines) and prints READY once it listens.
 starts it through a fork server per lab host (`--fork-server`, servers/_forkserver.py), so
 only the first start in a lab pays for the interpreter and imports.
 """
-from __future__ import annotations
 
-import re
+from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.core import family
-
 from harness.core.tls import mode as tls_mode
-
 from servers import RunningServer, ServerAdapter, ServerContext, register
 from servers._forkserver import ForkServers, serve
 
@@ -34,29 +32,42 @@ _MODULE = "servers.pyftpdlib_embedded"
 
 class PyftpdlibServer(ServerAdapter):
     """Harness side: how to configure and start the server for a ServerSpec."""
+
     name = "pyftpdlib"
     label = "pyftpdlib"
-    settings = {"permit-foreign": "permit_foreign_addresses", "masquerade": "masquerade_address",
-                "no-foreign": "permit_foreign_addresses=False", "tls-login-required": "tls_control_required=True",
-                "tls-data-required": "tls_data_required=True", "hide-version": "banner=..."}
+    settings = {
+        "permit-foreign": "permit_foreign_addresses",
+        "masquerade": "masquerade_address",
+        "no-foreign": "permit_foreign_addresses=False",
+        "tls-login-required": "tls_control_required=True",
+        "tls-data-required": "tls_data_required=True",
+        "hide-version": "banner=...",
+    }
     banner = re.compile(r"^220 .*\bpyftpdlib\b", re.M)
     order = 0
     summary = "pyftpdlib 2.x, embedded; explicit and implicit TLS, masquerade_address"
 
     def version(self) -> str:
         from importlib.metadata import version
+
         return f"pyftpdlib {version('pyftpdlib')}"
 
     def config(self, spec: ServerSpec, ctx: ServerContext) -> dict[str, Any]:
         return {
-            "port": spec.control_port, "tls": spec.tls, "bind": family.of(ctx.public_ip).any_address,
+            "port": spec.control_port,
+            "tls": spec.tls,
+            "bind": family.of(ctx.public_ip).any_address,
             "passive": [spec.passive.first, spec.passive.last],
             "masquerade": ctx.public_ip if spec.masquerade else None,
             "masquerade_map": dict(ctx.masquerade_map) if spec.masquerade else {},
             "permit_foreign": spec.permit_foreign,
-            "cert": str(ctx.certs.cert), "key": str(ctx.certs.key),
-            "home": str(ctx.home), "user": ctx.user, "password": ctx.password,
-            "log": str(ctx.log), "keylog": str(ctx.keylog) if ctx.keylog else None,
+            "cert": str(ctx.certs.cert),
+            "key": str(ctx.certs.key),
+            "home": str(ctx.home),
+            "user": ctx.user,
+            "password": ctx.password,
+            "log": str(ctx.log),
+            "keylog": str(ctx.keylog) if ctx.keylog else None,
         }
 
     def argv(self, spec: ServerSpec, ctx: ServerContext) -> list[str]:
@@ -77,6 +88,7 @@ register(PyftpdlibServer())
 
 # --- host side: the server itself ---------------------------------------------
 
+
 class _Log:
     """Append-only JSON-lines log; flushed per line so the harness reads it at once."""
 
@@ -95,6 +107,7 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     base = FTPHandler
     if mode.control_tls:
         from pyftpdlib.handlers import TLS_FTPHandler
+
         base = TLS_FTPHandler
 
     class Logged(base):  # type: ignore[misc, valid-type]
@@ -121,10 +134,12 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     if mode.control_tls:
         handler = _with_ccc(Logged, log)
     if mode.implicit:
+
         class Implicit(Logged):
             def handle(self) -> None:
                 self.secure_connection(self.ssl_context)  # TLS before the greeting
                 super().handle()
+
         handler = Implicit
 
     auth = DummyAuthorizer()
@@ -159,16 +174,22 @@ def _with_ccc(base, log: _Log):
     class LoggedDTP(TLS_DTPHandler):
         def handle_ssl_established(self) -> None:
             c = self.socket
-            log.write("log", self.cmd_channel._peer(), f"data TLS {c.get_protocol_version_name()} "
-                      f"{c.get_cipher_name()} session_reused={bool(c.session_reused())}"
-                      if hasattr(c, "session_reused") else
-                      f"data TLS {c.get_protocol_version_name()} {c.get_cipher_name()}")
+            log.write(
+                "log",
+                self.cmd_channel._peer(),
+                f"data TLS {c.get_protocol_version_name()} "
+                f"{c.get_cipher_name()} session_reused={bool(c.session_reused())}"
+                if hasattr(c, "session_reused")
+                else f"data TLS {c.get_protocol_version_name()} {c.get_cipher_name()}",
+            )
             super().handle_ssl_established()
 
     class WithCCC(base):  # type: ignore[misc, valid-type]
         dtp_handler = LoggedDTP
-        proto_cmds = {**base.proto_cmds, "CCC": dict(
-            perm=None, auth=True, arg=False, help="Syntax: CCC (clear the control channel).")}
+        proto_cmds = {
+            **base.proto_cmds,
+            "CCC": dict(perm=None, auth=True, arg=False, help="Syntax: CCC (clear the control channel)."),
+        }
         _clearing = False
 
         def secure_connection(self, ssl_context) -> None:
@@ -242,9 +263,13 @@ def main(cfg: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     port = server.socket.getsockname()[1]
-    log.write("log", "-", f"listening on {cfg.get('bind', '0.0.0.0')}:{port} tls={cfg['tls']} "
-              f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']} "
-              f"map={cfg.get('masquerade_map') or '-'} permit_foreign={cfg.get('permit_foreign')}")
+    log.write(
+        "log",
+        "-",
+        f"listening on {cfg.get('bind', '0.0.0.0')}:{port} tls={cfg['tls']} "
+        f"passive={cfg['passive'][0]}-{cfg['passive'][1]} masquerade={cfg['masquerade']} "
+        f"map={cfg.get('masquerade_map') or '-'} permit_foreign={cfg.get('permit_foreign')}",
+    )
     print(f"READY {port} {os.getpid()}", flush=True)  # the pid: a fork server's child
     server.serve_forever(timeout=0.5, blocking=True, handle_exit=False)
     return 0
@@ -252,8 +277,8 @@ def main(cfg: dict[str, Any]) -> int:
 
 def _warm() -> None:
     """What every start imports, loaded once in the fork server."""
-    import pyftpdlib.authorizers  # noqa: F401
-    import pyftpdlib.handlers  # noqa: F401
+    import pyftpdlib.authorizers
+    import pyftpdlib.handlers
     import pyftpdlib.servers  # noqa: F401
     from OpenSSL import SSL  # noqa: F401
 

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests marked `netns` build real namespaces and need root."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ def pytest_collection_modifyitems(config, items):
 
 def harness(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
     """Run `python -m harness ARGS` as a user would."""
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, **kw
+    )
 
 
 def netns_list() -> set[str]:
@@ -44,6 +46,7 @@ def left_by(names: set[str]) -> set[str]:
 def matrix(tmp_path):
     """Run a matrix through the CLI; return {case id: case dict} from its JSON. IPv4 unless
     the test asks for a --family."""
+
     def run(*args: str) -> dict[str, dict]:
         out = tmp_path / "results.json"
         fam = () if "--family" in args else ("--family", "ipv4")
@@ -52,4 +55,5 @@ def matrix(tmp_path):
         doc = json.loads(out.read_text())
         assert doc["schema"] == 1 and doc["backend"] == "netns"
         return {c["id"]: c for c in doc["cases"]}
+
     return run

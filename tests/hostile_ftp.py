@@ -4,6 +4,7 @@ Each behaviour is one way a server nobody controls can misbehave; otherwise it a
 a minimal anonymous FTP server (LIST over PASV/EPSV/PORT/EPRT), so the probe gets as far as
 the misbehaviour. Writers await drain(): the server never buffers what the probe does not read.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ class Hostile:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Hostile":
+    def __enter__(self) -> Hostile:
         self.thread.start()
         self.ready.wait(5)
         return self
@@ -102,11 +103,16 @@ class Hostile:
             elif cmd in ("PASV", "EPSV"):
                 accepted = self.loop.create_future()
                 listener = await asyncio.start_server(
-                    lambda dr, dw, f=accepted: f.done() or f.set_result(dw), self.host, 0)
+                    lambda dr, dw, f=accepted: f.done() or f.set_result(dw), self.host, 0
+                )
                 p = listener.sockets[0].getsockname()[1]
                 ip = "192,0,2,99" if self.behaviour == "227-third-party" else self.host.replace(".", ",")
-                await self.send(w, f"227 Entering Passive Mode ({ip},{p >> 8},{p & 255})\r\n".encode()
-                                if cmd == "PASV" else f"229 Extended Passive Mode (|||{p}|)\r\n".encode())
+                await self.send(
+                    w,
+                    f"227 Entering Passive Mode ({ip},{p >> 8},{p & 255})\r\n".encode()
+                    if cmd == "PASV"
+                    else f"229 Extended Passive Mode (|||{p}|)\r\n".encode(),
+                )
             elif cmd in ("PORT", "EPRT"):
                 if cmd == "PORT":
                     n = arg.split(",")

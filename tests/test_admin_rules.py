@@ -1,11 +1,12 @@
 """The admin's file as text (pure): syntax detection, where a rule goes, diffs that `patch -p0`
 applies, and load errors that never echo a file's contents."""
+
 import subprocess
 from pathlib import Path
 
+from harness.judge.rules import Rule
 from harness.verify import admin_rules
 from harness.verify.admin_rules import Chain
-from harness.judge.rules import Rule
 
 RULESETS = Path(__file__).parent / "rulesets"
 FORWARD = Chain("inet", "filter", "forward", "forward", "drop")
@@ -42,8 +43,9 @@ def test_iptables_lines_go_before_the_chains_first_rule_or_in_a_new_section(tmp_
     new = lines.index("-A FORWARD -i wan0 -o lan0 -d 10.0.2.2/32 -p tcp -m tcp --dport 50000:50009 -j ACCEPT")
     assert lines[new - 1] == ":OUTPUT ACCEPT [0:0]" and lines[new + 1].startswith("-A FORWARD -m conntrack")
     raw = admin_rules.insert_iptables(text, "raw", "PREROUTING", ["-A PREROUTING -j CT --helper ftp"], "h")
-    assert raw.text.rstrip().endswith("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-                                      "-A PREROUTING -j CT --helper ftp\nCOMMIT")
+    assert raw.text.rstrip().endswith(
+        "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j CT --helper ftp\nCOMMIT"
+    )
 
 
 def test_the_diff_applies_with_patch_p0(tmp_path):
@@ -58,24 +60,29 @@ def test_the_diff_applies_with_patch_p0(tmp_path):
 
 def test_relative_includes_are_made_absolute():
     text = 'include "secret.conf"\ninclude "/etc/x.nft"\n'
-    assert admin_rules.absolute_includes(text, Path("/srv/fw")) == \
-        'include "/srv/fw/secret.conf"\ninclude "/etc/x.nft"\n'
+    assert (
+        admin_rules.absolute_includes(text, Path("/srv/fw")) == 'include "/srv/fw/secret.conf"\ninclude "/etc/x.nft"\n'
+    )
 
 
 def test_load_errors_never_echo_a_line_of_any_file():
     # recorded from nft 1.0.6 on this machine (the ruleset came on stdin after 10 variable lines)
-    message = ("In file included from /dev/stdin:11:1-31:\n"
-               "/tmp/x/secret.conf:1:9-9: Error: syntax error, unexpected '=', expecting string\n"
-               "password=hunter2\n"
-               "        ^\n"
-               "/dev/stdin:12:40-40: Error: syntax error, unexpected '}'\n"
-               "table inet x { chain c { nonsense } }\n"
-               "                                       ^\n")
+    message = (
+        "In file included from /dev/stdin:11:1-31:\n"
+        "/tmp/x/secret.conf:1:9-9: Error: syntax error, unexpected '=', expecting string\n"
+        "password=hunter2\n"
+        "        ^\n"
+        "/dev/stdin:12:40-40: Error: syntax error, unexpected '}'\n"
+        "table inet x { chain c { nonsense } }\n"
+        "                                       ^\n"
+    )
     out = admin_rules.load_error(message, Path("/srv/fw/edge.nft"), offset=10)
     assert "hunter2" not in out and "nonsense" not in out
-    assert out.splitlines() == ["(included from edge.nft:1)",
-                                "secret.conf:1: error in an included file (its contents are not shown)",
-                                "edge.nft:2: Error: syntax error, unexpected '}'"]
+    assert out.splitlines() == [
+        "(included from edge.nft:1)",
+        "secret.conf:1: error in an included file (its contents are not shown)",
+        "edge.nft:2: Error: syntax error, unexpected '}'",
+    ]
 
 
 def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
@@ -83,15 +90,18 @@ def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
     from harness.judge.verdict import Result, Verdict
     from harness.observe.trace import TracePath, TraceRule
     from harness.verify import advise
+
     by = TraceRule("inet", "filter", "from_internet", None, "policy drop", "drop")
-    path = TracePath("fw", "1", "forward", "tcp", "203.0.113.100", 40000, "10.0.2.2", 50003, "syn", (by,),
-                     "drop", by)
-    r = Result(Case("plan:x", ServerSpec(), ClientSpec()), Verdict("fail", "data-connect", "timed out"), 1.0,
-               stops=[path])
+    path = TracePath("fw", "1", "forward", "tcp", "203.0.113.100", 40000, "10.0.2.2", 50003, "syn", (by,), "drop", by)
+    r = Result(
+        Case("plan:x", ServerSpec(), ClientSpec()), Verdict("fail", "data-connect", "timed out"), 1.0, stops=[path]
+    )
     said, chains, traced = advise.stopped_at(r, {}, "server-nat")
     assert traced and chains == [Chain("inet", "filter", "from_internet", "forward")]
-    assert said == ["fw dropped the SYN 203.0.113.100:40000 -> 10.0.2.2:50003 on forward in chain "
-                    "from_internet of table inet filter: (policy drop)"]
+    assert said == [
+        "fw dropped the SYN 203.0.113.100:40000 -> 10.0.2.2:50003 on forward in chain "
+        "from_internet of table inet filter: (policy drop)"
+    ]
     text = (RULESETS / "jump-chains.nft").read_text()
     edit = admin_rules.insert_nft(text, chains[0], ["tcp dport 50000-50009 accept"], "x")
     lines = edit.text.splitlines()

@@ -1,14 +1,14 @@
 """verify's proof logic (harness/advise.py) with the runner replaced by a table of outcomes:
 what is reported is what passed, a piece that was not needed is dropped, and a case that also
 passes through the unchanged file gets no advice. (The real re-runs: tests/test_rulesets.py.)"""
+
 from dataclasses import replace
 from pathlib import Path
 
-
-from harness.verify import advise
 from harness.core.case import Case, ClientSpec, ServerSpec
-from harness.judge.verdict import Result, Verdict
 from harness.judge.rules import FirewallRules, Rule
+from harness.judge.verdict import Result, Verdict
+from harness.verify import advise
 from harness.verify.plan import Plan
 
 RULESETS = Path(__file__).parent / "rulesets"
@@ -20,18 +20,55 @@ ALLOW = Rule("filter", iif="wan0", oif="lan0", daddr="10.0.2.2", dports="50000-5
 
 def plan(tmp_path) -> tuple[Plan, Result, Result]:
     text = (RULESETS / "jump-chains.nft").read_text()
-    p = Plan(tmp_path / "p.yaml", "", RULESETS / "jump-chains.nft", "server-nat", "plan:t-advise", [],
-             text=text, workdir=tmp_path,
-             variables={"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"', "SERVER_IP": "10.0.2.2",
-                        "PUBLIC_IP": "203.0.113.10", "PASV_RANGE": "50000-50009"},
-             admin_json={"nftables": [{"chain": {"family": "inet", "table": "filter", "name": "forward",
-                                                 "type": "filter", "hook": "forward", "policy": "drop"}},
-                                      {"chain": {"family": "inet", "table": "filter", "name": "prerouting",
-                                                 "type": "nat", "hook": "prerouting", "policy": "accept"}}]})
+    p = Plan(
+        tmp_path / "p.yaml",
+        "",
+        RULESETS / "jump-chains.nft",
+        "server-nat",
+        "plan:t-advise",
+        [],
+        text=text,
+        workdir=tmp_path,
+        variables={
+            "OUTSIDE_IF": '"wan0"',
+            "INSIDE_IF": '"lan0"',
+            "SERVER_IP": "10.0.2.2",
+            "PUBLIC_IP": "203.0.113.10",
+            "PASV_RANGE": "50000-50009",
+        },
+        admin_json={
+            "nftables": [
+                {
+                    "chain": {
+                        "family": "inet",
+                        "table": "filter",
+                        "name": "forward",
+                        "type": "filter",
+                        "hook": "forward",
+                        "policy": "drop",
+                    }
+                },
+                {
+                    "chain": {
+                        "family": "inet",
+                        "table": "filter",
+                        "name": "prerouting",
+                        "type": "nat",
+                        "hook": "prerouting",
+                        "policy": "accept",
+                    }
+                },
+            ]
+        },
+    )
     case = Case(p.topology, ServerSpec(), ClientSpec(impl="curl", mode="epsv", pasv_address=None))
     failing = Result(case, Verdict("fail", "data-connect", "timed out"), 1.0)
-    ref = Result(replace(case, topology="server-nat"), Verdict("pass", None, "ok"), 1.0,
-                 rules={"fw": FirewallRules("fw", "server-nat", [DNAT, ALLOW])})
+    ref = Result(
+        replace(case, topology="server-nat"),
+        Verdict("pass", None, "ok"),
+        1.0,
+        rules={"fw": FirewallRules("fw", "server-nat", [DNAT, ALLOW])},
+    )
     return p, failing, ref
 
 
@@ -51,6 +88,7 @@ def runner(p: Plan, unchanged_passes: list[bool]):
                 ok = "tcp dport $PASV_RANGE accept" in text
             out.append(Result(c, Verdict("pass" if ok else "fail", None, ""), 0.1))
         return out
+
     return run
 
 
@@ -58,8 +96,10 @@ def test_only_the_needed_rule_is_reported_in_the_chain_concerned(tmp_path):
     p, failing, ref = plan(tmp_path)
     [a] = advise.prove(p, [failing], [ref], runner(p, []))
     assert [x.pieces for x in a.proven] == [[ALLOW]]  # the port forward was not needed
-    assert "+        iifname $OUTSIDE_IF oifname $INSIDE_IF ip daddr $SERVER_IP tcp dport $PASV_RANGE accept" \
+    assert (
+        "+        iifname $OUTSIDE_IF oifname $INSIDE_IF ip daddr $SERVER_IP tcp dport $PASV_RANGE accept"
         in a.proven[0].diff
+    )
     assert a.proven[0].diff.startswith("--- ") and "dnat" not in a.proven[0].diff
 
 
@@ -74,4 +114,3 @@ def test_a_pass_in_a_round_where_the_unchanged_file_passed_proves_nothing(tmp_pa
     # steady twice, then the unchanged file passes beside the first round of candidates
     [a] = advise.prove(p, [failing], [ref], runner(p, [False, False, True]))
     assert a.unchanged_passed == 1 and a.proven == []
-

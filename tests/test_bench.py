@@ -1,5 +1,6 @@
 """make bench's parts: the goals from a bench.json dict, the transfer rates from a recorded
 probe report, the matrices it runs, and one real small transfer per path (no timing assertions)."""
+
 from __future__ import annotations
 
 import json
@@ -8,22 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # bench/ is not an installed package
-from bench import goals, throughput  # noqa: E402
-from bench.bench import PEERS, ROUND1  # noqa: E402
-from harness.core import codec  # noqa: E402
-from harness.observe.observation import ClientReport  # noqa: E402
+from bench import goals, throughput
+from bench.bench import PEERS, ROUND1
+from harness.core import codec
+from harness.observe.observation import ClientReport
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench" / "server-nat-100MiB.json"
 
-RUN = {"matrix": {"default": {"cases": 690, "wall_s": 120.0, "amortized_case_s": 0.174},
-                  "no_trace": {"wall_s": 110.0}, "no_rules": {"wall_s": 84.0}},
-       "loopback": {"session_warm_median_s": 0.030},
-       "ratio_to_bare": 5.8, "trace_cost_pct": goals.share_pct(120.0, 110.0),
-       "proof_cost_pct": goals.share_pct(120.0, 84.0)}
+RUN = {
+    "matrix": {
+        "default": {"cases": 690, "wall_s": 120.0, "amortized_case_s": 0.174},
+        "no_trace": {"wall_s": 110.0},
+        "no_rules": {"wall_s": 84.0},
+    },
+    "loopback": {"session_warm_median_s": 0.030},
+    "ratio_to_bare": 5.8,
+    "trace_cost_pct": goals.share_pct(120.0, 110.0),
+    "proof_cost_pct": goals.share_pct(120.0, 84.0),
+}
 
 
 def by_key(res: dict) -> dict[str, goals.Goal]:
@@ -55,8 +61,10 @@ def test_render_says_met_missed_and_how_to_measure_what_is_missing():
 
 
 def test_peers_goal_uses_the_recorded_peers_run_and_says_when_it_was_narrowed():
-    res = {**RUN, "peers": {"wall_s": 250.0, "cases": 2400, "measured_at": "2026-11-22T10:00:00+00:00",
-                            "narrowed_by": ""}}
+    res = {
+        **RUN,
+        "peers": {"wall_s": 250.0, "cases": 2400, "measured_at": "2026-11-22T10:00:00+00:00", "narrowed_by": ""},
+    }
     g = by_key(res)["peers_s"]
     assert (g.met, g.margin, g.note) == (True, 50.0, "measured 2026-11-22T10:00:00+00:00")
     res["peers"]["narrowed_by"] = "--topology direct"
@@ -78,10 +86,15 @@ def test_rates_come_from_the_probe_steps_of_a_recorded_100MiB_session():
 
 def test_summary_takes_medians_and_ratios_to_the_direct_path():
     R = throughput.Rates
-    out = throughput.summarise({"direct": [R(100, 200), R(120, 180), R(110, 220)],
-                                "server-nat": [R(55, 100)], "server-nat-alg": []})
-    assert out["paths"]["direct"] == {"upload_MBps": 110, "download_MBps": 200, "rounds": 3,
-                                      "each": [[100, 200], [120, 180], [110, 220]]}
+    out = throughput.summarise(
+        {"direct": [R(100, 200), R(120, 180), R(110, 220)], "server-nat": [R(55, 100)], "server-nat-alg": []}
+    )
+    assert out["paths"]["direct"] == {
+        "upload_MBps": 110,
+        "download_MBps": 200,
+        "rounds": 3,
+        "each": [[100, 200], [120, 180], [110, 220]],
+    }
     assert out["ratios"] == {"server-nat/direct": {"upload_MBps": 0.5, "download_MBps": 0.5}}
     assert "server-nat-alg" not in out["paths"]
 
@@ -94,7 +107,7 @@ def _recipe_args(target: str) -> list[str]:
     line = next(ln for ln in body.splitlines() if "matrix" in ln)
     line = re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), line)
     words = line.split()
-    words = words[words.index("matrix") + 1:]
+    words = words[words.index("matrix") + 1 :]
     out, skip = [], False
     for w in words:  # drop what the bench sets itself
         if skip:
@@ -112,8 +125,14 @@ def test_peers_mode_runs_the_makefiles_two_matrices():
 
 def test_round1_selection_plans_round_1s_450_cases():
     import subprocess
-    r = subprocess.run([sys.executable, "-m", "harness", "matrix", "--list", *ROUND1], cwd=REPO,
-                       capture_output=True, text=True, timeout=120)
+
+    r = subprocess.run(
+        [sys.executable, "-m", "harness", "matrix", "--list", *ROUND1],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.split()) == 450
 

@@ -2,6 +2,7 @@
 
 The fixtures were recorded with `python -m harness matrix --record DIR` on real namespaces.
 """
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,8 +69,9 @@ def test_epsv_passes_without_an_address():
 
 def test_a_refused_control_port_mentions_the_stage_and_error():
     obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
-    obs.client = ClientReport(ok=False, failure=Failure(
-        "refused", "connect to 203.0.113.10:990: ConnectionRefusedError", step="connect"))
+    obs.client = ClientReport(
+        ok=False, failure=Failure("refused", "connect to 203.0.113.10:990: ConnectionRefusedError", step="connect")
+    )
     v = checks.judge(obs)
     assert (v.outcome, v.stage, v.check) == ("fail", "connect", "control-connect-failed")
     assert "203.0.113.10:990" in v.diagnosis
@@ -78,8 +80,12 @@ def test_a_refused_control_port_mentions_the_stage_and_error():
 def test_data_tls_failure_quotes_the_server():
     obs = load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
     data = replace(obs.client.data[-1], late_reply="522 SSL connection failed: session reuse required")
-    obs.client = replace(obs.client, ok=False, connections=(*obs.client.control, data), failure=Failure(
-        "tls-error", "TLS handshake on the data connection: SSLEOFError", step="data-tls"))
+    obs.client = replace(
+        obs.client,
+        ok=False,
+        connections=(*obs.client.control, data),
+        failure=Failure("tls-error", "TLS handshake on the data connection: SSLEOFError", step="data-tls"),
+    )
     v = checks.judge(obs)
     assert v.stage == "data-tls" and "session reuse required" in v.diagnosis
 

@@ -1,4 +1,5 @@
 """The issue-14 TLS checks on observations recorded from real runs (fixtures/observations)."""
+
 from pathlib import Path
 
 from harness.judge import checks
@@ -74,6 +75,7 @@ def test_data_connections_carry_tls_facts():
 
 def _fixes(case_id: str) -> dict:
     from harness.judge import fixes
+
     obs = load(case_id)
     return {f.name: changed for f, changed in fixes.candidates(obs.case, checks.judge(obs))}
 
@@ -86,6 +88,7 @@ def test_fixes_offered_for_the_tls_failures():
     blind = _fixes("server-nat-alg/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
     assert blind["ccc"].server.tls == "ccc" and blind["ccc"].topology == "server-nat-alg"
     from harness.judge import fixes
+
     assert "in clear" in fixes.REGISTRY.get("ccc").cost
 
 

@@ -1,12 +1,12 @@
 """The harness in CI: one run split over three machines (--shard) and merged gives the same
 verdicts and reports as one machine; re-runs by id; versions; the results.json schema."""
+
 import json
 import re
 import shlex
 import sys
 
 import pytest
-
 from conftest import REPO, harness
 
 pytestmark = pytest.mark.netns
@@ -21,8 +21,18 @@ def runs(tmp_path_factory):
     whole = harness("matrix", "--topology", CORE, *FAMILY, "--report-dir", str(tmp / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
     for i in (1, 2, 3):
-        part = harness("matrix", "--topology", CORE, *FAMILY, "--shard", f"{i}/3", "--durations",
-                       str(tmp / "whole" / "results.json"), "--report-dir", str(tmp / f"part{i}"))
+        part = harness(
+            "matrix",
+            "--topology",
+            CORE,
+            *FAMILY,
+            "--shard",
+            f"{i}/3",
+            "--durations",
+            str(tmp / "whole" / "results.json"),
+            "--report-dir",
+            str(tmp / f"part{i}"),
+        )
         assert part.returncode == 0, part.stderr[-2000:]
     merged = harness("merge", *(str(tmp / f"part{i}") for i in (1, 2, 3)), "--report-dir", str(tmp / "merged"))
     assert merged.returncode == 0, merged.stderr[-2000:]
@@ -42,8 +52,9 @@ def test_three_shards_merged_give_the_verdicts_of_one_unsharded_run_case_by_case
     for cid, c in whole.items():
         m = merged[cid]
         assert (m["outcome"], m["stage"], m["check"]) == (c["outcome"], c["stage"], c["check"]), cid
-        assert {b: fw["table"] for b, fw in (m.get("rules") or {}).items()} == \
-            {b: fw["table"] for b, fw in (c.get("rules") or {}).items()}, cid
+        assert {b: fw["table"] for b, fw in (m.get("rules") or {}).items()} == {
+            b: fw["table"] for b, fw in (c.get("rules") or {}).items()
+        }, cid
     cmp = harness("compare", str(tmp / "whole" / "results.json"), str(tmp / "merged" / "results.json"))
     assert cmp.returncode == 0 and "no case changed" in cmp.stdout
 
@@ -101,6 +112,7 @@ def test_real_results_validate_against_the_schema(runs):
 
 def test_results_json_says_what_ran_it(runs):
     import platform
+
     tmp, _ = runs
     doc = json.loads((tmp / "whole" / "results.json").read_text())
     v = doc["versions"]
@@ -152,7 +164,7 @@ def test_last_failed_runs_exactly_the_failures_of_a_results_file(runs):
 def _summary_lines(text: str) -> list[str]:
     lines = text.splitlines()
     i = next(i for i, l in enumerate(lines) if re.match(r"\d+ cases in [\d.]+s: ", l))
-    return [re.sub(r"\d+(\.\d+)?", "N", l.rstrip()) for l in lines[i:i + 2]]
+    return [re.sub(r"\d+(\.\d+)?", "N", l.rstrip()) for l in lines[i : i + 2]]
 
 
 def test_the_readme_shows_the_summary_line_and_glance_of_a_real_run(runs):
@@ -163,5 +175,6 @@ def test_the_readme_shows_the_summary_line_and_glance_of_a_real_run(runs):
     glance = [l for l in readme.splitlines() if re.match(r"- [a-z-]+: \d+/\d+; ", l)]
     assert len(glance) >= 5 and all(l in summary for l in glance if " ipv6" not in l), glance
     rerun = next(l.strip() for l in readme.splitlines() if l.strip().startswith("re-run: "))
-    assert rerun.replace("ftps-harness", shlex.join([sys.executable, "-m", "harness"]), 1) in \
-        [l.strip() for l in whole.stdout.splitlines()]
+    assert rerun.replace("ftps-harness", shlex.join([sys.executable, "-m", "harness"]), 1) in [
+        l.strip() for l in whole.stdout.splitlines()
+    ]

@@ -1,5 +1,6 @@
 """The `ftps-harness` command as a CI system and a terminal user meet it: the console script,
 --version, exit codes, --list, compare, --help and shell completion. No root needed."""
+
 import json
 import re
 import subprocess
@@ -7,8 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, harness
+
 from harness import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
@@ -22,8 +23,9 @@ def test_the_console_script_points_at_the_cli():
 
 def test_version_names_the_harness_and_the_commit_of_the_checkout():
     r = harness("--version", timeout=30)
-    sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
-                         text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     assert r.returncode == 0 and re.match(r"ftps-harness \d+\.\d+\.\d+ \(commit [0-9a-f]{12}", r.stdout)
     assert sha in r.stdout
 
@@ -37,19 +39,24 @@ def test_list_prints_the_planned_case_ids_and_runs_nothing():
 
 def test_list_of_a_shard_is_its_part():
     full = harness("matrix", "--topology", "direct,server-nat", "--list", timeout=30).stdout.split()
-    parts = [harness("matrix", "--topology", "direct,server-nat", "--list", "--shard", f"{i}/2",
-                     timeout=30).stdout.split() for i in (1, 2)]
+    parts = [
+        harness("matrix", "--topology", "direct,server-nat", "--list", "--shard", f"{i}/2", timeout=30).stdout.split()
+        for i in (1, 2)
+    ]
     assert sorted(parts[0] + parts[1]) == sorted(full) and parts[0] and parts[1]
 
 
-@pytest.mark.parametrize("args, says", [
-    (["matrix", "--case", "server-nat/pyftpdlib"], "expected topology/server/client"),
-    (["matrix", "-k", "no-such-case", "--list"], "no case matches"),
-    (["matrix", "--shard", "3/2"], "must be I/N"),
-    (["matrix", "--durations", "/nonexistent.json"], "no such file"),
-    (["matrix", "--last-failed", "/nonexistent.json"], "no such file"),
-    (["compare", str(FIXTURE), str(REPO / "pyproject.toml")], "not JSON"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["matrix", "--case", "server-nat/pyftpdlib"], "expected topology/server/client"),
+        (["matrix", "-k", "no-such-case", "--list"], "no case matches"),
+        (["matrix", "--shard", "3/2"], "must be I/N"),
+        (["matrix", "--durations", "/nonexistent.json"], "no such file"),
+        (["matrix", "--last-failed", "/nonexistent.json"], "no such file"),
+        (["compare", str(FIXTURE), str(REPO / "pyproject.toml")], "not JSON"),
+    ],
+)
 def test_bad_selection_input_exits_2_and_says_why(args, says):
     r = harness(*args, timeout=30)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
@@ -78,6 +85,7 @@ def test_merge_refuses_an_incomplete_set_of_parts(tmp_path):
 def test_a_bug_in_the_harness_exits_3(monkeypatch, capsys):
     def broken(args, console):
         raise ZeroDivisionError("a bug")
+
     monkeypatch.setitem(cli.COMMANDS, "list", broken)
     monkeypatch.delenv("FTPS_HARNESS_DEBUG", raising=False)
     assert cli.main(["list"]) == 3
@@ -108,18 +116,28 @@ def test_shell_completion_offers_the_registries():
     import clients
     import servers
     from harness.build import topologies
+
     r = harness("--print-completion", "bash", timeout=30)
     assert r.returncode == 0
     for name in (*topologies.names(), *servers.names(), *clients.names()):
         assert name in r.stdout
-    done = subprocess.run(["bash", "-c", r.stdout + '\nCOMP_WORDS=(ftps-harness matrix --server vsftpd,pro); '
-                           'COMP_CWORD=3; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; '
-                           '_shtab_ftps_harness; echo "${COMPREPLY[@]}"'], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            r.stdout + "\nCOMP_WORDS=(ftps-harness matrix --server vsftpd,pro); "
+            'COMP_CWORD=3; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; '
+            '_shtab_ftps_harness; echo "${COMPREPLY[@]}"',
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.stdout.split() == ["vsftpd,proftpd"]
 
 
 def test_printed_command_lines_start_the_harness_as_this_process_was(monkeypatch, tmp_path):
     from harness.core import program as meta
+
     monkeypatch.delenv(meta.PROGRAM_ENV, raising=False)
     monkeypatch.setattr("sys.argv", ["/opt/x/.venv/bin/ftps-harness", "matrix"])
     monkeypatch.setattr("shutil.which", lambda name: None)  # not on PATH: the path as typed

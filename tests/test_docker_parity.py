@@ -3,27 +3,42 @@
 Runs only under `make test-docker` (FTPS_HARNESS_TEST_DOCKER=1), which starts the
 harness's own Docker daemon in its own network namespace and builds the images first.
 """
+
 import json
 import os
 import subprocess
 
 import pytest
-
 from conftest import REPO, harness
 
 pytestmark = [pytest.mark.docker, pytest.mark.netns]
 
-SUBSET = ["--topology", "direct,server-nat,server-nat-alg,client-nat-alg,lb-roundrobin,client-multiwan",
-          "--tls", "none,explicit", "--mode", "pasv,epsv,port", "--masquerade", "off,on",
-          "--pasv-address", "trust", "--family", "ipv4"]  # the Docker backend runs IPv4 only
+SUBSET = [
+    "--topology",
+    "direct,server-nat,server-nat-alg,client-nat-alg,lb-roundrobin,client-multiwan",
+    "--tls",
+    "none,explicit",
+    "--mode",
+    "pasv,epsv,port",
+    "--masquerade",
+    "off,on",
+    "--pasv-address",
+    "trust",
+    "--family",
+    "ipv4",
+]  # the Docker backend runs IPv4 only
 
 
 def docker_objects() -> tuple[str, str]:
     sock = os.environ.get("FTPS_HARNESS_DOCKER_HOST", "unix:///run/ftps-harness/docker.sock")
-    ps = subprocess.run(["docker", "-H", sock, "ps", "-aq", "--filter", "label=ftps-harness.run"],
-                        capture_output=True, text=True).stdout.strip()
-    nets = subprocess.run(["docker", "-H", sock, "network", "ls", "-q", "--filter", "label=ftps-harness.run"],
-                          capture_output=True, text=True).stdout.strip()
+    ps = subprocess.run(
+        ["docker", "-H", sock, "ps", "-aq", "--filter", "label=ftps-harness.run"], capture_output=True, text=True
+    ).stdout.strip()
+    nets = subprocess.run(
+        ["docker", "-H", sock, "network", "ls", "-q", "--filter", "label=ftps-harness.run"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return ps, nets
 
 
@@ -47,9 +62,13 @@ def test_docker_and_netns_give_identical_verdicts(tmp_path):
 def test_docker_clean_removes_what_a_killed_run_left():
     import sys
     import time
-    p = subprocess.Popen([sys.executable, "-m", "harness", "matrix", "--backend", "docker", "--topology",
-                          "server-nat", "--no-rules"], cwd=REPO, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "harness", "matrix", "--backend", "docker", "--topology", "server-nat", "--no-rules"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while docker_objects()[0] == "" and time.monotonic() < deadline:
         time.sleep(0.2)

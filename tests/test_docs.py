@@ -1,5 +1,6 @@
 """The README stays short, its links resolve, and no document tells a user to type a command
 that fails outside the venv."""
+
 import re
 
 from conftest import REPO

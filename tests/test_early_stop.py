@@ -1,5 +1,6 @@
 """Failures detected from evidence (harness.early_stop): on recorded `nft monitor trace`
 output, then on real namespaces with the same cases run with and without it."""
+
 from __future__ import annotations
 
 import threading
@@ -9,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from harness.observe.helper_log import Reader
+from harness.observe.trace import TraceRule, parse
 from harness.plan import axes as planning
-from harness.observe.trace import parse
 from harness.run.early_stop import DropWatch, Source, Stop, decisive
+from harness.run.execute import execute
 
 
 def first_drop(box, lines, seen, syns=frozenset()):
     return next((p for p in parse(box, lines) if decisive(p, seen, syns)), None)
-from harness.run.execute import execute
-from harness.observe.helper_log import Reader
-from harness.observe.trace import TraceRule
+
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 
@@ -71,6 +72,7 @@ def _feed(path: Path, lines: list[str], delay: float) -> threading.Thread:
                 time.sleep(delay)
                 f.write(line + "\n")
                 f.flush()
+
     t = threading.Thread(target=write)
     t.start()
     return t
@@ -88,7 +90,7 @@ def test_the_watch_interrupts_once_as_the_drop_appears_and_says_what_it_saw(tmp_
     stop = watch.finish()
     assert calls == [1] and stop is not None
     assert stop.describe().startswith("fwb dropped the SYN-ACK 10.0.2.2:21 -> 203.0.113.100:")
-    assert "`ct state invalid counter name \"invalid\" drop`" in stop.describe()
+    assert '`ct state invalid counter name "invalid" drop`' in stop.describe()
 
 
 def test_a_client_that_cannot_be_told_leaves_no_claim_of_an_early_stop(tmp_path):
@@ -121,7 +123,7 @@ def test_the_helpers_own_words_are_read_from_its_nflog_capture(tmp_path):
 def test_a_capture_still_being_written_is_read_record_by_record(tmp_path):
     data = (FIX / "helper-partial-227.nflog.pcap").read_bytes()
     part = tmp_path / "fw.helper.pcap"
-    part.write_bytes(data[:len(data) - 10])  # the last record half-written
+    part.write_bytes(data[: len(data) - 10])  # the last record half-written
     r = Reader("fw", part)
     assert len(r.take()) == 5
     part.write_bytes(data)
@@ -141,13 +143,17 @@ def test_the_watch_stops_on_a_helper_drop(tmp_path):
 
 # --- real runs ------------------------------------------------------------------------
 
+
 @pytest.mark.netns
 def test_verdicts_are_identical_with_and_without_early_stop_and_the_stopped_cases_say_so():
     """Asymmetric routes (the SYN-ACK dropped as invalid), private addresses advertised
     through NAT (the SYN rejected), the FTP helper dropping a 227 reply over IPv6, and the
     passing cases around them."""
-    cases = planning.plan(planning.Axes(topologies=("server-multihomed-route", "server-nat", "server-multihomed"),
-                                        tls=("none", "explicit")))
+    cases = planning.plan(
+        planning.Axes(
+            topologies=("server-multihomed-route", "server-nat", "server-multihomed"), tls=("none", "explicit")
+        )
+    )
     cases += planning.plan(planning.Axes(topologies=("server-nat-alg",), tls=("none",), families=("ipv6",)))
     stopped, _, _ = execute(cases, jobs=2, rules=False)
     waited, _, _ = execute(cases, jobs=2, rules=False, early_stop=False)
@@ -155,7 +161,8 @@ def test_verdicts_are_identical_with_and_without_early_stop_and_the_stopped_case
     assert {r.case.id: (r.verdict.outcome, r.verdict.stage, r.verdict.check) for r in stopped} == verdict
     early = [r for r in stopped if r.verdict.evidence.stopped_early]
     assert {r.verdict.check for r in early} == {"asymmetric-route", "ipv4-only-line"}
-    assert all("nf_ct_ftp: dropping packet" in r.verdict.diagnosis for r in early
-               if r.verdict.check == "ipv4-only-line")
+    assert all(
+        "nf_ct_ftp: dropping packet" in r.verdict.diagnosis for r in early if r.verdict.check == "ipv4-only-line"
+    )
     assert all("The harness did not wait for the client's timeout" in r.verdict.diagnosis for r in early)
     assert not any(r.verdict.evidence.stopped_early for r in waited)

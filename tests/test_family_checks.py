@@ -1,9 +1,10 @@
 """IPv6 verdicts on observations recorded in real IPv6 labs (pyftpdlib server, ftplib probe)."""
+
 from pathlib import Path
 
 from harness.judge import checks
-from harness.observe import recording
 from harness.judge.evidence import control_pairs
+from harness.observe import recording
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 

@@ -1,14 +1,17 @@
 """conntrack expectation events: parsed from `conntrack -E expect -o xml` (a real capture of
 the FTP helper on a server-nat-alg lab), and from the text lines of older recordings, with
 the master (control) connection's own source port kept."""
+
 from pathlib import Path
 
 from harness.observe import flows
 
 XML = (Path(__file__).parent / "fixtures" / "conntrack" / "expect-events.xml").read_text().splitlines()
-TEXT = ("[NEW] 300 proto=6 src=203.0.113.10 dst=203.0.113.100 sport=0 dport=34619 mask-src=255.255.255.255 "
-        "mask-dst=255.255.255.255 sport=0 dport=65535 master-src=10.0.1.2 master-dst=203.0.113.10 sport=40808 "
-        "dport=21 class=0 helper=ftp")
+TEXT = (
+    "[NEW] 300 proto=6 src=203.0.113.10 dst=203.0.113.100 sport=0 dport=34619 mask-src=255.255.255.255 "
+    "mask-dst=255.255.255.255 sport=0 dport=65535 master-src=10.0.1.2 master-dst=203.0.113.10 sport=40808 "
+    "dport=21 class=0 helper=ftp"
+)
 
 
 def test_the_real_xml_capture_gives_the_expected_connection_and_its_master():

@@ -1,16 +1,17 @@
 """The embedded server's fork server (servers/_forkserver.py) on a real lab: one warm
 interpreter per lab host forks a server per start; a server that dies is seen as dead and a
 new one starts; a start that fails says why; teardown leaves nothing behind."""
+
 import os
 import signal
 import subprocess
 import time
 
 import pytest
+from conftest import netns_list
 
 import certs
 import servers
-from conftest import netns_list
 from harness.build import topologies
 from harness.build.backends.netns import NetnsBackend
 from harness.core.case import ServerSpec
@@ -19,13 +20,20 @@ pytestmark = pytest.mark.netns
 
 
 def ctx_for(lab, tmp_path, tag: str) -> servers.ServerContext:
-    return servers.ServerContext(public_ip=lab.topology.server_public, certs=certs.ensure(),
-                                 home=tmp_path / f"{tag}-home", log=tmp_path / f"{tag}.log", python=lab.python)
+    return servers.ServerContext(
+        public_ip=lab.topology.server_public,
+        certs=certs.ensure(),
+        home=tmp_path / f"{tag}-home",
+        log=tmp_path / f"{tag}.log",
+        python=lab.python,
+    )
 
 
 def greeting(lab, port: int = 21) -> str:
-    script = (f"import socket; s = socket.create_connection(('{lab.topology.server_public}', {port}), 3); "
-              "print(s.recv(200).decode().strip())")
+    script = (
+        f"import socket; s = socket.create_connection(('{lab.topology.server_public}', {port}), 3); "
+        "print(s.recv(200).decode().strip())"
+    )
     return lab.run(lab.topology.client, [lab.python, "-c", script], timeout=10).stdout
 
 

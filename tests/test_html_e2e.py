@@ -1,6 +1,7 @@
 """The HTML page in headless Chromium at 1400 px: the grid fits, cells take the keyboard,
 rule sets have a copy button, the header says what ran, failing cases link the variant that
 passed, and the page prints."""
+
 import json
 import re
 import shutil
@@ -8,7 +9,6 @@ import subprocess
 import urllib.parse
 
 import pytest
-
 from conftest import harness
 
 pytestmark = pytest.mark.netns
@@ -20,19 +20,50 @@ def page(tmp_path_factory):
     """A multi-peer run with one more varying axis: a grid too wide to share the page with
     the case (server, client and foreign-address columns)."""
     out = tmp_path_factory.mktemp("html")
-    r = harness("matrix", "--topology", "server-nat", "--server", "pyftpdlib,vsftpd", "--client", "ftplib,curl",
-                "--tls", "explicit", "--permit-foreign-addresses", "both", "--family", "ipv4", "--report-dir", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        "server-nat",
+        "--server",
+        "pyftpdlib,vsftpd",
+        "--client",
+        "ftplib,curl",
+        "--tls",
+        "explicit",
+        "--permit-foreign-addresses",
+        "both",
+        "--family",
+        "ipv4",
+        "--report-dir",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     return out / "index.html"
 
 
 def chromium(*args: str, width: int = 1400) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium") or pytest.skip("chromium is installed by make setup")
-    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           "--allow-file-access-from-files", "--user-data-dir=/tmp/ftps-harness-chromium",
-                           f"--window-size={width},900", "--virtual-time-budget=5000", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            "--user-data-dir=/tmp/ftps-harness-chromium",
+            f"--window-size={width},900",
+            "--virtual-time-budget=5000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("width", [1400, 1180])
@@ -44,10 +75,11 @@ def test_no_column_is_clipped(page, width):
         f'<iframe id="f" src="index.html" width="{width}" height="900"></iframe><pre id="out"></pre><script>'
         'f.onload = () => setTimeout(() => { const d = f.contentDocument, g = d.querySelector("#grid");'
         'const heads = [...d.querySelectorAll(".matrix th")].map(th => th.getBoundingClientRect().right);'
-        'out.textContent = JSON.stringify({scroll: g.scrollWidth, client: g.clientWidth,'
-        'right: g.getBoundingClientRect().right, last: Math.max(...heads), page: d.documentElement.scrollWidth,'
+        "out.textContent = JSON.stringify({scroll: g.scrollWidth, client: g.clientWidth,"
+        "right: g.getBoundingClientRect().right, last: Math.max(...heads), page: d.documentElement.scrollWidth,"
         'wide: d.body.classList.contains("wide")}); }, 500);'
-        '</script>')
+        "</script>"
+    )
     dom = chromium("--dump-dom", f"file://{probe}", width=width + 100).stdout
     m = json.loads(dom.split('<pre id="out">')[1].split("</pre>")[0])
     assert m["scroll"] <= m["client"] and m["last"] <= m["right"] and m["page"] <= width, m

@@ -1,10 +1,10 @@
 """The five core topologies in IPv6, on real namespaces: 2001:db8::/32 as the internet,
 fd00::/8 inside, NAT66 and the kernel's FTP helper in ip6. Each assertion is what a real
 run showed (docs/ipv6.md)."""
+
 import json
 
 import pytest
-
 from conftest import harness
 
 pytestmark = pytest.mark.netns
@@ -15,9 +15,23 @@ CORE = "direct,server-nat,server-nat-alg,client-nat,client-nat-alg"
 @pytest.fixture(scope="module")
 def v6(tmp_path_factory):
     out = tmp_path_factory.mktemp("ipv6") / "results.json"
-    r = harness("matrix", "--topology", CORE, "--family", "ipv6", "--tls", "none,explicit",
-                "--mode", "pasv,epsv,port,eprt", "--pasv-address", "trust", "--masquerade", "off",
-                "--json", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        CORE,
+        "--family",
+        "ipv6",
+        "--tls",
+        "none,explicit",
+        "--mode",
+        "pasv,epsv,port,eprt",
+        "--pasv-address",
+        "trust",
+        "--masquerade",
+        "off",
+        "--json",
+        str(out),
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     return {c["id"]: c for c in json.loads(out.read_text())["cases"]}
 
@@ -69,8 +83,19 @@ def test_a_ula_client_behind_nat66_announces_a_foreign_address(v6):
 
 def test_nat64_passes_epsv_and_refuses_active_mode(tmp_path):
     out = tmp_path / "nat64.json"
-    r = harness("matrix", "--topology", "nat64", "--tls", "explicit", "--mode", "epsv,eprt",
-                "--masquerade", "off", "--json", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        "nat64",
+        "--tls",
+        "explicit",
+        "--mode",
+        "epsv,eprt",
+        "--masquerade",
+        "off",
+        "--json",
+        str(out),
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     cases = {c["mode"]: c for c in json.loads(out.read_text())["cases"]}
     assert cases["epsv"]["outcome"] == "pass" and cases["epsv"]["family"] == "ipv6"
@@ -79,8 +104,21 @@ def test_nat64_passes_epsv_and_refuses_active_mode(tmp_path):
 
 def test_dual_stack_edge_ipv6_is_unfiltered_where_ipv4_is_refused(tmp_path):
     out = tmp_path / "edge.json"
-    r = harness("matrix", "--topology", "dual-stack-edge", "--family", "ipv4,ipv6", "--tls", "none",
-                "--mode", "eprt", "--masquerade", "off", "--json", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        "dual-stack-edge",
+        "--family",
+        "ipv4,ipv6",
+        "--tls",
+        "none",
+        "--mode",
+        "eprt",
+        "--masquerade",
+        "off",
+        "--json",
+        str(out),
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     cases = {c["family"]: c for c in json.loads(out.read_text())["cases"]}
     assert cases["ipv4"]["outcome"] == "fail" and "edge rejected" in cases["ipv4"]["diagnosis"]
@@ -89,10 +127,28 @@ def test_dual_stack_edge_ipv6_is_unfiltered_where_ipv4_is_refused(tmp_path):
 
 def test_real_servers_listen_on_ipv6_and_answer_pasv_in_their_own_words(tmp_path):
     out = tmp_path / "peers.json"
-    r = harness("matrix", "--topology", "direct", "--family", "ipv6", "--server",
-                "vsftpd,proftpd,pure-ftpd", "--client", "ftplib-reuse,curl", "--tls", "explicit",
-                "--mode", "pasv,epsv", "--pasv-address", "trust", "--masquerade", "off",
-                "--no-rules", "--json", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        "direct",
+        "--family",
+        "ipv6",
+        "--server",
+        "vsftpd,proftpd,pure-ftpd",
+        "--client",
+        "ftplib-reuse,curl",
+        "--tls",
+        "explicit",
+        "--mode",
+        "pasv,epsv",
+        "--pasv-address",
+        "trust",
+        "--masquerade",
+        "off",
+        "--no-rules",
+        "--json",
+        str(out),
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     cases = {(c["server"], c["client"], c["mode"]): c for c in json.loads(out.read_text())["cases"]}
     for srv in ("vsftpd", "proftpd", "pure-ftpd"):

@@ -1,9 +1,10 @@
 """Pure logic: the model, the plan, topology data and ruleset rendering."""
+
 import pytest
 
 from harness.build import topologies
-from harness.core.repo import nat_file
 from harness.core.case import Case, ClientSpec, PassiveRange, ServerSpec
+from harness.core.repo import nat_file
 from harness.plan.axes import Axes, plan
 
 
@@ -64,6 +65,7 @@ def test_certs_made_concurrently_on_a_fresh_clone_still_match(tmp_path):
     from cryptography.hazmat.primitives import serialization
 
     import certs
+
     threads = [threading.Thread(target=certs.ensure, args=(tmp_path,)) for _ in range(4)]
     for t in threads:
         t.start()
@@ -76,10 +78,17 @@ def test_certs_made_concurrently_on_a_fresh_clone_still_match(tmp_path):
 
 def test_core_and_dual_stack_topologies_run_both_families_by_default():
     from harness.plan.axes import Axes, plan
+
     cases = plan(Axes(topologies=("server-nat", "lb-source", "dual-stack-edge", "nat64"), families=None))
     fams = {(c.topology, c.net.family) for c in cases}
-    assert fams == {("server-nat", "ipv4"), ("server-nat", "ipv6"), ("lb-source", "ipv4"),
-                    ("dual-stack-edge", "ipv4"), ("dual-stack-edge", "ipv6"), ("nat64", "ipv6")}
+    assert fams == {
+        ("server-nat", "ipv4"),
+        ("server-nat", "ipv6"),
+        ("lb-source", "ipv4"),
+        ("dual-stack-edge", "ipv4"),
+        ("dual-stack-edge", "ipv6"),
+        ("nat64", "ipv6"),
+    }
     ids = {c.id for c in cases}
     assert "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-off" in ids  # IPv4 ids unchanged
     assert "server-nat/pyftpdlib/ftplib/explicit/epsv/n-a/masq-off/ipv6" in ids

@@ -3,6 +3,7 @@
 Each test reads top-down: build the situation, run real software through it, look at what
 really happened.
 """
+
 import json
 import os
 import re
@@ -13,8 +14,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, harness, left_by, netns_list
+
 from harness.build import topologies
 from harness.build.backends.netns import NetnsBackend, run_alive
 from harness.core.case import ServerSpec
@@ -24,18 +25,32 @@ pytestmark = pytest.mark.netns
 
 def root_state() -> dict[str, str]:
     """What a run must never change in the root namespace."""
+
     def sh(*cmd: str) -> str:
         return subprocess.run(cmd, capture_output=True, text=True).stdout
-    sysctls = {k: open(f"/proc/sys/{k}").read() for k in (
-        "net/ipv4/ip_forward", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6",
-        "net/bridge/bridge-nf-call-iptables", "net/ipv4/conf/all/rp_filter")}
-    return {"nft": sh("nft", "list", "ruleset"), "links": sh("ip", "-o", "link", "show"),
-            "addrs": sh("ip", "-o", "addr", "show"), "routes": sh("ip", "route", "show"), **sysctls}
+
+    sysctls = {
+        k: open(f"/proc/sys/{k}").read()
+        for k in (
+            "net/ipv4/ip_forward",
+            "net/ipv6/conf/all/disable_ipv6",
+            "net/ipv6/conf/default/disable_ipv6",
+            "net/bridge/bridge-nf-call-iptables",
+            "net/ipv4/conf/all/rp_filter",
+        )
+    }
+    return {
+        "nft": sh("nft", "list", "ruleset"),
+        "links": sh("ip", "-o", "link", "show"),
+        "addrs": sh("ip", "-o", "addr", "show"),
+        "routes": sh("ip", "route", "show"),
+        **sysctls,
+    }
 
 
 @pytest.mark.parametrize("name", topologies.names())
 def test_every_topology_builds_and_tears_down_without_trace(name):
-    before_ns, before_root = netns_list(), root_state()
+    _before_ns, before_root = netns_list(), root_state()
     lab = NetnsBackend().build(topologies.build(name, ServerSpec()), f"fth-test{os.getpid()}-0")
     try:
         assert set(lab.ns.values()) <= netns_list()
@@ -55,8 +70,18 @@ def test_every_topology_builds_and_tears_down_without_trace(name):
 
 
 def test_plain_pasv_through_the_server_side_helper_passes_and_shows_the_rewrite(matrix):
-    cases = matrix("--topology", "server-nat-alg", "--tls", "none", "--mode", "pasv",
-                   "--pasv-address", "trust", "--masquerade", "off")
+    cases = matrix(
+        "--topology",
+        "server-nat-alg",
+        "--tls",
+        "none",
+        "--mode",
+        "pasv",
+        "--pasv-address",
+        "trust",
+        "--masquerade",
+        "off",
+    )
     (case,) = cases.values()
     assert case["outcome"] == "pass"
     assert case["evidence"]["tampered"] is True
@@ -66,8 +91,18 @@ def test_plain_pasv_through_the_server_side_helper_passes_and_shows_the_rewrite(
 
 
 def test_tls_pasv_without_masquerade_fails_at_data_connect_naming_the_private_address(matrix):
-    cases = matrix("--topology", "server-nat,server-nat-alg", "--tls", "explicit",
-                   "--mode", "pasv", "--pasv-address", "trust", "--masquerade", "off,on")
+    cases = matrix(
+        "--topology",
+        "server-nat,server-nat-alg",
+        "--tls",
+        "explicit",
+        "--mode",
+        "pasv",
+        "--pasv-address",
+        "trust",
+        "--masquerade",
+        "off,on",
+    )
     for topo in ("server-nat", "server-nat-alg"):
         bad = cases[f"{topo}/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"]
         assert (bad["outcome"], bad["stage"]) == ("fail", "data-connect")
@@ -83,8 +118,9 @@ def test_epsv_passes_through_server_nat_in_every_tls_mode(matrix):
 
 
 def test_active_mode_from_behind_client_nat_needs_the_helper_and_cleartext(matrix):
-    cases = matrix("--topology", "client-nat,client-nat-alg", "--mode", "port",
-                   "--tls", "none,explicit", "--masquerade", "off")
+    cases = matrix(
+        "--topology", "client-nat,client-nat-alg", "--mode", "port", "--tls", "none,explicit", "--masquerade", "off"
+    )
     assert cases["client-nat/pyftpdlib/ftplib/none/port/n-a/masq-off"]["stage"] == "data-setup"
     plain_alg = cases["client-nat-alg/pyftpdlib/ftplib/none/port/n-a/masq-off"]
     assert plain_alg["outcome"] == "pass" and plain_alg["evidence"]["tampered"]
@@ -106,9 +142,13 @@ def test_a_run_leaves_the_root_namespace_as_it_found_it(matrix):
 
 
 def _start_matrix() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness", "matrix", "--topology", "direct",
-                             "--jobs", "1"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "matrix", "--topology", "direct", "--jobs", "1"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_namespaces(p: subprocess.Popen, timeout: float = 30) -> set[str]:

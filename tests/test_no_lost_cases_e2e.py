@@ -1,20 +1,36 @@
 """Nothing lost: a fault in any harness step of a worker ends as an `error` result for each
 case it touches, with the reason; the run exits 1 and says how many cases ended in error and
 why. Faults are injected into the real run (real namespaces, server and client)."""
+
 import json
 
 import pytest
 
 from harness import cli
-from harness.observe import recording
 from harness.build.middleboxes import Middleboxes, ProxyFailed
+from harness.observe import recording
 from harness.observe.watch import MiddleboxWatch
 from harness.run.worker import ServerGroup, Worker
 
 pytestmark = pytest.mark.netns
 
-ARGS = ["matrix", "--topology", "direct", "--family", "ipv4", "--tls", "none", "--mode", "pasv,epsv",
-        "--pasv-address", "trust", "--masquerade", "off", "--jobs", "1"]
+ARGS = [
+    "matrix",
+    "--topology",
+    "direct",
+    "--family",
+    "ipv4",
+    "--tls",
+    "none",
+    "--mode",
+    "pasv,epsv",
+    "--pasv-address",
+    "trust",
+    "--masquerade",
+    "off",
+    "--jobs",
+    "1",
+]
 
 
 def run(tmp_path, capsys, *extra: str) -> tuple[int, dict, str]:
@@ -27,6 +43,7 @@ def run(tmp_path, capsys, *extra: str) -> tuple[int, dict, str]:
 def boom(what):
     def fail(*a, **kw):
         raise what
+
     return fail
 
 
@@ -71,6 +88,7 @@ def test_a_server_that_cannot_be_restarted_is_an_error_per_case(tmp_path, capsys
         if len(calls) > 1:
             raise RuntimeError("the server would not start again")
         return start(self, *a)
+
     monkeypatch.setattr(Worker, "_start_servers", start_once)
     monkeypatch.setattr(ServerGroup, "alive", lambda self: False)
     code, doc, out = run(tmp_path, capsys, "--no-rules")

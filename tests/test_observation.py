@@ -1,16 +1,17 @@
 """The typed observation contract: recordings round-trip, carry their own Topology, and the
 check table is explicit. No network."""
+
 import json
 from pathlib import Path
 
 import pytest
 
-from harness.judge import checks
-from harness.core import codec
-from harness.observe import recording
 from harness.build import topologies
-from harness.core.case import ServerSpec
 from harness.build.topology import Topology
+from harness.core import codec
+from harness.core.case import ServerSpec
+from harness.judge import checks
+from harness.observe import recording
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 FILES = sorted(FIX.glob("*.json"))
@@ -24,6 +25,7 @@ def test_a_recording_round_trips_unchanged(path):
 def test_a_recording_needs_no_topology_registry(monkeypatch):
     def gone(*a, **k):
         raise AssertionError("replaying a recording must not rebuild its topology")
+
     monkeypatch.setattr(topologies, "build", gone)
     obs = recording.load(FIX / "lb-roundrobin__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on.json")
     assert obs.topology.name == "lb-roundrobin" and len(obs.topology.servers) == 2

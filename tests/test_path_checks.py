@@ -1,12 +1,12 @@
 """Path impairment checks on recorded observations (real runs of the path scenarios).
 
 Recorded with harness.execute(..., record=DIR) on real namespaces; no network here."""
+
 from pathlib import Path
 
-from harness.judge import checks
-from harness.judge import fixes
-from harness.observe import recording
+from harness.judge import checks, fixes
 from harness.judge.stages import place
+from harness.observe import recording
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 IDLE = "server-nat__pyftpdlib__ftplib__explicit__epsv__n-a__masq-on__idle-2s__rate-3mbit.json"
@@ -40,6 +40,7 @@ def test_pmtu_black_hole_names_the_rule_the_trace_saw_drop_the_icmp():
 def test_without_a_trace_the_icmp_counter_names_it():
     """The same recorded run as a backend without trace would have seen it."""
     from dataclasses import replace
+
     obs = recording.load(FIX / PMTU)
     untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
     v = checks.judge(replace(obs, middleboxes=untraced))
@@ -47,8 +48,10 @@ def test_without_a_trace_the_icmp_counter_names_it():
 
 
 def test_fixes_offered_for_each_impairment():
-    for name, want in ((IDLE, {"raise-idle-timeout", "control-keepalive"}),
-                       (PMTU, {"allow-icmp-frag-needed", "mss-clamp"})):
+    for name, want in (
+        (IDLE, {"raise-idle-timeout", "control-keepalive"}),
+        (PMTU, {"allow-icmp-frag-needed", "mss-clamp"}),
+    ):
         obs = recording.load(FIX / name)
         got = {f.name for f, _ in fixes.candidates(obs.case, checks.judge(obs))}
         assert want <= got
@@ -84,6 +87,7 @@ def test_fixes_for_hairpin_and_port_map():
 def test_derived_rules_render_the_clamp_first_in_forward():
     from harness.judge.rules import FirewallRules, Rule
     from harness.judge.rules.render import iptables, nft
+
     fw = FirewallRules("fw", "server-nat", [Rule("clamp", why="clamp"), Rule("filter", dports="21")])
     text = nft(fw)
     assert text.index("tcp option maxseg size set rt mtu") < text.index("ct state established,related accept")
@@ -105,15 +109,19 @@ def test_curl_upload_done_then_response_timeout_is_completion():
 def test_a_control_connection_destroyed_after_closing_is_no_idle_timeout():
     """The same recorded run, had conntrack destroyed the entry in TIME_WAIT (closed, not expired)."""
     from dataclasses import replace
+
     obs = recording.load(FIX / IDLE)
-    closed = {b: replace(v, destroyed=tuple(e.replace("ESTABLISHED", "TIME_WAIT") for e in v.destroyed))
-              for b, v in obs.middleboxes.items()}
+    closed = {
+        b: replace(v, destroyed=tuple(e.replace("ESTABLISHED", "TIME_WAIT") for e in v.destroyed))
+        for b, v in obs.middleboxes.items()
+    }
     v = checks.judge(replace(obs, middleboxes=closed))
     assert v.check != "control-idle-timeout" and v.stage == "completion"
 
 
 def test_without_a_trace_conntrack_shows_the_connection_ended_at_the_router():
     from dataclasses import replace
+
     obs = recording.load(FIX / HAIRPIN)
     untraced = {b: replace(v, traced=False, trace=()) for b, v in obs.middleboxes.items()}
     v = checks.judge(replace(obs, middleboxes=untraced))

@@ -1,5 +1,6 @@
 """Path impairments on real namespaces: each fails, named by its own check, and each fix
 that applies passes (docs/path.md). Scaled down: a case ends within seconds."""
+
 import pytest
 
 pytestmark = pytest.mark.netns
@@ -41,8 +42,17 @@ def test_hairpin_missing_and_hairpin_nat(matrix):
 
 
 def test_translated_passive_ports_and_the_helper_for_plain_ftp_only(matrix):
-    args = ("--mode", "epsv", "--masquerade", "off", "--tls", "none,explicit", "--port-map", "30000-30009",
-            "--no-rules")
+    args = (
+        "--mode",
+        "epsv",
+        "--masquerade",
+        "off",
+        "--tls",
+        "none,explicit",
+        "--port-map",
+        "30000-30009",
+        "--no-rules",
+    )
     cases = matrix("--topology", "server-nat", *args)
     assert {c["check"] for c in cases.values()} == {"passive-port-translated"}
     helped = matrix("--topology", "server-nat-alg", *args)

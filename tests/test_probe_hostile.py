@@ -1,6 +1,7 @@
 """The probe against hostile servers (tests/hostile_ftp.py on loopback): each ends within
 its bound with a `fail` at the right stage, never an error, and the probe process stays
 under 200 MB of memory (its peak RSS, measured by the kernel)."""
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,10 @@ import time
 
 import jsonschema
 import pytest
+from conftest import REPO
+from hostile_ftp import Hostile
 
 from harness.probe.model import json_schema
-from hostile_ftp import Hostile
-from conftest import REPO
 
 TIMEOUT = "1"  # seconds per network wait; a whole reply may take max(3 x 1, 5) = 5 s
 MAX_RSS_MB = 200
@@ -28,9 +29,23 @@ def probe(server: Hostile, tmp_path, *args: str) -> tuple[int, dict, str, float,
     out.unlink(missing_ok=True)
     t0 = time.monotonic()
     with open(log, "w") as f:
-        p = subprocess.Popen([sys.executable, "-m", "harness", "probe", f"127.0.0.1:{server.port}",
-                              "--timeout", TIMEOUT, "--json", str(out), *args], cwd=REPO,
-                             stdout=f, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "probe",
+                f"127.0.0.1:{server.port}",
+                "--timeout",
+                TIMEOUT,
+                "--json",
+                str(out),
+                *args,
+            ],
+            cwd=REPO,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
         killer = threading.Timer(90, p.kill)
         killer.start()
         _, status, usage = os.wait4(p.pid, 0)
@@ -76,8 +91,7 @@ def test_third_party_227_is_named_and_followed_only_when_asked(tmp_path):
     assert "third-party-pasv" in {f["check"] for f in doc["findings"]}
     assert "third-party-pasv" in mode["findings"]
     with Hostile("227-third-party") as server:
-        _, doc, _, _, _ = probe(server, tmp_path, "--tls", "none", "--mode", "pasv",
-                                "--follow-foreign-pasv")
+        _, doc, _, _, _ = probe(server, tmp_path, "--tls", "none", "--mode", "pasv", "--follow-foreign-pasv")
     (mode,) = doc["modes"]
     assert mode["stage"] == "data-connect"  # it tried 192.0.2.99, which nothing here answers
     assert mode["data"][0]["target"].startswith("192.0.2.99:")
@@ -97,17 +111,33 @@ def test_latin1_greeting_is_decoded_with_replacement_and_reported(tmp_path):
     assert rc == 1
 
 
-@pytest.mark.parametrize("behaviour,step,kind", [("endless-multiline", "greeting", "oversize"),
-                                                  ("long-line", "greeting", "oversize"),
-                                                  ("trickle", "greeting", "trickle")])
+@pytest.mark.parametrize(
+    "behaviour,step,kind",
+    [
+        ("endless-multiline", "greeting", "oversize"),
+        ("long-line", "greeting", "oversize"),
+        ("trickle", "greeting", "trickle"),
+    ],
+)
 def test_the_matrix_probe_has_the_same_bounds(behaviour, step, kind):
     """The matrix's session (clients/python_ftplib/agent.py run, as its agent runs it) stops the same way."""
     import resource
 
     from clients.python_ftplib import agent
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with Hostile(behaviour) as server:
-        report = agent.run(agent.Request(host="127.0.0.1", port=server.port, tls="none", mode="epsv",
-                                         user="u", password="p", timeout=1.0, size=1024))
+        report = agent.run(
+            agent.Request(
+                host="127.0.0.1",
+                port=server.port,
+                tls="none",
+                mode="epsv",
+                user="u",
+                password="p",
+                timeout=1.0,
+                size=1024,
+            )
+        )
     assert not report.ok and (report.failure.step, report.failure.kind) == (step, kind)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB

@@ -2,6 +2,7 @@
 router, server 203.0.113.10), run from the client host as a user runs it. Each server is
 started by its adapter, once with known misconfigurations and once without them; each
 finding must be reported in the first run and not in the second."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 import certs
-from harness.core.login import TEST_LOGIN
 import servers
-from harness.run import scratch
 from harness.build import topologies
 from harness.build.backends.netns import NetnsBackend
 from harness.core.case import ServerSpec
-
-from conftest import REPO
+from harness.core.login import TEST_LOGIN
+from harness.run import scratch
 
 pytestmark = pytest.mark.netns
 
@@ -31,8 +31,14 @@ LEAK = "10.0.2.2"  # a private address the misconfigured server advertises in 22
 
 def _pyftpdlib(cfg: dict, bad: bool) -> dict:
     if bad:
-        cfg.update(anonymous=True, tls_control_required=False, tls_data_required=False,
-                   min_tls="1.0", ciphers="ALL:eNULL:@SECLEVEL=0", masquerade=LEAK)
+        cfg.update(
+            anonymous=True,
+            tls_control_required=False,
+            tls_data_required=False,
+            min_tls="1.0",
+            ciphers="ALL:eNULL:@SECLEVEL=0",
+            masquerade=LEAK,
+        )
     return cfg
 
 
@@ -49,8 +55,7 @@ def _edit(path: Path, pairs: list[tuple[str, str]]) -> None:
 # anonymous login configured, and Pure-FTPd 1.0.50 refused TLS 1.0/1.1 even with
 # `-J DEFAULT:@SECLEVEL=0` (tried).
 BAD = {
-    "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "weak-cipher", "anonymous",
-                  "private-address"},
+    "pyftpdlib": {"plaintext-login", "prot-c-accepted", "old-tls", "weak-cipher", "anonymous", "private-address"},
     "vsftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
     "proftpd": {"plaintext-login", "prot-c-accepted", "old-tls", "private-address"},
     "pure-ftpd": {"plaintext-login", "prot-c-accepted", "private-address"},
@@ -62,21 +67,33 @@ def misconfigure(name: str, spec: ServerSpec, ctx, bad: bool) -> list[str]:
     and return the command line to start it."""
     adapter = servers.get(name)
     if name == "pyftpdlib":
-        return [ctx.python, "-m", "servers.pyftpdlib_embedded",
-                json.dumps(_pyftpdlib(adapter.config(spec, ctx), bad))]
+        return [ctx.python, "-m", "servers.pyftpdlib_embedded", json.dumps(_pyftpdlib(adapter.config(spec, ctx), bad))]
     adapter.prepare(spec, ctx)
     argv = adapter.argv(spec, ctx)
     if not bad:
         return argv
     conf = ctx.log.with_suffix(".conf")
     if name == "vsftpd":
-        _edit(conf, [("force_anon_logins_ssl=YES", "force_anon_logins_ssl=NO"),
-                     ("force_anon_data_ssl=YES", "force_anon_data_ssl=NO"), ("ssl_tlsv1=NO", "ssl_tlsv1=YES")])
+        _edit(
+            conf,
+            [
+                ("force_anon_logins_ssl=YES", "force_anon_logins_ssl=NO"),
+                ("force_anon_data_ssl=YES", "force_anon_data_ssl=NO"),
+                ("ssl_tlsv1=NO", "ssl_tlsv1=YES"),
+            ],
+        )
         conf.write_text(conf.read_text() + f"pasv_address={LEAK}\nssl_ciphers=DEFAULT:@SECLEVEL=0\n")
     elif name == "proftpd":
-        _edit(conf, [("TLSRequired on", "TLSRequired off"),
-                     ("TLSProtocol TLSv1.2 TLSv1.3", "TLSProtocol TLSv1 TLSv1.1 TLSv1.2 TLSv1.3\n"
-                                                    "TLSCipherSuite DEFAULT:@SECLEVEL=0")])
+        _edit(
+            conf,
+            [
+                ("TLSRequired on", "TLSRequired off"),
+                (
+                    "TLSProtocol TLSv1.2 TLSv1.3",
+                    "TLSProtocol TLSv1 TLSv1.1 TLSv1.2 TLSv1.3\nTLSCipherSuite DEFAULT:@SECLEVEL=0",
+                ),
+            ],
+        )
         conf.write_text(conf.read_text() + f"MasqueradeAddress {LEAK}\n")
     elif name == "pure-ftpd":
         argv[argv.index("-Y") + 1] = "1"  # TLS optional for control and data
@@ -86,14 +103,20 @@ def misconfigure(name: str, spec: ServerSpec, ctx, bad: bool) -> list[str]:
 
 def start(lab, name: str, bad: bool, work: Path):
     spec = ServerSpec(name, "explicit")
-    ctx = servers.ServerContext(public_ip=LEAK, certs=certs.ensure(), home=work / f"{name}-{bad}-home",
-                                log=work / f"{name}-{bad}.log", python=lab.python)
+    ctx = servers.ServerContext(
+        public_ip=LEAK,
+        certs=certs.ensure(),
+        home=work / f"{name}-{bad}-home",
+        log=work / f"{name}-{bad}.log",
+        python=lab.python,
+    )
     ctx.home.mkdir(parents=True, exist_ok=True)
     ctx.home.chmod(0o777)
     (ctx.home / "hello.txt").write_text("hello\n")
     argv = misconfigure(name, spec, ctx, bad)
-    proc = lab.spawn("server", argv, stdout=open(work / f"{name}-{bad}.out", "w"),
-                     stderr=open(work / f"{name}-{bad}.err", "w"))
+    proc = lab.spawn(
+        "server", argv, stdout=open(work / f"{name}-{bad}.out", "w"), stderr=open(work / f"{name}-{bad}.err", "w")
+    )
     for _ in range(200):
         if lab.run("server", ["ss", "-Hltn", "sport = :21"], timeout=5).stdout.strip():
             return proc
@@ -111,8 +134,11 @@ def probe(lab, work: Path, name: str, bad: bool, ca: bool = True, *extra: str) -
         pw = work / "password"
         pw.write_text(password + "\n")
         args += ["--user", user, "--password-file", str(pw)]
-    r = lab.run("client", ["env", f"PYTHONPATH={REPO}", lab.python, "-m", "harness", "probe",
-                           "203.0.113.10:21", *args], timeout=150)
+    r = lab.run(
+        "client",
+        ["env", f"PYTHONPATH={REPO}", lab.python, "-m", "harness", "probe", "203.0.113.10:21", *args],
+        timeout=150,
+    )
     assert r.returncode in (0, 1), r.stdout + r.stderr
     assert "internal error" not in r.stdout + r.stderr
     return json.loads(out.read_text())
@@ -170,8 +196,9 @@ def test_leaked_private_address_fails_pasv_at_data_connect_and_names_it(lab, wor
     assert "cert-untrusted" not in {f["check"] for f in doc["findings"]}
     assert system["certificate"]["chain_to"] == "the system store"
     # with --verify-cert that certificate fails every mode at the control handshake
-    assert {(m["outcome"], m["stage"], m["kind"]) for m in verified["modes"]} == \
-        {("fail", "tls-handshake", "tls-verify")}
+    assert {(m["outcome"], m["stage"], m["kind"]) for m in verified["modes"]} == {
+        ("fail", "tls-handshake", "tls-verify")
+    }
     pasv = next(m for m in doc["modes"] if m["mode"] == "pasv")
     epsv = next(m for m in doc["modes"] if m["mode"] == "epsv")
     assert (pasv["outcome"], pasv["stage"]) == ("fail", "data-connect")
@@ -203,8 +230,9 @@ def test_ftp_bounce_only_to_the_named_lab_address(lab, work, permit):
     seen); the default one refuses PORT (no finding)."""
     adapter = servers.get("pyftpdlib")
     spec = ServerSpec("pyftpdlib", "none", permit_foreign=permit)
-    ctx = servers.ServerContext(public_ip="203.0.113.10", certs=certs.ensure(), home=work / "home",
-                                log=work / "bounce.log", python=lab.python)
+    ctx = servers.ServerContext(
+        public_ip="203.0.113.10", certs=certs.ensure(), home=work / "home", log=work / "bounce.log", python=lab.python
+    )
     ctx.home.mkdir(parents=True, exist_ok=True)
     server = lab.spawn("server", adapter.argv(spec, ctx))
     listener = lab.spawn("router", [lab.python, "-c", LISTENER, "198.51.100.1", "2525"])
@@ -215,10 +243,33 @@ def test_ftp_bounce_only_to_the_named_lab_address(lab, work, permit):
                 break
             time.sleep(0.05)
         out = work / "bounce.json"
-        lab.run("client", ["env", f"PYTHONPATH={REPO}", lab.python, "-m", "harness", "probe",
-                           "203.0.113.10", "--tls", "none", "--mode", "epsv", "--user", "ftpuser",
-                           "--password-file", str(_password(work)), "--bounce-target", "198.51.100.1:2525",
-                           "--timeout", "2", "--json", str(out)], timeout=60)
+        lab.run(
+            "client",
+            [
+                "env",
+                f"PYTHONPATH={REPO}",
+                lab.python,
+                "-m",
+                "harness",
+                "probe",
+                "203.0.113.10",
+                "--tls",
+                "none",
+                "--mode",
+                "epsv",
+                "--user",
+                "ftpuser",
+                "--password-file",
+                str(_password(work)),
+                "--bounce-target",
+                "198.51.100.1:2525",
+                "--timeout",
+                "2",
+                "--json",
+                str(out),
+            ],
+            timeout=60,
+        )
         doc = json.loads(out.read_text())
         ready, _, _ = select.select([listener.stdout], [], [], 1.0)
         seen = listener.stdout.readline() if ready else ""
@@ -240,9 +291,23 @@ def _password(work: Path) -> Path:
 
 
 def test_matrix_cases_carry_the_findings_their_facts_show(matrix):
-    cases = matrix("--topology", "server-nat", "--server", "vsftpd", "--client", "ftplib-reuse",
-                   "--tls", "explicit", "--mode", "pasv,epsv", "--pasv-address", "trust",
-                   "--masquerade", "off", "--no-rules")
+    cases = matrix(
+        "--topology",
+        "server-nat",
+        "--server",
+        "vsftpd",
+        "--client",
+        "ftplib-reuse",
+        "--tls",
+        "explicit",
+        "--mode",
+        "pasv,epsv",
+        "--pasv-address",
+        "trust",
+        "--masquerade",
+        "off",
+        "--no-rules",
+    )
     by = {c["mode"]: c for c in cases.values()}
     found = {m: {f["check"] for f in c["evidence"].get("findings", [])} for m, c in by.items()}
     assert by["epsv"]["outcome"] == "pass" and found["epsv"] == {"banner-version"}  # still a pass

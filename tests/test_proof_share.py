@@ -1,12 +1,16 @@
 """Cases whose derived rules are identical share one proof replay (harness/proof.share)."""
+
 from harness.judge import proof
-from harness.report.results import parse_id
 from harness.judge.rules import FirewallRules, Proof, Rule
+from harness.report.results import parse_id
 
 
 def _fw(dports="21", verified=True):
-    return {"fw": FirewallRules("fw", "server-nat", [Rule("filter", daddr="10.0.2.10", dports=dports)],
-                                Proof(verified=verified, replays=1))}
+    return {
+        "fw": FirewallRules(
+            "fw", "server-nat", [Rule("filter", daddr="10.0.2.10", dports=dports)], Proof(verified=verified, replays=1)
+        )
+    }
 
 
 A = parse_id("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")

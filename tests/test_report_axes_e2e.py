@@ -2,12 +2,12 @@
 --session-reuse both, each case has its own cell in the terminal grid, summary.md and the
 HTML grid, and its own JUnit testcase named by its id. A failing case is never hidden
 behind the pass of a weakened variant."""
+
 import json
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from conftest import harness
 from test_reports_e2e import chromium
 
@@ -17,9 +17,28 @@ pytestmark = pytest.mark.netns
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("axes")
-    r = harness("matrix", "--topology", "client-multiwan", "--tls", "explicit", "--mode", "pasv",
-                "--pasv-address", "control", "--masquerade", "on", "--permit-foreign-addresses", "both",
-                "--session-reuse", "both", "--client", "ftplib-reuse", "--no-rules", "--report-dir", str(out))
+    r = harness(
+        "matrix",
+        "--topology",
+        "client-multiwan",
+        "--tls",
+        "explicit",
+        "--mode",
+        "pasv",
+        "--pasv-address",
+        "control",
+        "--masquerade",
+        "on",
+        "--permit-foreign-addresses",
+        "both",
+        "--session-reuse",
+        "both",
+        "--client",
+        "ftplib-reuse",
+        "--no-rules",
+        "--report-dir",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads((out / "results.json").read_text())
     return out, r.stdout, {c["id"]: c for c in doc["cases"]}
@@ -46,7 +65,8 @@ def test_summary_md_has_one_row_per_case(run):
     head = next(l for l in (out / "summary.md").read_text().splitlines() if l.startswith("| topology"))
     assert "foreign" in head and "reuse" in head
     assert len(table) == 4 and sum("**fail**" in l for l in table) == sum(
-        c["outcome"] == "fail" for c in cases.values())
+        c["outcome"] == "fail" for c in cases.values()
+    )
 
 
 def test_junit_testcases_are_named_by_case_id(run):
@@ -57,8 +77,11 @@ def test_junit_testcases_are_named_by_case_id(run):
 
 def test_the_html_grid_has_one_cell_per_case(run):
     out, _, cases = run
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>',
-                                (out / "index.html").read_text(), re.S).group(1).replace("<\\/", "</"))
+    data = json.loads(
+        re.search(r'<script id="data" type="application/json">(.*?)</script>', (out / "index.html").read_text(), re.S)
+        .group(1)
+        .replace("<\\/", "</")
+    )
     assert {"foreign", "reuse"} <= set(data["row_axes"])
     assert len({tuple(c["row"]) + (c["col"],) for c in data["cases"]}) == len(cases)
     dom = chromium("--dump-dom", f"file://{out / 'index.html'}").stdout

@@ -2,25 +2,30 @@
 
 Pure logic only; the replay proofs run on real namespaces in test_rules_e2e.py.
 """
+
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from harness.judge import checks
-from harness.observe import recording
-from harness.observe.flows import parse_expectation, parse_flow
 from harness.judge.rules import FirewallRules, Rule
 from harness.judge.rules.derive import derive
 from harness.judge.rules.render import iptables, markdown_table, nft, table
+from harness.observe import recording
+from harness.observe.flows import parse_expectation, parse_flow
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 
-NEW_DNAT = ("[NEW] tcp      6 120 SYN_SENT src=203.0.113.100 dst=203.0.113.10 sport=46678 dport=21 "
-            "[UNREPLIED] src=10.0.2.2 dst=203.0.113.100 sport=21 dport=46678")
-EXPECT = ("[NEW] 300 proto=6 src=203.0.113.10 dst=203.0.113.100 sport=0 dport=44109 "
-          "mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 "
-          "master-src=10.0.1.2 master-dst=203.0.113.10 sport=51822 dport=21 class=0 helper=ftp")
+NEW_DNAT = (
+    "[NEW] tcp      6 120 SYN_SENT src=203.0.113.100 dst=203.0.113.10 sport=46678 dport=21 "
+    "[UNREPLIED] src=10.0.2.2 dst=203.0.113.100 sport=21 dport=46678"
+)
+EXPECT = (
+    "[NEW] 300 proto=6 src=203.0.113.10 dst=203.0.113.100 sport=0 dport=44109 "
+    "mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 "
+    "master-src=10.0.1.2 master-dst=203.0.113.10 sport=51822 dport=21 class=0 helper=ftp"
+)
 
 
 def load(case_id: str):
@@ -38,8 +43,15 @@ def test_expectation_line_takes_the_expected_tuple_not_the_mask_or_master():
     assert (e.src, e.dst, e.dport) == ("203.0.113.10", "203.0.113.100", 44109)
 
 
-@pytest.mark.parametrize("line", ["", "[DESTROY] tcp 6 src=1.2.3.4", "[NEW] icmp 1 30 src=1.1.1.1 dst=2.2.2.2",
-                                  "[NEW] tcp 6 120 SYN_SENT src=1.1.1.1 dst=2.2.2.2 sport=x dport=1"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "[DESTROY] tcp 6 src=1.2.3.4",
+        "[NEW] icmp 1 30 src=1.1.1.1 dst=2.2.2.2",
+        "[NEW] tcp 6 120 SYN_SENT src=1.1.1.1 dst=2.2.2.2 sport=x dport=1",
+    ],
+)
 def test_other_lines_are_ignored(line):
     assert parse_flow("fw", line) is None
 
@@ -51,8 +63,11 @@ def rules_of(case_id: str) -> list[Rule]:
 def test_server_nat_epsv_needs_control_and_passive_range_forwards():
     rules = rules_of("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off")
     assert [(r.kind, r.dports, r.to) for r in rules] == [
-        ("dnat", "990", "10.0.2.2"), ("dnat", "50000-50009", "10.0.2.2"),
-        ("filter", "990", None), ("filter", "50000-50009", None)]
+        ("dnat", "990", "10.0.2.2"),
+        ("dnat", "50000-50009", "10.0.2.2"),
+        ("filter", "990", None),
+        ("filter", "50000-50009", None),
+    ]
     assert all(r.daddr == "10.0.2.2" and r.saddr == "203.0.113.100" for r in rules if r.kind == "filter")
 
 
@@ -81,8 +96,11 @@ def test_nft_rendering_loads_as_written():
     fw = derive(load("server-nat-alg/pyftpdlib/ftplib/none/pasv/trust/masq-off"))["fw"]
     text = nft(fw)
     assert "policy drop" in text and 'ct helper set "ftp-std"' in text
-    r = subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True) \
-        if _nft_check_possible() else None
+    r = (
+        subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True)
+        if _nft_check_possible()
+        else None
+    )
     if r is not None:
         assert r.returncode == 0, r.stderr
 
@@ -90,14 +108,17 @@ def test_nft_rendering_loads_as_written():
 def _nft_check_possible() -> bool:
     import os
     import shutil
+
     return os.geteuid() == 0 and shutil.which("nft") is not None
 
 
 def test_iptables_and_table_forms():
     fw = derive(load("server-nat/pyftpdlib/ftplib/implicit/epsv/n-a/masq-off"))["fw"]
     ipt = iptables(fw)
-    assert "-A PREROUTING -i wan0 -d 203.0.113.10/32 -p tcp -m tcp --dport 50000:50009 -j DNAT " \
-           "--to-destination 10.0.2.2" in ipt
+    assert (
+        "-A PREROUTING -i wan0 -d 203.0.113.10/32 -p tcp -m tcp --dport 50000:50009 -j DNAT "
+        "--to-destination 10.0.2.2" in ipt
+    )
     assert ":FORWARD DROP [0:0]" in ipt and ipt.count("COMMIT") == 2
     t = table(fw)
     assert "passive data range 50000-50009" in t and t.splitlines()[0].startswith("firewall")
@@ -134,5 +155,7 @@ def test_ipv6_rules_render_in_ip6_and_ip6tables_form():
         assert r.returncode == 0, r.stderr
     ipt = iptables(fw)
     assert "ip6tables-restore" in ipt
-    assert "-A PREROUTING -i wan0 -d 2001:db8:113::10/128 -p tcp -m tcp --dport 50000:50009 -j DNAT " \
-           "--to-destination fd00:2::2" in ipt
+    assert (
+        "-A PREROUTING -i wan0 -d 2001:db8:113::10/128 -p tcp -m tcp --dport 50000:50009 -j DNAT "
+        "--to-destination fd00:2::2" in ipt
+    )

@@ -1,30 +1,33 @@
 """Replay proofs with real nft: each topology family's derived rules pass, and minimality holds."""
+
 import pytest
 
 pytestmark = pytest.mark.netns
 
 
-def fw_rules(case: dict, box: str = None) -> dict:
+def fw_rules(case: dict, box: str | None = None) -> dict:
     (fw,) = case["rules"].values() if box is None else (case["rules"][box],)
     return fw
 
 
 def test_server_nat_explicit_epsv_needs_exactly_control_and_passive_range(matrix):
-    cases = matrix("--topology", "server-nat", "--tls", "explicit", "--mode", "epsv",
-                   "--masquerade", "off", "--prove-minimal")
+    cases = matrix(
+        "--topology", "server-nat", "--tls", "explicit", "--mode", "epsv", "--masquerade", "off", "--prove-minimal"
+    )
     (case,) = cases.values()
     fw = fw_rules(case)
     assert case["rules_verified"] and case["rules_minimal"] and fw["not_needed"] == []
     got = sorted((r["kind"], r["dports"]) for r in fw["rules"])
     assert got == [("dnat", "21"), ("dnat", "50000-50009"), ("filter", "21"), ("filter", "50000-50009")]
-    passive = [r for r in fw["rules"] if r["kind"] == "filter" and r["dports"] == "50000-50009"][0]
+    passive = next(r for r in fw["rules"] if r["kind"] == "filter" and r["dports"] == "50000-50009")
     assert passive["without_it"].startswith("data-connect:")
     assert "table inet ftpfw" in fw["nft"] and "--dport 50000:50009" in fw["iptables"]
 
 
 def test_client_nat_alg_plain_port_depends_on_the_helper(matrix):
-    cases = matrix("--topology", "client-nat-alg", "--tls", "none", "--mode", "port",
-                   "--masquerade", "off", "--prove-minimal")
+    cases = matrix(
+        "--topology", "client-nat-alg", "--tls", "none", "--mode", "port", "--masquerade", "off", "--prove-minimal"
+    )
     (case,) = cases.values()
     fw = fw_rules(case)
     assert case["rules_verified"] and case["rules_minimal"]
@@ -41,11 +44,35 @@ def test_direct_router_rules_verify_for_every_mode(matrix):
 
 
 def test_range_scenarios_are_reported_with_their_cause(matrix):
-    mismatch = matrix("--topology", "server-nat", "--tls", "explicit", "--mode", "epsv",
-                      "--masquerade", "on", "--forward-range", "50100-50109")
+    mismatch = matrix(
+        "--topology",
+        "server-nat",
+        "--tls",
+        "explicit",
+        "--mode",
+        "epsv",
+        "--masquerade",
+        "on",
+        "--forward-range",
+        "50100-50109",
+    )
     (c,) = mismatch.values()
     assert c["stage"] == "data-connect" and "50100-50109" in c["diagnosis"] and "50000-50009" in c["diagnosis"]
-    busy = matrix("--topology", "server-nat", "--tls", "explicit", "--mode", "pasv", "--pasv-address",
-                  "control", "--masquerade", "on", "--passive-range", "50000-50001", "--busy-sessions", "2")
+    busy = matrix(
+        "--topology",
+        "server-nat",
+        "--tls",
+        "explicit",
+        "--mode",
+        "pasv",
+        "--pasv-address",
+        "control",
+        "--masquerade",
+        "on",
+        "--passive-range",
+        "50000-50001",
+        "--busy-sessions",
+        "2",
+    )
     (c,) = busy.values()
     assert c["check"] == "passive-port-outside-range" and "outside its configured passive range" in c["diagnosis"]

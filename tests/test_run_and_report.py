@@ -1,11 +1,12 @@
 """matrix, reproduce and verify share one run-and-report path: the same report set, the same
 --fail-on and exit codes (docs/cli.md)."""
+
 import json
 import shutil
 
 import pytest
-
 from conftest import REPO, harness
+
 from harness.report import bundle
 
 SCENARIO = """topology: {name: server-nat, forward_range: none}
@@ -60,12 +61,27 @@ def test_verify_writes_the_full_report_set_with_its_advice_and_patch(tmp_path):
 @pytest.mark.netns
 def test_matrix_terminal_output_keeps_its_order(tmp_path):
     case = "server-nat/vsftpd/curl/explicit/pasv/trust/masq-on/fwd-none"
-    r = harness("matrix", "--case", case, "--json", str(tmp_path / "r.json"),
-                "--report-dir", str(tmp_path / "out"), "--fail-on", "fail")
+    r = harness(
+        "matrix",
+        "--case",
+        case,
+        "--json",
+        str(tmp_path / "r.json"),
+        "--report-dir",
+        str(tmp_path / "out"),
+        "--fail-on",
+        "fail",
+    )
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-2000:]
     lines = [line for line in r.stdout.splitlines() if line.strip()]
-    starts = ["1 cases in ", "passive-range-not-forwarded (1 cases)", "results written to",
-              "reports written to", "re-run the failures:", "--fail-on fail: 1 case(s) tripped the gate"]
+    starts = [
+        "1 cases in ",
+        "passive-range-not-forwarded (1 cases)",
+        "results written to",
+        "reports written to",
+        "re-run the failures:",
+        "--fail-on fail: 1 case(s) tripped the gate",
+    ]
     at = [next(i for i, line in enumerate(lines) if line.lstrip().startswith(s)) for s in starts]
     assert at == sorted(at), list(zip(starts, at))
     assert_full_set(tmp_path / "out", "axes")
@@ -75,11 +91,13 @@ def test_matrix_terminal_output_keeps_its_order(tmp_path):
 def test_an_interrupted_reproduce_keeps_its_finished_cases_in_the_report_set(tmp_path, monkeypatch):
     from harness import cli
     from harness.run.worker import Interrupted
+
     real = cli.execute
 
     def interrupted_after(cases, **kw):  # the real run, then Ctrl-C as it ends
         results, _, _ = real(cases, **kw)
         raise Interrupted(results, planned=len(cases) + 1)
+
     monkeypatch.setattr(cli, "execute", interrupted_after)
     (tmp_path / "s.yaml").write_text(SCENARIO)
     code = cli.main(["reproduce", "--no-fixes", str(tmp_path / "s.yaml"), "--report-dir", str(tmp_path / "out")])

@@ -1,11 +1,12 @@
 """Scenario files: validation with precise messages, and every shipped scenario's `expect`
 holding against a real run."""
+
 import os
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, harness
+
 from harness.reproduce import scenario
 
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
@@ -17,25 +18,39 @@ def write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("text, message", [
-    ("topology: server-nat\nclients: [{impl: curl}]\nmodes: pasv\nserver: {tls: 3}\n",
-     "server.tls: expected one of none, explicit, implicit, ccc, got 3"),
-    ("topology: nowhere\nclients: [curl]\n", "topology.name: expected one of direct, server-nat"),
-    ("topology: server-nat\nclients: [curl]\nsurprise: 1\n", "line 3: surprise: unknown key; valid keys: name,"),
-    ("topology: server-nat\nclients: [{impl: curl, colour: red}]\n", "clients[0].colour: unknown key"),
-    ("topology: server-nat\nserver: {passive_range: 50009-50000}\nclients: [curl]\n",
-     "server.passive_range: expected a port range like 50000-50009, got '50009-50000'"),
-    ("topology: {name: server-nat, forward_range: 80-90}\nclients: [curl]\n",
-     "topology.forward_range: expected a port range like 50000-50009 or none, got '80-90'"),
-    ("topology: server-nat\nclients: []\n", "clients: expected at least one value"),
-    ("topology: server-nat\nclients: [{impl: telnet}]\n", "clients[0].impl: expected one of ftplib"),
-    ("topology: {name: direct, helper: on}\nclients: [curl]\n", "topology.helper: topology 'direct' has no FTP helper"),
-    ("clients: [curl]\n", "topology: missing (required)"),
-    ("topology: server-nat\nclients: [curl]\nexpect: {outcome: maybe}\n",
-     "expect.outcome: expected one of pass, fail, skip, error, got 'maybe'"),
-    ("topology: server-nat\nclients: [curl]\nbusy_sessions: lots\n", "busy_sessions: expected a whole number"),
-    ("topology: [server-nat\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "topology: server-nat\nclients: [{impl: curl}]\nmodes: pasv\nserver: {tls: 3}\n",
+            "server.tls: expected one of none, explicit, implicit, ccc, got 3",
+        ),
+        ("topology: nowhere\nclients: [curl]\n", "topology.name: expected one of direct, server-nat"),
+        ("topology: server-nat\nclients: [curl]\nsurprise: 1\n", "line 3: surprise: unknown key; valid keys: name,"),
+        ("topology: server-nat\nclients: [{impl: curl, colour: red}]\n", "clients[0].colour: unknown key"),
+        (
+            "topology: server-nat\nserver: {passive_range: 50009-50000}\nclients: [curl]\n",
+            "server.passive_range: expected a port range like 50000-50009, got '50009-50000'",
+        ),
+        (
+            "topology: {name: server-nat, forward_range: 80-90}\nclients: [curl]\n",
+            "topology.forward_range: expected a port range like 50000-50009 or none, got '80-90'",
+        ),
+        ("topology: server-nat\nclients: []\n", "clients: expected at least one value"),
+        ("topology: server-nat\nclients: [{impl: telnet}]\n", "clients[0].impl: expected one of ftplib"),
+        (
+            "topology: {name: direct, helper: on}\nclients: [curl]\n",
+            "topology.helper: topology 'direct' has no FTP helper",
+        ),
+        ("clients: [curl]\n", "topology: missing (required)"),
+        (
+            "topology: server-nat\nclients: [curl]\nexpect: {outcome: maybe}\n",
+            "expect.outcome: expected one of pass, fail, skip, error, got 'maybe'",
+        ),
+        ("topology: server-nat\nclients: [curl]\nbusy_sessions: lots\n", "busy_sessions: expected a whole number"),
+        ("topology: [server-nat\n", "not valid YAML"),
+    ],
+)
 def test_malformed_scenarios_get_precise_messages(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(scenario.ScenarioError) as e:
@@ -83,22 +98,40 @@ def test_reproduce_tries_the_fixes_and_says_what_each_costs():
 
 # --- typos that used to pass silently, and inputs that are not scenario files -----------
 
-@pytest.mark.parametrize("text, message", [
-    ("topology: server-nat\nclients: [curl]\nexpect: {check: advertised-adress-unreachable}\n",
-     "line 3: expect.check: expected one of harness-error, not-expressible, ccc-refused, helper-reads-after-ccc, passed, nat-tuple-clash, ipv4-only-line"),
-    ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {mode: EPSV}\n      outcome: pass\n",
-     "line 5: expect.cases[0].match.mode: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
-    ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {tls: nonee}\n      outcome: pass\n",
-     "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, ccc, got 'nonee'"),
-    ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {client: lftp}\n      outcome: pass\n",
-     "line 5: expect.cases[0].match.client: expected one of curl (the client values this scenario runs), got 'lftp'"),
-    ("topology: server-nat\nclients: [curl]\nmodes: [pasv]\nexpect:\n  cases:\n    - match: {mode: port}\n      outcome: pass\n",
-     "line 6: expect.cases[0].match.mode: expected one of pasv (the mode values this scenario runs)"),
-    ("topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {colour: red}\n",
-     "expect.cases[0].match.colour: unknown key; valid keys: mode, tls, client, server, masquerade"),
-    ("topology: server-nat\nserver: {tls: [none, sftp]}\nclients: [curl]\n",
-     "line 2: server.tls[1]: expected one of none, explicit, implicit, ccc, got 'sftp'"),
-])
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "topology: server-nat\nclients: [curl]\nexpect: {check: advertised-adress-unreachable}\n",
+            "line 3: expect.check: expected one of harness-error, not-expressible, ccc-refused, helper-reads-after-ccc, passed, nat-tuple-clash, ipv4-only-line",
+        ),
+        (
+            "topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {mode: EPSV}\n      outcome: pass\n",
+            "line 5: expect.cases[0].match.mode: expected one of pasv, epsv, port, eprt, got 'EPSV'",
+        ),
+        (
+            "topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {tls: nonee}\n      outcome: pass\n",
+            "line 5: expect.cases[0].match.tls: expected one of none, explicit, implicit, ccc, got 'nonee'",
+        ),
+        (
+            "topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {client: lftp}\n      outcome: pass\n",
+            "line 5: expect.cases[0].match.client: expected one of curl (the client values this scenario runs), got 'lftp'",
+        ),
+        (
+            "topology: server-nat\nclients: [curl]\nmodes: [pasv]\nexpect:\n  cases:\n    - match: {mode: port}\n      outcome: pass\n",
+            "line 6: expect.cases[0].match.mode: expected one of pasv (the mode values this scenario runs)",
+        ),
+        (
+            "topology: server-nat\nclients: [curl]\nexpect:\n  cases:\n    - match: {colour: red}\n",
+            "expect.cases[0].match.colour: unknown key; valid keys: mode, tls, client, server, masquerade",
+        ),
+        (
+            "topology: server-nat\nserver: {tls: [none, sftp]}\nclients: [curl]\n",
+            "line 2: server.tls[1]: expected one of none, explicit, implicit, ccc, got 'sftp'",
+        ),
+    ],
+)
 def test_every_enum_value_is_checked_with_file_line_path_and_choices(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(scenario.ScenarioError) as e:
@@ -137,15 +170,18 @@ def test_a_huge_file_is_refused(tmp_path):
 def test_the_committed_json_schemas_are_current():
     from harness import schemas
     from harness.plan import spec
+
     for name, text in spec.json_schemas(schemas.NAMES).items():
         committed = REPO / "schemas" / name
-        assert committed.exists() and committed.read_text() == text, \
+        assert committed.exists() and committed.read_text() == text, (
             f"schemas/{name} is out of date: run `python -m harness.schemas` and commit the result"
+        )
 
 
 def test_every_shipped_scenario_and_plan_fits_the_one_schema():
     from harness import schemas
     from harness.plan import spec
+
     for path in SCENARIOS:
         spec.load(path, "scenario", schemas.NAMES)
     for path in sorted((REPO / "plans").glob("*.yaml")):
@@ -154,6 +190,7 @@ def test_every_shipped_scenario_and_plan_fits_the_one_schema():
 
 def test_tls_axes_in_a_scenario_give_ids_and_matchable_values():
     from harness.reproduce import scenario as sc
+
     s = sc.load(Path(__file__).parents[1] / "scenarios" / "10-second-transfer-loses-resumption-tls13.yaml")
     ids = {c.id for c in s.cases}
     assert "direct/proftpd/curl/explicit/epsv/n-a/masq-off/transfers-2" in ids

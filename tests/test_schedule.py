@@ -1,8 +1,8 @@
 """harness.schedule: units go longest first, topologies stay together, ties keep plan order."""
+
 from harness.plan.axes import Axes, plan
-from harness.plan.units import units
+from harness.plan.units import lab_key, longest_first, units
 from harness.run.schedule import Pending
-from harness.plan.units import lab_key, longest_first
 
 CORE = ("direct", "server-nat", "client-nat")
 

@@ -1,20 +1,20 @@
 """Case selection, sharding, comparison, merge and the --fail-on gates, on a recorded
 results.json (tests/fixtures/results/, from a real server-nat run)."""
+
 import copy
 import json
-from pathlib import Path
-
 import shlex
+from pathlib import Path
 
 import pytest
 
-from harness.report import compare, gates, merge, results
-from harness.plan import shard
-from harness.core.program import program
 from harness.core.case import NetSpec, PassiveRange
+from harness.core.program import program
+from harness.plan import shard
 from harness.plan.axes import Axes, plan
-from harness.plan.units import units
 from harness.plan.selection import SelectionError, matches, parse_id, rerun_command, select
+from harness.plan.units import units
+from harness.report import compare, gates, merge, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
 CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
@@ -32,19 +32,32 @@ def write(tmp_path: Path, name: str, d: dict) -> Path:
 
 @pytest.mark.parametrize("net", [NetSpec(), NetSpec(PassiveRange(50000, 50004)), NetSpec(forward_none=True)])
 def test_every_planned_case_is_rebuilt_from_its_id(net):
-    cases = plan(Axes(topologies=("direct", "server-nat"), servers=("pyftpdlib", "vsftpd"),
-                      clients=("ftplib", "curl"), permit_foreign=("on", "off"), reuse=("default", "off"),
-                      passive=PassiveRange(50010, 50020), net=net, busy=2, families=("ipv4", "ipv6")))
+    cases = plan(
+        Axes(
+            topologies=("direct", "server-nat"),
+            servers=("pyftpdlib", "vsftpd"),
+            clients=("ftplib", "curl"),
+            permit_foreign=("on", "off"),
+            reuse=("default", "off"),
+            passive=PassiveRange(50010, 50020),
+            net=net,
+            busy=2,
+            families=("ipv4", "ipv6"),
+        )
+    )
     assert any(c.id.endswith("/ipv6") for c in cases)
     assert cases and all(parse_id(c.id) == c for c in cases)
 
 
-@pytest.mark.parametrize("bad, says", [
-    ("server-nat/pyftpdlib", "expected topology/server/client"),
-    ("mars/pyftpdlib/ftplib/explicit/pasv/trust/masq-off", "unknown topology 'mars'"),
-    ("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off/frobnicate", "unknown part 'frobnicate'"),
-    ("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off/range-9-1", "range"),
-])
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ("server-nat/pyftpdlib", "expected topology/server/client"),
+        ("mars/pyftpdlib/ftplib/explicit/pasv/trust/masq-off", "unknown topology 'mars'"),
+        ("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off/frobnicate", "unknown part 'frobnicate'"),
+        ("server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off/range-9-1", "range"),
+    ],
+)
 def test_a_bad_case_id_says_which_part_is_wrong(bad, says):
     with pytest.raises(SelectionError, match=says):
         parse_id(bad)
@@ -71,8 +84,10 @@ def test_shards_are_whole_units_cover_the_plan_once_and_do_not_change():
     assert sorted(c.id for p in parts for c in p) == sorted(c.id for c in cases)
     unit_of = {c.id: i for i, u in enumerate(units(cases)) for c in u}
     for p in parts:
-        assert all(sum(unit_of[c.id] == unit_of[x.id] for x in p) == sum(unit_of[c.id] == unit_of[x.id]
-                   for x in cases) for c in p)  # no unit is split
+        assert all(
+            sum(unit_of[c.id] == unit_of[x.id] for x in p) == sum(unit_of[c.id] == unit_of[x.id] for x in cases)
+            for c in p
+        )  # no unit is split
         assert [c.id for c in p] == [c.id for c in cases if c in p]  # plan order
     assert [len(p) for p in parts] == [50, 50, 50]
     assert shard.split(cases, 3) == parts
@@ -116,6 +131,7 @@ def test_results_json_reads_back_into_the_same_results():
     rf = results.load(FIXTURE)
     assert [r.case.id for r in rf.results] == [c["id"] for c in doc()["cases"]]
     from harness.report.jsonfile import case_json
+
     for r, c in zip(rf.results, doc()["cases"]):
         assert dict(case_json(r), order=c["order"]) == c
 
@@ -142,8 +158,12 @@ def test_merge_puts_parts_back_in_plan_order_and_refuses_gaps(tmp_path):
 
 
 def test_merge_drops_shard_options_from_the_command_line():
-    assert merge._unsharded("ftps-harness matrix --shard 2/4 --durations old.json --jobs 2 --report-dir p2",
-                            Path("reports")) == "ftps-harness matrix --jobs 2 --report-dir reports"
+    assert (
+        merge._unsharded(
+            "ftps-harness matrix --shard 2/4 --durations old.json --jobs 2 --report-dir p2", Path("reports")
+        )
+        == "ftps-harness matrix --jobs 2 --report-dir reports"
+    )
 
 
 def test_fail_on_gates_include_the_stricter_ones():
@@ -151,5 +171,8 @@ def test_fail_on_gates_include_the_stricter_ones():
     fails = [r for r in rs if r.verdict.outcome == "fail"]
     assert fails and gates.tripped(rs, "error") == []
     assert gates.tripped(rs, "fail") == fails
-    assert set(map(id, gates.tripped(rs, "fail"))) <= set(map(id, gates.tripped(rs, "weakened"))) \
+    assert (
+        set(map(id, gates.tripped(rs, "fail")))
+        <= set(map(id, gates.tripped(rs, "weakened")))
         <= set(map(id, gates.tripped(rs, "finding")))
+    )

@@ -1,13 +1,14 @@
 """One module places every client's failure (harness/judge/stages.py), from the facts the client
 reported. The fixtures are real runs (`matrix --record`); the expected stages are what those
 runs gave."""
+
 from pathlib import Path
 
 import pytest
 
 from harness.judge import checks
-from harness.observe import recording
 from harness.judge.stages import place
+from harness.observe import recording
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 
@@ -16,16 +17,19 @@ def load(case_id: str):
     return recording.load(FIX / (case_id.replace("/", "__") + ".json"))
 
 
-@pytest.mark.parametrize("case_id, step, stage", [
-    ("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off", "data-connect", "data-connect"),
-    ("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off", "negotiate", "data-setup"),
-    ("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on", "data-connect", "data-connect"),
-    ("server-nat/vsftpd/curl/none/pasv/trust/masq-off", "data-connect", "data-connect"),
-    ("client-nat/vsftpd/curl/none/port/n-a/masq-on", "data-setup", "data-setup"),
-    ("direct/vsftpd/curl/explicit/port/n-a/masq-on", "transfer", "transfer"),
-    ("server-nat/vsftpd/lftp/none/pasv/trust/masq-off", "data-connect", "data-connect"),
-    ("client-nat/pyftpdlib/lftp/none/port/n-a/masq-on", "data-connect", "data-connect"),
-])
+@pytest.mark.parametrize(
+    "case_id, step, stage",
+    [
+        ("server-nat/pyftpdlib/ftplib/none/pasv/trust/masq-off", "data-connect", "data-connect"),
+        ("client-nat/pyftpdlib/ftplib/explicit/port/n-a/masq-off", "negotiate", "data-setup"),
+        ("client-multiwan/pyftpdlib/ftplib/explicit/pasv/control/masq-on", "data-connect", "data-connect"),
+        ("server-nat/vsftpd/curl/none/pasv/trust/masq-off", "data-connect", "data-connect"),
+        ("client-nat/vsftpd/curl/none/port/n-a/masq-on", "data-setup", "data-setup"),
+        ("direct/vsftpd/curl/explicit/port/n-a/masq-on", "transfer", "transfer"),
+        ("server-nat/vsftpd/lftp/none/pasv/trust/masq-off", "data-connect", "data-connect"),
+        ("client-nat/pyftpdlib/lftp/none/port/n-a/masq-on", "data-connect", "data-connect"),
+    ],
+)
 def test_every_client_is_placed_by_the_same_rules(case_id, step, stage):
     obs = load(case_id)
     placed = place(obs.client, obs.case.server.tls, obs.case.client.impl)
@@ -35,6 +39,7 @@ def test_every_client_is_placed_by_the_same_rules(case_id, step, stage):
 
 def test_clients_report_facts_not_stages():
     import clients
+
     curl = load("server-nat/vsftpd/curl/none/pasv/trust/masq-off").client.failure
     assert (curl.exit_code, curl.command, curl.step) == (7, "stor", None)
     assert clients.get("curl").exit_says(curl) == "unreached"  # curl declares what its exit 7 says
@@ -50,6 +55,7 @@ def test_every_activity_has_a_stage_and_exit_statuses_are_not_stages():
     from harness.core.outcome import STAGES
     from harness.judge.stages import ACTIVITY_STAGE
     from harness.observe.observation import Activity, ExitSays
+
     assert set(ACTIVITY_STAGE) == set(get_args(Activity))
     assert not set(get_args(ExitSays)) & set(STAGES)
 
@@ -84,6 +90,7 @@ def test_a_control_connection_that_never_connected_is_placed_at_connect():
     """curl's 2nd control connection (session 1) timed out through a fixed-port SNAT: the
     session stopped at connect, not at the 1st session's data connection."""
     from harness.observe import recording as rec
+
     obs = rec.load(Path(__file__).parent / "fixtures" / "trace" / "fixed-port-snat.observation.json")
     assert [(c.session, c.result) for c in obs.client.control] == [(0, "ok"), (1, "timeout")]
     placed = place(obs.client, obs.case.server.tls, obs.case.client.impl)

@@ -1,15 +1,14 @@
 """summary.md fits a ticket whatever the run's size; topologies at a glance; the variants
 that passed, from recorded verdicts (tests/fixtures/results/)."""
+
 import itertools
 from pathlib import Path
 
 import clients
 import servers
-
-from harness.report import results
 from harness.judge.verdict import Result
-from harness.report import glance, markdown
 from harness.plan.axes import Axes, plan
+from harness.report import glance, markdown, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "server-nat-explicit.json"
 CORE = ("direct", "server-nat", "server-nat-alg", "client-nat", "client-nat-alg")
@@ -36,5 +35,7 @@ def test_a_failing_case_links_the_variants_that_passed_in_the_same_run():
     recorded = results.load(FIXTURE).results
     failing = next(r for r in recorded if r.verdict.outcome == "fail")
     found = {v.fix: v.case_id for v in glance.passing_variants(recorded)[failing.case.id]}
-    assert found == {"masquerade": failing.case.id.replace("masq-off", "masq-on"),
-                     "epsv": failing.case.id.replace("pasv/trust", "epsv/n-a")}
+    assert found == {
+        "masquerade": failing.case.id.replace("masq-off", "masq-on"),
+        "epsv": failing.case.id.replace("pasv/trust", "epsv/n-a"),
+    }

@@ -1,5 +1,6 @@
 """Teardown survives repeated signals, `clean` removes what a killed run left (namespaces and
 its scratch folder), and an interrupted run still writes the results it has."""
+
 import json
 import signal
 import subprocess
@@ -8,17 +9,21 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, harness, netns_list
+
 from harness.build.backends.netns import STATE_DIR
 
 pytestmark = pytest.mark.netns
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness", "matrix", "--topology", "direct",
-                             "--jobs", "1", *args], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "matrix", "--topology", "direct", "--jobs", "1", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def run_id_of(p: subprocess.Popen, timeout: float = 30) -> str:
@@ -100,12 +105,14 @@ def test_a_teardown_cut_short_is_finished_by_the_next(monkeypatch):
     from harness.build import topologies
     from harness.build.backends import netns
     from harness.core.case import ServerSpec
+
     lab = netns.NetnsBackend().build(topologies.build("direct", ServerSpec()), f"fth-cut{os.getpid()}-0")
     real = netns.remove_namespaces
 
     def interrupted(names):
         real(names[:1])  # one namespace removed, then the signal
         raise KeyboardInterrupt
+
     monkeypatch.setattr(netns, "remove_namespaces", interrupted)
     with pytest.raises(KeyboardInterrupt):
         lab.teardown()

@@ -1,4 +1,5 @@
 """Per-phase timing: pure arithmetic over recorded phase maps (no timing assertions)."""
+
 from harness.core import timing
 
 

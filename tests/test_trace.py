@@ -1,15 +1,16 @@
 """harness.trace on real `nft -a monitor trace` output recorded in a lab
 (tests/fixtures/trace/record.py re-records it)."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from harness.build.backends.readings import conntrack_stats
+from harness.build.tracing import trace_table
 from harness.core import codec
 from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.trace import attempts, parse, rule_lines, source_map, stats_delta
-from harness.build.backends.readings import conntrack_stats
-from harness.build.tracing import trace_table
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 
@@ -62,19 +63,21 @@ def test_attempts_group_a_syn_and_its_retransmissions():
 
 
 def test_rule_lines_follow_block_and_flat_syntax():
-    text = "\n".join([
-        "table inet t {",  # 0
-        "  chain c {",  # 1
-        "    type filter hook input priority 0; policy drop;",  # 2
-        "    tcp dport {",  # 3
-        "      21, 990",  # 4
-        "    } accept  # control",  # 5
-        "    ip saddr 10.0.0.1 \\",  # 6
-        "      drop",  # 7
-        "  }",  # 8
-        "}",  # 9
-        "add rule inet t c counter",  # 10
-    ])
+    text = "\n".join(
+        [
+            "table inet t {",  # 0
+            "  chain c {",  # 1
+            "    type filter hook input priority 0; policy drop;",  # 2
+            "    tcp dport {",  # 3
+            "      21, 990",  # 4
+            "    } accept  # control",  # 5
+            "    ip saddr 10.0.0.1 \\",  # 6
+            "      drop",  # 7
+            "  }",  # 8
+            "}",  # 9
+            "add rule inet t c counter",  # 10
+        ]
+    )
     rules, policy = rule_lines(text)
     assert rules == {("inet", "t", "c"): [3, 6, 10]}
     assert policy == {("inet", "t", "c"): 2}
@@ -82,20 +85,29 @@ def test_rule_lines_follow_block_and_flat_syntax():
 
 def test_chains_that_do_not_line_up_get_no_source():
     text = "table inet t {\n chain c {\n  accept\n }\n}"
-    listing = {"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 2}},
-                            {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3}}]}
+    listing = {
+        "nftables": [
+            {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 2}},
+            {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3}},
+        ]
+    }
     assert source_map(text, ["f:1"] * 5, listing)[0] == {}
 
 
 def test_conntrack_statistics_are_summed_over_cpus_and_diffed():
-    before = conntrack_stats("cpu=0 found=0 invalid=1 insert_failed=0 drop=0\ncpu=1 found=2 invalid=0 insert_failed=0 drop=0")
-    after = conntrack_stats("cpu=0 found=0 invalid=1 insert_failed=4 drop=4\ncpu=1 found=2 invalid=0 insert_failed=1 drop=1")
+    before = conntrack_stats(
+        "cpu=0 found=0 invalid=1 insert_failed=0 drop=0\ncpu=1 found=2 invalid=0 insert_failed=0 drop=0"
+    )
+    after = conntrack_stats(
+        "cpu=0 found=0 invalid=1 insert_failed=4 drop=4\ncpu=1 found=2 invalid=0 insert_failed=1 drop=1"
+    )
     assert stats_delta(before, after) == {"insert_failed": 5, "drop": 5}
 
 
 def test_a_view_survives_a_recording():
-    v = MiddleboxView(flows=("[NEW] tcp",), rejected=1, traced=True, trace=tuple(_paths("rule-drop")),
-                      stats={"drop": 1})
+    v = MiddleboxView(
+        flows=("[NEW] tcp",), rejected=1, traced=True, trace=tuple(_paths("rule-drop")), stats={"drop": 1}
+    )
     assert codec.decode(json.loads(json.dumps(codec.encode(v, MiddleboxView))), MiddleboxView) == v
 
 
@@ -108,6 +120,7 @@ def test_the_trace_table_marks_connection_attempts_on_every_hook():
 
 def test_named_counters_from_nft_json_and_nothing_from_garbage():
     from harness.build.backends.readings import named_counters
+
     listing = '{"nftables": [{"metainfo": {}}, {"counter": {"name": "invalid", "packets": 3, "bytes": 180}}]}'
     assert named_counters(listing) == {"invalid": 3}
     assert named_counters("") == named_counters("not json") == named_counters("[1]") == {}

@@ -1,5 +1,6 @@
 """Packet-level evidence on real namespaces: the trace table, the diagnoses it makes, and
 cases that do not depend on the case before them."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,14 @@ import secrets
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, harness, netns_list
-from harness.run import worker as runner
-from harness.verify import plan as verify
+
 from harness.build.backends.netns import NetnsBackend
-from harness.run.execute import execute
-from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.build.tracing import TRACE_TABLE
+from harness.core.case import Case, ClientSpec, ServerSpec
+from harness.run import worker as runner
+from harness.run.execute import execute
+from harness.verify import plan as verify
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 pytestmark = pytest.mark.netns
@@ -51,8 +52,11 @@ def test_the_issue_case_fails_on_a_nat_tuple_clash_of_a_later_control_connection
         if c["outcome"] == "pass":
             continue
         assert (c["stage"], c["check"]) == ("connect", "nat-tuple-clash"), c["diagnosis"]
-        m = re.match(r"NAT could not allocate a source for the (\d)(?:st|nd|rd|th) control connection; "
-                     r"the first (one|two) succeeded", c["diagnosis"])
+        m = re.match(
+            r"NAT could not allocate a source for the (\d)(?:st|nd|rd|th) control connection; "
+            r"the first (one|two) succeeded",
+            c["diagnosis"],
+        )
         assert m and m.group(1) in "23", c["diagnosis"]
         assert "fixed-port-snat.nft:32" in c["diagnosis"] and "10.0.2.1:16500" in c["diagnosis"]
         assert "NAT could not allocate a source" in " ".join(r.stdout.split())
@@ -62,8 +66,7 @@ def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts
     """A busy session holds the 1st control connection open, so the session's own (2nd) one
     always finds the tuple taken. Run first and last in one unit (one lab), the verdicts are
     the same: conntrack and expectation tables are flushed before every case."""
-    case = _plan_case(REPO / "plans" / "fixed-port-snat.yaml", impl="ftplib", mode="epsv",
-                      pasv_address=None, busy=1)
+    case = _plan_case(REPO / "plans" / "fixed-port-snat.yaml", impl="ftplib", mode="epsv", pasv_address=None, busy=1)
     other = Case(case.topology, case.server, ClientSpec("curl", "pasv", "control"), case.net)
     run = runner.ActiveRun(run_id=secrets.token_hex(3), backend=NetnsBackend(), rules=False)
     w = runner.Worker(run, 0)
@@ -76,19 +79,30 @@ def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts
     first, last = out[0].verdict, out[2].verdict
     assert (first.check, first.stage) == ("nat-tuple-clash", "connect")
     # the client saw one control connection; the box saw the busy session's before it
-    assert first.diagnosis.startswith("NAT could not allocate a source for the first control connection "
-                                      "(the 2nd control connection through fw; 1 before it, not this "
-                                      "client's, got through)")
+    assert first.diagnosis.startswith(
+        "NAT could not allocate a source for the first control connection "
+        "(the 2nd control connection through fw; 1 before it, not this "
+        "client's, got through)"
+    )
     assert (last.outcome, last.stage, last.check) == (first.outcome, first.stage, first.check)
     assert last.diagnosis.split(". ")[0] == first.diagnosis.split(". ")[0]
 
 
-@pytest.mark.parametrize("name, check, words", [
-    ("policy-drop", "dropped-by-policy",
-     "in chain forward (policy drop) of table inet edge; no rule in policy-drop.nft accepts it"),
-    ("rule-drop", "dropped-by-rule",
-     "in chain forward of table inet edge by rule rule-drop.nft:17 `tcp dport 50000-50009 counter drop"),
-])
+@pytest.mark.parametrize(
+    "name, check, words",
+    [
+        (
+            "policy-drop",
+            "dropped-by-policy",
+            "in chain forward (policy drop) of table inet edge; no rule in policy-drop.nft accepts it",
+        ),
+        (
+            "rule-drop",
+            "dropped-by-rule",
+            "in chain forward of table inet edge by rule rule-drop.nft:17 `tcp dport 50000-50009 counter drop",
+        ),
+    ],
+)
 def test_a_dropped_data_connection_names_the_chain_and_what_dropped_it(name, check, words):
     case = _plan_case(FIX / f"{name}.yaml")
     results, _, _ = execute([case], jobs=1, rules=False)
@@ -128,8 +142,20 @@ def test_the_trace_table_leaves_the_admin_tables_as_they_were_and_goes_with_the_
 
 
 def test_no_trace_keeps_the_heuristics(matrix):
-    cases = matrix("--topology", "server-nat", "--tls", "none", "--mode", "pasv", "--masquerade", "off",
-                   "--pasv-address", "trust", "--no-trace", "--no-rules")
+    cases = matrix(
+        "--topology",
+        "server-nat",
+        "--tls",
+        "none",
+        "--mode",
+        "pasv",
+        "--masquerade",
+        "off",
+        "--pasv-address",
+        "trust",
+        "--no-trace",
+        "--no-rules",
+    )
     (c,) = cases.values()
     assert c["check"] == "advertised-address-unreachable"
     assert "Trace:" not in c["diagnosis"] and c["evidence"]["trace"].startswith("not traced")

@@ -1,6 +1,6 @@
 """verify: real runs of the shipped plans; advice proven by re-runs on the admin's own file."""
-import pytest
 
+import pytest
 from conftest import REPO, harness
 
 
@@ -38,15 +38,24 @@ def test_a_binary_ruleset_is_exit_2_naming_file_and_offset(tmp_path):
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("text, message", [
-    ("ruleset: x.nft\ntopology: lb\nclients: [{impl: curl}]\n",
-     "line 2: topology: expected one of server-nat, direct, client-nat, lb-haproxy, lb-nft, got 'lb'"),
-    ("ruleset: x.nft\nclients: [{impl: curl, modes: [EPSV]}]\n",
-     "line 2: clients[0].modes[0]: expected one of pasv, epsv, port, eprt, got 'EPSV'"),
-    ("ruleset: x.nft\nserver: {permit_foreign_addresses: on}\nclients: [curl]\n",
-     "line 2: server.permit_foreign_addresses: unknown key; valid keys: impl, tls"),
-    ("ruleset: x.nft\nclients: [{impl: curl}]\n", "x.nft: cannot read the ruleset file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "ruleset: x.nft\ntopology: lb\nclients: [{impl: curl}]\n",
+            "line 2: topology: expected one of server-nat, direct, client-nat, lb-haproxy, lb-nft, got 'lb'",
+        ),
+        (
+            "ruleset: x.nft\nclients: [{impl: curl, modes: [EPSV]}]\n",
+            "line 2: clients[0].modes[0]: expected one of pasv, epsv, port, eprt, got 'EPSV'",
+        ),
+        (
+            "ruleset: x.nft\nserver: {permit_foreign_addresses: on}\nclients: [curl]\n",
+            "line 2: server.permit_foreign_addresses: unknown key; valid keys: impl, tls",
+        ),
+        ("ruleset: x.nft\nclients: [{impl: curl}]\n", "x.nft: cannot read the ruleset file"),
+    ],
+)
 def test_plans_share_the_scenario_schema_and_its_messages(tmp_path, text, message):
     (tmp_path / "p.yaml").write_text(text)
     r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
@@ -55,8 +64,9 @@ def test_plans_share_the_scenario_schema_and_its_messages(tmp_path, text, messag
 
 def test_an_included_files_contents_are_never_echoed(tmp_path):
     (tmp_path / "secret.conf").write_text("password=hunter2\n")
-    (tmp_path / "edge.nft").write_text('include "secret.conf"\n'
-                                       "table inet x { chain c { type filter hook forward priority 0; } }\n")
+    (tmp_path / "edge.nft").write_text(
+        'include "secret.conf"\ntable inet x { chain c { type filter hook forward priority 0; } }\n'
+    )
     (tmp_path / "p.yaml").write_text("ruleset: edge.nft\nclients: [{impl: curl}]\n")
     r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
     out = r.stdout + r.stderr

@@ -4,6 +4,7 @@ The adapter keeps one agent process per lab, started in the client host while th
 start, sends it a Request per case and reads back its ClientReport. The agent knows its
 activity exactly when it fails, so nothing here reads exit codes.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,14 @@ class AgentDied(Exception):
 
 class Ftplib(ClientAdapter):
     """Stock ftplib behaviour: no TLS session reuse on data connections."""
+
     name = "ftplib"
     order = 0
     summary = "Python ftplib (stock: no TLS session reuse); PASV/EPSV/PORT/EPRT"
-    keepalive = ("TCP keepalive set on the control socket by the agent (SO_KEEPALIVE, TCP_KEEPIDLE); "
-                 "ftplib itself cannot send NOOP while a transfer runs")
+    keepalive = (
+        "TCP keepalive set on the control socket by the agent (SO_KEEPALIVE, TCP_KEEPIDLE); "
+        "ftplib itself cannot send NOOP while a transfer runs"
+    )
     deadline = 40.0  # a whole session, beyond every per-step timeout
     reuse = False  # pass the control connection's TLS session to data connections
     close_notify = True  # send a TLS close_notify before closing a data connection
@@ -45,7 +49,8 @@ class Ftplib(ClientAdapter):
     def supports(self, case: Case) -> str | None:
         if case.client.mode == "port" and case.net.family == "ipv6":
             return "ftplib cannot send PORT on an IPv6 connection: " + family.cannot_carry(
-                "PORT", "the client's control connection uses")
+                "PORT", "the client's control connection uses"
+            )
         return None
 
     def prepare(self, lab: Any, host: str, python: str) -> None:
@@ -54,22 +59,41 @@ class Ftplib(ClientAdapter):
     def _agent(self, lab: Any, host: str, python: str) -> subprocess.Popen[str]:
         p = self._agents.get(id(lab))
         if p is None or p.poll() is not None:
-            p = lab.spawn(host, [python, "-m", "clients.python_ftplib.agent", "--agent"],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            p = lab.spawn(
+                host,
+                [python, "-m", "clients.python_ftplib.agent", "--agent"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
             self._agents[id(lab)] = p
         return p
 
     def request(self, case: Case, ctx: ClientContext) -> Request:
         """What the agent is asked to do for `case`."""
-        return Request(host=ctx.host, port=case.server.control_port, tls=case.server.tls,
-                       mode=case.client.mode, pasv_address=case.client.pasv_address or "control",
-                       ca=str(ctx.ca), user=ctx.user, password=ctx.password, timeout=ctx.timeout,
-                       connect_timeout=min(ctx.connect_timeout, ctx.timeout), size=ctx.size,
-                       busy=case.client.busy, cwd=ctx.cwd, reuse=self.reuse,
-                       keylog=str(ctx.keylog) if ctx.keylog else None, close_notify=self.close_notify,
-                       tls_version=case.client.tls_version, transfers=case.client.transfers,
-                       verify_cert=case.client.verify_cert, keepalive=case.client.keepalive,
-                       bounds=ctx.bounds)
+        return Request(
+            host=ctx.host,
+            port=case.server.control_port,
+            tls=case.server.tls,
+            mode=case.client.mode,
+            pasv_address=case.client.pasv_address or "control",
+            ca=str(ctx.ca),
+            user=ctx.user,
+            password=ctx.password,
+            timeout=ctx.timeout,
+            connect_timeout=min(ctx.connect_timeout, ctx.timeout),
+            size=ctx.size,
+            busy=case.client.busy,
+            cwd=ctx.cwd,
+            reuse=self.reuse,
+            keylog=str(ctx.keylog) if ctx.keylog else None,
+            close_notify=self.close_notify,
+            tls_version=case.client.tls_version,
+            transfers=case.client.transfers,
+            verify_cert=case.client.verify_cert,
+            keepalive=case.client.keepalive,
+            bounds=ctx.bounds,
+        )
 
     def session(self, lab: Any, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         req = self.request(case, ctx)

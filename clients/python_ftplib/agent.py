@@ -10,6 +10,7 @@ Run as `python -m clients.python_ftplib.agent --agent`: it reads one Request (JS
 stdin line and answers with one ClientReport (JSON) per stdout line, so one interpreter
 serves many cases.
 """
+
 from __future__ import annotations
 
 import errno
@@ -22,12 +23,13 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from clients._cli import connection
-from clients._wire import Bounds, BoundedReader, Hostile, RaggedEOF, read_data
+from clients._wire import BoundedReader, Bounds, Hostile, RaggedEOF, read_data
 from harness.core import codec, family
 from harness.core.case import PASSIVE_MODES
 from harness.core.family import classify
@@ -38,6 +40,7 @@ from harness.observe.observation import Activity, ClientReport, ControlLine, Fai
 @dataclass(frozen=True)
 class Request:
     """One session to hold: where, how, and what to do."""
+
     host: str
     port: int
     tls: str  # none | explicit | implicit | ccc
@@ -69,7 +72,6 @@ class Request:
     bounds: Bounds | None = None  # read bounds (default: from the timeout)
 
 
-
 Done = Callable[..., None]  # records a step the session completed
 
 
@@ -88,6 +90,7 @@ class Stopped(TimeoutError):
 class _Stop:
     """SIGUSR1 from the harness (harness/early_stop.py) ends the current wait (a connect, an
     accept, a reply) as the timeout would have; a signal outside such a wait is ignored."""
+
     waiting = False
     fired = False
 
@@ -223,15 +226,30 @@ class Session(ftplib.FTP_TLS):
             raise StepFailed("negotiate", str(e), "parse", resp) from e
         adv_ip, adv_port = ep.ip, ep.port
         host = adv_ip if mode == "pasv" and self.req.pasv_address == "trust" else peer
-        if (mode == "pasv" and host == adv_ip and classify(adv_ip, peer) == "third-party"
-                and not self.req.follow_foreign_pasv):
-            rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port, control_peer=peer,
-                       note="third-party address: not followed")
-            raise StepFailed("negotiate", f"the 227 reply points to {adv_ip}, a third party "
-                             f"(neither the control peer {peer} nor its network); not "
-                             "connecting there (--follow-foreign-pasv to allow)", "foreign-pasv", resp)
-        rec.update(reply=resp, advertised_ip=adv_ip, advertised_port=adv_port,
-                   target=f"{host}:{adv_port}", control_peer=peer)
+        if (
+            mode == "pasv"
+            and host == adv_ip
+            and classify(adv_ip, peer) == "third-party"
+            and not self.req.follow_foreign_pasv
+        ):
+            rec.update(
+                reply=resp,
+                advertised_ip=adv_ip,
+                advertised_port=adv_port,
+                control_peer=peer,
+                note="third-party address: not followed",
+            )
+            raise StepFailed(
+                "negotiate",
+                f"the 227 reply points to {adv_ip}, a third party "
+                f"(neither the control peer {peer} nor its network); not "
+                "connecting there (--follow-foreign-pasv to allow)",
+                "foreign-pasv",
+                resp,
+            )
+        rec.update(
+            reply=resp, advertised_ip=adv_ip, advertised_port=adv_port, target=f"{host}:{adv_port}", control_peer=peer
+        )
         try:
             with STOP.wait():
                 conn = socket.create_connection((host, adv_port), timeout=self.req.connect_timeout)
@@ -239,10 +257,9 @@ class Session(ftplib.FTP_TLS):
         except OSError as e:
             rec["connect"] = _kind(e)
             rec["late_reply"] = self.drain(0.15)
-            raise StepFailed("data-connect", f"connect to {host}:{adv_port}: {_describe(e)}",
-                             _kind(e)) from e
+            raise StepFailed("data-connect", f"connect to {host}:{adv_port}: {_describe(e)}", _kind(e)) from e
         rec["connect"] = "ok"
-        rec["local"] = "%s:%d" % conn.getsockname()[:2]
+        rec["local"] = family.host_port(*conn.getsockname()[:2])
         self._start_transfer(cmd, rec, conn)
         return conn
 
@@ -263,9 +280,10 @@ class Session(ftplib.FTP_TLS):
             except OSError as e:
                 rec["connect"] = _kind(e)
                 rec["late_reply"] = self.drain(0.15)
-                raise StepFailed("data-connect", f"no data connection arrived on "
-                                 f"{local_ip}:{port}: {_describe(e)}", _kind(e)) from e
-            rec.update(connect="ok", peer="%s:%d" % addr[:2])
+                raise StepFailed(
+                    "data-connect", f"no data connection arrived on {local_ip}:{port}: {_describe(e)}", _kind(e)
+                ) from e
+            rec.update(connect="ok", peer=family.host_port(*addr[:2]))
             conn.settimeout(self.req.timeout)
             return conn
         except StepFailed as sf:
@@ -292,16 +310,15 @@ class Session(ftplib.FTP_TLS):
         try:
             # after CCC the control socket is plain: reuse the session it had under TLS
             session = (getattr(self.sock, "session", None) or self.tls_session) if self.req.reuse else None
-            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session,
-                                           suppress_ragged_eofs=False)
+            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session, suppress_ragged_eofs=False)
         except (OSError, ssl.SSLError) as e:
             rec["tls"] = _kind(e)
             rec["late_reply"] = self.drain(0.25)
             conn.close()
-            raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}",
-                             _kind(e)) from e
-        rec.update(tls="ok", tls_version=tls.version(), session_reused=tls.session_reused,
-                   cipher=(tls.cipher() or (None,))[0])
+            raise StepFailed("data-tls", f"TLS handshake on the data connection: {_describe(e)}", _kind(e)) from e
+        rec.update(
+            tls="ok", tls_version=tls.version(), session_reused=tls.session_reused, cipher=(tls.cipher() or (None,))[0]
+        )
         return tls
 
 
@@ -371,8 +388,7 @@ def retr(sess: Session, cmd: str) -> bytes:
     except (OSError, Hostile) as e:
         conn.close()
         raise _transfer_failed(sess, st["rec"], e) from e
-    st["rec"].update(bytes=len(got), arrived_bytes=len(got), done=True,
-                     sha256=hashlib.sha256(got).hexdigest())
+    st["rec"].update(bytes=len(got), arrived_bytes=len(got), done=True, sha256=hashlib.sha256(got).hexdigest())
     _finish(sess, conn, st["rec"])
     return got
 
@@ -411,8 +427,7 @@ def clear_control(sess: Session) -> None:
         plain = sess.sock.unwrap()
     except (OSError, ssl.SSLError) as e:
         sess.control["ccc"] = _kind(e)
-        raise StepFailed("ccc", f"clearing the control channel after CCC: {_describe(e)}",
-                         _kind(e)) from e
+        raise StepFailed("ccc", f"clearing the control channel after CCC: {_describe(e)}", _kind(e)) from e
     plain.settimeout(sess.req.timeout)
     sess.attach(plain)
     sess.control["ccc"] = "ok"
@@ -433,11 +448,10 @@ def greet(sess: Session, req: Request, done: Done) -> None:
                 raw.setsockopt(socket.IPPROTO_TCP, opt, req.keepalive)
     except OSError as e:
         sess.control.update(connect=_kind(e), error=_describe(e))
-        raise StepFailed("connect", f"connect to {req.host}:{req.port}: {_describe(e)}",
-                         _kind(e)) from e
-    sess.control.update(connect="ok", local="%s:%d" % raw.getsockname()[:2])
+        raise StepFailed("connect", f"connect to {req.host}:{req.port}: {_describe(e)}", _kind(e)) from e
+    sess.control.update(connect="ok", local=family.host_port(*raw.getsockname()[:2]))
     sess.host, sess.port = req.host, req.port
-    done("connect", local="%s:%d" % raw.getsockname()[:2])
+    done("connect", local=family.host_port(*raw.getsockname()[:2]))
     if tls_mode(req.tls).implicit:
         sess.step = "tls-handshake"
         try:
@@ -464,8 +478,11 @@ def secure(sess: Session, req: Request, done: Done) -> None:
     sess.step = "tls-handshake"
     if sess.wire.buf:  # the handshake must come next; plaintext here is never TLS
         extra = bytes(sess.wire.buf[:80]).decode("utf-8", "replace")
-        raise StepFailed("tls-handshake", f"the server sent plaintext after its AUTH TLS reply "
-                         f"instead of starting TLS: {extra!r}", "protocol")
+        raise StepFailed(
+            "tls-handshake",
+            f"the server sent plaintext after its AUTH TLS reply instead of starting TLS: {extra!r}",
+            "protocol",
+        )
     try:
         tls = sess.context.wrap_socket(sess.sock, server_hostname=req.host)
     except (OSError, ssl.SSLError) as e:
@@ -541,8 +558,11 @@ def transfers(sess: Session, req: Request, done: Done) -> None:
         got = retr(sess, f"RETR {one}")
         done("retr", bytes=len(got), round=i + 1)
         if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
-            raise StepFailed("compare", f"downloaded {len(got)} bytes differ from the "
-                             f"{len(payload)} uploaded (SHA-256 mismatch)", "mismatch")
+            raise StepFailed(
+                "compare",
+                f"downloaded {len(got)} bytes differ from the {len(payload)} uploaded (SHA-256 mismatch)",
+                "mismatch",
+            )
         done("integrity", sha256=hashlib.sha256(got).hexdigest(), round=i + 1)
         sess.step = "dele"
         sess.command("dele", f"DELE {one}", ok="2")
@@ -589,10 +609,15 @@ def session(req: Request) -> tuple[ClientReport, Session]:
             except OSError:
                 pass
     conns = ([sess.control] if sess.control else []) + [{"role": "data", **d} for d in sess.data]
-    report = ClientReport(ok=failure is None, steps=tuple(steps), failure=failure,
-                          transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
-                          connections=tuple(connection(c) for c in conns), busy_replies=tuple(busy),
-                          duration_s=sess._t())
+    report = ClientReport(
+        ok=failure is None,
+        steps=tuple(steps),
+        failure=failure,
+        transcript=tuple(ControlLine(t["dir"], t["line"], t["t"]) for t in sess.transcript),
+        connections=tuple(connection(c) for c in conns),
+        busy_replies=tuple(busy),
+        duration_s=sess._t(),
+    )
     return report, sess
 
 
@@ -608,7 +633,7 @@ def agent() -> int:
             continue
         try:
             out = codec.encode(run(codec.decode(json.loads(line), Request)), ClientReport)
-        except Exception as e:  # noqa: BLE001 - reported as a harness error, never a hang
+        except Exception as e:
             out = {"agent_error": _describe(e)}
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()

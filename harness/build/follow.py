@@ -1,5 +1,6 @@
 """A long-running command in a lab host whose output is read incrementally, and the tail of a
 growing file (complete lines only)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,9 @@ def read_lines(path: Path, offset: int) -> tuple[list[str], int]:
 class Follow:
     """A long-running command in a host whose output lines are read incrementally."""
 
-    def __init__(self, lab, host: str, path: Path, argv: list[str],
-                 stderr=subprocess.DEVNULL, append: bool = False) -> None:
+    def __init__(
+        self, lab, host: str, path: Path, argv: list[str], stderr=subprocess.DEVNULL, append: bool = False
+    ) -> None:
         self.lab, self.path = lab, path
         self.offset = path.stat().st_size if append and path.exists() else 0
         self._out = open(path, "a" if append else "w")

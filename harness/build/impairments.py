@@ -5,6 +5,7 @@ for `mtu`, a lower MTU on its interfaces, as if it forwarded through a tunnel wh
 hosts at either end keep 1500 and learn nothing. `rate` limits the client's link both ways
 (tbf on both ends). The backend applies Port.mtu and Port.rate; nothing here touches the kernel.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,8 +33,9 @@ def conditions(topo: Topology, read_file) -> dict[str, str]:
     for box in topo.middleboxes:
         files = tuple(f for f in (box.ruleset.files if box.ruleset else ()) if f in CONDITIONS)
         if files:
-            out[box.name] = "\n" + replace(box.ruleset, name=f"{box.ruleset.name} path conditions",
-                                           files=files).render(read_file)
+            out[box.name] = "\n" + replace(box.ruleset, name=f"{box.ruleset.name} path conditions", files=files).render(
+                read_file
+            )
     return out
 
 
@@ -56,13 +58,20 @@ def with_path(topo: Topology, net: NetSpec) -> Topology:
         defines = dict(rs.defines)
         for _, d in files:
             defines.update(d)
-        return replace(h, ruleset=replace(rs, files=rs.files + tuple(f for f, _ in files),
-                                          defines=tuple(defines.items())))
+        return replace(
+            h, ruleset=replace(rs, files=rs.files + tuple(f for f, _ in files), defines=tuple(defines.items()))
+        )
 
     def port(p: Port, link: Link) -> Port:
         touches_client = topo.client in (link.a.host, link.b.host)
-        return replace(p, mtu=net.mtu if net.mtu and p.host in firewalls else p.mtu,
-                       rate=net.rate if net.rate and touches_client else p.rate)
+        return replace(
+            p,
+            mtu=net.mtu if net.mtu and p.host in firewalls else p.mtu,
+            rate=net.rate if net.rate and touches_client else p.rate,
+        )
 
-    return replace(topo, hosts=tuple(map(host, topo.hosts)),
-                   links=tuple(replace(x, a=port(x.a, x), b=port(x.b, x)) for x in topo.links))
+    return replace(
+        topo,
+        hosts=tuple(map(host, topo.hosts)),
+        links=tuple(replace(x, a=port(x.a, x), b=port(x.b, x)) for x in topo.links),
+    )

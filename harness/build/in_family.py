@@ -3,12 +3,13 @@
 Every address, route, policy rule, ruleset define and drawing goes through the family's
 one mapping (harness/family.py), so a topology module is written once, for IPv4.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.core.family import IPV6, Family
 from harness.build.topology import Host, Link, Middlebox, Port, Topology
+from harness.core.family import IPV6, Family
 
 
 def in_family(topo: Topology, fam: Family) -> Topology:
@@ -22,23 +23,31 @@ def in_family(topo: Topology, fam: Family) -> Topology:
         return replace(p, address=a(p.address), extra=tuple(map(a, p.extra)))
 
     def host(h: Host) -> Host:
-        h = replace(h, routes=tuple(replace(r, dst=a(r.dst), via=a(r.via)) for r in h.routes),
-                    policy=tuple(replace(r, src=a(r.src)) for r in h.policy))
+        h = replace(
+            h,
+            routes=tuple(replace(r, dst=a(r.dst), via=a(r.via)) for r in h.routes),
+            policy=tuple(replace(r, src=a(r.src)) for r in h.policy),
+        )
         if isinstance(h, Middlebox) and h.ruleset:
-            h = replace(h, ruleset=replace(h.ruleset, family=fam.name, defines=tuple(
-                (k, text(v)) for k, v in h.ruleset.defines)))
+            h = replace(
+                h,
+                ruleset=replace(h.ruleset, family=fam.name, defines=tuple((k, text(v)) for k, v in h.ruleset.defines)),
+            )
         if isinstance(h, Middlebox) and h.proxy:
-            h = replace(h, proxy=replace(h.proxy, env=tuple((k, fam.proxy_address(text(v)))
-                                                            for k, v in h.proxy.env)))
+            h = replace(h, proxy=replace(h.proxy, env=tuple((k, fam.proxy_address(text(v))) for k, v in h.proxy.env)))
         return h
 
     return replace(
-        topo, family=fam.name, hosts=tuple(map(host, topo.hosts)),
+        topo,
+        family=fam.name,
+        hosts=tuple(map(host, topo.hosts)),
         links=tuple(Link(x.name, port(x.a), port(x.b)) for x in topo.links),
         bridges=tuple(replace(b, address=a(b.address)) for b in topo.bridges),
-        server_public=a(topo.server_public), masquerade_address=a(topo.masquerade_address),
+        server_public=a(topo.server_public),
+        masquerade_address=a(topo.masquerade_address),
         masquerade_map=tuple((a(k), a(v)) for k, v in topo.masquerade_map),
-        picture=text(topo.picture))
+        picture=text(topo.picture),
+    )
 
 
 def _dual_stack(topo: Topology, fam: Family) -> Topology:
@@ -52,6 +61,10 @@ def _dual_stack(topo: Topology, fam: Family) -> Topology:
     def host(h: Host) -> Host:
         return replace(h, routes=h.routes + tuple(replace(r, dst=a(r.dst), via=a(r.via)) for r in h.routes))
 
-    return replace(topo, family=fam.name, hosts=tuple(map(host, topo.hosts)),
-                   links=tuple(Link(x.name, port(x.a), port(x.b)) for x in topo.links),
-                   server_public=fam.lab_address(topo.server_public))
+    return replace(
+        topo,
+        family=fam.name,
+        hosts=tuple(map(host, topo.hosts)),
+        links=tuple(Link(x.name, port(x.a), port(x.b)) for x in topo.links),
+        server_public=fam.lab_address(topo.server_public),
+    )

@@ -3,6 +3,7 @@ per-case reset that gives a load balancer fresh state (so its order is the same 
 
 Like observe.py, this only runs commands in hosts through the Lab.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from string import Template
+from typing import Any
 
-from harness.build.topology import Middlebox, Topology
 from harness.build import proxies
 from harness.build.follow import Follow
-from harness.core.repo import NAT_DIR, nat_file
+from harness.build.topology import Middlebox, Topology
 from harness.build.tracing import trace_table
+from harness.core.repo import NAT_DIR, nat_file
 
 
 class ProxyFailed(RuntimeError):
@@ -29,6 +30,7 @@ class ProxyFailed(RuntimeError):
 class LoadedRuleset:
     """A middlebox's ruleset as loaded: the text, the file:line each line came from, and
     `nft -a -j list ruleset` (the handles nft gave each rule)."""
+
     text: str
     origins: tuple[str | None, ...]
     listing: dict[str, Any]
@@ -126,14 +128,23 @@ class Middleboxes:
         data.mkdir(exist_ok=True)
         conf = data / "tayga.conf"
         conf.write_text(Template(nat_file(t.file)).substitute(dict(t.env), DATA_DIR=data))
-        steps = [["tayga", "-c", str(conf), "--mktun"], ["ip", "link", "set", t.tun, "up"],
-                 *(["ip", "route", "add", dst, "dev", t.tun] for dst in t.routes)]
+        steps = [
+            ["tayga", "-c", str(conf), "--mktun"],
+            ["ip", "link", "set", t.tun, "up"],
+            *(["ip", "route", "add", dst, "dev", t.tun] for dst in t.routes),
+        ]
         for argv in steps:
             r = self.lab.run(box.name, argv, timeout=10)
             if r.returncode != 0:
                 raise ProxyFailed(f"NAT64 on {box.name}: {' '.join(argv)}: {(r.stderr or r.stdout).strip()}")
-        follow = Follow(self.lab, box.name, self.workdir / f"{box.name}.tayga.log",
-                         ["tayga", "-c", str(conf), "-n"], stderr=subprocess.STDOUT, append=True)
+        follow = Follow(
+            self.lab,
+            box.name,
+            self.workdir / f"{box.name}.tayga.log",
+            ["tayga", "-c", str(conf), "-n"],
+            stderr=subprocess.STDOUT,
+            append=True,
+        )
         self.proxies[box.name] = follow
         time.sleep(0.05)
         if follow.proc.poll() is not None:

@@ -1,5 +1,6 @@
 """A topology as data: hosts, links, addresses, routes and the middleboxes' rulesets, proxies
 and translators. No I/O: a backend builds it (harness/build/backends)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -11,6 +12,7 @@ from harness.core.family import get as get_family
 @dataclass(frozen=True)
 class Port:
     """One end of a link: an interface on a host with its address (CIDR)."""
+
     host: str
     ifname: str
     address: str  # e.g. "10.0.2.2/24"; "" for a port of a bridge
@@ -26,6 +28,7 @@ class Port:
 @dataclass(frozen=True)
 class Link:
     """A point-to-point L2 segment (a veth pair in the netns backend)."""
+
     name: str
     a: Port
     b: Port
@@ -41,6 +44,7 @@ class Route:
 @dataclass(frozen=True)
 class PolicyRule:
     """Source-based routing: packets from `src` use routing table `table`."""
+
     src: str
     table: int
 
@@ -48,6 +52,7 @@ class PolicyRule:
 @dataclass(frozen=True)
 class Bridge:
     """An L2 switch inside a host: `members` (interfaces of that host) share one segment."""
+
     host: str
     ifname: str
     address: str  # CIDR on the bridge itself, or "" for a plain switch
@@ -58,6 +63,7 @@ class Bridge:
 class Proxy:
     """A TCP proxy run in a middlebox: a config file from nat/ and its ${VARIABLES}; `kind`
     names its adapter (harness/build/proxies)."""
+
     file: str
     env: tuple[tuple[str, str], ...]
     kind: str = "haproxy"
@@ -67,6 +73,7 @@ class Proxy:
 class Translator:
     """A NAT64 (tayga) run in a middlebox on tun device `tun`: a config file from nat/ and its
     ${VARIABLES}; `routes` go to the tun device (the IPv6 prefix and the IPv4 pool)."""
+
     file: str
     tun: str
     env: tuple[tuple[str, str], ...]
@@ -76,6 +83,7 @@ class Translator:
 @dataclass(frozen=True)
 class RuleSet:
     """An nftables ruleset: files from nat/ plus the variables they use."""
+
     name: str
     files: tuple[str, ...]
     defines: tuple[tuple[str, str], ...]
@@ -121,6 +129,7 @@ class Host:
 @dataclass(frozen=True)
 class Middlebox(Host):
     """A router/firewall/load balancer host: forwards, enforces a RuleSet, may run a Proxy."""
+
     ruleset: RuleSet | None = None
     proxy: Proxy | None = None
     translator: Translator | None = None
@@ -176,8 +185,10 @@ class Topology:
         except ValueError:
             return None
         for m in self.middleboxes:  # a translator answers for the prefixes routed into it
-            if m.translator and any(addr.version == ipaddress.ip_network(r).version
-                                    and addr in ipaddress.ip_network(r) for r in m.translator.routes):
+            if m.translator and any(
+                addr.version == ipaddress.ip_network(r).version and addr in ipaddress.ip_network(r)
+                for r in m.translator.routes
+            ):
                 return m.name
         return None
 

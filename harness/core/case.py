@@ -1,4 +1,5 @@
 """A case: what to try (server, client, network), as frozen values with a stable id (pure data)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +7,8 @@ from typing import Any
 
 from harness.core.caseid import path_tokens, render
 from harness.core.ports import PassiveRange
-from harness.core.tls import TlsMode, mode as tls_mode
+from harness.core.tls import TlsMode
+from harness.core.tls import mode as tls_mode
 
 DATA_MODES = ("pasv", "epsv", "port", "eprt")
 PASSIVE_MODES = ("pasv", "epsv")  # the modes a scenario or plan runs unless it names others
@@ -48,6 +50,7 @@ class ClientSpec:
 @dataclass(frozen=True)
 class NetSpec:
     """How the network around the server differs from the default, if it does."""
+
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
     forward_none: bool = False  # firewalls forward no passive range at all
     family: str = "ipv4"  # the address family of every address in the lab (harness/family.py)

@@ -3,12 +3,14 @@
 `topology/server/client/tls/mode/pasv-address/masq-on|masq-off[/extras]`: the seven head
 parts always appear; an extra part appears only when its field differs from the default.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness.core import family
 from harness.core import tls as tlsmod
@@ -20,6 +22,7 @@ SPECS = ("server", "client", "net")
 @dataclass(frozen=True)
 class Part:
     """One extra id part: the spec field it carries and how it is written and read back."""
+
     spec: str  # server | client | net
     field: str
     show: Callable[[Any], str | None]  # field value -> token, None when it stays out of the id
@@ -33,12 +36,14 @@ class Part:
 
 def _prefixed(prefix: str, parse: Callable[[str], Any]) -> tuple:
     """A `prefix-value` part (left out of the id at the field's default: see render)."""
+
     def show(v: Any) -> str | None:
         return None if v is None else f"{prefix}-{v}"
 
     def read(token: str) -> Any:
         head, _, val = token.partition("-")
         return parse(val) if head == prefix and val else None
+
     return show, read
 
 
@@ -70,16 +75,27 @@ EXTRAS: tuple[Part, ...] = (
     # path impairments (docs/path.md)
     _part("net", "mtu", _prefixed("mtu", lambda v: int(v) if v.isdigit() and 576 <= int(v) <= 9000 else None)),
     _part("net", "icmp", _prefixed("icmp", _one_of(("drop",)))),
-    _part("net", "idle_timeout", ((lambda v: f"idle-{v}s" if v else None),
-                                  (lambda t: int(t[5:-1]) if re.fullmatch(r"idle-[0-9]{1,4}s", t)
-                                   and int(t[5:-1]) else None))),
+    _part(
+        "net",
+        "idle_timeout",
+        (
+            (lambda v: f"idle-{v}s" if v else None),
+            (lambda t: int(t[5:-1]) if re.fullmatch(r"idle-[0-9]{1,4}s", t) and int(t[5:-1]) else None),
+        ),
+    ),
     _part("net", "rate", _prefixed("rate", lambda v: v if re.fullmatch(r"[0-9]{1,6}(kbit|mbit)", v) else None)),
     _part("net", "mss_clamp", _flag("mss-clamp")),
     _part("net", "port_map", _prefixed("map", PassiveRange.parse)),
     _part("net", "hairpin", _flag("hairpin")),
     _part("net", "hairpin_nat", _flag("hairpin-nat")),
-    _part("net", "family", ((lambda v: None if v == "ipv4" else v),  # IPv4 ids carry no family
-                            (lambda t: t if t in family.NAMES and t != "ipv4" else None))),
+    _part(
+        "net",
+        "family",
+        (
+            (lambda v: None if v == "ipv4" else v),  # IPv4 ids carry no family
+            (lambda t: t if t in family.NAMES and t != "ipv4" else None),
+        ),
+    ),
     _part("client", "tls_version", _prefixed("tls", _one_of(tlsmod.VERSIONS))),
     _part("client", "transfers", _prefixed("transfers", _digits)),
     _part("client", "verify_cert", _prefixed("verify", _one_of(tlsmod.VERIFY))),
@@ -93,8 +109,15 @@ def _spec(case: Any, spec: str) -> Any:
 def render(case: Any) -> str:
     """The id of a Case."""
     c, s = case.client, case.server
-    parts = [case.topology, s.impl, c.impl, s.tls, c.mode,
-             c.pasv_address or "n-a", "masq-on" if s.masquerade else "masq-off"]
+    parts = [
+        case.topology,
+        s.impl,
+        c.impl,
+        s.tls,
+        c.mode,
+        c.pasv_address or "n-a",
+        "masq-on" if s.masquerade else "masq-off",
+    ]
     for p in EXTRAS:
         token = p.token(_spec(case, p.spec))
         if token is not None:
@@ -121,8 +144,7 @@ PATH_FIELDS = ("mtu", "icmp", "idle_timeout", "rate", "mss_clamp", "port_map", "
 
 def path_tokens(net: Any) -> list[str]:
     """The path impairments of a NetSpec as id parts (none: the id stays as it was)."""
-    return [t for p in EXTRAS if p.spec == "net" and p.field in PATH_FIELDS
-            for t in [p.token(net)] if t is not None]
+    return [t for p in EXTRAS if p.spec == "net" and p.field in PATH_FIELDS for t in [p.token(net)] if t is not None]
 
 
 def _default(spec: Any, name: str) -> Any:

@@ -3,6 +3,7 @@
 Fields equal to their default are left out. A value whose class is a subclass of the
 declared one (a Middlebox where a Host is declared) carries its class name in "class".
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -88,8 +89,7 @@ def decode(data: Any, tp: Any) -> Any:
             if cls is None:
                 raise ValueError(f"unknown {tp.__name__} class {data['class']!r}")
         hints = _hints(cls)
-        kw = {f.name: decode(data[f.name], hints[f.name])
-              for f in dataclasses.fields(cls) if f.init and f.name in data}
+        kw = {f.name: decode(data[f.name], hints[f.name]) for f in dataclasses.fields(cls) if f.init and f.name in data}
         return cls(**kw)
     if tp is float and isinstance(data, int):
         return float(data)

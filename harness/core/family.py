@@ -8,6 +8,7 @@
 
 No other module parses PORT, EPRT, 227 or 229 (tests/test_family.py greps for it).
 """
+
 from __future__ import annotations
 
 import ftplib
@@ -16,10 +17,10 @@ import re
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class Announced:
     """What an address-carrying line announces: an address (None for 229) and a port."""
+
     ip: str | None
     port: int
 
@@ -59,6 +60,7 @@ def peer_address(peer: str) -> str:
 
 
 # --- the address-carrying lines ------------------------------------------------
+
 
 def line_kind(line: str) -> str | None:
     """Which address-carrying line this is: PORT, EPRT, 227 or 229 (else None)."""
@@ -169,7 +171,7 @@ def encode_227(ip: str, port: int) -> str:
     host = plain(ip)
     if version_of(host) != 4:
         raise ValueError(cannot_carry("227", ip))
-    return "227 Entering Passive Mode (%s,%d,%d)." % (host.replace(".", ","), port >> 8, port & 255)
+    return f"227 Entering Passive Mode ({host.replace('.', ',')},{port >> 8},{port & 255})."
 
 
 def encode_229(port: int) -> str:
@@ -178,10 +180,11 @@ def encode_229(port: int) -> str:
 
 def cannot_carry(line: str, ip: str) -> str:
     """Why PORT or a 227 reply cannot be used with this address: the operator's sentence."""
-    what = {"PORT": "the PORT command", "227": "the 227 reply to PASV",
-            "PASV": "the 227 reply to PASV"}[line]
-    return (f"{what} carries an address as four decimal bytes, so it cannot carry the IPv6 "
-            f"address {ip}; over IPv6 only EPRT and EPSV (RFC 2428) can set up a data connection")
+    what = {"PORT": "the PORT command", "227": "the 227 reply to PASV", "PASV": "the 227 reply to PASV"}[line]
+    return (
+        f"{what} carries an address as four decimal bytes, so it cannot carry the IPv6 "
+        f"address {ip}; over IPv6 only EPRT and EPSV (RFC 2428) can set up a data connection"
+    )
 
 
 # --- families -----------------------------------------------------------------
@@ -211,14 +214,14 @@ def nat64(v4: str, prefix: str = NAT64_PREFIX) -> str:
 
 @dataclass(frozen=True)
 class Family:
-    name: str          # ipv4 | ipv6
-    version: int       # 4 | 6
-    nft: str           # nft's keyword for the family's header fields: ip | ip6
-    any_address: str   # what a server binds to for every address
+    name: str  # ipv4 | ipv6
+    version: int  # 4 | 6
+    nft: str  # nft's keyword for the family's header fields: ip | ip6
+    any_address: str  # what a server binds to for every address
     default_route: str
     host_bits: int
     save_command: str  # iptables-save | ip6tables-save
-    passive_cmd: str   # the passive command that works in this family without an address
+    passive_cmd: str  # the passive command that works in this family without an address
     active_cmd: str
 
     @property
@@ -319,9 +322,20 @@ def lab_public(ip: str) -> bool:
 # Addresses that are not routed on the internet: RFC 1918, shared (CGNAT), loopback,
 # link-local, IPv6 unique-local. (Python's is_private also counts the documentation
 # ranges, which the lab uses as "public".)
-PRIVATE = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
-    "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128"))
+PRIVATE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    )
+)
 
 
 def private(ip: str) -> bool:

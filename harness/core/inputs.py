@@ -1,5 +1,6 @@
 """Files the operator names: inputs read safely (regular files only, bounded, UTF-8) and
 output paths proven writable before a run starts. Every problem is an InputError (exit 2)."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,15 @@ def read_text(path: Path, what: str = "file", limit: int = MAX_INPUT) -> str:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) \
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(st.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(st.st_mode)
+                else "a device"
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "not a regular file"
+            )
             raise InputError(f"{path}: the {what} must be a regular file; this is {kind}")
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1)
@@ -36,8 +44,9 @@ def read_text(path: Path, what: str = "file", limit: int = MAX_INPUT) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: the {what} is not UTF-8 text: byte 0x{data[e.start]:02x} at byte "
-                         f"offset {e.start}") from None
+        raise InputError(
+            f"{path}: the {what} is not UTF-8 text: byte 0x{data[e.start]:02x} at byte offset {e.start}"
+        ) from None
 
 
 def writable_file(path: Path, flag: str) -> None:

@@ -1,4 +1,5 @@
 """How this process was started, so that a command line the harness prints works when pasted."""
+
 from __future__ import annotations
 
 import os

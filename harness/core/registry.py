@@ -2,12 +2,14 @@
 keep their named kinds in a Registry. Entries register themselves when their package's
 modules are imported (a new kind is one new file); a name registered twice is refused.
 Listings and the CLI's valid choices come from here, ordered by each entry's `order`."""
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import threading
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

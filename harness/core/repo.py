@@ -1,4 +1,5 @@
 """Where the project's data folders are (the harness runs from its checkout)."""
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ lab, starting the servers; charged to the first case of a unit), session (the cl
 and what every party saw), judge (the checks), proof (rule derivation and the replays). The
 final teardown of each worker's last lab is not charged to any case.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ def phase(into: dict[str, float], name: str) -> Iterator[None]:
 
 def totals(phase_maps: Iterable[dict[str, float]]) -> dict[str, float]:
     """Sum of each phase over the given cases, in PHASES order."""
-    out = {p: 0.0 for p in PHASES}
+    out = dict.fromkeys(PHASES, 0.0)
     for m in phase_maps:
         for k, v in m.items():
             out[k] = out.get(k, 0.0) + v

@@ -3,6 +3,7 @@
 A mode says what it protects and what a firewall's FTP helper (which reads control lines)
 can still see. Look one up with `mode(name)`; `ServerSpec.mode` does it for a case.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,14 +41,38 @@ def _add(m: TlsMode) -> None:
     _MODES[m.name] = m
 
 
-_add(TlsMode("none", "plain FTP", control_tls=False, implicit=False, data_protected=False,
-             clears_control=False))
-_add(TlsMode("explicit", "AUTH TLS on port 21, PROT P", control_tls=True, implicit=False,
-             data_protected=True, clears_control=False))
-_add(TlsMode("implicit", "TLS from the first byte on port 990, PROT P", control_tls=True,
-             implicit=True, data_protected=True, clears_control=False, control_port=990))
-_add(TlsMode("ccc", "AUTH TLS for the login, then CCC (control in clear), data PROT P",
-             control_tls=True, implicit=False, data_protected=True, clears_control=True))
+_add(TlsMode("none", "plain FTP", control_tls=False, implicit=False, data_protected=False, clears_control=False))
+_add(
+    TlsMode(
+        "explicit",
+        "AUTH TLS on port 21, PROT P",
+        control_tls=True,
+        implicit=False,
+        data_protected=True,
+        clears_control=False,
+    )
+)
+_add(
+    TlsMode(
+        "implicit",
+        "TLS from the first byte on port 990, PROT P",
+        control_tls=True,
+        implicit=True,
+        data_protected=True,
+        clears_control=False,
+        control_port=990,
+    )
+)
+_add(
+    TlsMode(
+        "ccc",
+        "AUTH TLS for the login, then CCC (control in clear), data PROT P",
+        control_tls=True,
+        implicit=False,
+        data_protected=True,
+        clears_control=True,
+    )
+)
 
 NAMES: tuple[str, ...] = tuple(_MODES)
 DEFAULT_MATRIX: tuple[str, ...] = ("none", "explicit", "implicit")  # what `matrix` runs by default
@@ -66,4 +91,3 @@ def mode(name: str) -> TlsMode:
         return _MODES[name]
     except KeyError:
         raise KeyError(f"unknown TLS mode {name!r}; valid: {', '.join(NAMES)}") from None
-

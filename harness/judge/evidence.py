@@ -2,6 +2,7 @@
 received them, the data connections, the placed failure and the middleboxes' facts, gathered
 once per Observation (`gather`); then what the deciding check found, each in a field of its
 own. Also the small wording helpers the checks share."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -10,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import servers
-
 from harness.build import proxies
 from harness.core.family import lab_public, line_kind, peer_address
-from harness.core.tls import CONTROL_PORTS
 from harness.core.outcome import Stage
+from harness.core.tls import CONTROL_PORTS
 from harness.judge.findings import Finding
 from harness.judge.stages import place
 from harness.observe.observation import Connection, ControlLine, Observation
@@ -25,6 +25,7 @@ Direction = Literal["client->server", "server->client"]
 @dataclass(frozen=True)
 class ControlPair:
     """An address-carrying line (PORT, EPRT, 227, 229) as one end sent it and the other got it."""
+
     direction: Direction
     sent: str
     received: str
@@ -37,6 +38,7 @@ class ControlPair:
 @dataclass(frozen=True)
 class PlacedFailure:
     """Where the session stopped (harness/judge/stages.py) and what the client said."""
+
     step: str
     stage: Stage
     kind: str
@@ -62,6 +64,7 @@ class BalancedConnection:
 @dataclass(frozen=True)
 class Balancer:
     """Which backend got the control connection and which got each data connection."""
+
     control: str | None
     data: tuple[BalancedConnection, ...] = ()
     addresses: dict[str, str] = field(default_factory=dict)  # backend -> its address
@@ -93,6 +96,7 @@ class Truncation:
 @dataclass(frozen=True)
 class Unfiltered:
     """A firewall none of whose tables sees the case's address family."""
+
     tables: tuple[str, ...]
     conntrack: tuple[str, ...] = ()
 
@@ -154,8 +158,7 @@ def _session_lines(obs: Observation) -> list[ControlLine]:
         by_peer.setdefault(e.peer, []).append(e)
     if not by_peer:
         return []
-    return max(by_peer.values(),
-               key=lambda es: sum(1 for e in es if e.dir == "recv" and e.line in sent_by_client))
+    return max(by_peer.values(), key=lambda es: sum(1 for e in es if e.dir == "recv" and e.line in sent_by_client))
 
 
 def control_pairs(obs: Observation) -> list[ControlPair]:
@@ -219,8 +222,9 @@ def gather(obs: Observation) -> Evidence:
     if not rep.ok and rep.failure:
         where = place(rep, obs.case.server.tls, obs.case.client.impl)
         late = [d.late_reply for d in rep.data if d.late_reply] if rep.failure.reply is None else []
-        failure = PlacedFailure(where.step, where.stage, where.kind, rep.failure.error, rep.failure.reply,
-                                late[-1] if late else None)
+        failure = PlacedFailure(
+            where.step, where.stage, where.kind, rep.failure.error, rep.failure.reply, late[-1] if late else None
+        )
     boxes, startup = obs.middleboxes, server_pattern(obs, "startup")
     return Evidence(
         transcript=tuple(("> " if t.dir == "sent" else "< ") + t.line for t in rep.transcript),
@@ -233,12 +237,14 @@ def gather(obs: Observation) -> Evidence:
         firewall_dropped_invalid={k: v.invalid for k, v in boxes.items() if v.invalid},
         server_log=tuple([line for line in obs.server_log if not startup.search(line)][-8:]),
         middlebox_log={k: v.log[-6:] for k, v in boxes.items() if v.log}
-        if any(b.proxy for b in obs.topology.middleboxes) else {},
+        if any(b.proxy for b in obs.topology.middleboxes)
+        else {},
         balancer=balancer(obs),
     )
 
 
 # --- what the peers say, in their own words ------------------------------------
+
 
 def server_pattern(obs: Observation, fact: str) -> re.Pattern[str]:
     """How the case's server words `fact`, as its adapter declares (ServerAdapter.says)."""
@@ -256,6 +262,7 @@ _NEVER = re.compile(r"(?!)")
 
 # --- wording helpers ---------------------------------------------------------
 
+
 def private(ip: str | None) -> bool:
     try:
         return ip is not None and ipaddress.ip_address(ip).is_private and not lab_public(ip)
@@ -264,17 +271,24 @@ def private(ip: str | None) -> bool:
 
 
 def what(kind: str | None) -> str:
-    return {"refused": "was refused", "timeout": "timed out", "unreachable": "found no route",
-            "reset": "was reset", "eof": "was closed by the peer",
-            "tls-verify": "failed certificate verification",
-            "tls-error": "failed in the TLS handshake"}.get(kind or "", f"failed ({kind})")
+    return {
+        "refused": "was refused",
+        "timeout": "timed out",
+        "unreachable": "found no route",
+        "reset": "was reset",
+        "eof": "was closed by the peer",
+        "tls-verify": "failed certificate verification",
+        "tls-error": "failed in the TLS handshake",
+    }.get(kind or "", f"failed ({kind})")
 
 
 def rejections(ev: Evidence) -> str:
     if not ev.firewall_rejected:
         return ""
-    parts = [f"{box} rejected {n} packet{'s' if n != 1 else ''} of new connections"
-             for box, n in ev.firewall_rejected.items()]
+    parts = [
+        f"{box} rejected {n} packet{'s' if n != 1 else ''} of new connections"
+        for box, n in ev.firewall_rejected.items()
+    ]
     return " (" + "; ".join(parts) + ")"
 
 

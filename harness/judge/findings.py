@@ -1,5 +1,6 @@
 """Security findings: each a name, a severity and a plain fix, shared by the outside-in probe
 (harness/probe) and the matrix's own cases (a passing case stays a pass and carries them)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,6 @@ import re
 from dataclasses import dataclass
 
 import servers
-
 from harness.core.family import classify, private
 from harness.observe.observation import ClientReport
 
@@ -32,37 +32,84 @@ class FindingKind:
     fix: str  # {knob}: every server's own setting for it, as its adapter declares (ServerAdapter.settings)
 
 
-FINDINGS: dict[str, FindingKind] = {k.name: k for k in (
-    FindingKind("plaintext-login", "high", "plaintext login accepted although TLS is offered (USER before AUTH)",
-                "Require TLS before login: {tls-login-required}."),
-    FindingKind("prot-c-accepted", "medium", "PROT C accepted: data may travel unencrypted after a TLS login",
-                "Require protected data: {tls-data-required}."),
-    FindingKind("old-tls", "high", "TLS 1.0 or 1.1 accepted",
-                "Accept TLS 1.2 and 1.3 only: {tls-1.2-minimum}, or MinProtocol = TLSv1.2 in the server's "
-                "OpenSSL configuration."),
-    FindingKind("weak-cipher", "high", "a weak cipher suite accepted", "Offer strong suites only: {strong-ciphers}."),
-    FindingKind("cert-untrusted", "high", "the certificate does not chain to a trusted CA",
-                "Install a certificate from a CA the clients trust, with its intermediate certificates."),
-    FindingKind("cert-name", "medium", "the certificate does not name the host the clients connect to",
-                "Issue the certificate for the name (or IP address) clients use, in subjectAltName."),
-    FindingKind("cert-expired", "high", "the certificate has expired", "Renew the certificate."),
-    FindingKind("cert-expiring", "low", "the certificate expires within 30 days", "Renew the certificate soon."),
-    FindingKind("cert-weak-key", "medium", "the certificate's key is too small",
-                "Use an RSA key of at least 2048 bits or an EC key of at least 256 bits."),
-    FindingKind("anonymous", "medium", "anonymous login accepted",
-                "Turn anonymous access off unless it is meant: {no-anonymous}."),
-    FindingKind("banner-version", "low", "the greeting gives the server's software version",
-                "Hide the version: {hide-version}."),
-    FindingKind("private-address", "medium", "a private address leaked in the 227 reply",
-                "Advertise the public address ({masquerade}), or let the firewall's FTP helper rewrite it."),
-    FindingKind("third-party-pasv", "high",
-                "the 227 reply points to a third party (neither the server nor its network)",
-                "Correct the advertised address ({masquerade}); if it is deliberate, clients must trust it "
-                "explicitly."),
-    FindingKind("ftp-bounce", "high", "PORT/EPRT to a third-party address accepted (FTP bounce)",
-                "Refuse data connections to any address but the client's: {no-foreign}."),
-    FindingKind("non-utf8", "info", "replies that are not UTF-8", "Send UTF-8 replies (RFC 2640), or ASCII."),
-)}
+FINDINGS: dict[str, FindingKind] = {
+    k.name: k
+    for k in (
+        FindingKind(
+            "plaintext-login",
+            "high",
+            "plaintext login accepted although TLS is offered (USER before AUTH)",
+            "Require TLS before login: {tls-login-required}.",
+        ),
+        FindingKind(
+            "prot-c-accepted",
+            "medium",
+            "PROT C accepted: data may travel unencrypted after a TLS login",
+            "Require protected data: {tls-data-required}.",
+        ),
+        FindingKind(
+            "old-tls",
+            "high",
+            "TLS 1.0 or 1.1 accepted",
+            "Accept TLS 1.2 and 1.3 only: {tls-1.2-minimum}, or MinProtocol = TLSv1.2 in the server's "
+            "OpenSSL configuration.",
+        ),
+        FindingKind(
+            "weak-cipher", "high", "a weak cipher suite accepted", "Offer strong suites only: {strong-ciphers}."
+        ),
+        FindingKind(
+            "cert-untrusted",
+            "high",
+            "the certificate does not chain to a trusted CA",
+            "Install a certificate from a CA the clients trust, with its intermediate certificates.",
+        ),
+        FindingKind(
+            "cert-name",
+            "medium",
+            "the certificate does not name the host the clients connect to",
+            "Issue the certificate for the name (or IP address) clients use, in subjectAltName.",
+        ),
+        FindingKind("cert-expired", "high", "the certificate has expired", "Renew the certificate."),
+        FindingKind("cert-expiring", "low", "the certificate expires within 30 days", "Renew the certificate soon."),
+        FindingKind(
+            "cert-weak-key",
+            "medium",
+            "the certificate's key is too small",
+            "Use an RSA key of at least 2048 bits or an EC key of at least 256 bits.",
+        ),
+        FindingKind(
+            "anonymous",
+            "medium",
+            "anonymous login accepted",
+            "Turn anonymous access off unless it is meant: {no-anonymous}.",
+        ),
+        FindingKind(
+            "banner-version",
+            "low",
+            "the greeting gives the server's software version",
+            "Hide the version: {hide-version}.",
+        ),
+        FindingKind(
+            "private-address",
+            "medium",
+            "a private address leaked in the 227 reply",
+            "Advertise the public address ({masquerade}), or let the firewall's FTP helper rewrite it.",
+        ),
+        FindingKind(
+            "third-party-pasv",
+            "high",
+            "the 227 reply points to a third party (neither the server nor its network)",
+            "Correct the advertised address ({masquerade}); if it is deliberate, clients must trust it explicitly.",
+        ),
+        FindingKind(
+            "ftp-bounce",
+            "high",
+            "PORT/EPRT to a third-party address accepted (FTP bounce)",
+            "Refuse data connections to any address but the client's: {no-foreign}.",
+        ),
+        FindingKind("non-utf8", "info", "replies that are not UTF-8", "Send UTF-8 replies (RFC 2640), or ASCII."),
+    )
+}
 _KNOB = re.compile(r"\{([a-z0-9.-]+)\}")
 
 
@@ -100,11 +147,16 @@ def case_findings(report: ClientReport | None) -> tuple[Finding, ...]:
     recv = [l.line for l in report.transcript if l.dir == "recv"]
     out: list[Finding] = []
     greeting = tuple(recv[:1])
-    if (v := banner_version(greeting)):
+    if v := banner_version(greeting):
         out.append(finding("banner-version", f"greeting: {greeting[0]} (gives {v})"))
     for d in report.data:
-        if d.reply and d.reply.startswith("227") and d.control_peer and not private(d.control_peer) \
-                and classify(d.advertised_ip, d.control_peer) == "private":
+        if (
+            d.reply
+            and d.reply.startswith("227")
+            and d.control_peer
+            and not private(d.control_peer)
+            and classify(d.advertised_ip, d.control_peer) == "private"
+        ):
             out.append(finding("private-address", f"{d.reply} (control peer {d.control_peer})"))
             break
     old = [d.tls_version for d in report.data if d.tls_version in ("TLSv1", "TLSv1.1")]

@@ -1,6 +1,7 @@
 """Which connection of a session a traced middlebox stopped, counted as the client saw them
 (harness/observe/trace.py parses the trace): shared by the trace checks and the notes a
 verdict gets from the trace."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ def ordinal(n: int) -> str:
 @dataclass(frozen=True)
 class Lost:
     """A connection attempt of the case that did not get through one middlebox."""
+
     box: str
     view: MiddleboxView
     attempt: Attempt
@@ -31,18 +33,20 @@ class Lost:
     box_ok: int = 0  # how many before it got through (another session's connections crossed it too)
 
     def which(self) -> str:
-        """"the 3rd control connection; the first two succeeded"."""
-        return self._which() + (f" (the {ordinal(self.box_n)} {self.role} connection through {self.box}; "
-                                f"{self.box_ok} before it, not this client's, got through)"
-                                if self.box_n is not None else "")
+        """ "the 3rd control connection; the first two succeeded"."""
+        return self._which() + (
+            f" (the {ordinal(self.box_n)} {self.role} connection through {self.box}; "
+            f"{self.box_ok} before it, not this client's, got through)"
+            if self.box_n is not None
+            else ""
+        )
 
     def _which(self) -> str:
         if self.n == 1:
             return f"the first {self.role} connection"
         before = self.n - 1
         if self.ok_before == before:
-            done = "the first one succeeded" if before == 1 else \
-                f"the first {_COUNT.get(before, before)} succeeded"
+            done = "the first one succeeded" if before == 1 else f"the first {_COUNT.get(before, before)} succeeded"
         else:
             done = f"{self.ok_before} of the {before} before it succeeded"
         return f"the {ordinal(self.n)} {self.role} connection; {done}"
@@ -87,7 +91,7 @@ def lost_attempt(obs: Observation, role: str | None, vanished: bool) -> Lost | N
         atts = attempts(view.trace)
         new = _new_tuples(box, view)
 
-        def gone(a: Attempt) -> bool:
+        def gone(a: Attempt, new: set[tuple[str, int, str, int]] = new) -> bool:
             if vanished:
                 return a.stopped is None and (a.src, a.sport, a.dst, a.dport) not in new
             return a.stopped is not None

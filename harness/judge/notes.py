@@ -1,6 +1,7 @@
 """Notes a verdict gets after its check decided: where the trace saw the connection stop (for
 verdicts of the more specific checks), what a conntrack helper said it dropped, and that the
 harness ended the client's wait on that evidence (harness/run/early_stop.py)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,11 +22,16 @@ def enrich(obs: Observation, v: Verdict) -> Verdict:
     lost = lost_attempt(obs, failure_role(ev), vanished=False) if ev.failure else None
     if lost:
         p = stopped_at(lost)
-        how = f"by rule {p.by.quote()}" if p.by and p.by.handle is not None else \
-            f"({p.by.text})" if p.by else ""
-        return replace(v, evidence=replace(ev, trace=path_evidence(lost)), diagnosis=v.diagnosis + (
-            f" Trace: {lost.box} {'rejected' if p.by and 'reject' in p.by.text else 'dropped'} "
-            f"{lost.syn()} {where(p)} {how} ({lost.which()})."))
+        how = f"by rule {p.by.quote()}" if p.by and p.by.handle is not None else f"({p.by.text})" if p.by else ""
+        return replace(
+            v,
+            evidence=replace(ev, trace=path_evidence(lost)),
+            diagnosis=v.diagnosis
+            + (
+                f" Trace: {lost.box} {'rejected' if p.by and 'reject' in p.by.text else 'dropped'} "
+                f"{lost.syn()} {where(p)} {how} ({lost.which()})."
+            ),
+        )
     if obs.middleboxes and not any(x.traced for x in obs.middleboxes.values()):
         return replace(v, evidence=replace(ev, untraced=True))
     return v
@@ -43,7 +49,12 @@ def stopped_early(obs: Observation, v: Verdict) -> Verdict:
         if not obs.stopped_early:
             v = replace(v, diagnosis=v.diagnosis + f" Evidence: {drops[0].describe()} ({len(drops)} time(s)).")
     if obs.stopped_early:
-        v = replace(v, evidence=replace(v.evidence, stopped_early=obs.stopped_early), diagnosis=(
-            v.diagnosis + " The harness did not wait for the client's timeout: it stopped the wait on "
-            f"this evidence: {obs.stopped_early}."))
+        v = replace(
+            v,
+            evidence=replace(v.evidence, stopped_early=obs.stopped_early),
+            diagnosis=(
+                v.diagnosis + " The harness did not wait for the client's timeout: it stopped the wait on "
+                f"this evidence: {obs.stopped_early}."
+            ),
+        )
     return v

@@ -5,23 +5,27 @@ Each firewall's ruleset is swapped atomically (`nft -f` with `flush ruleset`), c
 state is flushed so nothing earlier helps, and the original ruleset is restored afterwards.
 The lab, the server and the client probe are reused between replays.
 """
+
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
-from harness.judge.verdict import Verdict
 from harness.judge.rules import FirewallRules, NotNeeded, Rule
 from harness.judge.rules.render import nft
+from harness.judge.verdict import Verdict
 
 Replay = Callable[[], Verdict]
 
 
 def _private_source(rule: Rule) -> bool:
     try:
-        return rule.kind == "snat" and ipaddress.ip_network(rule.saddr or "", strict=False).is_private \
+        return (
+            rule.kind == "snat"
+            and ipaddress.ip_network(rule.saddr or "", strict=False).is_private
             and not ipaddress.ip_network(rule.saddr).subnet_of(ipaddress.ip_network("203.0.113.0/24"))
+        )
     except ValueError:
         return False
 
@@ -31,12 +35,22 @@ def _short(v: Verdict) -> str:
 
 
 def _key(case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str, str] | None) -> tuple:
-    return (case.net, case.server, minimal, tuple(sorted((given or {}).items())),
-            tuple(sorted((b, fw.signature()) for b, fw in derived.items())))
+    return (
+        case.net,
+        case.server,
+        minimal,
+        tuple(sorted((given or {}).items())),
+        tuple(sorted((b, fw.signature()) for b, fw in derived.items())),
+    )
 
 
-def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
-          given: dict[str, str] | None = None) -> bool:
+def share(
+    proved: dict[tuple, tuple[str, dict]],
+    case,
+    derived: dict[str, FirewallRules],
+    minimal: bool,
+    given: dict[str, str] | None = None,
+) -> bool:
     """Copy the proof of an earlier case whose derived rules were identical (same lab, same
     server); True when one was found, and no replay is needed."""
     hit = proved.get(_key(case, derived, minimal, given))
@@ -48,15 +62,21 @@ def share(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, Firewa
     return True
 
 
-def remember(proved: dict[tuple, tuple[str, dict]], case, derived: dict[str, FirewallRules], minimal: bool,
-             given: dict[str, str] | None = None) -> None:
+def remember(
+    proved: dict[tuple, tuple[str, dict]],
+    case,
+    derived: dict[str, FirewallRules],
+    minimal: bool,
+    given: dict[str, str] | None = None,
+) -> None:
     """Keep a verified proof for later cases with the same rules."""
     if derived and all(fw.proof.verified and not fw.proof.error for fw in derived.values()):
         proved[_key(case, derived, minimal, given)] = (case.id, {b: fw.proof for b, fw in derived.items()})
 
 
-def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay,
-          given: dict[str, str] | None = None) -> None:
+def prove(
+    boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay, given: dict[str, str] | None = None
+) -> None:
     """Fill in each FirewallRules.proof. `boxes` (middlebox.Middleboxes) swaps rulesets;
     the topology's own rulesets are restored at the end. `given`: nft text per box that stays
     loaded next to the rules under proof (the path's conditions, e.g. ICMP dropped)."""
@@ -80,7 +100,7 @@ def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Re
         if minimal:
             for box, fw in derived.items():
                 _minimise(fw, box, texts, passes)
-    except Exception as e:  # noqa: BLE001 - a proof that could not run is recorded, not fatal
+    except Exception as e:
         for fw in derived.values():
             fw.proof.error = f"replay could not run: {type(e).__name__}: {e}"
             fw.proof.verified = fw.proof.minimal = False
@@ -88,16 +108,17 @@ def prove(boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Re
         boxes.restore()
 
 
-def _minimise(fw: FirewallRules, box: str, texts: dict[str, str],
-              passes: Callable[[dict[str, str]], Verdict]) -> None:
+def _minimise(fw: FirewallRules, box: str, texts: dict[str, str], passes: Callable[[dict[str, str]], Verdict]) -> None:
     """Drop each rule once; keep it if the case then fails, else list it as not needed."""
     without_it: dict[Rule, str] = {}
     i = 0
     while i < len(fw.rules):
         rule = fw.rules[i]
         if _private_source(rule):
-            without_it[rule] = (f"kept without a replay: {rule.saddr} is private and not routable "
-                                "outside, so its traffic must be translated")
+            without_it[rule] = (
+                f"kept without a replay: {rule.saddr} is private and not routable "
+                "outside, so its traffic must be translated"
+            )
             i += 1
             continue
         trial = fw.without(i)

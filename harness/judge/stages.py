@@ -9,31 +9,49 @@ verdict's (step, stage, kind). Rules apply in order; the first that matches deci
 `completion` (after `transfer`): the data arrived complete, but the reply that ends the
 transfer (226) never came, or came after the control connection was reset.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import clients
-
 from harness.core.outcome import Stage
 from harness.core.tls import mode as tls_mode
 from harness.observe.observation import Activity, ClientReport, Connection, ControlLine, ExitSays, Failure
 
 # Where each activity of a client that knows its own (the ftplib agent) belongs.
 ACTIVITY_STAGE: dict[Activity, Stage] = {
-    "connect": "connect", "greeting": "connect", "auth-tls": "tls-handshake", "tls-handshake": "tls-handshake",
-    "login": "login", "protect": "login", "ccc": "login", "pwd": "login",
-    "type": "data-setup", "negotiate": "data-setup",
-    "transfer-command": "transfer", "transfer-reply": "data-connect", "data-connect": "data-connect",
-    "data-tls": "data-tls", "data-transfer": "transfer", "final-reply": "transfer",
-    "compare": "integrity", "dele": "transfer", "quit": "transfer",
+    "connect": "connect",
+    "greeting": "connect",
+    "auth-tls": "tls-handshake",
+    "tls-handshake": "tls-handshake",
+    "login": "login",
+    "protect": "login",
+    "ccc": "login",
+    "pwd": "login",
+    "type": "data-setup",
+    "negotiate": "data-setup",
+    "transfer-command": "transfer",
+    "transfer-reply": "data-connect",
+    "data-connect": "data-connect",
+    "data-tls": "data-tls",
+    "data-transfer": "transfer",
+    "final-reply": "transfer",
+    "compare": "integrity",
+    "dele": "transfer",
+    "quit": "transfer",
 }
 
 # What a command-line client's exit status says, where it names the stage outright.
 EXIT_STAGE: dict[ExitSays, Stage] = {
-    "no-connection": "connect", "certificate": "tls-handshake", "login-refused": "login",
-    "negotiation": "data-setup", "data-connection": "data-connect", "transfer-failed": "transfer"}
+    "no-connection": "connect",
+    "certificate": "tls-handshake",
+    "login-refused": "login",
+    "negotiation": "data-setup",
+    "data-connection": "data-connect",
+    "transfer-failed": "transfer",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class Placed:
 @dataclass(frozen=True)
 class Facts:
     """The failing session's facts: the last control connection's lines and connections."""
+
     failure: Failure
     says: ExitSays | None  # what the client's exit status says (command-line clients)
     tls: str  # the case's TLS mode
@@ -62,15 +81,17 @@ class Facts:
     @property
     def after_data(self) -> bool:
         """A data connection was negotiated and tried before the failure."""
-        return bool(self.data) and any(line.dir == "recv" and line.line[:3] in ("227", "229", "200")
-                                       and "PORT" not in line.line for line in self.lines)
+        return bool(self.data) and any(
+            line.dir == "recv" and line.line[:3] in ("227", "229", "200") and "PORT" not in line.line
+            for line in self.lines
+        )
 
     @property
     def reply(self) -> str:
         return self.failure.reply or ""
 
 
-Rule = Callable[[Facts], Optional[Placed]]
+Rule = Callable[[Facts], Placed | None]
 
 
 def _same(stage: Stage, kind: str) -> Placed:
@@ -91,7 +112,7 @@ def _never_greeted(x: Facts) -> Placed | None:
 
 
 def _data_connect_failed(x: Facts) -> Placed | None:
-    if x.data_failed or x.says == "unreached" and x.data:
+    if x.data_failed or (x.says == "unreached" and x.data):
         return _same("data-connect", x.data[-1].result or x.failure.kind if x.data else x.failure.kind)
     return None
 
@@ -111,7 +132,7 @@ def _not_logged_in(x: Facts) -> Placed | None:
 
 
 def _data_tls_refused(x: Facts) -> Placed | None:
-    if x.reply.startswith("522") or x.says in (None, "tls-unclear") and "reuse" in x.reply.lower():
+    if x.reply.startswith("522") or (x.says in (None, "tls-unclear") and "reuse" in x.reply.lower()):
         return _same("data-tls", "reply")
     return None
 
@@ -143,16 +164,27 @@ def _reply_code(x: Facts) -> Placed | None:
     return None
 
 
-RULES: list[Rule] = [_hung, _never_greeted, _data_connect_failed, _tls, _not_logged_in,
-                     _data_tls_refused, _exit_status, _reply_code]
+RULES: list[Rule] = [
+    _hung,
+    _never_greeted,
+    _data_connect_failed,
+    _tls,
+    _not_logged_in,
+    _data_tls_refused,
+    _exit_status,
+    _reply_code,
+]
 
 
 def _lost_control(report: ClientReport) -> Connection | None:
     """The latest control connection, if it was tried and never connected (a later session's
     control connection has no transcript lines, so the last transcript belongs to an earlier one)."""
     ctl = [c for c in report.control if c.result is not None]
-    if ctl and ctl[-1].result in ("timeout", "refused", "unreachable") and \
-            not any(line.session == ctl[-1].session for line in report.transcript):
+    if (
+        ctl
+        and ctl[-1].result in ("timeout", "refused", "unreachable")
+        and not any(line.session == ctl[-1].session for line in report.transcript)
+    ):
         return ctl[-1]
     return None
 
@@ -164,8 +196,15 @@ def _completed_unanswered(report: ClientReport) -> bool:
     if not tried:
         return False
     c = tried[-1]
-    return (c.result == "ok" and c.done is True and c.transfer is None and (c.preliminary or "")[:1] == "1"
-            and c.final is None and report.failure is not None and report.failure.kind != "reply")
+    return (
+        c.result == "ok"
+        and c.done is True
+        and c.transfer is None
+        and (c.preliminary or "")[:1] == "1"
+        and c.final is None
+        and report.failure is not None
+        and report.failure.kind != "reply"
+    )
 
 
 def exit_says(client: str, failure: Failure) -> ExitSays | None:
@@ -193,8 +232,13 @@ def place(report: ClientReport, tls: str, client: str) -> Placed:
     if lost is not None:  # a control connection that never connected: the session stopped there
         return _same("connect", lost.result or f.kind)
     last = max((line.session for line in report.transcript), default=0)
-    facts = Facts(f, exit_says(client, f), tls, tuple(line for line in report.transcript if line.session == last),
-                  tuple(c for c in report.data if c.session == last and c.result is not None))
+    facts = Facts(
+        f,
+        exit_says(client, f),
+        tls,
+        tuple(line for line in report.transcript if line.session == last),
+        tuple(c for c in report.data if c.session == last and c.result is not None),
+    )
     for rule in RULES:
         placed = rule(facts)
         if placed is not None:

@@ -1,5 +1,6 @@
 """What a case came to: the Verdict judged from its Observation, and the Result a run reports,
 each with its one JSON round trip (results.json)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,15 +41,23 @@ class Result:
         """The case's entry in results.json."""
         v = self.verdict
         d = self.case.describe()
-        d.update(outcome=v.outcome, stage=v.stage, diagnosis=v.diagnosis, check=v.check,
-                 evidence=codec.encode(v.evidence, Evidence), duration_s=round(self.duration_s, 3))
+        d.update(
+            outcome=v.outcome,
+            stage=v.stage,
+            diagnosis=v.diagnosis,
+            check=v.check,
+            evidence=codec.encode(v.evidence, Evidence),
+            duration_s=round(self.duration_s, 3),
+        )
         if self.captures:
             d["captures"] = self.captures
         if self.phases:
             d["phases"] = {k: round(x, 4) for k, x in self.phases.items()}
         if self.rules is not None:
-            d["rules"] = {box: dict(fw.to_json(), nft=nft(fw), iptables=iptables(fw), table=table(fw))
-                          for box, fw in self.rules.items()}
+            d["rules"] = {
+                box: dict(fw.to_json(), nft=nft(fw), iptables=iptables(fw), table=table(fw))
+                for box, fw in self.rules.items()
+            }
             d["rules_verified"] = all(fw.proof.verified for fw in self.rules.values())
             d["rules_minimal"] = all(fw.proof.minimal for fw in self.rules.values())
         return d
@@ -62,7 +71,16 @@ class Result:
         except (TypeError, ValueError, AttributeError):
             evidence = Evidence()
         v = Verdict(d["outcome"], d.get("stage"), d.get("diagnosis", ""), evidence, d.get("check", ""))
-        rules = ({box: FirewallRules.from_json(box, case.topology, fw) for box, fw in d["rules"].items()}
-                 if d.get("rules") is not None else None)
-        return cls(case, v, d.get("duration_s", 0.0), rules=rules, captures=list(d.get("captures", [])),
-                   phases=dict(d.get("phases", {})))
+        rules = (
+            {box: FirewallRules.from_json(box, case.topology, fw) for box, fw in d["rules"].items()}
+            if d.get("rules") is not None
+            else None
+        )
+        return cls(
+            case,
+            v,
+            d.get("duration_s", 0.0),
+            rules=rules,
+            captures=list(d.get("captures", [])),
+            phases=dict(d.get("phases", {})),
+        )

@@ -6,6 +6,7 @@ FTP helper's expectations (pinholes), one <flow> element per line with explicit 
 the expected connection, its mask and its master (the control connection). A proxy
 (HAProxy) logs each connection it relayed.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,9 +71,11 @@ class Expectation:
         msrc, _, rest = self.master.partition(":")
         msport, _, mdst = rest.partition(" -> ")
         mdst, _, mdport = mdst.rpartition(":")
-        return (f"[{self.event.upper()}] proto=6 src={self.src} dst={self.dst} sport=0 dport={self.dport} "
-                f"master-src={msrc} master-dst={mdst} sport={msport} dport={mdport}"
-                + (f" helper={self.helper}" if self.helper else ""))
+        return (
+            f"[{self.event.upper()}] proto=6 src={self.src} dst={self.dst} sport=0 dport={self.dport} "
+            f"master-src={msrc} master-dst={mdst} sport={msport} dport={mdport}"
+            + (f" helper={self.helper}" if self.helper else "")
+        )
 
 
 def parse_flow(box: str, line: str) -> Flow | None:
@@ -87,8 +90,17 @@ def parse_flow(box: str, line: str) -> Flow | None:
     for k, v in _KV.findall(line):
         kv.setdefault(k, []).append(v)
     try:
-        return Flow(box, proto, kv["src"][0], kv["dst"][0], int(kv["sport"][0]), int(kv["dport"][0]),
-                    kv["src"][1], kv["dst"][1], int(kv["sport"][1]))
+        return Flow(
+            box,
+            proto,
+            kv["src"][0],
+            kv["dst"][0],
+            int(kv["sport"][0]),
+            int(kv["dport"][0]),
+            kv["src"][1],
+            kv["dst"][1],
+            int(kv["sport"][1]),
+        )
     except (KeyError, IndexError, ValueError):
         return None
 
@@ -104,9 +116,14 @@ def parse_expectation(box: str, line: str) -> Expectation | None:
     exp = dict(reversed(_KV.findall(expected)))  # the first src/dst/dport: the expected connection's
     mst = dict(_KV.findall("master-src=" + master))  # the master's own sport/dport follow master-src
     try:
-        return Expectation(box, exp["src"], exp["dst"], int(exp["dport"]),
-                           f"{mst['master-src']}:{mst.get('sport', '?')} -> {mst['master-dst']}:{mst.get('dport', '?')}",
-                           helper=mst.get("helper", ""))
+        return Expectation(
+            box,
+            exp["src"],
+            exp["dst"],
+            int(exp["dport"]),
+            f"{mst['master-src']}:{mst.get('sport', '?')} -> {mst['master-dst']}:{mst.get('dport', '?')}",
+            helper=mst.get("helper", ""),
+        )
     except (KeyError, ValueError):
         return None
 
@@ -122,12 +139,21 @@ def parse_expectation_xml(box: str, line: str) -> Expectation | None:
         if value is None:
             raise KeyError(path)
         return value
+
     try:
-        master = (f"{field('layer3/master/src')}:{field('layer4/master/sport')} -> "
-                  f"{field('layer3/master/dst')}:{field('layer4/master/dport')}")
-        return Expectation(box, field("layer3/expected/src"), field("layer3/expected/dst"),
-                           int(field("layer4/expected/dport")), master, flow.get("type", "new"),
-                           flow.findtext("meta/helper-name") or "")
+        master = (
+            f"{field('layer3/master/src')}:{field('layer4/master/sport')} -> "
+            f"{field('layer3/master/dst')}:{field('layer4/master/dport')}"
+        )
+        return Expectation(
+            box,
+            field("layer3/expected/src"),
+            field("layer3/expected/dst"),
+            int(field("layer4/expected/dport")),
+            master,
+            flow.get("type", "new"),
+            flow.findtext("meta/helper-name") or "",
+        )
     except (KeyError, ValueError):
         return None
 

@@ -6,6 +6,7 @@ logger. In every traced middlebox the lab sends that logger to nfnetlink_log (gr
 `tcpdump -i nflog:0 -w FILE` keeps the messages. This module reads that pcap file: the
 kernel's message, and the packet it was about.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -23,6 +24,7 @@ _NFULA_PAYLOAD, _NFULA_PREFIX = 9, 10
 @dataclass(frozen=True)
 class HelperDrop:
     """One packet a conntrack helper dropped, in the kernel's words."""
+
     box: str
     message: str  # e.g. "nf_ct_ftp: dropping packet: partial matching of `227 '"
     src: str
@@ -37,8 +39,10 @@ class HelperDrop:
 
     def describe(self) -> str:
         said = f" ({self.line!r})" if self.line else ""
-        return (f"{self.box}'s conntrack helper dropped {host_port(self.src, self.sport)} -> "
-                f"{host_port(self.dst, self.dport)}{said}; the kernel logged \"{self.message}\"")
+        return (
+            f"{self.box}'s conntrack helper dropped {host_port(self.src, self.sport)} -> "
+            f'{host_port(self.dst, self.dport)}{said}; the kernel logged "{self.message}"'
+        )
 
 
 def _packet(data: bytes) -> tuple[str, int, str, int, str] | None:
@@ -56,7 +60,7 @@ def _packet(data: bytes) -> tuple[str, int, str, int, str] | None:
     if proto != 6 or len(tcp) < 20:
         return None
     sport, dport = struct.unpack("!HH", tcp[:4])
-    text = tcp[(tcp[12] >> 4) * 4:].split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    text = tcp[(tcp[12] >> 4) * 4 :].split(b"\r\n", 1)[0].split(b"\n", 1)[0]
     return str(src), sport, str(dst), dport, text.decode("utf-8", errors="replace")[:200]
 
 
@@ -64,10 +68,10 @@ def _record(box: str, frame: bytes) -> HelperDrop | None:
     """One NFLOG frame -> a HelperDrop (None: not a helper's message about a TCP packet)."""
     prefix, payload, i = "", b"", _NFLOG_HEADER
     while i + 4 <= len(frame):
-        size, kind = struct.unpack("<HH", frame[i:i + 4])  # host order (little-endian here)
+        size, kind = struct.unpack("<HH", frame[i : i + 4])  # host order (little-endian here)
         if size < 4:
             break
-        value = frame[i + 4:i + size]
+        value = frame[i + 4 : i + size]
         if kind == _NFULA_PREFIX:
             prefix = value.rstrip(b"\0").decode("utf-8", errors="replace").strip()
         elif kind == _NFULA_PAYLOAD:
@@ -99,10 +103,10 @@ class Reader:
         order = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
         out, i = [], 0
         while i + 16 <= len(data):
-            _, _, incl, _ = struct.unpack(order + "IIII", data[i:i + 16])
+            _, _, incl, _ = struct.unpack(order + "IIII", data[i : i + 16])
             if i + 16 + incl > len(data):
                 break  # a record still being written
-            if drop := _record(self.box, data[i + 16:i + 16 + incl]):
+            if drop := _record(self.box, data[i + 16 : i + 16 + incl]):
                 out.append(drop)
             i += 16 + incl
         self.offset += i

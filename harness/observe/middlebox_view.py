@@ -4,6 +4,7 @@ flows and expectations are the raw `conntrack -E` event lines (the evidence a di
 quotes); harness/flows.py parses them. The trace (every connection attempt's path through the
 rules) and conntrack's statistics come from harness/trace.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

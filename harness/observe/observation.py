@@ -4,14 +4,16 @@ Clients fill a ClientReport, server adapters a ServerView, the middlebox watches
 MiddleboxView (harness/evidence.py). Stages are assigned later (harness/stages.py) and
 verdicts later still (harness/checks/). JSON for recordings: harness/codec.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.observe.middlebox_view import MiddleboxView
-from harness.core.case import Case
 from harness.build.topology import Topology
+from harness.core.case import Case
+from harness.observe.middlebox_view import MiddleboxView
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -22,7 +24,7 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
     @classmethod
-    def parse(cls, text: str) -> "Endpoint":
+    def parse(cls, text: str) -> Endpoint:
         host, _, port = text.rpartition(":")
         return cls(host.strip("[]"), int(port))
 
@@ -30,6 +32,7 @@ class Endpoint:
 @dataclass(frozen=True)
 class Step:
     """One step the client completed or failed ("connect", "login", "stor", ...)."""
+
     name: str
     ok: bool = True
     t: float | None = None  # seconds since the session started
@@ -41,6 +44,7 @@ class Step:
 @dataclass(frozen=True)
 class ControlLine:
     """One control line as one end sent or received it."""
+
     dir: str  # sent | recv
     line: str
     t: float | None = None
@@ -56,6 +60,7 @@ class Connection:
     Control connections carry role, target and result; data connections also carry the
     negotiation that led to them (the PASV/EPSV reply or the PORT/EPRT line) and the
     transfer over them."""
+
     role: str  # control | data
     session: int = 0
     target: Endpoint | None = None  # where the client connected (passive) or dialled
@@ -93,14 +98,25 @@ class Connection:
 
 # What a client was doing when it stopped, where it knows exactly (the ftplib agent does).
 Activity = Literal[
-    "connect", "greeting", "auth-tls", "tls-handshake", "login", "protect", "ccc", "pwd", "type",
+    "connect",
+    "greeting",
+    "auth-tls",
+    "tls-handshake",
+    "login",
+    "protect",
+    "ccc",
+    "pwd",
+    "type",
     "negotiate",  # PASV, EPSV, PORT or EPRT, and reading its reply
     "transfer-command",  # sending STOR, RETR or LIST
     "transfer-reply",  # waiting for the 1xx that opens the transfer (or the reply refusing it)
-    "data-connect", "data-tls",
+    "data-connect",
+    "data-tls",
     "data-transfer",  # moving the bytes
     "final-reply",  # waiting for the reply that closes the transfer
-    "compare", "dele", "quit",
+    "compare",
+    "dele",
+    "quit",
 ]
 
 # What a command-line client's exit status and message say happened, in words every client
@@ -125,6 +141,7 @@ class Failure:
     """Where and how the client stopped, as facts in its own terms: the ftplib agent knows its
     activity exactly (`step`); a command-line client gives the run it was in (`command`), its
     exit status and its message. harness/judge/stages.py alone turns these into a stage."""
+
     kind: str  # what the error is on the wire: refused, timeout, reset, tls-error, reply, ...
     error: str  # the client's own message
     reply: str | None = None  # the server's reply that ended it, if any
@@ -164,20 +181,23 @@ class LogLine:
 @dataclass(frozen=True)
 class ServerView:
     """What the server(s) logged: control lines with peer and time, and their own log."""
+
     lines: tuple[ControlLine, ...] = ()
     log: tuple[LogLine, ...] = ()
 
     @classmethod
-    def of(cls, events: list[ControlLine | LogLine]) -> "ServerView":
+    def of(cls, events: list[ControlLine | LogLine]) -> ServerView:
         """From the events of every server, in time order."""
         events = sorted(events, key=lambda e: e.t or 0.0)
-        return cls(tuple(e for e in events if isinstance(e, ControlLine)),
-                   tuple(e for e in events if isinstance(e, LogLine)))
+        return cls(
+            tuple(e for e in events if isinstance(e, ControlLine)), tuple(e for e in events if isinstance(e, LogLine))
+        )
 
 
 @dataclass
 class Observation:
     """Facts from one run of a case. No judgement."""
+
     case: Case
     topology: Topology
     client: ClientReport | None  # None: the client produced no report

@@ -4,6 +4,7 @@ A recording holds the typed Observation with the Topology as it was built, so lo
 needs nothing but the file (not today's topology registry). The one place where recordings
 are written and read; harness/codec.py does the field-by-field work.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def from_json(d: dict[str, Any]) -> Observation:
     if isinstance(d, dict) and d.get("schema") == OLDER and isinstance(d.get("observation"), dict):
         d = {"schema": SCHEMA, "observation": _upgrade(d["observation"])}
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-        raise ValueError(f"not a recording in the format {SCHEMA} "
-                         f"(schema: {d.get('schema') if isinstance(d, dict) else None!r})")
+        raise ValueError(
+            f"not a recording in the format {SCHEMA} (schema: {d.get('schema') if isinstance(d, dict) else None!r})"
+        )
     return codec.decode(d["observation"], Observation)
 
 

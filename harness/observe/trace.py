@@ -6,11 +6,13 @@ RSTs, and ICMP) with `meta nftrace set 1`, and each chain's own trace line tells
 packet is in. The admin's tables are never edited. Rules are named by table, chain, handle and
 text, and by the file and line they came from where the ruleset was rendered from files.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from harness.build.tracing import HOOKS, TRACE_TABLE
 
@@ -18,6 +20,7 @@ from harness.build.tracing import HOOKS, TRACE_TABLE
 @dataclass(frozen=True)
 class TraceRule:
     """One rule (or chain policy) a packet met."""
+
     family: str
     table: str
     chain: str
@@ -37,6 +40,7 @@ class TraceRule:
 @dataclass(frozen=True)
 class TracePath:
     """One packet's path through one middlebox's hook."""
+
     box: str
     trace_id: str
     hook: str  # prerouting | input | forward | output | postrouting | "?"
@@ -72,8 +76,7 @@ class TracePath:
 
 _LINE = re.compile(r"^trace id (\S+) (\S+) (\S+) (\S+) (packet|rule|policy|verdict|unknown)\b:? ?(.*?)\s*$")
 _RULE = re.compile(r"^(.*?)(?: # handle (\d+))? \(verdict ([^)]*)\)$")
-_TCP_FLAGS = (("fin", 1), ("syn", 2), ("rst", 4), ("psh", 8), ("ack", 16), ("urg", 32),
-              ("ecn", 64), ("cwr", 128))
+_TCP_FLAGS = (("fin", 1), ("syn", 2), ("rst", 4), ("psh", 8), ("ack", 16), ("urg", 32), ("ecn", 64), ("cwr", 128))
 
 
 def _flags(text: str) -> str:
@@ -91,10 +94,16 @@ def _header(text: str) -> dict[str, Any]:
     def grab(pattern: str, default: Any = "") -> Any:
         m = re.search(pattern, text)
         return m.group(1) if m else default
+
     proto = grab(r"\bip protocol (\w+)") or grab(r"\bip6 nexthdr (\w+)") or grab(r"\bmeta l4proto (\w+)")
-    return {"src": grab(r"\bip6? saddr (\S+)"), "dst": grab(r"\bip6? daddr (\S+)"),
-            "sport": int(grab(r"\b(?:tcp|udp) sport (\d+)", 0)),
-            "dport": int(grab(r"\b(?:tcp|udp) dport (\d+)", 0)), "proto": proto, "flags": _flags(text)}
+    return {
+        "src": grab(r"\bip6? saddr (\S+)"),
+        "dst": grab(r"\bip6? daddr (\S+)"),
+        "sport": int(grab(r"\b(?:tcp|udp) sport (\d+)", 0)),
+        "dport": int(grab(r"\b(?:tcp|udp) dport (\d+)", 0)),
+        "proto": proto,
+        "flags": _flags(text),
+    }
 
 
 def _decide(rules: list[TraceRule]) -> tuple[str, TraceRule | None]:
@@ -109,9 +118,12 @@ def _decide(rules: list[TraceRule]) -> tuple[str, TraceRule | None]:
     return "accept", by
 
 
-def parse(box: str, lines: Iterable[str],
-          sources: dict[tuple[str, str, int | None], str] | None = None,
-          policies: dict[tuple[str, str, str], str] | None = None) -> list[TracePath]:
+def parse(
+    box: str,
+    lines: Iterable[str],
+    sources: dict[tuple[str, str, int | None], str] | None = None,
+    policies: dict[tuple[str, str, str], str] | None = None,
+) -> list[TracePath]:
     """`nft -a monitor trace` lines -> one TracePath per packet per hook, in order of first
     appearance. `sources` maps (table family, table, handle) to "file:line"; `policies`
     maps (family, table, chain) to the line declaring its policy."""
@@ -145,27 +157,46 @@ def parse(box: str, lines: Iterable[str],
             r = _RULE.match(rest)
             if r:
                 handle = int(r.group(2)) if r.group(2) else None
-                seg["rules"].append(TraceRule(family, table, chain, handle, r.group(1), r.group(3),
-                                              sources.get((family, table, handle))))
+                seg["rules"].append(
+                    TraceRule(
+                        family, table, chain, handle, r.group(1), r.group(3), sources.get((family, table, handle))
+                    )
+                )
         elif kind == "policy":
-            seg["rules"].append(TraceRule(family, table, chain, None, f"policy {rest}", rest,
-                                          policies.get((family, table, chain))))
+            seg["rules"].append(
+                TraceRule(family, table, chain, None, f"policy {rest}", rest, policies.get((family, table, chain)))
+            )
     out = []
     for key in order:
         seg = segs[key]
         h = seg["head"] or {}
         verdict, by = _decide(seg["rules"])
-        out.append(TracePath(box, key[0], seg["hook"], h.get("proto", ""), h.get("src", ""),
-                             h.get("sport", 0), h.get("dst", ""), h.get("dport", 0), h.get("flags", ""),
-                             tuple(seg["rules"]), verdict, by))
+        out.append(
+            TracePath(
+                box,
+                key[0],
+                seg["hook"],
+                h.get("proto", ""),
+                h.get("src", ""),
+                h.get("sport", 0),
+                h.get("dst", ""),
+                h.get("dport", 0),
+                h.get("flags", ""),
+                tuple(seg["rules"]),
+                verdict,
+                by,
+            )
+        )
     return out
 
 
 # --- connection attempts -----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Attempt:
     """A connection attempt seen by one middlebox: its SYN (and retransmissions), every hook."""
+
     box: str
     src: str
     sport: int
@@ -202,6 +233,7 @@ def attempts(paths: list[TracePath]) -> list[Attempt]:
 
 
 # --- conntrack statistics -------------------------------------------------------------
+
 
 def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
@@ -259,8 +291,9 @@ def handles(listing: dict[str, Any]) -> dict[tuple[str, str, str], list[int]]:
     return out
 
 
-def source_map(text: str, origins: list[str | None], listing: dict[str, Any]
-               ) -> tuple[dict[tuple[str, str, int | None], str], dict[tuple[str, str, str], str]]:
+def source_map(
+    text: str, origins: list[str | None], listing: dict[str, Any]
+) -> tuple[dict[tuple[str, str, int | None], str], dict[tuple[str, str, str], str]]:
     """(family, table, handle) -> "file:line" of every rule whose chain's rules line up one to
     one with the loaded chain's handles, and (family, table, chain) -> its policy's line.
     `origins[i]` is the "file:line" that rendered line i came from."""

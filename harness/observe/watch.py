@@ -4,24 +4,26 @@ traces, every connection attempt's path through the rules (harness.trace).
 
 Runs commands inside middlebox hosts through the Lab; never touches the kernel directly.
 """
+
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.observe import flows
-from harness.build.topology import Middlebox
 from harness.build.follow import Follow
 from harness.build.middleboxes import LoadedRuleset
-from harness.observe.middlebox_view import MiddleboxView
+from harness.build.topology import Middlebox
+from harness.observe import flows
 from harness.observe.helper_log import Reader
+from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.trace import parse, source_map, stats_delta
 
 
 @dataclass(frozen=True)
 class Source:
     """One middlebox's trace, followed from `offset` (where the session began)."""
+
     box: str
     path: Path
     offset: int
@@ -30,26 +32,41 @@ class Source:
     helper_offset: int = 0
 
 
-
 class MiddleboxWatch:
     """Follows one middlebox for the life of a lab; `take()` returns what is new."""
 
     def __init__(self, lab, box: Middlebox, workdir: Path) -> None:
         self.lab, self.box = lab, box
         # conntrack prints one line per event; stdbuf keeps it line by line.
-        self.expect = Follow(lab, box.name, workdir / f"{box.name}.expect.log",
-                              ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"])
-        self.conns = Follow(lab, box.name, workdir / f"{box.name}.conns.log",
-                             ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"])
-        self.trace = Follow(lab, box.name, workdir / f"{box.name}.trace.log",
-                             ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"]) if lab.traced else None
-        self.gone = Follow(lab, box.name, workdir / f"{box.name}.destroy.log",
-                            ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"])
+        self.expect = Follow(
+            lab,
+            box.name,
+            workdir / f"{box.name}.expect.log",
+            ["stdbuf", "-oL", "conntrack", "-E", "expect", "-o", "xml"],
+        )
+        self.conns = Follow(
+            lab, box.name, workdir / f"{box.name}.conns.log", ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW"]
+        )
+        self.trace = (
+            Follow(lab, box.name, workdir / f"{box.name}.trace.log", ["stdbuf", "-oL", "nft", "-a", "monitor", "trace"])
+            if lab.traced
+            else None
+        )
+        self.gone = Follow(
+            lab,
+            box.name,
+            workdir / f"{box.name}.destroy.log",
+            ["stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-p", "tcp"],
+        )
         self.helper: Reader | None = None
         if lab.helper_logged:
             pcap = workdir / f"{box.name}.helper.pcap"
-            self._tcpdump = lab.spawn(box.name, ["tcpdump", "-i", "nflog:0", "-U", "-w", str(pcap)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._tcpdump = lab.spawn(
+                box.name,
+                ["tcpdump", "-i", "nflog:0", "-U", "-w", str(pcap)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             self.helper = Reader(box.name, pcap)
         self._counters, self._stats = self.read()
         self._seen: set[tuple[str, int, str, int]] = set()  # every tuple traced so far
@@ -60,8 +77,14 @@ class MiddleboxWatch:
         """Where the next session's trace lines will appear (harness.early_stop)."""
         if not self.trace:
             return None
-        return Source(self.box.name, self.trace.path, self.trace.offset, frozenset(self._seen),
-                      self.helper.path if self.helper else None, self.helper.offset if self.helper else 0)
+        return Source(
+            self.box.name,
+            self.trace.path,
+            self.trace.offset,
+            frozenset(self._seen),
+            self.helper.path if self.helper else None,
+            self.helper.offset if self.helper else 0,
+        )
 
     def read(self, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """The firewall's named counters (rejected, invalid) and conntrack's statistics
@@ -76,19 +99,24 @@ class MiddleboxWatch:
         starts with take(flush=True), so its verdict never depends on the case before it."""
         now, stats_now = self.read(flush)
         # A ruleset swap (proof replays, fresh balancer state) starts counters from zero.
-        delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v)
-                 for k, v in now.items()}
+        delta = {k: (v - self._counters.get(k, 0) if v >= self._counters.get(k, 0) else v) for k, v in now.items()}
         self._counters = now
         stats, self._stats = self._stats, stats_now
         trace = parse(self.box.name, self.trace.take(), *self._sources(loaded)) if self.trace else []
         self._seen.update(p.key for p in trace)
         expected = [e.line() for e in flows.expectations(self.box.name, self.expect.take())]
-        return MiddleboxView(flows=tuple(self.conns.take()), expectations=tuple(expected),
-                             rejected=delta.get("rejected", 0), invalid=delta.get("invalid", 0),
-                             traced=self.trace is not None, trace=tuple(trace),
-                             stats=stats_delta(stats, self._stats), destroyed=tuple(self.gone.take()),
-                             counters=tuple((k, n) for k, n in sorted(delta.items()) if n),
-                             helper_drops=tuple(self.helper.take()) if self.helper else ())
+        return MiddleboxView(
+            flows=tuple(self.conns.take()),
+            expectations=tuple(expected),
+            rejected=delta.get("rejected", 0),
+            invalid=delta.get("invalid", 0),
+            traced=self.trace is not None,
+            trace=tuple(trace),
+            stats=stats_delta(stats, self._stats),
+            destroyed=tuple(self.gone.take()),
+            counters=tuple((k, n) for k, n in sorted(delta.items()) if n),
+            helper_drops=tuple(self.helper.take()) if self.helper else (),
+        )
 
     def _sources(self, loaded: LoadedRuleset | None) -> tuple[dict, dict]:
         """source_map of the loaded ruleset, computed once per load."""

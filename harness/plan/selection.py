@@ -3,20 +3,20 @@
 A case id is the case: `topology/server/client/tls/mode/pasv-address/masq-X[/extras]`, so
 `--case ID` rebuilds exactly that case, whatever the axes say.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import clients
 import servers
-
-from harness.core import caseid
 from harness.build import topologies
-from harness.core.program import command_line
+from harness.core import caseid
 from harness.core.case import DATA_MODES, PASV_POLICIES, Case, ClientSpec, NetSpec, ServerSpec
+from harness.core.program import command_line
 from harness.core.tls import NAMES as TLS_MODES
 
 
@@ -28,21 +28,31 @@ def parse_id(case_id: str) -> Case:
     """The Case whose `id` is `case_id`; SelectionError naming the bad part."""
     parts = case_id.strip().split("/")
     if len(parts) < 7:
-        raise SelectionError(f"case id {case_id!r}: expected topology/server/client/tls/mode/"
-                             "pasv-address/masq-on|masq-off[/extras], e.g. "
-                             "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off")
+        raise SelectionError(
+            f"case id {case_id!r}: expected topology/server/client/tls/mode/"
+            "pasv-address/masq-on|masq-off[/extras], e.g. "
+            "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"
+        )
     topo, srv, cli, tls, mode, pol, masq, *extras = parts
-    for what, value, valid in (("topology", topo, topologies.names()), ("server", srv, servers.names()),
-                               ("client", cli, clients.names()), ("tls", tls, TLS_MODES),
-                               ("mode", mode, DATA_MODES), ("pasv-address", pol, (*PASV_POLICIES, "n-a")),
-                               ("masquerade", masq, ("masq-on", "masq-off"))):
+    for what, value, valid in (
+        ("topology", topo, topologies.names()),
+        ("server", srv, servers.names()),
+        ("client", cli, clients.names()),
+        ("tls", tls, TLS_MODES),
+        ("mode", mode, DATA_MODES),
+        ("pasv-address", pol, (*PASV_POLICIES, "n-a")),
+        ("masquerade", masq, ("masq-on", "masq-off")),
+    ):
         if value not in valid:
             raise SelectionError(f"case id {case_id!r}: unknown {what} {value!r}; valid: {', '.join(valid)}")
     try:
         extra = caseid.read_extras(extras)
-        case = Case(topo, ServerSpec(impl=srv, tls=tls, masquerade=masq == "masq-on", **extra["server"]),
-                    ClientSpec(impl=cli, mode=mode, pasv_address=None if pol == "n-a" else pol, **extra["client"]),
-                    NetSpec(**extra["net"]))
+        case = Case(
+            topo,
+            ServerSpec(impl=srv, tls=tls, masquerade=masq == "masq-on", **extra["server"]),
+            ClientSpec(impl=cli, mode=mode, pasv_address=None if pol == "n-a" else pol, **extra["client"]),
+            NetSpec(**extra["net"]),
+        )
     except ValueError as e:
         raise SelectionError(f"case id {case_id!r}: {e}") from None
     if case.id != case_id.strip():
@@ -63,8 +73,11 @@ def read_results(path: Path) -> dict:
         raise SelectionError(f"{path}: cannot read: {e.strerror}") from None
     except ValueError as e:
         raise SelectionError(f"{path}: not JSON: {e}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list) \
-            or not all(isinstance(c, dict) and isinstance(c.get("id"), str) for c in doc["cases"]):
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("cases"), list)
+        or not all(isinstance(c, dict) and isinstance(c.get("id"), str) for c in doc["cases"])
+    ):
         raise SelectionError(f"{path}: not a results.json written by ftps-harness (no cases list)")
     return doc
 

@@ -4,15 +4,15 @@ Parts are whole units (one topology and server spec: one lab, one server start),
 expected time (a previous results.json's case durations) or else by case count. Deterministic:
 the same cases and N always give the same parts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.case import Case
-from harness.plan.units import units
-from harness.plan.units import weigher
 from harness.plan.selection import read_results
+from harness.plan.units import units, weigher
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         i, sep, n = text.partition("/")
         if not sep or not i.isdigit() or not n.isdigit() or not 1 <= int(i) <= int(n) <= 1000:
             raise ValueError(f"{text!r} must be I/N with 1 <= I <= N, e.g. 2/4")
@@ -34,8 +34,7 @@ class Shard:
 def durations(path: Path) -> dict[str, float]:
     """Case id -> seconds, from a previous results.json."""
     doc = read_results(path)
-    return {c["id"]: float(c["duration_s"]) for c in doc["cases"]
-            if isinstance(c.get("duration_s"), (int, float))}
+    return {c["id"]: float(c["duration_s"]) for c in doc["cases"] if isinstance(c.get("duration_s"), (int, float))}
 
 
 def split(cases: list[Case], count: int, seconds: dict[str, float] | None = None) -> list[list[Case]]:

@@ -4,30 +4,30 @@ Every enum anywhere in a file is checked against the registries (topologies, ser
 clients, checks, verify's layouts). An error names the file, the line, the key path and the
 valid choices. `python -m harness.schemas` writes the JSON Schemas to schemas/ for editors.
 """
+
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, \
-    model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 import clients
 import servers
-
 from harness.build import topologies
-from harness.core.inputs import InputError, read_text
 from harness.core.case import DATA_MODES, ICMP_POLICIES, PASV_POLICIES
-from harness.core.ports import PassiveRange
+from harness.core.inputs import InputError, read_text
 from harness.core.outcome import OUTCOMES, STAGES
+from harness.core.ports import PassiveRange
 from harness.core.tls import NAMES as TLS_MODES
-from harness.core.tls import VERIFY, VERSIONS as TLS_VERSIONS
+from harness.core.tls import VERIFY
+from harness.core.tls import VERSIONS as TLS_VERSIONS
 
 ON_OFF = ("on", "off")
 REUSE = ("default", "off")
@@ -38,6 +38,7 @@ class SpecError(InputError):
 
 
 # --- value types ---------------------------------------------------------------
+
 
 def _enum(values) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
@@ -65,19 +66,19 @@ def number_choice(values) -> Any:
 
 
 def number_choices(values) -> Any:
-    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
-                                                 "minItems": 1}]}
-    return Annotated[list[_enum(values)], BeforeValidator(lambda v: [_text(x) for x in v]
-                                                          if isinstance(v, list) else [_text(v)]),
-                     Field(min_length=1), WithJsonSchema(schema)]
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)}, "minItems": 1}]}
+    return Annotated[
+        list[_enum(values)],
+        BeforeValidator(lambda v: [_text(x) for x in v] if isinstance(v, list) else [_text(v)]),
+        Field(min_length=1),
+        WithJsonSchema(schema),
+    ]
 
 
 def choices(values) -> Any:
     """One value or a list of them (at least one)."""
-    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)},
-                                                 "minItems": 1}]}
-    return Annotated[list[_enum(values)], BeforeValidator(_one_or_many), Field(min_length=1),
-                     WithJsonSchema(schema)]
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)}, "minItems": 1}]}
+    return Annotated[list[_enum(values)], BeforeValidator(_one_or_many), Field(min_length=1), WithJsonSchema(schema)]
 
 
 def _range(v: Any, allow_none: bool) -> Any:
@@ -89,15 +90,19 @@ def _range(v: Any, allow_none: bool) -> Any:
     try:
         return PassiveRange.parse(str(v))
     except ValueError as e:
-        raise PydanticCustomError("port_range", "expected {like}, got {got} ({why})",
-                                  {"like": like, "got": repr(v), "why": str(e)}) from None
+        raise PydanticCustomError(
+            "port_range", "expected {like}, got {got} ({why})", {"like": like, "got": repr(v), "why": str(e)}
+        ) from None
 
 
-PortRange = Annotated[Any, BeforeValidator(lambda v: _range(v, False)),
-                      WithJsonSchema({"type": "string", "pattern": r"^\d+-\d+$"})]
-ForwardRange = Annotated[Any, BeforeValidator(lambda v: _range(v, True)),
-                         WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\d+-\d+$"},
-                                                   {"const": "none"}]})]
+PortRange = Annotated[
+    Any, BeforeValidator(lambda v: _range(v, False)), WithJsonSchema({"type": "string", "pattern": r"^\d+-\d+$"})
+]
+ForwardRange = Annotated[
+    Any,
+    BeforeValidator(lambda v: _range(v, True)),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\d+-\d+$"}, {"const": "none"}]}),
+]
 
 
 def _busy(v: Any) -> Any:
@@ -115,12 +120,14 @@ def _transfers(v: Any) -> Any:
     return v
 
 
-Transfers = Annotated[int, BeforeValidator(_transfers),
-                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})]
+Transfers = Annotated[
+    int, BeforeValidator(_transfers), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})
+]
 
 
 class Strict(BaseModel):
     """A mapping with known keys only; an unknown key is named with the valid ones."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
@@ -132,8 +139,9 @@ class Strict(BaseModel):
         valid = list(cls.model_fields)
         for k in data:
             if k not in valid:
-                raise PydanticCustomError("unknown_key", "unknown key; valid keys: {valid}",
-                                          {"key": str(k), "valid": ", ".join(valid)})
+                raise PydanticCustomError(
+                    "unknown_key", "unknown key; valid keys: {valid}", {"key": str(k), "valid": ", ".join(valid)}
+                )
         return data
 
 
@@ -147,10 +155,12 @@ def _name_only(v: Any) -> Any:
 
 # --- the models (built from the registries when first needed) --------------------
 
+
 @dataclass(frozen=True)
 class Names:
     """The choices a file may name that the steps above this one define: the checks (for a
     scenario's `expect: check:`) and verify's layouts (for a plan's `topology:`)."""
+
     checks: tuple[str, ...] = ()
     layouts: tuple[str, ...] = ()
 
@@ -162,51 +172,52 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
     class Server(Strict):
         impl: choice(servers.names()) = "pyftpdlib"
-        tls: Optional[choices(TLS_MODES)] = None  # default: explicit
-        masquerade: Optional[choices(ON_OFF)] = None  # default: off (scenario), on (plan)
+        tls: choices(TLS_MODES) | None = None  # default: explicit
+        masquerade: choices(ON_OFF) | None = None  # default: off (scenario), on (plan)
         passive_range: PortRange = None  # default: 50000-50009
-        session_reuse: Optional[choices(REUSE)] = None
+        session_reuse: choices(REUSE) | None = None
 
     class ScenarioServer(Server):
-        permit_foreign_addresses: Optional[choices(ON_OFF)] = None
+        permit_foreign_addresses: choices(ON_OFF) | None = None
 
     class Topology(Strict):
         name: choice(topologies.names())
-        helper: Optional[choice(ON_OFF)] = None
+        helper: choice(ON_OFF) | None = None
         forward_range: ForwardRange = None
         # path impairments (docs/path.md)
-        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
-        icmp: Optional[choice(ICMP_POLICIES)] = None  # default: pass
-        idle_timeout: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
-        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
-        mss_clamp: Optional[choice(ON_OFF)] = None
+        mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
+        icmp: choice(ICMP_POLICIES) | None = None  # default: pass
+        idle_timeout: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
+        rate: Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")] | None = None
+        mss_clamp: choice(ON_OFF) | None = None
         port_map: PortRange = None  # the public range the passive ports are published as
-        hairpin: Optional[choice(ON_OFF)] = None  # the client on the server's LAN (server-nat)
-        hairpin_nat: Optional[choice(ON_OFF)] = None
+        hairpin: choice(ON_OFF) | None = None  # the client on the server's LAN (server-nat)
+        hairpin_nat: choice(ON_OFF) | None = None
 
     class ScenarioClient(Strict):
         impl: Client
-        pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: trust
-        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
-        label: Optional[str] = None
+        pasv_address: choices(PASV_POLICIES) | None = None  # default: trust
+        keepalive: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
+        label: str | None = None
 
     class Match(Strict):
         """Which cases an expectation is about; every value must be one the scenario runs."""
-        mode: Optional[choice(DATA_MODES)] = None
-        tls: Optional[choice(TLS_MODES)] = None
-        client: Optional[Client] = None
-        server: Optional[choice(servers.names())] = None
-        masquerade: Optional[choice(ON_OFF)] = None
-        pasv_address: Optional[choice((*PASV_POLICIES, "n/a"))] = None
-        topology: Optional[choice(topologies.names())] = None
-        tls_version: Optional[number_choice(TLS_VERSIONS)] = None
-        transfers: Optional[number_choice(tuple(str(n) for n in range(1, 11)))] = None
-        verify_cert: Optional[choice(VERIFY)] = None
+
+        mode: choice(DATA_MODES) | None = None
+        tls: choice(TLS_MODES) | None = None
+        client: Client | None = None
+        server: choice(servers.names()) | None = None
+        masquerade: choice(ON_OFF) | None = None
+        pasv_address: choice((*PASV_POLICIES, "n/a")) | None = None
+        topology: choice(topologies.names()) | None = None
+        tls_version: number_choice(TLS_VERSIONS) | None = None
+        transfers: number_choice(tuple(str(n) for n in range(1, 11))) | None = None
+        verify_cert: choice(VERIFY) | None = None
 
     class Outcome(Strict):
-        outcome: Optional[choice(OUTCOMES)] = None
-        stage: Optional[choice(STAGES)] = None
-        check: Optional[choice(check_names)] = None
+        outcome: choice(OUTCOMES) | None = None
+        stage: choice(STAGES) | None = None
+        check: choice(check_names) | None = None
 
     class ExpectCase(Outcome):
         match: Match = Match()
@@ -215,17 +226,17 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
         cases: list[ExpectCase] = []
 
     class Scenario(Strict):
-        name: Optional[str] = None
-        waits_for: Optional[str] = None
+        name: str | None = None
+        waits_for: str | None = None
         topology: Annotated[Topology, BeforeValidator(_name_only)]
         server: ScenarioServer = ScenarioServer()
         clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
-        modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
+        modes: choices(DATA_MODES) | None = None  # default: pasv, epsv
         busy_sessions: Busy = 0
-        tls_version: Optional[number_choices(TLS_VERSIONS)] = None  # default: 1.3
+        tls_version: number_choices(TLS_VERSIONS) | None = None  # default: 1.3
         transfers: Transfers = 1
-        verify_cert: Optional[choices(VERIFY)] = None  # default: on
-        expect: Optional[Expect] = None
+        verify_cert: choices(VERIFY) | None = None  # default: on
+        expect: Expect | None = None
 
         @model_validator(mode="before")
         @classmethod
@@ -237,15 +248,16 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
     class PlanClient(Strict):
         impl: Client
-        modes: Optional[choices(DATA_MODES)] = None  # default: pasv, epsv
-        pasv_address: Optional[choices(PASV_POLICIES)] = None  # default: control
-        label: Optional[str] = None
-        keepalive: Optional[Annotated[int, Field(ge=1, le=3600)]] = None  # seconds
+        modes: choices(DATA_MODES) | None = None  # default: pasv, epsv
+        pasv_address: choices(PASV_POLICIES) | None = None  # default: control
+        label: str | None = None
+        keepalive: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
 
     class PlanPath(Strict):
         """The path around the admin's firewall (ICMP, timeouts and clamping are in their ruleset)."""
-        mtu: Optional[Annotated[int, Field(ge=576, le=9000)]] = None
-        rate: Optional[Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")]] = None
+
+        mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
+        rate: Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")] | None = None
 
     class Plan(Strict):
         ruleset: str  # the admin's ruleset file, relative to the plan
@@ -258,6 +270,7 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
 
 # --- reading a file ---------------------------------------------------------------
+
 
 class Source:
     """A YAML file's data with the line of every key path, for messages."""
@@ -309,8 +322,7 @@ class Source:
                     text += f"[{k}]"
             else:
                 text += f".{k}" if text else str(k)
-        line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1)
-                     if tuple(loc[:n]) in self.lines), None)
+        line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1) if tuple(loc[:n]) in self.lines), None)
         return text or "(top level)", line
 
     def error(self, loc: tuple, message: str) -> SpecError:
@@ -351,6 +363,7 @@ def load(path: Path, kind: str, names: Names) -> tuple[BaseModel, Source]:
 
 
 # --- JSON Schema for editors ------------------------------------------------------
+
 
 def json_schemas(names: Names) -> dict[str, str]:
     out = {}

@@ -1,10 +1,12 @@
 """Units: cases that share a topology and a server spec run in one lab with one server start.
 Which unit is heavier (longest first, balanced shards) is decided here too (pure)."""
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from harness.core.case import Case
+
 
 def units(cases: Iterable[Case]) -> list[list[Case]]:
     """Group cases by (topology, server spec), keeping topologies together."""

@@ -1,7 +1,6 @@
 """`python -m harness probe HOST[:PORT]`: arguments and wiring only."""
-from __future__ import annotations
 
-from harness.core.case import DATA_MODES
+from __future__ import annotations
 
 import argparse
 import ipaddress
@@ -12,11 +11,11 @@ from pathlib import Path
 from rich.console import Console
 
 from clients._wire import Bounds
-
 from harness.core import inputs
+from harness.core.case import DATA_MODES
+from harness.judge.findings import SEVERITIES
 from harness.probe import render
 from harness.probe import session as S
-from harness.judge.findings import SEVERITIES
 from harness.probe.run import Options, probe
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -61,6 +60,7 @@ def _count(lo: int, hi: int):
         if not (text.isascii() and text.isdigit() and lo <= int(text) <= hi):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {lo} to {hi}")
         return int(text)
+
     return parse
 
 
@@ -75,35 +75,63 @@ def _seconds(text: str) -> float:
 
 
 def add(sub) -> None:
-    p = sub.add_parser("probe", help="check a live FTP/FTPS server from this machine, with security findings",
-                       description="Probe a live server from this machine through its real network: every "
-                                   "data mode, TLS, certificate and security findings. Without --write it "
-                                   "never uploads.")
+    p = sub.add_parser(
+        "probe",
+        help="check a live FTP/FTPS server from this machine, with security findings",
+        description="Probe a live server from this machine through its real network: every "
+        "data mode, TLS, certificate and security findings. Without --write it "
+        "never uploads.",
+    )
     p.add_argument("target", type=_endpoint, metavar="HOST[:PORT]")
-    p.add_argument("--tls", choices=("auto", "explicit", "implicit", "none"), default="auto",
-                   help="auto: explicit if AUTH TLS is accepted, else implicit on 990, else plain")
+    p.add_argument(
+        "--tls",
+        choices=("auto", "explicit", "implicit", "none"),
+        default="auto",
+        help="auto: explicit if AUTH TLS is accepted, else implicit on 990, else plain",
+    )
     p.add_argument("--user", default="anonymous", help="login name (default anonymous)")
-    p.add_argument("--password-file", type=Path, metavar="FILE",
-                   help="the password, first line of FILE (never on the command line)")
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="the password, first line of FILE (never on the command line)",
+    )
     p.add_argument("--mode", type=_modes, default=DATA_MODES, help="data modes; default all four")
     p.add_argument("--tls-version", choices=("1.2", "1.3"), help="offer only this TLS version")
     p.add_argument("--transfers", type=_count(1, 20), default=1, help="listings per mode (default 1)")
-    p.add_argument("--verify-cert", action="store_true",
-                   help="fail the modes when the certificate does not verify (it is reported either way)")
+    p.add_argument(
+        "--verify-cert",
+        action="store_true",
+        help="fail the modes when the certificate does not verify (it is reported either way)",
+    )
     p.add_argument("--ca", type=Path, metavar="FILE", help="verify against this CA file, not the system store")
     p.add_argument("--write", action="store_true", help="also upload, download, compare and delete a test file")
     p.add_argument("--download", metavar="PATH", help="download this file in each mode (never written)")
-    p.add_argument("--pasv-address", choices=("trust", "control"), default="trust",
-                   help="trust: connect to the address in the 227 reply (default); control: to the "
-                        "control connection's peer")
-    p.add_argument("--follow-foreign-pasv", action="store_true",
-                   help="connect even when a 227 points to a third party")
-    p.add_argument("--bounce-target", type=_bounce, metavar="IP:PORT",
-                   help="test FTP bounce: ask the server to connect to this address (one you own)")
-    p.add_argument("--fail-on", choices=SEVERITIES, default="high",
-                   help="exit 1 on a finding at or above this severity (default high)")
-    p.add_argument("--timeout", type=_seconds, default=5.0, help="seconds per network wait (default 5); "
-                   "a whole reply or transfer may take three times that")
+    p.add_argument(
+        "--pasv-address",
+        choices=("trust", "control"),
+        default="trust",
+        help="trust: connect to the address in the 227 reply (default); control: to the control connection's peer",
+    )
+    p.add_argument("--follow-foreign-pasv", action="store_true", help="connect even when a 227 points to a third party")
+    p.add_argument(
+        "--bounce-target",
+        type=_bounce,
+        metavar="IP:PORT",
+        help="test FTP bounce: ask the server to connect to this address (one you own)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default="high",
+        help="exit 1 on a finding at or above this severity (default high)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        help="seconds per network wait (default 5); a whole reply or transfer may take three times that",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the probe document (JSON) here")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown report here")
     p.add_argument("--html", type=Path, metavar="PATH", help="write an HTML report here")
@@ -131,10 +159,26 @@ def run(args, console: Console) -> int:
     if tls == "auto":
         tls, port = S.resolve_tls(host, port, timeout, bounds)
     port = port or (990 if tls == "implicit" else 21)
-    t = S.Target(host, port, tls, args.user, password, ca, args.verify_cert, args.tls_version, timeout,
-                 args.pasv_address, args.follow_foreign_pasv, args.transfers, args.write, args.download, bounds)
-    report = probe(t, Options(args.mode, args.fail_on, args.bounce_target,
-                              "python -m harness " + shlex.join(sys.argv[1:])))
+    t = S.Target(
+        host,
+        port,
+        tls,
+        args.user,
+        password,
+        ca,
+        args.verify_cert,
+        args.tls_version,
+        timeout,
+        args.pasv_address,
+        args.follow_foreign_pasv,
+        args.transfers,
+        args.write,
+        args.download,
+        bounds,
+    )
+    report = probe(
+        t, Options(args.mode, args.fail_on, args.bounce_target, "python -m harness " + shlex.join(sys.argv[1:]))
+    )
     if args.json:  # files first: a closed terminal pipe (| head) must not lose them
         render.write_json(args.json, report)
     if args.markdown:

@@ -3,6 +3,7 @@
 Facts and verdicts only; the renderers draw it (harness/probe/render.py). Its JSON Schema is
 schemas/probe.schema.json: regenerate with `python -m harness.probe.model`.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,10 @@ from harness.judge.findings import SEVERITIES, Finding  # noqa: F401 - SEVERITIE
 
 SCHEMA = "probe"
 VERSION = 1
-SENDER_NOTE = ("Lines as this machine received them. What the server really sent is unknown "
-               "here: a firewall or proxy in between may have rewritten them.")
+SENDER_NOTE = (
+    "Lines as this machine received them. What the server really sent is unknown "
+    "here: a firewall or proxy in between may have rewritten them."
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class ProbeReport:
 
 def json_schema() -> dict:
     from pydantic import TypeAdapter
+
     s = TypeAdapter(ProbeReport).json_schema()
     s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     s["title"] = "ftps-harness probe document"

@@ -1,4 +1,5 @@
 """The probe document drawn for people: terminal, Markdown and HTML; and its JSON."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,25 +34,53 @@ def _facts(r: ProbeReport) -> list[tuple[str, str]]:
     out.append(("banner", " / ".join(r.banner) or "-"))
     f = r.features
     if f:
-        yn = lambda v: "?" if v is None else ("yes" if v else "no")  # noqa: E731
+        yn = lambda v: "?" if v is None else ("yes" if v else "no")
         out.append(("FEAT", "answered" if f.feat_answered else "not answered"))
-        out.append(("supports", f"AUTH TLS {yn(f.auth_tls)}, CCC {yn(f.ccc)}, EPSV {yn(f.epsv)}, "
-                                f"EPRT {yn(f.eprt)}, MLSD {yn(f.mlsd)} (from FEAT unless said below)"))
-        out.append(("TLS session reuse", "required" if f.session_reuse_required else
-                    "not required" if f.session_reuse_required is False else "not known"))
+        out.append(
+            (
+                "supports",
+                f"AUTH TLS {yn(f.auth_tls)}, CCC {yn(f.ccc)}, EPSV {yn(f.epsv)}, "
+                f"EPRT {yn(f.eprt)}, MLSD {yn(f.mlsd)} (from FEAT unless said below)",
+            )
+        )
+        out.append(
+            (
+                "TLS session reuse",
+                "required"
+                if f.session_reuse_required
+                else "not required"
+                if f.session_reuse_required is False
+                else "not known",
+            )
+        )
         out += [("", e) for e in f.evidence]
     p = r.tls_posture
     if p:
-        out.append(("TLS", f"{p.control or '-'} {p.cipher or ''}; accepted alone: "
-                           f"{', '.join(p.accepted) or 'none'}; refused: {', '.join(p.refused) or 'none'}"
-                           + (f"; untested: {', '.join(p.untested)}" if p.untested else "")))
+        out.append(
+            (
+                "TLS",
+                f"{p.control or '-'} {p.cipher or ''}; accepted alone: "
+                f"{', '.join(p.accepted) or 'none'}; refused: {', '.join(p.refused) or 'none'}"
+                + (f"; untested: {', '.join(p.untested)}" if p.untested else ""),
+            )
+        )
         out.append(("weak suites", f"accepted {p.weak_cipher}" if p.weak_cipher else p.weak_note))
     c = r.certificate
     if c:
-        out.append(("certificate", f"{c.subject}, issued by {c.issuer}; {c.key} {c.key_bits or '?'} bits; "
-                                   f"expires {c.not_after[:10]} ({c.days_left} days)"))
-        out.append(("", f"names: {', '.join(c.names) or 'none'}; matches {r.host}: "
-                        f"{'yes' if c.name_match else 'no'}; chain to {c.chain_to}: {c.chain}"))
+        out.append(
+            (
+                "certificate",
+                f"{c.subject}, issued by {c.issuer}; {c.key} {c.key_bits or '?'} bits; "
+                f"expires {c.not_after[:10]} ({c.days_left} days)",
+            )
+        )
+        out.append(
+            (
+                "",
+                f"names: {', '.join(c.names) or 'none'}; matches {r.host}: "
+                f"{'yes' if c.name_match else 'no'}; chain to {c.chain_to}: {c.chain}",
+            )
+        )
     out += [("note", n) for n in r.notes]
     return out
 
@@ -77,8 +106,13 @@ def terminal(r: ProbeReport, console: Console, verbose: bool = False) -> None:
         for h in ("mode", "result", "stage", "data connection", "findings"):
             t.add_column(h)
         for m in r.modes:
-            t.add_row(m.mode, Text(m.outcome, style=CELL_STYLE[m.outcome]), m.stage or "",
-                      "\n".join(_data_line(d) for d in m.data) or "-", ", ".join(m.findings))
+            t.add_row(
+                m.mode,
+                Text(m.outcome, style=CELL_STYLE[m.outcome]),
+                m.stage or "",
+                "\n".join(_data_line(d) for d in m.data) or "-",
+                ", ".join(m.findings),
+            )
         console.print(t)
         for m in r.modes:
             if m.outcome != "pass":
@@ -97,8 +131,11 @@ def terminal(r: ProbeReport, console: Console, verbose: bool = False) -> None:
             for l in m.lines:
                 console.print(f"    {'>' if l.dir == 'sent' else '<'} {l.line}", highlight=False)
     if r.modes and not verbose:
-        console.print("Control lines as this machine received them: -v, --markdown or --html "
-                      "(what the server sent is unknown from here).", highlight=False)
+        console.print(
+            "Control lines as this machine received them: -v, --markdown or --html "
+            "(what the server sent is unknown from here).",
+            highlight=False,
+        )
     console.print(f"{len(r.findings)} finding(s); fail on {r.fail_on} and above; {r.duration_s:.1f}s", highlight=False)
 
 
@@ -120,11 +157,16 @@ def markdown(r: ProbeReport) -> str:
                 out += ["", f"**{m.mode}**: {m.diagnosis}"] + [f"- evidence: `{e}`" for e in m.evidence]
     if r.findings:
         out += ["", "## Findings", "", "| severity | check | evidence | fix |", "|---|---|---|---|"]
-        out += [f"| {f.severity} | {f.check}: {_md(f.title)} | `{_md(f.evidence)}` | {_md(f.fix)} |"
-                for f in r.findings]
+        out += [
+            f"| {f.severity} | {f.check}: {_md(f.title)} | `{_md(f.evidence)}` | {_md(f.fix)} |" for f in r.findings
+        ]
     out += ["", "## Lines", "", f"_{r.sender_note}_"]
     for m in r.modes:
-        out += ["", f"### {m.mode}", "", "```"] + [f"{'>' if l.dir == 'sent' else '<'} {l.line}" for l in m.lines] + ["```"]
+        out += (
+            ["", f"### {m.mode}", "", "```"]
+            + [f"{'>' if l.dir == 'sent' else '<'} {l.line}" for l in m.lines]
+            + ["```"]
+        )
     return "\n".join(out) + "\n"
 
 
@@ -134,11 +176,20 @@ def page(r: ProbeReport) -> str:
     modes = "".join(
         f"<tr class='{m.outcome}'><td>{m.mode}</td><td>{m.outcome}</td><td>{e(m.stage or '')}</td>"
         f"<td>{'<br>'.join(e(_data_line(d)) for d in m.data)}</td><td>{e(', '.join(m.findings))}</td>"
-        f"<td>{e(m.diagnosis)}</td></tr>" for m in r.modes)
-    finds = "".join(f"<tr class='{f.severity}'><td>{f.severity}</td><td>{e(f.check)}: {e(f.title)}</td>"
-                    f"<td><code>{e(f.evidence)}</code></td><td>{e(f.fix)}</td></tr>" for f in r.findings)
-    lines = "".join(f"<h3>{m.mode}</h3><pre>" + e("\n".join(
-        f"{'>' if l.dir == 'sent' else '<'} {l.line}" for l in m.lines)) + "</pre>" for m in r.modes)
+        f"<td>{e(m.diagnosis)}</td></tr>"
+        for m in r.modes
+    )
+    finds = "".join(
+        f"<tr class='{f.severity}'><td>{f.severity}</td><td>{e(f.check)}: {e(f.title)}</td>"
+        f"<td><code>{e(f.evidence)}</code></td><td>{e(f.fix)}</td></tr>"
+        for f in r.findings
+    )
+    lines = "".join(
+        f"<h3>{m.mode}</h3><pre>"
+        + e("\n".join(f"{'>' if l.dir == 'sent' else '<'} {l.line}" for l in m.lines))
+        + "</pre>"
+        for m in r.modes
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>probe {e(r.target)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
 padding:3px 6px;text-align:left;vertical-align:top}}.pass td:nth-child(2){{color:#070}}.fail td:nth-child(2){{color:#b00}}

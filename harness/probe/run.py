@@ -1,25 +1,22 @@
 """One probe of one server: discovery, TLS posture, certificate, each mode, the security
 checks; facts from session.py, findings from findings.py, a ProbeReport out."""
-from __future__ import annotations
 
-from harness.core.case import DATA_MODES
+from __future__ import annotations
 
 import datetime as dt
 import time
 from dataclasses import dataclass, replace
 
 import servers
-
 from harness.core import family
-from harness.observe.observation import ClientReport
-from harness.judge.stages import ACTIVITY_STAGE, place
-
-from harness.probe import session as S
+from harness.core.case import DATA_MODES
 from harness.core.family import classify, private
+from harness.judge.findings import Finding, at_or_above, banner_version, finding
+from harness.judge.stages import ACTIVITY_STAGE, place
+from harness.observe.observation import ClientReport
+from harness.probe import session as S
 from harness.probe.certificate import certificate
-from harness.judge.findings import at_or_above, banner_version, finding
 from harness.probe.model import DataConnection, Features, Line, ModeResult, ProbeReport, TlsPosture
-from harness.judge.findings import Finding
 
 # What each stage means to an operator (the error itself follows).
 STAGE_WORDS = {
@@ -55,12 +52,21 @@ def _data(recs: list[dict]) -> tuple[DataConnection, ...]:
     out = []
     for d in recs:
         target = d.get("target") or d.get("listen")
-        out.append(DataConnection(
-            cmd=d.get("cmd", "?"), reply=d.get("reply"), advertised=d.get("advertised_ip"),
-            address_class=classify(d.get("advertised_ip"), d["control_peer"]) if d.get("control_peer") else None,
-            target=target, result=d.get("connect"), tls_version=d.get("tls_version"),
-            cipher=d.get("cipher"), session_reused=d.get("session_reused"), bytes=d.get("bytes"),
-            final=d.get("final")))
+        out.append(
+            DataConnection(
+                cmd=d.get("cmd", "?"),
+                reply=d.get("reply"),
+                advertised=d.get("advertised_ip"),
+                address_class=classify(d.get("advertised_ip"), d["control_peer"]) if d.get("control_peer") else None,
+                target=target,
+                result=d.get("connect"),
+                tls_version=d.get("tls_version"),
+                cipher=d.get("cipher"),
+                session_reused=d.get("session_reused"),
+                bytes=d.get("bytes"),
+                final=d.get("final"),
+            )
+        )
     return tuple(out)
 
 
@@ -72,23 +78,47 @@ def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
     data = _data(sess.data)
     undecodable = tuple(sess.wire.undecodable) if sess.wire else ()
     if report.ok:
-        return ModeResult(mode, "pass", diagnosis="listed" + (" and downloaded" if any(
-            s.name == "retr" for s in report.steps) else ""), lines=_lines(sess.transcript), data=data,
-            undecodable=undecodable, duration_s=report.duration_s)
+        return ModeResult(
+            mode,
+            "pass",
+            diagnosis="listed" + (" and downloaded" if any(s.name == "retr" for s in report.steps) else ""),
+            lines=_lines(sess.transcript),
+            data=data,
+            undecodable=undecodable,
+            duration_s=report.duration_s,
+        )
     f = report.failure
     p = place(report, tls, "ftplib")
     evidence = tuple(x for x in (f.reply, *(d.get("late_reply") for d in sess.data)) if x)
-    return ModeResult(mode, "fail", p.stage, f.kind, _diagnosis(p.stage, f.kind, f.error), evidence,
-                      _lines(sess.transcript), data, (), undecodable, report.duration_s)
+    return ModeResult(
+        mode,
+        "fail",
+        p.stage,
+        f.kind,
+        _diagnosis(p.stage, f.kind, f.error),
+        evidence,
+        _lines(sess.transcript),
+        data,
+        (),
+        undecodable,
+        report.duration_s,
+    )
 
 
 def _from_talk(stage_of_failure: S.Talk, mode: str) -> ModeResult:
     """A mode that was never tried because the server could not even be greeted."""
     f = stage_of_failure.failure
     stage = ACTIVITY_STAGE.get(f.step, f.step)
-    return ModeResult(mode, "fail", stage, f.kind, _diagnosis(stage, f.kind, f.error),
-                      tuple(x for x in (f.reply,) if x), _lines(stage_of_failure.lines),
-                      undecodable=tuple(stage_of_failure.undecodable))
+    return ModeResult(
+        mode,
+        "fail",
+        stage,
+        f.kind,
+        _diagnosis(stage, f.kind, f.error),
+        tuple(x for x in (f.reply,) if x),
+        _lines(stage_of_failure.lines),
+        undecodable=tuple(stage_of_failure.undecodable),
+    )
 
 
 def _features(d: S.Talk) -> Features:
@@ -107,17 +137,32 @@ def _features(d: S.Talk) -> Features:
     lines = tuple(body)
     words = {ln.strip().split(" ")[0].upper() for ln in lines[1:-1]}
     auth = any(ln.strip().upper().startswith("AUTH") and "TLS" in ln.upper() for ln in lines)
-    have = (lambda w: (w in words) if answered else None)
-    return Features(answered, lines, auth if answered else None, have("CCC"), have("EPSV"),
-                    have("EPRT"), have("MLSD"), evidence=("from FEAT; EPSV and EPRT also by the mode "
-                                                         "sessions below",) if answered else ())
+    have = lambda w: (w in words) if answered else None
+    return Features(
+        answered,
+        lines,
+        auth if answered else None,
+        have("CCC"),
+        have("EPSV"),
+        have("EPRT"),
+        have("MLSD"),
+        evidence=("from FEAT; EPSV and EPRT also by the mode sessions below",) if answered else (),
+    )
 
 
 def probe(t: S.Target, o: Options) -> ProbeReport:
     t0 = time.monotonic()
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    base = dict(target=family.host_port(t.host, t.port), host=t.host, port=t.port, tls=t.tls, started=started,
-                fail_on=o.fail_on, user=t.user, command=o.command)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    base = dict(
+        target=family.host_port(t.host, t.port),
+        host=t.host,
+        port=t.port,
+        tls=t.tls,
+        started=started,
+        fail_on=o.fail_on,
+        user=t.user,
+        command=o.command,
+    )
     findings: list[Finding] = []
     notes: list[str] = []
     d = S.discover(t)
@@ -128,20 +173,36 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
         banner.append(l["line"])
     if d.failure and d.failure.step in ("connect", "greeting", "auth-tls", "tls-handshake") and not d.replies:
         if d.failure.step == "connect":
-            return ProbeReport(**base, outcome="fail", reached=False, unreached=_unreached(d.failure),
-                               duration_s=round(time.monotonic() - t0, 2))
+            return ProbeReport(
+                **base,
+                outcome="fail",
+                reached=False,
+                unreached=_unreached(d.failure),
+                duration_s=round(time.monotonic() - t0, 2),
+            )
         modes = tuple(_from_talk(d, m) for m in o.modes)
         findings += _utf8(modes)
-        return ProbeReport(**base, outcome="fail", reached=True, banner=tuple(banner), modes=modes,
-                           findings=tuple(findings), notes=("The greeting failed, so no mode was tried.",),
-                           duration_s=round(time.monotonic() - t0, 2))
+        return ProbeReport(
+            **base,
+            outcome="fail",
+            reached=True,
+            banner=tuple(banner),
+            modes=modes,
+            findings=tuple(findings),
+            notes=("The greeting failed, so no mode was tried.",),
+            duration_s=round(time.monotonic() - t0, 2),
+        )
     feats = _features(d)
     if t.tls == "explicit" and not feats.auth_tls:  # the mode was resolved by a 234 to AUTH TLS
         known = servers.identify(tuple(banner))
         why = known.quirks.get("feat-omits-auth-tls") if known else None
-        feats = replace(feats, auth_tls=True, evidence=feats.evidence + (
-            "AUTH TLS: not listed in FEAT, but answered 234" + (f" ({why})" if why else ""),))
-    if (v := banner_version(tuple(banner))):
+        feats = replace(
+            feats,
+            auth_tls=True,
+            evidence=feats.evidence
+            + ("AUTH TLS: not listed in FEAT, but answered 234" + (f" ({why})" if why else ""),),
+        )
+    if v := banner_version(tuple(banner)):
         findings.append(finding("banner-version", f"greeting: {' / '.join(banner)} (gives {v})"))
     user_reply = d.replies.get("USER")
     if t.tls == "explicit" and user_reply and user_reply[:1] in "23":
@@ -159,8 +220,11 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
         modes.append(mode_result(m, t.tls, report, sess))
     modes = _address_findings(modes, findings, t)
     reuse = _session_reuse(t, modes) if t.tls != "none" else None
-    feats = replace(feats, session_reuse_required=reuse[0] if reuse else None,
-                    evidence=feats.evidence + ((reuse[1],) if reuse else ()))
+    feats = replace(
+        feats,
+        session_reuse_required=reuse[0] if reuse else None,
+        evidence=feats.evidence + ((reuse[1],) if reuse else ()),
+    )
 
     logged = any(m.stage not in ("connect", "tls-handshake", "login") for m in modes)
     if t.user == "anonymous" and logged:
@@ -169,8 +233,7 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
     elif t.user != "anonymous":
         a = S.anonymous(t)
         if a.failure is None:
-            findings.append(finding("anonymous", "USER anonymous / PASS probe@example.com → "
-                                    + _first_recv(a, "230")))
+            findings.append(finding("anonymous", "USER anonymous / PASS probe@example.com → " + _first_recv(a, "230")))
     if t.tls != "none" and logged:
         c = S.ccc(t)
         r = c.replies.get("CCC", "")
@@ -181,24 +244,36 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
         if r[:1] == "2" and "clear-LIST" in pc.replies:
             findings.append(finding("prot-c-accepted", f"PROT C → {r}; LIST → {pc.replies['clear-LIST']}"))
         elif r[:1] == "2":
-            notes.append(f"PROT C was answered {r!r}, but a cleartext listing was then refused: "
-                         f"{pc.replies.get('clear-LIST-refused', 'no reply')}")
+            notes.append(
+                f"PROT C was answered {r!r}, but a cleartext listing was then refused: "
+                f"{pc.replies.get('clear-LIST-refused', 'no reply')}"
+            )
     if o.bounce_target:
         findings += _bounce(t, *o.bounce_target)
     findings += _utf8(tuple(modes), d)
     modes = _attach(modes, findings)
     bad = any(m.outcome != "pass" for m in modes) or any(at_or_above(f, o.fail_on) for f in findings)
-    return ProbeReport(**base, outcome="fail" if bad else "pass", reached=True, banner=tuple(banner),
-                       features=feats, tls_posture=posture, certificate=cert, modes=tuple(modes),
-                       findings=tuple(findings), notes=tuple(notes),
-                       duration_s=round(time.monotonic() - t0, 2))
+    return ProbeReport(
+        **base,
+        outcome="fail" if bad else "pass",
+        reached=True,
+        banner=tuple(banner),
+        features=feats,
+        tls_posture=posture,
+        certificate=cert,
+        modes=tuple(modes),
+        findings=tuple(findings),
+        notes=tuple(notes),
+        duration_s=round(time.monotonic() - t0, 2),
+    )
 
 
 def _unreached(f) -> str:
-    words = {"refused": "the host refused the connection (nothing listens on that port, or a "
-                        "firewall rejects it)",
-             "timeout": "no answer within the timeout (a firewall drops the packets, or the host is down)",
-             "unreachable": "no route to the host"}
+    words = {
+        "refused": "the host refused the connection (nothing listens on that port, or a firewall rejects it)",
+        "timeout": "no answer within the timeout (a firewall drops the packets, or the host is down)",
+        "unreachable": "no route to the host",
+    }
     if "gaierror" in f.error:
         return f"the name does not resolve here: {f.error}"
     return f"{words.get(f.kind, 'the connection failed')}: {f.error}"
@@ -232,21 +307,30 @@ def _tls_posture(t: S.Target, findings: list[Finding], notes: list[str]):
         weak_note = "not tested: this machine's TLS library offers none of the weak suites"
     else:
         weak_note = f"refused when only weak suites were offered ({weak.failure.error[:120]})"
-    posture = TlsPosture(main.tls_version, main.cipher, tuple(accepted), tuple(refused), tuple(untested),
-                         weak.cipher if weak.failure is None else None, weak_note)
+    posture = TlsPosture(
+        main.tls_version,
+        main.cipher,
+        tuple(accepted),
+        tuple(refused),
+        tuple(untested),
+        weak.cipher if weak.failure is None else None,
+        weak_note,
+    )
     return posture, main
 
 
 def _address_findings(modes: list[ModeResult], findings: list[Finding], t: S.Target) -> list[ModeResult]:
     for cls, name in (("private", "private-address"), ("third-party", "third-party-pasv")):
-        hits = [(m, d) for m in modes for d in m.data if d.address_class == cls and d.reply
-                and d.reply.startswith("227")]
+        hits = [
+            (m, d) for m in modes for d in m.data if d.address_class == cls and d.reply and d.reply.startswith("227")
+        ]
         if cls == "private" and private(t.host):
             hits = []  # the control peer is private too: a LAN, not a leak
         if hits:
-            m, d = hits[0]
-            findings.append(finding(name, f"{d.reply} (control peer {t.host})",
-                                    tuple(dict.fromkeys(m.mode for m, _ in hits))))
+            _m, d = hits[0]
+            findings.append(
+                finding(name, f"{d.reply} (control peer {t.host})", tuple(dict.fromkeys(m.mode for m, _ in hits)))
+            )
     return modes
 
 
@@ -261,8 +345,10 @@ def _session_reuse(t: S.Target, modes: list[ModeResult]) -> tuple[bool | None, s
         return False, f"session reuse: not required ({ok.mode} listing passed without reusing the session)"
     r = mode_result(ok.mode, t.tls, report, sess)
     if r.stage in ("data-tls", "transfer"):  # the one difference from the passing run
-        return True, (f"session reuse: required ({ok.mode} passed reusing the session and failed without "
-                      f"at {r.stage}: {' | '.join(r.evidence) or r.diagnosis})")
+        return True, (
+            f"session reuse: required ({ok.mode} passed reusing the session and failed without "
+            f"at {r.stage}: {' | '.join(r.evidence) or r.diagnosis})"
+        )
     return None, f"session reuse: unknown (without reuse the {ok.mode} listing failed at {r.stage})"
 
 
@@ -290,7 +376,6 @@ def _attach(modes: list[ModeResult], findings: list[Finding]) -> list[ModeResult
     for a mode that reached the point where they show (a pass stays a pass)."""
     out = []
     for m in modes:
-        names = tuple(f.check for f in findings if (m.mode in f.modes) or
-                      (not f.modes and m.stage not in ("connect",)))
+        names = tuple(f.check for f in findings if (m.mode in f.modes) or (not f.modes and m.stage not in ("connect",)))
         out.append(replace(m, findings=tuple(dict.fromkeys(names))))
     return out

@@ -1,16 +1,18 @@
 """The probe's conversations with one live server, from this machine, through its real
 network. Every session is the matrix's ftplib agent (clients/python_ftplib/agent.py) with its
 bounds; this module only decides which sessions to hold and keeps their facts."""
+
 from __future__ import annotations
 
 import ftplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
+from clients._wire import Bounds, Hostile
 from clients.python_ftplib import agent as fp
 from clients.python_ftplib.agent import Request
-from clients._wire import Bounds, Hostile
 from harness.core import family
 from harness.observe.observation import Activity
 
@@ -37,17 +39,35 @@ class Target:
     bounds: Bounds = field(default_factory=Bounds)
 
     def req(self, mode: str = "pasv", **over: Any) -> Request:
-        r = Request(host=self.host, port=self.port, tls=self.tls, mode=mode, pasv_address=self.pasv_address,
-                    ca=self.ca, user=self.user, password=self.password, timeout=self.timeout,
-                    connect_timeout=self.timeout, size=65536, reuse=True, verify=self.verify,
-                    tls_version=self.tls_version, tls_exact=True, follow_foreign_pasv=self.follow_foreign_pasv,
-                    write=self.write, lists=self.transfers, download=self.download, bounds=self.bounds)
+        r = Request(
+            host=self.host,
+            port=self.port,
+            tls=self.tls,
+            mode=mode,
+            pasv_address=self.pasv_address,
+            ca=self.ca,
+            user=self.user,
+            password=self.password,
+            timeout=self.timeout,
+            connect_timeout=self.timeout,
+            size=65536,
+            reuse=True,
+            verify=self.verify,
+            tls_version=self.tls_version,
+            tls_exact=True,
+            follow_foreign_pasv=self.follow_foreign_pasv,
+            write=self.write,
+            lists=self.transfers,
+            download=self.download,
+            bounds=self.bounds,
+        )
         return replace(r, **over)
 
 
 @dataclass
 class Talk:
     """One short conversation: its lines, where it stopped and why."""
+
     lines: list[dict[str, Any]] = field(default_factory=list)
     failure: fp.StepFailed | None = None
     replies: dict[str, str] = field(default_factory=dict)  # what we asked -> the reply
@@ -103,6 +123,7 @@ def _ask(sess: fp.Session, out: Talk, step: Activity, cmd: str) -> str:
 
 def discover(t: Target) -> Talk:
     """Greeting and FEAT; for explicit TLS, USER sent before AUTH (no password ever)."""
+
     def script(sess: fp.Session, out: Talk) -> None:
         req = sess.req
         fp.greet(sess, req, _nothing)
@@ -110,30 +131,36 @@ def discover(t: Target) -> Talk:
         if t.tls == "explicit":
             _ask(sess, out, "login", f"USER {t.user}")
         _ask(sess, out, "quit", "QUIT")
+
     return talk(t.req(tls="none" if t.tls == "explicit" else t.tls, verify=False), script)
 
 
 def handshake(t: Target, **over: Any) -> Talk:
     """A TLS handshake only (AUTH TLS first when explicit), e.g. with one version pinned."""
+
     def script(sess: fp.Session, out: Talk) -> None:
         fp.greet(sess, sess.req, _nothing)
         fp.secure(sess, sess.req, _nothing)
         _ask(sess, out, "quit", "QUIT")
+
     return talk(t.req(**{"verify": False, **over}), script)
 
 
 def logged_in(t: Target, then, **over: Any) -> Talk:
     """Log in (TLS and PROT P as the target says), then `then(sess, out)`."""
+
     def script(sess: fp.Session, out: Talk) -> None:
         fp.open_control(sess, sess.req, _nothing)
         then(sess, out)
         _ask(sess, out, "quit", "QUIT")
+
     return talk(t.req(**over), script)
 
 
 def prot_c(t: Target) -> Talk:
     """PROT C after a TLS login; if accepted, a listing over a cleartext data connection
     (some servers say 200 and refuse the cleartext transfer later)."""
+
     def then(sess: fp.Session, out: Talk) -> None:
         if _ask(sess, out, "protect", "PROT C")[:1] != "2":
             return
@@ -143,18 +170,21 @@ def prot_c(t: Target) -> Talk:
             out.replies["clear-LIST"] = f"{len(listing)} bytes listed in cleartext"
         except fp.StepFailed as e:
             out.replies["clear-LIST-refused"] = e.reply or e.error
+
     return logged_in(t, then, mode="epsv")
 
 
 def ccc(t: Target) -> Talk:
     """CCC after a TLS login: a 2xx means the control channel may go back to plaintext
     (the TLS layer is then closed and QUIT is sent in the clear)."""
+
     def then(sess: fp.Session, out: Talk) -> None:
         if _ask(sess, out, "protect", "CCC")[:1] == "2" and isinstance(sess.sock, ssl.SSLSocket):
             try:
                 sess.attach(sess.sock.unwrap())
             except (OSError, ssl.SSLError) as e:
                 out.replies["CCC-unwrap"] = fp._describe(e)
+
     return logged_in(t, then)
 
 
@@ -164,12 +194,14 @@ def anonymous(t: Target) -> Talk:
 
 def bounce(t: Target, host: str, port: int) -> Talk:
     """PORT (or EPRT) to the address the user named, then LIST so the server tries it."""
+
     def then(sess: fp.Session, out: Talk) -> None:
         cmd = (family.encode_eprt if ":" in host else family.encode_port)(host, port)
         if _ask(sess, out, "negotiate", cmd)[:1] == "2":
             reply = _ask(sess, out, "transfer-reply", "LIST")
             if reply[:1] == "1":
                 out.replies["LIST-final"] = sess.reply("final-reply")
+
     return logged_in(t, then)
 
 

@@ -1,4 +1,5 @@
 """Every report of one run in one folder (--report-dir, and `merge`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,9 @@ def rules_markdown(results: list[Result], rules: bool) -> str | None:
     return rules_report.markdown(results, markdown.matrix(results), markdown.peers(results) if multi else "")
 
 
-def write(d: Path, results: list[Result], meta: dict[str, Any], seconds: float,
-          order: list[int] | None = None) -> list[str]:
+def write(
+    d: Path, results: list[Result], meta: dict[str, Any], seconds: float, order: list[int] | None = None
+) -> list[str]:
     """Write the reports; returns the names written. `meta` goes into results.json and the
     HTML header (backend, started, run_id, versions, command, axes, options...)."""
     d.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """`compare OLD NEW`: which cases changed outcome, stage or check, and which came or went."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -21,8 +22,9 @@ class Change:
     @property
     def regression(self) -> bool:
         """pass -> fail or error."""
-        return bool(self.old and self.new and self.old["outcome"] == "pass"
-                    and self.new["outcome"] in ("fail", "error"))
+        return bool(
+            self.old and self.new and self.old["outcome"] == "pass" and self.new["outcome"] in ("fail", "error")
+        )
 
 
 def _key(c: dict) -> dict[str, str | None]:
@@ -45,8 +47,7 @@ def compare(old_path: Path, new_path: Path) -> list[Change]:
 def _short(k: dict | None) -> str:
     if k is None:
         return "-"
-    return " ".join(x for x in (k["outcome"], k["stage"] and f"at {k['stage']}",
-                                k["check"] and f"({k['check']})") if x)
+    return " ".join(x for x in (k["outcome"], k["stage"] and f"at {k['stage']}", k["check"] and f"({k['check']})") if x)
 
 
 def table(changes: list[Change], old: Path, new: Path) -> Table:
@@ -54,12 +55,19 @@ def table(changes: list[Change], old: Path, new: Path) -> Table:
     for col in ("case", "change", "before", "after"):
         t.add_column(col, overflow="fold")
     for ch in changes:
-        style = "bold red" if ch.regression else "green" if ch.new and ch.new["outcome"] == "pass" \
-            and ch.old and ch.old["outcome"] != "pass" else ""
+        style = (
+            "bold red"
+            if ch.regression
+            else "green"
+            if ch.new and ch.new["outcome"] == "pass" and ch.old and ch.old["outcome"] != "pass"
+            else ""
+        )
         t.add_row(ch.id, "REGRESSION" if ch.regression else ch.kind, _short(ch.old), _short(ch.new), style=style)
     return t
 
 
 def as_json(changes: list[Change]) -> dict:
-    return {"changes": [dict(asdict(c), regression=c.regression) for c in changes],
-            "regressions": sum(c.regression for c in changes)}
+    return {
+        "changes": [dict(asdict(c), regression=c.regression) for c in changes],
+        "regressions": sum(c.regression for c in changes),
+    }

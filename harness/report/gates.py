@@ -1,7 +1,8 @@
 """--fail-on: which results make a run exit 1. Each gate includes the stricter ones."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from harness.judge.verdict import Result
 
@@ -29,8 +30,10 @@ GATES: dict[str, tuple[Gate, str]] = {
     "error": (_error, "a harness error"),
     "fail": (_fail, "a failing case, or an error"),
     "weakened": (_weakened, "a case that passed only with security weakened, a fail, or an error"),
-    "finding": (_finding, "any finding: pass* (a middlebox rewrote control lines), pass→pasv, "
-                          "weakened security, a fail, or an error"),
+    "finding": (
+        _finding,
+        "any finding: pass* (a middlebox rewrote control lines), pass→pasv, weakened security, a fail, or an error",
+    ),
 }
 
 

@@ -1,13 +1,13 @@
 """Per-topology summaries at a glance, and failures grouped by kind (pure, shared by the
 terminal, summary.md and the HTML page)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.judge.verdict import Result
 from harness.judge import fixes
+from harness.judge.verdict import Result
 from harness.report import grid
-
 
 WORDS = {"masq": "masquerade"}
 AXES = ("", *(WORDS.get(h, h) for h, _ in grid.AXES if h != "topology"))  # "" = the column
@@ -55,15 +55,21 @@ def _where(ran: list[Result], bad: list[Result]) -> str:
     values = [list(dict.fromkeys(a[i] for a in failing)) for i in range(len(AXES))]
     covered = [a for a in every if all(a[i] in values[i] for i in range(len(AXES)))]
     if len(covered) == len(failing):  # the failing cases are exactly a product of axis values
-        parts = [f"{name} {'/'.join(values[i])}" if name else ", ".join(values[i])
-                 for i, name in enumerate(AXES) if len(values[i]) < len({a[i] for a in every})]
+        parts = [
+            f"{name} {'/'.join(values[i])}" if name else ", ".join(values[i])
+            for i, name in enumerate(AXES)
+            if len(values[i]) < len({a[i] for a in every})
+        ]
         return "fails only " + parts[0] + (" with " + " and ".join(parts[1:]) if parts[1:] else "")
     checks: dict[str, int] = {}
     for r in bad:
         checks[r.verdict.check or r.verdict.outcome] = checks.get(r.verdict.check or r.verdict.outcome, 0) + 1
     top = sorted(checks.items(), key=lambda kv: -kv[1])
-    return f"{len(bad)} fail: " + ", ".join(f"{k} {n}" for k, n in top[:3]) + \
-        (f" and {len(top) - 3} other kinds" if len(top) > 3 else "")
+    return (
+        f"{len(bad)} fail: "
+        + ", ".join(f"{k} {n}" for k, n in top[:3])
+        + (f" and {len(top) - 3} other kinds" if len(top) > 3 else "")
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ def failure_kinds(results: list[Result]) -> list[FailureKind]:
 @dataclass(frozen=True)
 class Variant:
     """A passing case of the same run that differs from a failing one by one known fix."""
+
     fix: str
     what: str
     cost: str

@@ -1,10 +1,11 @@
 """The matrix grid shared by every report: one column per data mode (and PASV policy), one
 row per combination of the other axes. Every axis that varies in a run is a row key, so a
 cell never holds two cases."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from harness.core.case import Case
 from harness.judge.verdict import Result

@@ -5,6 +5,7 @@ case: verdict, diagnosis, the topology drawn with the data connection's path, th
 transcript with rewritten lines highlighted, the firewall evidence, the rules in three forms,
 and links to the capture and TLS key log when the run made them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import topologies
+from harness.build.topology import Topology
 from harness.core import codec
 from harness.judge.evidence import Evidence
-from harness.judge.verdict import Result
-from harness.build.topology import Topology
 from harness.judge.rules.render import iptables, nft, table
+from harness.judge.verdict import Result
 from harness.report import grid
 from harness.report.glance import passing_variants, topology_glance
 
@@ -57,31 +58,35 @@ def topology_svg(topo: Topology) -> tuple[str, dict[str, Any]]:
     pos, paths = _layout(topo)
     width = max(x for x, _ in pos.values()) + BOX_W + 20
     height = max(y for _, y in pos.values()) + BOX_H + 30
-    parts = [f'<svg class="topo" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'xmlns="http://www.w3.org/2000/svg"><g class="links">']
+    parts = [
+        f'<svg class="topo" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><g class="links">'
+    ]
     for link in topo.links:
         (x1, y1), (x2, y2) = pos[link.a.host], pos[link.b.host]
         ax, ay, bx, by = x1 + BOX_W / 2, y1 + BOX_H / 2, x2 + BOX_W / 2, y2 + BOX_H / 2
         parts.append(f'<line x1="{ax}" y1="{ay}" x2="{bx}" y2="{by}"/>')
-        for end, (port, (px, py), (qx, qy)) in enumerate(((link.a, (ax, ay), (bx, by)),
-                                                          (link.b, (bx, by), (ax, ay)))):
+        for end, (port, (px, py), (qx, qy)) in enumerate(((link.a, (ax, ay), (bx, by)), (link.b, (bx, by), (ax, ay)))):
             if port.ip:
                 dist = max(((qx - px) ** 2 + (qy - py) ** 2) ** 0.5, 1.0)
                 ux, uy = (qx - px) / dist, (qy - py) / dist
                 tx = px + ux * (BOX_W / 2 + 36)
                 ty = py + uy * (BOX_H / 2 + 14) + (-6 if end == 0 else 14)  # a-end above, b-end below
-                shown = [port.ip] + ([str(ipaddress.ip_interface(x).ip) for x in port.extra if ":" in x]
-                                     if topo.dual_stack else [])  # both families on a dual stack
+                shown = [port.ip] + (
+                    [str(ipaddress.ip_interface(x).ip) for x in port.extra if ":" in x] if topo.dual_stack else []
+                )  # both families on a dual stack
                 for i, ip in enumerate(shown):
                     parts.append(f'<text class="addr" x="{tx:.0f}" y="{ty + 11 * i:.0f}">{html.escape(ip)}</text>')
     parts.append('</g><g class="flow"></g><g class="hosts">')
     for h in topo.hosts:
         x, y = pos[h.name]
         kind = "box" if h.role == "router" else h.role
-        parts.append(f'<g class="host {kind}" data-host="{html.escape(h.name)}">'
-                     f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8"/>'
-                     f'<text x="{x + BOX_W / 2}" y="{y + 18}" class="name">{html.escape(h.name)}</text>'
-                     f'<text x="{x + BOX_W / 2}" y="{y + 33}" class="role">{html.escape(h.role)}</text></g>')
+        parts.append(
+            f'<g class="host {kind}" data-host="{html.escape(h.name)}">'
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8"/>'
+            f'<text x="{x + BOX_W / 2}" y="{y + 18}" class="name">{html.escape(h.name)}</text>'
+            f'<text x="{x + BOX_W / 2}" y="{y + 33}" class="role">{html.escape(h.role)}</text></g>'
+        )
     parts.append("</g></svg>")
     centers = {h: [x + BOX_W / 2, y + BOX_H / 2] for h, (x, y) in pos.items()}
     return "".join(parts), {"centers": centers, "paths": paths}
@@ -110,29 +115,54 @@ def _flow(r: Result, topo: Topology) -> dict[str, Any] | None:
         boxes = list(ev.firewall_rejected) + list(ev.firewall_dropped_invalid)
         stopped = boxes[0] if boxes and not moved else end
     failed = d.result if d.result not in (None, "ok") else f"failed at {r.verdict.stage}"
-    label = f"{d.cmd or 'data'} {'from the server to' if active else 'to'} {target}: " + \
-        ("ok" if r.verdict.outcome == "pass" else str(failed))
-    return {"to": end, "reverse": active, "ok": r.verdict.outcome == "pass", "stopped": stopped,
-            "label": label}
+    label = f"{d.cmd or 'data'} {'from the server to' if active else 'to'} {target}: " + (
+        "ok" if r.verdict.outcome == "pass" else str(failed)
+    )
+    return {"to": end, "reverse": active, "ok": r.verdict.outcome == "pass", "stopped": stopped, "label": label}
 
 
-SHOWN = ("transcript", "control", "tampered_lines", "failure", "firewall_rejected", "firewall_dropped_invalid",
-         "helper_expectations", "server_log", "balancer", "security_weakened", "middlebox_log", "unfiltered",
-         "sent_instead", "findings")
+SHOWN = (
+    "transcript",
+    "control",
+    "tampered_lines",
+    "failure",
+    "firewall_rejected",
+    "firewall_dropped_invalid",
+    "helper_expectations",
+    "server_log",
+    "balancer",
+    "security_weakened",
+    "middlebox_log",
+    "unfiltered",
+    "sent_instead",
+    "findings",
+)
 
 
 def _evidence(ev: Evidence) -> dict[str, Any]:
     """What the page shows of a verdict's evidence (data connections as the page draws them)."""
     out = {k: v for k, v in codec.encode(ev, Evidence).items() if k in SHOWN}
     out["data_connections"] = [
-        {"cmd": d.cmd, "mode": d.mode, "reply": d.reply, "sent": d.sent, "listen": d.listen,
-         "target": str(d.target) if d.target else None, "connect": d.result, "tls": d.tls,
-         "session_reused": d.session_reused, "late_reply": d.late_reply} for d in ev.data_connections]
+        {
+            "cmd": d.cmd,
+            "mode": d.mode,
+            "reply": d.reply,
+            "sent": d.sent,
+            "listen": d.listen,
+            "target": str(d.target) if d.target else None,
+            "connect": d.result,
+            "tls": d.tls,
+            "session_reused": d.session_reused,
+            "late_reply": d.late_reply,
+        }
+        for d in ev.data_connections
+    ]
     return out
 
 
-def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[str, list[str]],
-          g: grid.Grid) -> dict[str, Any]:
+def _case(
+    r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[str, list[str]], g: grid.Grid
+) -> dict[str, Any]:
     v, c = r.verdict, r.case
     ev = v.evidence
     rules = []
@@ -140,16 +170,38 @@ def _case(r: Result, topo: Topology, rulesets: dict[str, Any], captures: dict[st
         key = "|".join(map(str, fw.signature()))
         if key not in rulesets:
             rulesets[key] = {"table": table(fw), "nft": nft(fw), "iptables": iptables(fw)}
-        rules.append({"box": box, "key": key, "verified": fw.proof.verified, "minimal": fw.proof.minimal,
-                      "error": fw.proof.error, "not_needed": [x.rule.why for x in fw.proof.not_needed]})
-    return {"id": c.id, "topology": c.lab, "server": c.server.impl, "client": c.client.impl,
-            "tls": c.server.tls, "masq": "on" if c.server.masquerade else "off", "col": grid.column(r),
-            "row": list(g.row_key(r)),
-            "outcome": v.outcome, "stage": v.stage, "check": v.check, "diagnosis": v.diagnosis,
-            "tampered": ev.tampered, "fallback": bool(ev.fell_back_to_passive),
-            "unfiltered": bool(ev.unfiltered), "evidence": _evidence(ev),
-            "rules": rules, "flow": _flow(r, topo), "captures": captures.get(c.id, []),
-            "duration": round(r.duration_s, 3)}
+        rules.append(
+            {
+                "box": box,
+                "key": key,
+                "verified": fw.proof.verified,
+                "minimal": fw.proof.minimal,
+                "error": fw.proof.error,
+                "not_needed": [x.rule.why for x in fw.proof.not_needed],
+            }
+        )
+    return {
+        "id": c.id,
+        "topology": c.lab,
+        "server": c.server.impl,
+        "client": c.client.impl,
+        "tls": c.server.tls,
+        "masq": "on" if c.server.masquerade else "off",
+        "col": grid.column(r),
+        "row": list(g.row_key(r)),
+        "outcome": v.outcome,
+        "stage": v.stage,
+        "check": v.check,
+        "diagnosis": v.diagnosis,
+        "tampered": ev.tampered,
+        "fallback": bool(ev.fell_back_to_passive),
+        "unfiltered": bool(ev.unfiltered),
+        "evidence": _evidence(ev),
+        "rules": rules,
+        "flow": _flow(r, topo),
+        "captures": captures.get(c.id, []),
+        "duration": round(r.duration_s, 3),
+    }
 
 
 EMPTY = Topology(hosts=(), links=(), client="", servers=("",), server_public="")
@@ -181,17 +233,24 @@ def render(results: list[Result], meta: dict[str, Any], captures: dict[str, list
     variants = passing_variants(results)
     for c in cases:
         c["fixed_by"] = [dataclasses.asdict(v) for v in variants.get(c["id"], [])]
-    data = {"meta": meta, "cases": cases, "row_axes": g.headers, "rulesets": rulesets, "geo": geo,
-            "glance": [dataclasses.asdict(x) for x in topology_glance(results)],
-            "pictures": {n: (t.picture or "").strip() for n, t in topos.items()}}
+    data = {
+        "meta": meta,
+        "cases": cases,
+        "row_axes": g.headers,
+        "rulesets": rulesets,
+        "geo": geo,
+        "glance": [dataclasses.asdict(x) for x in topology_glance(results)],
+        "pictures": {n: (t.picture or "").strip() for n, t in topos.items()},
+    }
     page = (Path(__file__).with_name("index.html.in")).read_text()
     blob = json.dumps(data).replace("</", "<\\/")
-    return (page.replace("/*DATA*/", blob)
-                .replace("<!--SVGS-->", "".join(f'<template id="svg-{html.escape(n)}">{s}</template>'
-                                                 for n, s in svgs.items())))
+    return page.replace("/*DATA*/", blob).replace(
+        "<!--SVGS-->", "".join(f'<template id="svg-{html.escape(n)}">{s}</template>' for n, s in svgs.items())
+    )
 
 
-def write(path: Path, results: list[Result], meta: dict[str, Any],
-          captures: dict[str, list[str]] | None = None) -> None:
+def write(
+    path: Path, results: list[Result], meta: dict[str, Any], captures: dict[str, list[str]] | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(results, meta, captures))

@@ -1,4 +1,5 @@
 """JUnit XML: one testcase per case, the diagnosis as the failure message (CI systems show it)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -18,16 +19,23 @@ def document(results: list[Result], seconds: float) -> ET.Element:
         by_topo.setdefault(r.case.lab, []).append(r)
     for topo, rs in by_topo.items():
         n = {o: sum(1 for r in rs if r.verdict.outcome == o) for o in ("fail", "error", "skip")}
-        suite = ET.SubElement(suites, "testsuite", name=topo, tests=str(len(rs)), failures=str(n["fail"]),
-                              errors=str(n["error"]), skipped=str(n["skip"]),
-                              time=f"{sum(r.duration_s for r in rs):.3f}")
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=topo,
+            tests=str(len(rs)),
+            failures=str(n["fail"]),
+            errors=str(n["error"]),
+            skipped=str(n["skip"]),
+            time=f"{sum(r.duration_s for r in rs):.3f}",
+        )
         for r in rs:
-            tc = ET.SubElement(suite, "testcase", classname=f"ftps.{topo}", name=_name(r),
-                               time=f"{r.duration_s:.3f}")
+            tc = ET.SubElement(suite, "testcase", classname=f"ftps.{topo}", name=_name(r), time=f"{r.duration_s:.3f}")
             v = r.verdict
             if v.outcome == "fail":
-                el = ET.SubElement(tc, "failure", type=v.check or "fail",
-                                   message=f"{_name(r)}: {v.stage} — {v.diagnosis}")
+                el = ET.SubElement(
+                    tc, "failure", type=v.check or "fail", message=f"{_name(r)}: {v.stage} — {v.diagnosis}"
+                )
                 el.text = "\n".join(v.evidence.transcript[-20:])
             elif v.outcome == "error":
                 ET.SubElement(tc, "error", type="harness-error", message=v.diagnosis)

@@ -1,4 +1,5 @@
 """Markdown: the matrix, summary.md (fits a ticket) and details.md (every case)."""
+
 from __future__ import annotations
 
 from harness.judge.verdict import Result
@@ -18,9 +19,15 @@ def matrix(results: list[Result]) -> str:
                 marks.append("-")
             elif r.verdict.outcome == "pass":
                 ev = r.verdict.evidence
-                marks.append("pass!" if ev.unfiltered else
-                             "pass→pasv" if ev.fell_back_to_passive else
-                             "pass*" if ev.tampered else "pass")
+                marks.append(
+                    "pass!"
+                    if ev.unfiltered
+                    else "pass→pasv"
+                    if ev.fell_back_to_passive
+                    else "pass*"
+                    if ev.tampered
+                    else "pass"
+                )
             else:
                 marks.append(f"**{r.verdict.outcome}** {r.verdict.stage or ''}".strip())
         out.append("| " + " | ".join(key) + " | " + " | ".join(marks) + " |")
@@ -32,8 +39,9 @@ def peers(results: list[Result]) -> str:
     out = ["| topology | server | " + " | ".join(clis) + " |", "|" + "---|" * (2 + len(clis))]
     for topo in topos:
         for srv in srvs:
-            out.append(f"| {topo} | {srv} | " + " | ".join(peer_cell(counts.get((topo, srv, c), {}))
-                                                      for c in clis) + " |")
+            out.append(
+                f"| {topo} | {srv} | " + " | ".join(peer_cell(counts.get((topo, srv, c), {})) for c in clis) + " |"
+            )
     return "\n".join(out)
 
 
@@ -43,10 +51,13 @@ DETAILS = "details.md"
 
 def _head(results: list[Result], seconds: float) -> list[str]:
     n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
-    return [f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
-            f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
-            "control lines; `pass→pasv` = the client gave up active mode; `pass!` = passed "
-            "through a firewall that does not filter this address family (security finding).", ""]
+    return [
+        f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
+        f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
+        "control lines; `pass→pasv` = the client gave up active mode; `pass!` = passed "
+        "through a firewall that does not filter this address family (security finding).",
+        "",
+    ]
 
 
 def details(results: list[Result], seconds: float, rules_md: str | None = None) -> str:
@@ -68,8 +79,10 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None) 
     flagged = [(r, f) for r in results for f in r.verdict.evidence.findings]
     if flagged:
         out += ["## Security findings (the probe's checks, in these cases' own facts)", ""]
-        out += [f"- `{r.case.id}` ({r.verdict.outcome}) — {f.severity} **{f.check}**: "
-                f"`{f.evidence}`. Fix: {f.fix}" for r, f in flagged] + [""]
+        out += [
+            f"- `{r.case.id}` ({r.verdict.outcome}) — {f.severity} **{f.check}**: `{f.evidence}`. Fix: {f.fix}"
+            for r, f in flagged
+        ] + [""]
     if rules_md and "## Rule sets" in rules_md:  # merge the rule sets from rules.md
         out += ["---", "", "## Rule sets" + rules_md.split("## Rule sets", 1)[1]]
     return "\n".join(out) + "\n"
@@ -87,8 +100,10 @@ def summary(results: list[Result], seconds: float) -> str:
         for k in kinds:
             diag = k.cases[0].verdict.diagnosis
             diag = diag if len(diag) <= 400 else diag[:400] + "…"
-            out.append(f"- **{k.check or k.outcome}** at {k.stage or '-'}, {len(k.cases)} case"
-                       f"{'s' if len(k.cases) != 1 else ''}: {diag}")
+            out.append(
+                f"- **{k.check or k.outcome}** at {k.stage or '-'}, {len(k.cases)} case"
+                f"{'s' if len(k.cases) != 1 else ''}: {diag}"
+            )
             out.append("  e.g. " + ", ".join(f"`{r.case.id}`" for r in k.telling))
         out.append("")
     tail = [f"Every case, diagnosis and rule set: [{DETAILS}]({DETAILS})."]

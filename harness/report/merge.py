@@ -1,5 +1,6 @@
 """`merge PARTS…`: the results of --shard parts as one run, in the planned order, refusing
 parts that do not belong together or leave cases out."""
+
 from __future__ import annotations
 
 import shlex
@@ -7,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.judge.verdict import Result
-from harness.report.results import ResultsFile, load
 from harness.plan.selection import SelectionError
+from harness.report.results import ResultsFile, load
 
 SAME = ("schema", "backend", "axes", "options")
 
@@ -43,16 +44,16 @@ def merge(parts: list[Path], report_dir: Path | None = None) -> tuple[list[Resul
     for f in files[1:]:
         for key in SAME:
             if f.doc.get(key) != first.get(key):
-                raise SelectionError(f"{f.path} and {files[0].path} differ in {key!r}: "
-                                     "they are not parts of one run")
+                raise SelectionError(f"{f.path} and {files[0].path} differ in {key!r}: they are not parts of one run")
     stopped = [str(f.path) for f in files if f.doc.get("interrupted")]
     if stopped:
-        raise SelectionError(f"{', '.join(stopped)}: interrupted, so some of its cases never ran; "
-                             "run that part again")
+        raise SelectionError(f"{', '.join(stopped)}: interrupted, so some of its cases never ran; run that part again")
     totals = {f.doc.get("plan_total") for f in files}
     if len(totals) != 1 or None in totals:
-        raise SelectionError("the parts disagree on how many cases the run planned "
-                             f"({', '.join(map(str, totals))}); were they made with the same axes?")
+        raise SelectionError(
+            "the parts disagree on how many cases the run planned "
+            f"({', '.join(map(str, totals))}); were they made with the same axes?"
+        )
     total = totals.pop()
     placed: dict[int, tuple[Result, Path]] = {}
     for f in files:
@@ -63,15 +64,22 @@ def merge(parts: list[Path], report_dir: Path | None = None) -> tuple[list[Resul
     missing = sorted(set(range(total)) - set(placed))
     if missing:
         shards = sorted({str(f.doc.get("shard")) for f in files})
-        raise SelectionError(f"{len(missing)} of {total} planned cases are in no part (parts given: "
-                             f"{', '.join(shards)}); is a part missing?")
+        raise SelectionError(
+            f"{len(missing)} of {total} planned cases are in no part (parts given: "
+            f"{', '.join(shards)}); is a part missing?"
+        )
     order = sorted(placed)
     results = [placed[i][0] for i in order]
     seconds = max(float(f.doc.get("duration_s") or 0) for f in files)
     meta = {k: v for k, v in first.items() if k not in ("schema", "summary")}
-    meta.update(run_id="+".join(str(f.doc.get("run_id")) for f in files),
-                started=min(str(f.doc.get("started")) for f in files),
-                duration_s=round(seconds, 1), planned=total, plan_total=total, shard=None)
+    meta.update(
+        run_id="+".join(str(f.doc.get("run_id")) for f in files),
+        started=min(str(f.doc.get("started")) for f in files),
+        duration_s=round(seconds, 1),
+        planned=total,
+        plan_total=total,
+        shard=None,
+    )
     if "command" in first:
         meta["command"] = _unsharded(first["command"], report_dir)
     if "versions" in first:

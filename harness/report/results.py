@@ -1,5 +1,6 @@
 """Read a results.json back into Results (for merge and compare): the inverse of
 reports/jsonfile.py. A case is rebuilt from its id; verdicts and rule proofs from the JSON."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from typing import Any
 
 from harness.judge.verdict import Result
 from harness.plan.selection import SelectionError, parse_id, read_results
+
 
 @dataclass
 class ResultsFile:

@@ -1,10 +1,10 @@
 """Rule sets of passing cases: JSON per case, grouped for the terminal, and rules.md."""
+
 from __future__ import annotations
 
-
-from harness.judge.verdict import Result
 from harness.judge.rules import FirewallRules
 from harness.judge.rules.render import iptables, markdown_table, nft, table
+from harness.judge.verdict import Result
 
 
 def groups(results: list[Result]) -> list[tuple[FirewallRules, list[Result]]]:
@@ -22,8 +22,9 @@ def groups(results: list[Result]) -> list[tuple[FirewallRules, list[Result]]]:
 def _status(fw: FirewallRules, cases: list[Result]) -> str:
     ok = all(all(x.proof.verified for x in (c.rules or {}).values()) for c in cases)
     mini = all(all(x.proof.minimal for x in (c.rules or {}).values()) for c in cases)
-    return ("verified by replay" if ok else "NOT verified") + (", proven minimal" if mini else
-                                                              ", minimality not proven (--prove-minimal)")
+    return ("verified by replay" if ok else "NOT verified") + (
+        ", proven minimal" if mini else ", minimality not proven (--prove-minimal)"
+    )
 
 
 def security(fw: FirewallRules, cases: list[Result]) -> str:
@@ -31,21 +32,28 @@ def security(fw: FirewallRules, cases: list[Result]) -> str:
     for c in cases:
         u = c.verdict.evidence.unfiltered.get(fw.box)
         if u:
-            derived = ("no rules could be derived: conntrack on it tracked none of these "
-                       "connections" if not fw.rules else "the rules below are what it would need")
-            return (f"SECURITY: {c.case.net.family} is not filtered on {fw.box}: its ruleset has only "
-                    f"{', '.join(u.tables)}; {derived}.")
+            derived = (
+                "no rules could be derived: conntrack on it tracked none of these connections"
+                if not fw.rules
+                else "the rules below are what it would need"
+            )
+            return (
+                f"SECURITY: {c.case.net.family} is not filtered on {fw.box}: its ruleset has only "
+                f"{', '.join(u.tables)}; {derived}."
+            )
     return ""
 
 
 def terminal(results: list[Result], console) -> None:
     from rich.padding import Padding
     from rich.text import Text
+
     gs = groups(results)
     console.print(Text(f"\nFirewall rule sets of the passing cases: {len(gs)} distinct", style="bold"))
     for n, (fw, cases) in enumerate(gs, 1):
-        console.print(Text(f"\n[{n}] {fw.box} in {fw.topology} — {len(cases)} case(s), {_status(fw, cases)}",
-                           style="bold cyan"))
+        console.print(
+            Text(f"\n[{n}] {fw.box} in {fw.topology} — {len(cases)} case(s), {_status(fw, cases)}", style="bold cyan")
+        )
         for c in cases[:6]:
             console.print(Text(f"    {c.case.id}"))
         if len(cases) > 6:
@@ -60,16 +68,29 @@ def terminal(results: list[Result], console) -> None:
 
 def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
     gs = groups(results)
-    out = ["# Firewall rules per combination", "",
-           "Each rule set below was derived from the connections the firewall actually saw in a "
-           "passing case, then proven by replaying the case through only those rules "
-           "(forward policy drop, plus established/related). With `--prove-minimal`, every rule "
-           "was also removed once and the case failed without it.", "", "## Matrix", "", matrix_md, "",
-           *(["## Server × client (cases passed / run)", "", peers_md, ""] if peers_md else []),
-           f"## Rule sets ({len(gs)} distinct)", ""]
+    out = [
+        "# Firewall rules per combination",
+        "",
+        "Each rule set below was derived from the connections the firewall actually saw in a "
+        "passing case, then proven by replaying the case through only those rules "
+        "(forward policy drop, plus established/related). With `--prove-minimal`, every rule "
+        "was also removed once and the case failed without it.",
+        "",
+        "## Matrix",
+        "",
+        matrix_md,
+        "",
+        *(["## Server × client (cases passed / run)", "", peers_md, ""] if peers_md else []),
+        f"## Rule sets ({len(gs)} distinct)",
+        "",
+    ]
     for n, (fw, cases) in enumerate(gs, 1):
-        out += [f"### {n}. `{fw.box}` in `{fw.topology}` — {_status(fw, cases)}", "",
-                f"Serves {len(cases)} case(s):", ""]
+        out += [
+            f"### {n}. `{fw.box}` in `{fw.topology}` — {_status(fw, cases)}",
+            "",
+            f"Serves {len(cases)} case(s):",
+            "",
+        ]
         out += [f"- `{c.case.id}`" for c in cases]
         out += ["", *([f"**{security(fw, cases)}**", ""] if security(fw, cases) else []), markdown_table(fw)]
         minimal = [c for c in cases if all(x.proof.minimal for x in (c.rules or {}).values())]
@@ -81,11 +102,22 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
             for x in p.not_needed:
                 out += [f"- not needed: `{x.rule.to_json()}` — {x.evidence}"]
             out += [""]
-        out += ["nftables (`nft -f`):", "", "```", nft(fw).rstrip(), "```", "",
-                "iptables-save:", "", "```", iptables(fw).rstrip(), "```", ""]
+        out += [
+            "nftables (`nft -f`):",
+            "",
+            "```",
+            nft(fw).rstrip(),
+            "```",
+            "",
+            "iptables-save:",
+            "",
+            "```",
+            iptables(fw).rstrip(),
+            "```",
+            "",
+        ]
     failed = [r for r in results if r.rules and not all(f.proof.verified for f in r.rules.values())]
     if failed:
         out += ["## Rule sets that did not verify", ""]
-        out += [f"- `{r.case.id}`: " + "; ".join(f"{b}: {f.proof.error}" for b, f in r.rules.items())
-                for r in failed]
+        out += [f"- `{r.case.id}`: " + "; ".join(f"{b}: {f.proof.error}" for b, f in r.rules.items()) for r in failed]
     return "\n".join(out) + "\n"

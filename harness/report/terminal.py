@@ -1,7 +1,8 @@
 """The compact matrix (rows and columns from reports/grid.py), peers table, summary and failures."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.padding import Padding
@@ -47,14 +48,19 @@ def matrix(results: list[Result]) -> Table:
 
 def summary_line(results: list[Result], seconds: float) -> Text:
     n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
-    return Text.assemble(f"{len(results)} cases in {seconds:.1f}s: ",
-                         (f"{n['pass']} pass", "green"), ", ", (f"{n['fail']} fail", "red"), ", ",
-                         f"{n['skip']} skip, ",
-                         (f"{n['error']} error", "magenta" if n["error"] else ""),
-                         ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
-                         "client gave up active mode; pass! = passed through a firewall that does not "
-                         "filter this address family (security finding); ✗ stage = first failing stage.",
-                         *(("\n" + line,) if (line := timing.summary(r.phases for r in results)) else ()))
+    return Text.assemble(
+        f"{len(results)} cases in {seconds:.1f}s: ",
+        (f"{n['pass']} pass", "green"),
+        ", ",
+        (f"{n['fail']} fail", "red"),
+        ", ",
+        f"{n['skip']} skip, ",
+        (f"{n['error']} error", "magenta" if n["error"] else ""),
+        ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
+        "client gave up active mode; pass! = passed through a firewall that does not "
+        "filter this address family (security finding); ✗ stage = first failing stage.",
+        *(("\n" + line,) if (line := timing.summary(r.phases for r in results)) else ()),
+    )
 
 
 def findings(results: list[Result], console: Console) -> None:
@@ -64,12 +70,14 @@ def findings(results: list[Result], console: Console) -> None:
         for f in r.verdict.evidence.findings:
             seen.setdefault(f"{f.severity} {f.check}: {f.title}", []).append(r)
     for text, rs in seen.items():
-        console.print(f"finding {text} ({len(rs)} case{'s' if len(rs) != 1 else ''}, e.g. {rs[0].case.id})",
-                      highlight=False)
+        console.print(
+            f"finding {text} ({len(rs)} case{'s' if len(rs) != 1 else ''}, e.g. {rs[0].case.id})", highlight=False
+        )
 
 
-def failures(results: list[Result], console: Console, limit: int = 0,
-             rerun: Callable[[Case], str] | None = None) -> None:
+def failures(
+    results: list[Result], console: Console, limit: int = 0, rerun: Callable[[Case], str] | None = None
+) -> None:
     """One line per distinct diagnosis, so the table's ✗ cells can be read. Harness errors
     are grouped by their reason: each says why its cases have no verdict. Each failure ends
     with the command that re-runs its example case, if `rerun` makes one."""
@@ -85,8 +93,12 @@ def failures(results: list[Result], console: Console, limit: int = 0,
             console.print(Text.assemble(("skip", "bold"), f" ({len(rs)} cases): {r.verdict.diagnosis}"))
             continue
         if r.verdict.outcome == "error":
-            console.print(Text.assemble((f"{len(rs)} case{'s' if len(rs) != 1 else ''} ended in error",
-                                         "bold magenta"), f", e.g. {r.case.id}:"))
+            console.print(
+                Text.assemble(
+                    (f"{len(rs)} case{'s' if len(rs) != 1 else ''} ended in error", "bold magenta"),
+                    f", e.g. {r.case.id}:",
+                )
+            )
         else:
             console.print(Text.assemble((f"{check}", "bold"), f" ({len(rs)} cases), e.g. {r.case.id}:"))
         console.print(Padding(Text(r.verdict.diagnosis), (0, 0, 0, 4)))
@@ -127,8 +139,13 @@ def peers(results: list[Result]) -> Table:
             cells = []
             for c in clis:
                 n = counts.get((topo, srv, c), {})
-                style = "green" if n and not n.get("fail") and not n.get("error") and n.get("pass") else \
-                    "red" if n.get("fail") and not n.get("pass") else "yellow"
+                style = (
+                    "green"
+                    if n and not n.get("fail") and not n.get("error") and n.get("pass")
+                    else "red"
+                    if n.get("fail") and not n.get("pass")
+                    else "yellow"
+                )
                 cells.append(Text(peer_cell(n), style=style if n else ""))
             t.add_row(topo, srv, *cells)
         t.add_section()

@@ -1,5 +1,6 @@
 """reproduce: run a scenario, show each failure with its evidence, then try every known fix
 that applies, each as a real re-run, and show what works, what it costs, and the rules."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +10,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from harness.judge import fixes
 from harness.core.case import Case
+from harness.judge import fixes
 from harness.judge.verdict import Result
 from harness.report import rules as rules_report
 from harness.report import terminal
@@ -43,8 +44,10 @@ def show_failure(r: Result, console: Console) -> None:
         lines.append(f"{p.direction}: sent '{p.sent}', received '{p.received}'{mark}")
     for d in ev.data_connections[-1:]:
         target = d.target or d.listen or "?"
-        lines.append(f"data connection {d.cmd or ''} to {target}: {d.result or 'not attempted'}"
-                     + (f", server: {d.late_reply}" if d.late_reply else ""))
+        lines.append(
+            f"data connection {d.cmd or ''} to {target}: {d.result or 'not attempted'}"
+            + (f", server: {d.late_reply}" if d.late_reply else "")
+        )
     for box, n in ev.firewall_rejected.items():
         lines.append(f"{box}: reject rule counted {n} packet(s)")
     for box, evs in ev.helper_expectations.items():
@@ -64,8 +67,7 @@ def fixes_table(attempts: list[Attempt]) -> Table:
         if r is None:
             res = Text("not run", style="dim")
         elif r.verdict.outcome == "pass":
-            res = Text("PASS" + (" (weakened)" if r.verdict.evidence.security_weakened else ""),
-                       style="bold green")
+            res = Text("PASS" + (" (weakened)" if r.verdict.evidence.security_weakened else ""), style="bold green")
         else:
             res = Text(f"still fails: {r.verdict.outcome} {r.verdict.stage or ''}".strip(), style="red")
         t.add_row(a.failing.case.id, f"{a.fix.name}: {a.fix.what}", res, a.fix.cost)
@@ -88,7 +90,12 @@ def report(results: list[Result], attempts: list[Attempt], console: Console) -> 
         by_fix.setdefault(a.fix.name, []).append(a)
     for name, group in by_fix.items():
         ok = sum(1 for a in group if a.result and a.result.verdict.outcome == "pass")
-        console.print(Text.assemble((f"{name}", "bold"), f": made {ok} of {len(group)} failing case(s) pass. ",
-                                    (group[0].fix.cost, "italic")))
+        console.print(
+            Text.assemble(
+                (f"{name}", "bold"),
+                f": made {ok} of {len(group)} failing case(s) pass. ",
+                (group[0].fix.cost, "italic"),
+            )
+        )
     if worked:
         rules_report.terminal(worked, console)

@@ -9,6 +9,7 @@
 The schema is harness/spec.py (shared with verify's plans). Every error names the file, the
 line, the key path and the valid choices (ScenarioError -> exit 2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import topologies
-from harness.judge import checks
-from harness.plan import spec
 from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
+from harness.judge import checks
 from harness.judge.verdict import Result
+from harness.plan import spec
 from harness.plan.axes import Axes, plan
 from harness.plan.spec import SpecError
 
@@ -46,8 +47,11 @@ class Expectation:
     def differs(self, r: Result) -> str | None:
         v = r.verdict
         got = f"{v.outcome}" + (f" at {v.stage}" if v.stage else "") + (f" ({v.check})" if v.check else "")
-        for key, want, have in (("outcome", self.outcome, v.outcome), ("stage", self.stage, v.stage),
-                                ("check", self.check, v.check)):
+        for key, want, have in (
+            ("outcome", self.outcome, v.outcome),
+            ("stage", self.stage, v.stage),
+            ("check", self.check, v.check),
+        ):
             if want is not None and want != have:
                 return f"expected {key} {want}, got {got}"
         return None
@@ -85,26 +89,45 @@ def load(path: Path) -> Scenario:
     if topo.helper is not None:
         base = next((k for k, v in ALG.items() if name in (k, v)), None)
         if base is None:
-            raise src.error(("topology", "helper"), f"topology {name!r} has no FTP helper variant; "
-                            f"those that do: {', '.join(ALG)}")
+            raise src.error(
+                ("topology", "helper"), f"topology {name!r} has no FTP helper variant; those that do: {', '.join(ALG)}"
+            )
         name = ALG[base] if topo.helper == "on" else base
     fwd = topo.forward_range
-    net = NetSpec(forward_range=fwd if isinstance(fwd, PassiveRange) else None, forward_none=fwd == "none",
-                  mtu=topo.mtu or 0, icmp=topo.icmp or "pass", idle_timeout=topo.idle_timeout or 0,
-                  rate=topo.rate or "", mss_clamp=topo.mss_clamp == "on", port_map=topo.port_map,
-                  hairpin=topo.hairpin == "on", hairpin_nat=topo.hairpin_nat == "on")
+    net = NetSpec(
+        forward_range=fwd if isinstance(fwd, PassiveRange) else None,
+        forward_none=fwd == "none",
+        mtu=topo.mtu or 0,
+        icmp=topo.icmp or "pass",
+        idle_timeout=topo.idle_timeout or 0,
+        rate=topo.rate or "",
+        mss_clamp=topo.mss_clamp == "on",
+        port_map=topo.port_map,
+        hairpin=topo.hairpin == "on",
+        hairpin_nat=topo.hairpin_nat == "on",
+    )
     srv = doc.server
     tls = tuple(srv.tls or ("explicit",))
     cases: list[Case] = []
     for c in doc.clients:
-        axes = Axes(topologies=(name,), modes=tuple(doc.modes or PASSIVE_MODES), tls=tls,
-                    pasv_address=tuple(c.pasv_address or ("trust",)),
-                    masquerade=tuple(srv.masquerade or ("off",)), servers=(srv.impl,), clients=(c.impl,),
-                    passive=srv.passive_range or PassiveRange(50000, 50009), net=net,
-                    busy=doc.busy_sessions, permit_foreign=tuple(srv.permit_foreign_addresses or ("off",)),
-                    reuse=tuple(srv.session_reuse or ("default",)),
-                    tls_versions=tuple(doc.tls_version or ("1.3",)), transfers=doc.transfers,
-                    verify_cert=tuple(doc.verify_cert or ("on",)), keepalive=c.keepalive or 0)
+        axes = Axes(
+            topologies=(name,),
+            modes=tuple(doc.modes or PASSIVE_MODES),
+            tls=tls,
+            pasv_address=tuple(c.pasv_address or ("trust",)),
+            masquerade=tuple(srv.masquerade or ("off",)),
+            servers=(srv.impl,),
+            clients=(c.impl,),
+            passive=srv.passive_range or PassiveRange(50000, 50009),
+            net=net,
+            busy=doc.busy_sessions,
+            permit_foreign=tuple(srv.permit_foreign_addresses or ("off",)),
+            reuse=tuple(srv.session_reuse or ("default",)),
+            tls_versions=tuple(doc.tls_version or ("1.3",)),
+            transfers=doc.transfers,
+            verify_cert=tuple(doc.verify_cert or ("on",)),
+            keepalive=c.keepalive or 0,
+        )
         cases += [k for k in plan(axes) if k.id not in {x.id for x in cases}]
     return Scenario(path, src.story, cases, _expect(src, doc.expect, cases))
 
@@ -122,9 +145,10 @@ def _expect(src: spec.Source, raw, cases: list[Case]) -> list[Expectation]:
         for key, value in match.items():
             values = list(dict.fromkeys(str(d[key]) for d in runs))
             if value not in values:
-                raise src.error(("expect", "cases", i, "match", key),
-                                f"expected one of {', '.join(values)} (the {key} values this scenario "
-                                f"runs), got {value!r}")
+                raise src.error(
+                    ("expect", "cases", i, "match", key),
+                    f"expected one of {', '.join(values)} (the {key} values this scenario runs), got {value!r}",
+                )
         if not any(all(str(d[k]) == v for k, v in match.items()) for d in runs):
             raise src.error(("expect", "cases", i, "match"), "matches none of the scenario's cases")
         out.append(Expectation(c.outcome, c.stage, c.check, match))

@@ -4,6 +4,7 @@ tcpdump runs in the middlebox host on each of its interfaces for the length of o
 session; with the TLS key logs the client and server write, Wireshark can decrypt them.
 Like observe.py, this only runs commands in hosts through the Lab.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,12 @@ class Captures:
                 path = directory / f"{box.name}-{name}.pcap"
                 # --immediate-mode: hand each packet over at once; with libpcap's default
                 # ring-buffer timeout, packets still in the ring are lost when tcpdump stops.
-                p = lab.spawn(box.name, ["tcpdump", "-i", ifname, "--immediate-mode", "-U", "-n", "-s", "0",
-                                         "-w", str(path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                p = lab.spawn(
+                    box.name,
+                    ["tcpdump", "-i", ifname, "--immediate-mode", "-U", "-n", "-s", "0", "-w", str(path)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
                 self.procs.append((p, path))
         deadline = time.monotonic() + 5
         for p, _ in self.procs:  # wait until each one listens, so no packet is missed
@@ -47,6 +51,6 @@ class Captures:
 
     def stop(self) -> list[Path]:
         time.sleep(0.05)  # the last packets (FIN, RST) of the session
-        for p, path in self.procs:
+        for p, _path in self.procs:
             self.lab.stop(p, grace=2.0)
         return [path for _, path in self.procs if path.exists()]

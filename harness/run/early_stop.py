@@ -11,16 +11,17 @@ waits for the timeout. Rejects are not waited on anyway.
 Only packets of this session count: a tuple the middlebox traced in an earlier case (a
 server still retransmitting its SYN-ACK to a client that gave up) is not a reason to stop.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+from harness.build.follow import read_lines
 from harness.core.family import host_port
 from harness.observe.helper_log import HelperDrop, Reader
-from harness.build.follow import read_lines
 from harness.observe.trace import TracePath, parse
 from harness.observe.watch import Source
 
@@ -37,6 +38,7 @@ def decisive(p: TracePath, seen: frozenset = frozenset(), syns: frozenset = froz
 @dataclass(frozen=True)
 class Stop:
     """Why and when the harness stopped a client's wait."""
+
     path: TracePath | HelperDrop
     after_s: float  # since the session began
 
@@ -46,8 +48,10 @@ class Stop:
         p = self.path
         what = "SYN" if p.syn else "SYN-ACK" if p.opening else "RST answering the SYN"
         rule = p.by.quote() if p.by else "?"
-        return (f"{p.box} dropped the {what} {host_port(p.src, p.sport)} -> {host_port(p.dst, p.dport)} "
-                f"in its {p.hook} hook, by {rule} ({self.after_s:.2f} s into the session)")
+        return (
+            f"{p.box} dropped the {what} {host_port(p.src, p.sport)} -> {host_port(p.dst, p.dport)} "
+            f"in its {p.hook} hook, by {rule} ({self.after_s:.2f} s into the session)"
+        )
 
 
 class DropWatch:

@@ -1,4 +1,5 @@
 """Run a list of cases with progress and guaranteed cleanup (used by every command)."""
+
 from __future__ import annotations
 
 import secrets
@@ -8,24 +9,33 @@ from pathlib import Path
 from rich.console import Console
 
 import certs
-
 from harness.build import topologies
 from harness.build.backends import get as get_backend
-from harness.build.topologies import Catalog
 from harness.build.backends.netns import claim_run, release_run
+from harness.build.topologies import Catalog
 from harness.core.case import Case
 from harness.judge.verdict import Result
-from harness.run.progress import Progress
 from harness.run import signals
+from harness.run.progress import Progress
 from harness.run.worker import ActiveRun, Interrupted, run_cases
 
 
-def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record: Path | None = None,
-            rules: bool = True, prove_minimal: bool = False, label: str = "run",
-            err: Console | None = None, capture_dir: Path | None = None,
-            trace: bool = True, early_stop: bool = True,
-            seconds: dict[str, float] | None = None,
-            catalog: Catalog = topologies.SHIPPED) -> tuple[list[Result], float, str]:
+def execute(
+    cases: list[Case],
+    *,
+    backend: str = "netns",
+    jobs: int = 2,
+    record: Path | None = None,
+    rules: bool = True,
+    prove_minimal: bool = False,
+    label: str = "run",
+    err: Console | None = None,
+    capture_dir: Path | None = None,
+    trace: bool = True,
+    early_stop: bool = True,
+    seconds: dict[str, float] | None = None,
+    catalog: Catalog = topologies.SHIPPED,
+) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
     runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
@@ -38,15 +48,25 @@ def execute(cases: list[Case], *, backend: str = "netns", jobs: int = 2, record:
     t0 = time.monotonic()
     results: list[Result] | None = None
     progress: Progress | None = None
-    run = ActiveRun(run_id=secrets.token_hex(3), backend=be, record=record, rules=rules,
-              prove_minimal=prove_minimal, capture_dir=capture_dir, trace=trace,
-              early_stop=early_stop and trace, catalog=catalog)
+    run = ActiveRun(
+        run_id=secrets.token_hex(3),
+        backend=be,
+        record=record,
+        rules=rules,
+        prove_minimal=prove_minimal,
+        capture_dir=capture_dir,
+        trace=trace,
+        early_stop=early_stop and trace,
+        catalog=catalog,
+    )
     try:
         try:
             claim_run(run.run_id)
             topos = len({c.topology for c in cases})
-            err.print(f"{label} {run.run_id}: {len(cases)} cases on {topos} "
-                      f"topolog{'y' if topos == 1 else 'ies'}, backend {be.name}, {jobs} job(s)")
+            err.print(
+                f"{label} {run.run_id}: {len(cases)} cases on {topos} "
+                f"topolog{'y' if topos == 1 else 'ies'}, backend {be.name}, {jobs} job(s)"
+            )
             progress = Progress(err, len(cases))
             results = run_cases(run, cases, jobs, progress, seconds)
         finally:

@@ -1,4 +1,5 @@
 """Progress on long runs: a live bar on a terminal, a line every 10% in CI logs."""
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,16 @@ class Progress:
         self._next = 0.1
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self.bar = Progress(TextColumn("[bold]matrix"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("{task.description}"),
-                                console=console, transient=True)
+
+            self.bar = Progress(
+                TextColumn("[bold]matrix"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=True,
+            )
             self.task = self.bar.add_task("", total=total)
             self.bar.start()
 

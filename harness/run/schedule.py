@@ -4,12 +4,14 @@ else its case count. Units of one topology stay together (a worker reuses its la
 them); topologies go longest first, and so do the units within one. Deterministic: ties
 keep plan order.
 """
+
 from __future__ import annotations
 
 import threading
 
 from harness.core.case import Case
 from harness.plan.units import lab_key
+
 
 class Pending:
     """The units not yet taken, in schedule order. A worker takes the first unit its current

@@ -1,5 +1,6 @@
 """A run's scratch folder (/tmp/ftps-harness-<pid>-*: server logs, homes, TLS key logs),
 and the removal of those whose run is gone (`clean`)."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def clean(force: bool = False, root: Path | None = None) -> list[Path]:
         m = _OWNED.match(path.name)
         if not path.is_dir() or path.is_symlink() or m is None:
             continue  # not one of ours, or from a version that did not name its owner
-        if force and int(m.group(1)) != os.getpid() or not _alive(int(m.group(1))):
+        if (force and int(m.group(1)) != os.getpid()) or not _alive(int(m.group(1))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

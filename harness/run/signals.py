@@ -1,12 +1,13 @@
 """Ctrl-C and SIGTERM. The first one stops the run (KeyboardInterrupt in the main thread);
 any later one, and any one that arrives while a `deferred()` block tears things down, waits
 until the teardown has ended, so a lab is never left half removed."""
+
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _main_pid = os.getpid()
 _depth = 0  # nesting of deferred() blocks in the main thread

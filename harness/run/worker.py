@@ -4,6 +4,7 @@ Cases that share a topology and a server spec form a unit: one lab, one server s
 then one client session per case. A worker keeps its lab while the next unit has the same
 topology. Each worker owns its labs, so parallel labs never share a namespace.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -11,41 +12,41 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import certs
 import clients
 import servers
-
-from harness.judge import checks, proof
-from harness.run import early_stop, scratch, signals
-from harness.observe import recording
-from harness.core import timing
 from harness.build import topologies
-from harness.build.topologies import Catalog
-from harness.build.impairments import conditions as path_conditions
-from harness.judge.rules.derive import derive
 from harness.build.backends import Backend, Lab
+from harness.build.impairments import conditions as path_conditions
+from harness.build.middleboxes import Middleboxes
+from harness.build.topologies import Catalog
+from harness.build.topology import Topology
+from harness.core import timing
 from harness.core.case import Case, ServerSpec
 from harness.core.login import TEST_LOGIN
+from harness.core.repo import nat_file
+from harness.judge import checks, proof
 from harness.judge.evidence import Evidence
+from harness.judge.rules.derive import derive
 from harness.judge.verdict import Result, Verdict
-from harness.build.topology import Topology
-from harness.run.capture import Captures, case_dir
-from harness.build.middleboxes import Middleboxes
+from harness.observe import recording
 from harness.observe.observation import ClientReport, Observation, ServerView
 from harness.observe.trace import TracePath
 from harness.observe.watch import MiddleboxWatch
-from harness.run.schedule import Pending
 from harness.plan.units import lab_key, longest_first, units
-from harness.core.repo import nat_file
+from harness.run import early_stop, scratch, signals
+from harness.run.capture import Captures, case_dir
+from harness.run.schedule import Pending
 
 
 @dataclass
 class ActiveRun:
     """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
+
     run_id: str
     backend: Backend
     workdir: Path = field(default_factory=scratch.make)
@@ -158,8 +159,7 @@ class Worker:
         """Every case of the unit ends as a result, whatever breaks: a case whose own step
         raised is an error naming the step; a lab that broke is rebuilt for the next case."""
         first = cases[0]
-        why = servers.get(first.server.impl).supports(first.server) or \
-            self.run.backend.cannot_build(first.net.family)
+        why = servers.get(first.server.impl).supports(first.server) or self.run.backend.cannot_build(first.net.family)
         pending = []
         for c in cases:
             skip = why or clients.get(c.client.impl).supports(c)
@@ -180,7 +180,7 @@ class Worker:
                             for impl in sorted({c.client.impl for c in pending}):  # start while the servers do
                                 clients.get(impl).prepare(lab, topology.client, lab.python)
                             server = self._start_servers(lab, topology, first.server)
-                    except Exception as e:  # noqa: BLE001 - every remaining case is a harness error
+                    except Exception as e:
                         why = f"could not set up {first.topology} with {first.server.impl}: {_exc(e)}"
                         for c in pending:
                             emit(Result(c, error_verdict(why, e), time.monotonic() - t0))
@@ -196,9 +196,10 @@ class Worker:
                     step = "the case broke"
                     result = self.case(lab, topology, server, case)
                     result.phases.update(setup)
-                except Exception as e:  # noqa: BLE001 - this case is an error; rebuild for the next
-                    emit(Result(case, error_verdict(f"{getattr(e, 'step', step)}: {_exc(e)}", e),
-                                time.monotonic() - t0))
+                except Exception as e:
+                    emit(
+                        Result(case, error_verdict(f"{getattr(e, 'step', step)}: {_exc(e)}", e), time.monotonic() - t0)
+                    )
                     if server is not None:
                         server.stop()
                     server = None
@@ -218,17 +219,22 @@ class Worker:
             for host in topology.servers:
                 ctx = servers.ServerContext(
                     public_ip=topology.masquerade_address or topology.server_public,
-                    masquerade_map=topology.masquerade_map, certs=certs.ensure(),
-                    home=wd / f"{host}-{tag}-home", log=wd / f"{host}-{tag}.log",
-                    keylog=wd / f"{host}-{tag}.keylog", python=lab.python)
+                    masquerade_map=topology.masquerade_map,
+                    certs=certs.ensure(),
+                    home=wd / f"{host}-{tag}-home",
+                    log=wd / f"{host}-{tag}.log",
+                    keylog=wd / f"{host}-{tag}.keylog",
+                    python=lab.python,
+                )
                 running.append(adapter.start(lab, host, spec, ctx))
         except Exception:
             ServerGroup(running).stop()
             raise
         return ServerGroup(running)
 
-    def observe(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case,
-                timeout: float = 4.0, capture: bool = False) -> Observation:
+    def observe(
+        self, lab: Lab, topology: Topology, server: ServerGroup, case: Case, timeout: float = 4.0, capture: bool = False
+    ) -> Observation:
         """Run one session of `case` and collect what every party saw."""
         _step("could not reset the middleboxes before the case", self.boxes.before_case)
         server.view()  # drop what belongs to earlier sessions
@@ -240,16 +246,23 @@ class Worker:
         adapter = servers.get(case.server.impl)
         user, password = adapter.credentials or TEST_LOGIN
         folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
-        ctx = clients.ClientContext(host=topology.server_public, ca=certs.ensure().ca, timeout=timeout,
-                                    user=user, password=password, cwd=adapter.upload_dir,
-                                    keylog=folder / "client.keylog" if folder else None, python=lab.python)
+        ctx = clients.ClientContext(
+            host=topology.server_public,
+            ca=certs.ensure().ca,
+            timeout=timeout,
+            user=user,
+            password=password,
+            cwd=adapter.upload_dir,
+            keylog=folder / "client.keylog" if folder else None,
+            python=lab.python,
+        )
         caps = Captures(lab, topology, folder) if folder else None
         sources = [s for w in self.watches if (s := w.trace_source())] if self.run.early_stop else []
         drops = early_stop.DropWatch(sources, lambda: client.interrupt(lab)) if sources else None
         try:
             report: ClientReport | None = client.session(lab, topology.client, case, ctx)
             error = None
-        except Exception as e:  # noqa: BLE001 - the harness broke, not the network
+        except Exception as e:
             report, error = None, f"{type(e).__name__}: {e}"
         finally:
             stop = drops.finish() if drops else None
@@ -264,13 +277,23 @@ class Worker:
         if report is None or not report.ok:
             time.sleep(0.05)  # let late server lines and conntrack events land
         logs = self.boxes.logs()
-        boxes = {w.box.name: replace(_step(f"could not read what {w.box.name} saw",
-                                           lambda w=w: w.take(self.boxes.loaded(w.box.name))),
-                                     log=tuple(logs.get(w.box.name, ()))) for w in self.watches}
-        return Observation(case=case, topology=topology, client=report, server=server.view(),
-                           middleboxes=boxes, harness_error=error,
-                           stopped_early=stop.describe() if stop and interrupted else None,
-                           captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [])
+        boxes = {
+            w.box.name: replace(
+                _step(f"could not read what {w.box.name} saw", lambda w=w: w.take(self.boxes.loaded(w.box.name))),
+                log=tuple(logs.get(w.box.name, ())),
+            )
+            for w in self.watches
+        }
+        return Observation(
+            case=case,
+            topology=topology,
+            client=report,
+            server=server.view(),
+            middleboxes=boxes,
+            harness_error=error,
+            stopped_early=stop.describe() if stop and interrupted else None,
+            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [],
+        )
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
@@ -282,11 +305,18 @@ class Worker:
         with timing.phase(phases, "judge"):
             try:
                 verdict = checks.judge(obs)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 verdict = error_verdict("the verdict checks crashed", e)
-        result = Result(case, verdict, time.monotonic() - t0, captures=obs.captures,
-                        stops=stops(obs) if verdict.outcome == "fail" else [], phases=phases,
-                        traced=any(v.traced for v in obs.middleboxes.values()), topology=topology)
+        result = Result(
+            case,
+            verdict,
+            time.monotonic() - t0,
+            captures=obs.captures,
+            stops=stops(obs) if verdict.outcome == "fail" else [],
+            phases=phases,
+            traced=any(v.traced for v in obs.middleboxes.values()),
+            topology=topology,
+        )
         if verdict.outcome == "pass" and self.run.rules:
             with timing.phase(phases, "proof"):
                 result.rules = derive(obs)
@@ -294,10 +324,15 @@ class Worker:
                 if proof.share(self.proved, case, result.rules, self.run.prove_minimal, given):
                     result.duration_s = time.monotonic() - t0
                     return result
-                _step("the rule proof could not restore the firewalls", proof.prove, self.boxes, result.rules,
-                      minimal=self.run.prove_minimal, given=given,
-                      replay=lambda: checks.judge(self.observe(lab, topology, server, case,
-                                                               timeout=REPLAY_TIMEOUT)))
+                _step(
+                    "the rule proof could not restore the firewalls",
+                    proof.prove,
+                    self.boxes,
+                    result.rules,
+                    minimal=self.run.prove_minimal,
+                    given=given,
+                    replay=lambda: checks.judge(self.observe(lab, topology, server, case, timeout=REPLAY_TIMEOUT)),
+                )
                 proof.remember(self.proved, case, result.rules, self.run.prove_minimal, given)
             result.duration_s = time.monotonic() - t0
         return result
@@ -317,7 +352,7 @@ def _step(step: str, fn: Callable, *args, **kw):
         return fn(*args, **kw)
     except CaseStepFailed:
         raise
-    except Exception as e:  # noqa: BLE001 - re-raised with the step named
+    except Exception as e:
         raise CaseStepFailed(step, e) from e
 
 
@@ -342,8 +377,13 @@ def error_verdict(why: str, exc: BaseException | None = None) -> Verdict:
     return Verdict("error", None, f"harness error: {why}", ev, check="harness-error")
 
 
-def run_cases(run: ActiveRun, cases: list[Case], jobs: int, on_result: Callable[[Result], None],
-              seconds: dict[str, float] | None = None) -> list[Result]:
+def run_cases(
+    run: ActiveRun,
+    cases: list[Case],
+    jobs: int,
+    on_result: Callable[[Result], None],
+    seconds: dict[str, float] | None = None,
+) -> list[Result]:
     """Run every case, longest units first (harness.schedule, by `seconds` per case id when
     given; a worker first takes the units its lab serves); results come back in plan order."""
     groups = longest_first(units(cases), seconds)
@@ -370,7 +410,7 @@ def run_cases(run: ActiveRun, cases: list[Case], jobs: int, on_result: Callable[
                 key = lab_key(g)
                 try:
                     w.unit(g, emit)
-                except Exception as e:  # noqa: BLE001 - the unit's unreported cases are errors
+                except Exception as e:
                     run.failure = e
                     for c in g:
                         if c.id not in results:

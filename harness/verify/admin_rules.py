@@ -5,6 +5,7 @@ the top of the chain concerned (the chain a packet trace named, else the base ch
 hook), a helper assignment is appended as a table of its own, and the change is shown as a
 unified diff that `patch -p0` applies. nftables files and iptables-save files are both handled.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,10 +22,19 @@ IPV4 = family("ipv4")  # admin rulesets are IPv4 (the lab's IPv4 addresses and v
 
 NFT, IPTABLES = "nft", "iptables"
 # Which hook (and chain type) a derived rule's kind belongs to.
-HOOK = {"dnat": ("nat", "prerouting"), "snat": ("nat", "postrouting"),
-        "filter": ("filter", "forward"), "input": ("filter", "input")}
-IPT_CHAIN = {"prerouting": "PREROUTING", "postrouting": "POSTROUTING", "forward": "FORWARD",
-             "input": "INPUT", "output": "OUTPUT"}
+HOOK = {
+    "dnat": ("nat", "prerouting"),
+    "snat": ("nat", "postrouting"),
+    "filter": ("filter", "forward"),
+    "input": ("filter", "input"),
+}
+IPT_CHAIN = {
+    "prerouting": "PREROUTING",
+    "postrouting": "POSTROUTING",
+    "forward": "FORWARD",
+    "input": "INPUT",
+    "output": "OUTPUT",
+}
 
 
 def syntax(text: str) -> str:
@@ -38,6 +48,7 @@ def syntax(text: str) -> str:
 @dataclass(frozen=True)
 class Chain:
     """Where a rule goes: a chain of the admin's ruleset (or None: a table of its own)."""
+
     family: str
     table: str
     name: str
@@ -62,8 +73,7 @@ def base_chains(doc: dict[str, Any]) -> list[Chain]:
 def chain_for(doc: dict[str, Any], kind: str) -> Chain | None:
     """The base chain a rule of `kind` belongs in, by hook (a dropping one first)."""
     ctype, hook = HOOK[kind]
-    found = [(c, x) for c, x in ((c, _chain_type(doc, c)) for c in base_chains(doc))
-             if c.hook == hook and x == ctype]
+    found = [(c, x) for c, x in ((c, _chain_type(doc, c)) for c in base_chains(doc)) if c.hook == hook and x == ctype]
     found.sort(key=lambda cx: cx[0].policy != "drop")
     return found[0][0] if found else None
 
@@ -77,6 +87,7 @@ def _chain_type(doc: dict[str, Any], chain: Chain) -> str | None:
 
 
 # --- rule text ---------------------------------------------------------------------
+
 
 def nft_line(rule: Rule, variables: dict[str, str], text: str) -> str:
     action = {"dnat": f"dnat ip to {rule.to}", "snat": "masquerade"}.get(rule.kind, "accept")
@@ -102,9 +113,11 @@ def _with_variables(line: str, variables: dict[str, str], text: str) -> str:
 
 # --- edits -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Edit:
     """One candidate change to the admin's file."""
+
     what: str  # in an admin's words
     chain: str  # where it goes, as described to the admin
     text: str  # the whole changed file
@@ -130,8 +143,10 @@ def _own_table(chain: Chain | None, lines: list[str], what: str) -> str:
     ctype = "nat" if hook in ("prerouting", "postrouting") else "filter"
     prio = {"prerouting": "dstnat", "postrouting": "srcnat"}.get(hook, "filter")
     body = "\n".join(f"        {l}" for l in lines)
-    return (f"table inet ftps_verify_{hook} {{\n    chain {hook} {{\n"
-            f"        type {ctype} hook {hook} priority {prio}; policy accept;\n{body}\n    }}\n}}\n")
+    return (
+        f"table inet ftps_verify_{hook} {{\n    chain {hook} {{\n"
+        f"        type {ctype} hook {hook} priority {prio}; policy accept;\n{body}\n    }}\n}}\n"
+    )
 
 
 def add_table(text: str, what: str, table: str) -> Edit:
@@ -140,10 +155,12 @@ def add_table(text: str, what: str, table: str) -> Edit:
 
 
 def helper_table(ports: str = "21") -> str:
-    return ("table inet ftp_helper {\n"
-            '    ct helper ftp-std {\n        type "ftp" protocol tcp;\n        l3proto inet;\n    }\n'
-            "    chain prerouting {\n        type filter hook prerouting priority filter; policy accept;\n"
-            f'        tcp dport {{ {ports} }} ct helper set "ftp-std"\n    }}\n}}\n')
+    return (
+        "table inet ftp_helper {\n"
+        '    ct helper ftp-std {\n        type "ftp" protocol tcp;\n        l3proto inet;\n    }\n'
+        "    chain prerouting {\n        type filter hook prerouting priority filter; policy accept;\n"
+        f'        tcp dport {{ {ports} }} ct helper set "ftp-std"\n    }}\n}}\n'
+    )
 
 
 def _nft_chain_top(lines: list[str], chain: Chain) -> tuple[int, str] | None:
@@ -162,7 +179,7 @@ def _nft_chain_top(lines: list[str], chain: Chain) -> tuple[int, str] | None:
                     continue
                 if s.startswith("}"):
                     return j, " " * (base + 4)
-                return j, lines[j][:len(lines[j]) - len(lines[j].lstrip())]
+                return j, lines[j][: len(lines[j]) - len(lines[j].lstrip())]
             return None
     return None
 
@@ -173,8 +190,9 @@ def insert_iptables(text: str, table: str, chain: str, lines: list[str], what: s
     out = text.splitlines()
     start = next((i for i, l in enumerate(out) if l.strip() == f"*{table}"), None)
     if start is None:
-        policies = {"nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
-                    "raw": ["PREROUTING", "OUTPUT"]}.get(table, ["INPUT", "FORWARD", "OUTPUT"])
+        policies = {"nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], "raw": ["PREROUTING", "OUTPUT"]}.get(
+            table, ["INPUT", "FORWARD", "OUTPUT"]
+        )
         section = [f"*{table}"] + [f":{c} ACCEPT [0:0]" for c in policies] + lines + ["COMMIT"]
         return Edit(what, f"a new *{table} section", "\n".join(out + section) + "\n")
     end = next(i for i in range(start, len(out)) if out[i].strip() == "COMMIT")
@@ -186,18 +204,24 @@ def insert_iptables(text: str, table: str, chain: str, lines: list[str], what: s
 def diff(original: str, changed: str, path: str) -> str:
     """A unified diff of the admin's file that `patch -p0` applies (from the directory the
     path is relative to)."""
-    return "".join(difflib.unified_diff(original.splitlines(keepends=True), changed.splitlines(keepends=True),
-                                        fromfile=path, tofile=path))
+    return "".join(
+        difflib.unified_diff(
+            original.splitlines(keepends=True), changed.splitlines(keepends=True), fromfile=path, tofile=path
+        )
+    )
 
 
 # --- loading -----------------------------------------------------------------------
 
+
 def absolute_includes(text: str, base: Path) -> str:
     """Relative `include` paths resolved against the ruleset's own folder (the lab loads a
     copy from elsewhere)."""
+
     def fix(m: re.Match) -> str:
         p = m.group(2)
         return m.group(0) if p.startswith("/") else f'{m.group(1)}"{(base / p).resolve()}"'
+
     return re.sub(r'^(\s*include\s+)"([^"]+)"', fix, text, flags=re.M)
 
 
@@ -212,8 +236,9 @@ def load_error(message: str, own: Path, offset: int = 0) -> str:
             if m.group(1) in ("/dev/stdin", "stdin", "-", str(own)):
                 keep.append(f"{own.name}:{int(m.group(2)) - offset}: {m.group(3)}")
             else:
-                keep.append(f"{Path(m.group(1)).name}:{m.group(2)}: error in an included file "
-                            "(its contents are not shown)")
+                keep.append(
+                    f"{Path(m.group(1)).name}:{m.group(2)}: error in an included file (its contents are not shown)"
+                )
         elif line.startswith("In file included from"):
             m = re.match(r"^In file included from (\S+?):(\d+):", line)
             if m and m.group(1) in ("/dev/stdin", "stdin", "-"):

@@ -7,21 +7,23 @@ stopped the connection; without a trace, the base chain of the hook). Singles ar
 when none passes, all of them together, then that set without each piece in turn, so what is
 reported is needed.
 """
+
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 
-from harness.verify import admin_rules
-from harness.judge import fixes
-from harness.verify.admin_rules import IPTABLES, Chain, Edit
 from harness.core.case import Case
-from harness.judge.verdict import Result
-from harness.verify.plan import LAYOUTS
+from harness.judge import fixes
 from harness.judge.rules import Rule
+from harness.judge.verdict import Result
+from harness.verify import admin_rules
+from harness.verify.admin_rules import IPTABLES, Chain, Edit
+from harness.verify.plan import LAYOUTS
 
 Rerun = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
 _ids = count(1)
@@ -30,10 +32,11 @@ _ids = count(1)
 @dataclass
 class Advice:
     """What verify says about one failing case."""
+
     result: Result
     stopped: list[str] = field(default_factory=list)  # where it stopped, from the trace or by hook
     traced: bool = False
-    proven: list["Proven"] = field(default_factory=list)  # smallest first, rules-only first
+    proven: list[Proven] = field(default_factory=list)  # smallest first, rules-only first
     tried: int = 0  # candidate re-runs
     pieces: list[Any] = field(default_factory=list)  # candidate pieces: Rules and "helper"
     unchanged_passed: int = 0  # re-runs of the case through the unchanged file that passed
@@ -42,13 +45,19 @@ class Advice:
     reference: Result | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.result.case.id, "stopped": self.stopped, "traced": self.traced,
-                "re_runs": self.tried, "passed_unchanged": self.unchanged_passed, "settings": self.settings,
-                "proven": [{"what": x.edit.what.splitlines(), "setting": x.setting, "diff": x.diff}
-                           for x in self.proven]}
+        return {
+            "id": self.result.case.id,
+            "stopped": self.stopped,
+            "traced": self.traced,
+            "re_runs": self.tried,
+            "passed_unchanged": self.unchanged_passed,
+            "settings": self.settings,
+            "proven": [{"what": x.edit.what.splitlines(), "setting": x.setting, "diff": x.diff} for x in self.proven],
+        }
 
 
 # --- where it stopped ----------------------------------------------------------------
+
 
 def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[str], list[Chain], bool]:
     """(descriptions, chains to change, traced?) for a failing case."""
@@ -61,23 +70,27 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
             by = p.by
             seen = f"; the client's connection was refused: {p.box} itself answered" if refused else ""
             if by is None:  # accepted on a hook where the admin's ruleset has no chain
-                said.append(f"{p.box} took the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
-                            f"for itself, untranslated (no rule port-forwarded it): no chain of your ruleset "
-                            f"on the {p.hook} hook{seen}")
+                said.append(
+                    f"{p.box} took the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
+                    f"for itself, untranslated (no rule port-forwarded it): no chain of your ruleset "
+                    f"on the {p.hook} hook{seen}"
+                )
                 continue
             rule = by.quote()
             what = f"the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport}"
             if p.verdict == "accept":  # nothing forwarded it: the box took it for itself
-                said.append(f"{p.box} took {what} for itself, untranslated (no rule port-forwarded it): "
-                            f"accepted on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
-                            f"{rule}{seen}")
+                said.append(
+                    f"{p.box} took {what} for itself, untranslated (no rule port-forwarded it): "
+                    f"accepted on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
+                    f"{rule}{seen}"
+                )
             else:
-                said.append(f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table "
-                            f"{by.family} {by.table}: {rule}")
+                said.append(
+                    f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}"
+                )
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
         seen = Counter(said)  # a retransmitted SYN takes the same path again
-        said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line
-                for line, n in seen.items()]
+        said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line for line, n in seen.items()]
         return said, list(dict.fromkeys(chains)), True
     v = result.verdict
     if v.check == "nat-tuple-clash" or v.evidence.trace:
@@ -87,22 +100,36 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
         return said, [], True
     hook = LAYOUTS[layout].hook
     base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
-    why = "traced: no rule or policy of your ruleset dropped it and no NAT event lost it" if result.traced \
+    why = (
+        "traced: no rule or policy of your ruleset dropped it and no NAT event lost it"
+        if result.traced
         else "not traced"
-    said = [f"{why}; new connections through this box are decided on the {hook} hook: "
-            + "; ".join(c.describe() for c in base)] if base else [why] if result.traced else []
+    )
+    said = (
+        [
+            f"{why}; new connections through this box are decided on the {hook} hook: "
+            + "; ".join(c.describe() for c in base)
+        ]
+        if base
+        else [why]
+        if result.traced
+        else []
+    )
     return said, [], False
 
 
 # --- candidates ----------------------------------------------------------------------
+
 
 def _rule_edit(p, rule: Rule, text: str, doc: dict[str, Any], traced: list[Chain]) -> Edit | None:
     what = _describe(rule)
     if p.syntax == IPTABLES:
         table = "nat" if rule.kind in ("dnat", "snat") else "filter"
         hook = admin_rules.HOOK[rule.kind][1]
-        chain = next((c.name for c in traced if c.table == table and rule.kind in ("filter", "input")),
-                     admin_rules.IPT_CHAIN[hook])
+        chain = next(
+            (c.name for c in traced if c.table == table and rule.kind in ("filter", "input")),
+            admin_rules.IPT_CHAIN[hook],
+        )
         return admin_rules.insert_iptables(text, table, chain, [admin_rules.ipt_line(rule, chain)], what)
     line = admin_rules.nft_line(rule, p.variables, p.text)
     if rule.kind in ("filter", "input"):
@@ -118,16 +145,18 @@ def _rule_edit(p, rule: Rule, text: str, doc: dict[str, Any], traced: list[Chain
 def _describe(rule: Rule) -> str:
     ports = f" tcp {rule.dports}" if rule.dports else ""
     to = f" to {rule.to}" if rule.to and rule.kind == "dnat" else ""
-    name = {"dnat": "port-forward", "snat": "masquerade", "filter": "allow forwarded",
-            "input": "allow to the box"}[rule.kind]
+    name = {"dnat": "port-forward", "snat": "masquerade", "filter": "allow forwarded", "input": "allow to the box"}[
+        rule.kind
+    ]
     return f"{name}{ports}{to}"
 
 
 def _helper_edit(p, text: str) -> Edit:
     what = "attach the FTP helper (conntrack ftp) to the control port"
     if p.syntax == IPTABLES:
-        return admin_rules.insert_iptables(text, "raw", "PREROUTING",
-                                           ["-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"], what)
+        return admin_rules.insert_iptables(
+            text, "raw", "PREROUTING", ["-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"], what
+        )
     return admin_rules.add_table(text, what, admin_rules.helper_table())
 
 
@@ -171,6 +200,7 @@ def apply(p, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edi
 
 
 # --- proof by re-run -----------------------------------------------------------------
+
 
 def _trial(p, edit: Edit, case: Case, trials: dict[str, str]) -> Case:
     """The case on a topology whose firewall runs `edit` (one topology per distinct text)."""
@@ -218,10 +248,20 @@ def prove(p, failing: list[Result], reference: list[Result], run: Rerun) -> list
     left = [a for a in left if not a.settings]
     tries = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]
     if tries:
-        refs = {x.case.id: x for x in run(list({c.id: replace(c, topology=p.reference)
-                                                 for *_, c in tries}.values()), True)}
-        search.run([_Try(a, case, candidates(refs.get(replace(case, topology=p.reference).id), case, balanced),
-                         f"{fx.name}: {fx.what} (cost: {fx.cost})") for a, fx, case in tries])
+        refs = {
+            x.case.id: x for x in run(list({c.id: replace(c, topology=p.reference) for *_, c in tries}.values()), True)
+        }
+        search.run(
+            [
+                _Try(
+                    a,
+                    case,
+                    candidates(refs.get(replace(case, topology=p.reference).id), case, balanced),
+                    f"{fx.name}: {fx.what} (cost: {fx.cost})",
+                )
+                for a, fx, case in tries
+            ]
+        )
     for a in out:
         if a.unchanged_passed:  # it passed unchanged in some round: no pass proves anything
             a.proven, a.settings = [], []
@@ -276,7 +316,7 @@ class _Search:
         return [results.get(c.id, False) and t.case.id not in flaky for t, _, _, c in todo]
 
     def run(self, tries: list[_Try]) -> None:
-        for t, pieces, e, ok in self.attempt([(t, [x]) for t in tries for x in t.pieces]):
+        for t, pieces, e, ok in self.attempt([(u, [x]) for u in tries for x in u.pieces]):
             if ok:
                 t.advice.proven.append(Proven(e, pieces, t.setting))
         rest = [t for t in tries if not any(x.setting == t.setting for x in t.advice.proven) and len(t.pieces) > 1]
@@ -288,9 +328,8 @@ class _Search:
             mine = [ok for u, _, _, ok in drops if u is t]
             needed = [y for y, still in zip(t.pieces, mine) if not still]
             finals.append((t, e, needed if needed and len(mine) == len(t.pieces) else t.pieces))
-        proven = {id(t): (n, e) for t, n, e, ok in self.attempt([(t, n) for t, _, n in finals if n != t.pieces])
-                  if ok}
-        for t, e, needed in finals:
+        proven = {id(t): (n, e) for t, n, e, ok in self.attempt([(t, n) for t, _, n in finals if n != t.pieces]) if ok}
+        for t, e, _ in finals:
             n, e2 = proven.get(id(t), (t.pieces, e))
             t.advice.proven.append(Proven(e2, n, t.setting))
 

@@ -5,25 +5,26 @@ variables, or an iptables-save file, loaded by iptables-nft-restore), the layout
 and its settings, and the clients that must work. Every case runs through the admin's ruleset;
 advise.py proves changes to that file for the cases that fail.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from harness.verify import admin_rules
-from harness.plan import spec
 from harness.build import topologies
 from harness.build.topologies import Catalog, TopologyKind
-from harness.core.inputs import InputError, read_text
-from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
-from harness.judge.verdict import Result
 from harness.build.topology import RuleSet
+from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
+from harness.core.inputs import InputError, read_text
 from harness.core.repo import nat_file
+from harness.judge.verdict import Result
+from harness.plan import spec
 from harness.plan.axes import Axes, plan
+from harness.verify import admin_rules
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,27 @@ class Layout:
 
 
 # The plan schema's `topology` choices come from here (harness/spec.py).
-LAYOUTS = {x.name: x for x in (
-    Layout("server-nat", "server-nat", "your firewall port-forwards to the server (inbound NAT)"),
-    Layout("direct", "direct", "your firewall routes to a public server (no NAT)"),
-    Layout("client-nat", "client-nat", "your outbound firewall in front of the clients (active mode too)"),
-    Layout("lb-haproxy", "lb-source", "your ruleset on the balancer box, HAProxy (balance source) behind it",
-           "input", True),
-    Layout("lb-nft", "lb-nft-source", "your ruleset on the balancer box; it does the balancing itself "
-                                      "($VIP $S1 $S2)", balanced=True),
-)}
+LAYOUTS = {
+    x.name: x
+    for x in (
+        Layout("server-nat", "server-nat", "your firewall port-forwards to the server (inbound NAT)"),
+        Layout("direct", "direct", "your firewall routes to a public server (no NAT)"),
+        Layout("client-nat", "client-nat", "your outbound firewall in front of the clients (active mode too)"),
+        Layout(
+            "lb-haproxy",
+            "lb-source",
+            "your ruleset on the balancer box, HAProxy (balance source) behind it",
+            "input",
+            True,
+        ),
+        Layout(
+            "lb-nft",
+            "lb-nft-source",
+            "your ruleset on the balancer box; it does the balancing itself ($VIP $S1 $S2)",
+            balanced=True,
+        ),
+    )
+}
 
 NAMES = spec.Names(layouts=tuple(LAYOUTS))
 
@@ -74,8 +87,9 @@ class Plan:
         its firewall's ruleset."""
         copy = self.workdir / name.replace(":", "_").replace("/", "_") / self.ruleset.name  # trace sources
         copy.parent.mkdir()  # keep the admin's file name
-        copy.write_text(admin_rules.absolute_includes(text, self.ruleset.parent)
-                        if self.syntax == admin_rules.NFT else text)
+        copy.write_text(
+            admin_rules.absolute_includes(text, self.ruleset.parent) if self.syntax == admin_rules.NFT else text
+        )
 
         def build(server, net):
             topo = topologies.build(self.reference, server, net)
@@ -83,8 +97,13 @@ class Plan:
             defines = dict(box.ruleset.defines)
             defines["PASV_RANGE"] = str(server.passive)
             self.variables.update(defines)
-            own = RuleSet(f"{self.ruleset.name} (your ruleset)", (str(copy),), tuple(defines.items()),
-                          forwards=None, syntax=self.syntax)
+            own = RuleSet(
+                f"{self.ruleset.name} (your ruleset)",
+                (str(copy),),
+                tuple(defines.items()),
+                forwards=None,
+                syntax=self.syntax,
+            )
             hosts = tuple(replace(h, ruleset=own) if h.name == box.name else h for h in topo.hosts)
             return replace(topo, hosts=hosts)
 
@@ -106,14 +125,32 @@ def load(path: Path, backend) -> Plan:
     reuse = tuple(srv.session_reuse or ("default",))
 
     name = f"plan:{path.stem}"
-    p = Plan(path, src.story, rules_path, doc.topology, name, [], syntax=admin_rules.syntax(admin_text),
-             text=admin_text, workdir=Path(tempfile.mkdtemp(prefix="ftps-verify-")))
+    p = Plan(
+        path,
+        src.story,
+        rules_path,
+        doc.topology,
+        name,
+        [],
+        syntax=admin_rules.syntax(admin_text),
+        text=admin_text,
+        workdir=Path(tempfile.mkdtemp(prefix="ftps-verify-")),
+    )
     p.register(name, admin_text)
     for c in doc.clients:
-        axes = Axes(topologies=(name,), modes=tuple(c.modes or PASSIVE_MODES), tls=tls,
-                    pasv_address=tuple(c.pasv_address or ("control",)), masquerade=masq,
-                    servers=(srv.impl,), clients=(c.impl,), passive=passive, reuse=reuse,
-                    net=NetSpec(mtu=doc.path.mtu or 0, rate=doc.path.rate or ""), keepalive=c.keepalive or 0)
+        axes = Axes(
+            topologies=(name,),
+            modes=tuple(c.modes or PASSIVE_MODES),
+            tls=tls,
+            pasv_address=tuple(c.pasv_address or ("control",)),
+            masquerade=masq,
+            servers=(srv.impl,),
+            clients=(c.impl,),
+            passive=passive,
+            reuse=reuse,
+            net=NetSpec(mtu=doc.path.mtu or 0, rate=doc.path.rate or ""),
+            keepalive=c.keepalive or 0,
+        )
         for k in plan(axes, p.catalog):
             if k.id not in p.labels:
                 p.cases.append(k)
@@ -126,8 +163,11 @@ def load(path: Path, backend) -> Plan:
     except ValueError as e:
         shutil.rmtree(p.workdir, ignore_errors=True)
         offset = rendered.count("\n") - admin_text.count("\n")
-        what = (f"iptables-nft-restore refuses {rules_path.name}" if p.syntax == admin_rules.IPTABLES else
-                f"nft refuses {rules_path.name} with the lab's variables ({', '.join(p.variables)})")
+        what = (
+            f"iptables-nft-restore refuses {rules_path.name}"
+            if p.syntax == admin_rules.IPTABLES
+            else f"nft refuses {rules_path.name} with the lab's variables ({', '.join(p.variables)})"
+        )
         raise src.error(("ruleset",), f"{what}:\n" + admin_rules.load_error(str(e), rules_path, offset)) from None
     return p
 
@@ -136,8 +176,10 @@ def introduce(p: Plan, console) -> None:
     where = f"runs as the firewall of the lab's {p.layout} layout ({LAYOUTS[p.layout].what})"
     values = ", ".join(f"${k}={v}" for k, v in p.variables.items())
     if p.syntax == admin_rules.IPTABLES:
-        console.print(f"your iptables-save file {p.ruleset} {where}; iptables-save has no variables, so it "
-                      f"names the lab's own addresses and interfaces: {values.replace('$', '')}")
+        console.print(
+            f"your iptables-save file {p.ruleset} {where}; iptables-save has no variables, so it "
+            f"names the lab's own addresses and interfaces: {values.replace('$', '')}"
+        )
     else:
         console.print(f"your ruleset {p.ruleset} {where}; the lab supplies these variables: {values}")
 
@@ -146,6 +188,7 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
     from rich.text import Text
 
     from harness.report import terminal
+
     console.print(terminal.matrix(results))
     shown: dict[str, str] = {}
     for a in advice:
@@ -155,12 +198,22 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
         for line in a.stopped:
             console.print(Text(f"    stopped: {line}", style="dim" if not a.traced else ""))
         if a.unchanged_passed:
-            console.print(Text(f"    this case passed {a.unchanged_passed} time(s) when re-run through your "
-                               "unchanged file: it fails only sometimes, so no re-run can prove that a change "
-                               "fixed it; the diagnosis above is what this run saw", style="yellow"))
+            console.print(
+                Text(
+                    f"    this case passed {a.unchanged_passed} time(s) when re-run through your "
+                    "unchanged file: it fails only sometimes, so no re-run can prove that a change "
+                    "fixed it; the diagnosis above is what this run saw",
+                    style="yellow",
+                )
+            )
         elif a.proven:
-            console.print(Text(f"    proven by re-running this case through your changed file "
-                               f"({a.tried} re-runs; smallest first):", style="bold yellow"))
+            console.print(
+                Text(
+                    f"    proven by re-running this case through your changed file "
+                    f"({a.tried} re-runs; smallest first):",
+                    style="bold yellow",
+                )
+            )
             for x in a.proven:
                 d = x.diff
                 if x.setting:
@@ -170,20 +223,27 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
                     console.print(Text(f"      (the same diff as for {shown[d]})", style="dim"))
                     continue
                 shown[d] = r.case.id
-                console.print(Text("\n".join("      " + l for l in d.splitlines())), highlight=False,
-                              soft_wrap=True)
+                console.print(Text("\n".join("      " + l for l in d.splitlines())), highlight=False, soft_wrap=True)
         elif a.settings:
-            console.print(Text("    nothing in your ruleset fixes this case; a re-run through your ruleset "
-                               "passed with: " + "; ".join(a.settings), style="yellow"))
+            console.print(
+                Text(
+                    "    nothing in your ruleset fixes this case; a re-run through your ruleset "
+                    "passed with: " + "; ".join(a.settings),
+                    style="yellow",
+                )
+            )
         else:
             ref = a.reference
             why = f" (the reference firewall: {ref.verdict.outcome}: {ref.verdict.diagnosis})" if ref else ""
-            console.print(Text(f"    no change proven: {a.tried} candidate re-runs, none passed{why}",
-                               style="yellow"))
+            console.print(Text(f"    no change proven: {a.tried} candidate re-runs, none passed{why}", style="yellow"))
     bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
-    console.print(Text(f"{len(results) - len(bad)} of {len(results)} required cases work"
-                       + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
-                       style="bold green" if not bad else "bold red"))
+    console.print(
+        Text(
+            f"{len(results) - len(bad)} of {len(results)} required cases work"
+            + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
+            style="bold green" if not bad else "bold red",
+        )
+    )
 
 
 def write_patches(p: Plan, advice: list, folder: Path) -> list[tuple[Path, str]]:

@@ -1,4 +1,5 @@
 """Backends: each module that builds labs registers its Backend class by name (netns, docker)."""
+
 from __future__ import annotations
 
 from harness.build.backends.base import Backend, BackendUnavailable, Lab
@@ -20,4 +21,4 @@ def get(name: str) -> Backend:
     return REGISTRY.get(name)()
 
 
-__all__ = ["Backend", "BackendUnavailable", "Lab", "REGISTRY", "get", "names", "register"]
+__all__ = ["REGISTRY", "Backend", "BackendUnavailable", "Lab", "get", "names", "register"]

@@ -3,6 +3,7 @@ through ctypes), conntrack's statistics and an emptied conntrack table (netlink)
 Called on a thread switched into the middlebox's namespace; about 2 ms, against about 9 ms
 for the same through `ip netns exec sh -c 'nft ...; conntrack ...'`.
 """
+
 from __future__ import annotations
 
 import ctypes

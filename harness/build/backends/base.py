@@ -3,15 +3,17 @@
 Only backends touch the kernel (or Docker). Everything above them runs commands in hosts
 through a Lab and never knows how the hosts are made.
 """
+
 from __future__ import annotations
 
 import subprocess
 import sys
 from abc import ABC, abstractmethod
-from typing import IO, Sequence
+from collections.abc import Sequence
+from typing import IO
 
-from harness.build.topology import Topology
 from harness.build.backends.readings import conntrack_stats, named_counters
+from harness.build.topology import Topology
 
 _SEP = "--conntrack-stats--"
 
@@ -47,14 +49,21 @@ class Lab(ABC):
         return False
 
     @abstractmethod
-    def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,
-              stdout: int | IO | None = subprocess.PIPE,
-              stderr: int | IO | None = subprocess.PIPE) -> subprocess.Popen:
+    def spawn(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        stdin: int | IO | None = subprocess.DEVNULL,
+        stdout: int | IO | None = subprocess.PIPE,
+        stderr: int | IO | None = subprocess.PIPE,
+    ) -> subprocess.Popen:
         """Start a long-running process in `host`. The lab stops it at teardown."""
 
     @abstractmethod
-    def run(self, host: str, argv: Sequence[str], *, input: str | None = None,
-            timeout: float = 10.0) -> subprocess.CompletedProcess:
+    def run(
+        self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
+    ) -> subprocess.CompletedProcess:
         """Run a command in `host` to completion (bounded by `timeout`)."""
 
     @abstractmethod
@@ -64,15 +73,22 @@ class Lab(ABC):
     def load_nft(self, host: str, script: str) -> str | None:
         """Run an nft script in `host` atomically (`nft -f -`) and empty its conntrack and
         expectation tables; nft's error text, or None."""
-        r = self.run(host, ["sh", "-c", "nft -f - && { conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true; }"],
-                     input=script, timeout=10)
+        r = self.run(
+            host,
+            ["sh", "-c", "nft -f - && { conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true; }"],
+            input=script,
+            timeout=10,
+        )
         return None if r.returncode == 0 else (r.stderr.strip() or f"nft exited with {r.returncode}")
 
     def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
         """A middlebox's named nft counters (packets) and conntrack's statistics (summed over
         CPUs); with `flush`, then empty its conntrack and expectation tables."""
-        script = (f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
-                  + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "") + "; true")
+        script = (
+            f"nft -j list counters 2>/dev/null; echo {_SEP}; conntrack -S"
+            + ("; conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null" if flush else "")
+            + "; true"
+        )
         r = self.run(host, ["sh", "-c", script], timeout=10)
         listing, _, stats = r.stdout.partition(_SEP)
         return named_counters(listing), conntrack_stats(stats)
@@ -93,7 +109,9 @@ class Backend(ABC):
 
     def cannot_build(self, family: str) -> str | None:
         """Why this backend cannot build a lab in `family` (its cases are then skips), or None."""
-        return None if family in self.families else f"the {self.name} backend builds {', '.join(self.families)} labs only"
+        return (
+            None if family in self.families else f"the {self.name} backend builds {', '.join(self.families)} labs only"
+        )
 
     @abstractmethod
     def preflight(self) -> None:

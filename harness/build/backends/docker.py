@@ -10,6 +10,7 @@ Docker's own traps are avoided or reported: networks are `internal` with masquer
 (no userland proxy, no NAT by the daemon); Docker's FORWARD DROP only matters where bridged
 frames pass iptables, which `make docker-up` turns off in its daemon's own namespace.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -19,21 +20,23 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
-from harness.build.topology import Middlebox, Topology
-from harness.core.repo import REPO, nat_file
 from harness.build.backends import register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
 from harness.build.backends.docker_images import DEFAULT_SOCKET, ImageError, images
 from harness.build.backends.netns import release_run, run_alive
+from harness.build.topology import Middlebox, Topology
+from harness.core.repo import REPO, nat_file
 
 LABEL = "ftps-harness.run"
 
 
 def _client():
     import docker
+
     return docker.DockerClient(base_url=os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET), timeout=60)
 
 
@@ -50,7 +53,9 @@ def segments(topology: Topology) -> list[tuple[str, str, list[tuple[str, str, st
         ends = [link.a, link.b]
         br = next(((p.host, member_of[(p.host, p.ifname)]) for p in ends if (p.host, p.ifname) in member_of), None)
         if br:
-            bridged.setdefault(br, []).extend((p.host, p.ifname, p.ip) for p in ends if (p.host, p.ifname) not in member_of)
+            bridged.setdefault(br, []).extend(
+                (p.host, p.ifname, p.ip) for p in ends if (p.host, p.ifname) not in member_of
+            )
             continue
         net = str(ipaddress.ip_interface(link.a.address or link.b.address).network)
         out.append((link.name, net, [(p.host, p.ifname, p.ip) for p in ends if p.ip]))
@@ -61,8 +66,9 @@ def segments(topology: Topology) -> list[tuple[str, str, list[tuple[str, str, st
             first = next(ip for _, _, ip in members if ip)
             port = next(p for link in topology.links for p in (link.a, link.b) if p.ip == first)
             subnet = str(ipaddress.ip_interface(port.address).network)
-        hosts = ([(host, ifname, str(ipaddress.ip_interface(b.address).ip))] if b.address else []) + \
-            [m for m in members if m[2]]
+        hosts = ([(host, ifname, str(ipaddress.ip_interface(b.address).ip))] if b.address else []) + [
+            m for m in members if m[2]
+        ]
         out.append((f"{host}-{ifname}", subnet, hosts))
     return out
 
@@ -87,17 +93,25 @@ class DockerLab(Lab):
     def _build(self, image_for) -> None:
         topo = self.topology
         if any(p.mtu or p.rate for link in topo.links for p in (link.a, link.b)):
-            raise RuntimeError("the docker backend does not set link MTUs or rates (docs/path.md): "
-                               "use the netns backend")
+            raise RuntimeError(
+                "the docker backend does not set link MTUs or rates (docs/path.md): use the netns backend"
+            )
         labels = {LABEL: self.run_id}
         segs = segments(topo)
         for name, subnet, _ in segs:
             net = ipaddress.ip_network(subnet)
             from docker.types import IPAMConfig, IPAMPool
+
             ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=str(net.broadcast_address - 1))])
-            n = self.docker.networks.create(f"{self.prefix}-{name}", driver="bridge", internal=True, ipam=ipam,
-                                            labels=labels, check_duplicate=True, options={
-                                                "com.docker.network.bridge.enable_ip_masquerade": "false"})
+            n = self.docker.networks.create(
+                f"{self.prefix}-{name}",
+                driver="bridge",
+                internal=True,
+                ipam=ipam,
+                labels=labels,
+                check_duplicate=True,
+                options={"com.docker.network.bridge.enable_ip_masquerade": "false"},
+            )
             self.networks.append(n.name)
         for host in topo.hosts:
             mine = [(f"{self.prefix}-{name}", ip) for name, _, hs in segs for h, _, ip in hs if h == host.name]
@@ -106,28 +120,44 @@ class DockerLab(Lab):
             is_box = isinstance(host, Middlebox)
             first_net, first_ip = mine[0]
             netcfg = self.docker.api.create_networking_config(
-                {first_net: self.docker.api.create_endpoint_config(ipv4_address=first_ip)})
+                {first_net: self.docker.api.create_endpoint_config(ipv4_address=first_ip)}
+            )
             sysctls = {"net.ipv6.conf.all.disable_ipv6": "1"}
             if is_box:
                 sysctls["net.ipv4.ip_forward"] = "1"
             c = self.docker.api.create_container(
-                image_for(host), command=["sleep", "infinity"], name=f"{self.prefix}-{host.name}",
-                labels=labels, working_dir=str(REPO), networking_config=netcfg,
+                image_for(host),
+                command=["sleep", "infinity"],
+                name=f"{self.prefix}-{host.name}",
+                labels=labels,
+                working_dir=str(REPO),
+                networking_config=netcfg,
                 environment={"PYTHONPATH": str(REPO)},
                 host_config=self.docker.api.create_host_config(
-                    init=True, cap_add=["NET_ADMIN", "NET_RAW"], sysctls=sysctls,
+                    init=True,
+                    cap_add=["NET_ADMIN", "NET_RAW"],
+                    sysctls=sysctls,
                     binds={str(REPO): {"bind": str(REPO), "mode": "rw"}, "/tmp": {"bind": "/tmp", "mode": "rw"}},
-                    network_mode=first_net))
+                    network_mode=first_net,
+                ),
+            )
             cid = c["Id"]
             self.containers[host.name] = cid
             for net, ip in mine[1:]:
                 self.docker.api.connect_container_to_network(cid, net, ipv4_address=ip)
             self.docker.api.start(cid)
-        for name, _, hs in segs:
+        for _, _, hs in segs:
             for h, ifname, ip in hs:
-                self._exec_ok(h, ["sh", "-c", f'dev=$(ip -o -4 addr show | awk \'$4 ~ /^{ip}\\// {{print $2}}\'); '
-                                              f'[ "$dev" = "{ifname}" ] || {{ ip link set "$dev" down && '
-                                              f'ip link set "$dev" name {ifname} && ip link set {ifname} up; }}'])
+                self._exec_ok(
+                    h,
+                    [
+                        "sh",
+                        "-c",
+                        f"dev=$(ip -o -4 addr show | awk '$4 ~ /^{ip}\\// {{print $2}}'); "
+                        f'[ "$dev" = "{ifname}" ] || {{ ip link set "$dev" down && '
+                        f'ip link set "$dev" name {ifname} && ip link set {ifname} up; }}',
+                    ],
+                )
         for link in topo.links:  # secondary addresses (e.g. a second uplink address)
             for p in (link.a, link.b):
                 for cidr in p.extra:
@@ -136,8 +166,11 @@ class DockerLab(Lab):
             if host.name not in self.containers:
                 continue
             script = ["ip route flush table main scope global 2>/dev/null || true"]
-            script += [f"ip route replace {'default' if r.dst == 'default' else r.dst} via {r.via}"
-                       + (f" table {r.table}" if r.table != 254 else "") for r in host.routes]
+            script += [
+                f"ip route replace {'default' if r.dst == 'default' else r.dst} via {r.via}"
+                + (f" table {r.table}" if r.table != 254 else "")
+                for r in host.routes
+            ]
             script += [f"ip rule add from {p.src} table {p.table} priority 100" for p in host.policy]
             self._exec_ok(host.name, ["sh", "-c", " && ".join(script)])
         for box in topo.middleboxes:
@@ -153,26 +186,54 @@ class DockerLab(Lab):
 
     # -- running ------------------------------------------------------------
     def _argv(self, host: str, argv: Sequence[str], interactive: bool) -> list[str]:
-        return ["docker", "-H", self.sock, "exec", *(["-i"] if interactive else []), "-w", str(REPO),
-                self.containers[host], *argv]
+        return [
+            "docker",
+            "-H",
+            self.sock,
+            "exec",
+            *(["-i"] if interactive else []),
+            "-w",
+            str(REPO),
+            self.containers[host],
+            *argv,
+        ]
 
-    def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,
-              stdout: int | IO | None = subprocess.PIPE,
-              stderr: int | IO | None = subprocess.PIPE) -> subprocess.Popen:
+    def spawn(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        stdin: int | IO | None = subprocess.DEVNULL,
+        stdout: int | IO | None = subprocess.PIPE,
+        stderr: int | IO | None = subprocess.PIPE,
+    ) -> subprocess.Popen:
         pidfile = Path("/tmp") / f"ftps-harness-{self.prefix}-{time.monotonic_ns()}.pid"
         wrapped = ["sh", "-c", f'echo $$ > {pidfile}; exec "$@"', "sh", *argv]
         with self._lock:
             if self._down:
                 raise RuntimeError("lab is torn down")
-            p = subprocess.Popen(self._argv(host, wrapped, stdin == subprocess.PIPE), stdin=stdin,
-                                 stdout=stdout, stderr=stderr, start_new_session=True, text=True)
+            p = subprocess.Popen(
+                self._argv(host, wrapped, stdin == subprocess.PIPE),
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                text=True,
+            )
             self._procs.append((p, host, pidfile))
             return p
 
-    def run(self, host: str, argv: Sequence[str], *, input: str | None = None,
-            timeout: float = 10.0) -> subprocess.CompletedProcess:
-        return subprocess.run(self._argv(host, argv, input is not None), input=input, capture_output=True,
-                              text=True, timeout=timeout, start_new_session=True)
+    def run(
+        self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self._argv(host, argv, input is not None),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+        )
 
     def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
         entry = next((e for e in self._procs if e[0] is proc), None)
@@ -214,12 +275,12 @@ def remove(client, containers: list[str], networks: list[str]) -> None:
     for cid in containers:
         try:
             client.api.remove_container(cid, force=True)
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:
             pass
     for name in networks:
         try:
             client.api.remove_network(name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 
@@ -234,9 +295,14 @@ class DockerBackend(Backend):
     families = ("ipv4",)
 
     def cannot_build(self, family: str) -> str | None:
-        return None if family in self.families else (
-            "the docker backend builds IPv4 labs only: its networks have no enable_ipv6 and its "
-            "routers no IPv6 forwarding yet (docs/ipv6.md); run IPv6 cases with --backend netns")
+        return (
+            None
+            if family in self.families
+            else (
+                "the docker backend builds IPv4 labs only: its networks have no enable_ipv6 and its "
+                "routers no IPv6 forwarding yet (docs/ipv6.md); run IPv6 cases with --backend netns"
+            )
+        )
 
     def preflight(self) -> None:
         if shutil.which("docker") is None:
@@ -244,12 +310,13 @@ class DockerBackend(Backend):
         try:
             self.client = _client()
             self.client.ping()
-        except Exception as e:  # noqa: BLE001 - any failure means: no daemon to talk to
+        except Exception as e:
             raise BackendUnavailable(
                 f"no Docker daemon answers at {os.environ.get('FTPS_HARNESS_DOCKER_HOST', DEFAULT_SOCKET)} "
                 f"({type(e).__name__}). Start the harness's own daemon with `make docker-up` (it runs "
                 "dockerd in its own network namespace, so the host's firewall is never touched), or set "
-                "FTPS_HARNESS_DOCKER_HOST to another daemon's socket.") from None
+                "FTPS_HARNESS_DOCKER_HOST to another daemon's socket."
+            ) from None
         try:
             self.images = images(self.client)
         except ImageError as e:
@@ -270,13 +337,14 @@ class DockerBackend(Backend):
 
     def inspect_ruleset(self, text: str, loader=("nft", "-f", "-")) -> dict:
         from harness.build.backends.netns import NetnsBackend
+
         return NetnsBackend().inspect_ruleset(text, loader)  # pure nft parsing; a throwaway netns is enough
 
     def clean(self, force: bool = False, run_id: str | None = None) -> list[str]:
         try:
             client = _client()
             client.ping()
-        except Exception:  # noqa: BLE001
+        except Exception:
             return []
         removed = []
         runs: dict[str, tuple[list[str], list[str]]] = {}
@@ -304,15 +372,23 @@ def traps() -> list[str]:
     problems = []
     if not Path("/run/netns/ftps-docker").exists():
         return problems
-    fwd = subprocess.run(["ip", "netns", "exec", "ftps-docker", "iptables", "-S", "FORWARD"],
-                         capture_output=True, text=True).stdout
-    nf = subprocess.run(["ip", "netns", "exec", "ftps-docker", "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"],
-                        capture_output=True, text=True).stdout.strip()
+    fwd = subprocess.run(
+        ["ip", "netns", "exec", "ftps-docker", "iptables", "-S", "FORWARD"], capture_output=True, text=True
+    ).stdout
+    nf = subprocess.run(
+        ["ip", "netns", "exec", "ftps-docker", "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if "-P FORWARD DROP" in fwd and nf == "1":
-        problems.append("the Docker daemon's namespace has FORWARD policy DROP and passes bridged frames "
-                        "through iptables (bridge-nf-call-iptables=1): traffic inside the lab's networks "
-                        "could be cut. Restart it with `make docker-down docker-up` (--iptables=false).")
+        problems.append(
+            "the Docker daemon's namespace has FORWARD policy DROP and passes bridged frames "
+            "through iptables (bridge-nf-call-iptables=1): traffic inside the lab's networks "
+            "could be cut. Restart it with `make docker-down docker-up` (--iptables=false)."
+        )
     if "DOCKER-ISOLATION" in fwd:
-        problems.append("the Docker daemon installs DOCKER-ISOLATION rules, which drop traffic that "
-                        "Docker sees as crossing networks. Restart it with `make docker-down docker-up`.")
+        problems.append(
+            "the Docker daemon installs DOCKER-ISOLATION rules, which drop traffic that "
+            "Docker sees as crossing networks. Restart it with `make docker-down docker-up`."
+        )
     return problems

@@ -9,6 +9,7 @@ SDK. Every image is tagged with a hash of its inputs and rebuilt only when they 
 
     python -m harness.build.backends.docker_images base     # what `make docker-base` runs
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,9 +22,11 @@ from harness.core.repo import REPO
 DEFAULT_SOCKET = "unix:///run/ftps-harness/docker.sock"
 ROOTFS = REPO / ".cache" / "docker" / "rootfs"
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("iproute2,nftables,conntrack,tcpdump,haproxy,curl,lftp,python3,python3-openssl,"
-            "python3-cffi-backend,python3-cryptography,openssl,ca-certificates,procps,util-linux,libwrap0,libhiredis0.14,"
-            "libmemcached11,libmemcachedutil2,libpcre2-posix3,libsodium23")
+PACKAGES = (
+    "iproute2,nftables,conntrack,tcpdump,haproxy,curl,lftp,python3,python3-openssl,"
+    "python3-cffi-backend,python3-cryptography,openssl,ca-certificates,procps,util-linux,libwrap0,libhiredis0.14,"
+    "libmemcached11,libmemcachedutil2,libpcre2-posix3,libsodium23"
+)
 ROLES = ("client", "server", "middlebox")
 
 
@@ -43,15 +46,28 @@ def build_base(client) -> str:
     if not (ROOTFS / "usr" / "bin" / "python3").exists():
         ROOTFS.parent.mkdir(parents=True, exist_ok=True)
         print(f"debootstrap bookworm into {ROOTFS} (a few minutes)…", flush=True)
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm",
-                        str(ROOTFS), MIRROR], check=True)
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm", str(ROOTFS), MIRROR], check=True
+        )
     target = ROOTFS / "usr" / "local" / "lib" / "python3.11" / "dist-packages"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                    "--upgrade", f"pyftpdlib=={version('pyftpdlib')}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            "--upgrade",
+            f"pyftpdlib=={version('pyftpdlib')}",
+        ],
+        check=True,
+    )
     print(f"docker import {tag}…", flush=True)
     tar = subprocess.Popen(["tar", "-C", str(ROOTFS), "-c", "."], stdout=subprocess.PIPE)
-    client.api.import_image(src=tar.stdout, repository=tag.split(":")[0], tag=tag.split(":")[1],
-                            stream_src=True)
+    client.api.import_image(src=tar.stdout, repository=tag.split(":")[0], tag=tag.split(":")[1], stream_src=True)
     tar.wait()
     return tag
 
@@ -66,16 +82,24 @@ def images(client, build: bool = True) -> dict[str, str]:
     command to run when there is no base image."""
     base = base_tag()
     if not client.images.list(name=base):
-        raise ImageError(f"no base image {base}: run `make docker-base` (debootstrap + docker import; "
-                         "this machine has no container registry)")
+        raise ImageError(
+            f"no base image {base}: run `make docker-base` (debootstrap + docker import; "
+            "this machine has no container registry)"
+        )
     out = {}
     for role in ROLES:
         tag = role_tag(role, base)
         if not client.images.list(name=tag):
             if not build:
                 raise ImageError(f"image {tag} is missing")
-            client.images.build(path=str(REPO / "docker"), dockerfile=f"{role}.Dockerfile", tag=tag,
-                                buildargs={"BASE": base}, rm=True, network_mode="none")
+            client.images.build(
+                path=str(REPO / "docker"),
+                dockerfile=f"{role}.Dockerfile",
+                tag=tag,
+                buildargs={"BASE": base},
+                rm=True,
+                network_mode="none",
+            )
         out[role] = tag
     return out
 
@@ -84,6 +108,7 @@ if __name__ == "__main__":
     import os
 
     import docker
+
     if sys.argv[1:] != ["base"]:
         print(__doc__)
         sys.exit(2)

@@ -4,6 +4,7 @@ Kernel objects are made with pyroute2 (namespaces, links, addresses, routes) and
 middlebox rulesets). Nothing is ever created in, or changed in, the root namespace: veth
 pairs are born directly inside their namespaces.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,18 +14,18 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from pyroute2 import IPRoute, netns
 
-from harness.core import family
-from harness.build.topology import Middlebox, Topology
-from harness.core.repo import nat_file
-from harness.build.tracing import trace_table
-from harness.build.backends import _netfilter
-from harness.build.backends import register
+from harness.build.backends import _netfilter, register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
+from harness.build.topology import Middlebox, Topology
+from harness.build.tracing import trace_table
+from harness.core import family
+from harness.core.repo import nat_file
 
 NAME_PREFIX = "fth-"  # every namespace this harness makes starts with it
 STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run's objects
@@ -34,12 +35,19 @@ STATE_DIR = Path("/run/ftps-harness")  # <run-id>.pid: which process owns a run'
 # (usable at once) and routers forward IPv6 too.
 HOST_SYSCTLS = {
     "ipv4": {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"},
-    "ipv6": {"net/ipv6/conf/all/disable_ipv6": "0", "net/ipv6/conf/default/disable_ipv6": "0",
-             "net/ipv6/conf/all/accept_dad": "0", "net/ipv6/conf/default/accept_dad": "0",
-             "net/ipv6/conf/all/accept_ra": "0", "net/ipv6/conf/default/accept_ra": "0"},
+    "ipv6": {
+        "net/ipv6/conf/all/disable_ipv6": "0",
+        "net/ipv6/conf/default/disable_ipv6": "0",
+        "net/ipv6/conf/all/accept_dad": "0",
+        "net/ipv6/conf/default/accept_dad": "0",
+        "net/ipv6/conf/all/accept_ra": "0",
+        "net/ipv6/conf/default/accept_ra": "0",
+    },
 }
-ROUTER_SYSCTLS = {"ipv4": {"net/ipv4/ip_forward": "1"},
-                  "ipv6": {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}}
+ROUTER_SYSCTLS = {
+    "ipv4": {"net/ipv4/ip_forward": "1"},
+    "ipv6": {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"},
+}
 IFA_F_NODAD = 0x02
 # The first end of every veth pair gets its own interface index, far above the ones the kernel
 # gives in a fresh namespace (lo=1, 2, 3...), so it never equals its peer's. The kernel treats
@@ -57,7 +65,7 @@ def _in_netns(name: str, fn) -> None:
         try:
             netns.setns(name)
             fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as e:
             err.append(e)
 
     t = threading.Thread(target=body, name=f"setns-{name}")
@@ -71,6 +79,7 @@ def _write_sysctls(name: str, values: dict[str, str]) -> None:
     def write() -> None:
         for key, value in values.items():
             Path("/proc/sys", key).write_text(value)
+
     _in_netns(name, write)
 
 
@@ -130,18 +139,41 @@ class NetnsLab(Lab):
                     pass
         # Netlink sockets are opened on a thread inside each namespace (no fork, no root ns).
         for n, link in enumerate(topo.links):
+
             def add_veth(link=link, index=VETH_INDEX + n) -> None:
                 with IPRoute() as ip:
-                    ip.link("add", ifname=link.a.ifname, index=index, kind="veth",
-                            peer={"ifname": link.b.ifname, "net_ns_fd": self.ns[link.b.host]})
+                    ip.link(
+                        "add",
+                        ifname=link.a.ifname,
+                        index=index,
+                        kind="veth",
+                        peer={"ifname": link.b.ifname, "net_ns_fd": self.ns[link.b.host]},
+                    )
+
             _in_netns(self.ns[link.a.host], add_veth)
         for host in topo.hosts:
             _in_netns(self.ns[host.name], lambda host=host: self._configure(host))
         for link in topo.links:
             for port in (link.a, link.b):
                 if port.rate:  # tbf: netem is not in this kernel
-                    r = self.run(port.host, ["tc", "qdisc", "add", "dev", port.ifname, "root", "tbf",
-                                             "rate", port.rate, "burst", "32kb", "latency", "200ms"])
+                    r = self.run(
+                        port.host,
+                        [
+                            "tc",
+                            "qdisc",
+                            "add",
+                            "dev",
+                            port.ifname,
+                            "root",
+                            "tbf",
+                            "rate",
+                            port.rate,
+                            "burst",
+                            "32kb",
+                            "latency",
+                            "200ms",
+                        ],
+                    )
                     if r.returncode != 0:
                         raise RuntimeError(f"tc refused the rate {port.rate} on {port.host}: {r.stderr.strip()}")
         for box in topo.middleboxes:
@@ -157,8 +189,12 @@ class NetnsLab(Lab):
         loggers = " && ".join(f"echo nfnetlink_log > /proc/sys/net/netfilter/nf_log/{pf}" for pf in (2, 10))
         logged = True
         for box in self.topology.middleboxes:
-            r = self.run(box.name, ["sh", "-c", f"nft -f - || exit 1; ({loggers}) 2>/dev/null || exit 3"],
-                         input=trace_table(), timeout=10)
+            r = self.run(
+                box.name,
+                ["sh", "-c", f"nft -f - || exit 1; ({loggers}) 2>/dev/null || exit 3"],
+                input=trace_table(),
+                timeout=10,
+            )
             if r.returncode not in (0, 3):
                 raise RuntimeError(f"nft refused the trace table on {box.name}: {r.stderr.strip()}")
             logged = logged and r.returncode == 0
@@ -168,11 +204,17 @@ class NetnsLab(Lab):
     def _configure(self, host) -> None:
         """Bridges, addresses, links up, routes and policy rules of one host; runs inside
         its namespace."""
+
         def address(idx: int, cidr: str) -> None:
             if cidr:
                 addr, plen = cidr.split("/")
-                ip.addr("add", index=idx, address=addr, prefixlen=int(plen),
-                        **({"flags": IFA_F_NODAD} if ":" in addr else {}))
+                ip.addr(
+                    "add",
+                    index=idx,
+                    address=addr,
+                    prefixlen=int(plen),
+                    **({"flags": IFA_F_NODAD} if ":" in addr else {}),
+                )
 
         with IPRoute() as ip:
             ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
@@ -182,7 +224,7 @@ class NetnsLab(Lab):
                 idx = ip.link_lookup(ifname=br.ifname)[0]
                 address(idx, br.address)
                 ip.link("set", index=idx, state="up")
-                master.update({m: idx for m in br.members})
+                master.update(dict.fromkeys(br.members, idx))
             for port in self.topology.ports_of(host.name):
                 idx = ip.link_lookup(ifname=port.ifname)[0]
                 if port.ifname in master:
@@ -198,29 +240,44 @@ class NetnsLab(Lab):
                 ip.route("add", dst=dst, gateway=route.via, table=route.table)
             for rule in host.policy:
                 fam = family.of(rule.src)
-                ip.rule("add", family=socket.AF_INET6 if fam.version == 6 else socket.AF_INET, src=rule.src,
-                        src_len=fam.host_bits, table=rule.table, priority=100)
+                ip.rule(
+                    "add",
+                    family=socket.AF_INET6 if fam.version == 6 else socket.AF_INET,
+                    src=rule.src,
+                    src_len=fam.host_bits,
+                    table=rule.table,
+                    priority=100,
+                )
 
     # -- running ------------------------------------------------------------
     def _argv(self, host: str, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.ns[host], *argv]
 
-    def spawn(self, host: str, argv: Sequence[str], *, stdin: int | IO | None = subprocess.DEVNULL,
-              stdout: int | IO | None = subprocess.PIPE,
-              stderr: int | IO | None = subprocess.PIPE) -> subprocess.Popen:
+    def spawn(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        stdin: int | IO | None = subprocess.DEVNULL,
+        stdout: int | IO | None = subprocess.PIPE,
+        stderr: int | IO | None = subprocess.PIPE,
+    ) -> subprocess.Popen:
         with self._lock:
             if self._down:
                 raise RuntimeError("lab is torn down")
             # A new session: Ctrl-C reaches the harness only, which then stops this itself.
-            p = subprocess.Popen(self._argv(host, argv), stdin=stdin, stdout=stdout,
-                                 stderr=stderr, start_new_session=True, text=True)
+            p = subprocess.Popen(
+                self._argv(host, argv), stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, text=True
+            )
             self._procs.append(p)
             return p
 
-    def run(self, host: str, argv: Sequence[str], *, input: str | None = None,
-            timeout: float = 10.0) -> subprocess.CompletedProcess:
-        return subprocess.run(self._argv(host, argv), input=input, capture_output=True,
-                              text=True, timeout=timeout, start_new_session=True)
+    def run(
+        self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self._argv(host, argv), input=input, capture_output=True, text=True, timeout=timeout, start_new_session=True
+        )
 
     def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
         if proc.poll() is None:
@@ -245,6 +302,7 @@ class NetnsLab(Lab):
             got.append(_netfilter.run(script))
             if got[0] is None:
                 _netfilter.conntrack(flush=True)
+
         try:
             _in_netns(self.ns[host], load)
         except OSError:
@@ -280,7 +338,7 @@ class NetnsLab(Lab):
             for p in procs:
                 try:
                     self.stop(p, grace=1.0)
-                except Exception:  # noqa: BLE001 - keep tearing down
+                except Exception:
                     pass
             remove_namespaces(list(self.ns.values()))
             self._gone = True
@@ -310,7 +368,8 @@ class NetnsBackend(Backend):
         if missing:
             raise BackendUnavailable(
                 f"missing tools: {', '.join(missing)}. Install them with `make setup` "
-                "(Debian packages iproute2, nftables, conntrack).")
+                "(Debian packages iproute2, nftables, conntrack)."
+            )
         if os.geteuid() != 0:
             raise BackendUnavailable("the netns backend needs root or a user namespace")
         helper = Path("/sys/module/nf_conntrack_ftp")
@@ -330,15 +389,21 @@ class NetnsBackend(Backend):
         """Load `text` in a throwaway namespace; its ruleset as nft JSON (ValueError: the
         loader's message)."""
         import json
+
         name = f"{NAME_PREFIX}inspect{os.getpid()}-x"
         subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
         try:
-            r = subprocess.run(["ip", "netns", "exec", name, *loader], input=text,
-                               capture_output=True, text=True, timeout=10)
+            r = subprocess.run(
+                ["ip", "netns", "exec", name, *loader], input=text, capture_output=True, text=True, timeout=10
+            )
             if r.returncode != 0:
                 raise ValueError(r.stderr.strip())
-            out = subprocess.run(["ip", "netns", "exec", name, "nft", "-j", "list", "ruleset"],
-                                 capture_output=True, text=True, timeout=10)
+            out = subprocess.run(
+                ["ip", "netns", "exec", name, "nft", "-j", "list", "ruleset"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             return json.loads(out.stdout or "{}")
         finally:
             remove_namespaces([name])
@@ -349,7 +414,7 @@ class NetnsBackend(Backend):
         runs: dict[str, list[str]] = {}
         for name in netns.listnetns():
             if name.startswith(NAME_PREFIX):
-                rid = name[len(NAME_PREFIX):].split("-", 1)[0]
+                rid = name[len(NAME_PREFIX) :].split("-", 1)[0]
                 if run_id is None or rid == run_id:
                     runs.setdefault(rid, []).append(name)
         removed: list[str] = []

@@ -1,5 +1,6 @@
 """What a middlebox's kernel state reads as: `nft -j list counters` and `conntrack -S` output
 turned into numbers (pure; every backend reads the state its own way)."""
+
 from __future__ import annotations
 
 import json
@@ -21,5 +22,8 @@ def named_counters(listing: str | bytes) -> dict[str, int]:
         items = json.loads(listing).get("nftables", []) if listing.strip() else []
     except (ValueError, AttributeError):
         return {}
-    return {i["counter"]["name"]: int(i["counter"].get("packets", 0)) for i in items
-            if isinstance(i, dict) and "counter" in i}
+    return {
+        i["counter"]["name"]: int(i["counter"].get("packets", 0))
+        for i in items
+        if isinstance(i, dict) and "counter" in i
+    }

@@ -1,10 +1,11 @@
 """TCP proxies a middlebox can run (HAProxy): each module registers an adapter that knows how
 to start its program, when it is ready, and how to read the connections it relayed from its
 own log (a format only the adapter knows)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from harness.core.registry import Registry
 
@@ -12,6 +13,7 @@ from harness.core.registry import Registry
 @dataclass(frozen=True)
 class Relayed:
     """One connection a proxy relayed, from its log."""
+
     dport: int  # the port the client dialled on the proxy
     backend: str  # the server it was sent to
     state: str  # the proxy's termination state, e.g. HAProxy's "--" (normal) or "SC" (server refused)

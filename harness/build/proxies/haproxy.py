@@ -1,8 +1,9 @@
 """HAProxy (Debian's 2.6) in TCP mode: nat/lb-haproxy.cfg with its ${VARIABLES}."""
+
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from harness.build.proxies import ProxyAdapter, Relayed, register
 

@@ -5,13 +5,14 @@ firewall's port forwards) and network spec. Adding a topology means adding one m
 A command that brings topologies of its own (verify's plan: the admin's ruleset in a layout)
 carries them as values in a Catalog, never in the registry.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
 
-from harness.build.in_family import in_family
 from harness.build.impairments import with_path
+from harness.build.in_family import in_family
 from harness.build.topology import Topology
 from harness.core import family
 from harness.core.case import NetSpec, ServerSpec
@@ -33,12 +34,13 @@ class TopologyKind:
 REGISTRY: Registry[TopologyKind] = Registry("topology", __name__)
 
 
-def topology(name: str, summary: str, order: int = 100,
-             both_families: bool = False) -> Callable[[Builder], Builder]:
+def topology(name: str, summary: str, order: int = 100, both_families: bool = False) -> Callable[[Builder], Builder]:
     """Register the decorated builder as the topology `name`."""
+
     def register(fn: Builder) -> Builder:
         REGISTRY.add(name, TopologyKind(name, summary, fn, order, both_families))
         return fn
+
     return register
 
 
@@ -46,13 +48,18 @@ def variants(rows: Iterable[tuple], builder: Callable[..., Topology], both_famil
     """Register one topology per row (name, order, summary, keyword arguments for `builder`,
     and optionally the name of its variant with the FTP helper)."""
     for name, order, summary, kw, *helper in rows:
-        REGISTRY.add(name, TopologyKind(name, summary, lambda server, net, kw=kw: builder(server, net, **kw),
-                                        order, both_families, *helper))
+        REGISTRY.add(
+            name,
+            TopologyKind(
+                name, summary, lambda server, net, kw=kw: builder(server, net, **kw), order, both_families, *helper
+            ),
+        )
 
 
 @dataclass(frozen=True)
 class Catalog:
     """The topologies a run can build: the registry's, and those a command brings along."""
+
     extra: tuple[TopologyKind, ...] = ()
 
     def get(self, name: str) -> TopologyKind:
@@ -83,7 +90,7 @@ class Catalog:
         own = self.get(name).build(ServerSpec(), NetSpec()).family
         return family.NAMES if own == "ipv4" else (own,)
 
-    def build(self, name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:
+    def build(self, name: str, server: ServerSpec, net: NetSpec = NetSpec()) -> Topology:  # noqa: B008 - frozen
         """The topology's data; its name and summary come from its kind."""
         kind = self.get(name)
         topo = replace(kind.build(server, net), name=kind.name, summary=kind.summary)

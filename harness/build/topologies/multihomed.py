@@ -13,19 +13,38 @@ NAT firewall.
             connections that came in through fwa out through fwb
     -pbr:   the fix: source-based routing, replies from 10.0.2.2 leave through fwa
 """
-from harness.build.topology import Bridge, Host, Link, Middlebox, PolicyRule, Port, Route, Topology
-from harness.core.case import NetSpec, ServerSpec
+
 from harness.build.topologies import variants
 from harness.build.topologies._common import CLIENT_PUBLIC, ruleset
+from harness.build.topology import Bridge, Host, Link, Middlebox, PolicyRule, Port, Route, Topology
+from harness.core.case import NetSpec, ServerSpec
 
 PUBLIC_A, PUBLIC_B = "203.0.113.10", "203.0.113.20"
 
 
 def _multihomed(server: ServerSpec, net: NetSpec, fix: str) -> Topology:
-    fwa = ruleset("fwa", "server-nat.nft", server, net, False, opens_passive=True, PUBLIC_IP=PUBLIC_A,
-                  SERVER_IP="10.0.2.2", INSIDE_NET="10.0.2.0/24")
-    fwb = ruleset("fwb", "server-nat.nft", server, net, False, opens_passive=True, PUBLIC_IP=PUBLIC_B,
-                  SERVER_IP="10.0.5.2", INSIDE_NET="10.0.5.0/24")
+    fwa = ruleset(
+        "fwa",
+        "server-nat.nft",
+        server,
+        net,
+        False,
+        opens_passive=True,
+        PUBLIC_IP=PUBLIC_A,
+        SERVER_IP="10.0.2.2",
+        INSIDE_NET="10.0.2.0/24",
+    )
+    fwb = ruleset(
+        "fwb",
+        "server-nat.nft",
+        server,
+        net,
+        False,
+        opens_passive=True,
+        PUBLIC_IP=PUBLIC_B,
+        SERVER_IP="10.0.5.2",
+        INSIDE_NET="10.0.5.0/24",
+    )
     routes: tuple[Route, ...] = (Route("default", "10.0.2.1"),)
     policy: tuple[PolicyRule, ...] = ()
     if fix in ("route", "pbr"):
@@ -49,15 +68,26 @@ def _multihomed(server: ServerSpec, net: NetSpec, fix: str) -> Topology:
             Link("lan-b", Port("fwb", "lan0", "10.0.5.1/24"), Port("server", "eth1", "10.0.5.2/24")),
         ),
         bridges=(Bridge("inet", "br0", "", ("pc", "pa", "pb")),),
-        client="client", servers=("server",), server_public=PUBLIC_A, picture=__doc__,
+        client="client",
+        servers=("server",),
+        server_public=PUBLIC_A,
+        picture=__doc__,
         masquerade_address=PUBLIC_A if fix in ("route", "pbr") else PUBLIC_B,
         masquerade_map=(("10.0.2.2", PUBLIC_A), ("10.0.5.2", PUBLIC_B)) if fix == "map" else (),
     )
 
 
-variants((
-    ("server-multihomed", 60, "server on 2 networks/firewalls; advertises B, answers via A", {"fix": ""}),
-    ("server-multihomed-map", 61, "the same, fixed by per-interface masquerade", {"fix": "map"}),
-    ("server-multihomed-route", 62, "server on 2 networks/firewalls; default route via the other", {"fix": "route"}),
-    ("server-multihomed-pbr", 63, "the -route case, fixed by source-based routing", {"fix": "pbr"}),
-), _multihomed)
+variants(
+    (
+        ("server-multihomed", 60, "server on 2 networks/firewalls; advertises B, answers via A", {"fix": ""}),
+        ("server-multihomed-map", 61, "the same, fixed by per-interface masquerade", {"fix": "map"}),
+        (
+            "server-multihomed-route",
+            62,
+            "server on 2 networks/firewalls; default route via the other",
+            {"fix": "route"},
+        ),
+        ("server-multihomed-pbr", 63, "the -route case, fixed by source-based routing", {"fix": "pbr"}),
+    ),
+    _multihomed,
+)

@@ -6,10 +6,11 @@ situation writes the diagnosis from that evidence. Each module in this package r
 checks with `@check(name, priority)`: a new check is one new file. `ftps-harness checks`
 prints the table in order. Every check can be tested alone on a recorded Observation.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
 
 from harness.core.registry import Registry
 from harness.judge import notes
@@ -18,7 +19,7 @@ from harness.judge.findings import case_findings
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
 
-CheckFn = Callable[[Observation, Evidence], Optional[Verdict]]
+CheckFn = Callable[[Observation, Evidence], Verdict | None]
 LAST = 10_000  # the priority of the check that always decides
 
 
@@ -39,10 +40,12 @@ REGISTRY: Registry[Check] = Registry("check", __name__)
 
 def check(name: str, priority: int) -> Callable[[CheckFn], CheckFn]:
     """Register the decorated function as the check `name`, tried in `priority` order."""
+
     def register(fn: CheckFn) -> CheckFn:
         summary = (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY.add(name, Check(name, priority, fn, summary))
         return fn
+
     return register
 
 

@@ -8,6 +8,7 @@
 - a firewall none of whose tables sees the case's family (unfiltered: a security note).
 Each reads the peer's own reply and the lines as sent and received: never a table.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,12 +48,17 @@ def substituted_mode(obs: Observation, ev: Evidence) -> Verdict | None:
     if instead is None:
         return None
     topo = obs.topology
-    why = family.cannot_carry("PORT", topo.address_of(topo.client)) if asked == "PORT" else \
-        family.cannot_carry("227", topo.server_public)
+    why = (
+        family.cannot_carry("PORT", topo.address_of(topo.client))
+        if asked == "PORT"
+        else family.cannot_carry("227", topo.server_public)
+    )
     ev = replace(ev, sent_instead=instead)
-    text = (f"{obs.case.client.impl} was asked for {asked} but sent {used} instead, on every "
-            f"transfer: on an IPv6 connection it cannot be made to send {asked}. "
-            f"{_cap(why)}. (The session itself passed with {used}.)")
+    text = (
+        f"{obs.case.client.impl} was asked for {asked} but sent {used} instead, on every "
+        f"transfer: on an IPv6 connection it cannot be made to send {asked}. "
+        f"{_cap(why)}. (The session itself passed with {used}.)"
+    )
     return Verdict("skip", None, text, ev)
 
 
@@ -72,12 +78,17 @@ def ipv4_only_line(obs: Observation, ev: Evidence) -> Verdict | None:
         line = "227"
         got = family.parse_227_or_none(reply) if reply.startswith("227") else None
         if got:
-            what = (f"The server answered PASV with '{reply}': an IPv4 address ({got.ip}) that an "
-                    f"IPv6 client cannot use" + (f" (its connection failed: {f.error})"
-                                                  if f.stage == "data-connect" else "") + ".")
+            what = (
+                f"The server answered PASV with '{reply}': an IPv4 address ({got.ip}) that an "
+                f"IPv6 client cannot use"
+                + (f" (its connection failed: {f.error})" if f.stage == "data-connect" else "")
+                + "."
+            )
         elif reply.startswith("227"):
-            what = (f"The server answered PASV with '{reply}', which is not a valid 227 reply: "
-                    "no client can read an address from it.")
+            what = (
+                f"The server answered PASV with '{reply}', which is not a valid 227 reply: "
+                "no client can read an address from it."
+            )
         else:
             what = f"The server refused PASV on an IPv6 connection: '{reply}'."
     else:
@@ -91,16 +102,17 @@ def _lost_227(obs: Observation, ev: Evidence, f: PlacedFailure) -> Verdict | Non
     """The server sent a 227 with an IPv6 address and the client never got it: a helper that
     reads 227 replies sat in between."""
     got = {t.line for t in obs.client.transcript if t.dir == "recv"} if obs.client else set()
-    lost = [e.line for e in obs.server.lines if e.dir == "sent" and e.line.startswith("227")
-            and e.line not in got]
+    lost = [e.line for e in obs.server.lines if e.dir == "sent" and e.line.startswith("227") and e.line not in got]
     boxes = helper_boxes(obs)
     if not lost or not boxes or family.parse_227_or_none(lost[-1]):
         return None
     why = family.cannot_carry("227", obs.topology.server_public)
-    text = (f"The server answered PASV with '{lost[-1]}', but the client never received it and "
-            f"gave up ({f.error}). The FTP helper on {', '.join(boxes)} reads every 227 reply "
-            "and drops a packet whose address it can only partly parse (nf_conntrack_ftp: "
-            f"\"partial matching\"); this one holds an IPv6 address. {_cap(why)}.")
+    text = (
+        f"The server answered PASV with '{lost[-1]}', but the client never received it and "
+        f"gave up ({f.error}). The FTP helper on {', '.join(boxes)} reads every 227 reply "
+        "and drops a packet whose address it can only partly parse (nf_conntrack_ftp: "
+        f'"partial matching"); this one holds an IPv6 address. {_cap(why)}.'
+    )
     return Verdict("fail", f.stage, text, ev)
 
 
@@ -116,29 +128,42 @@ def respelled_address(obs: Observation, ev: Evidence) -> Verdict | None:
     if pair is None or reply[:1] not in ("4", "5"):
         return None
     sent, received = family.address_in(pair.sent), family.address_in(pair.received)
-    peer = next((family.peer_address(e.peer) for e in obs.server.lines
-                 if e.dir == "recv" and e.line == pair.received and e.peer), None)
+    peer = next(
+        (
+            family.peer_address(e.peer)
+            for e in obs.server.lines
+            if e.dir == "recv" and e.line == pair.received and e.peer
+        ),
+        None,
+    )
     if not received or received == peer or not family.same_address(received, peer):
         return None
     boxes = helper_boxes(obs)
     by = f"The FTP helper on {', '.join(boxes)}" if boxes else "A middlebox"
     what = "the same address" if family.same_address(sent, received) else "the address it translates the client to"
-    text = (f"{by} rewrote '{pair.sent}' into '{pair.received}': {what}, spelled out in "
-            f"full. That is the server's own control peer ({peer}), yet the server did not "
-            f"recognise it in that spelling and refused it as a foreign address: '{reply}'.")
+    text = (
+        f"{by} rewrote '{pair.sent}' into '{pair.received}': {what}, spelled out in "
+        f"full. That is the server's own control peer ({peer}), yet the server did not "
+        f"recognise it in that spelling and refused it as a foreign address: '{reply}'."
+    )
     return Verdict("fail", "data-setup", text, ev)  # the server refused the line itself
 
 
 def _server_sees(obs: Observation) -> str | None:
     """The client's address as the server sees it: from the server's own lines, else from
     the control connection a middlebox tracked towards the server."""
-    peer = next((family.peer_address(e.peer) for e in obs.server.lines if e.dir == "recv" and e.peer),
-                None)
+    peer = next((family.peer_address(e.peer) for e in obs.server.lines if e.dir == "recv" and e.peer), None)
     if peer:
         return peer
-    return next((f.reply_dst for box, view in obs.middleboxes.items() for f in view.parsed_flows(box)
-                 if f.real_dport in CONTROL_PORTS
-                 and obs.topology.owner_of(f.real_dst) in obs.topology.servers), None)
+    return next(
+        (
+            f.reply_dst
+            for box, view in obs.middleboxes.items()
+            for f in view.parsed_flows(box)
+            if f.real_dport in CONTROL_PORTS and obs.topology.owner_of(f.real_dst) in obs.topology.servers
+        ),
+        None,
+    )
 
 
 @check("family-mismatch", 90)
@@ -159,11 +184,13 @@ def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
     if a is p:
         return None
     via = [b.name for b in obs.topology.middleboxes if b.translator]
-    text = (f"The client announced an {_fam(a.name)} address in '{d.sent}', but the server sees its "
-            f"control connection coming from the {_fam(p.name)} address {peer}"
-            + (f" (translated by {', '.join(via)})" if via else "") +
-            f"; it cannot connect back to the announced address and said so: '{reply}'. Without an "
-            "FTP ALG in the translator active mode cannot work (RFC 6384); EPSV can.")
+    text = (
+        f"The client announced an {_fam(a.name)} address in '{d.sent}', but the server sees its "
+        f"control connection coming from the {_fam(p.name)} address {peer}"
+        + (f" (translated by {', '.join(via)})" if via else "")
+        + f"; it cannot connect back to the announced address and said so: '{reply}'. Without an "
+        "FTP ALG in the translator active mode cannot work (RFC 6384); EPSV can."
+    )
     return Verdict("fail", "data-setup", text, ev)  # the server refused the EPRT line itself
 
 
@@ -175,17 +202,22 @@ def unfiltered(obs: Observation) -> tuple[dict[str, Unfiltered], list[str]]:
     for box in obs.topology.middleboxes:
         if not box.ruleset:
             continue
-        tables = sorted({f"table {f} {n}" for f, n in
-                         re.findall(r"^\s*table\s+(\w+)\s+(\S+)", box.ruleset.render(nat_file), re.M)})
+        tables = sorted(
+            {f"table {f} {n}" for f, n in re.findall(r"^\s*table\s+(\w+)\s+(\S+)", box.ruleset.render(nat_file), re.M)}
+        )
         if any(t.split()[1] in _SEES[obs.topology.family] for t in tables):
             continue
         view = obs.middleboxes.get(box.name)
         seen = [f.describe() for f in view.parsed_flows(box.name)] if view else []
         found[box.name] = Unfiltered(tuple(tables), tuple(seen[:4]))
-        tracked = (f"conntrack there recorded {len(seen)} of its connections" if seen else
-                   f"conntrack there did not even track it (no table asks for {fam} connection state)")
+        tracked = (
+            f"conntrack there recorded {len(seen)} of its connections"
+            if seen
+            else f"conntrack there did not even track it (no table asks for {fam} connection state)"
+        )
         notes.append(
             f"SECURITY: {fam} UNFILTERED on {box.name}: this {fam} session crossed it and passed, "
             f"but its ruleset has only {', '.join(tables)}, which no {fam} packet ever meets; "
-            f"{tracked}. Whatever those rules refuse over the other family is open over {fam}.")
+            f"{tracked}. Whatever those rules refuse over the other family is open over {fam}."
+        )
     return found, notes

@@ -1,4 +1,5 @@
 """A load balancer sent one session's connections to different servers."""
+
 from __future__ import annotations
 
 from harness.judge.checks import check
@@ -17,11 +18,15 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     if not other or not lb.control:
         return None
     c, addr = other[0], lb.addresses
-    refused = {"SC": " (HAProxy log: the server refused the connection, state SC)",
-               "CD": " (HAProxy log: the client side closed it, state CD)"}.get(c.state or "", "")
-    text = (f"The control connection landed on backend {lb.control} ({addr.get(lb.control)}); "
-            f"the data connection to {obs.topology.server_public}:{c.port} was balanced to "
-            f"{c.backend} ({addr.get(c.backend, '?')}), which has no session waiting on that "
-            f"port{refused}. The client saw: {f.error}. A load balancer must keep one client's "
-            f"control and data connections on the same server (persistence by source address).")
+    refused = {
+        "SC": " (HAProxy log: the server refused the connection, state SC)",
+        "CD": " (HAProxy log: the client side closed it, state CD)",
+    }.get(c.state or "", "")
+    text = (
+        f"The control connection landed on backend {lb.control} ({addr.get(lb.control)}); "
+        f"the data connection to {obs.topology.server_public}:{c.port} was balanced to "
+        f"{c.backend} ({addr.get(c.backend, '?')}), which has no session waiting on that "
+        f"port{refused}. The client saw: {f.error}. A load balancer must keep one client's "
+        f"control and data connections on the same server (persistence by source address)."
+    )
     return Verdict("fail", f.stage, text, ev)

@@ -1,10 +1,11 @@
 """The first and last checks: the harness broke, the case passed, or nothing more precise fits."""
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import servers
-
 from harness.judge.checks import LAST, address_families, check
 from harness.judge.evidence import Evidence, helper_boxes, last_data, rejections, rewrites, server_says
 from harness.judge.verdict import Verdict
@@ -32,47 +33,65 @@ def passed(obs: Observation, ev: Evidence) -> Verdict | None:
         notes.append(f"The FTP helper on {boxes} rewrote control lines in transit: {rewrites(ev)}.")
         n = sum(1 for evs in ev.helper_expectations.values() for e in evs if e.startswith("[NEW]"))
         if n:
-            notes.append(f"It opened {n} data-connection pinhole{'s' if n > 1 else ''} "
-                         "(conntrack expectations).")
+            notes.append(f"It opened {n} data-connection pinhole{'s' if n > 1 else ''} (conntrack expectations).")
     d = last_data(obs)
     if d.advertised_ip and (d.target.host if d.target else "") != d.advertised_ip:
-        notes.append(f"The server advertised {d.advertised_ip}:{d.advertised_port}, which the "
-                     f"client ignored (policy 'control'): it connected to {d.target} instead.")
+        notes.append(
+            f"The server advertised {d.advertised_ip}:{d.advertised_port}, which the "
+            f"client ignored (policy 'control'): it connected to {d.target} instead."
+        )
     switched = _active_fallbacks(obs)
     if switched and obs.case.client.mode in ("port", "eprt"):
         ev = replace(ev, fell_back_to_passive=switched)
-        notes.append(f"Not in active mode, though: the server refused the {obs.case.client.mode.upper()} "
-                     f"address and the client switched to passive mode ({switched} time(s)), which worked.")
+        notes.append(
+            f"Not in active mode, though: the server refused the {obs.case.client.mode.upper()} "
+            f"address and the client switched to passive mode ({switched} time(s)), which worked."
+        )
     retried = _epsv_fallbacks(obs)
     if retried:
         lb = ev.balancer
         landed = [c.backend for c in lb.data] if lb else []
-        notes.append(f"The client retried: {retried} time(s) its EPSV data connection failed and it "
-                     "fell back to PASV, which worked"
-                     + (f" (the balancer sent the data connections to {', '.join(landed)}; the control "
-                        f"connection was on {lb.control if lb else None})" if landed else "") + ".")
+        notes.append(
+            f"The client retried: {retried} time(s) its EPSV data connection failed and it "
+            "fell back to PASV, which worked"
+            + (
+                f" (the balancer sent the data connections to {', '.join(landed)}; the control "
+                f"connection was on {lb.control if lb else None})"
+                if landed
+                else ""
+            )
+            + "."
+        )
     foreign = server_says(obs, "foreign-address")
     if foreign:
         setting = servers.get(obs.case.server.impl).settings.get("permit-foreign", "")
-        ev = replace(ev, security_weakened="the server accepts data connections from any address"
-                     + (f" ({setting})" if setting else ""))
-        notes.append(f"SECURITY WEAKENED: it passed only because the server accepts data connections "
-                     f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
-                     "who guesses the port can take the transfer.")
+        ev = replace(
+            ev,
+            security_weakened="the server accepts data connections from any address"
+            + (f" ({setting})" if setting else ""),
+        )
+        notes.append(
+            f"SECURITY WEAKENED: it passed only because the server accepts data connections "
+            f"from foreign addresses; the server logged '{foreign[-1].rstrip('.')}'. Anyone "
+            "who guesses the port can take the transfer."
+        )
     unfiltered, more = address_families.unfiltered(obs)
     notes += more
     ev = replace(ev, unfiltered=unfiltered) if unfiltered else ev
     lb = ev.balancer
     if lb and lb.data:
-        notes.append(f"Control and data all reached backend {lb.control}." if all(
-            c.backend == lb.control for c in lb.data) else "")
+        notes.append(
+            f"Control and data all reached backend {lb.control}."
+            if all(c.backend == lb.control for c in lb.data)
+            else ""
+        )
     return Verdict("pass", None, " ".join(n for n in notes if n), ev)
 
 
 def _epsv_fallbacks(obs: Observation) -> int:
     assert obs.client is not None
     sent = [t.line.split()[0].upper() for t in obs.client.transcript if t.dir == "sent" and t.line]
-    return sum(1 for a, b in zip(sent, sent[1:]) if a == "EPSV" and b == "PASV")
+    return sum(1 for a, b in itertools.pairwise(sent) if a == "EPSV" and b == "PASV")
 
 
 def _active_fallbacks(obs: Observation) -> int:
@@ -81,9 +100,13 @@ def _active_fallbacks(obs: Observation) -> int:
     t = [x for x in obs.client.transcript if x.line]
     n = 0
     for i, x in enumerate(t[:-2]):
-        if x.dir == "sent" and x.line[:4].upper() in ("PORT", "EPRT") and t[i + 1].dir == "recv" \
-                and t[i + 1].line[:1] in "45" and any(y.dir == "sent" and y.line[:4].upper() in
-                                                      ("PASV", "EPSV") for y in t[i + 2:i + 40]):
+        if (
+            x.dir == "sent"
+            and x.line[:4].upper() in ("PORT", "EPRT")
+            and t[i + 1].dir == "recv"
+            and t[i + 1].line[:1] in "45"
+            and any(y.dir == "sent" and y.line[:4].upper() in ("PASV", "EPSV") for y in t[i + 2 : i + 40])
+        ):
             n += 1
     return n
 

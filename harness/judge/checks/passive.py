@@ -1,5 +1,6 @@
 """A passive data connection the path does not let through: a port outside the server's
 range, a range the firewall does not forward, or a port unreachable for another reason."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,16 +29,22 @@ def passive_port_outside_range(obs: Observation, ev: Evidence) -> Verdict | None
     if f is None or f.stage != "data-connect" or port is None or port in rng or d.result == "ok":
         return None
     busy = obs.case.client.busy
-    why = (f" All {rng.last - rng.first + 1} ports of that range were taken ({busy} other "
-           f"session{'s' if busy != 1 else ''} held passive ports), so the server fell back to a "
-           "port outside it." if busy else "")
+    why = (
+        f" All {rng.last - rng.first + 1} ports of that range were taken ({busy} other "
+        f"session{'s' if busy != 1 else ''} held passive ports), so the server fell back to a "
+        "port outside it."
+        if busy
+        else ""
+    )
     fallback = server_says(obs, "passive-fallback")
     if fallback:
         ev = replace(ev, server_log_fallback=fallback[-1])
         why += f" The server logged: '{fallback[-1].rstrip('.')}'."
-    text = (f"The server advertised port {port}, outside its configured passive range {rng}.{why} "
-            f"No firewall opens port {port}: the client's connection to {d.target} "
-            f"{what(d.result)}{rejections(ev)}.")
+    text = (
+        f"The server advertised port {port}, outside its configured passive range {rng}.{why} "
+        f"No firewall opens port {port}: the client's connection to {d.target} "
+        f"{what(d.result)}{rejections(ev)}."
+    )
     return Verdict("fail", "data-connect", text, ev)
 
 
@@ -51,16 +58,20 @@ def passive_range_not_forwarded(obs: Observation, ev: Evidence) -> Verdict | Non
         return None
     if any(r is None for r in closed.values()):
         where = ", ".join(f"{box} forwards no passive ports at all" for box, r in closed.items() if r is None)
-        text = (f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
-                f"but {where} (only the control port). The client's connection to {d.target} "
-                f"{what(d.result)}{rejections(ev)}. Forward the server's passive range "
-                f"{obs.case.server.passive} to the server, and allow it.")
+        text = (
+            f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
+            f"but {where} (only the control port). The client's connection to {d.target} "
+            f"{what(d.result)}{rejections(ev)}. Forward the server's passive range "
+            f"{obs.case.server.passive} to the server, and allow it."
+        )
         return Verdict("fail", "data-connect", text, ev)
     where = ", ".join(f"{box} forwards/allows only {r}" for box, r in closed.items())
-    text = (f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
-            f"but {where}: the ranges differ. The client's connection to {d.target} "
-            f"{what(d.result)}{rejections(ev)}. Make the firewall's range and the "
-            f"server's passive range the same.")
+    text = (
+        f"The server advertised port {port} from its passive range {obs.case.server.passive}, "
+        f"but {where}: the ranges differ. The client's connection to {d.target} "
+        f"{what(d.result)}{rejections(ev)}. Make the firewall's range and the "
+        f"server's passive range the same."
+    )
     return Verdict("fail", "data-connect", text, ev)
 
 
@@ -72,7 +83,9 @@ def data_port_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
     if f is None or f.stage != "data-connect" or d.result in (None, "ok") or d.target is None:
         return None
     src = "EPSV" if d.mode == "epsv" else "PASV"
-    text = (f"The client connected to {d.target} (port from the {src} reply) and the connection "
-            f"{what(d.result)}{rejections(ev)}: the passive port is not reachable "
-            f"through the path to the server.")
+    text = (
+        f"The client connected to {d.target} (port from the {src} reply) and the connection "
+        f"{what(d.result)}{rejections(ev)}: the passive port is not reachable "
+        f"through the path to the server."
+    )
     return Verdict("fail", "data-connect", text, ev)

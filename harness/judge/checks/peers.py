@@ -1,8 +1,8 @@
 """Failures a peer's adapter knows as that peer's own bug (clients.ClientAdapter.known_bugs)."""
+
 from __future__ import annotations
 
 import clients
-
 from harness.judge.checks import check
 from harness.judge.evidence import Evidence
 from harness.judge.verdict import Verdict

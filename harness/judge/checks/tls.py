@@ -1,16 +1,25 @@
 """TLS in the field: a server that requires session reuse, resumption lost across transfers,
 CCC, data connections closed without close_notify, and other handshake failures."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import clients
 import servers
-
 from harness.judge.checks import check
 from harness.judge.checks.generic import passed
-from harness.judge.evidence import (Ccc, Evidence, Resumption, Truncation, helper_boxes, last_data, rewrites,
-                                    server_pattern, server_says)
+from harness.judge.evidence import (
+    Ccc,
+    Evidence,
+    Resumption,
+    Truncation,
+    helper_boxes,
+    last_data,
+    rewrites,
+    server_pattern,
+    server_says,
+)
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Connection, Observation
 
@@ -27,12 +36,14 @@ def session_reuse_required(obs: Observation, ev: Evidence) -> Verdict | None:
         return None
     if f.stage not in ("data-tls", "transfer", "data-connect"):
         return None
-    text = (f"The server requires each data connection's TLS session to resume the control "
-            f"connection's session, and this client did not resume it"
-            f"{' (session_reused: false on the data connection)' if d.session_reused is False else ''}. "
-            f"The server said: '{said or logs[-1]}'. Use a client that reuses TLS sessions "
-            f"(here: {', '.join(clients.reusing_sessions())}) or turn the requirement off "
-            f"on the server ({servers.setting_names('reuse-off')}).")
+    text = (
+        f"The server requires each data connection's TLS session to resume the control "
+        f"connection's session, and this client did not resume it"
+        f"{' (session_reused: false on the data connection)' if d.session_reused is False else ''}. "
+        f"The server said: '{said or logs[-1]}'. Use a client that reuses TLS sessions "
+        f"(here: {', '.join(clients.reusing_sessions())}) or turn the requirement off "
+        f"on the server ({servers.setting_names('reuse-off')})."
+    )
     return Verdict("fail", "data-tls", text, replace(ev, session_reuse_required=True))
 
 
@@ -54,7 +65,7 @@ def _ccc_reply(obs: Observation) -> str | None:
     t = [x for x in obs.client.transcript if x.line] if obs.client else []
     for i, x in enumerate(t):
         if x.dir == "sent" and x.line.strip().upper() == "CCC":
-            return next((y.line for y in t[i + 1:] if y.dir == "recv"), "")
+            return next((y.line for y in t[i + 1 :] if y.dir == "recv"), "")
     return None
 
 
@@ -67,14 +78,19 @@ def ccc_refused(obs: Observation, ev: Evidence) -> Verdict | None:
         return None
     setting = servers.get(obs.case.server.impl).settings.get("ccc")
     ev = replace(ev, ccc=Ccc(reply, control_encrypted=True))
-    text = (f"The server refused CCC: '{reply}'. The control channel stayed encrypted after the "
-            f"login, so an FTP helper on the path still cannot read PASV/PORT. "
-            + (f"This server allows it with {setting}." if setting else
-               "This server has no setting for CCC here."))
+    text = (
+        f"The server refused CCC: '{reply}'. The control channel stayed encrypted after the "
+        f"login, so an FTP helper on the path still cannot read PASV/PORT. "
+        + (f"This server allows it with {setting}." if setting else "This server has no setting for CCC here.")
+    )
     f = ev.failure
     if obs.client.ok or f is None:
-        return Verdict("pass", None, text + " The client carried on with the control channel "
-                       "encrypted, and the session passed.", ev)
+        return Verdict(
+            "pass",
+            None,
+            text + " The client carried on with the control channel encrypted, and the session passed.",
+            ev,
+        )
     if f.step != "ccc":
         text += f" Later the session failed at {f.step}: {f.error}."
     return Verdict("fail", f.stage, text, ev)
@@ -91,32 +107,51 @@ def ccc_dropped_control(obs: Observation, ev: Evidence) -> Verdict | None:
         return None
     ev = replace(ev, ccc=Ccc(reply, control_encrypted=False))
     raw = "\n".join(obs.client.raw_output)
-    after = raw[raw.find(reply) + len(reply):] if reply in raw else ""
+    after = raw[raw.find(reply) + len(reply) :] if reply in raw else ""
     said = next((l.strip("* ").strip() for l in after.splitlines() if l.startswith("*")), None)
-    return Verdict("fail", "login", (
-        f"The server accepted CCC ('{reply}'), and the client sent nothing more: the control "
-        f"connection ended while both ends were clearing TLS"
-        + (f"; the client said '{said}'" if said else "")
-        + f" ({ev.failure.error})."), ev)
+    return Verdict(
+        "fail",
+        "login",
+        (
+            f"The server accepted CCC ('{reply}'), and the client sent nothing more: the control "
+            f"connection ended while both ends were clearing TLS"
+            + (f"; the client said '{said}'" if said else "")
+            + f" ({ev.failure.error})."
+        ),
+        ev,
+    )
 
 
 @check("helper-reads-after-ccc", 40)
 def helper_reads_after_ccc(obs: Observation, ev: Evidence) -> Verdict | None:
     """A pass because CCC let the FTP helper rewrite PASV/PORT again (shown pass*)."""
     acted = ev.tampered or any(ev.helper_expectations.values())
-    if not (obs.client and obs.client.ok and obs.case.server.mode.clears_control and acted
-            and helper_boxes(obs) and (_ccc_reply(obs) or "")[:1] == "2"):
+    if not (
+        obs.client
+        and obs.client.ok
+        and obs.case.server.mode.clears_control
+        and acted
+        and helper_boxes(obs)
+        and (_ccc_reply(obs) or "")[:1] == "2"
+    ):
         return None
     v = passed(obs, ev)
     assert v is not None
-    how = (f"rewrote {rewrites(ev)}" if ev.tampered else
-           "read the data connection lines and opened pinholes for them (conntrack expectations; "
-           "this server logs no control lines to compare)")
-    return replace(v, diagnosis=(
-        f"Passed through the FTP helper thanks to CCC: after the login the control "
-        f"channel was in clear, so {', '.join(helper_boxes(obs))} {how}. The data "
-        f"stayed PROT P. Cost: every command after the login (file names, PASV/PORT, "
-        f"DELE) crossed the network in clear. " + v.diagnosis))
+    how = (
+        f"rewrote {rewrites(ev)}"
+        if ev.tampered
+        else "read the data connection lines and opened pinholes for them (conntrack expectations; "
+        "this server logs no control lines to compare)"
+    )
+    return replace(
+        v,
+        diagnosis=(
+            f"Passed through the FTP helper thanks to CCC: after the login the control "
+            f"channel was in clear, so {', '.join(helper_boxes(obs))} {how}. The data "
+            f"stayed PROT P. Cost: every command after the login (file names, PASV/PORT, "
+            f"DELE) crossed the network in clear. " + v.diagnosis
+        ),
+    )
 
 
 def _resumed(d: Connection) -> str:
@@ -142,16 +177,24 @@ def tls_session_not_resumed(obs: Observation, ev: Evidence) -> Verdict | None:
         if f.stage != "data-tls" or d.session_reused is not False or not said or said[0] not in "45":
             return None
     history = ", ".join(f"{x.cmd} {_resumed(x)}" for x in earlier if x.session_reused is not None)
-    text = (f"The server refused a data connection that did not resume the control "
-            f"connection's TLS session: '{refused_log[-1] if refused_log else said}'.")
+    text = (
+        f"The server refused a data connection that did not resume the control "
+        f"connection's TLS session: '{refused_log[-1] if refused_log else said}'."
+    )
     if lost:
-        text += (f" Earlier data connections of the same control session did resume it"
-                 + (f" (client: {history})" if history else f" (server: '{resumed_log[0]}')")
-                 + ". Resumption was lost between transfers: under TLS 1.3 a client resumes "
-                   "from a session ticket, and a client that does not keep the control "
-                   "connection's session for every data connection fails on a later transfer.")
-    ev = replace(ev, resumption=Resumption(tuple(_resumed(x) for x in [*earlier, d]),
-                                           tuple(resumed_log[-3:]), tuple(refused_log[-2:])))
+        text += (
+            " Earlier data connections of the same control session did resume it"
+            + (f" (client: {history})" if history else f" (server: '{resumed_log[0]}')")
+            + ". Resumption was lost between transfers: under TLS 1.3 a client resumes "
+            "from a session ticket, and a client that does not keep the control "
+            "connection's session for every data connection fails on a later transfer."
+        )
+    ev = replace(
+        ev,
+        resumption=Resumption(
+            tuple(_resumed(x) for x in [*earlier, d]), tuple(resumed_log[-3:]), tuple(refused_log[-2:])
+        ),
+    )
     return Verdict("fail", "data-tls", text, ev)
 
 
@@ -167,21 +210,35 @@ def data_tls_truncated(obs: Observation, ev: Evidence) -> Verdict | None:
         unclean = d.close_notify_sent is False or d.close_notify_received is False
         if not (short or (unclean and (said[:3] == "426" or f.stage in ("transfer", "integrity")))):
             continue
-        who = ("the client closed without close_notify" if d.close_notify_sent is False else
-               "the server closed without close_notify" if d.close_notify_received is False else
-               "neither side's close_notify is known")
-        size = ("" if d.sent_bytes is None or d.arrived_bytes is None else
-                f"; all {d.sent_bytes} bytes arrived" if not short else
-                f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived, yet the server replied "
-                f"'{d.final}'" if d.final and d.final[:1] == "2" else
-                f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived")
+        who = (
+            "the client closed without close_notify"
+            if d.close_notify_sent is False
+            else "the server closed without close_notify"
+            if d.close_notify_received is False
+            else "neither side's close_notify is known"
+        )
+        size = (
+            ""
+            if d.sent_bytes is None or d.arrived_bytes is None
+            else f"; all {d.sent_bytes} bytes arrived"
+            if not short
+            else f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived, yet the server replied '{d.final}'"
+            if d.final and d.final[:1] == "2"
+            else f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived"
+        )
         logged = server_says(obs, "unclean-tls-end-log")
-        ev = replace(ev, truncated=Truncation(d.cmd, d.close_notify_sent, d.close_notify_received,
-                                              d.sent_bytes, d.arrived_bytes, tuple(logged[-2:])))
-        text = (f"The {d.cmd} data connection ended without a clean TLS shutdown: {who}{size}."
-                + (f" The server said: '{said}'." if said else "")
-                + (f" Its log: '{logged[-1]}'." if logged else "")
-                + " A receiver cannot tell such an end from a cut connection, so strict servers "
-                  "refuse the file (426) or keep a short one.")
+        ev = replace(
+            ev,
+            truncated=Truncation(
+                d.cmd, d.close_notify_sent, d.close_notify_received, d.sent_bytes, d.arrived_bytes, tuple(logged[-2:])
+            ),
+        )
+        text = (
+            f"The {d.cmd} data connection ended without a clean TLS shutdown: {who}{size}."
+            + (f" The server said: '{said}'." if said else "")
+            + (f" Its log: '{logged[-1]}'." if logged else "")
+            + " A receiver cannot tell such an end from a cut connection, so strict servers "
+            "refuse the file (426) or keep a short one."
+        )
         return Verdict("fail", f.stage, text, ev)
     return None

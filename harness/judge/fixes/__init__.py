@@ -4,10 +4,12 @@ those outside the ruleset; reports show the variants of a failing case that pass
 module in this package registers fixes with `@fix(...)`: a new fix is one new file. Server
 settings and client abilities are quoted from their adapters.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from harness.core.case import Case
 from harness.core.registry import Registry
@@ -32,9 +34,11 @@ REGISTRY: Registry[Fix] = Registry("fix", __name__)
 
 def fix(name: str, order: int, what: str, cost: str, applies: Applies) -> Callable[[Change], Change]:
     """Register the decorated change as the fix `name`."""
+
     def add(change: Change) -> Change:
         REGISTRY.add(name, Fix(name, order, what, cost, applies, change))
         return change
+
     return add
 
 

@@ -3,6 +3,7 @@
 Rule and FirewallRules are plain data; derive.py makes them from an Observation, render.py
 prints them for admins (nft, iptables-save, a table), and the runner proves them by replay.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ KINDS = ("clamp", "helper", "dnat", "snat", "input", "filter")  # rendering orde
 class Rule:
     """One allow rule (filter: forwarded traffic; input: to the box itself, e.g. a proxy),
     a NAT rule (dnat/snat), a helper attachment or an MSS clamp (clamp), on one firewall."""
+
     kind: str
     proto: str = "tcp"
     iif: str | None = None
@@ -30,8 +32,16 @@ class Rule:
     @property
     def key(self) -> tuple:
         first_port = int(self.dports.split("-")[0]) if self.dports else 0
-        return (KINDS.index(self.kind), first_port, self.dports or "", self.iif or "", self.oif or "",
-                self.saddr or "", self.daddr or "", self.to or "")
+        return (
+            KINDS.index(self.kind),
+            first_port,
+            self.dports or "",
+            self.iif or "",
+            self.oif or "",
+            self.saddr or "",
+            self.daddr or "",
+            self.to or "",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
@@ -44,6 +54,7 @@ class Rule:
 @dataclass(frozen=True)
 class NotNeeded:
     """A derived rule the case passed without, and the replay that showed it."""
+
     rule: Rule
     evidence: str
 
@@ -51,6 +62,7 @@ class NotNeeded:
 @dataclass
 class Proof:
     """How a rule set was shown to be right: by replaying the case through it."""
+
     verified: bool = False  # the case passed through exactly these rules
     minimal: bool = False  # every listed rule was removed once and the case then failed
     needed: dict[int, str] = field(default_factory=dict)  # rule index -> what failed without it
@@ -64,6 +76,7 @@ class Proof:
 @dataclass
 class FirewallRules:
     """The rules one firewall needs for one case."""
+
     box: str
     topology: str
     rules: list[Rule]
@@ -72,7 +85,7 @@ class FirewallRules:
     guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
     family: str = "ipv4"  # the address family of every address in the rules
 
-    def without(self, index: int) -> "FirewallRules":
+    def without(self, index: int) -> FirewallRules:
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())
 
     def signature(self) -> tuple:
@@ -83,20 +96,28 @@ class FirewallRules:
         """The rules and their proof (results.json adds the rendered forms)."""
         p = self.proof
         return {
-            "verified": p.verified, "minimal": p.minimal, "replays": p.replays, "error": p.error,
+            "verified": p.verified,
+            "minimal": p.minimal,
+            "replays": p.replays,
+            "error": p.error,
             **({"shared_from": p.shared_from} if p.shared_from else {}),
-            "rules": [dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
-                      for i, r in enumerate(self.rules)],
+            "rules": [
+                dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
+                for i, r in enumerate(self.rules)
+            ],
             "not_needed": [{"rule": x.rule.to_json(), "evidence": x.evidence} for x in p.not_needed],
         }
 
     @classmethod
     def from_json(cls, box: str, topology: str, d: dict[str, Any]) -> FirewallRules:
         rules = [Rule.from_json(r) for r in d["rules"]]
-        proof = Proof(verified=d["verified"], minimal=d["minimal"], replays=d.get("replays", 0),
-                      error=d.get("error"), shared_from=d.get("shared_from"),
-                      not_needed=[NotNeeded(Rule.from_json(x["rule"]), x.get("evidence", ""))
-                                  for x in d.get("not_needed", [])],
-                      needed={i: r.get("without_it") or "" for i, r in enumerate(d["rules"])} if d["minimal"] else {})
-        return cls(box, topology, rules, proof,
-                   guards_input=any(r.kind == "input" for r in rules))
+        proof = Proof(
+            verified=d["verified"],
+            minimal=d["minimal"],
+            replays=d.get("replays", 0),
+            error=d.get("error"),
+            shared_from=d.get("shared_from"),
+            not_needed=[NotNeeded(Rule.from_json(x["rule"]), x.get("evidence", "")) for x in d.get("not_needed", [])],
+            needed={i: r.get("without_it") or "" for i, r in enumerate(d["rules"])} if d["minimal"] else {},
+        )
+        return cls(box, topology, rules, proof, guards_input=any(r.kind == "input" for r in rules))

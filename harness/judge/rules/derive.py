@@ -6,20 +6,24 @@ further: a passive data port becomes the server's passive range; an active-mode 
 becomes the client's ephemeral range, flagged as wide open. A data connection the FTP helper
 expected becomes a dependency on the helper instead of an open port.
 """
+
 from __future__ import annotations
 
 import ipaddress
 
-from harness.core.tls import CONTROL_PORTS as TLS_CONTROL_PORTS, mode as tls_mode
-from harness.observe.middlebox_view import MiddleboxView
-from harness.observe.flows import Expectation, Flow
 from harness.build.topology import Topology
-from harness.observe.observation import Observation
+from harness.core.tls import CONTROL_PORTS as TLS_CONTROL_PORTS
+from harness.core.tls import mode as tls_mode
 from harness.judge.rules import CLIENT_EPHEMERAL, FirewallRules, Rule
+from harness.observe.flows import Expectation, Flow
+from harness.observe.middlebox_view import MiddleboxView
+from harness.observe.observation import Observation
 
 CLAMP_FILE = "path-mss-clamp.nft"
-CONTROL_PORTS = {p: "FTPS control (implicit TLS)" if tls_mode("implicit").control_port == p else "FTP control"
-                 for p in TLS_CONTROL_PORTS}
+CONTROL_PORTS = {
+    p: "FTPS control (implicit TLS)" if tls_mode("implicit").control_port == p else "FTP control"
+    for p in TLS_CONTROL_PORTS
+}
 
 
 def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:
@@ -37,13 +41,17 @@ def _purpose(obs: Observation, flow: Flow) -> tuple[str, str, bool]:
     port, server = flow.real_dport, obs.case.server
     if port in CONTROL_PORTS:
         return str(port), CONTROL_PORTS[port], False
-    server_side = obs.topology.owner_of(flow.real_dst) in obs.topology.servers or \
-        flow.real_dst == obs.topology.server_public
+    server_side = (
+        obs.topology.owner_of(flow.real_dst) in obs.topology.servers or flow.real_dst == obs.topology.server_public
+    )
     if server_side and port in server.passive:
         return str(server.passive), f"passive data range {server.passive}", False
     if obs.topology.owner_of(flow.src) in obs.topology.servers:
-        return (CLIENT_EPHEMERAL, f"active-mode data from the server to the client's ephemeral "
-                f"ports {CLIENT_EPHEMERAL} (wide open)", True)
+        return (
+            CLIENT_EPHEMERAL,
+            f"active-mode data from the server to the client's ephemeral ports {CLIENT_EPHEMERAL} (wide open)",
+            True,
+        )
     return str(port), f"observed connection to port {port}", False
 
 
@@ -65,33 +73,93 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
             continue  # opened by the box itself (a proxy to its servers): output is not filtered
         if f.real_dst in own:  # ends at the box itself (a proxy's VIP): an input rule
             ports, why, wide = _purpose(obs, f)
-            add(Rule("input", f.proto, iif=iif, saddr=f.src, daddr=f.real_dst, dports=ports,
-                     why=f"to the proxy on this box: {why}", wide_open=wide))
+            add(
+                Rule(
+                    "input",
+                    f.proto,
+                    iif=iif,
+                    saddr=f.src,
+                    daddr=f.real_dst,
+                    dports=ports,
+                    why=f"to the proxy on this box: {why}",
+                    wide_open=wide,
+                )
+            )
             continue
         if any(e.matches(f) for e in expected):
             control = next((c for c in seen if c.real_dport == 21), None)
-            add(Rule("helper", iif=_iface(obs.topology, box, control.src)[0] if control else None,
-                     dports="21", why="FTP helper: reads PORT/EPRT/227/229 on the control "
-                     "connection, rewrites them for NAT and opens the data connection's pinhole"))
+            add(
+                Rule(
+                    "helper",
+                    iif=_iface(obs.topology, box, control.src)[0] if control else None,
+                    dports="21",
+                    why="FTP helper: reads PORT/EPRT/227/229 on the control "
+                    "connection, rewrites them for NAT and opens the data connection's pinhole",
+                )
+            )
             continue
         ports, why, wide = _purpose(obs, f)
         if f.dnat:
             balanced = len(obs.topology.servers) > 1
-            add(Rule("dnat", f.proto, iif=iif, daddr=f.dst, dports=ports, to=f.real_dst,
-                     why=(f"balanced to the server seen in this case ({obs.topology.owner_of(f.real_dst)}): "
-                          if balanced else "port forward: ") + why, wide_open=wide))
+            add(
+                Rule(
+                    "dnat",
+                    f.proto,
+                    iif=iif,
+                    daddr=f.dst,
+                    dports=ports,
+                    to=f.real_dst,
+                    why=(
+                        f"balanced to the server seen in this case ({obs.topology.owner_of(f.real_dst)}): "
+                        if balanced
+                        else "port forward: "
+                    )
+                    + why,
+                    wide_open=wide,
+                )
+            )
         if f.snat:
             _, inside = _iface(obs.topology, box, f.src)
-            add(Rule("snat", f.proto, oif=oif, saddr=inside or f.src, to="masquerade",
-                     why=f"hide {inside or f.src} behind this firewall's address"))
-        add(Rule("filter", f.proto, iif=iif, oif=oif, saddr=f.src, daddr=f.real_dst, dports=ports,
-                 why=why, wide_open=wide))
+            add(
+                Rule(
+                    "snat",
+                    f.proto,
+                    oif=oif,
+                    saddr=inside or f.src,
+                    to="masquerade",
+                    why=f"hide {inside or f.src} behind this firewall's address",
+                )
+            )
+        add(
+            Rule(
+                "filter",
+                f.proto,
+                iif=iif,
+                oif=oif,
+                saddr=f.src,
+                daddr=f.real_dst,
+                dports=ports,
+                why=why,
+                wide_open=wide,
+            )
+        )
     if _clamps(obs, box):
-        add(Rule("clamp", "tcp", dports=None, why="clamp the TCP MSS of forwarded SYNs to the route MTU "
-                 "(the path's MTU is below 1500)"))
-    return FirewallRules(box, obs.case.lab, sorted(rules, key=lambda r: r.key),
-                         client_ephemeral=CLIENT_EPHEMERAL,
-                         guards_input=any(r.kind == "input" for r in rules), family=obs.topology.family)
+        add(
+            Rule(
+                "clamp",
+                "tcp",
+                dports=None,
+                why="clamp the TCP MSS of forwarded SYNs to the route MTU (the path's MTU is below 1500)",
+            )
+        )
+    return FirewallRules(
+        box,
+        obs.case.lab,
+        sorted(rules, key=lambda r: r.key),
+        client_ephemeral=CLIENT_EPHEMERAL,
+        guards_input=any(r.kind == "input" for r in rules),
+        family=obs.topology.family,
+    )
 
 
 def _clamps(obs: Observation, box: str) -> bool:

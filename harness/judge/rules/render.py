@@ -1,7 +1,9 @@
 """Rules for humans: paste-ready nftables, iptables-save, and a plain table (pure)."""
+
 from __future__ import annotations
 
-from harness.core.family import Family, get as family
+from harness.core.family import Family
+from harness.core.family import get as family
 from harness.judge.rules import KINDS, FirewallRules, Rule
 
 CLAMP_NFT = "tcp flags syn tcp option maxseg size set rt mtu"
@@ -32,36 +34,61 @@ def nft(fw: FirewallRules, header: str = "") -> str:
     fam = family(fw.family)
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     out += [f"# {line}" for line in header.splitlines() if line]
-    out += ["table inet ftpfw {", "    counter rejected {", '        comment "new connections refused"',
-            "    }", "    counter invalid {", '        comment "packets of no known connection"', "    }"]
+    out += [
+        "table inet ftpfw {",
+        "    counter rejected {",
+        '        comment "new connections refused"',
+        "    }",
+        "    counter invalid {",
+        '        comment "packets of no known connection"',
+        "    }",
+    ]
     if by["helper"]:
-        out += ["", "    ct helper ftp-std {", '        type "ftp" protocol tcp;', f"        l3proto {fam.nft};",
-                "    }", "", "    chain helpers {",
-                "        type filter hook prerouting priority filter; policy accept;"]
+        out += [
+            "",
+            "    ct helper ftp-std {",
+            '        type "ftp" protocol tcp;',
+            f"        l3proto {fam.nft};",
+            "    }",
+            "",
+            "    chain helpers {",
+            "        type filter hook prerouting priority filter; policy accept;",
+        ]
         out += [f'        {nft_match(r, fam)} ct helper set "ftp-std"{_comment(r)}' for r in by["helper"]]
         out += ["    }"]
     # The NAT chains exist even when empty: the kernel only NATs where a nat chain is hooked,
     # and the helper's pinholes need that to translate data connections.
     out += ["", "    chain prerouting_nat {", "        type nat hook prerouting priority dstnat; policy accept;"]
     out += [f"        {nft_match(r, fam)} dnat {fam.nft} to {r.to}{_comment(r)}" for r in by["dnat"]]
-    out += ["    }", "", "    chain postrouting_nat {",
-            "        type nat hook postrouting priority srcnat; policy accept;"]
+    out += [
+        "    }",
+        "",
+        "    chain postrouting_nat {",
+        "        type nat hook postrouting priority srcnat; policy accept;",
+    ]
     out += [f"        {nft_match(r, fam)} masquerade{_comment(r)}" for r in by["snat"]]
     out += ["    }"]
     if by["input"] or fw.guards_input:
-        out += ["", "    chain input {", "        type filter hook input priority filter; policy drop;",
-                "        ct state established,related accept", '        iifname "lo" accept']
+        out += [
+            "",
+            "    chain input {",
+            "        type filter hook input priority filter; policy drop;",
+            "        ct state established,related accept",
+            '        iifname "lo" accept',
+        ]
         out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["input"]]
         out += ["        meta l4proto tcp reject with tcp reset", "    }"]
     out += ["", "    chain forward {", "        type filter hook forward priority filter; policy drop;"]
     # before established: the SYN-ACK is already established
-    out += ["        " + " ".join(filter(None, (nft_match(r, fam), CLAMP_NFT))) + _comment(r)
-            for r in by["clamp"]]
+    out += ["        " + " ".join(filter(None, (nft_match(r, fam), CLAMP_NFT))) + _comment(r) for r in by["clamp"]]
     out += ["        ct state established,related accept", "        ct state invalid counter name invalid drop"]
     out += [f"        {nft_match(r, fam)} accept{_comment(r)}" for r in by["filter"]]
-    out += ['        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
-            '        counter name rejected reject comment "(the policy would drop it anyway)"',
-            "    }", "}"]
+    out += [
+        '        meta l4proto tcp counter name rejected reject with tcp reset comment "refuse the rest at once"',
+        '        counter name rejected reject comment "(the policy would drop it anyway)"',
+        "    }",
+        "}",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -89,12 +116,16 @@ def iptables(fw: FirewallRules) -> str:
     """iptables-save format (nft backend or legacy); ip6tables-save for IPv6 rules."""
     by = {k: [r for r in fw.rules if r.kind == k] for k in KINDS}
     fam = family(fw.family)
-    out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness",
-           f"# {fam.save_command} format: load with {fam.save_command.replace('-save', '-restore')}"]
+    out = [
+        f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness",
+        f"# {fam.save_command} format: load with {fam.save_command.replace('-save', '-restore')}",
+    ]
     if by["clamp"]:
         out += ["*mangle", ":FORWARD ACCEPT [0:0]"]
-        out += [f"-A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu{_ipt_comment(r)}"
-                for r in by["clamp"]]
+        out += [
+            f"-A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu{_ipt_comment(r)}"
+            for r in by["clamp"]
+        ]
         out += ["COMMIT"]
     if by["helper"]:
         out += ["*raw", ":PREROUTING ACCEPT [0:0]"]
@@ -102,20 +133,28 @@ def iptables(fw: FirewallRules) -> str:
         out += ["COMMIT"]
     if by["dnat"] or by["snat"]:
         out += ["*nat", ":PREROUTING ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
-        out += [f"-A PREROUTING {ipt_match(r, fam)} -j DNAT --to-destination {r.to}{_ipt_comment(r)}"
-                for r in by["dnat"]]
-        out += [f"-A POSTROUTING {ipt_match(r, fam).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
-                for r in by["snat"]]
+        out += [
+            f"-A PREROUTING {ipt_match(r, fam)} -j DNAT --to-destination {r.to}{_ipt_comment(r)}" for r in by["dnat"]
+        ]
+        out += [
+            f"-A POSTROUTING {ipt_match(r, fam).replace(' -p tcp', '')} -j MASQUERADE{_ipt_comment(r)}"
+            for r in by["snat"]
+        ]
         out += ["COMMIT"]
     out += ["*filter"]
     if by["input"] or fw.guards_input:
-        out += [":INPUT DROP [0:0]", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-                "-A INPUT -i lo -j ACCEPT"]
+        out += [
+            ":INPUT DROP [0:0]",
+            "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "-A INPUT -i lo -j ACCEPT",
+        ]
         out += [f"-A INPUT {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["input"]]
         out += ["-A INPUT -p tcp -j REJECT --reject-with tcp-reset"]
-    out += [":FORWARD DROP [0:0]",
-            "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-            "-A FORWARD -m conntrack --ctstate INVALID -j DROP"]
+    out += [
+        ":FORWARD DROP [0:0]",
+        "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+    ]
     out += [f"-A FORWARD {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
     out += ["-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A FORWARD -j REJECT", "COMMIT"]
     return "\n".join(out) + "\n"
