@@ -13,7 +13,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 JOBS   ?= 2
 
-.PHONY: setup system-packages peers test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
+.PHONY: setup system-packages peers lint test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -38,12 +38,21 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dev]'
 	@touch $@
 
 # vsftpd, proftpd and pure-ftpd conflict as packages: unpack each into .cache/peers instead.
 peers: $(VENV)/.installed
 	@$(BIN)/python -m servers._peers fetch
+
+# The habits of the house: ruff (lint and format), mypy (strict on the typed contracts between
+# the steps), import-linter (the layers: no import against the flow, no cycle). pre-commit runs
+# the same on every commit: `.venv/bin/pre-commit install`.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: setup
 	@$(BIN)/python -m pytest -ra; rc=$$?; \
