@@ -192,8 +192,9 @@ def parser() -> argparse.ArgumentParser:
         ax.add_argument(
             "--topology",
             type=_list("--topology", topo_names),
-            default=tuple(topo_names),
-            help=f"default all: {','.join(topo_names)}",
+            default=tuple(topologies.defaults()),
+            help=f"default: {','.join(topologies.defaults())}; also: "
+            f"{','.join(n for n in topo_names if n not in topologies.defaults())}",
         ),
         topo_names,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -20,12 +20,15 @@ class DuplicateName(ValueError):
 
 class Registry(Generic[T]):
     """Named entries of one kind. `package`: the package whose modules (not starting with
-    "_") register the entries; they are imported once, on first use, by one thread."""
+    "_") register the entries; or `load`, a function that adds them (topologies come from
+    files). Either runs once, on first use, by one thread."""
 
-    def __init__(self, what: str, package: str | None = None) -> None:
-        self.what, self.package = what, package
+    def __init__(
+        self, what: str, package: str | None = None, load: Callable[[Registry[T]], None] | None = None
+    ) -> None:
+        self.what, self.package, self._load_fn = what, package, load
         self._items: dict[str, T] = {}
-        self._loaded = package is None
+        self._loaded = package is None and load is None
         self._loading = False
         self._lock = threading.RLock()  # workers may ask first, at the same time
 
@@ -43,6 +46,9 @@ class Registry(Generic[T]):
                 return
             self._loading = True
             try:
+                if self._load_fn is not None:
+                    self._load_fn(self)
+                    return
                 assert self.package is not None
                 path = importlib.import_module(self.package).__path__
                 for mod in pkgutil.iter_modules(path):
