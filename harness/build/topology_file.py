@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -71,7 +72,7 @@ class RulesetSpec(Strict):
     files: Annotated[list[str], Field(min_length=1)]  # nftables or iptables-save, relative to this file
     variables: dict[str, str | int] = {}  # nft defines ($NAME), written above the files
     syntax: Literal["nft", "iptables"] | None = None  # default: from the first file's text
-    helper: bool = False  # attach the conntrack FTP helper to the control port
+    helper: bool = False  # the harness attaches the conntrack FTP helper (a file that does it itself is seen)
     passive: Literal["forward"] | None = None  # this box forwards or opens the server's passive range
     passive_set: bool = False  # the harness defines @passive_ports (the range, or none) in table inet ftpfw
     files_when: dict[Literal["hairpin_nat"], list[str]] = {}  # files added when a network condition is on
@@ -347,12 +348,20 @@ def _syntax(rs: RulesetSpec) -> str:
     return "iptables" if heads and heads[0].startswith("*") else "nft"
 
 
+_ATTACHES_HELPER = re.compile(r"ct helper set|--helper ftp\b|-j CT --helper")
+
+
+def _own_helper(rs: RulesetSpec) -> bool:
+    """The box's own files attach a conntrack helper."""
+    return any(_ATTACHES_HELPER.search(Path(f).read_text(errors="replace")) for f in rs.files)
+
+
 def ruleset(box: str, rs: RulesetSpec, server: ServerSpec, net: NetSpec) -> RuleSet:
     """The box's RuleSet for this case: its files and variables, and what the harness adds."""
     syntax = _syntax(rs)
     files = tuple(_nat_name(f) for f in rs.files)
     if syntax == "iptables":  # iptables-save has no variables: written for the lab as it is
-        return RuleSet(box, files, (), helper=rs.helper, forwards=None, syntax="iptables")
+        return RuleSet(box, files, (), helper=rs.helper or _own_helper(rs), forwards=None, syntax="iptables")
     opens = rs.passive == "forward"
     mapped = net.port_map is not None and opens and rs.passive_set  # the harness's port map goes with its set
     d: dict[str, str] = {
@@ -379,7 +388,7 @@ def ruleset(box: str, rs: RulesetSpec, server: ServerSpec, net: NetSpec) -> Rule
         d["HELPER_PORTS"] = nft_set(tls.HELPER_PORTS)
         out += ("ftp-helper.nft",)
     forwards = ("" if net.forward_none else str(net.port_map or net.forwarded(server))) if opens else None
-    return RuleSet(box, out, tuple(d.items()), helper=rs.helper, forwards=forwards, syntax="nft")
+    return RuleSet(box, out, tuple(d.items()), helper=rs.helper or _own_helper(rs), forwards=forwards, syntax="nft")
 
 
 def _substitute(text: str, given: dict[str, str]) -> str:

@@ -199,6 +199,14 @@ LAB_NETWORKS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _private_twin(ip: ipaddress.IPv4Address) -> tuple[tuple[str, str], ...]:
+    """Any other private /24 a topology file uses: 10.A.B.0/24 <-> fdAA:B::/64 (AA: A in hex)."""
+    a, b, _, _ = ip.packed
+    if a != 10:
+        return ()
+    return ((f"10.{b}.{ip.packed[2]}.0/24", f"fd{b:02x}:{ip.packed[2]:x}::/64" if b else f"fd00:{ip.packed[2]:x}::/64"),)
+
+
 # NAT64: IPv6 clients reach IPv4 servers at this prefix + the IPv4 address (RFC 6052).
 # Not the well-known 64:ff9b::/96: it must not carry non-global IPv4 addresses (RFC 6052
 # 3.1), the lab's IPv4 "internet" is documentation space, and tayga refuses it (a run showed
@@ -247,7 +255,7 @@ class Family:
             ip = ipaddress.IPv4Address(addr)
         except ValueError:
             return v4
-        for net4, net6 in LAB_NETWORKS:
+        for net4, net6 in (*LAB_NETWORKS, *_private_twin(ip)):
             n4, n6 = ipaddress.IPv4Network(net4), ipaddress.IPv6Network(net6)
             if ip in n4:
                 host = str(int(ip) - int(n4.network_address))
