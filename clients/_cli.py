@@ -125,5 +125,5 @@ def kind_of(message: str) -> str:
 
 def integrity_failure(size: int) -> Failure:
     return Failure(
-        "mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)", step="integrity"
+        "mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)", step="compare"
     )
