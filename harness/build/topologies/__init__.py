@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from harness.build.impairments import with_path
 from harness.build.in_family import in_family
@@ -44,16 +45,15 @@ def topology(name: str, summary: str, order: int = 100, both_families: bool = Fa
     return register
 
 
-def variants(rows: Iterable[tuple], builder: Callable[..., Topology], both_families: bool = False) -> None:
+def variants(rows: Iterable[tuple[Any, ...]], builder: Callable[..., Topology], both_families: bool = False) -> None:
     """Register one topology per row (name, order, summary, keyword arguments for `builder`,
     and optionally the name of its variant with the FTP helper)."""
     for name, order, summary, kw, *helper in rows:
-        REGISTRY.add(
-            name,
-            TopologyKind(
-                name, summary, lambda server, net, kw=kw: builder(server, net, **kw), order, both_families, *helper
-            ),
-        )
+
+        def with_kw(server: ServerSpec, net: NetSpec, kw: dict[str, Any] = kw) -> Topology:
+            return builder(server, net, **kw)
+
+        REGISTRY.add(name, TopologyKind(name, summary, with_kw, order, both_families, *helper))
 
 
 @dataclass(frozen=True)

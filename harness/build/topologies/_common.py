@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.build.topology import RuleSet
 from harness.core import tls
 from harness.core.case import NetSpec, ServerSpec
@@ -19,7 +21,13 @@ HELPER_PORTS = nft_set(tls.HELPER_PORTS)
 
 
 def ruleset(
-    name: str, base: str, server: ServerSpec, net: NetSpec, helper: bool, opens_passive: bool = False, **defines
+    name: str,
+    base: str,
+    server: ServerSpec,
+    net: NetSpec,
+    helper: bool,
+    opens_passive: bool = False,
+    **defines: Any,  # nft defines (text), and EXTRA_FILES: a tuple of more nat/ files
 ) -> RuleSet:
     """The firewall's nft ruleset: a file from nat/, plus the helper when asked.
     `opens_passive`: this firewall forwards/allows the passive range (@passive_ports)."""

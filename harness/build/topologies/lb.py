@@ -11,6 +11,8 @@ run. HAProxy's `balance source` keeps no state (the source hash over two servers
 health checks), so lb-source keeps its HAProxy running across cases.
 """
 
+from typing import Any
+
 from harness.build.topologies import variants
 from harness.build.topologies._common import CLIENT_PUBLIC, SERVER_PUBLIC, nft_set, ruleset
 from harness.build.topology import Bridge, Host, Link, Middlebox, Port, Proxy, Route, Topology
@@ -23,7 +25,9 @@ BACKENDS = {"s1": "10.0.3.11", "s2": "10.0.3.12"}
 
 def _lb(server: ServerSpec, net: NetSpec, kind: str, balance: str) -> Topology:
     rng = net.forwarded(server)
-    common = dict(INSIDE_IF='"br0"', INSIDE_NET="10.0.3.0/24", VIP=VIP, S1=BACKENDS["s1"], S2=BACKENDS["s2"])
+    common: dict[str, Any] = dict(
+        INSIDE_IF='"br0"', INSIDE_NET="10.0.3.0/24", VIP=VIP, S1=BACKENDS["s1"], S2=BACKENDS["s2"]
+    )
     if kind == "haproxy":
         rs = ruleset("lb", "lb-proxy.nft", server, net, False, **common)
         proxy = Proxy(
