@@ -33,11 +33,14 @@ Proved = dict[ProofKey, tuple[str, dict[str, Proof]]]
 
 def _private_source(rule: Rule) -> bool:
     try:
-        return (
-            rule.kind == "snat"
-            and ipaddress.ip_network(rule.saddr or "", strict=False).is_private
-            and not ipaddress.ip_network(rule.saddr).subnet_of(ipaddress.ip_network("203.0.113.0/24"))
-        )
+        if not (rule.kind == "snat" and ipaddress.ip_network(rule.saddr or "", strict=False).is_private):
+            return False
+        # the lab's client-side "public" range (Python counts documentation ranges as private),
+        # in the rule's own family (core.family.LAB_NETWORKS)
+        net = ipaddress.ip_network(rule.saddr or "")
+        if isinstance(net, ipaddress.IPv4Network):
+            return not net.subnet_of(ipaddress.IPv4Network("203.0.113.0/24"))
+        return not net.subnet_of(ipaddress.IPv6Network("2001:db8:113::/64"))
     except ValueError:
         return False
 
