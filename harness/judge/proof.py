@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from harness.core.case import Case, NetSpec, ServerSpec
-from harness.judge.rules import FirewallRules, NotNeeded, Proof, Rule, RuleKey
+from harness.judge.rules import FirewallRules, NotNeeded, Proof, Rule, Signature
 from harness.judge.rules.render import nft
 from harness.judge.verdict import Verdict
 
@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 Replay = Callable[[], Verdict]
 # What makes two cases' proofs interchangeable: the lab, the server, the proof asked for, the
 # rules given and each box's derived rules (FirewallRules.signature)
-ProofKey = tuple[
-    NetSpec, ServerSpec, bool, tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, str, tuple[RuleKey, ...]]], ...]
-]
+ProofKey = tuple[NetSpec, ServerSpec, bool, tuple[tuple[str, str], ...], tuple[tuple[str, Signature], ...]]
 # a proof kept for later cases: the case that proved it, and each box's proof
 Proved = dict[ProofKey, tuple[str, dict[str, Proof]]]
 

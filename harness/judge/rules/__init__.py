@@ -14,6 +14,8 @@ KINDS = ("clamp", "helper", "dnat", "snat", "input", "filter")  # rendering orde
 
 # Rule.key: kind order, first port, then the ports, interfaces, addresses and target as text
 RuleKey = tuple[int, int, str, str, str, str, str, str]
+# FirewallRules.signature: the topology, the box and its rules' keys
+Signature = tuple[str, str, tuple[RuleKey, ...]]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class FirewallRules:
     def without(self, index: int) -> FirewallRules:
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())
 
-    def signature(self) -> tuple[str, str, tuple[RuleKey, ...]]:
+    def signature(self) -> Signature:
         """Identical rule sets (same firewall role, same rules) share one signature."""
         return (self.topology, self.box, tuple(r.key for r in self.rules))
 
