@@ -13,6 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -78,7 +79,7 @@ def ensure(out: Path = OUT, hostname: str = HOSTNAME, addresses: tuple[str, ...]
     return paths
 
 
-def _generate(paths: CertPaths, meta: Path, want: dict, hostname: str, addresses: tuple[str, ...]) -> None:
+def _generate(paths: CertPaths, meta: Path, want: dict[str, Any], hostname: str, addresses: tuple[str, ...]) -> None:
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (

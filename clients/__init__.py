@@ -12,12 +12,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clients._wire import Bounds
 from harness.core.case import Case
 from harness.core.login import TEST_LOGIN
 from harness.core.registry import Registry
 from harness.observe.observation import ClientReport, ExitSays, Failure
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 
 @dataclass(frozen=True)
@@ -65,19 +69,19 @@ class ClientAdapter:
         """What this client's exit status and message say happened (None: nothing)."""
         return None
 
-    def session(self, lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
+    def session(self, lab: Lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         """Run one session of `case` in `host`; return the client's report (facts only)."""
         raise NotImplementedError
 
-    def prepare(self, lab, host: str, python: str) -> None:
+    def prepare(self, lab: Lab, host: str, python: str) -> None:
         """Start what this client keeps in `lab` between sessions (while the servers start)."""
 
-    def interrupt(self, lab) -> bool:
+    def interrupt(self, lab: Lab) -> bool:
         """Stop the connection wait of the session running in `lab` (harness.early_stop);
         False where this client cannot be told (it then waits for its own timeout)."""
         return False
 
-    def close(self, lab) -> None:
+    def close(self, lab: Lab) -> None:
         """Release anything kept alive in `lab` between sessions."""
 
 

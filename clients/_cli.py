@@ -14,10 +14,13 @@ import subprocess
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.core.family import announced
 from harness.observe.observation import Connection, ControlLine, Endpoint, Failure
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 _FIELDS = {f.name for f in fields(Connection)}
 
@@ -33,7 +36,7 @@ def sha_ok(path: Path, data: bytes) -> bool:
     return path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
 
 
-def run(lab, host: str, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
+def run(lab: Lab, host: str, argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run a client in `host`; (exit code, stdout+stderr). A hang is exit code -1."""
     full = ["env", *[f"{k}={v}" for k, v in (env or {}).items()], *argv]
     try:
@@ -122,5 +125,5 @@ def kind_of(message: str) -> str:
 
 def integrity_failure(size: int) -> Failure:
     return Failure(
-        "mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)", step="integrity"
+        "mismatch", f"downloaded file differs from the {size} bytes uploaded (SHA-256 mismatch)", step="compare"
     )

@@ -12,11 +12,15 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clients import ClientAdapter, ClientContext, KnownBug, _cli, register
+from harness.core.case import Case
 from harness.core.family import url_host
 from harness.observe.observation import ClientReport, ExitSays, Failure, Step
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 # What curl's exit codes say (curl's man page, EXIT CODES), in the words every client shares.
 EXIT: dict[int, ExitSays] = {
@@ -102,7 +106,7 @@ class Curl(ClientAdapter):
         except (OSError, IndexError):
             return "?"
 
-    def options(self, case, ctx: ClientContext) -> list[str]:
+    def options(self, case: Case, ctx: ClientContext) -> list[str]:
         # curl's connect timeout also bounds the data connection's TLS handshake, which some
         # servers (ProFTPD) start only after the transfer command: keep it well above a LAN RTT.
         o = ["-v", "-sS", "--connect-timeout", "5", "--max-time", "15", "-u", f"{ctx.user}:{ctx.password}"]
@@ -132,12 +136,12 @@ class Curl(ClientAdapter):
             o += ["-P", "-"] + (["--disable-eprt"] if mode == "port" else [])
         return o
 
-    def url(self, case, ctx: ClientContext, name: str = "") -> str:
+    def url(self, case: Case, ctx: ClientContext, name: str = "") -> str:
         scheme = "ftps" if case.server.mode.implicit else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
         return f"{scheme}://{url_host(ctx.host)}:{case.server.control_port}{path}{name}"
 
-    def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
+    def session(self, lab: Lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="curl-"))
         up, data = _cli.payload(work, ctx.size)
         name = up.name
@@ -147,7 +151,19 @@ class Curl(ClientAdapter):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _session(self, lab, host, case, ctx, work, up, data, name, down, listing) -> ClientReport:
+    def _session(
+        self,
+        lab: Lab,
+        host: str,
+        case: Case,
+        ctx: ClientContext,
+        work: Path,
+        up: Path,
+        data: bytes,
+        name: str,
+        down: Path,
+        listing: Path,
+    ) -> ClientReport:
         base = ["curl", *self.options(case, ctx)]
         # N transfers: N uploads in one curl run (one control session), N downloads in another
         names = [name] + [f"{name}.{i + 1}" for i in range(1, case.client.transfers)]

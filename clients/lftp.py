@@ -12,11 +12,15 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clients import ClientAdapter, ClientContext, _cli, register
+from harness.core.case import Case
 from harness.core.family import url_host
 from harness.observe.observation import ClientReport, ExitSays, Failure
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 _CONNECTING = re.compile(r"^---- Connecting data socket to \(([\d.]+)\) port (\d+)")
 _CONTROL = re.compile(r"^---- Connecting to \S+ \(([\d.]+)\) port (\d+)")
@@ -79,14 +83,14 @@ class Lftp(ClientAdapter):
         except (OSError, IndexError):
             return "?"
 
-    def supports(self, case) -> str | None:
+    def supports(self, case: Case) -> str | None:
         if case.client.mode == "eprt" and case.net.family == "ipv4":
             return "lftp has no setting that makes it send EPRT; on IPv4 it chose PORT in every run"
         if case.client.keepalive:  # 4.9.2: `set -a` lists no keepalive; ftp:nop-interval is for tail only
             return "lftp 4.9.2 has no setting for keepalives on the control connection during a transfer"
         return None
 
-    def script(self, case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:
+    def script(self, case: Case, ctx: ClientContext, up: Path, down: Path, name: str) -> str:
         tls = case.server.mode
         mode = case.client.mode
         s = [
@@ -117,7 +121,7 @@ class Lftp(ClientAdapter):
             s += [f"put {up} -o {name}.{i}", f"get {name}.{i} -o {down}.{i}", f"rm {name}.{i}"]
         return "; ".join(s)
 
-    def session(self, lab, host: str, case, ctx: ClientContext) -> ClientReport:
+    def session(self, lab: Lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="lftp-"))
         try:
             up, data = _cli.payload(work, ctx.size)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import shtab
 from rich.console import Console
@@ -55,7 +56,7 @@ class UsageError(Exception):
     pass
 
 
-def _list(flag: str, valid: Sequence[str]):
+def _list(flag: str, valid: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     """argparse type: comma-separated values, each one of `valid`."""
 
     def parse(text: str) -> tuple[str, ...]:
@@ -144,7 +145,7 @@ def _existing(text: str) -> Path:
     return path
 
 
-def fail_on(group, default: str) -> None:
+def fail_on(group: argparse._ActionsContainer, default: str) -> None:
     group.add_argument(
         "--fail-on",
         choices=list(GATES),
@@ -154,7 +155,7 @@ def fail_on(group, default: str) -> None:
     )
 
 
-def report_paths(group) -> None:
+def report_paths(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--report-dir", type=Path, metavar="DIR", help="write every report there: " + ", ".join(bundle.NAMES)
     )
@@ -470,7 +471,7 @@ def parser() -> argparse.ArgumentParser:
 # --- commands -------------------------------------------------------------------
 
 
-def cmd_list(args, console: Console) -> int:
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
     console.print("[bold]topologies[/]")
     for name in topologies.names():
         console.print(f"  {name:24} {topologies.get(name).summary}")
@@ -483,7 +484,7 @@ def cmd_list(args, console: Console) -> int:
     return EXIT_OK
 
 
-def cmd_rules(args, console: Console) -> int:
+def cmd_rules(args: argparse.Namespace, console: Console) -> int:
     from harness.core.case import ServerSpec
 
     for name in args.topology:
@@ -495,7 +496,7 @@ def cmd_rules(args, console: Console) -> int:
     return EXIT_OK
 
 
-def cmd_clean(args, console: Console) -> int:
+def cmd_clean(args: argparse.Namespace, console: Console) -> int:
     backend = get_backend(args.backend)
     removed = backend.clean(force=args.force)
     what = "namespace(s)" if backend.name == "netns" else "object(s)"
@@ -506,7 +507,7 @@ def cmd_clean(args, console: Console) -> int:
     return EXIT_OK
 
 
-def check_outputs(args) -> None:
+def check_outputs(args: argparse.Namespace) -> None:
     """Every output path is usable before the run starts (a run's results are never lost)."""
     for flag, attr in (("--json", "json"), ("--rules-md", "rules_md")):
         if getattr(args, attr, None):
@@ -518,7 +519,7 @@ def check_outputs(args) -> None:
         inputs.writable_dir(args.report_dir or Path("reports"), "--capture")
 
 
-def _planned(args, axes: Axes) -> tuple[list[Case], dict[str, int]]:
+def _planned(args: argparse.Namespace, axes: Axes) -> tuple[list[Case], dict[str, int]]:
     """The cases this invocation runs, and each one's index in the whole (unsharded) plan."""
     ids = list(args.case) + (failed_ids(args.last_failed) if args.last_failed else [])
     cases = select(plan(axes), ids, args.k)
@@ -544,7 +545,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _base_meta(args, results: list[Result], started: str, run_id: str, seconds: float) -> dict:
+def _base_meta(
+    args: argparse.Namespace, results: list[Result], started: str, run_id: str, seconds: float
+) -> dict[str, Any]:
     return {
         "backend": args.backend,
         "started": started,
@@ -556,7 +559,9 @@ def _base_meta(args, results: list[Result], started: str, run_id: str, seconds: 
     }
 
 
-def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run_id: str, seconds: float) -> dict:
+def _meta(
+    args: argparse.Namespace, axes: Axes, results: list[Result], total: int, started: str, run_id: str, seconds: float
+) -> dict[str, Any]:
     """What results.json and the HTML header say about the run (in results.json's key order)."""
     return {
         **_base_meta(args, results, started, run_id, seconds),
@@ -574,12 +579,12 @@ def _meta(args, axes: Axes, results: list[Result], total: int, started: str, run
 
 
 def run_and_report(
-    args,
+    args: argparse.Namespace,
     console: Console,
     err: Console,
     work: Callable[[], tuple[list[Result], float, str]],
     show: Callable[[list[Result], float], bool],
-    meta: Callable[[Finished, str], dict],
+    meta: Callable[[Finished, str], dict[str, Any]],
     order: Callable[[list[Result]], list[int]] | None = None,
     planned: int = 0,
     after: Callable[[list[Result]], None] | None = None,
@@ -626,7 +631,7 @@ def run_and_report(
     return EXIT_CASE_ERROR if tripped or own else EXIT_OK
 
 
-def cmd_matrix(args, console: Console) -> int:
+def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     axes = Axes(
         topologies=args.topology,
         modes=args.mode,
@@ -715,7 +720,7 @@ def cmd_matrix(args, console: Console) -> int:
     )
 
 
-def cmd_merge(args, console: Console) -> int:
+def cmd_merge(args: argparse.Namespace, console: Console) -> int:
     results, meta, order, seconds = merge(list(args.parts), args.report_dir)
     names = bundle.write(args.report_dir, results, meta, seconds, order)
     console.print(terminal.summary_line(results, seconds))
@@ -726,7 +731,7 @@ def cmd_merge(args, console: Console) -> int:
     return EXIT_OK
 
 
-def cmd_compare(args, console: Console) -> int:
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     changes = compare.compare(args.old, args.new)
     if args.json:
         print(json.dumps(compare.as_json(changes), indent=1))
@@ -737,11 +742,11 @@ def cmd_compare(args, console: Console) -> int:
     return EXIT_CASE_ERROR if any(c.regression for c in changes) else EXIT_OK
 
 
-def _options(args) -> dict:
+def _options(args: argparse.Namespace) -> dict[str, bool]:
     return {"rules": True, "prove_minimal": getattr(args, "prove_minimal", False), "capture": False, "trace": True}
 
 
-def cmd_reproduce(args, console: Console) -> int:
+def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
     sc = scenario.load(args.file)
     check_outputs(args)
     if sc.waits_for:
@@ -750,7 +755,7 @@ def cmd_reproduce(args, console: Console) -> int:
     if sc.story:
         console.print(Text(sc.story, style="italic"))
     err = Console(stderr=True)
-    attempts: list = []
+    attempts: list[reproduce.Attempt] = []
 
     def work() -> tuple[list[Result], float, str]:
         results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs, label="scenario", err=err)
@@ -789,7 +794,7 @@ def cmd_reproduce(args, console: Console) -> int:
     )
 
 
-def cmd_verify(args, console: Console) -> int:
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     from harness.verify import advise
 
     be = get_backend(args.backend)
@@ -802,9 +807,9 @@ def cmd_verify(args, console: Console) -> int:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
     err = Console(stderr=True)
-    advice: list = []
+    advice: list[advise.Advice] = []
 
-    def run(cases, label, rules=False):
+    def run(cases: list[Case], label: str, rules: bool = False) -> list[Result]:
         return execute(
             cases, backend=args.backend, jobs=args.jobs, label=label, err=err, rules=rules, catalog=p.catalog
         )[0]
@@ -823,6 +828,7 @@ def cmd_verify(args, console: Console) -> int:
                 advice.extend(advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules)))
             return results, seconds, run_id
         finally:
+            assert p.workdir is not None, "verify.load() made it"
             shutil.rmtree(p.workdir, ignore_errors=True)
 
     def show(results: list[Result], seconds: float) -> bool:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import clients
 import servers
 from harness import __version__
 from harness.core.repo import REPO
+
+if TYPE_CHECKING:
+    from harness.judge.verdict import Result
 
 
 def _run(*cmd: str, cwd: Path | None = None) -> str:
@@ -54,7 +59,7 @@ def system() -> dict[str, str]:
     }
 
 
-def peers(server_names, client_names) -> dict[str, dict[str, str]]:
+def peers(server_names: Iterable[str], client_names: Iterable[str]) -> dict[str, dict[str, str]]:
     """Each server and client actually used, with its version ("embedded" for pyftpdlib)."""
     return {
         "servers": {n: servers.get(n).version() or "embedded" for n in sorted(server_names)},
@@ -62,7 +67,7 @@ def peers(server_names, client_names) -> dict[str, dict[str, str]]:
     }
 
 
-def versions(results) -> dict:
+def versions(results: list[Result]) -> dict[str, Any]:
     used_s = {r.case.server.impl for r in results if r.verdict.outcome != "skip"}
     used_c = {r.case.client.impl for r in results if r.verdict.outcome != "skip"}
     return {**system(), **peers(used_s, used_c)}

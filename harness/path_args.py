@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from harness.core.case import ICMP_POLICIES, NetSpec, PassiveRange
 
 
-def _bounded(flag: str, low: int, high: int):
+def _bounded(flag: str, low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or not low <= int(text) <= high:
             raise argparse.ArgumentTypeError(f"{flag}: {text!r} is not a whole number from {low} to {high}")

@@ -10,17 +10,22 @@ it, and the session keeps the results for the others.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.core.case import Case
+from harness.core.case import Case, NetSpec, ServerSpec
 from harness.judge.verdict import Result
 from harness.plan.selection import rerun_command
 from harness.reproduce import scenario
 
-UNITS = pytest.StashKey[dict]()
+if TYPE_CHECKING:  # pytest's own types for repr_failure (not exported by the pytest package)
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+Unit = tuple[str, ServerSpec, NetSpec]  # what a unit of cases shares (topology, server, network)
+UNITS = pytest.StashKey[dict[tuple[Path, Unit], dict[str, Result]]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,7 +39,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class ScenarioFile(pytest.File):
-    def collect(self):
+    def collect(self) -> Iterator[ScenarioCase]:
         try:
             sc = scenario.load(self.path)
         except scenario.ScenarioError as e:
@@ -52,7 +57,7 @@ class ExpectationFailed(Exception):
     pass
 
 
-def _unit(case: Case) -> tuple:
+def _unit(case: Case) -> Unit:
     return (case.topology, case.server, case.net)
 
 
@@ -64,6 +69,7 @@ class ScenarioCase(pytest.Item):
 
     def _run_unit(self) -> dict[str, Result]:
         """The results of every selected item of this item's unit (run once per session)."""
+        assert self.case is not None, "a waits-for item is skipped before it runs"
         store = self.config.stash[UNITS]
         key = (self.path, _unit(self.case))
         if key not in store:
@@ -74,13 +80,14 @@ class ScenarioCase(pytest.Item):
                 for i in self.session.items
                 if isinstance(i, ScenarioCase) and i.case and (i.path, _unit(i.case)) == key
             ]
-            results, _, _ = execute([i.case for i in mates], label=f"unit {self.case.topology}")
+            results, _, _ = execute([i.case for i in mates if i.case], label=f"unit {self.case.topology}")
             store[key] = {r.case.id: r for r in results}
         return store[key]
 
     def runtest(self) -> None:
         if os.geteuid() != 0:
             pytest.skip("builds network namespaces: needs root")
+        assert self.case is not None, "a waits-for item is skipped before it runs"
         self.result = self._run_unit().get(self.case.id)
         if self.result is None:
             raise ExpectationFailed("the harness returned no result for this case (interrupted?)")
@@ -93,7 +100,9 @@ class ScenarioCase(pytest.Item):
         if v.outcome == "error":
             raise ExpectationFailed("harness error")
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ExpectationFailed) and self.case is not None:
             lines = [f"{self.case.id}: {excinfo.value}"]
             if self.result is not None:
@@ -106,5 +115,5 @@ class ScenarioCase(pytest.Item):
             return "\n".join(lines)
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, f"scenario {self.path.name}: {self.name}"

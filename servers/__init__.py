@@ -21,6 +21,7 @@ from harness.core.login import TEST_LOGIN
 from harness.core.registry import Registry
 
 if TYPE_CHECKING:  # the host side (a server's own process) imports this package: keep it light
+    from harness.build.backends.base import Lab
     from harness.core.case import ServerSpec
     from harness.observe.observation import ControlLine, LogLine
 
@@ -53,7 +54,9 @@ class ServerStartFailed(Exception):
 
 
 class RunningServer:
-    def __init__(self, lab, proc: subprocess.Popen, adapter: ServerAdapter, ctx: ServerContext, host: str):
+    def __init__(
+        self, lab: Lab, proc: subprocess.Popen[str] | None, adapter: ServerAdapter, ctx: ServerContext, host: str
+    ):
         self.lab, self.proc, self.adapter, self.ctx, self.host = lab, proc, adapter, ctx, host
         self._offset = 0
 
@@ -70,6 +73,7 @@ class RunningServer:
         ]
 
     def alive(self) -> bool:
+        assert self.proc is not None, "a server started by spawn() (a ForkedServer has its own)"
         return self.proc.poll() is None
 
     def keylog_size(self) -> int:
@@ -87,6 +91,7 @@ class RunningServer:
         return True
 
     def stop(self) -> None:
+        assert self.proc is not None, "a server started by spawn() (a ForkedServer has its own)"
         self.lab.stop(self.proc)
 
 
@@ -141,17 +146,18 @@ class ServerAdapter:
         lines, offset = read_lines(path, offset)
         return [json.loads(line) for line in lines if line.strip()], offset
 
-    def start(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+    def start(self, lab: Lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
         ctx.home.mkdir(parents=True, exist_ok=True)
         ctx.home.chmod(0o777)  # servers that drop privileges write here as nobody
         self.prepare(spec, ctx)
         return self.launch(lab, host, spec, ctx)
 
-    def launch(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+    def launch(self, lab: Lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
         """Start the prepared server as its own process and wait until it is ready."""
         stderr = open(ctx.log.with_suffix(".stderr"), "a")
         proc = lab.spawn(host, self.argv(spec, ctx), stdout=subprocess.PIPE, stderr=stderr)
         stderr.close()
+        assert proc.stdout is not None, "spawned with stdout=PIPE"
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if not self.prints_ready:
@@ -162,8 +168,8 @@ class ServerAdapter:
                     break
                 time.sleep(0.02)
                 continue
-            r, _, _ = select.select([proc.stdout], [], [], 0.1)
-            if r:
+            readable, _, _ = select.select([proc.stdout], [], [], 0.1)
+            if readable:
                 line = proc.stdout.readline()
                 if line.startswith("READY"):
                     return RunningServer(lab, proc, self, ctx, host)

@@ -26,9 +26,12 @@ import traceback
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from servers import RunningServer, ServerContext
+from servers import RunningServer, ServerAdapter, ServerContext
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 STOP_GRACE = 2.0  # SIGTERM, then SIGKILL, like Lab.stop
 
@@ -39,7 +42,7 @@ STOP_GRACE = 2.0  # SIGTERM, then SIGKILL, like Lab.stop
 class ForkServer:
     """One fork server process in one lab host, and the line protocol to it."""
 
-    def __init__(self, lab, host: str, argv: list[str], stderr: Path) -> None:
+    def __init__(self, lab: Lab, host: str, argv: list[str], stderr: Path) -> None:
         self.lab, self.host = lab, host
         with open(stderr, "a") as err:
             self.proc = lab.spawn(host, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
@@ -49,14 +52,17 @@ class ForkServer:
     def usable(self) -> bool:
         return self.proc.poll() is None
 
-    def start(self, adapter, ctx: ServerContext, config: dict[str, Any], timeout: float) -> RunningServer | None:
+    def start(
+        self, adapter: ServerAdapter, ctx: ServerContext, config: dict[str, Any], timeout: float
+    ) -> RunningServer | None:
         """A forked server that printed READY within `timeout`, or None (stopped again)."""
         stderr = str(ctx.log.with_suffix(".stderr"))
         with self._lock:
             if not self._send({"op": "start", "config": config, "stderr": stderr}):
                 return None
             deadline = time.monotonic() + timeout
-            pid, seen = None, {"READY": set(), "FAILED": set()}  # child lines may come first
+            pid: int | None = None
+            seen: dict[str, set[int]] = {"READY": set(), "FAILED": set()}  # child lines may come first
             while pid is None or not (pid in seen["READY"] or pid in seen["FAILED"]):
                 line = self._line(deadline)
                 if line is None:
@@ -88,7 +94,7 @@ class ForkServer:
     def close(self) -> None:
         self.lab.stop(self.proc)  # its SIGTERM handler stops its children first
 
-    def _ask(self, req: dict, prefix: str, timeout: float) -> str | None:
+    def _ask(self, req: dict[str, Any], prefix: str, timeout: float) -> str | None:
         if not self._send(req):
             return None
         deadline = time.monotonic() + timeout
@@ -97,9 +103,10 @@ class ForkServer:
                 return line[len(prefix) :]
         return None
 
-    def _send(self, req: dict) -> bool:
+    def _send(self, req: dict[str, Any]) -> bool:
         if not self.usable():
             return False
+        assert self.proc.stdin is not None, "spawned with stdin=PIPE"
         try:
             self.proc.stdin.write(json.dumps(req) + "\n")
             self.proc.stdin.flush()
@@ -109,6 +116,7 @@ class ForkServer:
 
     def _line(self, deadline: float) -> str | None:
         """The next reply line, read unbuffered (select sees only what the OS holds)."""
+        assert self.proc.stdout is not None, "spawned with stdout=PIPE"
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
@@ -125,7 +133,7 @@ class ForkServer:
 class ForkedServer(RunningServer):
     """A server process forked by a ForkServer; alive/stop go through it."""
 
-    def __init__(self, fork: ForkServer, pid: int, adapter, ctx: ServerContext) -> None:
+    def __init__(self, fork: ForkServer, pid: int, adapter: ServerAdapter, ctx: ServerContext) -> None:
         super().__init__(fork.lab, None, adapter, ctx, fork.host)
         self.fork, self.pid = fork, pid
 
@@ -143,10 +151,10 @@ class ForkServers:
 
     def __init__(self, argv: Callable[[ServerContext], list[str]]) -> None:
         self.argv = argv
-        self._by_lab: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._by_lab: weakref.WeakKeyDictionary[Lab, dict[str, ForkServer]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def get(self, lab, host: str, ctx: ServerContext) -> ForkServer:
+    def get(self, lab: Lab, host: str, ctx: ServerContext) -> ForkServer:
         with self._lock:
             forks = self._by_lab.setdefault(lab, {})
             for h in dict.fromkeys([host, *lab.topology.servers]):

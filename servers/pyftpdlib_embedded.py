@@ -25,6 +25,9 @@ from servers import RunningServer, ServerAdapter, ServerContext, register
 from servers._forkserver import ForkServers, serve
 
 if TYPE_CHECKING:  # the host side runs without the harness's model
+    from OpenSSL import SSL
+
+    from harness.build.backends.base import Lab
     from harness.core.case import ServerSpec
 
 _MODULE = "servers.pyftpdlib_embedded"
@@ -76,7 +79,7 @@ class PyftpdlibServer(ServerAdapter):
     def __init__(self) -> None:
         self.forks = ForkServers(lambda ctx: [ctx.python, "-m", _MODULE, "--fork-server"])
 
-    def launch(self, lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
+    def launch(self, lab: Lab, host: str, spec: ServerSpec, ctx: ServerContext) -> RunningServer:
         running = self.forks.get(lab, host, ctx).start(self, ctx, self.config(spec, ctx), self.ready_timeout)
         if running is None:
             raise self.start_failed(host, ctx)
@@ -99,18 +102,21 @@ class _Log:
         self.f.write(json.dumps({"t": time.time(), "kind": kind, "peer": peer, "line": line}) + "\n")
 
 
-def _handler_class(cfg: dict[str, Any], log: _Log):
+def _handler_class(cfg: dict[str, Any], log: _Log) -> type[Any]:
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler
 
     mode = tls_mode(cfg["tls"])
-    base = FTPHandler
+    base: Any = FTPHandler
     if mode.control_tls:
         from pyftpdlib.handlers import TLS_FTPHandler
 
         base = TLS_FTPHandler
 
-    class Logged(base):  # type: ignore[misc, valid-type]
+    # Subclassing Any is an error only under strict (disallow_subclassing_any); mypy applies the
+    # `strict = true` of pyproject's override to every module (python/mypy#16387), a per-module
+    # strict would not: `unused-ignore` keeps these three ignores right either way.
+    class Logged(base):  # type: ignore[misc, unused-ignore]  # pyftpdlib has no type hints: its classes are Any
         def _peer(self) -> str:
             return family.host_port(self.remote_ip, self.remote_port)
 
@@ -124,7 +130,7 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
             log.write("recv", self._peer(), shown)
             super().pre_process_command(line, cmd, arg)
 
-        def log(self, msg: str, logfun=None) -> None:  # pyftpdlib's own session log
+        def log(self, msg: str, logfun: Any = None) -> None:  # pyftpdlib's own session log
             log.write("log", self._peer(), msg)
 
         def logerror(self, msg: str) -> None:
@@ -164,14 +170,14 @@ def _handler_class(cfg: dict[str, Any], log: _Log):
     return handler
 
 
-def _with_ccc(base, log: _Log):
+def _with_ccc(base: Any, log: _Log) -> type[Any]:
     """CCC (RFC 4217), which pyftpdlib lacks: reply 200 under TLS, exchange close_notify,
     then read and write the same TCP connection in clear. Data connections stay PROT P.
     Also logs each data connection's TLS version and cipher."""
     from OpenSSL import SSL
     from pyftpdlib.handlers import TLS_DTPHandler
 
-    class LoggedDTP(TLS_DTPHandler):
+    class LoggedDTP(TLS_DTPHandler):  # type: ignore[misc, unused-ignore]  # pyftpdlib has no type hints: its classes are Any
         def handle_ssl_established(self) -> None:
             c = self.socket
             log.write(
@@ -184,7 +190,11 @@ def _with_ccc(base, log: _Log):
             )
             super().handle_ssl_established()
 
-    class WithCCC(base):  # type: ignore[misc, valid-type]
+    class WithCCC(base):  # type: ignore[misc, unused-ignore]  # pyftpdlib has no type hints: its classes are Any
+        # pyftpdlib's attributes, set by its handlers; the socket is an SSL.Connection under TLS
+        socket: Any
+        _ssl_established: bool
+        _plain: Any
         dtp_handler = LoggedDTP
         proto_cmds = {
             **base.proto_cmds,
@@ -192,7 +202,7 @@ def _with_ccc(base, log: _Log):
         }
         _clearing = False
 
-        def secure_connection(self, ssl_context) -> None:
+        def secure_connection(self, ssl_context: SSL.Context) -> None:
             self._plain = self.socket
             super().secure_connection(ssl_context)
 
@@ -210,7 +220,8 @@ def _with_ccc(base, log: _Log):
 
         def handle_read_event(self) -> None:
             if not self._clearing:
-                return super().handle_read_event()
+                super().handle_read_event()
+                return
             try:
                 self.socket.recv(4096)  # nothing but the client's close_notify is expected
             except SSL.ZeroReturnError:
@@ -226,7 +237,7 @@ def _with_ccc(base, log: _Log):
     return WithCCC
 
 
-def _ssl_context(cfg: dict[str, Any]):
+def _ssl_context(cfg: dict[str, Any]) -> SSL.Context:
     """pyOpenSSL context like pyftpdlib's own, plus an SSLKEYLOGFILE-format key log."""
     from OpenSSL import SSL
 
@@ -242,7 +253,11 @@ def _ssl_context(cfg: dict[str, Any]):
     ctx.use_privatekey_file(cfg["key"])
     if cfg.get("keylog"):
         out = open(cfg["keylog"], "ab", buffering=0)
-        ctx.set_keylog_callback(lambda conn, line: out.write(line + b"\n"))
+
+        def keylog(conn: SSL.Connection, line: bytes) -> None:
+            out.write(line + b"\n")
+
+        ctx.set_keylog_callback(keylog)
     return ctx
 
 

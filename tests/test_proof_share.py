@@ -35,3 +35,12 @@ def test_different_rules_or_an_unverified_proof_are_replayed():
     proof.remember(proved, A, _fw(), False)
     assert not proof.share(proved, B, _fw(dports="50000-50009"), False)
     assert not proof.share(proved, B, _fw(), True)  # --prove-minimal proofs are kept apart
+
+
+def test_a_private_source_is_kept_by_addressing_in_either_family():
+    def snat(saddr):
+        return Rule("snat", oif="wan0", saddr=saddr, to="masquerade")
+
+    assert proof._private_source(snat("10.0.1.0/24")) and proof._private_source(snat("fd00:1::/64"))
+    # the lab's client-side public range is "the internet", in IPv6 too (no TypeError)
+    assert not proof._private_source(snat("203.0.113.100")) and not proof._private_source(snat("2001:db8:113::100"))

@@ -137,6 +137,8 @@ def _describe(exc: BaseException) -> str:
 class Session(ftplib.FTP_TLS):
     """FTP_TLS that records its transcript and opens data connections step by step."""
 
+    _prot_p: bool  # FTP_TLS's own flag (set by its __init__ and prot_p()), not in its stubs
+
     def __init__(self, req: Request, context: ssl.SSLContext | None):
         super().__init__(context=context, timeout=req.timeout)
         self.req = req
@@ -164,11 +166,13 @@ class Session(ftplib.FTP_TLS):
         self.wire = BoundedReader(sock, self.bounds)
 
     def getline(self) -> str:
+        assert self.wire is not None, "attach() comes first"
         line = self.wire.line()
         self.transcript.append({"t": self._t(), "dir": "recv", "line": line})
         return line
 
     def getmultiline(self) -> str:
+        assert self.wire is not None, "attach() comes first"
         self.wire.start_reply()
         return super().getmultiline()
 
@@ -194,6 +198,7 @@ class Session(ftplib.FTP_TLS):
 
     def drain(self, wait: float = 0.5) -> str | None:
         """A reply the server may have sent that nobody read yet (its real reason)."""
+        assert self.sock is not None, "connected"
         try:
             self.sock.settimeout(wait)
             return self.getmultiline()
@@ -217,6 +222,7 @@ class Session(ftplib.FTP_TLS):
         return self._active(cmd, mode, rec)
 
     def _passive(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
+        assert self.sock is not None, "connected"
         peer = self.sock.getpeername()[0]
         cmd_word, parse = ("PASV", family.parse_227) if mode == "pasv" else ("EPSV", family.parse_229)
         resp = self.command("negotiate", cmd_word, ok="2")
@@ -264,6 +270,7 @@ class Session(ftplib.FTP_TLS):
         return conn
 
     def _active(self, cmd: str, mode: str, rec: dict[str, Any]) -> socket.socket:
+        assert self.sock is not None, "connected"
         local_ip = self.sock.getsockname()[0]
         lsock = socket.create_server((local_ip, 0), family=self.sock.family)
         lsock.settimeout(self.req.timeout)
@@ -417,11 +424,13 @@ def clear_control(sess: Session) -> None:
     """CCC (RFC 4217): both ends close TLS on the control connection, which stays open in
     clear. The data connections stay PROT P."""
     sess.step = "ccc"
+    assert sess.control is not None, "greet() comes first"
     try:
         sess.command("ccc", "CCC", ok="2")
     except StepFailed as sf:
         sess.control["ccc"] = sf.reply or sf.kind
         raise
+    assert isinstance(sess.sock, ssl.SSLSocket), "CCC clears a TLS control connection"
     sess.tls_session = sess.sock.session
     try:
         plain = sess.sock.unwrap()
@@ -476,6 +485,7 @@ def secure(sess: Session, req: Request, done: Done) -> None:
     sess.step = "auth-tls"
     sess.command("auth-tls", "AUTH TLS", ok="2")
     sess.step = "tls-handshake"
+    assert sess.wire is not None and sess.sock is not None and sess.control is not None, "greet() comes first"
     if sess.wire.buf:  # the handshake must come next; plaintext here is never TLS
         extra = bytes(sess.wire.buf[:80]).decode("utf-8", "replace")
         raise StepFailed(
@@ -488,7 +498,7 @@ def secure(sess: Session, req: Request, done: Done) -> None:
     except (OSError, ssl.SSLError) as e:
         raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
     sess.attach(tls)
-    done("tls-handshake", version=sess.sock.version())
+    done("tls-handshake", version=tls.version())  # sess.sock is now tls
     sess.control.update(tls="ok", tls_version=tls.version(), cipher=(tls.cipher() or (None,))[0])
 
 

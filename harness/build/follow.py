@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 
 def read_lines(path: Path, offset: int) -> tuple[list[str], int]:
@@ -24,7 +28,13 @@ class Follow:
     """A long-running command in a host whose output lines are read incrementally."""
 
     def __init__(
-        self, lab, host: str, path: Path, argv: list[str], stderr=subprocess.DEVNULL, append: bool = False
+        self,
+        lab: Lab,
+        host: str,
+        path: Path,
+        argv: list[str],
+        stderr: int | IO[Any] = subprocess.DEVNULL,
+        append: bool = False,
     ) -> None:
         self.lab, self.path = lab, path
         self.offset = path.stat().st_size if append and path.exists() else 0

@@ -9,13 +9,14 @@ hosts at either end keep 1500 and learn nothing. `rate` limits the client's link
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import replace
 
-from harness.build.topology import Link, Port, Topology
+from harness.build.topology import Host, Link, Middlebox, Port, Topology
 from harness.core.case import NetSpec
 
 # nat/ file per impairment, and the defines it needs from the NetSpec
-FILES = (
+FILES: tuple[tuple[str, Callable[[NetSpec], bool], Callable[[NetSpec], dict[str, str]]], ...] = (
     ("path-icmp-drop.nft", lambda n: n.icmp == "drop", lambda n: {}),
     ("path-idle-timeout.nft", lambda n: n.idle_timeout > 0, lambda n: {"IDLE_TIMEOUT": str(n.idle_timeout)}),
     ("path-mss-clamp.nft", lambda n: n.mss_clamp, lambda n: {}),
@@ -27,12 +28,13 @@ FILES = (
 CONDITIONS = ("path-icmp-drop.nft", "path-idle-timeout.nft")
 
 
-def conditions(topo: Topology, read_file) -> dict[str, str]:
+def conditions(topo: Topology, read_file: Callable[[str], str]) -> dict[str, str]:
     """Per firewall, the nft text of the path conditions it carries ("" files: none)."""
     out = {}
     for box in topo.middleboxes:
         files = tuple(f for f in (box.ruleset.files if box.ruleset else ()) if f in CONDITIONS)
         if files:
+            assert box.ruleset is not None
             out[box.name] = "\n" + replace(box.ruleset, name=f"{box.ruleset.name} path conditions", files=files).render(
                 read_file
             )
@@ -51,9 +53,10 @@ def with_path(topo: Topology, net: NetSpec) -> Topology:
     files = [(f, d(net)) for f, on, d in FILES if on(net)]
     firewalls = {h.name for h in topo.middleboxes if h.ruleset is not None}
 
-    def host(h):
+    def host(h: Host) -> Host:
         if h.name not in firewalls or not files:
             return h
+        assert isinstance(h, Middlebox) and h.ruleset is not None, "a firewall"
         rs = h.ruleset
         defines = dict(rs.defines)
         for _, d in files:

@@ -13,13 +13,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.build import proxies
 from harness.build.follow import Follow
 from harness.build.topology import Middlebox, Topology
 from harness.build.tracing import trace_table
 from harness.core.repo import NAT_DIR, nat_file
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 
 class ProxyFailed(RuntimeError):
@@ -37,7 +40,7 @@ class LoadedRuleset:
 
 
 class Middleboxes:
-    def __init__(self, lab, topology: Topology, workdir: Path) -> None:
+    def __init__(self, lab: Lab, topology: Topology, workdir: Path) -> None:
         self.lab, self.topology, self.workdir = lab, topology, workdir
         self.boxes = {b.name: b for b in topology.middleboxes}
         rendered = {n: b.ruleset.render_lines(nat_file) for n, b in self.boxes.items() if b.ruleset}
@@ -74,7 +77,9 @@ class Middleboxes:
     def restore(self) -> None:
         for box, text in self.original.items():
             if self.current.get(box) != text:
-                self.load(box, text, self.boxes[box].ruleset.syntax)
+                ruleset = self.boxes[box].ruleset
+                assert ruleset is not None, "only boxes with a ruleset have one to restore"
+                self.load(box, text, ruleset.syntax)
 
     def before_case(self) -> None:
         """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.
@@ -102,6 +107,7 @@ class Middleboxes:
 
     # -- proxies ----------------------------------------------------------------
     def _start_proxy(self, box: Middlebox) -> None:
+        assert box.proxy is not None, "a box with a proxy"
         adapter = proxies.get(box.proxy.kind)
         argv = adapter.argv(str(NAT_DIR / box.proxy.file), box.proxy.env)
         log = self.workdir / f"{box.name}.proxy.log"
@@ -122,6 +128,7 @@ class Middleboxes:
     def _start_translator(self, box: Middlebox) -> None:
         """tayga: its tun device, the routes into it, then the daemon in the foreground."""
         t = box.translator
+        assert t is not None, "a box with a translator"
         if shutil.which("tayga") is None:
             raise ProxyFailed("tayga is not installed: Debian package tayga (`make setup` installs it)")
         data = self.workdir / f"{box.name}.tayga"

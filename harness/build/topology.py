@@ -4,6 +4,7 @@ and translators. No I/O: a backend builds it (harness/build/backends)."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.core.family import get as get_family
@@ -96,7 +97,7 @@ class RuleSet:
     def loader(self) -> list[str]:
         return ["iptables-nft-restore"] if self.syntax == "iptables" else ["nft", "-f", "-"]
 
-    def render(self, read_file) -> str:
+    def render(self, read_file: Callable[[str], str]) -> str:
         """Render the ruleset text; `read_file(name)` returns a nat/ file's text."""
         if self.syntax == "iptables":  # no variables in iptables-save syntax
             return "\n".join(read_file(f) for f in self.files)
@@ -107,7 +108,7 @@ class RuleSet:
             body = [b.replace("${" + k + "}", v) for b in body]
         return get_family(self.family).nft_text("\n".join(head) + "\n\n" + "\n".join(body))
 
-    def render_lines(self, read_file) -> list[tuple[str, str | None]]:
+    def render_lines(self, read_file: Callable[[str], str]) -> list[tuple[str, str | None]]:
         """The rendered lines, each with the "file:line" it came from (None: the header, or
         every line if the family's rewrite changed the line count)."""
         origins: list[str | None] = [None] * (len(self.defines) + 2)

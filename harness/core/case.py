@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.caseid import path_tokens, render
-from harness.core.ports import PassiveRange
+from harness.core.ports import PassiveRange as PassiveRange  # re-exported: spec, plan and CLI code read it from here
 from harness.core.tls import TlsMode
 from harness.core.tls import mode as tls_mode
 

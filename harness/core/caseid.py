@@ -18,6 +18,9 @@ from harness.core.ports import PassiveRange
 
 SPECS = ("server", "client", "net")
 
+# how one extra part is written (field value -> token) and read back (token -> field value)
+ShowRead = tuple[Callable[[Any], str | None], Callable[[str], Any]]
+
 
 @dataclass(frozen=True)
 class Part:
@@ -34,7 +37,7 @@ class Part:
         return None if value == _default(spec, self.field) else self.show(value)
 
 
-def _prefixed(prefix: str, parse: Callable[[str], Any]) -> tuple:
+def _prefixed(prefix: str, parse: Callable[[str], Any]) -> ShowRead:
     """A `prefix-value` part (left out of the id at the field's default: see render)."""
 
     def show(v: Any) -> str | None:
@@ -55,11 +58,11 @@ def _one_of(valid: tuple[str, ...]) -> Callable[[str], str | None]:
     return lambda val: val if val in valid else None
 
 
-def _flag(token: str) -> tuple:
+def _flag(token: str) -> ShowRead:
     return (lambda v: token if v else None), (lambda t: True if t == token else None)
 
 
-def _part(spec: str, field: str, rw: tuple) -> Part:
+def _part(spec: str, field: str, rw: ShowRead) -> Part:
     return Part(spec, field, *rw)
 
 

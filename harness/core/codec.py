@@ -21,19 +21,21 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _subclasses(cls: type) -> dict[str, type]:
-    out, todo = {}, [cls]
+    out: dict[str, type] = {}
+    todo: list[type] = [cls]
     while todo:
+        sub: type
         for sub in todo.pop().__subclasses__():
             out[sub.__name__] = sub
             todo.append(sub)
     return out
 
 
-def _default(f: dataclasses.Field) -> Any:
+def _default(f: dataclasses.Field[Any]) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
     return dataclasses.MISSING
 
 
@@ -83,11 +85,12 @@ def decode(data: Any, tp: Any) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise ValueError(f"{tp.__name__}: expected an object, got {type(data).__name__}")
-        cls = tp
+        cls: type = tp
         if "class" in data and data["class"] != tp.__name__:
-            cls = _subclasses(tp).get(data["class"])
-            if cls is None:
+            sub = _subclasses(tp).get(data["class"])
+            if sub is None:
                 raise ValueError(f"unknown {tp.__name__} class {data['class']!r}")
+            cls = sub
         hints = _hints(cls)
         kw = {f.name: decode(data[f.name], hints[f.name]) for f in dataclasses.fields(cls) if f.init and f.name in data}
         return cls(**kw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import servers
 from harness.core.family import classify, private
@@ -168,5 +169,5 @@ def case_findings(report: ClientReport | None) -> tuple[Finding, ...]:
     return tuple(out)
 
 
-def case_findings_json(report: ClientReport | None) -> list[dict]:
+def case_findings_json(report: ClientReport | None) -> list[dict[str, Any]]:
     return [dataclasses.asdict(f) for f in case_findings(report)]

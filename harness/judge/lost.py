@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from harness.core.outcome import Stage
 from harness.core.tls import CONTROL_PORTS
 from harness.judge.evidence import Evidence
 from harness.observe.middlebox_view import MiddleboxView
@@ -52,7 +53,7 @@ class Lost:
         return f"the {ordinal(self.n)} {self.role} connection; {done}"
 
     @property
-    def stage(self) -> str:
+    def stage(self) -> Stage:
         """Where the session stopped, from which connection did: the client's own placement
         can only guess which connection a timeout belonged to."""
         return "connect" if self.role == "control" else "data-connect"

@@ -11,21 +11,34 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from harness.judge.rules import FirewallRules, NotNeeded, Rule
+from harness.core.case import Case, NetSpec, ServerSpec
+from harness.judge.rules import FirewallRules, NotNeeded, Proof, Rule, Signature
 from harness.judge.rules.render import nft
 from harness.judge.verdict import Verdict
 
+if TYPE_CHECKING:
+    from harness.build.middleboxes import Middleboxes
+
 Replay = Callable[[], Verdict]
+# What makes two cases' proofs interchangeable: the lab, the server, the proof asked for, the
+# rules given and each box's derived rules (FirewallRules.signature)
+ProofKey = tuple[NetSpec, ServerSpec, bool, tuple[tuple[str, str], ...], tuple[tuple[str, Signature], ...]]
+# a proof kept for later cases: the case that proved it, and each box's proof
+Proved = dict[ProofKey, tuple[str, dict[str, Proof]]]
 
 
 def _private_source(rule: Rule) -> bool:
     try:
-        return (
-            rule.kind == "snat"
-            and ipaddress.ip_network(rule.saddr or "", strict=False).is_private
-            and not ipaddress.ip_network(rule.saddr).subnet_of(ipaddress.ip_network("203.0.113.0/24"))
-        )
+        if not (rule.kind == "snat" and ipaddress.ip_network(rule.saddr or "", strict=False).is_private):
+            return False
+        # the lab's client-side "public" range (Python counts documentation ranges as private),
+        # in the rule's own family (core.family.LAB_NETWORKS)
+        net = ipaddress.ip_network(rule.saddr or "")
+        if isinstance(net, ipaddress.IPv4Network):
+            return not net.subnet_of(ipaddress.IPv4Network("203.0.113.0/24"))
+        return not net.subnet_of(ipaddress.IPv6Network("2001:db8:113::/64"))
     except ValueError:
         return False
 
@@ -34,7 +47,7 @@ def _short(v: Verdict) -> str:
     return f"{v.stage}: {v.diagnosis}" if v.stage else f"{v.outcome}: {v.diagnosis}"
 
 
-def _key(case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str, str] | None) -> tuple:
+def _key(case: Case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str, str] | None) -> ProofKey:
     return (
         case.net,
         case.server,
@@ -45,8 +58,8 @@ def _key(case, derived: dict[str, FirewallRules], minimal: bool, given: dict[str
 
 
 def share(
-    proved: dict[tuple, tuple[str, dict]],
-    case,
+    proved: Proved,
+    case: Case,
     derived: dict[str, FirewallRules],
     minimal: bool,
     given: dict[str, str] | None = None,
@@ -63,8 +76,8 @@ def share(
 
 
 def remember(
-    proved: dict[tuple, tuple[str, dict]],
-    case,
+    proved: Proved,
+    case: Case,
     derived: dict[str, FirewallRules],
     minimal: bool,
     given: dict[str, str] | None = None,
@@ -75,7 +88,12 @@ def remember(
 
 
 def prove(
-    boxes, derived: dict[str, FirewallRules], *, minimal: bool, replay: Replay, given: dict[str, str] | None = None
+    boxes: Middleboxes,
+    derived: dict[str, FirewallRules],
+    *,
+    minimal: bool,
+    replay: Replay,
+    given: dict[str, str] | None = None,
 ) -> None:
     """Fill in each FirewallRules.proof. `boxes` (middlebox.Middleboxes) swaps rulesets;
     the topology's own rulesets are restored at the end. `given`: nft text per box that stays

@@ -30,7 +30,8 @@ def from_json(d: dict[str, Any]) -> Observation:
         raise ValueError(
             f"not a recording in the format {SCHEMA} (schema: {d.get('schema') if isinstance(d, dict) else None!r})"
         )
-    return codec.decode(d["observation"], Observation)
+    obs: Observation = codec.decode(d["observation"], Observation)
+    return obs
 
 
 # Format 2 named the ftplib agent's steps after stages and kept a client's exit status in
@@ -54,7 +55,8 @@ def _upgrade(obs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _activity(f: dict[str, Any], connections: list[dict[str, Any]]) -> str:
-    step, error = f["step"], f.get("error", "")
+    step: str = f["step"]
+    error: str = f.get("error", "")
     data = [c for c in connections if c.get("role") == "data"]
     if step == "data-connect":
         return "data-connect" if data and data[-1].get("result") not in (None, "ok") else "transfer-reply"

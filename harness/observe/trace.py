@@ -10,7 +10,7 @@ text, and by the file and line they came from where the ruleset was rendered fro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,12 +218,12 @@ class Attempt:
         return None
 
 
-def attempts(paths: list[TracePath]) -> list[Attempt]:
+def attempts(paths: Sequence[TracePath]) -> list[Attempt]:
     """SYN packets grouped by the tuple they arrived with, in order of first appearance."""
     first: dict[str, TracePath] = {}
     for p in paths:
         first.setdefault(p.trace_id, p)
-    groups: dict[tuple, list[TracePath]] = {}
+    groups: dict[tuple[str, int, str, int], list[TracePath]] = {}
     for p in paths:
         head = first[p.trace_id]
         if not head.syn:
@@ -264,8 +264,8 @@ def rule_lines(text: str) -> tuple[dict[tuple[str, str, str], list[int]], dict[t
                 table = (m.group(1) or "ip", m.group(2))
             elif a:
                 rules.setdefault((a.group(1) or "ip", a.group(2), a.group(3)), []).append(i)
-        elif table and depth == 1 and _CHAIN.match(code):
-            chain, chain_depth = (*table, _CHAIN.match(code).group(1)), depth + 1
+        elif table and depth == 1 and (c := _CHAIN.match(code)):
+            chain, chain_depth = (*table, c.group(1)), depth + 1
         elif chain and depth == chain_depth:
             s = code.strip()
             if re.match(r"^type\s.*\bhook\b", s) or s.startswith("policy "):
@@ -291,9 +291,11 @@ def handles(listing: dict[str, Any]) -> dict[tuple[str, str, str], list[int]]:
     return out
 
 
-def source_map(
-    text: str, origins: list[str | None], listing: dict[str, Any]
-) -> tuple[dict[tuple[str, str, int | None], str], dict[tuple[str, str, str], str]]:
+# (family, table, handle) -> "file:line" of each rule, and (family, table, chain) -> its policy's
+SourceMap = tuple[dict[tuple[str, str, int | None], str], dict[tuple[str, str, str], str]]
+
+
+def source_map(text: str, origins: list[str | None], listing: dict[str, Any]) -> SourceMap:
     """(family, table, handle) -> "file:line" of every rule whose chain's rules line up one to
     one with the loaded chain's handles, and (family, table, chain) -> its policy's line.
     `origins[i]` is the "file:line" that rendered line i came from."""
@@ -308,6 +310,6 @@ def source_map(
         hs = loaded.get(key, [])
         if len(hs) == len(lines):
             for h, i in zip(hs, lines):
-                if origin(i):
-                    out[(key[0], key[1], h)] = origin(i)
-    return out, {k: origin(i) for k, i in policy.items() if origin(i)}
+                if o := origin(i):
+                    out[(key[0], key[1], h)] = o
+    return out, {k: o for k, i in policy.items() if (o := origin(i))}

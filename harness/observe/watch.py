@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.build.follow import Follow
 from harness.build.middleboxes import LoadedRuleset
@@ -17,7 +18,10 @@ from harness.build.topology import Middlebox
 from harness.observe import flows
 from harness.observe.helper_log import Reader
 from harness.observe.middlebox_view import MiddleboxView
-from harness.observe.trace import parse, source_map, stats_delta
+from harness.observe.trace import SourceMap, parse, source_map, stats_delta
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class Source:
     box: str
     path: Path
     offset: int
-    seen: frozenset  # tuples this middlebox traced before the session
+    seen: frozenset[tuple[str, int, str, int]]  # tuples this middlebox traced before the session
     helper: Path | None = None  # its helper log (pcap), followed from helper_offset
     helper_offset: int = 0
 
@@ -35,7 +39,7 @@ class Source:
 class MiddleboxWatch:
     """Follows one middlebox for the life of a lab; `take()` returns what is new."""
 
-    def __init__(self, lab, box: Middlebox, workdir: Path) -> None:
+    def __init__(self, lab: Lab, box: Middlebox, workdir: Path) -> None:
         self.lab, self.box = lab, box
         # conntrack prints one line per event; stdbuf keeps it line by line.
         self.expect = Follow(
@@ -71,7 +75,7 @@ class MiddleboxWatch:
         self._counters, self._stats = self.read()
         self._seen: set[tuple[str, int, str, int]] = set()  # every tuple traced so far
         self._source_of: LoadedRuleset | None = None
-        self._source: tuple[dict, dict] = ({}, {})
+        self._source: SourceMap = ({}, {})
 
     def trace_source(self) -> Source | None:
         """Where the next session's trace lines will appear (harness.early_stop)."""
@@ -118,7 +122,7 @@ class MiddleboxWatch:
             helper_drops=tuple(self.helper.take()) if self.helper else (),
         )
 
-    def _sources(self, loaded: LoadedRuleset | None) -> tuple[dict, dict]:
+    def _sources(self, loaded: LoadedRuleset | None) -> SourceMap:
         """source_map of the loaded ruleset, computed once per load."""
         if loaded is None:
             return {}, {}

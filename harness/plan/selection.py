@@ -10,6 +10,7 @@ import fnmatch
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import clients
 import servers
@@ -66,7 +67,7 @@ def failed_ids(path: Path) -> list[str]:
     return [c["id"] for c in doc["cases"] if c.get("outcome") in ("fail", "error")]
 
 
-def read_results(path: Path) -> dict:
+def read_results(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as e:

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 import re
+import types
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeAlias, cast, overload
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 import clients
 import servers
 from harness.build import topologies
 from harness.core.case import DATA_MODES, ICMP_POLICIES, PASV_POLICIES
 from harness.core.inputs import InputError, read_text
-from harness.core.outcome import OUTCOMES, STAGES
+from harness.core.outcome import OUTCOMES, STAGES, Stage
+from harness.core.outcome import Outcome as OutcomeLiteral  # the models have a class Outcome
 from harness.core.ports import PassiveRange
 from harness.core.tls import NAMES as TLS_MODES
 from harness.core.tls import VERIFY
@@ -40,8 +43,13 @@ class SpecError(InputError):
 # --- value types ---------------------------------------------------------------
 
 
-def _enum(values) -> Any:
-    return Literal[tuple(values)]  # type: ignore[valid-type]
+def _enum(values: Sequence[str]) -> Any:
+    return Literal[tuple(values)]
+
+
+def _list_of(item: Any) -> Any:
+    """list[item] for a type made at run time (what list[...] returns; mypy reads list[...] as a static type)."""
+    return types.GenericAlias(list, item)
 
 
 def _on_off(v: Any) -> Any:
@@ -52,7 +60,7 @@ def _one_or_many(v: Any) -> Any:
     return [_on_off(x) for x in v] if isinstance(v, list) else [_on_off(v)]
 
 
-def choice(values) -> Any:
+def choice(values: Sequence[str]) -> Any:
     return Annotated[_enum(values), BeforeValidator(_on_off)]
 
 
@@ -60,25 +68,27 @@ def _text(v: Any) -> Any:
     return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # 1.3, 2
 
 
-def number_choice(values) -> Any:
+def number_choice(values: Sequence[str]) -> Any:
     """One of `values` written as a number or as text (a TLS version, a count)."""
     return Annotated[_enum(values), BeforeValidator(_text)]
 
 
-def number_choices(values) -> Any:
+def number_choices(values: Sequence[str]) -> Any:
     schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)}, "minItems": 1}]}
     return Annotated[
-        list[_enum(values)],
+        _list_of(_enum(values)),
         BeforeValidator(lambda v: [_text(x) for x in v] if isinstance(v, list) else [_text(v)]),
         Field(min_length=1),
         WithJsonSchema(schema),
     ]
 
 
-def choices(values) -> Any:
+def choices(values: Sequence[str]) -> Any:
     """One value or a list of them (at least one)."""
     schema = {"anyOf": [{"enum": list(values)}, {"type": "array", "items": {"enum": list(values)}, "minItems": 1}]}
-    return Annotated[list[_enum(values)], BeforeValidator(_one_or_many), Field(min_length=1), WithJsonSchema(schema)]
+    return Annotated[
+        _list_of(_enum(values)), BeforeValidator(_one_or_many), Field(min_length=1), WithJsonSchema(schema)
+    ]
 
 
 def _range(v: Any, allow_none: bool) -> Any:
@@ -165,59 +175,201 @@ class Names:
     layouts: tuple[str, ...] = ()
 
 
+# --- what reproduce and verify read from a validated file -------------------------
+
+
+class ServerDoc(Protocol):
+    impl: str
+    tls: list[str] | None
+    masquerade: list[str] | None
+    passive_range: Any  # a PassiveRange, or None
+    session_reuse: list[str] | None
+
+
+class ScenarioServerDoc(ServerDoc, Protocol):
+    permit_foreign_addresses: list[str] | None
+
+
+class TopologyDoc(Protocol):
+    name: str
+    helper: str | None
+    forward_range: Any  # a PassiveRange, "none", or None
+    mtu: int | None
+    icmp: str | None
+    idle_timeout: int | None
+    rate: str | None
+    mss_clamp: str | None
+    port_map: Any  # a PassiveRange, or None
+    hairpin: str | None
+    hairpin_nat: str | None
+
+
+class ScenarioClientDoc(Protocol):
+    impl: str
+    pasv_address: list[str] | None
+    keepalive: int | None
+
+
+class OutcomeDoc(Protocol):
+    outcome: OutcomeLiteral | None
+    stage: Stage | None
+    check: str | None
+
+
+class ExpectCaseDoc(OutcomeDoc, Protocol):
+    @property
+    def match(self) -> BaseModel: ...
+
+
+class ExpectDoc(OutcomeDoc, Protocol):
+    @property
+    def cases(self) -> Sequence[ExpectCaseDoc]: ...
+
+
+class ScenarioDoc(Protocol):
+    waits_for: str | None
+    modes: list[str] | None
+    busy_sessions: int
+    tls_version: list[str] | None
+    transfers: int
+    verify_cert: list[str] | None
+
+    @property
+    def topology(self) -> TopologyDoc: ...
+    @property
+    def server(self) -> ScenarioServerDoc: ...
+    @property
+    def clients(self) -> Sequence[ScenarioClientDoc]: ...
+    @property
+    def expect(self) -> ExpectDoc | None: ...
+
+
+class PlanClientDoc(Protocol):
+    impl: str
+    modes: list[str] | None
+    pasv_address: list[str] | None
+    label: str | None
+    keepalive: int | None
+
+
+class PlanPathDoc(Protocol):
+    mtu: int | None
+    rate: str | None
+
+
+class PlanDoc(Protocol):
+    ruleset: str
+    topology: str
+
+    @property
+    def path(self) -> PlanPathDoc: ...
+    @property
+    def server(self) -> ServerDoc: ...
+    @property
+    def clients(self) -> Sequence[PlanClientDoc]: ...
+
+
 @lru_cache(maxsize=4)
 def models(names: Names) -> dict[str, type[BaseModel]]:
     check_names = names.checks or ("",)
-    Client = choice(clients.names())
+    # Each choice's values come from the registries (and `names`), known at run time only: there
+    # it is a Literal of them (choice, number_choice) or a list of those (choices, number_choices);
+    # to mypy, the type of its values.
+    if TYPE_CHECKING:
+        Client: TypeAlias = str
+        ServerImpl: TypeAlias = str
+        TopologyName: TypeAlias = str
+        OnOff: TypeAlias = str
+        OnOffs: TypeAlias = list[str]
+        TlsMode: TypeAlias = str
+        TlsModes: TypeAlias = list[str]
+        Reuses: TypeAlias = list[str]
+        IcmpPolicy: TypeAlias = str
+        PasvPolicies: TypeAlias = list[str]
+        PasvMatch: TypeAlias = str
+        DataMode: TypeAlias = str
+        DataModes: TypeAlias = list[str]
+        TlsVersion: TypeAlias = str
+        TlsVersions: TypeAlias = list[str]
+        TransfersText: TypeAlias = str
+        VerifyCert: TypeAlias = str
+        VerifyCerts: TypeAlias = list[str]
+        OutcomeChoice: TypeAlias = OutcomeLiteral
+        StageChoice: TypeAlias = Stage
+        CheckName: TypeAlias = str
+        Layout: TypeAlias = str
+    else:
+        Client = choice(clients.names())
+        ServerImpl = choice(servers.names())
+        TopologyName = choice(topologies.names())
+        OnOff = choice(ON_OFF)
+        OnOffs = choices(ON_OFF)
+        TlsMode = choice(TLS_MODES)
+        TlsModes = choices(TLS_MODES)
+        Reuses = choices(REUSE)
+        IcmpPolicy = choice(ICMP_POLICIES)
+        PasvPolicies = choices(PASV_POLICIES)
+        PasvMatch = choice((*PASV_POLICIES, "n/a"))
+        DataMode = choice(DATA_MODES)
+        DataModes = choices(DATA_MODES)
+        TlsVersion = number_choice(TLS_VERSIONS)
+        TlsVersions = number_choices(TLS_VERSIONS)
+        TransfersText = number_choice(tuple(str(n) for n in range(1, 11)))
+        VerifyCert = choice(VERIFY)
+        VerifyCerts = choices(VERIFY)
+        OutcomeChoice = choice(OUTCOMES)
+        StageChoice = choice(STAGES)
+        CheckName = choice(check_names)
+        Layout = choice(names.layouts or ("server-nat",))
 
     class Server(Strict):
-        impl: choice(servers.names()) = "pyftpdlib"
-        tls: choices(TLS_MODES) | None = None  # default: explicit
-        masquerade: choices(ON_OFF) | None = None  # default: off (scenario), on (plan)
+        impl: ServerImpl = "pyftpdlib"
+        tls: TlsModes | None = None  # default: explicit
+        masquerade: OnOffs | None = None  # default: off (scenario), on (plan)
         passive_range: PortRange = None  # default: 50000-50009
-        session_reuse: choices(REUSE) | None = None
+        session_reuse: Reuses | None = None
 
     class ScenarioServer(Server):
-        permit_foreign_addresses: choices(ON_OFF) | None = None
+        permit_foreign_addresses: OnOffs | None = None
 
     class Topology(Strict):
-        name: choice(topologies.names())
-        helper: choice(ON_OFF) | None = None
+        name: TopologyName
+        helper: OnOff | None = None
         forward_range: ForwardRange = None
         # path impairments (docs/path.md)
         mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
-        icmp: choice(ICMP_POLICIES) | None = None  # default: pass
+        icmp: IcmpPolicy | None = None  # default: pass
         idle_timeout: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
         rate: Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")] | None = None
-        mss_clamp: choice(ON_OFF) | None = None
+        mss_clamp: OnOff | None = None
         port_map: PortRange = None  # the public range the passive ports are published as
-        hairpin: choice(ON_OFF) | None = None  # the client on the server's LAN (server-nat)
-        hairpin_nat: choice(ON_OFF) | None = None
+        hairpin: OnOff | None = None  # the client on the server's LAN (server-nat)
+        hairpin_nat: OnOff | None = None
 
     class ScenarioClient(Strict):
         impl: Client
-        pasv_address: choices(PASV_POLICIES) | None = None  # default: trust
+        pasv_address: PasvPolicies | None = None  # default: trust
         keepalive: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
         label: str | None = None
 
     class Match(Strict):
         """Which cases an expectation is about; every value must be one the scenario runs."""
 
-        mode: choice(DATA_MODES) | None = None
-        tls: choice(TLS_MODES) | None = None
+        mode: DataMode | None = None
+        tls: TlsMode | None = None
         client: Client | None = None
-        server: choice(servers.names()) | None = None
-        masquerade: choice(ON_OFF) | None = None
-        pasv_address: choice((*PASV_POLICIES, "n/a")) | None = None
-        topology: choice(topologies.names()) | None = None
-        tls_version: number_choice(TLS_VERSIONS) | None = None
-        transfers: number_choice(tuple(str(n) for n in range(1, 11))) | None = None
-        verify_cert: choice(VERIFY) | None = None
+        server: ServerImpl | None = None
+        masquerade: OnOff | None = None
+        pasv_address: PasvMatch | None = None
+        topology: TopologyName | None = None
+        tls_version: TlsVersion | None = None
+        transfers: TransfersText | None = None
+        verify_cert: VerifyCert | None = None
 
     class Outcome(Strict):
-        outcome: choice(OUTCOMES) | None = None
-        stage: choice(STAGES) | None = None
-        check: choice(check_names) | None = None
+        outcome: OutcomeChoice | None = None
+        stage: StageChoice | None = None
+        check: CheckName | None = None
 
     class ExpectCase(Outcome):
         match: Match = Match()
@@ -231,11 +383,11 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
         topology: Annotated[Topology, BeforeValidator(_name_only)]
         server: ScenarioServer = ScenarioServer()
         clients: Annotated[list[Annotated[ScenarioClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
-        modes: choices(DATA_MODES) | None = None  # default: pasv, epsv
+        modes: DataModes | None = None  # default: pasv, epsv
         busy_sessions: Busy = 0
-        tls_version: number_choices(TLS_VERSIONS) | None = None  # default: 1.3
+        tls_version: TlsVersions | None = None  # default: 1.3
         transfers: Transfers = 1
-        verify_cert: choices(VERIFY) | None = None  # default: on
+        verify_cert: VerifyCerts | None = None  # default: on
         expect: Expect | None = None
 
         @model_validator(mode="before")
@@ -248,8 +400,8 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
     class PlanClient(Strict):
         impl: Client
-        modes: choices(DATA_MODES) | None = None  # default: pasv, epsv
-        pasv_address: choices(PASV_POLICIES) | None = None  # default: control
+        modes: DataModes | None = None  # default: pasv, epsv
+        pasv_address: PasvPolicies | None = None  # default: control
         label: str | None = None
         keepalive: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds
 
@@ -261,15 +413,21 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
     class Plan(Strict):
         ruleset: str  # the admin's ruleset file, relative to the plan
-        topology: choice(names.layouts or ("server-nat",)) = "server-nat"
+        topology: Layout = "server-nat"
         path: PlanPath = PlanPath()
         server: Server = Server()
         clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
 
+    if TYPE_CHECKING:  # the models are what their readers take them for
+        _scenario: type[ScenarioDoc] = Scenario
+        _plan: type[PlanDoc] = Plan
     return {"scenario": Scenario, "plan": Plan}
 
 
 # --- reading a file ---------------------------------------------------------------
+
+
+KeyPath = tuple[str | int, ...]  # keys and list indexes from the top of a file ("clients", 0, "impl")
 
 
 class Source:
@@ -285,11 +443,11 @@ class Source:
             mark = getattr(e, "problem_mark", None)
             at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise SpecError(f"{path}{at}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
-        self.lines: dict[tuple, int] = {}
+        self.lines: dict[KeyPath, int] = {}
         if node is not None:
             self._index(node, ())
 
-    def _index(self, node, at: tuple) -> None:
+    def _index(self, node: yaml.Node, at: KeyPath) -> None:
         self.lines[at] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
@@ -303,7 +461,7 @@ class Source:
     def story(self) -> str:
         return "\n".join(l[1:].strip() for l in self.text.splitlines()[:3] if l.startswith("#"))
 
-    def _raw(self, at: tuple) -> Any:
+    def _raw(self, at: KeyPath) -> Any:
         d = self.data
         for k in at:
             try:
@@ -312,7 +470,7 @@ class Source:
                 return None
         return d
 
-    def where(self, loc: tuple) -> tuple[str, int | None]:
+    def where(self, loc: KeyPath) -> tuple[str, int | None]:
         """('server.tls[0]', line) for a key path; list indexes pydantic added to a single
         value are left out."""
         text = ""
@@ -325,10 +483,10 @@ class Source:
         line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1) if tuple(loc[:n]) in self.lines), None)
         return text or "(top level)", line
 
-    def error(self, loc: tuple, message: str) -> SpecError:
+    def error(self, loc: KeyPath, message: str) -> SpecError:
         return SpecError(self._line(loc, message))
 
-    def _line(self, loc: tuple, message: str) -> str:
+    def _line(self, loc: KeyPath, message: str) -> str:
         where, line = self.where(loc)
         return f"{self.path}" + (f", line {line}" if line else "") + f": {where}: {message}"
 
@@ -339,7 +497,7 @@ class Source:
             raise SpecError("\n".join(self._line(*_explain(err)) for err in e.errors())) from None
 
 
-def _explain(err: dict) -> tuple[tuple, str]:
+def _explain(err: ErrorDetails) -> tuple[KeyPath, str]:
     """(key path, message) of one pydantic error, in the harness's words."""
     loc, kind, ctx, got = tuple(err["loc"]), err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "unknown_key":
@@ -356,10 +514,15 @@ def _explain(err: dict) -> tuple[tuple, str]:
     return loc, err["msg"]
 
 
-def load(path: Path, kind: str, names: Names) -> tuple[BaseModel, Source]:
+@overload
+def load(path: Path, kind: Literal["scenario"], names: Names) -> tuple[ScenarioDoc, Source]: ...
+@overload
+def load(path: Path, kind: Literal["plan"], names: Names) -> tuple[PlanDoc, Source]: ...
+def load(path: Path, kind: str, names: Names) -> tuple[ScenarioDoc | PlanDoc, Source]:
     """Read and validate a scenario ('scenario') or plan ('plan') file."""
     src = Source(path, f"{kind} file")
-    return src.validate(kind, names), src
+    # models() checks (for mypy) that its models are a ScenarioDoc and a PlanDoc
+    return cast("ScenarioDoc | PlanDoc", src.validate(kind, names)), src
 
 
 # --- JSON Schema for editors ------------------------------------------------------

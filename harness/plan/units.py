@@ -4,19 +4,22 @@ Which unit is heavier (longest first, balanced shards) is decided here too (pure
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from harness.core.case import Case
+from harness.core.case import Case, NetSpec, ServerSpec
+
+T = TypeVar("T")
 
 
 def units(cases: Iterable[Case]) -> list[list[Case]]:
     """Group cases by (topology, server spec), keeping topologies together."""
-    groups: dict[tuple, list[Case]] = {}
+    groups: dict[tuple[str, ServerSpec, NetSpec], list[Case]] = {}
     for c in cases:
         groups.setdefault((c.topology, c.server, c.net), []).append(c)
     return list(groups.values())
 
 
-def lab_key(unit: list[Case]) -> tuple:
+def lab_key(unit: list[Case]) -> tuple[str, NetSpec]:
     """What decides a unit's lab (the server spec does not)."""
     return unit[0].topology, unit[0].net
 
@@ -40,7 +43,7 @@ def longest_first(groups: list[list[Case]], seconds: dict[str, float] | None = N
     for g in groups:  # groups come in plan order
         blocks.setdefault(g[0].topology, []).append(g)
 
-    def by_weight(items: list, weight: Callable) -> list:
+    def by_weight(items: list[T], weight: Callable[[T], float]) -> list[T]:
         return [x for _, _, x in sorted(((-weight(x), i, x) for i, x in enumerate(items)), key=lambda t: t[:2])]
 
     ordered = by_weight(list(blocks.values()), lambda b: sum(weigh(g) for g in b))

@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -55,7 +56,7 @@ def _modes(text: str) -> tuple[str, ...]:
     return items
 
 
-def _count(lo: int, hi: int):
+def _count(lo: int, hi: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not (text.isascii() and text.isdigit() and lo <= int(text) <= hi):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {lo} to {hi}")
@@ -74,7 +75,7 @@ def _seconds(text: str) -> float:
     return v
 
 
-def add(sub) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "probe",
         help="check a live FTP/FTPS server from this machine, with security findings",
@@ -138,7 +139,7 @@ def add(sub) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print every mode's control lines")
 
 
-def run(args, console: Console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     password = "probe@example.com"
     if args.password_file:
         text = inputs.read_text(args.password_file, "password file", limit=4096)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.judge.findings import SEVERITIES, Finding  # noqa: F401 - SEVERITIES: the probe's --fail-on
 
@@ -121,7 +122,7 @@ class ProbeReport:
     command: str = ""
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     from pydantic import TypeAdapter
 
     s = TypeAdapter(ProbeReport).json_schema()

@@ -6,18 +6,19 @@ import dataclasses
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.probe.model import ProbeReport
+from harness.probe.model import DataConnection, ProbeReport
 from harness.report.terminal import CELL_STYLE
 
 SEV_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def to_json(r: ProbeReport) -> dict:
+def to_json(r: ProbeReport) -> dict[str, Any]:
     return dataclasses.asdict(r)
 
 
@@ -34,7 +35,10 @@ def _facts(r: ProbeReport) -> list[tuple[str, str]]:
     out.append(("banner", " / ".join(r.banner) or "-"))
     f = r.features
     if f:
-        yn = lambda v: "?" if v is None else ("yes" if v else "no")
+
+        def yn(v: bool | None) -> str:
+            return "?" if v is None else ("yes" if v else "no")
+
         out.append(("FEAT", "answered" if f.feat_answered else "not answered"))
         out.append(
             (
@@ -85,7 +89,7 @@ def _facts(r: ProbeReport) -> list[tuple[str, str]]:
     return out
 
 
-def _data_line(d) -> str:
+def _data_line(d: DataConnection) -> str:
     bits = [d.cmd, d.reply or ""]
     if d.advertised:
         bits.append(f"advertised {d.advertised} ({d.address_class})")

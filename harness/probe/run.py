@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any, TypedDict
 
 import servers
+from clients.python_ftplib import agent as fp
 from harness.core import family
 from harness.core.case import DATA_MODES
 from harness.core.family import classify, private
@@ -44,11 +47,11 @@ class Options:
     command: str = ""
 
 
-def _lines(raw: list[dict]) -> tuple[Line, ...]:
+def _lines(raw: list[dict[str, Any]]) -> tuple[Line, ...]:
     return tuple(Line(l["dir"], l["line"], l.get("t")) for l in raw)
 
 
-def _data(recs: list[dict]) -> tuple[DataConnection, ...]:
+def _data(recs: list[dict[str, Any]]) -> tuple[DataConnection, ...]:
     out = []
     for d in recs:
         target = d.get("target") or d.get("listen")
@@ -74,7 +77,7 @@ def _diagnosis(stage: str, kind: str, error: str) -> str:
     return f"{STAGE_WORDS.get(stage, stage).capitalize()}. {KIND_WORDS.get(kind, '')}{error}"
 
 
-def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
+def mode_result(mode: str, tls: str, report: ClientReport, sess: fp.Session) -> ModeResult:
     data = _data(sess.data)
     undecodable = tuple(sess.wire.undecodable) if sess.wire else ()
     if report.ok:
@@ -88,6 +91,7 @@ def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
             duration_s=report.duration_s,
         )
     f = report.failure
+    assert f is not None, "a report that is not ok says why"
     p = place(report, tls, "ftplib")
     evidence = tuple(x for x in (f.reply, *(d.get("late_reply") for d in sess.data)) if x)
     return ModeResult(
@@ -108,6 +112,7 @@ def mode_result(mode: str, tls: str, report: ClientReport, sess) -> ModeResult:
 def _from_talk(stage_of_failure: S.Talk, mode: str) -> ModeResult:
     """A mode that was never tried because the server could not even be greeted."""
     f = stage_of_failure.failure
+    assert f is not None, "the greeting failed"
     stage = ACTIVITY_STAGE.get(f.step, f.step)
     return ModeResult(
         mode,
@@ -137,7 +142,10 @@ def _features(d: S.Talk) -> Features:
     lines = tuple(body)
     words = {ln.strip().split(" ")[0].upper() for ln in lines[1:-1]}
     auth = any(ln.strip().upper().startswith("AUTH") and "TLS" in ln.upper() for ln in lines)
-    have = lambda w: (w in words) if answered else None
+
+    def have(w: str) -> bool | None:
+        return (w in words) if answered else None
+
     return Features(
         answered,
         lines,
@@ -150,10 +158,23 @@ def _features(d: S.Talk) -> Features:
     )
 
 
+class _Base(TypedDict):
+    """What every ProbeReport of a probe says, however far it got."""
+
+    target: str
+    host: str
+    port: int
+    tls: str
+    started: str
+    fail_on: str
+    user: str
+    command: str
+
+
 def probe(t: S.Target, o: Options) -> ProbeReport:
     t0 = time.monotonic()
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    base = dict(
+    base = _Base(
         target=family.host_port(t.host, t.port),
         host=t.host,
         port=t.port,
@@ -180,14 +201,14 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
                 unreached=_unreached(d.failure),
                 duration_s=round(time.monotonic() - t0, 2),
             )
-        modes = tuple(_from_talk(d, m) for m in o.modes)
-        findings += _utf8(modes)
+        untried = tuple(_from_talk(d, m) for m in o.modes)
+        findings += _utf8(untried)
         return ProbeReport(
             **base,
             outcome="fail",
             reached=True,
             banner=tuple(banner),
-            modes=modes,
+            modes=untried,
             findings=tuple(findings),
             notes=("The greeting failed, so no mode was tried.",),
             duration_s=round(time.monotonic() - t0, 2),
@@ -214,7 +235,7 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
         if cert_talk.cert:
             cert = certificate(cert_talk.cert, t, findings)
 
-    modes = []
+    modes: list[ModeResult] = []
     for m in o.modes:
         report, sess = S.mode_session(t, m)
         modes.append(mode_result(m, t.tls, report, sess))
@@ -268,7 +289,7 @@ def probe(t: S.Target, o: Options) -> ProbeReport:
     )
 
 
-def _unreached(f) -> str:
+def _unreached(f: fp.StepFailed) -> str:
     words = {
         "refused": "the host refused the connection (nothing listens on that port, or a firewall rejects it)",
         "timeout": "no answer within the timeout (a firewall drops the packets, or the host is down)",
@@ -283,7 +304,7 @@ def _first_recv(t: S.Talk, code: str) -> str:
     return next((l["line"] for l in t.lines if l["dir"] == "recv" and l["line"].startswith(code)), "")
 
 
-def _tls_posture(t: S.Target, findings: list[Finding], notes: list[str]):
+def _tls_posture(t: S.Target, findings: list[Finding], notes: list[str]) -> tuple[TlsPosture, S.Talk]:
     main = S.handshake(t)
     accepted, refused, untested = [], [], []
     for v in ("1.0", "1.1", "1.2", "1.3"):
@@ -364,7 +385,7 @@ def _bounce(t: S.Target, host: str, port: int) -> list[Finding]:
     return [finding("ftp-bounce", f"{cmd} to {host}:{port} → {r}{tail}")]
 
 
-def _utf8(modes, d: S.Talk | None = None) -> list[Finding]:
+def _utf8(modes: Iterable[ModeResult], d: S.Talk | None = None) -> list[Finding]:
     bad = [*(d.undecodable if d else ()), *(u for m in modes for u in m.undecodable)]
     if not bad:
         return []

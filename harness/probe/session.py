@@ -14,7 +14,7 @@ from clients._wire import Bounds, Hostile
 from clients.python_ftplib import agent as fp
 from clients.python_ftplib.agent import Request
 from harness.core import family
-from harness.observe.observation import Activity
+from harness.observe.observation import Activity, ClientReport
 
 OLD_TLS = ("1.0", "1.1")
 WEAK_CIPHERS = "RC4:3DES:DES:NULL:eNULL:aNULL:EXPORT:MD5:@SECLEVEL=0"
@@ -146,7 +146,7 @@ def handshake(t: Target, **over: Any) -> Talk:
     return talk(t.req(**{"verify": False, **over}), script)
 
 
-def logged_in(t: Target, then, **over: Any) -> Talk:
+def logged_in(t: Target, then: Callable[[fp.Session, Talk], None], **over: Any) -> Talk:
     """Log in (TLS and PROT P as the target says), then `then(sess, out)`."""
 
     def script(sess: fp.Session, out: Talk) -> None:
@@ -205,7 +205,7 @@ def bounce(t: Target, host: str, port: int) -> Talk:
     return logged_in(t, then)
 
 
-def mode_session(t: Target, mode: str, **over: Any):
+def mode_session(t: Target, mode: str, **over: Any) -> tuple[ClientReport, fp.Session]:
     """One mode's session: the matrix probe's session, listing (and downloading) only."""
     return fp.session(t.req(mode, **over))
 
@@ -214,7 +214,12 @@ def resolve_tls(host: str, port: int | None, timeout: float, bounds: Bounds) -> 
     """--tls auto: explicit if AUTH TLS is answered 234; implicit if the port (or 990 when no
     port is given) speaks TLS at once; else none."""
     base = Target(host, port or 21, "none", timeout=timeout, bounds=bounds)
-    t = talk(base.req(), lambda s, o: (fp.greet(s, s.req, _nothing), _ask(s, o, "auth-tls", "AUTH TLS")))
+
+    def script(s: fp.Session, o: Talk) -> None:
+        fp.greet(s, s.req, _nothing)
+        _ask(s, o, "auth-tls", "AUTH TLS")
+
+    t = talk(base.req(), script)
     if t.replies.get("AUTH", "")[:3] == "234":
         return "explicit", base.port
     greeted = any(l["dir"] == "recv" for l in t.lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -27,7 +28,7 @@ class Change:
         )
 
 
-def _key(c: dict) -> dict[str, str | None]:
+def _key(c: dict[str, Any]) -> dict[str, str | None]:
     return {f: c.get(f) for f in FIELDS}
 
 
@@ -44,7 +45,7 @@ def compare(old_path: Path, new_path: Path) -> list[Change]:
     return out
 
 
-def _short(k: dict | None) -> str:
+def _short(k: dict[str, str | None] | None) -> str:
     if k is None:
         return "-"
     return " ".join(x for x in (k["outcome"], k["stage"] and f"at {k['stage']}", k["check"] and f"({k['check']})") if x)
@@ -66,7 +67,7 @@ def table(changes: list[Change], old: Path, new: Path) -> Table:
     return t
 
 
-def as_json(changes: list[Change]) -> dict:
+def as_json(changes: list[Change]) -> dict[str, Any]:
     return {
         "changes": [dict(asdict(c), regression=c.regression) for c in changes],
         "regressions": sum(c.regression for c in changes),

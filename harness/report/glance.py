@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.outcome import Outcome, Stage
 from harness.judge import fixes
 from harness.judge.verdict import Result
 from harness.report import grid
@@ -75,8 +76,8 @@ def _where(ran: list[Result], bad: list[Result]) -> str:
 @dataclass(frozen=True)
 class FailureKind:
     check: str
-    stage: str | None
-    outcome: str
+    stage: Stage | None
+    outcome: Outcome
     cases: list[Result]
 
     @property
@@ -94,7 +95,7 @@ class FailureKind:
 
 def failure_kinds(results: list[Result]) -> list[FailureKind]:
     """One entry per (check, stage) among failing and erroring cases, most cases first."""
-    by: dict[tuple, list[Result]] = {}
+    by: dict[tuple[str, Stage | None, Outcome], list[Result]] = {}
     for r in results:
         if r.verdict.outcome in ("fail", "error"):
             by.setdefault((r.verdict.check, r.verdict.stage, r.verdict.outcome), []).append(r)

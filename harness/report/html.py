@@ -43,8 +43,8 @@ def _layout(topo: Topology) -> tuple[dict[str, tuple[int, int]], dict[str, list[
                 level[n], path[n] = level[h] + 1, path[h] + [n]
                 q.append(n)
     columns: dict[int, list[str]] = {}
-    for h in topo.hosts:
-        columns.setdefault(level.get(h.name, 0), []).append(h.name)
+    for host in topo.hosts:
+        columns.setdefault(level.get(host.name, 0), []).append(host.name)
     tallest = max(len(v) for v in columns.values())
     pos = {}
     for lv, names in columns.items():

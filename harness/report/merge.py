@@ -55,6 +55,7 @@ def merge(parts: list[Path], report_dir: Path | None = None) -> tuple[list[Resul
             f"({', '.join(map(str, totals))}); were they made with the same axes?"
         )
     total = totals.pop()
+    assert total is not None, "checked above"
     placed: dict[int, tuple[Result, Path]] = {}
     for f in files:
         for r, i in zip(f.results, f.order):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from harness.judge.rules import FirewallRules
+from typing import TYPE_CHECKING
+
+from harness.judge.rules import FirewallRules, Signature
 from harness.judge.rules.render import iptables, markdown_table, nft, table
 from harness.judge.verdict import Result
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def groups(results: list[Result]) -> list[tuple[FirewallRules, list[Result]]]:
     """Identical rule sets once each, with the cases they serve (first-seen order)."""
-    seen: dict[tuple, tuple[FirewallRules, list[Result]]] = {}
+    seen: dict[Signature, tuple[FirewallRules, list[Result]]] = {}
     for r in results:
         for fw in (r.rules or {}).values():
             sig = fw.signature()
@@ -44,7 +49,7 @@ def security(fw: FirewallRules, cases: list[Result]) -> str:
     return ""
 
 
-def terminal(results: list[Result], console) -> None:
+def terminal(results: list[Result], console: Console) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
@@ -95,7 +100,7 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
         out += ["", *([f"**{security(fw, cases)}**", ""] if security(fw, cases) else []), markdown_table(fw)]
         minimal = [c for c in cases if all(x.proof.minimal for x in (c.rules or {}).values())]
         if minimal:
-            p = next(iter(minimal[0].rules.values())).proof if fw.box in minimal[0].rules else None
+            assert minimal[0].rules is not None, "groups() holds the cases with rules"
             p = minimal[0].rules[fw.box].proof
             out += ["What fails without each rule (first case):", ""]
             out += [f"- rule {i + 1}: {why}" for i, why in sorted(p.needed.items())]
@@ -119,5 +124,8 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
     failed = [r for r in results if r.rules and not all(f.proof.verified for f in r.rules.values())]
     if failed:
         out += ["## Rule sets that did not verify", ""]
-        out += [f"- `{r.case.id}`: " + "; ".join(f"{b}: {f.proof.error}" for b, f in r.rules.items()) for r in failed]
+        out += [
+            f"- `{r.case.id}`: " + "; ".join(f"{b}: {f.proof.error}" for b, f in (r.rules or {}).items())
+            for r in failed
+        ]
     return "\n".join(out) + "\n"

@@ -106,9 +106,13 @@ def failures(
             console.print(Padding(Text(f"re-run: {rerun(r.case)}", style="cyan"), (0, 0, 0, 4)))
 
 
-def peer_counts(results: list[Result]) -> tuple[list[str], list[str], list[str], dict]:
+def peer_counts(
+    results: list[Result],
+) -> tuple[list[str], list[str], list[str], dict[tuple[str, str, str], dict[str, int]]]:
     """(topologies, servers, clients, {(topology, server, client): {outcome: n}})."""
-    topos, srvs, clis = [], [], []
+    topos: list[str] = []
+    srvs: list[str] = []
+    clis: list[str] = []
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
     for r in results:
         t, s, c = r.case.lab, r.case.server.impl, r.case.client.impl

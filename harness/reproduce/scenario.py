@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.build import topologies
 from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
+from harness.core.outcome import Outcome, Stage
 from harness.judge import checks
 from harness.judge.verdict import Result
 from harness.plan import spec
@@ -36,8 +37,8 @@ def described(case: Case) -> dict[str, Any]:
 
 @dataclass
 class Expectation:
-    outcome: str | None = None
-    stage: str | None = None
+    outcome: Outcome | None = None
+    stage: Stage | None = None
     check: str | None = None
     match: dict[str, str] = field(default_factory=dict)
 
@@ -132,7 +133,7 @@ def load(path: Path) -> Scenario:
     return Scenario(path, src.story, cases, _expect(src, doc.expect, cases))
 
 
-def _expect(src: spec.Source, raw, cases: list[Case]) -> list[Expectation]:
+def _expect(src: spec.Source, raw: spec.ExpectDoc | None, cases: list[Case]) -> list[Expectation]:
     """The `expect` entries; each `match:` value must be one this scenario runs."""
     if raw is None:
         return []

@@ -12,8 +12,12 @@ import select
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.build.topology import Topology
+
+if TYPE_CHECKING:
+    from harness.build.backends.base import Lab
 
 VANTAGE = {"wan0": "outside", "lan0": "inside", "br0": "inside"}
 
@@ -23,9 +27,9 @@ def case_dir(root: Path, case_id: str) -> Path:
 
 
 class Captures:
-    def __init__(self, lab, topology: Topology, directory: Path) -> None:
+    def __init__(self, lab: Lab, topology: Topology, directory: Path) -> None:
         self.lab, self.dir = lab, directory
-        self.procs: list[tuple[subprocess.Popen, Path]] = []
+        self.procs: list[tuple[subprocess.Popen[str], Path]] = []
         directory.mkdir(parents=True, exist_ok=True)
         for box in topology.middleboxes:
             for ifname, _ in topology.interfaces(box.name):
@@ -42,6 +46,7 @@ class Captures:
                 self.procs.append((p, path))
         deadline = time.monotonic() + 5
         for p, _ in self.procs:  # wait until each one listens, so no packet is missed
+            assert p.stderr is not None, "spawned with stderr=PIPE"
             while time.monotonic() < deadline:
                 r, _, _ = select.select([p.stderr], [], [], 0.1)
                 if r and "listening on" in (p.stderr.readline() or ""):

@@ -26,7 +26,11 @@ from harness.observe.trace import TracePath, parse
 from harness.observe.watch import Source
 
 
-def decisive(p: TracePath, seen: frozenset = frozenset(), syns: frozenset = frozenset()) -> bool:
+def decisive(
+    p: TracePath,
+    seen: frozenset[tuple[str, int, str, int]] = frozenset(),
+    syns: frozenset[tuple[str, int, str, int]] = frozenset(),
+) -> bool:
     """A packet a rule or a policy dropped (not rejected) that a new connection cannot do
     without: its SYN or SYN-ACK, or the RST that answers a SYN of this session (`syns`: the
     tuples of the session's traced SYNs, at any middlebox and hook)."""

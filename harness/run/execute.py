@@ -79,7 +79,7 @@ def execute(
         e.run_id = run.run_id
         raise
     except KeyboardInterrupt:  # before the workers started, or while finishing
-        e = Interrupted(results or [], len(cases))
-        e.run_id = run.run_id
-        raise e from None
+        interrupted = Interrupted(results or [], len(cases))
+        interrupted.run_id = run.run_id
+        raise interrupted from None
     return results, time.monotonic() - t0, run.run_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from harness.core.case import Case
+from harness.core.case import Case, NetSpec
 from harness.plan.units import lab_key
 
 
@@ -20,10 +20,10 @@ class Pending:
 
     def __init__(self, groups: list[list[Case]]) -> None:
         self._groups = list(groups)
-        self._labs: dict[int, tuple | None] = {}  # worker -> what its lab serves
+        self._labs: dict[int, tuple[str, NetSpec] | None] = {}  # worker -> what its lab serves
         self._lock = threading.Lock()
 
-    def take(self, worker: int = 0, lab: tuple | None = None) -> list[Case] | None:
+    def take(self, worker: int = 0, lab: tuple[str, NetSpec] | None = None) -> list[Case] | None:
         """The next unit for `worker`, whose lab serves `lab` (None: it has no lab)."""
         with self._lock:
             others = {k for w, k in self._labs.items() if w != worker}

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 _main_pid = os.getpid()
 _depth = 0  # nesting of deferred() blocks in the main thread
@@ -23,7 +24,7 @@ def install() -> None:
     signal.signal(signal.SIGINT, _handler)
 
 
-def _handler(signum, frame) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     global _pending, _stopping
     if os.getpid() != _main_pid:  # a forked helper (pyroute2) inherits this handler
         os._exit(0)

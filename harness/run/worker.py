@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import certs
 import clients
@@ -34,6 +35,7 @@ from harness.judge.evidence import Evidence
 from harness.judge.rules.derive import derive
 from harness.judge.verdict import Result, Verdict
 from harness.observe import recording
+from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.observation import ClientReport, Observation, ServerView
 from harness.observe.trace import TracePath
 from harness.observe.watch import MiddleboxWatch
@@ -41,6 +43,9 @@ from harness.plan.units import lab_key, longest_first, units
 from harness.run import early_stop, scratch, signals
 from harness.run.capture import Captures, case_dir
 from harness.run.schedule import Pending
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -51,9 +56,9 @@ class ActiveRun:
     backend: Backend
     workdir: Path = field(default_factory=scratch.make)
     stop: threading.Event = field(default_factory=threading.Event)
-    labs: set = field(default_factory=set)
+    labs: set[Lab] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _seq: itertools.count = field(default_factory=itertools.count)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
     failure: BaseException | None = None  # what stopped a worker, if anything
     record: Path | None = None  # save every Observation here (JSON), if set
     capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
@@ -108,7 +113,7 @@ REPLAY_TIMEOUT = 1.5  # per network step in proof replays: failures here are ref
 class ServerGroup:
     """The FTP server(s) of a topology (several behind a load balancer), as one."""
 
-    def __init__(self, running: list) -> None:
+    def __init__(self, running: list[servers.RunningServer]) -> None:
         self.running = running
 
     def view(self) -> ServerView:
@@ -131,7 +136,7 @@ class Worker:
         self.lab: Lab | None = None
         self.watches: list[MiddleboxWatch] = []
         self.boxes: Middleboxes | None = None
-        self.proved: dict[tuple, tuple[str, dict]] = {}  # identical derived rules -> a verified proof
+        self.proved: proof.Proved = {}  # identical derived rules -> a verified proof
 
     def _lab_for(self, topology: Topology) -> Lab:
         if self.lab is not None and self.lab.topology == topology:
@@ -236,6 +241,7 @@ class Worker:
         self, lab: Lab, topology: Topology, server: ServerGroup, case: Case, timeout: float = 4.0, capture: bool = False
     ) -> Observation:
         """Run one session of `case` and collect what every party saw."""
+        assert self.boxes is not None, "_lab_for() made them with the lab"
         _step("could not reset the middleboxes before the case", self.boxes.before_case)
         server.view()  # drop what belongs to earlier sessions
         self.boxes.logs()
@@ -257,7 +263,7 @@ class Worker:
             python=lab.python,
         )
         caps = Captures(lab, topology, folder) if folder else None
-        sources = [s for w in self.watches if (s := w.trace_source())] if self.run.early_stop else []
+        sources = [src for w in self.watches if (src := w.trace_source())] if self.run.early_stop else []
         drops = early_stop.DropWatch(sources, lambda: client.interrupt(lab)) if sources else None
         try:
             report: ClientReport | None = client.session(lab, topology.client, case, ctx)
@@ -279,7 +285,7 @@ class Worker:
         logs = self.boxes.logs()
         boxes = {
             w.box.name: replace(
-                _step(f"could not read what {w.box.name} saw", lambda w=w: w.take(self.boxes.loaded(w.box.name))),
+                _step(f"could not read what {w.box.name} saw", self._take_loaded, w),
                 log=tuple(logs.get(w.box.name, ())),
             )
             for w in self.watches
@@ -292,8 +298,15 @@ class Worker:
             middleboxes=boxes,
             harness_error=error,
             stopped_early=stop.describe() if stop and interrupted else None,
-            captures=[str(f.relative_to(self.run.capture_dir)) for f in files] if folder else [],
+            captures=[str(f.relative_to(self.run.capture_dir)) for f in files]
+            if folder and self.run.capture_dir
+            else [],
         )
+
+    def _take_loaded(self, w: MiddleboxWatch) -> MiddleboxView:
+        """What `w`'s middlebox saw, each rule quoted from its ruleset as loaded."""
+        assert self.boxes is not None, "_lab_for() made them with the lab"
+        return w.take(self.boxes.loaded(w.box.name))
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
@@ -324,6 +337,7 @@ class Worker:
                 if proof.share(self.proved, case, result.rules, self.run.prove_minimal, given):
                     result.duration_s = time.monotonic() - t0
                     return result
+                assert self.boxes is not None, "_lab_for() made them with the lab"
                 _step(
                     "the rule proof could not restore the firewalls",
                     proof.prove,
@@ -347,7 +361,7 @@ class CaseStepFailed(RuntimeError):
         self.__cause__ = exc
 
 
-def _step(step: str, fn: Callable, *args, **kw):
+def _step(step: str, fn: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
     try:
         return fn(*args, **kw)
     except CaseStepFailed:

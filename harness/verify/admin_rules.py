@@ -82,7 +82,8 @@ def _chain_type(doc: dict[str, Any], chain: Chain) -> str | None:
     for x in doc.get("nftables", []):
         c = x.get("chain")
         if c and (c["family"], c["table"], c["name"]) == (chain.family, chain.table, chain.name):
-            return c.get("type")
+            ctype: str | None = c.get("type")
+            return ctype
     return None
 
 
@@ -141,7 +142,7 @@ def insert_nft(text: str, chain: Chain | None, lines: list[str], what: str) -> E
 def _own_table(chain: Chain | None, lines: list[str], what: str) -> str:
     hook = chain.hook if chain else "prerouting"
     ctype = "nat" if hook in ("prerouting", "postrouting") else "filter"
-    prio = {"prerouting": "dstnat", "postrouting": "srcnat"}.get(hook, "filter")
+    prio = {"prerouting": "dstnat", "postrouting": "srcnat"}.get(hook or "", "filter")
     body = "\n".join(f"        {l}" for l in lines)
     return (
         f"table inet ftps_verify_{hook} {{\n    chain {hook} {{\n"
@@ -218,7 +219,7 @@ def absolute_includes(text: str, base: Path) -> str:
     """Relative `include` paths resolved against the ruleset's own folder (the lab loads a
     copy from elsewhere)."""
 
-    def fix(m: re.Match) -> str:
+    def fix(m: re.Match[str]) -> str:
         p = m.group(2)
         return m.group(0) if p.startswith("/") else f'{m.group(1)}"{(base / p).resolve()}"'
 

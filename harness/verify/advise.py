@@ -20,10 +20,10 @@ from typing import Any
 from harness.core.case import Case
 from harness.judge import fixes
 from harness.judge.rules import Rule
-from harness.judge.verdict import Result
+from harness.judge.verdict import Result, Verdict
 from harness.verify import admin_rules
 from harness.verify.admin_rules import IPTABLES, Chain, Edit
-from harness.verify.plan import LAYOUTS
+from harness.verify.plan import LAYOUTS, Plan
 
 Rerun = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
 _ids = count(1)
@@ -89,8 +89,8 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
                     f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}"
                 )
             chains.append(Chain(by.family, by.table, by.chain, p.hook))
-        seen = Counter(said)  # a retransmitted SYN takes the same path again
-        said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line for line, n in seen.items()]
+        times = Counter(said)  # a retransmitted SYN takes the same path again
+        said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line for line, n in times.items()]
         return said, list(dict.fromkeys(chains)), True
     v = result.verdict
     if v.check == "nat-tuple-clash" or v.evidence.trace:
@@ -121,16 +121,16 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
 # --- candidates ----------------------------------------------------------------------
 
 
-def _rule_edit(p, rule: Rule, text: str, doc: dict[str, Any], traced: list[Chain]) -> Edit | None:
+def _rule_edit(p: Plan, rule: Rule, text: str, doc: dict[str, Any], traced: list[Chain]) -> Edit | None:
     what = _describe(rule)
     if p.syntax == IPTABLES:
         table = "nat" if rule.kind in ("dnat", "snat") else "filter"
         hook = admin_rules.HOOK[rule.kind][1]
-        chain = next(
+        ipt_chain = next(
             (c.name for c in traced if c.table == table and rule.kind in ("filter", "input")),
             admin_rules.IPT_CHAIN[hook],
         )
-        return admin_rules.insert_iptables(text, table, chain, [admin_rules.ipt_line(rule, chain)], what)
+        return admin_rules.insert_iptables(text, table, ipt_chain, [admin_rules.ipt_line(rule, ipt_chain)], what)
     line = admin_rules.nft_line(rule, p.variables, p.text)
     if rule.kind in ("filter", "input"):
         hook = admin_rules.HOOK[rule.kind][1]
@@ -151,7 +151,7 @@ def _describe(rule: Rule) -> str:
     return f"{name}{ports}{to}"
 
 
-def _helper_edit(p, text: str) -> Edit:
+def _helper_edit(p: Plan, text: str) -> Edit:
     what = "attach the FTP helper (conntrack ftp) to the control port"
     if p.syntax == IPTABLES:
         return admin_rules.insert_iptables(
@@ -188,7 +188,7 @@ def candidates(ref: Result | None, case: Case, balanced: bool) -> list[Rule | st
     return pieces
 
 
-def apply(p, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edit | None:
+def apply(p: Plan, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edit | None:
     text, said = p.text, []
     for piece in pieces:
         e = _helper_edit(p, text) if piece == "helper" else _rule_edit(p, piece, text, doc, chains)
@@ -202,7 +202,7 @@ def apply(p, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edi
 # --- proof by re-run -----------------------------------------------------------------
 
 
-def _trial(p, edit: Edit, case: Case, trials: dict[str, str]) -> Case:
+def _trial(p: Plan, edit: Edit, case: Case, trials: dict[str, str]) -> Case:
     """The case on a topology whose firewall runs `edit` (one topology per distinct text)."""
     name = trials.get(edit.text)
     if name is None:
@@ -227,7 +227,7 @@ class _Try:
     setting: str | None = None
 
 
-def prove(p, failing: list[Result], reference: list[Result], run: Rerun) -> list[Advice]:
+def prove(p: Plan, failing: list[Result], reference: list[Result], run: Rerun) -> list[Advice]:
     ref = {r.case.id: r for r in reference}
     doc = p.admin_json
     balanced = LAYOUTS[p.layout].balanced
@@ -271,7 +271,7 @@ def prove(p, failing: list[Result], reference: list[Result], run: Rerun) -> list
     return out + unsteady
 
 
-def _steady(p, advice: list[Advice], run: Rerun, rounds: int = 2) -> None:
+def _steady(p: Plan, advice: list[Advice], run: Rerun, rounds: int = 2) -> None:
     """Re-run each failing case through the unchanged file: one that passes now fails only
     sometimes, and one re-run cannot prove that a change fixed it."""
     for _ in range(rounds):
@@ -285,8 +285,9 @@ def _steady(p, advice: list[Advice], run: Rerun, rounds: int = 2) -> None:
 class _Search:
     """Singles first; when none passes, everything together, then without each piece."""
 
-    def __init__(self, p, run: Rerun) -> None:
-        self.p, self.runner, self.trials = p, run, {}
+    def __init__(self, p: Plan, run: Rerun) -> None:
+        self.p, self.runner = p, run
+        self.trials: dict[str, str] = {}  # a changed file's text -> its trial topology
 
     def attempt(self, sets: list[tuple[_Try, list[Any]]]) -> list[tuple[_Try, list[Any], Edit, bool]]:
         """Run each candidate; one that passes runs again, and counts only if it passes twice.
@@ -334,19 +335,19 @@ class _Search:
             t.advice.proven.append(Proven(e2, n, t.setting))
 
 
-def _relpath(p) -> str:
+def _relpath(p: Plan) -> str:
     """The file name in the diff: relative to the working directory, or (for a file outside
     it: patch refuses absolute and `..` names) to the file's own folder."""
     rel = os.path.relpath(p.ruleset)
     return p.ruleset.name if rel.startswith("..") else rel
 
 
-def _setting_fixes(case: Case, verdict) -> list[tuple[fixes.Fix, Case]]:
+def _setting_fixes(case: Case, verdict: Verdict) -> list[tuple[fixes.Fix, Case]]:
     """Registered fixes that change only the server or the client, not the network."""
     return [(fx, c) for fx, c in fixes.candidates(case, verdict) if c.topology == case.topology and c.net == case.net]
 
 
-def _settings(p, left: list[Advice], run: Rerun) -> None:
+def _settings(p: Plan, left: list[Advice], run: Rerun) -> None:
     """Fixes outside the ruleset (server settings, another client), re-run through the
     admin's own ruleset."""
     todo = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]

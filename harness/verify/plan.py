@@ -11,20 +11,26 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.build import topologies
 from harness.build.topologies import Catalog, TopologyKind
-from harness.build.topology import RuleSet
-from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
+from harness.build.topology import Middlebox, RuleSet, Topology
+from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange, ServerSpec
 from harness.core.inputs import InputError, read_text
 from harness.core.repo import nat_file
 from harness.judge.verdict import Result
 from harness.plan import spec
 from harness.plan.axes import Axes, plan
 from harness.verify import admin_rules
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.build.backends.base import Backend
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,17 @@ class Plan:
     def register(self, name: str, text: str) -> None:
         """A topology `name`: the layout with `text` (the admin's file or a changed copy) as
         its firewall's ruleset."""
+        assert self.workdir is not None, "load() makes it"
         copy = self.workdir / name.replace(":", "_").replace("/", "_") / self.ruleset.name  # trace sources
         copy.parent.mkdir()  # keep the admin's file name
         copy.write_text(
             admin_rules.absolute_includes(text, self.ruleset.parent) if self.syntax == admin_rules.NFT else text
         )
 
-        def build(server, net):
+        def build(server: ServerSpec, net: NetSpec) -> Topology:
             topo = topologies.build(self.reference, server, net)
             box = topo.middleboxes[0]
+            assert box.ruleset is not None, "the layout's firewall"
             defines = dict(box.ruleset.defines)
             defines["PASV_RANGE"] = str(server.passive)
             self.variables.update(defines)
@@ -104,13 +112,15 @@ class Plan:
                 forwards=None,
                 syntax=self.syntax,
             )
-            hosts = tuple(replace(h, ruleset=own) if h.name == box.name else h for h in topo.hosts)
+            hosts = tuple(
+                replace(h, ruleset=own) if isinstance(h, Middlebox) and h.name == box.name else h for h in topo.hosts
+            )
             return replace(topo, hosts=hosts)
 
         self.catalog = self.catalog.plus(TopologyKind(name, f"{self.layout} with {self.ruleset.name}", build))
 
 
-def load(path: Path, backend) -> Plan:
+def load(path: Path, backend: Backend) -> Plan:
     """Read and validate a plan (schema: harness/spec.py, shared with scenarios)."""
     doc, src = spec.load(path, "plan", NAMES)
     rules_path = (path.parent / doc.ruleset).resolve()
@@ -157,6 +167,7 @@ def load(path: Path, backend) -> Plan:
                 p.labels[k.id] = c.label or c.impl
     # Fail early, with nft's (or iptables-restore's) own words, if the ruleset does not load.
     box = p.catalog.build(name, p.cases[0].server, NetSpec()).middleboxes[0].ruleset
+    assert box is not None and p.workdir is not None, "register() gave the layout's firewall the admin's ruleset"
     rendered = box.render(nat_file)
     try:
         p.admin_json = backend.inspect_ruleset(rendered, box.loader)
@@ -172,7 +183,7 @@ def load(path: Path, backend) -> Plan:
     return p
 
 
-def introduce(p: Plan, console) -> None:
+def introduce(p: Plan, console: Console) -> None:
     where = f"runs as the firewall of the lab's {p.layout} layout ({LAYOUTS[p.layout].what})"
     values = ", ".join(f"${k}={v}" for k, v in p.variables.items())
     if p.syntax == admin_rules.IPTABLES:
@@ -184,7 +195,39 @@ def introduce(p: Plan, console) -> None:
         console.print(f"your ruleset {p.ruleset} {where}; the lab supplies these variables: {values}")
 
 
-def report(p: Plan, results: list[Result], advice: list, console) -> None:
+class ProvenChange(Protocol):
+    """advise.Proven, as the report reads it (advise imports this module)."""
+
+    @property
+    def edit(self) -> admin_rules.Edit: ...
+    @property
+    def setting(self) -> str | None: ...
+    @property
+    def diff(self) -> str: ...
+
+
+class CaseAdvice(Protocol):
+    """advise.Advice, as the report reads it (advise imports this module)."""
+
+    @property
+    def result(self) -> Result: ...
+    @property
+    def stopped(self) -> Sequence[str]: ...
+    @property
+    def traced(self) -> bool: ...
+    @property
+    def proven(self) -> Sequence[ProvenChange]: ...
+    @property
+    def tried(self) -> int: ...
+    @property
+    def unchanged_passed(self) -> int: ...
+    @property
+    def settings(self) -> Sequence[str]: ...
+    @property
+    def reference(self) -> Result | None: ...
+
+
+def report(p: Plan, results: list[Result], advice: Sequence[CaseAdvice], console: Console) -> None:
     from rich.text import Text
 
     from harness.report import terminal
@@ -246,7 +289,7 @@ def report(p: Plan, results: list[Result], advice: list, console) -> None:
     )
 
 
-def write_patches(p: Plan, advice: list, folder: Path) -> list[tuple[Path, str]]:
+def write_patches(p: Plan, advice: Sequence[CaseAdvice], folder: Path) -> list[tuple[Path, str]]:
     """The smallest proven change of each failing case, one file per distinct change; each
     with the command that applies it."""
     folder.mkdir(parents=True, exist_ok=True)

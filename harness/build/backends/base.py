@@ -10,7 +10,7 @@ import subprocess
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from harness.build.backends.readings import conntrack_stats, named_counters
 from harness.build.topology import Topology
@@ -18,7 +18,7 @@ from harness.build.topology import Topology
 _SEP = "--conntrack-stats--"
 
 
-def close_streams(proc: subprocess.Popen) -> None:
+def close_streams(proc: subprocess.Popen[Any]) -> None:
     """Close the pipes of a stopped process (every backend's stop() ends with this)."""
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream:
@@ -54,20 +54,20 @@ class Lab(ABC):
         host: str,
         argv: Sequence[str],
         *,
-        stdin: int | IO | None = subprocess.DEVNULL,
-        stdout: int | IO | None = subprocess.PIPE,
-        stderr: int | IO | None = subprocess.PIPE,
-    ) -> subprocess.Popen:
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = subprocess.PIPE,
+        stderr: int | IO[Any] | None = subprocess.PIPE,
+    ) -> subprocess.Popen[str]:
         """Start a long-running process in `host`. The lab stops it at teardown."""
 
     @abstractmethod
     def run(
         self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in `host` to completion (bounded by `timeout`)."""
 
     @abstractmethod
-    def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
+    def stop(self, proc: subprocess.Popen[str], grace: float = 2.0) -> None:
         """Stop a process started with spawn(): terminate, then kill after `grace`."""
 
     def load_nft(self, host: str, script: str) -> str | None:
@@ -93,7 +93,7 @@ class Lab(ABC):
         listing, _, stats = r.stdout.partition(_SEP)
         return named_counters(listing), conntrack_stats(stats)
 
-    def signal(self, proc: subprocess.Popen, sig: int) -> bool:
+    def signal(self, proc: subprocess.Popen[str], sig: int) -> bool:
         """Send `sig` to a process started with spawn(); False where this backend cannot."""
         return False
 
@@ -122,7 +122,7 @@ class Backend(ABC):
         """Build the topology. On failure, leave nothing behind and raise."""
 
     @abstractmethod
-    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict:
+    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict[str, Any]:
         """Load an nft ruleset into a throwaway host and return `nft -j list ruleset`.
         Raises ValueError with nft's message if nft refuses it."""
 

@@ -20,24 +20,25 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from harness.build.backends import register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
 from harness.build.backends.docker_images import DEFAULT_SOCKET, ImageError, images
 from harness.build.backends.netns import release_run, run_alive
-from harness.build.topology import Middlebox, Topology
+from harness.build.topology import Host, Middlebox, Topology
 from harness.core.repo import REPO, nat_file
 
 LABEL = "ftps-harness.run"
 
 
-def _client():
+def _client() -> Any:  # a docker.DockerClient (the docker SDK has no type hints)
     import docker
 
-    return docker.DockerClient(base_url=os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET), timeout=60)
+    # mypy finds the repository's docker/ directory (Dockerfiles) as a namespace package, not the SDK
+    return docker.DockerClient(base_url=os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET), timeout=60)  # type: ignore[attr-defined]
 
 
 def segments(topology: Topology) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
@@ -48,7 +49,7 @@ def segments(topology: Topology) -> list[tuple[str, str, list[tuple[str, str, st
     for b in topology.bridges:
         for m in b.members:
             member_of[(b.host, m)] = b.ifname
-    bridged: dict[tuple[str, str], list] = {}
+    bridged: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for link in topology.links:
         ends = [link.a, link.b]
         br = next(((p.host, member_of[(p.host, p.ifname)]) for p in ends if (p.host, p.ifname) in member_of), None)
@@ -76,13 +77,13 @@ def segments(topology: Topology) -> list[tuple[str, str, list[tuple[str, str, st
 class DockerLab(Lab):
     python = "python3"
 
-    def __init__(self, topology: Topology, prefix: str, client) -> None:
+    def __init__(self, topology: Topology, prefix: str, client: Any) -> None:
         super().__init__(topology, prefix)
         self.docker = client
         self.sock = os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET)
         self.containers: dict[str, str] = {}
         self.networks: list[str] = []
-        self._procs: list[tuple[subprocess.Popen, str, Path]] = []
+        self._procs: list[tuple[subprocess.Popen[str], str, Path]] = []
         self._lock = threading.Lock()
         self._down = False
         self._teardown_lock = threading.Lock()
@@ -90,7 +91,7 @@ class DockerLab(Lab):
         self.run_id = prefix.split("-")[1]
 
     # -- building -----------------------------------------------------------
-    def _build(self, image_for) -> None:
+    def _build(self, image_for: Callable[[Host], str]) -> None:
         topo = self.topology
         if any(p.mtu or p.rate for link in topo.links for p in (link.a, link.b)):
             raise RuntimeError(
@@ -143,8 +144,8 @@ class DockerLab(Lab):
             )
             cid = c["Id"]
             self.containers[host.name] = cid
-            for net, ip in mine[1:]:
-                self.docker.api.connect_container_to_network(cid, net, ipv4_address=ip)
+            for net_name, ip in mine[1:]:
+                self.docker.api.connect_container_to_network(cid, net_name, ipv4_address=ip)
             self.docker.api.start(cid)
         for _, _, hs in segs:
             for h, ifname, ip in hs:
@@ -203,10 +204,10 @@ class DockerLab(Lab):
         host: str,
         argv: Sequence[str],
         *,
-        stdin: int | IO | None = subprocess.DEVNULL,
-        stdout: int | IO | None = subprocess.PIPE,
-        stderr: int | IO | None = subprocess.PIPE,
-    ) -> subprocess.Popen:
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = subprocess.PIPE,
+        stderr: int | IO[Any] | None = subprocess.PIPE,
+    ) -> subprocess.Popen[str]:
         pidfile = Path("/tmp") / f"ftps-harness-{self.prefix}-{time.monotonic_ns()}.pid"
         wrapped = ["sh", "-c", f'echo $$ > {pidfile}; exec "$@"', "sh", *argv]
         with self._lock:
@@ -225,7 +226,7 @@ class DockerLab(Lab):
 
     def run(
         self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self._argv(host, argv, input is not None),
             input=input,
@@ -235,7 +236,7 @@ class DockerLab(Lab):
             start_new_session=True,
         )
 
-    def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
+    def stop(self, proc: subprocess.Popen[str], grace: float = 2.0) -> None:
         entry = next((e for e in self._procs if e[0] is proc), None)
         if proc.poll() is None and entry:
             _, host, pidfile = entry
@@ -271,7 +272,7 @@ class DockerLab(Lab):
             self._gone = True  # only once everything is removed
 
 
-def remove(client, containers: list[str], networks: list[str]) -> None:
+def remove(client: Any, containers: list[str], networks: list[str]) -> None:
     for cid in containers:
         try:
             client.api.remove_container(cid, force=True)
@@ -335,7 +336,7 @@ class DockerBackend(Backend):
             raise
         return lab
 
-    def inspect_ruleset(self, text: str, loader=("nft", "-f", "-")) -> dict:
+    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict[str, Any]:
         from harness.build.backends.netns import NetnsBackend
 
         return NetnsBackend().inspect_ruleset(text, loader)  # pure nft parsing; a throwaway netns is enough
@@ -369,7 +370,7 @@ class DockerBackend(Backend):
 def traps() -> list[str]:
     """Docker settings that would silently change what the harness measures. Only the
     harness's own daemon (namespace ftps-docker) can be inspected from here."""
-    problems = []
+    problems: list[str] = []
     if not Path("/run/netns/ftps-docker").exists():
         return problems
     fwd = subprocess.run(

@@ -16,6 +16,7 @@ import hashlib
 import subprocess
 import sys
 from importlib.metadata import version
+from typing import Any
 
 from harness.core.repo import REPO
 
@@ -39,7 +40,7 @@ def base_tag() -> str:
     return f"ftps-harness-base:{h}"
 
 
-def build_base(client) -> str:
+def build_base(client: Any) -> str:  # a docker.DockerClient (the docker SDK has no type hints)
     tag = base_tag()
     if client.images.list(name=tag):
         return tag
@@ -77,7 +78,7 @@ def role_tag(role: str, base: str) -> str:
     return f"ftps-harness-{role}:{hashlib.sha256((base + text).encode()).hexdigest()[:12]}"
 
 
-def images(client, build: bool = True) -> dict[str, str]:
+def images(client: Any, build: bool = True) -> dict[str, str]:
     """Role -> image tag; builds what is missing from the base. Raises ImageError with the
     command to run when there is no base image."""
     base = base_tag()
@@ -112,6 +113,7 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["base"]:
         print(__doc__)
         sys.exit(2)
-    c = docker.DockerClient(base_url=os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET))
+    # mypy finds the repository's docker/ directory (Dockerfiles) as a namespace package, not the SDK
+    c = docker.DockerClient(base_url=os.environ.get("FTPS_HARNESS_DOCKER_HOST", DEFAULT_SOCKET))  # type: ignore[attr-defined]
     print(build_base(c))
     print(images(c))

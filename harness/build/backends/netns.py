@@ -7,6 +7,7 @@ pairs are born directly inside their namespaces.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -14,15 +15,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pyroute2 import IPRoute, netns
 
 from harness.build.backends import _netfilter, register
 from harness.build.backends.base import Backend, BackendUnavailable, Lab, close_streams
-from harness.build.topology import Middlebox, Topology
+from harness.build.topology import Host, Link, Middlebox, Topology
 from harness.build.tracing import trace_table
 from harness.core import family
 from harness.core.repo import nat_file
@@ -57,7 +58,7 @@ IFA_F_NODAD = 0x02
 VETH_INDEX = 1000
 
 
-def _in_netns(name: str, fn) -> None:
+def _in_netns(name: str, fn: Callable[[], object]) -> None:
     """Run fn() on a short-lived thread switched into namespace `name` (setns is per thread)."""
     err: list[BaseException] = []
 
@@ -113,7 +114,7 @@ class NetnsLab(Lab):
     def __init__(self, topology: Topology, prefix: str) -> None:
         super().__init__(topology, prefix)
         self.ns = {h.name: f"{prefix}-{h.name}" for h in topology.hosts}
-        self._procs: list[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen[str]] = []
         self._lock = threading.Lock()
         self._down = False  # no new processes
         self._teardown_lock = threading.Lock()
@@ -140,7 +141,7 @@ class NetnsLab(Lab):
         # Netlink sockets are opened on a thread inside each namespace (no fork, no root ns).
         for n, link in enumerate(topo.links):
 
-            def add_veth(link=link, index=VETH_INDEX + n) -> None:
+            def add_veth(link: Link = link, index: int = VETH_INDEX + n) -> None:
                 with IPRoute() as ip:
                     ip.link(
                         "add",
@@ -152,7 +153,7 @@ class NetnsLab(Lab):
 
             _in_netns(self.ns[link.a.host], add_veth)
         for host in topo.hosts:
-            _in_netns(self.ns[host.name], lambda host=host: self._configure(host))
+            _in_netns(self.ns[host.name], functools.partial(self._configure, host))
         for link in topo.links:
             for port in (link.a, link.b):
                 if port.rate:  # tbf: netem is not in this kernel
@@ -201,7 +202,7 @@ class NetnsLab(Lab):
         self.traced, self.helper_logged = True, logged
         return True
 
-    def _configure(self, host) -> None:
+    def _configure(self, host: Host) -> None:
         """Bridges, addresses, links up, routes and policy rules of one host; runs inside
         its namespace."""
 
@@ -258,10 +259,10 @@ class NetnsLab(Lab):
         host: str,
         argv: Sequence[str],
         *,
-        stdin: int | IO | None = subprocess.DEVNULL,
-        stdout: int | IO | None = subprocess.PIPE,
-        stderr: int | IO | None = subprocess.PIPE,
-    ) -> subprocess.Popen:
+        stdin: int | IO[Any] | None = subprocess.DEVNULL,
+        stdout: int | IO[Any] | None = subprocess.PIPE,
+        stderr: int | IO[Any] | None = subprocess.PIPE,
+    ) -> subprocess.Popen[str]:
         with self._lock:
             if self._down:
                 raise RuntimeError("lab is torn down")
@@ -274,12 +275,12 @@ class NetnsLab(Lab):
 
     def run(
         self, host: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 10.0
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self._argv(host, argv), input=input, capture_output=True, text=True, timeout=timeout, start_new_session=True
         )
 
-    def stop(self, proc: subprocess.Popen, grace: float = 2.0) -> None:
+    def stop(self, proc: subprocess.Popen[str], grace: float = 2.0) -> None:
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -296,7 +297,7 @@ class NetnsLab(Lab):
         close_streams(proc)
 
     def load_nft(self, host: str, script: str) -> str | None:
-        got: list = []
+        got: list[str | None] = []
 
         def load() -> None:
             got.append(_netfilter.run(script))
@@ -310,14 +311,14 @@ class NetnsLab(Lab):
         return got[0]
 
     def netfilter_state(self, host: str, flush: bool = False) -> tuple[dict[str, int], dict[str, int]]:
-        got: list = []
+        got: list[tuple[dict[str, int], dict[str, int]]] = []
         try:
             _in_netns(self.ns[host], lambda: got.append((_netfilter.counters(), _netfilter.conntrack(flush))))
         except OSError:  # no libnftables or netlink refused: the commands say the same, slower
             return super().netfilter_state(host, flush)
         return got[0]
 
-    def signal(self, proc: subprocess.Popen, sig: int) -> bool:
+    def signal(self, proc: subprocess.Popen[str], sig: int) -> bool:
         # `ip netns exec` execs the command: the Popen's PID is the process itself.
         if proc.poll() is not None:
             return False
@@ -385,7 +386,7 @@ class NetnsBackend(Backend):
             raise
         return lab
 
-    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict:
+    def inspect_ruleset(self, text: str, loader: Sequence[str] = ("nft", "-f", "-")) -> dict[str, Any]:
         """Load `text` in a throwaway namespace; its ruleset as nft JSON (ValueError: the
         loader's message)."""
         import json
@@ -404,7 +405,8 @@ class NetnsBackend(Backend):
                 text=True,
                 timeout=10,
             )
-            return json.loads(out.stdout or "{}")
+            listing: dict[str, Any] = json.loads(out.stdout or "{}")
+            return listing
         finally:
             remove_namespaces([name])
 

@@ -29,9 +29,11 @@ from harness.observe.trace import attempts
 def dropped_by_rule(obs: Observation, ev: Evidence) -> Verdict | None:
     """The trace shows a rule that dropped or rejected the connection."""
     lost = lost_attempt(obs, failure_role(ev), vanished=False) if ev.failure else None
-    if not lost or not stopped_at(lost).by or stopped_at(lost).by.handle is None:
+    if not lost:
         return None
     p = stopped_at(lost)
+    if not p.by or p.by.handle is None:
+        return None
     did = "rejected" if "reject" in p.by.text else "dropped"
     ev = replace(ev, trace=path_evidence(lost))
     text = f"{lost.box} {did} {lost.syn()} {where(p)} by rule {p.by.quote()}: {lost.which()}.{client_said(ev)}"
@@ -42,9 +44,11 @@ def dropped_by_rule(obs: Observation, ev: Evidence) -> Verdict | None:
 def dropped_by_policy(obs: Observation, ev: Evidence) -> Verdict | None:
     """The trace shows a chain's policy dropped the connection: no rule accepts it."""
     lost = lost_attempt(obs, failure_role(ev), vanished=False) if ev.failure else None
-    if not lost or not stopped_at(lost).by or stopped_at(lost).by.handle is not None:
+    if not lost:
         return None
     p = stopped_at(lost)
+    if not p.by or p.by.handle is not None:
+        return None
     file = p.by.source.rsplit(":", 1)[0] if p.by.source else None
     ev = replace(ev, trace=path_evidence(lost))
     text = (

@@ -14,6 +14,7 @@ from harness.judge.checks import check
 from harness.judge.evidence import Evidence, last_data
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
+from harness.observe.trace import TracePath, TraceRule
 
 # conntrack -E prints: [DESTROY] tcp 6 ESTABLISHED src=A dst=B sport=P dport=21 ... (then the reply's
 # direction). Destroyed while ESTABLISHED: it expired; a closed connection goes in CLOSE or TIME_WAIT.
@@ -80,13 +81,19 @@ def control_idle_timeout(obs: Observation, ev: Evidence) -> Verdict | None:
 ICMP = ("icmp", "ipv6-icmp", "icmpv6")
 
 
-def _icmp_dropped(obs: Observation) -> dict[str, list]:
+def _icmp_dropped(obs: Observation) -> dict[str, list[TracePath]]:
     """Per box, the traced ICMP packets a rule dropped (harness.trace)."""
     out = {
         box: [p for p in v.trace if p.proto in ICMP and p.verdict == "drop" and p.by is not None]
         for box, v in obs.middleboxes.items()
     }
     return {box: paths for box, paths in out.items() if paths}
+
+
+def _dropped_by(p: TracePath) -> TraceRule:
+    """The rule that dropped a path of _icmp_dropped (it keeps only those a rule dropped)."""
+    assert p.by is not None
+    return p.by
 
 
 @check("pmtu-black-hole", 220)
@@ -104,11 +111,11 @@ def pmtu_black_hole(obs: Observation, ev: Evidence) -> Verdict | None:
         ev = replace(
             ev,
             trace_dropped_icmp={
-                b: tuple(f"{x.hook}: {x.src} -> {x.dst} dropped by {x.by.quote()}" for x in ps[-2:])
+                b: tuple(f"{x.hook}: {x.src} -> {x.dst} dropped by {_dropped_by(x).quote()}" for x in ps[-2:])
                 for b, ps in traced.items()
             },
         )
-        by = f"by {p.by.quote()} (trace, {p.hook} hook, {p.src} -> {p.dst})"
+        by = f"by {_dropped_by(p).quote()} (trace, {p.hook} hook, {p.src} -> {p.dst})"
     else:
         ev = replace(ev, firewall_dropped_icmp=dropped)
         by = "(its counter 'icmp_dropped'; no trace in this run)"
@@ -162,6 +169,7 @@ def hairpin_missing(obs: Observation, ev: Evidence) -> Verdict | None:
     seen = _ended_at_box(obs, *target) if inside and target else None
     if not seen:
         return None
+    assert target is not None
     ev = replace(ev, untranslated=seen[1])
     text = (
         f"The client {client_ip} sits on a network inside {seen[0]}, behind the same router as "
@@ -190,6 +198,7 @@ def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
     if f is None or f.stage != "data-connect" or pm is None or d.advertised_port not in rng or not d.target:
         return None
     seen = _ended_at_box(obs, d.target.host, d.target.port)
+    assert d.advertised_port is not None, "it is in the passive range"
     public = pm.first + d.advertised_port - rng.first
     if seen:
         ev = replace(ev, untranslated=seen[1])

@@ -106,6 +106,7 @@ def ccc_dropped_control(obs: Observation, ev: Evidence) -> Verdict | None:
     if not lines or lines[-1].line != reply:
         return None
     ev = replace(ev, ccc=Ccc(reply, control_encrypted=False))
+    assert ev.failure is not None  # checked above; replace() keeps it
     raw = "\n".join(obs.client.raw_output)
     after = raw[raw.find(reply) + len(reply) :] if reply in raw else ""
     said = next((l.strip("* ").strip() for l in after.splitlines() if l.startswith("*")), None)

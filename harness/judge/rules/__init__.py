@@ -12,6 +12,11 @@ from typing import Any
 CLIENT_EPHEMERAL = "32768-60999"  # Linux ip_local_port_range default, where active-mode clients listen
 KINDS = ("clamp", "helper", "dnat", "snat", "input", "filter")  # rendering order within a firewall
 
+# Rule.key: kind order, first port, then the ports, interfaces, addresses and target as text
+RuleKey = tuple[int, int, str, str, str, str, str, str]
+# FirewallRules.signature: the topology, the box and its rules' keys
+Signature = tuple[str, str, tuple[RuleKey, ...]]
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -30,7 +35,7 @@ class Rule:
     wide_open: bool = False  # generalised to a range nobody would call small
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> RuleKey:
         first_port = int(self.dports.split("-")[0]) if self.dports else 0
         return (
             KINDS.index(self.kind),
@@ -88,7 +93,7 @@ class FirewallRules:
     def without(self, index: int) -> FirewallRules:
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())
 
-    def signature(self) -> tuple:
+    def signature(self) -> Signature:
         """Identical rule sets (same firewall role, same rules) share one signature."""
         return (self.topology, self.box, tuple(r.key for r in self.rules))
 

@@ -164,7 +164,7 @@ TABLE_HEAD = ("firewall", "kind", "direction", "proto", "from", "to", "ports", "
 
 
 def table_rows(fw: FirewallRules) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in fw.rules:
         direction = f"{r.iif or '*'} -> {r.oif or '*'}"
         to = r.daddr or "*"
