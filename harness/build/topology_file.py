@@ -35,7 +35,7 @@ from harness.build.topology import (
 )
 from harness.core import tls
 from harness.core.case import NetSpec, ServerSpec
-from harness.core.repo import NAT_DIR
+from harness.core.repo import NAT_DIR, TOPOLOGY_DIR
 from harness.core.yamlfile import Source, SpecError, Strict
 
 # The only addresses a lab may use: private space inside, documentation ranges as "public".
@@ -222,16 +222,14 @@ def read(path: Path, seen: tuple[Path, ...] = ()) -> Loaded:
 
 def _locate(name: str, src: Source, at: tuple[Any, ...]) -> Path:
     """A topology a file refers to: a file path, or a shipped topology's name."""
-    from harness.build.topologies import FOLDER
-
     p = Path(name)
     if p.suffix in (".yaml", ".yml"):
         if not p.exists():
             raise src.error(at, f"no such topology file {name}")
         return p
-    shipped = FOLDER / f"{name}.yaml"
+    shipped = TOPOLOGY_DIR / f"{name}.yaml"
     if not shipped.exists():
-        known = ", ".join(sorted(f.stem for f in FOLDER.glob("*.yaml")))
+        known = ", ".join(sorted(f.stem for f in TOPOLOGY_DIR.glob("*.yaml")))
         raise src.error(at, f"no shipped topology {name!r}; shipped: {known}")
     return shipped
 
@@ -515,7 +513,7 @@ def compose_specs(client_side: Loaded, server_side: Loaded, name: str) -> Topolo
         name=name,
         summary=f"{a.summary}; {b.summary}",
         order=a.order * 100 + b.order,
-        families=sorted(both) or ["ipv4"],  # type: ignore[arg-type]
+        families=sorted(both) or ["ipv4"],
         picture=f"{a.name} on the client's side, {b.name} on the server's:\n\n{a.picture}\n{b.picture}",
         dial=b.dial,
         hosts=hosts,

@@ -204,7 +204,9 @@ def _private_twin(ip: ipaddress.IPv4Address) -> tuple[tuple[str, str], ...]:
     a, b, _, _ = ip.packed
     if a != 10:
         return ()
-    return ((f"10.{b}.{ip.packed[2]}.0/24", f"fd{b:02x}:{ip.packed[2]:x}::/64" if b else f"fd00:{ip.packed[2]:x}::/64"),)
+    return (
+        (f"10.{b}.{ip.packed[2]}.0/24", f"fd{b:02x}:{ip.packed[2]:x}::/64" if b else f"fd00:{ip.packed[2]:x}::/64"),
+    )
 
 
 # NAT64: IPv6 clients reach IPv4 servers at this prefix + the IPv4 address (RFC 6052).

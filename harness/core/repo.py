@@ -4,6 +4,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 NAT_DIR = REPO / "nat"
+TOPOLOGY_DIR = REPO / "topologies"  # the shipped topology files
 
 
 def nat_file(name: str) -> str:

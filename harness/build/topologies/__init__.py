@@ -20,9 +20,9 @@ from harness.build.topology import Topology
 from harness.core import family
 from harness.core.case import NetSpec, ServerSpec
 from harness.core.registry import Registry
-from harness.core.repo import REPO
+from harness.core.repo import TOPOLOGY_DIR
 
-FOLDER = REPO / "topologies"
+FOLDER = TOPOLOGY_DIR
 Builder = Callable[[ServerSpec, NetSpec], Topology]
 
 
