@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import ipaddress
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,16 @@ HOSTNAME = "ftp.example.test"
 # plus loopback for the bench.
 _V4 = ("203.0.113.10", "10.0.2.2")
 ADDRESSES = (*_V4, "127.0.0.1", *map(IPV6.lab_address, _V4), "::1", nat64(_V4[0]))
+
+
+def covering(addresses: Iterable[str]) -> CertPaths:
+    """The default set when it covers `addresses` (the ones a topology's clients dial), else a
+    set of its own beside it that adds them: out/more-<digest>/, its own CA."""
+    more = sorted(set(addresses) - set(ADDRESSES) - {""})
+    if not more:
+        return ensure()
+    digest = hashlib.sha256(" ".join(more).encode()).hexdigest()[:12]
+    return ensure(OUT / f"more-{digest}", addresses=(*ADDRESSES, *more))
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from rich.text import Text
 
 import clients
 import servers
-from harness import path_args
+from harness import path_args, topology_command
 from harness.build import backends, topologies
 from harness.build.backends import BackendUnavailable
 from harness.build.backends import get as get_backend
+from harness.build.topologies import Catalog
 from harness.completion import words
 from harness.core import family, inputs, tls
 from harness.core.case import DATA_MODES, MASQUERADE, PASV_POLICIES, Case, NetSpec, PassiveRange
@@ -192,9 +193,12 @@ def parser() -> argparse.ArgumentParser:
     words(
         ax.add_argument(
             "--topology",
-            type=_list("--topology", topo_names),
+            type=_topologies,
             default=tuple(topologies.defaults()),
-            help=f"default: {','.join(topologies.defaults())}; also: "
+            metavar="LIST",
+            help=f"shipped topologies, two of them joined by + (a client-side edge, then a server-side "
+            f"one: client-nat-alg+server-nat), or topology files (docs/topology-files.md); default: "
+            f"{','.join(topologies.defaults())}; also: "
             f"{','.join(n for n in topo_names if n not in topologies.defaults())}",
         ),
         topo_names,
@@ -436,6 +440,12 @@ def parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
     rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = shtab.FILE  # type: ignore[attr-defined]
+    rp.add_argument(
+        "--topology",
+        type=Path,
+        metavar="FILE",
+        help="run the scenario on this topology file instead of the one it names (docs/topology-files.md)",
+    ).complete = shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
     rp.add_argument(
         "--prove-minimal",
@@ -448,6 +458,12 @@ def parser() -> argparse.ArgumentParser:
 
     vp = sub.add_parser("verify", help="check a planned firewall ruleset against the clients that must work")
     vp.add_argument("plan", type=Path, help="a plan YAML file (see plans/)").complete = shtab.FILE  # type: ignore[attr-defined]
+    vp.add_argument(
+        "--topology",
+        type=Path,
+        metavar="FILE",
+        help="a topology file whose boxes carry your rulesets, instead of the plan's topology",
+    ).complete = shtab.FILE  # type: ignore[attr-defined]
     vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(vp, "fail")
     vp.add_argument("--backend", choices=backends.names(), default="netns")
@@ -460,9 +476,10 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list topologies, servers and clients")
     probe_command.add(sub)
+    topology_command.add(sub)
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
-    r.add_argument("topology", type=_list("topology", topo_names))
+    r.add_argument("topology", type=_topologies, metavar="NAME|A+B|FILE")
     r.add_argument("--passive-range", type=_range, default=PassiveRange(50000, 50009))
     r.add_argument("--family", choices=family.NAMES, default="ipv4")
     return p
@@ -487,8 +504,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_rules(args: argparse.Namespace, console: Console) -> int:
     from harness.core.case import ServerSpec
 
-    for name in args.topology:
-        topo = topologies.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
+    catalog, names = topology_command.resolve(args.topology)
+    for name in names:
+        topo = catalog.build(name, ServerSpec(passive=args.passive_range), NetSpec(family=args.family))
         for box in topo.middleboxes:
             if box.ruleset:
                 print(f"# --- {name}: {box.name} ---")
@@ -519,10 +537,20 @@ def check_outputs(args: argparse.Namespace) -> None:
         inputs.writable_dir(args.report_dir or Path("reports"), "--capture")
 
 
-def _planned(args: argparse.Namespace, axes: Axes) -> tuple[list[Case], dict[str, int]]:
+def _topologies(text: str) -> tuple[str, ...]:
+    """argparse type of --topology: names, A+B, files; comma-separated (checked when used)."""
+    if text.strip() == "all":
+        return tuple(topologies.names())
+    items = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    if not items:
+        raise argparse.ArgumentTypeError("--topology needs at least one value")
+    return items
+
+
+def _planned(args: argparse.Namespace, axes: Axes, catalog: Catalog) -> tuple[list[Case], dict[str, int]]:
     """The cases this invocation runs, and each one's index in the whole (unsharded) plan."""
     ids = list(args.case) + (failed_ids(args.last_failed) if args.last_failed else [])
-    cases = select(plan(axes), ids, args.k)
+    cases = select(plan(axes, catalog), ids, args.k, catalog)
     if not cases:
         raise UsageError("no case matches " + " ".join(f"-k {k!r}" for k in args.k))
     index = {c.id: i for i, c in enumerate(cases)}
@@ -632,8 +660,12 @@ def run_and_report(
 
 
 def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
+    try:
+        catalog, names = topology_command.resolve(args.topology)
+    except topology_command.UnknownTopology as e:
+        raise UsageError(f"--topology: {e}") from None
     axes = Axes(
-        topologies=args.topology,
+        topologies=names,
         modes=args.mode,
         tls=args.tls,
         pasv_address=args.pasv_address,
@@ -661,7 +693,7 @@ def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     if args.last_failed and not args.case and not failed_ids(args.last_failed):
         console.print(f"no case failed or errored in {args.last_failed}: nothing to re-run")
         return EXIT_OK
-    cases, index = _planned(args, axes)
+    cases, index = _planned(args, axes, catalog)
     if args.list:
         print("\n".join(c.id for c in cases))
         return EXIT_OK
@@ -688,6 +720,8 @@ def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
             trace=not args.no_trace,
             early_stop=not args.no_early_stop,
             seconds=shard.durations(args.durations) if args.durations else None,
+            catalog=catalog,
+            before=lambda be: topology_command.preflight(catalog, names, be),
         )
 
     def show(results: list[Result], seconds: float) -> bool:
@@ -695,7 +729,9 @@ def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
             console.print(terminal.peers(results))
         console.print(terminal.summary_line(results, seconds))
-        terminal.failures(results, console, rerun=rerun_command)
+        terminal.failures(
+            results, console, rerun=lambda c: rerun_command(c, topology_command.rerun_args(catalog, c.topology))
+        )
         terminal.findings(results, console)
         if args.rules:
             rules_report.terminal(results, console)
@@ -747,7 +783,7 @@ def _options(args: argparse.Namespace) -> dict[str, bool]:
 
 
 def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
-    sc = scenario.load(args.file)
+    sc = scenario.load(args.file, args.topology)
     check_outputs(args)
     if sc.waits_for:
         console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
@@ -758,12 +794,27 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
     attempts: list[reproduce.Attempt] = []
 
     def work() -> tuple[list[Result], float, str]:
-        results, seconds, run_id = execute(sc.cases, backend=args.backend, jobs=args.jobs, label="scenario", err=err)
+        names = sorted({c.topology for c in sc.cases})
+        results, seconds, run_id = execute(
+            sc.cases,
+            backend=args.backend,
+            jobs=args.jobs,
+            label="scenario",
+            err=err,
+            catalog=sc.catalog,
+            before=lambda be: topology_command.preflight(sc.catalog, names, be),
+        )
         attempts.extend([] if args.no_fixes else reproduce.plan_fixes(results))
         if attempts:
             unique = list({a.case.id: a.case for a in attempts}.values())
             fixed, _, _ = execute(
-                unique, backend=args.backend, jobs=args.jobs, label="fixes", err=err, prove_minimal=args.prove_minimal
+                unique,
+                backend=args.backend,
+                jobs=args.jobs,
+                label="fixes",
+                err=err,
+                prove_minimal=args.prove_minimal,
+                catalog=sc.catalog,
             )
             by_id = {r.case.id: r for r in fixed}
             for a in attempts:
@@ -802,7 +853,7 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     check_outputs(args)
     if args.patch_dir:
         inputs.writable_dir(args.patch_dir, "--patch-dir")
-    p = verify.load(args.plan, be)
+    p = verify.load(args.plan, be, args.topology)
     if p.story:
         console.print(Text(p.story, style="italic"))
     verify.introduce(p, console)
@@ -821,10 +872,12 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
             )
             failing = [r for r in results if r.verdict.outcome == "fail"]
             if failing:
-                ref_cases = list(
-                    {c.id: c for c in (dataclasses.replace(r.case, topology=p.reference) for r in failing)}.values()
-                )
-                reference = run(ref_cases, "reference", rules=True)
+                reference: list[Result] = []
+                if p.reference is not None:  # a layout: its shipped firewall proves what the box needs
+                    ref_cases = list(
+                        {c.id: c for c in (dataclasses.replace(r.case, topology=p.reference) for r in failing)}.values()
+                    )
+                    reference = run(ref_cases, "reference", rules=True)
                 advice.extend(advise.prove(p, failing, reference, lambda cases, rules: run(cases, "candidates", rules)))
             return results, seconds, run_id
         finally:
@@ -868,6 +921,7 @@ COMMANDS = {
     "merge": cmd_merge,
     "compare": cmd_compare,
     "probe": probe_command.run,
+    "topology": topology_command.run,
 }
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 
@@ -921,7 +975,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)  # exits 2 with a message on bad input
     args.argv = argv
-    if args.command in NEEDS_ROOT and os.geteuid() != 0 and not getattr(args, "list", False):
+    needs_root = args.command in NEEDS_ROOT or (args.command == "topology" and args.verb == "check")
+    if needs_root and os.geteuid() != 0 and not getattr(args, "list", False):
         return reexec_in_userns(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)  # CI logs: no wrapping
 

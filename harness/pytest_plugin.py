@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness import topology_command
 from harness.core.case import Case, NetSpec, ServerSpec
 from harness.judge.verdict import Result
 from harness.plan.selection import rerun_command
@@ -80,7 +81,13 @@ class ScenarioCase(pytest.Item):
                 for i in self.session.items
                 if isinstance(i, ScenarioCase) and i.case and (i.path, _unit(i.case)) == key
             ]
-            results, _, _ = execute([i.case for i in mates if i.case], label=f"unit {self.case.topology}")
+            catalog, name = self.scenario.catalog, self.case.topology
+            results, _, _ = execute(
+                [i.case for i in mates if i.case],
+                label=f"unit {name}",
+                catalog=catalog,
+                before=lambda be: topology_command.preflight(catalog, [name], be),
+            )
             store[key] = {r.case.id: r for r in results}
         return store[key]
 

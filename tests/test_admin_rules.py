@@ -96,13 +96,16 @@ def test_with_a_trace_the_stop_is_quoted_and_its_chain_gets_the_rule():
     r = Result(
         Case("plan:x", ServerSpec(), ClientSpec()), Verdict("fail", "data-connect", "timed out"), 1.0, stops=[path]
     )
-    said, chains, traced = advise.stopped_at(r, {}, "server-nat")
-    assert traced and chains == [Chain("inet", "filter", "from_internet", "forward")]
+    from harness.verify.plan import AdminBox, Plan
+
+    p = Plan(Path("p.yaml"), "", "plan:x", [], {"fw": AdminBox("fw", RULESETS / "jump-chains.nft", "")}, "server-nat")
+    said, chains, traced = advise.stopped_at(r, p)
+    assert traced and chains == [("fw", Chain("inet", "filter", "from_internet", "forward"))]
     assert said == [
         "fw dropped the SYN 203.0.113.100:40000 -> 10.0.2.2:50003 on forward in chain "
         "from_internet of table inet filter: (policy drop)"
     ]
     text = (RULESETS / "jump-chains.nft").read_text()
-    edit = admin_rules.insert_nft(text, chains[0], ["tcp dport 50000-50009 accept"], "x")
+    edit = admin_rules.insert_nft(text, chains[0][1], ["tcp dport 50000-50009 accept"], "x")
     lines = edit.text.splitlines()
     assert lines[lines.index("    chain from_internet {") + 1] == "        tcp dport 50000-50009 accept"

@@ -5,11 +5,14 @@ passes through the unchanged file gets no advice. (The real re-runs: tests/test_
 from dataclasses import replace
 from pathlib import Path
 
+from harness.build import topologies
+from harness.build.topologies import TopologyKind
+from harness.build.topology import RuleSet
 from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.judge.rules import FirewallRules, Rule
 from harness.judge.verdict import Result, Verdict
 from harness.verify import advise
-from harness.verify.plan import Plan
+from harness.verify.plan import AdminBox, Plan
 
 RULESETS = Path(__file__).parent / "rulesets"
 
@@ -19,16 +22,11 @@ ALLOW = Rule("filter", iif="wan0", oif="lan0", daddr="10.0.2.2", dports="50000-5
 
 
 def plan(tmp_path) -> tuple[Plan, Result, Result]:
-    text = (RULESETS / "jump-chains.nft").read_text()
-    p = Plan(
-        tmp_path / "p.yaml",
-        "",
-        RULESETS / "jump-chains.nft",
-        "server-nat",
-        "plan:t-advise",
-        [],
-        text=text,
-        workdir=tmp_path,
+    path = RULESETS / "jump-chains.nft"
+    admin = AdminBox(
+        "fw",
+        path,
+        path.read_text(),
         variables={
             "OUTSIDE_IF": '"wan0"',
             "INSIDE_IF": '"lan0"',
@@ -61,6 +59,16 @@ def plan(tmp_path) -> tuple[Plan, Result, Result]:
             ]
         },
     )
+
+    def build(server, net):  # server-nat, with the admin's file on its firewall
+        topo = topologies.build("server-nat", server, net)
+        own = RuleSet("jump-chains.nft (your ruleset)", (str(path),), tuple(admin.variables.items()))
+        hosts = tuple(replace(h, ruleset=own) if h.name == "fw" else h for h in topo.hosts)
+        return replace(topo, hosts=hosts)
+
+    base = TopologyKind("plan:t-advise", "server-nat with jump-chains.nft", build)
+    p = Plan(tmp_path / "p.yaml", "", "plan:t-advise", [], {"fw": admin}, "server-nat", workdir=tmp_path, base=base)
+    p.register(p.topology, {})
     case = Case(p.topology, ServerSpec(), ClientSpec(impl="curl", mode="epsv", pasv_address=None))
     failing = Result(case, Verdict("fail", "data-connect", "timed out"), 1.0)
     ref = Result(
@@ -95,12 +103,10 @@ def runner(p: Plan, unchanged_passes: list[bool]):
 def test_only_the_needed_rule_is_reported_in_the_chain_concerned(tmp_path):
     p, failing, ref = plan(tmp_path)
     [a] = advise.prove(p, [failing], [ref], runner(p, []))
-    assert [x.pieces for x in a.proven] == [[ALLOW]]  # the port forward was not needed
-    assert (
-        "+        iifname $OUTSIDE_IF oifname $INSIDE_IF ip daddr $SERVER_IP tcp dport $PASV_RANGE accept"
-        in a.proven[0].diff
-    )
-    assert a.proven[0].diff.startswith("--- ") and "dnat" not in a.proven[0].diff
+    assert [x.pieces for x in a.proven] == [[("fw", ALLOW)]]  # the port forward was not needed
+    diff = a.proven[0].diffs["fw"]
+    assert "+        iifname $OUTSIDE_IF oifname $INSIDE_IF ip daddr $SERVER_IP tcp dport $PASV_RANGE accept" in diff
+    assert diff.startswith("--- ") and "dnat" not in diff
 
 
 def test_a_case_that_passes_through_the_unchanged_file_gets_no_advice(tmp_path):

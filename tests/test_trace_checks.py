@@ -90,11 +90,15 @@ def test_ordinals():
 def test_verify_names_a_nat_clash_although_nothing_dropped_it():
     """No traced path ends in a drop, yet the trace and the conntrack statistics name the NAT
     rule: verify says so, not "not traced"."""
+    from pathlib import Path
+
     from harness.judge.verdict import Result
     from harness.verify import advise
+    from harness.verify.plan import AdminBox, Plan
 
     obs = recording.load(FIX / "fixed-port-snat.observation.json")
-    said, chains, traced = advise.stopped_at(Result(obs.case, checks.judge(obs), 1.0), {"nftables": []}, "server-nat")
+    p = Plan(Path("p.yaml"), "", "plan:x", [], {"fw": AdminBox("fw", Path("fixed-port-snat.nft"), "")}, "server-nat")
+    said, chains, traced = advise.stopped_at(Result(obs.case, checks.judge(obs), 1.0), p)
     assert traced and chains == []
     assert said[0].startswith("NAT could not allocate a source for the 2nd control connection")
     assert "fixed-port-snat.nft:32" in said[0] and "insert_failed +5" in said[0]

@@ -43,7 +43,7 @@ def test_a_binary_ruleset_is_exit_2_naming_file_and_offset(tmp_path):
     [
         (
             "ruleset: x.nft\ntopology: lb\nclients: [{impl: curl}]\n",
-            "line 2: topology: expected one of server-nat, direct, client-nat, lb-haproxy, lb-nft, got 'lb'",
+            "line 2: topology: expected one of server-nat, direct, client-nat, lb-haproxy, lb-nft, or a topology file (.yaml), got 'lb'",
         ),
         (
             "ruleset: x.nft\nclients: [{impl: curl, modes: [EPSV]}]\n",

@@ -75,11 +75,15 @@ class Middleboxes:
         self._loaded.pop(box, None)  # a reload numbers the rules anew
 
     def restore(self) -> None:
+        """Each box's own ruleset again; a box that had none, none again."""
         for box, text in self.original.items():
             if self.current.get(box) != text:
                 ruleset = self.boxes[box].ruleset
                 assert ruleset is not None, "only boxes with a ruleset have one to restore"
                 self.load(box, text, ruleset.syntax)
+        for box in [b for b in self.current if b not in self.original]:
+            self.load(box, "")
+            del self.current[box]
 
     def before_case(self) -> None:
         """Fresh balancing state: reload the ruleset (numgen counters), restart the proxy.

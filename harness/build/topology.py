@@ -197,3 +197,7 @@ class Topology:
         """(ifname, CIDR) of every addressed interface of `host`, bridges included."""
         out = [(p.ifname, p.address) for p in self.ports_of(host) if p.address]
         return out + [(b.ifname, b.address) for b in self.bridges if b.host == host and b.address]
+
+    def addresses(self, host: str) -> list[tuple[str, str]]:
+        """interfaces(), with each interface's secondary addresses too."""
+        return self.interfaces(host) + [(p.ifname, x) for p in self.ports_of(host) for x in p.extra]

@@ -362,9 +362,9 @@ def ruleset(box: str, rs: RulesetSpec, server: ServerSpec, net: NetSpec) -> Rule
         return RuleSet(box, files, (), helper=rs.helper or _own_helper(rs), forwards=None, syntax="iptables")
     opens = rs.passive == "forward"
     mapped = net.port_map is not None and opens and rs.passive_set  # the harness's port map goes with its set
+    shipped = any(not Path(f).is_absolute() for f in files)  # the harness's own nat/ files
     d: dict[str, str] = {
-        "OUTSIDE_IF": '"wan0"',
-        "INSIDE_IF": '"lan0"',
+        **({"OUTSIDE_IF": '"wan0"', "INSIDE_IF": '"lan0"'} if shipped else {}),
         "CONTROL_PORTS": nft_set(tls.CONTROL_PORTS),
         "FORWARD_RANGE": str(net.forwarded(server)),
     }

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import clients
 import servers
 from harness.build import topologies
+from harness.build.topologies import Catalog
 from harness.core import caseid
 from harness.core.case import DATA_MODES, PASV_POLICIES, Case, ClientSpec, NetSpec, ServerSpec
 from harness.core.program import command_line
@@ -25,8 +26,9 @@ class SelectionError(ValueError):
     """A case id, pattern or results file the operator gave is not usable (exit 2)."""
 
 
-def parse_id(case_id: str) -> Case:
-    """The Case whose `id` is `case_id`; SelectionError naming the bad part."""
+def parse_id(case_id: str, catalog: Catalog | None = topologies.SHIPPED) -> Case:
+    """The Case whose `id` is `case_id`; SelectionError naming the bad part. Its topology must
+    be one `catalog` has (None: any name, e.g. a results file's cases)."""
     parts = case_id.strip().split("/")
     if len(parts) < 7:
         raise SelectionError(
@@ -36,7 +38,7 @@ def parse_id(case_id: str) -> Case:
         )
     topo, srv, cli, tls, mode, pol, masq, *extras = parts
     for what, value, valid in (
-        ("topology", topo, topologies.names()),
+        ("topology", topo, _known(topo, catalog)),
         ("server", srv, servers.names()),
         ("client", cli, clients.names()),
         ("tls", tls, TLS_MODES),
@@ -90,16 +92,33 @@ def matches(case_id: str, expr: str) -> bool:
     return expr in case_id
 
 
-def select(planned: list[Case], ids: Iterable[str] = (), patterns: Iterable[str] = ()) -> list[Case]:
+def _known(name: str, catalog: Catalog | None) -> list[str]:
+    """The topology names an id may carry: `name` itself when the catalog has it (or composes it)."""
+    if catalog is None:
+        return [name]
+    try:
+        catalog.get(name)
+        return [name]
+    except KeyError:
+        return catalog.names()
+
+
+def select(
+    planned: list[Case],
+    ids: Iterable[str] = (),
+    patterns: Iterable[str] = (),
+    catalog: Catalog = topologies.SHIPPED,
+) -> list[Case]:
     """`ids` (if any) replace the planned cases; `patterns` (any of) filter what remains."""
     ids = list(dict.fromkeys(ids))
-    cases = [parse_id(i) for i in ids] if ids else planned
+    cases = [parse_id(i, catalog) for i in ids] if ids else planned
     patterns = list(patterns)
     if patterns:
         cases = [c for c in cases if any(matches(c.id, p) for p in patterns)]
     return cases
 
 
-def rerun_command(case: Case) -> str:
-    """The one command line that re-runs exactly this case."""
-    return command_line(["matrix", "--case", case.id])
+def rerun_command(case: Case, extra: Sequence[str] = ()) -> str:
+    """The one command line that re-runs exactly this case (`extra`: e.g. the --topology
+    FILE its topology came from)."""
+    return command_line(["matrix", *extra, "--case", case.id])

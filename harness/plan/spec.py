@@ -64,6 +64,29 @@ def choice(values: Sequence[str]) -> Any:
     return Annotated[_enum(values), BeforeValidator(_on_off)]
 
 
+def is_file(v: str) -> bool:
+    return v.endswith((".yaml", ".yml"))
+
+
+def named_or_file(values: Sequence[str], what: str, compose: bool = True) -> Any:
+    """One of `values`, two of them composed ("client-nat+server-nat"), or a topology file
+    (a path ending in .yaml, relative to the file that names it)."""
+    joined = ", two of them joined by +" if compose else ""
+
+    def check(v: Any) -> Any:
+        composed = compose and "+" in str(v) and all(x in values for x in str(v).split("+"))
+        if isinstance(v, str) and (is_file(v) or v in values or composed):
+            return v
+        raise PydanticCustomError(
+            "topology_name",
+            "expected one of {valid}{joined}, or a topology file (.yaml), got {got}",
+            {"valid": ", ".join(values), "joined": joined, "got": repr(v)},
+        )
+
+    schema = {"anyOf": [{"enum": list(values)}, {"type": "string", "pattern": r"(\+|\.ya?ml$)"}]}
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(schema), Field(description=what)]
+
+
 def _text(v: Any) -> Any:
     return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # 1.3, 2
 
@@ -258,7 +281,7 @@ class PlanPathDoc(Protocol):
 
 
 class PlanDoc(Protocol):
-    ruleset: str
+    ruleset: str | None
     topology: str
 
     @property
@@ -301,7 +324,7 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
     else:
         Client = choice(clients.names())
         ServerImpl = choice(servers.names())
-        TopologyName = choice(topologies.names())
+        TopologyName = named_or_file(topologies.names(), "a shipped topology, A+B, or a topology file")
         OnOff = choice(ON_OFF)
         OnOffs = choices(ON_OFF)
         TlsMode = choice(TLS_MODES)
@@ -320,7 +343,9 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
         OutcomeChoice = choice(OUTCOMES)
         StageChoice = choice(STAGES)
         CheckName = choice(check_names)
-        Layout = choice(names.layouts or ("server-nat",))
+        Layout = named_or_file(
+            names.layouts or ("server-nat",), "a layout, or a topology file whose boxes carry your rulesets", False
+        )
 
     class Server(Strict):
         impl: ServerImpl = "pyftpdlib"
@@ -412,8 +437,19 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
         rate: Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")] | None = None
 
     class Plan(Strict):
-        ruleset: str  # the admin's ruleset file, relative to the plan
-        topology: Layout = "server-nat"
+        ruleset: str | None = None  # the admin's ruleset file, relative to the plan (with a layout)
+        topology: Layout = "server-nat"  # a layout, or a topology file whose boxes carry the rulesets
+
+        @model_validator(mode="after")
+        def _ruleset_with_a_layout(self) -> Any:
+            if not is_file(self.topology) and self.ruleset is None:
+                raise PydanticCustomError("missing", "missing (required): the ruleset file, with a layout", {})
+            if is_file(self.topology) and self.ruleset is not None:
+                raise PydanticCustomError(
+                    "ruleset_and_file", "give the rulesets in the topology file, on their boxes, not here", {}
+                )
+            return self
+
         path: PlanPath = PlanPath()
         server: Server = Server()
         clients: Annotated[list[Annotated[PlanClient, BeforeValidator(_impl_only)]], Field(min_length=1)]
@@ -422,6 +458,13 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
         _scenario: type[ScenarioDoc] = Scenario
         _plan: type[PlanDoc] = Plan
     return {"scenario": Scenario, "plan": Plan}
+
+
+def with_topology(doc: PlanDoc, topology: str) -> PlanDoc:
+    """The plan with another topology (a file, relative to the plan's folder)."""
+    assert isinstance(doc, BaseModel), "plans are the models' instances"
+    out: PlanDoc = doc.model_copy(update={"topology": topology})
+    return out
 
 
 # --- reading a file ---------------------------------------------------------------

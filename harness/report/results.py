@@ -20,7 +20,7 @@ class ResultsFile:
 
 
 def result_of(c: dict[str, Any]) -> Result:
-    return Result.from_json(parse_id(c["id"]), c)
+    return Result.from_json(parse_id(c["id"], None), c)
 
 
 def load(path: Path) -> ResultsFile:

@@ -1,6 +1,7 @@
 """Scenario files: a customer's setup in a few lines of YAML, validated with precise errors.
 
-    topology: server-nat                 # or {name: server-nat, helper: on, forward_range: none}
+    topology: server-nat                 # or {name: server-nat, helper: on, forward_range: none},
+                                         # or a topology file: our-network.yaml
     server: {impl: vsftpd, tls: explicit, masquerade: off, passive_range: 50000-50100}
     clients: [{impl: curl}, {impl: ftplib, pasv_address: control}]
     modes: [pasv, epsv]
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import topologies
+from harness.build.topologies import Catalog
 from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
 from harness.core.outcome import Outcome, Stage
 from harness.judge import checks
@@ -65,6 +67,7 @@ class Scenario:
     cases: list[Case]
     expectations: list[Expectation]
     waits_for: str | None = None  # a scenario that cannot run yet says what it waits for
+    catalog: Catalog = topologies.SHIPPED  # with the scenario's topology file, if it names one
 
     def check(self, results: list[Result]) -> list[tuple[Result, str]]:
         """(result, what differs) for every case whose reality differs from `expect`."""
@@ -80,14 +83,25 @@ class Scenario:
         return out
 
 
-def load(path: Path) -> Scenario:
-    """Read and validate a scenario file; raises ScenarioError with a precise message."""
+def load(path: Path, topology: Path | None = None) -> Scenario:
+    """Read and validate a scenario file; raises ScenarioError with a precise message.
+    `topology`: a topology file that replaces the scenario's own (reproduce --topology)."""
     doc, src = spec.load(path, "scenario", NAMES)
     if doc.waits_for:
         return Scenario(path, src.story, [], [], waits_for=doc.waits_for)
     topo = doc.topology
-    name = topo.name
-    if topo.helper is not None:
+    name, catalog = topo.name, topologies.SHIPPED
+    file = topology or (path.parent / name if spec.is_file(name) else None)
+    if file is not None:
+        if not file.is_file():
+            raise src.error(("topology", "name"), f"no topology file {file}")
+        kind = topologies.read(file)
+        catalog, name = catalog.plus(kind), kind.name
+        if topo.helper is not None:
+            raise src.error(
+                ("topology", "helper"), "a topology file says on its own boxes whether they run the FTP helper"
+            )
+    elif topo.helper is not None:
         base = next((k for k, v in ALG.items() if name in (k, v)), None)
         if base is None:
             raise src.error(
@@ -129,8 +143,8 @@ def load(path: Path) -> Scenario:
             verify_cert=tuple(doc.verify_cert or ("on",)),
             keepalive=c.keepalive or 0,
         )
-        cases += [k for k in plan(axes) if k.id not in {x.id for x in cases}]
-    return Scenario(path, src.story, cases, _expect(src, doc.expect, cases))
+        cases += [k for k in plan(axes, catalog) if k.id not in {x.id for x in cases}]
+    return Scenario(path, src.story, cases, _expect(src, doc.expect, cases), catalog=catalog)
 
 
 def _expect(src: spec.Source, raw: spec.ExpectDoc | None, cases: list[Case]) -> list[Expectation]:

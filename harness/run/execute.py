@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 import certs
 from harness.build import topologies
+from harness.build.backends import Backend
 from harness.build.backends import get as get_backend
 from harness.build.backends.netns import claim_run, release_run
 from harness.build.topologies import Catalog
@@ -35,12 +37,16 @@ def execute(
     early_stop: bool = True,
     seconds: dict[str, float] | None = None,
     catalog: Catalog = topologies.SHIPPED,
+    before: Callable[[Backend], None] | None = None,
 ) -> tuple[list[Result], float, str]:
-    """(results, seconds, run id). Ctrl-C/SIGTERM: everything is torn down, then
-    runner.Interrupted (a KeyboardInterrupt) carries the results that finished."""
+    """(results, seconds, run id). `before`: a check of the command's own, once the backend
+    is known to work (e.g. that a topology file's rulesets load). Ctrl-C/SIGTERM: everything
+    is torn down, then Interrupted (a KeyboardInterrupt) carries the results that finished."""
     err = err or Console(stderr=True)
     be = get_backend(backend)
     be.preflight()
+    if before is not None:
+        before(be)
     certs.ensure()  # once, before parallel workers need it
     if be.max_jobs and jobs > be.max_jobs:
         err.print(f"the {be.name} backend runs {be.max_jobs} lab at a time; --jobs {jobs} becomes {be.max_jobs}")

@@ -48,6 +48,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _certs(topology: Topology) -> certs.CertPaths:
+    """The certificate names every address a client of this topology may dial."""
+    return certs.covering((topology.server_public, topology.masquerade_address))
+
+
 @dataclass
 class ActiveRun:
     """Shared state of one harness run: its id, scratch space, live labs, the stop flag."""
@@ -225,7 +230,7 @@ class Worker:
                 ctx = servers.ServerContext(
                     public_ip=topology.masquerade_address or topology.server_public,
                     masquerade_map=topology.masquerade_map,
-                    certs=certs.ensure(),
+                    certs=_certs(topology),
                     home=wd / f"{host}-{tag}-home",
                     log=wd / f"{host}-{tag}.log",
                     keylog=wd / f"{host}-{tag}.keylog",
@@ -254,7 +259,7 @@ class Worker:
         folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
         ctx = clients.ClientContext(
             host=topology.server_public,
-            ca=certs.ensure().ca,
+            ca=_certs(topology).ca,
             timeout=timeout,
             user=user,
             password=password,

@@ -247,3 +247,30 @@ def load_error(message: str, own: Path, offset: int = 0) -> str:
         elif re.match(r"^(Error: |iptables[\w-]*restore: )", line):
             keep.append(line.strip())
     return "\n".join(keep) or "the ruleset did not load (no located error message)"
+
+
+def _port_in(right: Any, port: int) -> bool:
+    """An nft JSON match's right-hand side (a port, a range, a set of them) holds `port`."""
+    if isinstance(right, int):
+        return right == port
+    if isinstance(right, dict) and "range" in right:
+        lo, hi = right["range"]
+        return isinstance(lo, int) and isinstance(hi, int) and lo <= port <= hi
+    if isinstance(right, dict) and "set" in right:
+        return any(_port_in(x, port) for x in right["set"])
+    return False
+
+
+def dnat_target(doc: dict[str, Any], port: int) -> str | None:
+    """Where the admin's ruleset already port-forwards TCP `port` (the control port) to."""
+    for x in doc.get("nftables", []):
+        expr = (x.get("rule") or {}).get("expr") or []
+        dnat = next((e["dnat"] for e in expr if isinstance(e, dict) and "dnat" in e), None)
+        if not isinstance(dnat, dict) or not isinstance(dnat.get("addr"), str):
+            continue
+        for e in expr:
+            m = e.get("match") if isinstance(e, dict) else None
+            left = (m or {}).get("left") or {}
+            if m and left.get("payload") == {"protocol": "tcp", "field": "dport"} and _port_in(m.get("right"), port):
+                return str(dnat["addr"])
+    return None

@@ -1,9 +1,11 @@
-"""verify's advice, proven on the admin's own file: for each failing case, candidate changes
-to that file are run again for real, and only those that made the case pass are reported.
+"""verify's advice, proven on the admin's own files: for each failing case, candidate changes
+to those files are run again for real, and only those that made the case pass are reported,
+each box's change as a diff of that box's file.
 
-Candidates come from the reference run's proven rules (harness/rules), the fixes registry (the
-FTP helper; settings outside the ruleset) and the packet trace (the chain whose rule or policy
-stopped the connection; without a trace, the base chain of the hook). Singles are tried first;
+Candidates come from the reference run's proven rules (a layout's shipped firewall, where the
+plan names a layout), the packet trace (the box and chain whose rule or policy stopped the
+connection: an accept for what it dropped, a port-forward for what it took for itself), and
+the fixes registry (the FTP helper; settings outside the rulesets). Singles are tried first;
 when none passes, all of them together, then that set without each piece in turn, so what is
 reported is needed.
 """
@@ -15,17 +17,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from harness.core.case import Case
+from harness.core.outcome import STAGES
 from harness.judge import fixes
 from harness.judge.rules import Rule
 from harness.judge.verdict import Result, Verdict
+from harness.observe.trace import TracePath
 from harness.verify import admin_rules
 from harness.verify.admin_rules import IPTABLES, Chain, Edit
-from harness.verify.plan import LAYOUTS, Plan
+from harness.verify.plan import AdminBox, Plan
 
 Rerun = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
+Piece = tuple[str, Any]  # (box, a Rule or "helper")
 _ids = count(1)
 
 
@@ -38,11 +44,13 @@ class Advice:
     traced: bool = False
     proven: list[Proven] = field(default_factory=list)  # smallest first, rules-only first
     tried: int = 0  # candidate re-runs
-    pieces: list[Any] = field(default_factory=list)  # candidate pieces: Rules and "helper"
+    pieces: list[Piece] = field(default_factory=list)  # candidate pieces: (box, a Rule or "helper")
     unchanged_passed: int = 0  # re-runs of the case through the unchanged file that passed
-    chains: list[Chain] = field(default_factory=list)  # the chains the trace named
+    chains: list[tuple[str, Chain]] = field(default_factory=list)  # (box, chain) the trace named
     settings: list[str] = field(default_factory=list)  # fixes outside the ruleset that a re-run proved
     reference: Result | None = None
+    # a change that got the case past where it stopped, and the run that then failed later
+    progress: list[tuple[list[Piece], dict[str, Edit], Result]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,43 +60,51 @@ class Advice:
             "re_runs": self.tried,
             "passed_unchanged": self.unchanged_passed,
             "settings": self.settings,
-            "proven": [{"what": x.edit.what.splitlines(), "setting": x.setting, "diff": x.diff} for x in self.proven],
+            "proven": [
+                {
+                    "setting": x.setting,
+                    "changes": [
+                        {"box": b, "what": e.what.splitlines(), "diff": x.diffs.get(b, "")} for b, e in x.edits.items()
+                    ],
+                }
+                for x in self.proven
+            ],
         }
 
 
 # --- where it stopped ----------------------------------------------------------------
 
 
-def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[str], list[Chain], bool]:
-    """(descriptions, chains to change, traced?) for a failing case."""
+def stopped_at(result: Result, p: Plan) -> tuple[list[str], list[tuple[str, Chain]], bool]:
+    """(descriptions, (box, chain) to change, traced?) for a failing case."""
     stops = result.stops
     if stops:
-        chains, said = [], []
+        chains: list[tuple[str, Chain]] = []
+        said = []
         failure = result.verdict.evidence.failure
         refused = failure is not None and failure.kind == "refused"  # a reset: the box answered itself
-        for p in stops:
-            by = p.by
-            seen = f"; the client's connection was refused: {p.box} itself answered" if refused else ""
+        for s in stops:
+            by = s.by
+            seen = f"; the client's connection was refused: {s.box} itself answered" if refused else ""
+            what = f"the {s.flags.upper() or s.proto} {s.src}:{s.sport} -> {s.dst}:{s.dport}"
             if by is None:  # accepted on a hook where the admin's ruleset has no chain
                 said.append(
-                    f"{p.box} took the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport} "
-                    f"for itself, untranslated (no rule port-forwarded it): no chain of your ruleset "
-                    f"on the {p.hook} hook{seen}"
+                    f"{s.box} took {what} for itself, untranslated (no rule port-forwarded it): no chain of "
+                    f"your ruleset on the {s.hook} hook{seen}"
                 )
                 continue
-            rule = by.quote()
-            what = f"the {p.flags.upper() or p.proto} {p.src}:{p.sport} -> {p.dst}:{p.dport}"
-            if p.verdict == "accept":  # nothing forwarded it: the box took it for itself
+            if s.verdict == "accept":  # nothing forwarded it: the box took it for itself
                 said.append(
-                    f"{p.box} took {what} for itself, untranslated (no rule port-forwarded it): "
-                    f"accepted on {p.hook} in chain {by.chain} of table {by.family} {by.table}: "
-                    f"{rule}{seen}"
+                    f"{s.box} took {what} for itself, untranslated (no rule port-forwarded it): "
+                    f"accepted on {s.hook} in chain {by.chain} of table {by.family} {by.table}: "
+                    f"{by.quote()}{seen}"
                 )
             else:
                 said.append(
-                    f"{p.box} dropped {what} on {p.hook} in chain {by.chain} of table {by.family} {by.table}: {rule}"
+                    f"{s.box} dropped {what} on {s.hook} in chain {by.chain} of table {by.family} {by.table}: "
+                    f"{by.quote()}"
                 )
-            chains.append(Chain(by.family, by.table, by.chain, p.hook))
+            chains.append((s.box, Chain(by.family, by.table, by.chain, s.hook)))
         times = Counter(said)  # a retransmitted SYN takes the same path again
         said = [f"{line} ({n} packets: the retransmissions met it too)" if n > 1 else line for line, n in times.items()]
         return said, list(dict.fromkeys(chains)), True
@@ -98,32 +114,29 @@ def stopped_at(result: Result, doc: dict[str, Any], layout: str) -> tuple[list[s
         said = [v.diagnosis.split(" The client saw:")[0]] if v.check == "nat-tuple-clash" else []
         said += [f"trace: {line}" for line in v.evidence.trace]
         return said, [], True
-    hook = LAYOUTS[layout].hook
-    base = [c for c in admin_rules.base_chains(doc) if c.hook == hook and c.policy]
     why = (
         "traced: no rule or policy of your ruleset dropped it and no NAT event lost it"
         if result.traced
         else "not traced"
     )
-    said = (
-        [
-            f"{why}; new connections through this box are decided on the {hook} hook: "
-            + "; ".join(c.describe() for c in base)
-        ]
-        if base
-        else [why]
-        if result.traced
-        else []
-    )
-    return said, [], False
+    said = []
+    for a in p.boxes.values():
+        base = [c for c in admin_rules.base_chains(a.admin_json) if c.hook == a.hook and c.policy]
+        if base:
+            on = f" on {a.name}" if len(p.boxes) > 1 else ""
+            said.append(
+                f"{why}; new connections{on} are decided on the {a.hook} hook: " + "; ".join(c.describe() for c in base)
+            )
+    return (said or ([why] if result.traced else [])), [], False
 
 
 # --- candidates ----------------------------------------------------------------------
 
 
-def _rule_edit(p: Plan, rule: Rule, text: str, doc: dict[str, Any], traced: list[Chain]) -> Edit | None:
+def _rule_edit(a: AdminBox, rule: Rule, text: str, traced: list[Chain]) -> Edit | None:
     what = _describe(rule)
-    if p.syntax == IPTABLES:
+    doc = a.admin_json
+    if a.syntax == IPTABLES:
         table = "nat" if rule.kind in ("dnat", "snat") else "filter"
         hook = admin_rules.HOOK[rule.kind][1]
         ipt_chain = next(
@@ -131,7 +144,7 @@ def _rule_edit(p: Plan, rule: Rule, text: str, doc: dict[str, Any], traced: list
             admin_rules.IPT_CHAIN[hook],
         )
         return admin_rules.insert_iptables(text, table, ipt_chain, [admin_rules.ipt_line(rule, ipt_chain)], what)
-    line = admin_rules.nft_line(rule, p.variables, p.text)
+    line = admin_rules.nft_line(rule, a.variables, a.text)
     if rule.kind in ("filter", "input"):
         hook = admin_rules.HOOK[rule.kind][1]
         chain = next((c for c in traced if c.hook == hook), None) or admin_rules.chain_for(doc, rule.kind)
@@ -151,9 +164,9 @@ def _describe(rule: Rule) -> str:
     return f"{name}{ports}{to}"
 
 
-def _helper_edit(p: Plan, text: str) -> Edit:
+def _helper_edit(a: AdminBox, text: str) -> Edit:
     what = "attach the FTP helper (conntrack ftp) to the control port"
-    if p.syntax == IPTABLES:
+    if a.syntax == IPTABLES:
         return admin_rules.insert_iptables(
             text, "raw", "PREROUTING", ["-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"], what
         )
@@ -173,91 +186,139 @@ def _any_server(rule: Rule) -> Rule | None:
     return replace(rule, daddr=None) if rule.kind == "filter" else rule
 
 
-def candidates(ref: Result | None, case: Case, balanced: bool) -> list[Rule | str]:
-    """Pieces to try: each rule the reference run proved for this box, and the helper (plain
-    FTP only)."""
-    pieces: list[Any] = []
-    if ref and ref.verdict.outcome == "pass" and ref.rules:
-        box = next(iter(ref.rules))
-        rules = [_any_client(r) for r in ref.rules[box].rules if r.kind in admin_rules.HOOK]
-        if balanced:
+def candidates(p: Plan, ref: Result | None, case: Case, stops: list[TracePath]) -> list[Piece]:
+    """Pieces to try, box by box: each rule the reference run proved for the layout's box; for
+    what the trace saw stopped, an accept (or a port-forward) in the box that stopped it; and
+    the FTP helper (plain FTP only)."""
+    pieces: list[Piece] = []
+    if ref and ref.verdict.outcome == "pass" and ref.rules and len(p.boxes) == 1:
+        (box,) = p.boxes
+        fw = next(iter(ref.rules))
+        rules = [_any_client(r) for r in ref.rules[fw].rules if r.kind in admin_rules.HOOK]
+        if p.boxes[box].balanced:
             rules = [x for x in map(_any_server, rules) if x]
-        pieces += list(dict.fromkeys(rules))
+        pieces += [(box, r) for r in dict.fromkeys(rules)]
+    if p.reference is None:
+        pieces += _from_trace(p, case, stops)
     if case.server.tls == "none":
-        pieces.append("helper")
-    return pieces
+        pieces += [(b, "helper") for b, a in p.boxes.items() if a.hook == "forward" or len(p.boxes) == 1]
+    return list(dict.fromkeys(pieces))
 
 
-def apply(p: Plan, pieces: list[Any], doc: dict[str, Any], chains: list[Chain]) -> Edit | None:
-    text, said = p.text, []
-    for piece in pieces:
-        e = _helper_edit(p, text) if piece == "helper" else _rule_edit(p, piece, text, doc, chains)
-        if e is None:
-            return None
-        text = e.text
-        said.append(f"{e.what}, in {e.chain}")
-    return Edit("\n".join(said), "", text)
+def _ports(case: Case, port: int) -> str:
+    """A data port stands for the passive range the path forwards; a control port for itself."""
+    rng = case.net.forwarded(case.server)
+    return str(rng) if port in rng else str(port)
+
+
+def _from_trace(p: Plan, case: Case, stops: list[TracePath]) -> list[Piece]:
+    """What would have let each stopped SYN through, in the box that stopped it."""
+    out: list[Piece] = []
+    for s in stops:
+        a = p.boxes.get(s.box)
+        if a is None or not s.syn:
+            continue
+        ports = _ports(case, s.dport)
+        if s.verdict == "accept" and s.hook == "input" and a.hook == "forward":  # taken for itself
+            target = admin_rules.dnat_target(a.admin_json, case.server.control_port)
+            if target:
+                out.append((s.box, Rule("dnat", daddr=s.dst, dports=ports, to=target, why="from the trace")))
+        elif s.hook == "input":
+            out.append((s.box, Rule("input", dports=ports, why="from the trace")))
+        elif s.hook == "forward":
+            out.append((s.box, Rule("filter", daddr=s.dst, dports=ports, why="from the trace")))
+    return out
+
+
+def apply(p: Plan, pieces: list[Piece], chains: list[tuple[str, Chain]]) -> dict[str, Edit] | None:
+    """Each box's changed file (boxes without a piece are left out); None if a piece has no place."""
+    out: dict[str, Edit] = {}
+    for box in dict.fromkeys(b for b, _ in pieces):
+        a = p.boxes[box]
+        text, said = a.text, []
+        traced = [c for b, c in chains if b == box]
+        for _, piece in (x for x in pieces if x[0] == box):
+            e = _helper_edit(a, text) if piece == "helper" else _rule_edit(a, piece, text, traced)
+            if e is None:
+                return None
+            text = e.text
+            said.append(f"{e.what}, in {e.chain}")
+        out[box] = Edit("\n".join(said), "", text)
+    return out
 
 
 # --- proof by re-run -----------------------------------------------------------------
 
 
-def _trial(p: Plan, edit: Edit, case: Case, trials: dict[str, str]) -> Case:
-    """The case on a topology whose firewall runs `edit` (one topology per distinct text)."""
-    name = trials.get(edit.text)
+def _trial(p: Plan, edits: dict[str, Edit], case: Case, trials: dict[tuple[tuple[str, str], ...], str]) -> Case:
+    """The case on a topology whose boxes run `edits` (one topology per distinct set of texts)."""
+    key = tuple(sorted((b, e.text) for b, e in edits.items()))
+    name = trials.get(key)
     if name is None:
-        name = trials[edit.text] = f"{p.topology}:try{next(_ids)}"
-        p.register(name, edit.text)
+        name = trials[key] = f"{p.topology}:try{next(_ids)}"
+        p.register(name, {b: e.text for b, e in edits.items()})
     return replace(case, topology=name)
 
 
 @dataclass
 class Proven:
-    edit: Edit
-    pieces: list[Any]
+    edits: dict[str, Edit]  # box -> its changed file
+    pieces: list[Piece]
     setting: str | None = None  # a fix outside the ruleset that this change needs too
-    diff: str = ""
+    diffs: dict[str, str] = field(default_factory=dict)  # box -> the diff of its file
+
+    @property
+    def size(self) -> int:
+        return sum(len(d.splitlines()) for d in self.diffs.values())
 
 
 @dataclass
 class _Try:
     advice: Advice
     case: Case  # the failing case, or the case with a setting changed
-    pieces: list[Any]
+    pieces: list[Piece]
     setting: str | None = None
 
 
 def prove(p: Plan, failing: list[Result], reference: list[Result], run: Rerun) -> list[Advice]:
     ref = {r.case.id: r for r in reference}
-    doc = p.admin_json
-    balanced = LAYOUTS[p.layout].balanced
     out = []
     for r in failing:
-        a = Advice(r, reference=ref.get(replace(r.case, topology=p.reference).id))
-        a.stopped, a.chains, a.traced = stopped_at(r, doc, p.layout)
-        a.pieces = candidates(a.reference, r.case, balanced)
+        a = Advice(r, reference=ref.get(replace(r.case, topology=p.reference).id) if p.reference else None)
+        a.stopped, a.chains, a.traced = stopped_at(r, p)
+        a.pieces = candidates(p, a.reference, r.case, r.stops)
         out.append(a)
     _steady(p, out, run)
     out, unsteady = [a for a in out if not a.unchanged_passed], [a for a in out if a.unchanged_passed]
     search = _Search(p, run)
     search.run([_Try(a, a.result.case, a.pieces) for a in out])
     left = [a for a in out if not a.proven]
+    _after_progress(p, left, search)
+    left = [a for a in left if not a.proven]
     _settings(p, left, run)
-    # A setting alone did not do it: run each setting through the reference firewall, and try
-    # the rules that run proved on the admin's file together with that setting.
+    # A setting alone did not do it: with a reference, run each setting through the reference
+    # firewall, and try the rules that run proved on the admin's file together with that setting.
     left = [a for a in left if not a.settings]
     tries = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]
     if tries:
-        refs = {
-            x.case.id: x for x in run(list({c.id: replace(c, topology=p.reference) for *_, c in tries}.values()), True)
-        }
+        refs: dict[str, Result] = {}
+        if p.reference:
+            refs = {
+                x.case.id: x
+                for x in run(list({c.id: replace(c, topology=p.reference) for *_, c in tries}.values()), True)
+            }
         search.run(
             [
                 _Try(
                     a,
                     case,
-                    candidates(refs.get(replace(case, topology=p.reference).id), case, balanced),
-                    f"{fx.name}: {fx.what} (cost: {fx.cost})",
+                    candidates(
+                        p,
+                        refs.get(replace(case, topology=p.reference).id) if p.reference else None,
+                        case,
+                        a.result.stops,
+                    ),
+                    _said(fx),
                 )
                 for a, fx, case in tries
             ]
@@ -266,13 +327,15 @@ def prove(p: Plan, failing: list[Result], reference: list[Result], run: Rerun) -
         if a.unchanged_passed:  # it passed unchanged in some round: no pass proves anything
             a.proven, a.settings = [], []
         for x in a.proven:
-            x.diff = admin_rules.diff(p.text, x.edit.text, _relpath(p))
-        a.proven.sort(key=lambda x: (x.setting is not None, len(x.diff.splitlines())))
+            x.diffs = {
+                b: admin_rules.diff(p.boxes[b].text, e.text, _relpath(p.boxes[b].path)) for b, e in x.edits.items()
+            }
+        a.proven.sort(key=lambda x: (x.setting is not None, x.size))
     return out + unsteady
 
 
 def _steady(p: Plan, advice: list[Advice], run: Rerun, rounds: int = 2) -> None:
-    """Re-run each failing case through the unchanged file: one that passes now fails only
+    """Re-run each failing case through the unchanged files: one that passes now fails only
     sometimes, and one re-run cannot prove that a change fixed it."""
     for _ in range(rounds):
         for r in run(list({a.result.case.id: a.result.case for a in advice}.values()), False):
@@ -287,39 +350,48 @@ class _Search:
 
     def __init__(self, p: Plan, run: Rerun) -> None:
         self.p, self.runner = p, run
-        self.trials: dict[str, str] = {}  # a changed file's text -> its trial topology
+        self.trials: dict[tuple[tuple[str, str], ...], str] = {}  # changed texts -> their trial topology
 
-    def attempt(self, sets: list[tuple[_Try, list[Any]]]) -> list[tuple[_Try, list[Any], Edit, bool]]:
+    def attempt(self, sets: list[tuple[_Try, list[Piece]]]) -> list[tuple[_Try, list[Piece], dict[str, Edit], bool]]:
         """Run each candidate; one that passes runs again, and counts only if it passes twice.
-        Each round also re-runs the case through the unchanged file: a round in which that
-        passes proves nothing (the case fails only sometimes)."""
+        Each round also re-runs the case through the unchanged files: a round in which that
+        passes proves nothing (the case fails only sometimes). A candidate that fails at a
+        later stage than the case did is kept as progress (a setting may finish the job)."""
         todo = []
         for t, pieces in sets:
-            e = apply(self.p, pieces, self.p.admin_json, t.advice.chains)
-            if e is not None and e.text != self.p.text:
-                todo.append((t, pieces, e, _trial(self.p, e, t.case, self.trials)))
-        ok = self._round(todo)
+            edits = apply(self.p, pieces, t.advice.chains)
+            if edits and any(e.text != self.p.boxes[b].text for b, e in edits.items()):
+                todo.append((t, pieces, edits, _trial(self.p, edits, t.case, self.trials)))
+        got = self._round(todo)
+        ok = [r is not None and r.verdict.outcome == "pass" for r in got]
+        for (t, pieces, edits, _), r in zip(todo, got):
+            if r is not None and t.setting is None and _later(r, t.advice.result):
+                t.advice.progress.append((pieces, edits, r))
         again = iter(self._round([x for x, good in zip(todo, ok) if good]))  # a pass must hold twice
-        return [(t, pieces, e, good and next(again)) for (t, pieces, e, _), good in zip(todo, ok)]
+        return [(t, pieces, e, good and _passed(next(again))) for (t, pieces, e, _), good in zip(todo, ok)]
 
-    def _round(self, todo: list[tuple[_Try, list[Any], Edit, Case]]) -> list[bool]:
+    def _round(self, todo: list[tuple[_Try, list[Piece], dict[str, Edit], Case]]) -> list[Result | None]:
+        """Each candidate's result; None where the unchanged files passed in the same round."""
         if not todo:
             return []
         baseline = {t.case.id: replace(t.case, topology=self.p.topology) for t, *_ in todo}
         cases = {c.id: c for c in [*(c for *_, c in todo), *baseline.values()]}
-        results = {x.case.id: x.verdict.outcome == "pass" for x in self.runner(list(cases.values()), False)}
-        flaky = {cid for cid, c in baseline.items() if results.get(c.id)}
+        results = {x.case.id: x for x in self.runner(list(cases.values()), False)}
+        flaky = {cid for cid, c in baseline.items() if _passed(results.get(c.id))}
         for t, *_ in todo:
             t.advice.tried += 1
         for t in {id(t): t for t, *_ in todo}.values():
             if t.case.id in flaky and t.setting is None:
                 t.advice.unchanged_passed += 1
-        return [results.get(c.id, False) and t.case.id not in flaky for t, _, _, c in todo]
+        return [None if t.case.id in flaky else results.get(c.id) for t, _, _, c in todo]
 
-    def run(self, tries: list[_Try]) -> None:
-        for t, pieces, e, ok in self.attempt([(u, [x]) for u in tries for x in u.pieces]):
+    def run(self, tries: list[_Try], singles_only: bool = False) -> None:
+        sets = [(u, u.pieces) for u in tries] if singles_only else [(u, [x]) for u in tries for x in u.pieces]
+        for t, pieces, e, ok in self.attempt(sets):
             if ok:
                 t.advice.proven.append(Proven(e, pieces, t.setting))
+        if singles_only:
+            return
         rest = [t for t in tries if not any(x.setting == t.setting for x in t.advice.proven) and len(t.pieces) > 1]
         together = [(t, e) for t, _, e, ok in self.attempt([(t, t.pieces) for t in rest]) if ok]
         # everything together works: drop each piece once (one batch for all cases)
@@ -335,11 +407,36 @@ class _Search:
             t.advice.proven.append(Proven(e2, n, t.setting))
 
 
-def _relpath(p: Plan) -> str:
+def _passed(r: Result | None) -> bool:
+    return r is not None and r.verdict.outcome == "pass"
+
+
+def _later(r: Result, before: Result) -> bool:
+    """The re-run failed, but further into the session than the case did."""
+    v, w = r.verdict, before.verdict
+    return v.outcome == "fail" and bool(v.stage and w.stage) and STAGES.index(v.stage) > STAGES.index(w.stage)
+
+
+def _after_progress(p: Plan, left: list[Advice], search: _Search) -> None:
+    """A change that got a case further, then a setting for where it stopped next: both,
+    re-run together (twice), through the changed files."""
+    tries = []
+    for a in left:
+        for pieces, _edits, r in sorted(a.progress, key=lambda x: len(x[0]))[:1]:  # the smallest change
+            for fx, case in _setting_fixes(r.case, r.verdict):
+                tries.append(_Try(a, replace(case, topology=a.result.case.topology), pieces, _said(fx)))
+    search.run(tries, singles_only=True)
+
+
+def _said(fx: fixes.Fix) -> str:
+    return f"{fx.name}: {fx.what} (cost: {fx.cost})"
+
+
+def _relpath(path: Path) -> str:
     """The file name in the diff: relative to the working directory, or (for a file outside
     it: patch refuses absolute and `..` names) to the file's own folder."""
-    rel = os.path.relpath(p.ruleset)
-    return p.ruleset.name if rel.startswith("..") else rel
+    rel = os.path.relpath(path)
+    return path.name if rel.startswith("..") else rel
 
 
 def _setting_fixes(case: Case, verdict: Verdict) -> list[tuple[fixes.Fix, Case]]:
@@ -348,8 +445,8 @@ def _setting_fixes(case: Case, verdict: Verdict) -> list[tuple[fixes.Fix, Case]]
 
 
 def _settings(p: Plan, left: list[Advice], run: Rerun) -> None:
-    """Fixes outside the ruleset (server settings, another client), re-run through the
-    admin's own ruleset."""
+    """Fixes outside the rulesets (server settings, another client), re-run through the
+    admin's own rulesets."""
     todo = [(a, fx, case) for a in left for fx, case in _setting_fixes(a.result.case, a.result.verdict)]
     if not todo:
         return
@@ -357,4 +454,4 @@ def _settings(p: Plan, left: list[Advice], run: Rerun) -> None:
     for a, fx, case in todo:
         a.tried += 1
         if results[case.id].verdict.outcome == "pass":
-            a.settings.append(f"{fx.name}: {fx.what} (cost: {fx.cost})")
+            a.settings.append(_said(fx))

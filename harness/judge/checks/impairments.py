@@ -158,8 +158,9 @@ def hairpin_missing(obs: Observation, ev: Evidence) -> Verdict | None:
     if f is None or f.stage not in ("connect", "data-connect") or not obs.client:
         return None
     client_ip, box = topo.address_of(topo.client), topo.owner_of(topo.server_public)
-    nets = [_net(cidr) for _, cidr in topo.interfaces(box)] if box else []
-    inside = any(_ip(client_ip) in n and _ip(topo.server_public) not in n for n in nets)
+    ifaces = topo.addresses(box) if box else []
+    public = {i for i, cidr in ifaces if _ip(topo.server_public) in _net(cidr)}  # may carry several networks
+    inside = any(_ip(client_ip) in _net(cidr) for i, cidr in ifaces if i not in public)
     d = last_data(obs)
     target = (
         (topo.server_public, obs.case.server.control_port)

@@ -82,9 +82,11 @@ def data_port_unreachable(obs: Observation, ev: Evidence) -> Verdict | None:
     d = last_data(obs)
     if f is None or f.stage != "data-connect" or d.result in (None, "ok") or d.target is None:
         return None
-    src = "EPSV" if d.mode == "epsv" else "PASV"
+    reply = (d.reply or "")[:3]
+    said = {"229": "229 reply to EPSV", "227": "227 reply to PASV"}
+    src = said.get(reply) or (f"reply to {d.mode.upper()}" if d.mode else "server's reply")
     text = (
-        f"The client connected to {d.target} (port from the {src} reply) and the connection "
+        f"The client connected to {d.target} (port from the {src}) and the connection "
         f"{what(d.result)}{rejections(ev)}: the passive port is not reachable "
         f"through the path to the server."
     )

@@ -66,6 +66,7 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
             rules.append(rule)
 
     own = {str(ipaddress.ip_interface(c).ip) for _, c in obs.topology.interfaces(box)}
+    ends = "to the FTP server on this host" if box in obs.topology.servers else "to the proxy on this box"
     for f in seen:
         iif, _ = _iface(obs.topology, box, f.src)
         oif, _ = _iface(obs.topology, box, f.real_dst)
@@ -81,7 +82,7 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
                     saddr=f.src,
                     daddr=f.real_dst,
                     dports=ports,
-                    why=f"to the proxy on this box: {why}",
+                    why=f"{ends}: {why}",
                     wide_open=wide,
                 )
             )
@@ -169,5 +170,17 @@ def _clamps(obs: Observation, box: str) -> bool:
 
 
 def derive(obs: Observation) -> dict[str, FirewallRules]:
-    """The rules every firewall on the path needs, for a case that passed."""
-    return {box.name: _for_box(obs, box.name) for box in obs.topology.middleboxes}
+    """The rules every firewall on the path needs, for a case that passed. A box without a
+    ruleset (a plain router, e.g. the internet between two sites) is not a firewall: none. Nor
+    a box whose ruleset tracks no connections (stateless: the trace saw SYNs cross it, conntrack
+    saw nothing): there are no flows to derive from, and its own ruleset stays in the proof."""
+    return {
+        box.name: _for_box(obs, box.name)
+        for box in obs.topology.middleboxes
+        if box.ruleset is not None and not untracked(obs.middleboxes.get(box.name, MiddleboxView()))
+    }
+
+
+def untracked(view: MiddleboxView) -> bool:
+    """SYNs crossed the box (traced) and conntrack saw no connection at all."""
+    return view.traced and any(p.syn for p in view.trace) and not view.flows
