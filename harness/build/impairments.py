@@ -1,6 +1,6 @@
 """Path impairments (NetSpec.mtu, icmp, idle_timeout, rate, mss_clamp) as topology data.
 
-Every firewall (a middlebox with a ruleset) gets the impairment's nft file from nat/ and,
+Every firewall on the path (a middlebox with a ruleset, not a host firewall) gets the impairment's nft file from nat/ and,
 for `mtu`, a lower MTU on its interfaces, as if it forwarded through a tunnel while the
 hosts at either end keep 1500 and learn nothing. `rate` limits the client's link both ways
 (tbf on both ends). The backend applies Port.mtu and Port.rate; nothing here touches the kernel.
@@ -51,7 +51,8 @@ def with_path(topo: Topology, net: NetSpec) -> Topology:
         if asked and not built:
             raise ValueError(f"{what} is built by server-nat only, not by {topo.name or 'this topology'}")
     files = [(f, d(net)) for f, on, d in FILES if on(net)]
-    firewalls = {h.name for h in topo.middleboxes if h.ruleset is not None}
+    # the path's firewalls: not a host firewall on the client or a server (an end keeps 1500)
+    firewalls = {h.name for h in topo.middleboxes if h.ruleset is not None and h.role not in ("client", "server")}
 
     def host(h: Host) -> Host:
         if h.name not in firewalls or not files:

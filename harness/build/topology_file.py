@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -114,6 +114,30 @@ class MasqueradeSpec(Strict):
     map: dict[str, str] = {}  # per local address of the server
 
 
+class PathSpec(Strict):
+    """The path's conditions this network has (a matrix's --mtu etc. override them)."""
+
+    mtu: Annotated[int, Field(ge=576, le=9000)] | None = None  # a tunnel in the path
+    icmp: Literal["pass", "drop"] | None = None  # drop: fragmentation-needed / packet-too-big dropped
+    idle_timeout: Annotated[int, Field(ge=1, le=3600)] | None = None  # seconds an idle connection is kept
+    rate: Annotated[str, Field(pattern=r"^[0-9]+(kbit|mbit)$")] | None = None  # the client's link
+    mss_clamp: bool | None = None  # the path's boxes clamp the TCP MSS
+
+    def fill(self, net: NetSpec) -> NetSpec:
+        """`net` with each condition it leaves at its default taken from the file."""
+        d = NetSpec()
+        return replace(
+            net,
+            mtu=net.mtu if net.mtu != d.mtu or self.mtu is None else self.mtu,
+            icmp=net.icmp if net.icmp != d.icmp or self.icmp is None else self.icmp,
+            idle_timeout=net.idle_timeout
+            if net.idle_timeout != d.idle_timeout or not self.idle_timeout
+            else self.idle_timeout,
+            rate=net.rate if net.rate != d.rate or self.rate is None else self.rate,
+            mss_clamp=net.mss_clamp or bool(self.mss_clamp),
+        )
+
+
 class TopologyFile(Strict):
     """A lab: its hosts, links and boxes (docs/topology-files.md)."""
 
@@ -128,6 +152,7 @@ class TopologyFile(Strict):
     links: dict[str, Annotated[list[str], Field(min_length=2, max_length=2)]] = {}
     bridges: list[BridgeSpec] = []
     masquerade: MasqueradeSpec | None = None
+    path: PathSpec | None = None  # conditions every case on this network runs with (docs/path.md)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
     edge: Literal["client", "server"] | None = None  # which side it is, to compose with another
     internet: str = "internet"  # the link an edge shares with the other side

@@ -3,6 +3,7 @@ pydantic model, and every error named by file, line, key path and what was expec
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,17 @@ class Strict(BaseModel):
         valid = [f.alias or name for name, f in cls.model_fields.items()]
         for k in data:
             if k not in valid:
+                near = difflib.get_close_matches(str(k), valid, n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
                 raise PydanticCustomError(
-                    "unknown_key", "unknown key; valid keys: {valid}", {"key": str(k), "valid": ", ".join(valid)}
+                    "unknown_key",
+                    "unknown key{hint}; valid keys: {valid}",
+                    {"key": str(k), "valid": ", ".join(valid), "hint": hint},
                 )
         return data
+
+
+KeyPath = tuple[str | int, ...]  # keys and list indexes from the top of a file ("clients", 0, "impl")
 
 
 class Source:
@@ -51,11 +59,11 @@ class Source:
             mark = getattr(e, "problem_mark", None)
             at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise SpecError(f"{path}{at}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
-        self.lines: dict[tuple[Any, ...], int] = {}
+        self.lines: dict[KeyPath, int] = {}
         if node is not None:
             self._index(node, ())
 
-    def _index(self, node: yaml.Node, at: tuple[Any, ...]) -> None:
+    def _index(self, node: yaml.Node, at: KeyPath) -> None:
         self.lines[at] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
@@ -69,7 +77,7 @@ class Source:
     def story(self) -> str:
         return "\n".join(line[1:].strip() for line in self.text.splitlines()[:3] if line.startswith("#"))
 
-    def _raw(self, at: tuple[Any, ...]) -> Any:
+    def _raw(self, at: KeyPath) -> Any:
         d = self.data
         for k in at:
             try:
@@ -78,7 +86,7 @@ class Source:
                 return None
         return d
 
-    def where(self, loc: tuple[Any, ...]) -> tuple[str, int | None]:
+    def where(self, loc: KeyPath) -> tuple[str, int | None]:
         """('server.tls[0]', line) for a key path; list indexes pydantic added to a single
         value are left out."""
         text = ""
@@ -91,10 +99,10 @@ class Source:
         line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1) if tuple(loc[:n]) in self.lines), None)
         return text or "(top level)", line
 
-    def error(self, loc: tuple[Any, ...], message: str) -> SpecError:
+    def error(self, loc: KeyPath, message: str) -> SpecError:
         return SpecError(self.line(loc, message))
 
-    def line(self, loc: tuple[Any, ...], message: str) -> str:
+    def line(self, loc: KeyPath, message: str) -> str:
         where, line = self.where(loc)
         return f"{self.path}" + (f", line {line}" if line else "") + f": {where}: {message}"
 
@@ -106,7 +114,7 @@ class Source:
             raise SpecError("\n".join(self.line(*explain(err)) for err in e.errors())) from None
 
 
-def explain(err: Any) -> tuple[tuple[Any, ...], str]:
+def explain(err: Any) -> tuple[KeyPath, str]:
     """(key path, message) of one pydantic error, in the harness's words."""
     loc, kind, ctx, got = tuple(err["loc"]), err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "unknown_key":

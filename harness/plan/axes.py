@@ -53,5 +53,5 @@ def plan(axes: Axes, catalog: Catalog = topologies.SHIPPED) -> list[Case]:
             policies, ("1.3",) if plain else axes.tls_versions, ("on",) if plain else axes.verify_cert
         ):
             client = ClientSpec(cli, mode, pol, axes.busy, version, axes.transfers, verify, keepalive=axes.keepalive)
-            cases.append(Case(topo, server, client, replace(axes.net, family=fam)))
+            cases.append(Case(topo, server, client, catalog.get(topo).net(replace(axes.net, family=fam))))
     return cases

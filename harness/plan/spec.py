@@ -8,7 +8,6 @@ valid choices. `python -m harness.schemas` writes the JSON Schemas to schemas/ f
 from __future__ import annotations
 
 import json
-import re
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,28 +15,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeAlias, cast, overload
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 import clients
 import servers
 from harness.build import topologies
 from harness.core.case import DATA_MODES, ICMP_POLICIES, PASV_POLICIES
-from harness.core.inputs import InputError, read_text
 from harness.core.outcome import OUTCOMES, STAGES, Stage
 from harness.core.outcome import Outcome as OutcomeLiteral  # the models have a class Outcome
 from harness.core.ports import PassiveRange
 from harness.core.tls import NAMES as TLS_MODES
 from harness.core.tls import VERIFY
 from harness.core.tls import VERSIONS as TLS_VERSIONS
+from harness.core.yamlfile import Source, Strict
 
 ON_OFF = ("on", "off")
 REUSE = ("default", "off")
-
-
-class SpecError(InputError):
-    """A scenario or plan file that does not fit the schema; str() is the whole message."""
 
 
 # --- value types ---------------------------------------------------------------
@@ -156,26 +150,6 @@ def _transfers(v: Any) -> Any:
 Transfers = Annotated[
     int, BeforeValidator(_transfers), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})
 ]
-
-
-class Strict(BaseModel):
-    """A mapping with known keys only; an unknown key is named with the valid ones."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            got = "nothing" if data is None else type(data).__name__
-            raise PydanticCustomError("mapping", "expected a mapping, got {got}", {"got": got})
-        valid = list(cls.model_fields)
-        for k in data:
-            if k not in valid:
-                raise PydanticCustomError(
-                    "unknown_key", "unknown key; valid keys: {valid}", {"key": str(k), "valid": ", ".join(valid)}
-                )
-        return data
 
 
 def _impl_only(v: Any) -> Any:
@@ -470,93 +444,6 @@ def with_topology(doc: PlanDoc, topology: str) -> PlanDoc:
 # --- reading a file ---------------------------------------------------------------
 
 
-KeyPath = tuple[str | int, ...]  # keys and list indexes from the top of a file ("clients", 0, "impl")
-
-
-class Source:
-    """A YAML file's data with the line of every key path, for messages."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        self.path = path
-        self.text = read_text(path, what)
-        try:
-            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(self.text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise SpecError(f"{path}{at}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
-        self.lines: dict[KeyPath, int] = {}
-        if node is not None:
-            self._index(node, ())
-
-    def _index(self, node: yaml.Node, at: KeyPath) -> None:
-        self.lines[at] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                self._index(v, at + (k.value,))
-                self.lines[at + (k.value,)] = k.start_mark.line + 1  # the key's line, not its value's
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                self._index(v, at + (i,))
-
-    @property
-    def story(self) -> str:
-        return "\n".join(l[1:].strip() for l in self.text.splitlines()[:3] if l.startswith("#"))
-
-    def _raw(self, at: KeyPath) -> Any:
-        d = self.data
-        for k in at:
-            try:
-                d = d[k]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return d
-
-    def where(self, loc: KeyPath) -> tuple[str, int | None]:
-        """('server.tls[0]', line) for a key path; list indexes pydantic added to a single
-        value are left out."""
-        text = ""
-        for i, k in enumerate(loc):
-            if isinstance(k, int):
-                if isinstance(self._raw(tuple(loc[:i])), list):
-                    text += f"[{k}]"
-            else:
-                text += f".{k}" if text else str(k)
-        line = next((self.lines[tuple(loc[:n])] for n in range(len(loc), -1, -1) if tuple(loc[:n]) in self.lines), None)
-        return text or "(top level)", line
-
-    def error(self, loc: KeyPath, message: str) -> SpecError:
-        return SpecError(self._line(loc, message))
-
-    def _line(self, loc: KeyPath, message: str) -> str:
-        where, line = self.where(loc)
-        return f"{self.path}" + (f", line {line}" if line else "") + f": {where}: {message}"
-
-    def validate(self, kind: str, names: Names) -> BaseModel:
-        try:
-            return models(names)[kind].model_validate(self.data)
-        except ValidationError as e:
-            raise SpecError("\n".join(self._line(*_explain(err)) for err in e.errors())) from None
-
-
-def _explain(err: ErrorDetails) -> tuple[KeyPath, str]:
-    """(key path, message) of one pydantic error, in the harness's words."""
-    loc, kind, ctx, got = tuple(err["loc"]), err["type"], err.get("ctx") or {}, err.get("input")
-    if kind == "unknown_key":
-        return loc + (ctx["key"],), err["msg"]
-    if kind == "literal_error":
-        valid = ", ".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))
-        return loc, f"expected one of {valid}, got {got!r}"
-    if kind == "missing":
-        return loc, "missing (required)"
-    if kind == "too_short":
-        return loc, f"expected at least one value, got {got!r}"
-    if kind in ("list_type", "string_type"):
-        return loc, f"expected {'a list' if kind == 'list_type' else 'text'}, got {got!r}"
-    return loc, err["msg"]
-
-
 @overload
 def load(path: Path, kind: Literal["scenario"], names: Names) -> tuple[ScenarioDoc, Source]: ...
 @overload
@@ -565,7 +452,7 @@ def load(path: Path, kind: str, names: Names) -> tuple[ScenarioDoc | PlanDoc, So
     """Read and validate a scenario ('scenario') or plan ('plan') file."""
     src = Source(path, f"{kind} file")
     # models() checks (for mypy) that its models are a ScenarioDoc and a PlanDoc
-    return cast("ScenarioDoc | PlanDoc", src.validate(kind, names)), src
+    return cast("ScenarioDoc | PlanDoc", src.validate(models(names)[kind])), src
 
 
 # --- JSON Schema for editors ------------------------------------------------------

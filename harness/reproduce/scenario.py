@@ -21,11 +21,11 @@ from harness.build import topologies
 from harness.build.topologies import Catalog
 from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange
 from harness.core.outcome import Outcome, Stage
+from harness.core.yamlfile import Source, SpecError
 from harness.judge import checks
 from harness.judge.verdict import Result
 from harness.plan import spec
 from harness.plan.axes import Axes, plan
-from harness.plan.spec import SpecError
 
 ALG = topologies.SHIPPED.helper_variants()
 ScenarioError = SpecError  # the name callers know
@@ -147,7 +147,7 @@ def load(path: Path, topology: Path | None = None) -> Scenario:
     return Scenario(path, src.story, cases, _expect(src, doc.expect, cases), catalog=catalog)
 
 
-def _expect(src: spec.Source, raw: spec.ExpectDoc | None, cases: list[Case]) -> list[Expectation]:
+def _expect(src: Source, raw: spec.ExpectDoc | None, cases: list[Case]) -> list[Expectation]:
     """The `expect` entries; each `match:` value must be one this scenario runs."""
     if raw is None:
         return []

@@ -26,6 +26,7 @@ from harness.build.topology import Middlebox, RuleSet, Topology
 from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange, ServerSpec
 from harness.core.inputs import InputError, read_text
 from harness.core.repo import nat_file
+from harness.core.yamlfile import Source
 from harness.judge.verdict import Result
 from harness.plan import spec
 from harness.plan.axes import Axes, plan
@@ -150,7 +151,7 @@ def load(path: Path, backend: Backend, topology: Path | None = None) -> Plan:
     return p
 
 
-def _with_layout(path: Path, doc: spec.PlanDoc, src: spec.Source, workdir: Path) -> Plan:
+def _with_layout(path: Path, doc: spec.PlanDoc, src: Source, workdir: Path) -> Plan:
     """One ruleset file, as the one firewall of a layout (its variables supplied by the lab)."""
     assert doc.ruleset is not None, "the schema asks for it with a layout"
     rules_path = (path.parent / doc.ruleset).resolve()
@@ -188,7 +189,7 @@ def _with_layout(path: Path, doc: spec.PlanDoc, src: spec.Source, workdir: Path)
     return p
 
 
-def _with_file(path: Path, doc: spec.PlanDoc, src: spec.Source, workdir: Path) -> Plan:
+def _with_file(path: Path, doc: spec.PlanDoc, src: Source, workdir: Path) -> Plan:
     """A topology file whose boxes carry the admin's rulesets (files outside the harness's nat/)."""
     topo_path = (path.parent / doc.topology).resolve()
     if not topo_path.exists():
@@ -241,7 +242,7 @@ def _plan_cases(p: Plan, doc: spec.PlanDoc) -> None:
                 p.labels[k.id] = c.label or c.impl
 
 
-def _preflight(p: Plan, src: spec.Source, backend: Backend) -> None:
+def _preflight(p: Plan, src: Source, backend: Backend) -> None:
     """Fail early, with nft's (or iptables-restore's) own words, if a ruleset does not load."""
     topo = p.catalog.build(p.topology, p.cases[0].server, NetSpec())
     for box, a in p.boxes.items():

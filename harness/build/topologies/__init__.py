@@ -37,6 +37,11 @@ class TopologyKind:
     source: topology_file.Loaded | None = None  # the file it was read from
     default: bool = True  # the default matrix runs it
 
+    def net(self, net: NetSpec) -> NetSpec:
+        """The case's network: the file's path conditions where the run sets none."""
+        path = self.source.spec.path if self.source else None
+        return path.fill(net) if path else net
+
 
 def from_file(loaded: topology_file.Loaded) -> TopologyKind:
     spec = loaded.spec
