@@ -1,5 +1,5 @@
-"""The README stays short, its links resolve, and no document tells a user to type a command
-that fails outside the venv."""
+"""The README stays short, its links resolve, no document tells a user to type a command that
+fails outside the venv, and docs/architecture.md names every module."""
 
 import re
 
@@ -22,3 +22,21 @@ def test_every_relative_link_resolves():
 def test_no_document_says_python_m_harness():
     for doc in [*DOCS, REPO / "Makefile"]:
         assert "python -m harness " not in doc.read_text(), doc.name
+
+
+def test_architecture_names_every_module_of_harness():
+    text = (REPO / "docs" / "architecture.md").read_text()
+    modules = [
+        p.relative_to(REPO / "harness").as_posix()
+        for p in sorted((REPO / "harness").rglob("*.py"))
+        if p.name not in ("__init__.py", "__main__.py")
+    ]
+    missing = [m for m in modules if f"harness/{m}" not in text]
+    assert not missing, f"docs/architecture.md does not name {missing}"
+
+
+def test_architecture_names_every_client_and_server_module():
+    text = (REPO / "docs" / "architecture.md").read_text()
+    modules = [p.relative_to(REPO).as_posix() for pkg in ("clients", "servers") for p in (REPO / pkg).rglob("*.py")]
+    missing = [m for m in sorted(modules) if m not in text]
+    assert not missing, f"docs/architecture.md does not name {missing}"
