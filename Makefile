@@ -126,7 +126,7 @@ test-docker: setup
 	FTPS_HARNESS_TEST_DOCKER=1 $(BIN)/python -m pytest -ra -m docker tests/test_docker_parity.py; rc=$$?; \
 	if [ $$started = 1 ]; then bash docker/daemon.sh down; fi; exit $$rc
 
-# The issue-18 figures and goals in one run (docs/benchmark.md); more: python bench/bench.py full|trace|peers.
+# The performance figures and goals in one run (docs/benchmark.md); more: python bench/bench.py full|trace|peers.
 # Like test-docker, it starts the harness's Docker daemon for the netns/Docker figures and
 # stops it again only if it started it; without Docker that part says why it is skipped.
 bench: setup

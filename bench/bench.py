@@ -1,8 +1,8 @@
-"""make bench: what the default matrix costs, against issue 18's goals, in one run.
+"""make bench: what the default matrix costs, against the performance goals, in one run.
 
 `python bench/bench.py` (make bench; about 10 minutes on 2 cores) prints, and writes
 reports/bench.json:
-- one explicit-FTPS session on loopback (1 MiB up and down, verified), probe in-process
+- one explicit-FTPS session on loopback (1 MiB up and down, verified), the ftplib agent in-process
   (the bare session the goals compare with) and as a fresh interpreter;
 - the default matrix at --jobs 2 (rules proven, tracing on), with its per-phase breakdown;
   the same with --no-early-stop, --no-trace and --no-rules (the cost of tracing, measured
@@ -136,7 +136,7 @@ def show(label: str, m: dict) -> None:
 
 
 def loopback_session(rounds: int = 5) -> dict:
-    """A pyftpdlib server on 127.0.0.1 (ephemeral port) and the probe, explicit TLS + PASV."""
+    """A pyftpdlib server on 127.0.0.1 (ephemeral port) and the ftplib agent, explicit TLS + PASV."""
     paths = certs.ensure()
     work = Path(tempfile.mkdtemp())
     cfg = {
@@ -294,7 +294,7 @@ def show_throughput(tp: dict) -> None:
 def default(res: dict, full: bool) -> None:
     lb = res["loopback"] = loopback_session()
     print("one explicit-FTPS session on loopback (1 MiB up + LIST + 1 MiB down, SHA-256 checked):")
-    print(f"  warm (probe in-process):    {lb['session_warm_median_s'] * 1000:7.1f} ms median (the bare session)")
+    print(f"  warm (agent in-process):    {lb['session_warm_median_s'] * 1000:7.1f} ms median (the bare session)")
     print(f"  cold (fresh interpreter):   {lb['session_cold_median_s'] * 1000:7.1f} ms median")
     print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
     runs = res["matrix"] = {}
@@ -430,7 +430,7 @@ def main() -> int:
         default(res, full=mode == "full")
         res["load_average_end"] = round(os.getloadavg()[0], 2)
     res["goals"] = [g.as_dict() for g in goals.goals(res)]
-    print("\nGoals (issue 18)" + (" -- NARROWED run: not the goals' matrix" if res.get("narrowed_by") else "") + ":")
+    print("\nPerformance goals" + (" -- NARROWED run: not the goals' matrix" if res.get("narrowed_by") else "") + ":")
     print("\n".join(goals.render(goals.goals(res))))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(res, indent=1))

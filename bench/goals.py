@@ -1,4 +1,4 @@
-"""Issue 18's goals, judged on one bench run's figures (the reports/bench.json dict)."""
+"""The performance goals, judged on one bench run's figures (the reports/bench.json dict)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def share_pct(with_s: float, without_s: float) -> float:
 
 
 def goals(res: dict) -> list[Goal]:
-    """Every goal of issue 18 against the figures in `res` (missing figures: not measured)."""
+    """Every performance goal against the figures in `res` (missing figures: not measured)."""
     m = res.get("matrix", {})
     d = m.get("default")
     out = [

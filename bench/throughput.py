@@ -1,11 +1,11 @@
 """The throughput of one large FTPS transfer on the direct path and through NAT.
 
-Explicit TLS, PASV, the ftplib probe and the embedded pyftpdlib server (masquerading as
+Explicit TLS, PASV, the ftplib agent and the embedded pyftpdlib server (masquerading as
 the public address, so all three paths pass), in labs built by the harness's own Run and
 Worker. Rounds alternate between the paths so that the machine's load falls on each alike.
-The rates come from the probe's own step times: upload = from the end of PWD to the end of
+The rates come from the agent's own step times: upload = from the end of PWD to the end of
 STOR, download = from the end of LIST to the end of RETR (each includes PASV, the data TLS
-handshake and the probe's SHA-256 of the payload, the same on every path).
+handshake and the agent's SHA-256 of the payload, the same on every path).
 """
 
 from __future__ import annotations

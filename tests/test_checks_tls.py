@@ -1,4 +1,4 @@
-"""The issue-14 TLS checks on observations recorded from real runs (fixtures/observations)."""
+"""The checks of TLS in the field (docs/tls.md) on observations recorded from real runs (fixtures/observations)."""
 
 from pathlib import Path
 

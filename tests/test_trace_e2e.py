@@ -40,7 +40,7 @@ def _admin_tables(lab, box: str) -> list:
 
 
 def test_the_issue_case_fails_on_a_nat_tuple_clash_of_a_later_control_connection(tmp_path):
-    """Issue 11's ruleset with vsftpd and curl (three curl runs, one control connection each).
+    """The fixed-port SNAT ruleset with vsftpd and curl (three curl runs, one control connection each).
     Whether the previous control connection still holds the one SNAT tuple when the next
     begins is a race with its teardown: on an idle machine the 2nd or the 3rd control
     connection was lost in 4 runs of 5; under load every run passed. A case that fails must
