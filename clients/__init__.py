@@ -35,6 +35,7 @@ class ClientContext:
     size: int = 1 << 20  # bytes uploaded and downloaded
     cwd: str | None = None  # a directory to change to before writing (server-specific)
     keylog: Path | None = None  # write TLS secrets here (SSLKEYLOGFILE format), if set
+    log: Path | None = None  # with --capture: the client's own verbose log, whole (a ticket's attachment)
     python: str = sys.executable
     bounds: Bounds | None = None  # the probe's read bounds (clients/_wire.py), e.g. for a large file
 

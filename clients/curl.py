@@ -186,6 +186,9 @@ class Curl(ClientAdapter):
             shown = " ".join(a if not a.startswith(f"{ctx.user}:") else f"{ctx.user}:******" for a in argv)
             out_shown = re.sub(r"(?m)^> PASS .*$", "> PASS ******", out)
             raw.append(f"$ {shown}\n{out_shown[-4000:]}\nexit {code}")
+            if ctx.log:
+                with ctx.log.open("a") as f:
+                    f.write(f"$ {shown}\n{out_shown}\n")
             part = parse(out, case.server.control_port)
             for t in part:
                 t["session"] = session

@@ -132,6 +132,8 @@ class Lftp(ClientAdapter):
             )
             part = parse(out)
             shown = re.sub(r"(?m)^---> PASS .*$", "---> PASS ******", out)
+            if ctx.log:
+                ctx.log.write_text(shown)
             if code == 0:
                 downs = [down] + [Path(f"{down}.{i}") for i in range(2, case.client.transfers + 1)]
                 ok = all(_cli.sha_ok(d, data) for d in downs)

@@ -265,6 +265,7 @@ class Worker:
             password=password,
             cwd=adapter.upload_dir,
             keylog=folder / "client.keylog" if folder else None,
+            log=folder / "client.log" if folder else None,
             python=lab.python,
         )
         caps = Captures(lab, topology, folder) if folder else None
