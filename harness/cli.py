@@ -21,7 +21,7 @@ from rich.text import Text
 
 import clients
 import servers
-from harness import path_args, topology_command
+from harness import path_args, ticket_command, topology_command
 from harness.build import backends, topologies
 from harness.build.backends import BackendUnavailable
 from harness.build.backends import get as get_backend
@@ -439,7 +439,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=backends.names(), default="netns")
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
-    rp.add_argument("file", type=Path, help="a scenario YAML file (see scenarios/)").complete = shtab.FILE  # type: ignore[attr-defined]
+    rp.add_argument("file", type=Path, nargs="?", help="a scenario YAML file (see scenarios/)").complete = shtab.FILE  # type: ignore[attr-defined]
+    rp.add_argument(
+        "--from",
+        dest="from_files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="a ticket's files instead of a scenario: import them (ftps-harness import), run the "
+        "scenario, and say whether the lab failed as the ticket did (docs/import.md)",
+    ).complete = shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument(
         "--topology",
         type=Path,
@@ -477,6 +486,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list topologies, servers and clients")
     probe_command.add(sub)
     topology_command.add(sub)
+    ticket_command.add(sub)
 
     r = sub.add_parser("rules", help="print a topology's firewall ruleset as the harness loads it")
     r.add_argument("topology", type=_topologies, metavar="NAME|A+B|FILE")
@@ -783,8 +793,17 @@ def _options(args: argparse.Namespace) -> dict[str, bool]:
 
 
 def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
-    sc = scenario.load(args.file, args.topology)
+    if (args.file is None) == (args.from_files is None):
+        raise UsageError("reproduce: give a scenario FILE, or --from with a ticket's files (not both)")
     check_outputs(args)
+    imported, verdict = None, None
+    if args.from_files:
+        folder = args.report_dir or scratch.make()
+        got = ticket_command.for_reproduce(args.from_files, folder, console)
+        if got is None:
+            return EXIT_CASE_ERROR
+        args.file, imported = got
+    sc = scenario.load(args.file, args.topology)
     if sc.waits_for:
         console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
         return EXIT_OK
@@ -822,7 +841,11 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
         return results, seconds, run_id
 
     def show(results: list[Result], seconds: float) -> bool:
+        nonlocal verdict
         reproduce.report(results, attempts, console)
+        if imported is not None:
+            verdict = ticket_command.verdict(imported, results, console)
+            return not verdict.reproduced
         differs = sc.check(results)
         for r, why in differs:
             console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))
@@ -840,6 +863,7 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
             **_base_meta(args, run.results, started, run.run_id, run.seconds),
             "scenario": str(args.file),
             "options": _options(args),
+            **({"ticket": ticket_command.meta(imported, verdict, args.file)} if imported else {}),
         },
         planned=len(sc.cases),
     )
@@ -922,6 +946,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "probe": probe_command.run,
     "topology": topology_command.run,
+    "import": ticket_command.run,
 }
 NEEDS_ROOT = {"matrix", "clean", "reproduce", "verify"}
 

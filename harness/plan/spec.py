@@ -189,7 +189,7 @@ class ScenarioServerDoc(ServerDoc, Protocol):
 
 class TopologyDoc(Protocol):
     name: str
-    helper: str | None
+    helper: list[str] | None
     forward_range: Any  # a PassiveRange, "none", or None
     mtu: int | None
     icmp: str | None
@@ -333,7 +333,7 @@ def models(names: Names) -> dict[str, type[BaseModel]]:
 
     class Topology(Strict):
         name: TopologyName
-        helper: OnOff | None = None
+        helper: OnOffs | None = None  # a list: each is tried (the ticket could not tell)
         forward_range: ForwardRange = None
         # path impairments (docs/path.md)
         mtu: Annotated[int, Field(ge=576, le=9000)] | None = None

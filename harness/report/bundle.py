@@ -19,6 +19,12 @@ def rules_markdown(results: list[Result], rules: bool) -> str | None:
     return rules_report.markdown(results, markdown.matrix(results), markdown.peers(results) if multi else "")
 
 
+def headline_of(meta: dict[str, Any]) -> str:
+    """The command's own verdict, if it has one: reproduce --from's verdict on the ticket."""
+    ticket = meta.get("ticket") or {}
+    return f"Ticket: {ticket['verdict']}" if ticket.get("verdict") else ""
+
+
 def write(
     d: Path, results: list[Result], meta: dict[str, Any], seconds: float, order: list[int] | None = None
 ) -> list[str]:
@@ -29,8 +35,9 @@ def write(
     jsonfile.write(d / "results.json", results, meta["backend"], meta["started"], meta, order)
     if rules_md:
         (d / "rules.md").write_text(rules_md)
-    (d / "summary.md").write_text(markdown.summary(results, seconds))
-    (d / "details.md").write_text(markdown.details(results, seconds, rules_md))
-    junit.write(d / "junit.xml", results, seconds)
+    headline = headline_of(meta)
+    (d / "summary.md").write_text(markdown.summary(results, seconds, headline))
+    (d / "details.md").write_text(markdown.details(results, seconds, rules_md, headline))
+    junit.write(d / "junit.xml", results, seconds, headline)
     html.write(d / "index.html", results, meta)
     return [n for n in NAMES if rules_md or n != "rules.md"]

@@ -12,7 +12,7 @@ def _name(r: Result) -> str:
     return r.case.id  # unique per case, and the id every other report uses
 
 
-def document(results: list[Result], seconds: float) -> ET.Element:
+def document(results: list[Result], seconds: float, headline: str = "") -> ET.Element:
     suites = ET.Element("testsuites", name="ftps-harness", tests=str(len(results)))
     by_topo: dict[str, list[Result]] = {}
     for r in results:
@@ -42,11 +42,13 @@ def document(results: list[Result], seconds: float) -> ET.Element:
             elif v.outcome == "skip":
                 ET.SubElement(tc, "skipped", message=v.diagnosis)
             ET.SubElement(tc, "system-out").text = f"case id: {r.case.id}\n{v.diagnosis}"
+        if headline:  # the command's own verdict (the ticket's), where CI systems show suite output
+            ET.SubElement(suite, "system-out").text = headline
     return suites
 
 
-def write(path: Path, results: list[Result], seconds: float) -> None:
+def write(path: Path, results: list[Result], seconds: float, headline: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(document(results, seconds))
+    tree = ET.ElementTree(document(results, seconds, headline))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -49,9 +49,10 @@ LIMIT = 30_000  # characters: fits a ticket comment
 DETAILS = "details.md"
 
 
-def _head(results: list[Result], seconds: float) -> list[str]:
+def _head(results: list[Result], seconds: float, headline: str = "") -> list[str]:
     n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
     return [
+        *([f"**{headline}**", ""] if headline else []),
         f"{len(results)} cases in {seconds:.0f} s: **{n['pass']} pass**, **{n['fail']} fail**, "
         f"{n['skip']} skip, {n['error']} error. `pass*` = passed because a middlebox rewrote "
         "control lines; `pass→pasv` = the client gave up active mode; `pass!` = passed "
@@ -60,9 +61,10 @@ def _head(results: list[Result], seconds: float) -> list[str]:
     ]
 
 
-def details(results: list[Result], seconds: float, rules_md: str | None = None) -> str:
-    """details.md: the whole matrix, every failing case's diagnosis and every rule set."""
-    out = ["# FTP/FTPS connectivity: every case", "", *_head(results, seconds), matrix(results), ""]
+def details(results: list[Result], seconds: float, rules_md: str | None = None, headline: str = "") -> str:
+    """details.md: the whole matrix, every failing case's diagnosis and every rule set.
+    `headline`: the command's own verdict (reproduce --from: the verdict on the ticket)."""
+    out = ["# FTP/FTPS connectivity: every case", "", *_head(results, seconds, headline), matrix(results), ""]
     if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
         out += ["## Server × client (cases passed / run)", "", peers(results), ""]
     failing = [r for r in results if r.verdict.outcome in ("fail", "error")]
@@ -88,11 +90,11 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None) 
     return "\n".join(out) + "\n"
 
 
-def summary(results: list[Result], seconds: float) -> str:
+def summary(results: list[Result], seconds: float, headline: str = "") -> str:
     """summary.md, for pasting into a ticket (at most LIMIT characters): the topologies at a
     glance, one line per kind of failure with its three most telling cases, and the matrix
     when it fits. Everything else is in details.md."""
-    out = ["# FTP/FTPS connectivity summary", "", *_head(results, seconds)]
+    out = ["# FTP/FTPS connectivity summary", "", *_head(results, seconds, headline)]
     out += [f"- {g.text}" for g in topology_glance(results)] + [""]
     kinds = failure_kinds(results)
     if kinds:

@@ -101,13 +101,14 @@ def load(path: Path, topology: Path | None = None) -> Scenario:
             raise src.error(
                 ("topology", "helper"), "a topology file says on its own boxes whether they run the FTP helper"
             )
-    elif topo.helper is not None:
+    names: tuple[str, ...] = (name,)
+    if file is None and topo.helper is not None:
         base = next((k for k, v in ALG.items() if name in (k, v)), None)
         if base is None:
             raise src.error(
                 ("topology", "helper"), f"topology {name!r} has no FTP helper variant; those that do: {', '.join(ALG)}"
             )
-        name = ALG[base] if topo.helper == "on" else base
+        names = tuple(dict.fromkeys(ALG[base] if h == "on" else base for h in topo.helper))
     fwd = topo.forward_range
     net = NetSpec(
         forward_range=fwd if isinstance(fwd, PassiveRange) else None,
@@ -126,7 +127,7 @@ def load(path: Path, topology: Path | None = None) -> Scenario:
     cases: list[Case] = []
     for c in doc.clients:
         axes = Axes(
-            topologies=(name,),
+            topologies=names,
             modes=tuple(doc.modes or PASSIVE_MODES),
             tls=tls,
             pasv_address=tuple(c.pasv_address or ("trust",)),

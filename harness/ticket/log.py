@@ -9,6 +9,7 @@ connections, each pointing back to the line or packet it came from. Facts are dr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Kind = Literal["sent", "received", "note", "error"]
@@ -26,7 +27,8 @@ class Where:
     packet: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else f"{self.file} packet {self.packet}"
+        name = Path(self.file).name
+        return f"{name}:{self.line}" if self.line else f"{name} packet {self.packet}"
 
 
 @dataclass(frozen=True)
