@@ -78,7 +78,7 @@ class ClientAdapter:
         """Start what this client keeps in `lab` between sessions (while the servers start)."""
 
     def interrupt(self, lab: Lab) -> bool:
-        """Stop the connection wait of the session running in `lab` (harness.early_stop);
+        """Stop the connection wait of the session running in `lab` (harness/run/early_stop.py);
         False where this client cannot be told (it then waits for its own timeout)."""
         return False
 

@@ -1,9 +1,9 @@
 """Shared parts of the command-line client adapters (curl, lftp).
 
 They run the real client inside the client host, keep its raw output as evidence, and turn
-its verbose trace into the same report the ftplib probe gives: the control transcript, one
+its verbose trace into the same report the ftplib agent gives: the control transcript, one
 Connection per control and data connection, and the failure in the client's own terms
-(harness/stages.py places it).
+(harness/judge/stages.py places it).
 """
 
 from __future__ import annotations

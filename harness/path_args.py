@@ -1,5 +1,5 @@
 """The path impairments on the command line (matrix): docs/path.md. Values are checked as
-the scenario schema checks them (harness/spec.py); a bad one is a usage error (exit 2)."""
+the scenario schema checks them (harness/plan/spec.py); a bad one is a usage error (exit 2)."""
 
 from __future__ import annotations
 

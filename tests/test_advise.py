@@ -1,4 +1,4 @@
-"""verify's proof logic (harness/advise.py) with the runner replaced by a table of outcomes:
+"""verify's proof logic (harness/verify/advise.py) with the runner replaced by a table of outcomes:
 what is reported is what passed, a piece that was not needed is dropped, and a case that also
 passes through the unchanged file gets no advice. (The real re-runs: tests/test_rulesets.py.)"""
 

@@ -1,6 +1,7 @@
-"""CONTRIBUTING.md's example files hold against the real code: each one is loaded into a copy
-of its registry (so the shipped registries stay as they are), through the real decorators and
-`register` functions, and then used the way the harness uses its kind."""
+"""CONTRIBUTING.md's example files hold against the real code: the topology file is read as
+the harness reads a `--topology FILE` (so the shipped registry stays as it is); each Python
+example is loaded into a copy of its registry, through the real decorators and `register`
+functions. Each is then used the way the harness uses its kind."""
 
 import re
 import subprocess
@@ -14,7 +15,7 @@ from conftest import REPO
 
 import clients
 import servers
-from harness import cli
+from harness import cli, topology_command
 from harness.build import topologies
 from harness.core.case import Case, ClientSpec, NetSpec, ServerSpec
 from harness.judge import checks, fixes
@@ -24,13 +25,13 @@ from harness.observe.observation import ClientReport, ControlLine, Failure
 from harness.plan.axes import Axes, plan
 
 TEXT = (REPO / "CONTRIBUTING.md").read_text()
-EXAMPLES = dict(re.findall(r"```python\n# (\S+)\n(.*?)```", TEXT, re.S))
+EXAMPLES = dict(re.findall(r"```(?:python|yaml)\n# (\S+)\n(.*?)```", TEXT, re.S))
 FIX = REPO / "tests" / "fixtures" / "observations"
 
 
 def test_every_kind_has_its_example():
     assert set(EXAMPLES) == {
-        "harness/build/topologies/double_nat.py",
+        "topologies/server-two-tier.yaml",
         "servers/pyftpdlib_cli.py",
         "clients/curl_once.py",
         "harness/judge/checks/login.py",
@@ -57,16 +58,41 @@ def load(path: str) -> types.ModuleType:
     return module
 
 
-def test_the_topology_example_builds_in_both_families_and_plans_its_cases(registries):
-    load("harness/build/topologies/double_nat.py")
-    assert "double-nat" in topologies.names()
+def example_file(path: str, tmp_path: Path) -> Path:
+    """The example written where its path puts it, in a copy of the repository's layout (its
+    ruleset files, ../nat/*.nft, are the repository's own)."""
+    (tmp_path / "nat").symlink_to(REPO / "nat")
+    out = tmp_path / path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(EXAMPLES[path])
+    return out
+
+
+def test_the_topology_example_builds_in_both_families_and_plans_its_cases(tmp_path):
+    path = example_file("topologies/server-two-tier.yaml", tmp_path)
+    kind = topologies.read(path)  # as `ftps-harness topology check` and `--topology FILE` read it
+    assert kind.name == path.stem == "server-two-tier" and kind.name not in topologies.names()
+    catalog, names = topology_command.resolve([str(path)])
+    assert names == ("server-two-tier",)
     for family in ("ipv4", "ipv6"):
-        topo = topologies.build("double-nat", ServerSpec(), NetSpec(family=family))
-        assert [m.name for m in topo.middleboxes] == ["fwc", "fws"]
+        topo = catalog.build("server-two-tier", ServerSpec(), NetSpec(family=family))
+        assert [m.name for m in topo.middleboxes] == ["fw", "inner"]
         for box in topo.middleboxes:
+            assert box.ruleset is not None and box.ruleset.forwards  # each tier opens the passive range
             assert all((REPO / "nat" / f).exists() for f in box.ruleset.files)
-    assert len(plan(Axes(topologies=("double-nat",)))) == 30  # "its 30 case ids"
-    assert cli.parser().parse_args(["matrix", "--topology", "double-nat", "--list"]).topology == ("double-nat",)
+    # "after server-nat-alg" in `ftps-harness list`, were it shipped
+    shipped = [(topologies.get(n).order, n) for n in topologies.names()]
+    assert max((o, n) for o, n in shipped if o < kind.order)[1] == "server-nat-alg"
+    # "its 60 case ids (30 per family)": a matrix with no --family runs each topology's own families
+    assert len(plan(Axes(topologies=("server-two-tier",), families=None), catalog)) == 60
+    assert len(plan(Axes(topologies=("server-two-tier",), families=("ipv4",)), catalog)) == 30
+    # an edge: composed with a shipped client-side edge by name
+    composed = catalog.build("client-nat+server-two-tier", ServerSpec())
+    assert [m.name for m in composed.middleboxes] == ["fw-client", "fw-server", "inner"]
+    assert composed.server_public == "203.0.113.10"
+    assert len(plan(Axes(topologies=("client-nat+server-two-tier",), families=None), catalog)) == 60
+    args = cli.parser().parse_args(["matrix", "--topology", f"{path},client-nat+server-two-tier", "--list"])
+    assert topology_command.resolve(args.topology)[1] == ("server-two-tier", "client-nat+server-two-tier")
 
 
 def test_the_server_example_renders_its_command_line_and_reads_its_log(registries, tmp_path):

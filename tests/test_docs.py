@@ -32,7 +32,7 @@ PATH = re.compile(
 
 
 # The files CONTRIBUTING.md shows as examples of a new one (each code block's first line).
-EXAMPLE_FILES = set(re.findall(r"```python\n# (\S+)\n", (REPO / "CONTRIBUTING.md").read_text()))
+EXAMPLE_FILES = set(re.findall(r"```(?:python|yaml)\n# (\S+)\n", (REPO / "CONTRIBUTING.md").read_text()))
 
 
 def test_every_repository_path_a_document_names_exists():

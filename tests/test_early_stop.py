@@ -1,4 +1,4 @@
-"""Failures detected from evidence (harness.early_stop): on recorded `nft monitor trace`
+"""Failures detected from evidence (harness/run/early_stop.py): on recorded `nft monitor trace`
 output, then on real namespaces with the same cases run with and without it."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Path impairment checks on recorded observations (real runs of the path scenarios).
 
-Recorded with harness.execute(..., record=DIR) on real namespaces; no network here."""
+Recorded with harness.run.execute.execute(..., record=DIR) on real namespaces; no network here."""
 
 from pathlib import Path
 

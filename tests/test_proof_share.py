@@ -1,4 +1,4 @@
-"""Cases whose derived rules are identical share one proof replay (harness/proof.share)."""
+"""Cases whose derived rules are identical share one proof replay (harness.judge.proof.share)."""
 
 from harness.judge import proof
 from harness.judge.rules import FirewallRules, Proof, Rule

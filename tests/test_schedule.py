@@ -1,4 +1,4 @@
-"""harness.schedule: units go longest first, topologies stay together, ties keep plan order."""
+"""harness/run/schedule.py: units go longest first, topologies stay together, ties keep plan order."""
 
 from harness.plan.axes import Axes, plan
 from harness.plan.units import lab_key, longest_first, units

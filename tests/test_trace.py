@@ -1,4 +1,4 @@
-"""harness.trace on real `nft -a monitor trace` output recorded in a lab
+"""harness/observe/trace.py on real `nft -a monitor trace` output recorded in a lab
 (tests/fixtures/trace/record.py re-records it)."""
 
 from __future__ import annotations

@@ -84,11 +84,11 @@ class StepFailed(Exception):
 
 
 class Stopped(TimeoutError):
-    """A wait the harness stopped: a middlebox dropped what it waits for (harness/early_stop.py)."""
+    """A wait the harness stopped: a middlebox dropped what it waits for (harness/run/early_stop.py)."""
 
 
 class _Stop:
-    """SIGUSR1 from the harness (harness/early_stop.py) ends the current wait (a connect, an
+    """SIGUSR1 from the harness (harness/run/early_stop.py) ends the current wait (a connect, an
     accept, a reply) as the timeout would have; a signal outside such a wait is ignored."""
 
     waiting = False

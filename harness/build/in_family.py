@@ -1,7 +1,7 @@
 """A topology written with IPv4 lab addresses, in another address family.
 
 Every address, route, policy rule, ruleset define and drawing goes through the family's
-one mapping (harness/family.py), so a topology module is written once, for IPv4.
+one mapping (harness/core/family.py), so a topology file is written once, for IPv4.
 """
 
 from __future__ import annotations

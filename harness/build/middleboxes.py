@@ -1,7 +1,8 @@
 """Running middleboxes: their current nft ruleset, their proxy process (HAProxy), and the
 per-case reset that gives a load balancer fresh state (so its order is the same every run).
 
-Like observe.py, this only runs commands in hosts through the Lab.
+Like the middlebox watch (harness/observe/watch.py), this only runs commands in hosts through
+the Lab.
 """
 
 from __future__ import annotations

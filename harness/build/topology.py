@@ -150,7 +150,7 @@ class Topology:
     bridges: tuple[Bridge, ...] = ()
     masquerade_address: str = ""  # what a server set to masquerade advertises (default: server_public)
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
-    family: str = "ipv4"  # the family of the address clients dial (harness/family.py)
+    family: str = "ipv4"  # the family of the address clients dial (harness/core/family.py)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
 
     @property

@@ -53,7 +53,7 @@ class NetSpec:
 
     forward_range: PassiveRange | None = None  # firewalls open this instead of the server's range
     forward_none: bool = False  # firewalls forward no passive range at all
-    family: str = "ipv4"  # the address family of every address in the lab (harness/family.py)
+    family: str = "ipv4"  # the address family of every address in the lab (harness/core/family.py)
     # Path impairments (docs/path.md): applied to the firewall and its links by topologies.build
     mtu: int = 0  # the MTU of the firewall's interfaces (a tunnel in the path); 0: 1500
     icmp: str = "pass"  # drop: the firewall drops ICMP fragmentation-needed / packet-too-big

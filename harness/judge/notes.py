@@ -38,8 +38,8 @@ def enrich(obs: Observation, v: Verdict) -> Verdict:
 
 
 def stopped_early(obs: Observation, v: Verdict) -> Verdict:
-    """Quote what a conntrack helper said it dropped (harness.helper_log), and say so when the
-    harness ended the client's wait on that or a traced drop (harness.early_stop)."""
+    """Quote what a conntrack helper said it dropped (harness/observe/helper_log.py), and say so when the
+    harness ended the client's wait on that or a traced drop (harness/run/early_stop.py)."""
     if v.outcome != "fail":
         return v
     drops = [d for view in obs.middleboxes.values() for d in view.helper_drops]

@@ -1,8 +1,8 @@
 """What one middlebox saw during a case (facts only).
 
 flows and expectations are the raw `conntrack -E` event lines (the evidence a diagnosis
-quotes); harness/flows.py parses them. The trace (every connection attempt's path through the
-rules) and conntrack's statistics come from harness/trace.py.
+quotes); harness/observe/flows.py parses them. The trace (every connection attempt's path
+through the rules) and conntrack's statistics are read by harness/observe/trace.py.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """What each party reported about one run of a case: facts only, no judgement.
 
 Clients fill a ClientReport, server adapters a ServerView, the middlebox watches a
-MiddleboxView (harness/evidence.py). Stages are assigned later (harness/stages.py) and
-verdicts later still (harness/checks/). JSON for recordings: harness/codec.py.
+MiddleboxView (harness/observe/middlebox_view.py). The judge gathers Evidence from them later
+(harness/judge/evidence.py), places the failure's stage (harness/judge/stages.py), and its
+checks decide the verdict (harness/judge/checks/). JSON for recordings:
+harness/observe/recording.py.
 """
 
 from __future__ import annotations
@@ -205,7 +207,7 @@ class Observation:
     middleboxes: dict[str, MiddleboxView] = field(default_factory=dict)
     harness_error: str | None = None
     captures: list[str] = field(default_factory=list)  # pcap and key log files, if recorded
-    stopped_early: str | None = None  # the trace drop that ended the client's wait (harness.early_stop)
+    stopped_early: str | None = None  # the trace drop that ended the client's wait (harness/run/early_stop.py)
 
     @property
     def server_log(self) -> list[str]:

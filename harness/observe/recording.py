@@ -2,7 +2,7 @@
 
 A recording holds the typed Observation with the Topology as it was built, so loading one
 needs nothing but the file (not today's topology registry). The one place where recordings
-are written and read; harness/codec.py does the field-by-field work.
+are written and read; harness/core/codec.py does the field-by-field work.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the middleboxes saw: new connections (with their NAT), the FTP helper's
 expectations, the firewall's named counters, conntrack's statistics and, where the lab
-traces, every connection attempt's path through the rules (harness.trace).
+traces, every connection attempt's path through the rules (harness/observe/trace.py).
 
 Runs commands inside middlebox hosts through the Lab; never touches the kernel directly.
 """
@@ -78,7 +78,7 @@ class MiddleboxWatch:
         self._source: SourceMap = ({}, {})
 
     def trace_source(self) -> Source | None:
-        """Where the next session's trace lines will appear (harness.early_stop)."""
+        """Where the next session's trace lines will appear (harness/run/early_stop.py)."""
         if not self.trace:
             return None
         return Source(

@@ -1,1 +1,2 @@
-"""Renderers of one results list: terminal table, JSON (more formats later)."""
+"""Renderers of one results list: the terminal, results.json, Markdown, rules, JUnit XML and HTML;
+reading results back, merging shards, comparing runs, and the exit gates."""

@@ -1,5 +1,5 @@
 """Read a results.json back into Results (for merge and compare): the inverse of
-reports/jsonfile.py. A case is rebuilt from its id; verdicts and rule proofs from the JSON."""
+harness/report/jsonfile.py. A case is rebuilt from its id; verdicts and rule proofs from the JSON."""
 
 from __future__ import annotations
 

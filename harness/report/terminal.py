@@ -1,4 +1,4 @@
-"""The compact matrix (rows and columns from reports/grid.py), peers table, summary and failures."""
+"""The compact matrix (rows and columns from harness/report/grid.py), peers table, summary and failures."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
     modes: [pasv, epsv]
     expect: {outcome: fail, stage: data-connect}
 
-The schema is harness/spec.py (shared with verify's plans). Every error names the file, the
+The schema is harness/plan/spec.py (shared with verify's plans). Every error names the file, the
 line, the key path and the valid choices (ScenarioError -> exit 2).
 """
 

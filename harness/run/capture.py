@@ -2,7 +2,8 @@
 
 tcpdump runs in the middlebox host on each of its interfaces for the length of one
 session; with the TLS key logs the client and server write, Wireshark can decrypt them.
-Like observe.py, this only runs commands in hosts through the Lab.
+Like the middlebox watch (harness/observe/watch.py), this only runs commands in hosts through
+the Lab.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A SYN (or SYN-ACK, or the RST that answers a SYN) that a rule drops is dropped a
 every retransmission, and so is a control packet the conntrack helper cannot parse: the
 client could only time out. While a
 session runs, a thread follows each middlebox's trace file and its helper log
-(harness.helper_log); at the first such drop it asks the client to stop waiting, and the
+(harness/observe/helper_log.py); at the first such drop it asks the client to stop waiting, and the
 verdict cites the drop. A drop that leaves no evidence (a NAT clash, a silent path) still
 waits for the timeout. Rejects are not waited on anyway.
 

@@ -69,7 +69,7 @@ class ActiveRun:
     capture_dir: Path | None = None  # record pcaps and TLS key logs per case under <dir>/cases/
     rules: bool = True  # derive each passing case's firewall rules and prove them by replay
     prove_minimal: bool = False  # also replay without each rule, one at a time
-    trace: bool = True  # follow `nft monitor trace` in every middlebox (harness.trace)
+    trace: bool = True  # follow `nft monitor trace` in every middlebox (harness/build/tracing.py)
     early_stop: bool = True  # stop a client's wait once the trace shows a rule dropped it
     catalog: Catalog = topologies.SHIPPED  # the topologies its cases name
 
@@ -404,7 +404,7 @@ def run_cases(
     on_result: Callable[[Result], None],
     seconds: dict[str, float] | None = None,
 ) -> list[Result]:
-    """Run every case, longest units first (harness.schedule, by `seconds` per case id when
+    """Run every case, longest units first (harness/run/schedule.py, by `seconds` per case id when
     given; a worker first takes the units its lab serves); results come back in plan order."""
     groups = longest_first(units(cases), seconds)
     todo = Pending(groups)

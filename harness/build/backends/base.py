@@ -44,7 +44,7 @@ class Lab(ABC):
         self.helper_logged = False  # conntrack helpers' messages go to nfnetlink_log group 0
 
     def enable_trace(self) -> bool:
-        """Add the lab's own trace table (harness.trace) to every middlebox; False where this
+        """Add the lab's own trace table (harness/build/tracing.py) to every middlebox; False where this
         backend cannot trace (observations then say the trace is unavailable)."""
         return False
 

@@ -186,7 +186,7 @@ class NetnsLab(Lab):
 
     def enable_trace(self) -> bool:
         # With the trace table, the namespace's netfilter logger goes to nfnetlink_log, where
-        # a conntrack helper says why it dropped a packet (harness.helper_log).
+        # a conntrack helper says why it dropped a packet (harness/observe/helper_log.py).
         loggers = " && ".join(f"echo nfnetlink_log > /proc/sys/net/netfilter/nf_log/{pf}" for pf in (2, 10))
         logged = True
         for box in self.topology.middleboxes:

@@ -3,8 +3,8 @@
 The evidence is gathered once from the observation (harness/judge/evidence.py). Then each
 check looks at it in turn, in the order of their priorities; the first that recognises the
 situation writes the diagnosis from that evidence. Each module in this package registers its
-checks with `@check(name, priority)`: a new check is one new file. `ftps-harness checks`
-prints the table in order. Every check can be tested alone on a recorded Observation.
+checks with `@check(name, priority)`: a new check is one new file. `table()` lists them
+in order. Every check can be tested alone on a recorded Observation.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ ICMP = ("icmp", "ipv6-icmp", "icmpv6")
 
 
 def _icmp_dropped(obs: Observation) -> dict[str, list[TracePath]]:
-    """Per box, the traced ICMP packets a rule dropped (harness.trace)."""
+    """Per box, the traced ICMP packets a rule dropped (harness/observe/trace.py)."""
     out = {
         box: [p for p in v.trace if p.proto in ICMP and p.verdict == "drop" and p.by is not None]
         for box, v in obs.middleboxes.items()
