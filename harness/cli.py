@@ -457,6 +457,12 @@ def parser() -> argparse.ArgumentParser:
     ).complete = shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument("--no-fixes", action="store_true", help="only run the scenario")
     rp.add_argument(
+        "--capture",
+        action="store_true",
+        help="record a pcap per firewall interface, TLS key logs and the client's own log per case, under "
+        "<report dir>/cases/<case>/ (what a ticket would attach)",
+    )
+    rp.add_argument(
         "--prove-minimal",
         action="store_true",
         help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)",
@@ -820,6 +826,7 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
             jobs=args.jobs,
             label="scenario",
             err=err,
+            capture_dir=(args.report_dir or Path("reports")).resolve() if args.capture else None,
             catalog=sc.catalog,
             before=lambda be: topology_command.preflight(sc.catalog, names, be),
         )
@@ -842,10 +849,11 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
 
     def show(results: list[Result], seconds: float) -> bool:
         nonlocal verdict
-        reproduce.report(results, attempts, console)
         if imported is not None:
-            verdict = ticket_command.verdict(imported, results, console)
+            verdict = ticket_command.judge(imported, results)
+            reproduce.report(results, attempts, console, ticket_command.headline(verdict))
             return not verdict.reproduced
+        reproduce.report(results, attempts, console)
         differs = sc.check(results)
         for r, why in differs:
             console.print(Text.assemble(("reality differs from expect: ", "bold red"), f"{r.case.id}: {why}"))

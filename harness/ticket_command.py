@@ -17,7 +17,8 @@ from harness.core import inputs
 from harness.judge.verdict import Result
 from harness.ticket import readers
 from harness.ticket.facts import Facts
-from harness.ticket.verdict import TicketVerdict, judge
+from harness.ticket.verdict import TicketVerdict
+from harness.ticket.verdict import judge as verdict_of
 
 EXIT_OK, EXIT_NO_SCENARIO = 0, 1
 
@@ -115,10 +116,12 @@ def for_reproduce(files: list[Path], folder: Path, console: Console) -> tuple[Pa
     return path, imp
 
 
-def verdict(imp: ticket.Imported, results: list[Result], console: Console) -> TicketVerdict:
-    v = judge(imp.facts, results)
-    console.print(Text(f"ticket: {v.text}", style="bold green" if v.reproduced else "bold red"))
-    return v
+def judge(imp: ticket.Imported, results: list[Result]) -> TicketVerdict:
+    return verdict_of(imp.facts, results)
+
+
+def headline(v: TicketVerdict) -> Text:
+    return Text(f"ticket: {v.text}", style="bold green" if v.reproduced else "bold red")
 
 
 def meta(imp: ticket.Imported, v: TicketVerdict | None, scenario: Path) -> dict[str, Any]:

@@ -74,11 +74,15 @@ def fixes_table(attempts: list[Attempt]) -> Table:
     return t
 
 
-def report(results: list[Result], attempts: list[Attempt], console: Console) -> None:
+def report(results: list[Result], attempts: list[Attempt], console: Console, headline: Text | None = None) -> None:
+    """The matrix, each failure, `headline` (reproduce --from: the verdict on the ticket), then
+    the fixes that were tried and the rules of those that worked."""
     console.print(terminal.matrix(results))
     failing = [r for r in results if r.verdict.outcome == "fail"]
     for r in failing:
         show_failure(r, console)
+    if headline is not None:
+        console.print(headline)
     if not attempts:
         if failing:
             console.print(Text("No known fix applies to these failures.", style="yellow"))

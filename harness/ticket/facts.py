@@ -142,7 +142,7 @@ class _Session:
         if verb in DATA_COMMANDS:
             mode = DATA_COMMANDS[verb]
             prev = f.modes[-1].value if f.modes else None
-            if prev and f.failure and f.failure.stage in ("data-setup", "data-connect"):
+            if prev and f.failure and f.failure.stage in ("data-setup", "data-connect", "data-tls"):
                 # the client went on after a failed data connection: another try, or another way
                 if prev != mode:
                     passive = "active -> passive" if prev in ("port", "eprt") and mode in ("pasv", "epsv") else ""
@@ -190,6 +190,8 @@ class _Session:
         elif code == "226":
             f.transfers += 1
             self.phase = "data-setup"
+        elif code == "425":  # the data connection failed (some servers say so after the next command)
+            self.fail("data-connect", "reply 425", e)
         elif code[0] in "45" and last in DATA_COMMANDS:
             self.fail("data-setup", f"reply {code}", e)
         elif code in REPLY_STAGE and (code != "550" or last in TRANSFER_COMMANDS):
@@ -252,7 +254,7 @@ def _kind(text: str) -> str | None:
         (("refused",), "refused"),
         (("reset",), "reset"),
         (("no route", "unreachable"), "unreachable"),
-        (("gnutls", "ssl", "tls"), "tls-alert"),
+        (("gnutls", "ssl", "tls", "certificate"), "tls-alert"),
     ):
         if any(w in t for w in words):
             return kind

@@ -169,6 +169,24 @@ def session_reuse(f: Facts) -> Inference | None:
     return inf
 
 
+def not_resumed(f: Facts) -> Inference | None:
+    """A data connection's TLS session was not resumed (a full handshake), and the server
+    then closed it."""
+    fail = f.failure
+    if not (fail and fail.stage == "data-tls" and any(r.value == "not-resumed" for r in f.resumption)):
+        return None
+    r = next(r for r in f.resumption if r.value == "not-resumed")
+    inf = Inference(
+        "tls-session-not-resumed",
+        f"The data connection's TLS handshake was a full one ({r.where}: the server's certificate again), "
+        f"not a resumption of the control connection's session, and the server then closed it: {fail.said}",
+    )
+    inf.set("topology.name", "direct", "the failure is between the client's and the server's TLS, not the network")
+    if f.transfers:
+        inf.set("transfers", f.transfers + 1, f"{f.transfers} transfer(s) passed before this one")
+    return inf
+
+
 def certificate(f: Facts) -> Inference | None:
     fail = f.failure
     if not (fail and fail.stage == "tls-handshake" and re.search(r"certificate|verify|issuer", fail.said, re.I)):
@@ -213,6 +231,7 @@ EXPLANATIONS: tuple[Explain, ...] = (
     foreign_data_source,
     range_not_forwarded,
     session_reuse,
+    not_resumed,
     certificate,
     no_close_notify,
     stall_after_auth,

@@ -66,7 +66,7 @@ def judge(facts: Facts, results: list[Result]) -> TicketVerdict:
         what = line.split(" ")[0] if line else ""
         text = f"reproduced: the same failure at {fail.stage}"
         if detail and detail_kind:
-            text += f", with the same {what} {detail_kind} address"
+            text += f", with the same {what} {_said(detail_kind)}"
         kinds = {r.verdict.evidence.failure.kind for r, _ in same if r.verdict.evidence.failure}
         if kinds and fail.kind not in kinds and fail.kind in ("timeout", "refused", "reset", "unreachable"):
             text += (
@@ -84,6 +84,17 @@ def judge(facts: Facts, results: list[Result]) -> TicketVerdict:
     return TicketVerdict(
         False, f"not reproduced: the ticket failed at {fail.stage}, the lab {' / '.join(labs) or 'ran nothing'}", cases
     )
+
+
+def _said(kind: str) -> str:
+    """An address kind (family.classify) in words."""
+    return {
+        "same": "address as the control connection's",
+        "private": "private address",
+        "public": "public address",
+        "neighbour": "neighbouring address",
+        "third-party": "third-party address",
+    }.get(kind, f"{kind} address")
 
 
 def _lab_name(r: Result) -> str:

@@ -50,6 +50,7 @@ def parse(path: Path, data: bytes) -> Log:
     control_port = 0
     pending: tuple[str, str, int] | None = None  # the connection last tried: (conn, host, port)
     after_data_reply = False
+    data_handshake = False  # a data connection is up and its TLS handshake not done
     settings: dict[str, str] = {}
 
     def dialled(result: Result, text: str, where: Where) -> None:
@@ -87,6 +88,7 @@ def parse(path: Path, data: bytes) -> Log:
             pending = ("data", m.group(1), int(m.group(2)))
             events.append(Event("note", raw[2:], where))
         elif m := _CONNECTED.match(raw):
+            data_handshake = bool(pending and pending[0] == "data")
             dialled("ok", raw[2:], where)
             after_data_reply = False
         elif m := _FAILED.match(raw):
@@ -99,10 +101,17 @@ def parse(path: Path, data: bytes) -> Log:
             events.append(Event("error", raw[2:], where, dial=Dial("data", "", 0, "timeout")))
         elif m := _TLS_VERSION.match(raw):
             events.append(Event("note", raw[2:], where, tls=f"version {m.group(1)}"))
+            data_handshake = False
+        elif data_handshake and "(IN), TLS handshake, Certificate (11)" in raw:
+            # the server sent its certificate again: a full handshake, the session not resumed
+            events.append(Event("note", raw[2:], where, tls="not-resumed"))
+            data_handshake = False
         elif "TLS handshake, Client hello" in raw:
             events.append(Event("note", raw[2:], where, tls="handshake"))
         elif raw.startswith("* SSL re-using session ID"):
-            events.append(Event("note", raw[2:], where, tls="resumed"))
+            events.append(Event("note", raw[2:], where, tls="resume-offered"))  # curl offers; the server decides
+        elif raw.startswith(("* OpenSSL SSL_", "* SSL certificate problem")):
+            events.append(Event("error", raw[2:], where, tls=f"alert: {raw[2:]}"))
         elif m := _ALERT.match(raw):
             events.append(Event("error", raw[2:], where, tls=f"alert: {m.group(2)}"))
         elif m := _CURL_ERROR.match(raw):

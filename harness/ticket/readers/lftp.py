@@ -62,7 +62,7 @@ def parse(path: Path, data: bytes) -> Log:
             events.append(Event("note", raw[5:], where))
         elif raw.startswith("**** "):
             dial = Dial(pending.conn, pending.host, pending.port, result_of(raw)) if pending else None
-            tls = f"alert: {raw[5:]}" if re.search(r"ssl|tls|gnutls", raw, re.I) else None
+            tls = f"alert: {raw[5:]}" if re.search(r"ssl|tls|gnutls|certificate", raw, re.I) else None
             events.append(Event("error", raw[5:], where, dial=dial, tls=tls))
             pending = None
         elif re.match(r"^\w+: (Fatal error|Access failed|Login failed)", raw):
