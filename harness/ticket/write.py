@@ -34,6 +34,7 @@ def render(facts: Facts, inf: Inference) -> str:
         f"# Ticket ({files}): {fail.stage if fail else 'no failure'}"
         + (f", {fail.kind}: {fail.said[:120]}" if fail else ""),
         f"# {inf.summary}",
+        "",
         f"# Written by `ftps-harness import` on {dt.date.today().isoformat()}; each value says the fact it rests on.",
     ]
     head += [f"# Undecided: {u}." for u in inf.undecided]
