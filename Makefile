@@ -70,10 +70,7 @@ test-matrix: setup
 PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black-hole.yaml \
                   scenarios/15-hairpin-nat-missing.yaml scenarios/16-passive-port-translated.yaml
 test-matrix-path: setup
-	@rc=0; for f in $(PATH_SCENARIOS); do \
-	  extra=""; case $$f in *pmtu*) extra=--prove-minimal;; esac; \
-	  $(BIN)/ftps-harness reproduce $$f --jobs $(JOBS) $$extra || rc=1; \
-	done; exit $$rc
+	$(BIN)/ftps-harness reproduce $(PATH_SCENARIOS) --jobs $(JOBS) --prove-minimal --report-dir reports/path
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).
@@ -95,17 +92,17 @@ test-matrix-peers-tls: setup
 
 # Every scenario file's expectations as pytest items (see docs/cli.md, "pytest").
 test-scenarios: setup
-	$(BIN)/python -m pytest -ra scenarios/
+	$(BIN)/python -m pytest -ra scenarios/ --junitxml=reports/scenarios/junit.xml
 
 # make reproduce S=scenarios/03-passive-range-not-forwarded.yaml
 reproduce: setup
 	@test -n "$(S)" || { echo "usage: make reproduce S=scenarios/<name>.yaml"; exit 2; }
-	$(BIN)/ftps-harness reproduce $(S)
+	$(BIN)/ftps-harness reproduce $(S) --report-dir reports/reproduce
 
 # make verify P=plans/vsftpd-edge.yaml
 verify: setup
 	@test -n "$(P)" || { echo "usage: make verify P=plans/<plan>.yaml"; exit 2; }
-	$(BIN)/ftps-harness verify $(P)
+	$(BIN)/ftps-harness verify $(P) --report-dir reports/verify
 
 # The Docker backend: the harness's own dockerd, in its own network namespace (never the
 # host's firewall), and locally built images (no registry needed).

@@ -439,7 +439,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=backends.names(), default="netns")
 
     rp = sub.add_parser("reproduce", help="run a scenario file, show its failures and try the known fixes")
-    rp.add_argument("file", type=Path, nargs="?", help="a scenario YAML file (see scenarios/)").complete = shtab.FILE  # type: ignore[attr-defined]
+    rp.add_argument(
+        "files", type=Path, nargs="*", metavar="FILE", help="scenario YAML files (see scenarios/), run as one"
+    ).complete = shtab.FILE  # type: ignore[attr-defined]
     rp.add_argument(
         "--from",
         dest="from_files",
@@ -799,8 +801,8 @@ def _options(args: argparse.Namespace) -> dict[str, bool]:
 
 
 def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
-    if (args.file is None) == (args.from_files is None):
-        raise UsageError("reproduce: give a scenario FILE, or --from with a ticket's files (not both)")
+    if bool(args.files) == bool(args.from_files):
+        raise UsageError("reproduce: give scenario FILEs, or --from with a ticket's files (not both)")
     check_outputs(args)
     imported, verdict = None, None
     if args.from_files:
@@ -808,13 +810,15 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
         got = ticket_command.for_reproduce(args.from_files, folder, console)
         if got is None:
             return EXIT_CASE_ERROR
-        args.file, imported = got
-    sc = scenario.load(args.file, args.topology)
-    if sc.waits_for:
-        console.print(f"{args.file}: waits for {sc.waits_for}; nothing to run yet")
+        args.files, imported = [got[0]], got[1]
+    sc = scenario.load_all(args.files, args.topology)
+    for one in sc.scenarios:
+        if one.waits_for:
+            console.print(f"{one.path}: waits for {one.waits_for}; nothing to run yet")
+        elif one.story:
+            console.print(Text(one.story, style="italic"))
+    if not sc.cases:
         return EXIT_OK
-    if sc.story:
-        console.print(Text(sc.story, style="italic"))
     err = Console(stderr=True)
     attempts: list[reproduce.Attempt] = []
 
@@ -869,9 +873,9 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
         show,
         lambda run, started: {
             **_base_meta(args, run.results, started, run.run_id, run.seconds),
-            "scenario": str(args.file),
+            "scenario": ", ".join(map(str, args.files)),
             "options": _options(args),
-            **({"ticket": ticket_command.meta(imported, verdict, args.file)} if imported else {}),
+            **({"ticket": ticket_command.meta(imported, verdict, args.files[0])} if imported else {}),
         },
         planned=len(sc.cases),
     )

@@ -108,7 +108,7 @@ def test_import_prints_facts_and_writes_the_scenario(tmp_path):
 
 def test_reproduce_wants_a_scenario_or_a_ticket_not_both():
     r = harness("reproduce", timeout=60)
-    assert r.returncode == 2 and "give a scenario FILE, or --from" in r.stderr
+    assert r.returncode == 2 and "give scenario FILEs, or --from" in r.stderr
     with pytest.raises(SpecError):
         scenario.load(T / "curl-explicit-pasv-private-refused.log")  # a log is not a scenario
 

@@ -83,6 +83,38 @@ class Scenario:
         return out
 
 
+@dataclass
+class Suite:
+    """Several scenario files run as one: their cases together, each file's `expect` held
+    against its own cases."""
+
+    scenarios: list[Scenario]
+
+    @property
+    def cases(self) -> list[Case]:
+        return list({c.id: c for sc in self.scenarios for c in sc.cases}.values())
+
+    @property
+    def catalog(self) -> Catalog:
+        extra = {k.name: k for sc in self.scenarios for k in sc.catalog.extra}
+        return topologies.SHIPPED.plus(*extra.values())
+
+    @property
+    def expectations(self) -> list[Expectation]:
+        return [e for sc in self.scenarios for e in sc.expectations]
+
+    def check(self, results: list[Result]) -> list[tuple[Result, str]]:
+        out = []
+        for sc in self.scenarios:
+            mine = {c.id for c in sc.cases}
+            out += sc.check([r for r in results if r.case.id in mine])
+        return out
+
+
+def load_all(paths: list[Path], topology: Path | None = None) -> Suite:
+    return Suite([load(p, topology) for p in paths])
+
+
 def load(path: Path, topology: Path | None = None) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError with a precise message.
     `topology`: a topology file that replaces the scenario's own (reproduce --topology)."""
