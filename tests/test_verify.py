@@ -1,5 +1,7 @@
 """verify: real runs of the shipped plans; advice proven by re-runs on the admin's own file."""
 
+import json
+
 import pytest
 from conftest import REPO, harness
 
@@ -81,3 +83,22 @@ def test_an_iptables_save_file_that_does_not_load_is_exit_2(tmp_path):
     r = harness("verify", str(tmp_path / "p.yaml"), timeout=60)
     assert r.returncode == 2 and "iptables-nft-restore refuses bad.ipt" in r.stderr
     assert "line 2 failed" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.netns
+def test_an_iptables_save_edge_that_filters_ipv4_is_no_security_finding(tmp_path):
+    """The family check reads the tables the kernel holds (iptables-nft-restore makes `ip
+    filter`, `ip nat`, `ip raw`), not the file's text, which names no table."""
+    (tmp_path / "edge.ipt").write_text((REPO / "tests" / "fixtures" / "iptables-helper-edge.ipt").read_text())
+    (tmp_path / "p.yaml").write_text(
+        "ruleset: edge.ipt\ntopology: server-nat\n"
+        "server: {impl: pyftpdlib, tls: none, masquerade: off}\n"
+        "clients: [{impl: ftplib, modes: [pasv, epsv]}]\n"
+    )
+    out = tmp_path / "r.json"
+    r = harness("verify", str(tmp_path / "p.yaml"), "--json", str(out), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "UNFILTERED" not in r.stdout and "pass!" not in r.stdout
+    cases = json.loads(out.read_text())["cases"]
+    assert cases and all(c["outcome"] == "pass" for c in cases)
+    assert not any(c.get("evidence", {}).get("unfiltered") for c in cases)

@@ -27,6 +27,9 @@ class MiddleboxView:
     destroyed: tuple[str, ...] = ()  # conntrack DESTROY events (connections it forgot or closed)
     counters: tuple[tuple[str, int], ...] = ()  # every named counter that counted, with its delta
     helper_drops: tuple[HelperDrop, ...] = ()  # packets a conntrack helper dropped, in its words
+    # the box's own tables as the kernel holds them ("ip filter", "inet edge"), whatever syntax
+    # the file was in; empty when the loaded ruleset could not be listed (a proof's replay)
+    tables: tuple[str, ...] = ()
 
     def parsed_flows(self, box: str) -> list[Flow]:
         return flows(box, list(self.flows))

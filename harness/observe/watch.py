@@ -10,11 +10,12 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.build.follow import Follow
 from harness.build.middleboxes import LoadedRuleset
 from harness.build.topology import Middlebox
+from harness.build.tracing import HARNESS_TABLES
 from harness.observe import flows
 from harness.observe.helper_log import Reader
 from harness.observe.middlebox_view import MiddleboxView
@@ -120,6 +121,7 @@ class MiddleboxWatch:
             destroyed=tuple(self.gone.take()),
             counters=tuple((k, n) for k, n in sorted(delta.items()) if n),
             helper_drops=tuple(self.helper.take()) if self.helper else (),
+            tables=kernel_tables(loaded.listing) if loaded else (),
         )
 
     def _sources(self, loaded: LoadedRuleset | None) -> SourceMap:
@@ -138,3 +140,9 @@ class MiddleboxWatch:
             self.trace.close()
         if self.helper:
             self.lab.stop(self._tcpdump, grace=0.5)
+
+
+def kernel_tables(listing: dict[str, Any]) -> tuple[str, ...]:
+    """ "family name" of each table `nft -j list ruleset` shows, but the lab's own."""
+    tables = (x["table"] for x in listing.get("nftables", []) if isinstance(x, dict) and "table" in x)
+    return tuple(sorted({f"{t['family']} {t['name']}" for t in tables if t.get("name") not in HARNESS_TABLES}))

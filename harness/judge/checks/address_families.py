@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from harness.build.topology import RuleSet
 from harness.core import family
 from harness.core.repo import nat_file
 from harness.core.tls import CONTROL_PORTS
@@ -194,6 +195,16 @@ def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
     return Verdict("fail", "data-setup", text, ev)  # the server refused the EPRT line itself
 
 
+def _written_tables(rs: RuleSet) -> list[str]:
+    """ "family name" of the tables the rendered text declares (when the kernel's listing is
+    not in the observation, e.g. a recording made before it was)."""
+    return sorted({f"{f} {n}" for f, n in re.findall(r"^\s*table\s+(\w+)\s+(\S+)", rs.render(nat_file), re.M)})
+
+
+def _tables_said(tables: list[str]) -> str:
+    return ", ".join(f"table {t}" for t in tables) if tables else "no table at all"
+
+
 def unfiltered(obs: Observation) -> tuple[dict[str, Unfiltered], list[str]]:
     """Security notes for a passing case: it crossed a firewall none of whose tables is of a
     family that sees its packets (an IPv4-only ruleset on a dual-stack box)."""
@@ -202,14 +213,12 @@ def unfiltered(obs: Observation) -> tuple[dict[str, Unfiltered], list[str]]:
     for box in obs.topology.middleboxes:
         if not box.ruleset:
             continue
-        tables = sorted(
-            {f"table {f} {n}" for f, n in re.findall(r"^\s*table\s+(\w+)\s+(\S+)", box.ruleset.render(nat_file), re.M)}
-        )
-        if any(t.split()[1] in _SEES[obs.topology.family] for t in tables):
-            continue
         view = obs.middleboxes.get(box.name)
+        tables = list(view.tables) if view and view.tables else _written_tables(box.ruleset)
+        if any(t.split()[0] in _SEES[obs.topology.family] for t in tables):
+            continue
         seen = [f.describe() for f in view.parsed_flows(box.name)] if view else []
-        found[box.name] = Unfiltered(tuple(tables), tuple(seen[:4]))
+        found[box.name] = Unfiltered(tuple(f"table {t}" for t in tables), tuple(seen[:4]))
         tracked = (
             f"conntrack there recorded {len(seen)} of its connections"
             if seen
@@ -217,7 +226,7 @@ def unfiltered(obs: Observation) -> tuple[dict[str, Unfiltered], list[str]]:
         )
         notes.append(
             f"SECURITY: {fam} UNFILTERED on {box.name}: this {fam} session crossed it and passed, "
-            f"but its ruleset has only {', '.join(tables)}, which no {fam} packet ever meets; "
+            f"but its ruleset has only {_tables_said(tables)}, which no {fam} packet ever meets; "
             f"{tracked}. Whatever those rules refuse over the other family is open over {fam}."
         )
     return found, notes
