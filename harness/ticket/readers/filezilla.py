@@ -1,7 +1,8 @@
 """FileZilla client logs: the message pane copied out, or the log file (Settings → Logging).
 
 The message pane, one message a line: a label, a colon, a tab, the message. With "Show timestamps
-in message log" on, the time and a tab come first (macOS pads the label with spaces before the tab):
+in message log" on, the time and a tab come first (macOS pads the label with spaces before the tab;
+a paste whose tabs became spaces is not read):
 
     Status:\tConnecting to 203.0.113.10:21...
     10:15:42\tCommand:\tPASS ********
@@ -67,7 +68,8 @@ LABELS: dict[str, Kind] = {
 TRACE = {"Trace", "Traccia", "Suivi"}
 LISTING = {"Listing", "Elenco", "Auflistung", "Contenu"}
 _LABEL = "|".join(sorted(map(re.escape, LABELS), key=len, reverse=True))
-PANE = re.compile(rf"(?:(\d{{1,2}}):(\d\d):(\d\d)[\t ]+)?({_LABEL})\u00a0?:(?: *\t(.*)| +(.*))")
+# The pane needs its tab: "Status: text" in a customer's own words is not FileZilla's.
+PANE = re.compile(rf"(?:(\d{{1,2}}):(\d\d):(\d\d)\t)?({_LABEL})\u00a0?: *\t(.*)")
 LOGFILE = re.compile(rf"(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d) (\d+) (\d+) ({_LABEL})\u00a0?: (.*)")
 
 Meaning = Literal["ok", "ok-tls", "implicit", "tls", "replaced", "plain", "closed", "resumed", "not-resumed"]
@@ -210,7 +212,7 @@ def _parse(line: str) -> tuple[str, str, str, float | None] | None:
     m = PANE.fullmatch(line)
     if m:
         secs = None if m[1] is None else int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])
-        return "", m[4], m[5] if m[5] is not None else m[6], secs
+        return "", m[4], m[5], secs
     return None
 
 
