@@ -29,8 +29,9 @@ connection..." (FTPS), "TLS connection established. Waiting for welcome message.
 host address instead." (Force IP: Auto), "Using host address H instead of the one suggested by
 the server: A" (Yes), "Timeout detected. (data connection)" / "(control connection)", "Transfer
 channel can't be opened. Reason: <Windows' words for the socket error>", "Session ID reused".
-WinSCP's messages are English whatever the user interface language; Windows' socket error texts
-are in Windows' language (only the English ones are recognised).
+The marks, time stamps and settings block are the same in every language (written as literals);
+the engine's messages are string resources, which a WinSCP translation may replace, and Windows'
+socket error texts are in Windows' language: only the English ones are recognised.
 
 Read into the Log: ">" → sent (PASS ******), "<" → received, "." → note, or error for the engine's
 errors, "!" and "*" → error. A line about a connection carries a Dial: "Connecting to" (control;
