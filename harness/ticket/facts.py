@@ -231,8 +231,9 @@ class _Session:
                 f.used = Fact("other", e.where, e.text)
         if d.result == "ok":
             self.phase = "data-tls" if self.protected else "transfer"
-        elif d.result is not None:
-            self.fail("data-connect", d.result, e)
+        elif d.result is not None:  # a connection that was up and then broke fails where the session was
+            up = self.phase in ("data-tls", "transfer", "completion") and d.result in ("reset", "closed", "timeout")
+            self.fail(self.phase if up else "data-connect", d.result, e)
 
     def error(self, e: Event) -> None:
         if e.dial is not None:
