@@ -81,11 +81,11 @@ def dials(
     events: list[Event] = []
     kinds: dict[int, Connection] = {c.stream: "control" for c in controls.values()}
     established: dict[int, tuple[Frame, Connection, str, int]] = {}  # stream: (answer, conn, host, port)
-    for key, a in attempts.items():
+    for a in attempts.values():
         syn = a.syn
         back = (syn.dst, syn.dport, syn.src, syn.sport)
         answers = [f for f in by_key.get(back, []) if f.number > syn.number and (f.syn_ack or f.rst)]
-        answers += [f for f in icmp.get(key[0], []) if f.number > syn.number]
+        answers += [f for f in icmp.get(_key(syn), []) if f.number > syn.number]
         answer = min(answers, key=lambda f: f.number, default=None)
         result, how = _outcome(a, answer, end)
         kind: Kind = "note" if result in ("ok", None) else "error"
@@ -98,8 +98,9 @@ def dials(
                 established[syn.stream] = (answer, a.conn, syn.dst, syn.dport)
     for c in controls.values():
         if c.stream not in established and not any(a.syn.stream == c.stream for a in attempts.values()):
-            first = next(f for f in frames if f.stream == c.stream and f.icmp is None)
-            established[c.stream] = (first, "control", c.server[0], c.server[1])
+            first = next((f for f in frames if f.stream == c.stream and f.icmp is None), None)
+            if first is not None:  # no SYN in the capture: established from its first packet
+                established[c.stream] = (first, "control", c.server[0], c.server[1])
     events += _resets(frames, established, file)
     return events, kinds
 

@@ -77,7 +77,7 @@ def parse_with_keys(path: Path, data: bytes, keylog: Path | None) -> Log:
             ports |= more
             dump = _tshark.run(pcap, file, keyfile, ports, home)
             found = control.find(dump.frames, ports, IMPLICIT_PORTS)
-    return Log(file, "pcap", "unknown", tuple(_events(dump, found, file, bool(keys))))
+    return Log(file, "pcap", "unknown", tuple(_events(dump, found, file, keylog is not None)))
 
 
 def _events(dump: _tshark.Dump, found: dict[int, control.Control], file: str, keys: bool) -> list[Event]:
