@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -485,3 +486,71 @@ def test_a_lone_syn_at_the_end_of_the_capture_has_no_outcome_yet():
             "SYN 198.51.100.7:41234 -> 203.0.113.10:50006: no answer before the capture ends",
         )
     ]
+
+
+# --- the same capture in other shapes -------------------------------------------------------
+
+
+def _records(data: bytes) -> tuple[bytes, list[bytes]]:
+    """A little-endian pcap's header and its records (record header + packet)."""
+    assert data[:4] == bytes.fromhex("d4c3b2a1")
+    out, off = [], 24
+    while off < len(data):
+        incl = int.from_bytes(data[off + 8 : off + 12], "little")
+        out.append(data[off : off + 16 + incl])
+        off += 16 + incl
+    return data[:24], out
+
+
+def _port(record: bytes, old: int, new: int) -> bytes:
+    """The record with TCP port `old` (source or destination) changed to `new` (Ethernet, IPv4)."""
+    pkt = bytearray(record)
+    eth = 16
+    if pkt[eth + 12 : eth + 14] != b"\x08\x00" or pkt[eth + 14 + 9] != 6:
+        return record
+    tcp = eth + 14 + (pkt[eth + 14] & 0x0F) * 4
+    for at in (tcp, tcp + 2):
+        if int.from_bytes(pkt[at : at + 2], "big") == old:
+            pkt[at : at + 2] = new.to_bytes(2, "big")
+    return bytes(pkt)
+
+
+@needs_tshark
+@pytest.mark.parametrize("shape", ["pcapng", "nsecpcap"])
+def test_pcapng_and_nanosecond_pcap_read_the_same(tmp_path, shape):
+    if shutil.which("editcap") is None:
+        pytest.skip("editcap comes with tshark")
+    src = TICKETS / "pcap-explicit-pasv-private-refused.pcap"
+    out = tmp_path / f"x.{shape}"
+    subprocess.run(["editcap", "-F", shape, str(src), str(out)], check=True, capture_output=True)
+    assert pcap.sniff(out.read_bytes()[:64])
+    log = pcap.parse_with_keys(out, out.read_bytes(), src.with_suffix(".keylog"))
+    want = load("pcap-explicit-pasv-private-refused", keys=True)
+    assert [(e.kind, e.text, e.where.packet, e.dial, e.tls) for e in log.events] == [
+        (e.kind, e.text, e.where.packet, e.dial, e.tls) for e in want.events
+    ]
+
+
+@needs_tshark
+def test_a_control_connection_on_another_port_is_found_by_its_greeting_and_decrypted(tmp_path):
+    src = TICKETS / "pcap-explicit-pasv-private-refused.pcap"
+    head, records = _records(src.read_bytes())
+    moved = tmp_path / "port-2121.pcap"
+    moved.write_bytes(head + b"".join(_port(r, 21, 2121) for r in records))
+    log = pcap.parse_with_keys(moved, moved.read_bytes(), src.with_suffix(".keylog"))
+    assert lines(log) == lines(load("pcap-explicit-pasv-private-refused", keys=True))
+    assert dials(log) == [
+        (3, Dial("control", "203.0.113.10", 2121, "ok")),
+        (31, Dial("data", "10.0.2.2", 50005, "refused")),
+    ]
+    assert (11, "handshake") in tls(log)
+
+
+@needs_tshark
+def test_a_capture_started_after_the_syn_still_knows_the_client(tmp_path):
+    head, records = _records((TICKETS / "pcap-plain-pasv-private-refused.pcap").read_bytes())
+    late = tmp_path / "late.pcap"
+    late.write_bytes(head + b"".join(records[5:]))  # from the greeting on (packet 6 is now 1)
+    log = pcap.parse(late, late.read_bytes())
+    assert lines(log) == lines(load("pcap-plain-pasv-private-refused", keys=False))
+    assert dials(log) == [(12, Dial("data", "10.0.2.2", 50002, "refused"))]  # no control SYN to report
