@@ -110,6 +110,12 @@ def _transfers(text: str) -> int:
     return int(text)
 
 
+def _repeat(text: str) -> int:
+    if not _whole(text) or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"--repeat: {text!r} is not a whole number from 1 to 100")
+    return int(text)
+
+
 def _jobs(text: str) -> int:
     if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
@@ -389,6 +395,14 @@ def parser() -> argparse.ArgumentParser:
         default=min(2, os.cpu_count() or 1),
         help="labs run in parallel (default: 2, or 1 on a single core)",
     )
+    run.add_argument(
+        "--repeat",
+        type=_repeat,
+        default=1,
+        metavar="N",
+        help="run every selected case N times, for a stability study: a case whose runs disagree is "
+        "reported as flaky, with its counts (default 1; a failure no hard evidence backs runs twice anyway)",
+    )
     run.add_argument("--backend", choices=backends.names(), default="netns")
     fail_on(run, "error")
     run.add_argument(
@@ -468,6 +482,9 @@ def parser() -> argparse.ArgumentParser:
         "--prove-minimal",
         action="store_true",
         help="prove the fixed cases' rules minimal: replay without each rule in turn (slower)",
+    )
+    rp.add_argument(
+        "--repeat", type=_repeat, default=1, metavar="N", help="run every case N times: runs that disagree are flaky"
     )
     rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
     reporting(rp, "error")
@@ -730,6 +747,7 @@ def cmd_matrix(args: argparse.Namespace, console: Console) -> int:
             cases,
             backend=args.backend,
             jobs=args.jobs,
+            repeat=args.repeat,
             record=args.record,
             rules=not args.no_rules,
             prove_minimal=args.prove_minimal,
@@ -828,6 +846,7 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
             sc.cases,
             backend=args.backend,
             jobs=args.jobs,
+            repeat=args.repeat,
             label="scenario",
             err=err,
             capture_dir=(args.report_dir or Path("reports")).resolve() if args.capture else None,

@@ -25,6 +25,26 @@ class Verdict:
     check: str = ""  # name of the check that decided
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run of a case, when it ran more than once (--repeat, or a failure confirmed)."""
+
+    outcome: Outcome
+    stage: Stage | None
+    check: str
+    diagnosis: str
+
+    @classmethod
+    def of(cls, v: Verdict) -> Run:
+        return cls(v.outcome, v.stage, v.check, v.diagnosis)
+
+    def key(self) -> tuple[str, str | None, str]:
+        return (self.outcome, self.stage, self.check)
+
+    def said(self) -> str:
+        return self.outcome + (f" at {self.stage}" if self.stage else "") + (f" ({self.check})" if self.check else "")
+
+
 @dataclass
 class Result:
     case: Case
@@ -36,6 +56,17 @@ class Result:
     traced: bool = False  # a middlebox of the case was traced (False: --no-trace, or a backend that cannot)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/core/timing.py)
     topology: Topology | None = None  # as built for the case (None: read back from a results file)
+    runs: list[Run] = field(default_factory=list)  # every run, when the case ran more than once
+
+    @property
+    def flaky(self) -> bool:
+        """Its runs disagree: outcome, stage or check."""
+        return len({r.key() for r in self.runs}) > 1
+
+    def flaky_said(self) -> str:
+        """ "failed 2 of 5 runs" (the runs that did not pass), for every report."""
+        bad = sum(1 for r in self.runs if r.outcome != "pass")
+        return f"failed {bad} of {len(self.runs)} runs" if bad else f"{len(self.runs)} runs disagree"
 
     def to_json(self) -> dict[str, Any]:
         """The case's entry in results.json."""
@@ -51,6 +82,11 @@ class Result:
         )
         if self.captures:
             d["captures"] = self.captures
+        if self.runs:
+            d["runs"] = [
+                {"outcome": r.outcome, "stage": r.stage, "check": r.check, "diagnosis": r.diagnosis} for r in self.runs
+            ]
+            d["flaky"] = self.flaky
         if self.phases:
             d["phases"] = {k: round(x, 4) for k, x in self.phases.items()}
         if self.rules is not None:
@@ -83,4 +119,7 @@ class Result:
             rules=rules,
             captures=list(d.get("captures", [])),
             phases=dict(d.get("phases", {})),
+            runs=[
+                Run(r["outcome"], r.get("stage"), r.get("check", ""), r.get("diagnosis", "")) for r in d.get("runs", [])
+            ],
         )

@@ -16,20 +16,28 @@ FIELDS = ("outcome", "stage", "check")
 @dataclass(frozen=True)
 class Change:
     id: str
-    kind: str  # changed | added | removed
+    kind: str  # changed | flaky (either run found the case flaky: not a change) | added | removed
     old: dict[str, str | None] | None
     new: dict[str, str | None] | None
 
     @property
     def regression(self) -> bool:
-        """pass -> fail or error."""
+        """pass -> fail or error, where neither run found the case flaky."""
         return bool(
-            self.old and self.new and self.old["outcome"] == "pass" and self.new["outcome"] in ("fail", "error")
+            self.kind == "changed"
+            and self.old
+            and self.new
+            and self.old["outcome"] == "pass"
+            and self.new["outcome"] in ("fail", "error")
         )
 
 
 def _key(c: dict[str, Any]) -> dict[str, str | None]:
-    return {f: c.get(f) for f in FIELDS}
+    k = {f: c.get(f) for f in FIELDS}
+    if c.get("flaky"):
+        bad = sum(1 for r in c.get("runs", []) if r.get("outcome") != "pass")
+        k["flaky"] = f"failed {bad} of {len(c.get('runs', []))} runs"
+    return k
 
 
 def compare(old_path: Path, new_path: Path) -> list[Change]:
@@ -40,7 +48,8 @@ def compare(old_path: Path, new_path: Path) -> list[Change]:
         if cid not in old:
             out.append(Change(cid, "added", None, _key(c)))
         elif _key(old[cid]) != _key(c):
-            out.append(Change(cid, "changed", _key(old[cid]), _key(c)))
+            was, now = _key(old[cid]), _key(c)
+            out.append(Change(cid, "flaky" if "flaky" in was or "flaky" in now else "changed", was, now))
     out += [Change(cid, "removed", _key(c), None) for cid, c in old.items() if cid not in new]
     return out
 
@@ -48,7 +57,8 @@ def compare(old_path: Path, new_path: Path) -> list[Change]:
 def _short(k: dict[str, str | None] | None) -> str:
     if k is None:
         return "-"
-    return " ".join(x for x in (k["outcome"], k["stage"] and f"at {k['stage']}", k["check"] and f"({k['check']})") if x)
+    parts = (k["outcome"], k["stage"] and f"at {k['stage']}", k["check"] and f"({k['check']})", k.get("flaky"))
+    return " ".join(x for x in parts if x)
 
 
 def table(changes: list[Change], old: Path, new: Path) -> Table:
@@ -59,6 +69,8 @@ def table(changes: list[Change], old: Path, new: Path) -> Table:
         style = (
             "bold red"
             if ch.regression
+            else "yellow"
+            if ch.kind == "flaky"
             else "green"
             if ch.new and ch.new["outcome"] == "pass" and ch.old and ch.old["outcome"] != "pass"
             else ""

@@ -14,11 +14,16 @@ def _error(r: Result) -> bool:
 
 
 def _fail(r: Result) -> bool:
-    return r.verdict.outcome in ("fail", "error")
+    """A failure every run agreed on (a flaky case is its own gate)."""
+    return r.verdict.outcome in ("fail", "error") and not r.flaky
+
+
+def _flaky(r: Result) -> bool:
+    return _fail(r) or r.flaky
 
 
 def _weakened(r: Result) -> bool:
-    return _fail(r) or bool(r.verdict.evidence.security_weakened)
+    return _flaky(r) or bool(r.verdict.evidence.security_weakened)
 
 
 def _finding(r: Result) -> bool:
@@ -29,6 +34,10 @@ def _finding(r: Result) -> bool:
 GATES: dict[str, tuple[Gate, str]] = {
     "error": (_error, "a harness error"),
     "fail": (_fail, "a failing case, or an error"),
+    "flaky": (
+        _flaky,
+        "a case whose runs disagree (--repeat, or a failure confirmed by a second run), a fail, or an error",
+    ),
     "weakened": (_weakened, "a case that passed only with security weakened, a fail, or an error"),
     "finding": (
         _finding,

@@ -196,6 +196,8 @@ def _case(
         "tampered": ev.tampered,
         "fallback": bool(ev.fell_back_to_passive),
         "unfiltered": bool(ev.unfiltered),
+        "flaky": r.flaky_said() if r.flaky else "",
+        "runs": [{"said": x.said(), "diagnosis": x.diagnosis} for x in r.runs],
         "evidence": _evidence(ev),
         "rules": rules,
         "flow": _flow(r, topo),

@@ -18,7 +18,7 @@ def document(results: list[Result], seconds: float, headline: str = "") -> ET.El
     for r in results:
         by_topo.setdefault(r.case.lab, []).append(r)
     for topo, rs in by_topo.items():
-        n = {o: sum(1 for r in rs if r.verdict.outcome == o) for o in ("fail", "error", "skip")}
+        n = {o: sum(1 for r in rs if r.verdict.outcome == o and not r.flaky) for o in ("fail", "error", "skip")}
         suite = ET.SubElement(
             suites,
             "testsuite",
@@ -32,7 +32,12 @@ def document(results: list[Result], seconds: float, headline: str = "") -> ET.El
         for r in rs:
             tc = ET.SubElement(suite, "testcase", classname=f"ftps.{topo}", name=_name(r), time=f"{r.duration_s:.3f}")
             v = r.verdict
-            if v.outcome == "fail":
+            if r.flaky:  # the runs disagree: JUnit's rerun vocabulary (Surefire) has flakyFailure
+                el = ET.SubElement(
+                    tc, "flakyFailure", type=v.check or "fail", message=f"{_name(r)}: flaky, {r.flaky_said()}"
+                )
+                el.text = "\n".join(f"{x.said()}: {x.diagnosis}" for x in r.runs)
+            elif v.outcome == "fail":
                 el = ET.SubElement(
                     tc, "failure", type=v.check or "fail", message=f"{_name(r)}: {v.stage} — {v.diagnosis}"
                 )

@@ -17,6 +17,8 @@ def matrix(results: list[Result]) -> str:
             r = cells.get(c)
             if r is None:
                 marks.append("-")
+            elif r.flaky:
+                marks.append(f"**flaky** {r.flaky_said()}")
             elif r.verdict.outcome == "pass":
                 ev = r.verdict.evidence
                 marks.append(
@@ -67,6 +69,7 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None, 
     out = ["# FTP/FTPS connectivity: every case", "", *_head(results, seconds, headline), matrix(results), ""]
     if len({(r.case.server.impl, r.case.client.impl) for r in results}) > 1:
         out += ["## Server × client (cases passed / run)", "", peers(results), ""]
+    out += flaky_section(results)
     failing = [r for r in results if r.verdict.outcome in ("fail", "error")]
     if failing:
         out += ["## Failures", ""]
@@ -90,12 +93,30 @@ def details(results: list[Result], seconds: float, rules_md: str | None = None, 
     return "\n".join(out) + "\n"
 
 
+def flaky_section(results: list[Result]) -> list[str]:
+    """Cases whose runs disagree: the counts, and what each kind of run said."""
+    flaky = [r for r in results if r.flaky]
+    if not flaky:
+        return []
+    out = [f"## Flaky: {len(flaky)} case{'s' if len(flaky) != 1 else ''} whose runs disagree", ""]
+    for r in flaky:
+        out.append(f"- `{r.case.id}`: {r.flaky_said()}")
+        seen: dict[tuple[str, str | None, str], int] = {}
+        for run in r.runs:
+            seen[run.key()] = seen.get(run.key(), 0) + 1
+        for run in {x.key(): x for x in r.runs}.values():
+            diag = run.diagnosis if len(run.diagnosis) <= 300 else run.diagnosis[:300] + "…"
+            out.append(f"  - {seen[run.key()]}× {run.said()}: {diag}")
+    return [*out, ""]
+
+
 def summary(results: list[Result], seconds: float, headline: str = "") -> str:
     """summary.md, for pasting into a ticket (at most LIMIT characters): the topologies at a
     glance, one line per kind of failure with its three most telling cases, and the matrix
     when it fits. Everything else is in details.md."""
     out = ["# FTP/FTPS connectivity summary", "", *_head(results, seconds, headline)]
     out += [f"- {g.text}" for g in topology_glance(results)] + [""]
+    out += flaky_section(results)
     kinds = failure_kinds(results)
     if kinds:
         out += [f"## Failures: {len(kinds)} kind{'s' if len(kinds) != 1 else ''}", ""]

@@ -27,6 +27,9 @@ def cell(r: Result) -> Text:
         mark = "pass→pasv"
     if v.outcome == "pass" and v.evidence.unfiltered:
         mark = "pass!"
+    if r.flaky:
+        bad = sum(1 for x in r.runs if x.outcome != "pass")
+        return Text(f"~ flaky {bad}/{len(r.runs)}", style="bold yellow")
     return Text(mark, style=CELL_STYLE[v.outcome])
 
 
@@ -47,9 +50,13 @@ def matrix(results: list[Result]) -> Table:
 
 
 def summary_line(results: list[Result], seconds: float) -> Text:
-    n = {o: sum(1 for r in results if r.verdict.outcome == o) for o in ("pass", "fail", "skip", "error")}
+    n = {
+        o: sum(1 for r in results if r.verdict.outcome == o and not r.flaky) for o in ("pass", "fail", "skip", "error")
+    }
+    flaky = sum(1 for r in results if r.flaky)
     return Text.assemble(
         f"{len(results)} cases in {seconds:.1f}s: ",
+        *(((f"{flaky} flaky", "bold yellow"), ", ") if flaky else ()),
         (f"{n['pass']} pass", "green"),
         ", ",
         (f"{n['fail']} fail", "red"),
@@ -58,7 +65,8 @@ def summary_line(results: list[Result], seconds: float) -> Text:
         (f"{n['error']} error", "magenta" if n["error"] else ""),
         ".  pass* = passed because a middlebox rewrote control lines; pass→pasv = the "
         "client gave up active mode; pass! = passed through a firewall that does not "
-        "filter this address family (security finding); ✗ stage = first failing stage.",
+        "filter this address family (security finding); ✗ stage = first failing stage"
+        + ("; ~ flaky k/n = failed k of n runs (its runs disagree)." if flaky else "."),
         *(("\n" + line,) if (line := timing.summary(r.phases for r in results)) else ()),
     )
 

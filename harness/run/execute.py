@@ -38,6 +38,7 @@ def execute(
     seconds: dict[str, float] | None = None,
     catalog: Catalog = topologies.SHIPPED,
     before: Callable[[Backend], None] | None = None,
+    repeat: int = 1,
 ) -> tuple[list[Result], float, str]:
     """(results, seconds, run id). `before`: a check of the command's own, once the backend
     is known to work (e.g. that a topology file's rulesets load). Ctrl-C/SIGTERM: everything
@@ -64,6 +65,7 @@ def execute(
         trace=trace,
         early_stop=early_stop and trace,
         catalog=catalog,
+        repeat=repeat,
     )
     try:
         try:

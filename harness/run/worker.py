@@ -30,7 +30,7 @@ from harness.core import timing
 from harness.core.case import Case, ServerSpec
 from harness.core.login import TEST_LOGIN
 from harness.core.repo import nat_file
-from harness.judge import checks, proof
+from harness.judge import checks, proof, stability
 from harness.judge.evidence import Evidence
 from harness.judge.rules.derive import derive
 from harness.judge.verdict import Result, Verdict
@@ -72,6 +72,7 @@ class ActiveRun:
     trace: bool = True  # follow `nft monitor trace` in every middlebox (harness/build/tracing.py)
     early_stop: bool = True  # stop a client's wait once the trace shows a rule dropped it
     catalog: Catalog = topologies.SHIPPED  # the topologies its cases name
+    repeat: int = 1  # runs of every case (--repeat); a failure without hard evidence runs twice
 
     def build(self, topology: Topology) -> Lab:
         if self.stop.is_set():
@@ -204,7 +205,7 @@ class Worker:
                         server = None
                         server = self._start_servers(lab, topology, case.server)
                     step = "the case broke"
-                    result = self.case(lab, topology, server, case)
+                    result = self.runs(lab, topology, server, case)
                     result.phases.update(setup)
                 except Exception as e:
                     emit(
@@ -313,6 +314,19 @@ class Worker:
         """What `w`'s middlebox saw, each rule quoted from its ruleset as loaded."""
         assert self.boxes is not None, "_lab_for() made them with the lab"
         return w.take(self.boxes.loaded(w.box.name))
+
+    def runs(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
+        """The case run --repeat times; a failure no hard evidence backs runs once more to
+        be confirmed. Runs that disagree make the Result flaky."""
+        done = [self.case(lab, topology, server, case)]
+        extra = self.run.repeat - 1
+        if extra == 0 and not stability.backed(done[0].verdict):
+            extra = 1
+        for _ in range(extra):
+            if self.run.stop.is_set():
+                break
+            done.append(self.case(lab, topology, server, case))
+        return stability.merged(done)
 
     def case(self, lab: Lab, topology: Topology, server: ServerGroup, case: Case) -> Result:
         t0 = time.monotonic()
