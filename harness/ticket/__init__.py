@@ -4,10 +4,13 @@ run, the verdict on the ticket (verdict.py)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.inputs import InputError
 from harness.ticket import readers
+from harness.ticket.readers import pcap
 from harness.ticket.facts import Facts, derive
 from harness.ticket.infer import Inference, NotReproducible, explain
 from harness.ticket.log import Log
@@ -28,9 +31,37 @@ class Imported:
         return render(self.facts, self.inference)
 
 
+KEY_LOG = re.compile(rb"^(CLIENT_RANDOM|CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET) ", re.M)
+
+
+def is_key_log(path: Path) -> bool:
+    """A TLS key log (SSLKEYLOGFILE format): it decrypts the ticket's captures."""
+    try:
+        with path.open("rb") as f:
+            return bool(KEY_LOG.search(f.read(4096)))
+    except OSError:
+        return False
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(64 * 1024)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it: {e.strerror}") from None
+
+
 def load(paths: list[Path]) -> Imported:
-    """Read every file of one ticket (UnknownFormat, InputError: exit 2) and explain it."""
-    logs = tuple(readers.read(p) for p in paths)
+    """Read every file of one ticket (UnknownFormat, InputError: exit 2) and explain it. A key
+    log among the files decrypts the captures (else one found beside a capture is used)."""
+    keys = [p for p in paths if is_key_log(p)]
+    if len(keys) > 1:
+        raise InputError(f"{', '.join(map(str, keys))}: several key logs; give the one of the client that captured")
+    logs = tuple(
+        pcap.parse_with_keys(p, p.read_bytes(), keys[0]) if keys and pcap.sniff(_head(p)) else readers.read(p)
+        for p in paths
+        if p not in keys
+    )
     facts = derive(list(logs))
     try:
         return Imported(logs, facts, explain(facts))

@@ -74,6 +74,7 @@ class Facts:
     failure: Failure | None = None
     resumption: tuple[Fact[str], ...] = ()
     fallbacks: tuple[Fact[str], ...] = ()  # EPSV -> PASV, active -> passive
+    refusals: tuple[Fact[str], ...] = ()  # every 4xx/5xx reply the server gave
     transfers: int = 0  # 226 replies
 
     @property
@@ -131,6 +132,7 @@ class _Session:
         self.logged_in = False
         self.protected = False  # PROT P: data connections are TLS
         self.greeting: list[Event] = []  # the lines of a greeting of several lines
+        self.offered = False  # the current data connection's ClientHello offered resumption
 
     def fail(self, stage: Stage, kind: str, e: Event) -> None:
         if self.f.failure is None:
@@ -171,6 +173,8 @@ class _Session:
                 self.greeting.append(e)
             return
         last = self.last.text.split(" ", 1)[0].upper() if self.last else ""
+        if code[0] in "45":
+            f.refusals += (Fact(e.text, e.where, e.text),)
         if code == "220" and f.banner is None:
             first = self.greeting[0] if self.greeting else e
             text = "\n".join(x.text for x in (*self.greeting, e))
@@ -209,6 +213,10 @@ class _Session:
             f.tls_version = Fact(e.tls.split(" ", 1)[1], e.where, e.text)
         elif e.tls in ("resumed", "resume-offered", "not-resumed"):
             f.resumption += (Fact(e.tls, e.where, e.text),)
+            self.offered = self.offered or e.tls == "resume-offered"
+        elif e.tls == "handshake" and self.logged_in and not self.offered:
+            # a data connection's ClientHello that offers no resumption
+            f.resumption += (Fact("not-offered", e.where, e.text),)
 
     def _dial(self, e: Event, d: Dial) -> None:
         f = self.f
@@ -221,6 +229,7 @@ class _Session:
                 self.fail("connect" if f.banner is None else self.phase, d.result or "", e)
             return
         f.data_dial = Fact(d, e.where, e.text)
+        self.offered = False  # a new data connection: its ClientHello is still to come
         a = f.announced
         if d.host and a and f.control and f.used is None:
             if a.value.ip and family.same_address(d.host, a.value.ip):

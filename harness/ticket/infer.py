@@ -189,7 +189,8 @@ def not_resumed(f: Facts) -> Inference | None:
 
 def certificate(f: Facts) -> Inference | None:
     fail = f.failure
-    if not (fail and fail.stage == "tls-handshake" and re.search(r"certificate|verify|issuer", fail.said, re.I)):
+    words = r"certificate|verify|issuer|unknown.?ca|bad.?certificate"
+    if not (fail and fail.stage == "tls-handshake" and re.search(words, fail.said, re.I)):
         return None
     inf = Inference("certificate-not-trusted", f"The client did not trust the server's certificate: {fail.said}")
     inf.set("topology.name", "direct", "the failure is the certificate check, not the network")
@@ -200,10 +201,12 @@ def certificate(f: Facts) -> Inference | None:
 
 
 def no_close_notify(f: Facts) -> Inference | None:
+    """vsftpd's 426 after an upload whose data connection ended without TLS close_notify."""
     fail = f.failure
-    if not (fail and fail.kind == "reply 426" and re.search(r"reading network stream", fail.said, re.I)):
+    said = next((r for r in f.refusals if re.search(r"^426 .*reading network stream", r.value, re.I)), None)
+    if not (fail and fail.stage == "transfer" and said):
         return None
-    inf = Inference("upload-without-close-notify", f"The server lost the end of an upload: {fail.said}")
+    inf = Inference("upload-without-close-notify", f"The server lost the end of an upload ({said.cite()})")
     inf.set("topology.name", "direct", "the failure is the data connection's TLS shutdown, not the network")
     inf.set("clients.impl", "ftplib-abrupt", "a client that closes the data connection without TLS close_notify")
     return inf
@@ -292,14 +295,17 @@ def _common(f: Facts, inf: Inference) -> None:
 def _client(f: Facts, inf: Inference) -> None:
     impl = CLIENTS.get(f.client)
     if impl is None:  # a capture alone: the behaviour it shows picks the client
-        offered = any(r.value in ("resume-offered", "resumed") for r in f.resumption)
-        impl = "ftplib-reuse" if offered or not f.resumption else "ftplib"
-        inf.set(
-            "clients.impl",
-            impl,
-            "the capture does not name the client; "
-            + ("it offered TLS session resumption" if offered else "ftplib-reuse stands in"),
+        offered = next((r for r in f.resumption if r.value in ("resume-offered", "resumed")), None)
+        refused = next((r for r in f.resumption if r.value == "not-offered"), None)
+        impl = "ftplib" if refused and not offered else "ftplib-reuse"
+        why = (
+            f"its data connection offered TLS session resumption ({offered.where})"
+            if offered
+            else f"its data connection offered no TLS session resumption ({refused.where})"
+            if refused
+            else "ftplib-reuse stands in"
         )
+        inf.set("clients.impl", impl, f"the capture does not name the client; {why}")
     else:
         alike = (
             ""
