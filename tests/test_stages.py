@@ -28,6 +28,8 @@ def load(case_id: str):
         ("direct/vsftpd/curl/explicit/port/n-a/masq-on", "transfer", "transfer"),
         ("server-nat/vsftpd/lftp/none/pasv/trust/masq-off", "data-connect", "data-connect"),
         ("client-nat/pyftpdlib/lftp/none/port/n-a/masq-on", "data-connect", "data-connect"),
+        # ProFTPD's 425 to STOR, then lftp's own "max-retries exceeded": where curl and ftplib are
+        ("client-nat-alg/proftpd/lftp/explicit/port/n-a/masq-on", "data-connect", "data-connect"),
     ],
 )
 def test_every_client_is_placed_by_the_same_rules(case_id, step, stage):
@@ -96,3 +98,10 @@ def test_a_control_connection_that_never_connected_is_placed_at_connect():
     placed = place(obs.client, obs.case.server.tls, obs.case.client.impl)
     assert (placed.step, placed.stage, placed.kind) == ("connect", "connect", "timeout")
     assert checks.judge(obs).stage == "connect"
+
+
+def test_lftp_s_refused_active_connection_quotes_the_server_s_425():
+    v = checks.judge(load("client-nat-alg/proftpd/lftp/explicit/port/n-a/masq-on"))
+    assert (
+        v.check == "active-connect-failed" and "425 Unable to build data connection: Connection refused" in v.diagnosis
+    )

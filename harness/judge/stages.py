@@ -117,6 +117,24 @@ def _data_connect_failed(x: Facts) -> Placed | None:
     return None
 
 
+TRANSFER_COMMANDS = ("STOR", "RETR", "LIST", "NLST", "MLSD", "APPE")
+
+
+def _transfer_refused_425(x: Facts) -> Placed | None:
+    """The server answered the transfer command with 425: it could not open the data
+    connection. Whatever the client said after (lftp: "max-retries exceeded"), that is where
+    it stopped, for every client alike."""
+    after = False
+    for line in x.lines:
+        if line.dir == "sent":
+            after = line.line.split(" ", 1)[0].upper() in TRANSFER_COMMANDS
+        elif after and line.line[:3].isdigit():
+            if line.line.startswith("425"):
+                return _same("data-connect", "reply")
+            after = line.line[:1] == "1"  # a preliminary reply: the final one is still to come
+    return None
+
+
 def _tls(x: Facts) -> Placed | None:
     if x.says == "tls":
         return _same("data-tls" if x.after_data else "tls-handshake", "tls-error")
@@ -168,6 +186,7 @@ RULES: list[Rule] = [
     _hung,
     _never_greeted,
     _data_connect_failed,
+    _transfer_refused_425,
     _tls,
     _not_logged_in,
     _data_tls_refused,

@@ -65,7 +65,9 @@ def active_connect_failed(obs: Observation, ev: Evidence) -> Verdict | None:
     d = last_data(obs)
     if f is None:
         return None
-    reply = f.said
+    # the server's own words: its reply, else a 425 the transcript holds (lftp retries and
+    # reports only "max-retries exceeded")
+    reply = f.said or next((x[2:] for x in reversed(ev.transcript) if x.startswith("< 425")), "")
     if d.mode not in ("port", "eprt") or (f.stage != "data-connect" and reply[:3] != "425"):
         return None
     text = (
