@@ -198,6 +198,8 @@ class _Session:
             self.fail("data-connect", "reply 425", e)
         elif code[0] in "45" and last in DATA_COMMANDS:
             self.fail("data-setup", f"reply {code}", e)
+        elif code == "530" and last not in ("USER", "PASS", "ACCT"):
+            pass  # a command before the login (lftp's OPTS UTF8 ON): not the login refused
         elif code in REPLY_STAGE and (code != "550" or last in TRANSFER_COMMANDS):
             self.fail(REPLY_STAGE[code], f"reply {code}", e)
 
