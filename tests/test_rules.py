@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.repo import nat_file
 from harness.judge import checks
 from harness.judge.rules import FirewallRules, Rule
 from harness.judge.rules.derive import derive
@@ -208,3 +209,31 @@ def test_rules_keep_their_family_through_results_json():
     fw = derive(load(NAT64))["nat64"]
     back = FirewallRules.from_json(fw.box, fw.topology, fw.to_json())
     assert back.family == "ipv6" and nft(back) == nft(fw)
+
+
+EDGE6 = "dual-stack-edge/pyftpdlib/ftplib/none/epsv/n-a/masq-off/ipv6"
+
+
+def test_rules_for_the_family_a_box_leaves_unfiltered_come_from_the_tracked_flows():
+    fw = derive(load(EDGE6))["edge"]
+    assert fw.unfiltered and fw.family == "ipv6"
+    assert {(r.kind, r.iif, r.oif, r.saddr, r.daddr, r.dports) for r in fw.rules} == {
+        ("filter", "wan0", "lan0", "2001:db8:5100::10", "2001:db8:113::10", "21"),
+        ("filter", "wan0", "lan0", "2001:db8:5100::10", "2001:db8:113::10", "50000-50009"),
+    }
+    assert not derive(load("dual-stack-edge/pyftpdlib/ftplib/none/eprt/n-a/masq-off"))["edge"].unfiltered
+
+
+def test_unfiltered_family_rules_render_as_a_table_of_that_family_next_to_the_boxs_own():
+    obs = load(EDGE6)
+    fw = derive(obs)["edge"]
+    text = nft(fw)
+    assert "table ip6 ftpfw_ipv6 {" in text and "table inet" not in text
+    assert "# edge leaves IPv6 unfiltered today; these are the rules a filter would need." in text
+    own = obs.topology.host("edge").ruleset.render(nat_file)
+    assert "table ip ftpfw {" in own
+    _loads(["nft", "-c", "-f", "-"], own + "\n" + text)  # as the proof loads them: both at once
+    ipt = iptables(fw)
+    assert "ip6tables-save format" in ipt and "# the IPv4 side" not in ipt
+    back = FirewallRules.from_json(fw.box, fw.topology, fw.to_json())
+    assert back.unfiltered and nft(back) == text

@@ -11,11 +11,10 @@ Each reads the peer's own reply and the lines as sent and received: never a tabl
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
+from harness.build import tracking
 from harness.core import family
-from harness.core.repo import nat_file
 from harness.core.tls import CONTROL_PORTS
 from harness.judge.checks import check
 from harness.judge.evidence import Evidence, PlacedFailure, Unfiltered, helper_boxes, last_data
@@ -23,7 +22,6 @@ from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
 
 _EXTENDED = {"pasv": ("PASV", "EPSV"), "port": ("PORT", "EPRT")}
-_SEES = {"ipv4": ("ip", "inet"), "ipv6": ("ip6", "inet")}
 
 
 def _cap(text: str) -> str:
@@ -196,28 +194,26 @@ def family_mismatch(obs: Observation, ev: Evidence) -> Verdict | None:
 
 def unfiltered(obs: Observation) -> tuple[dict[str, Unfiltered], list[str]]:
     """Security notes for a passing case: it crossed a firewall none of whose tables is of a
-    family that sees its packets (an IPv4-only ruleset on a dual-stack box)."""
+    family that sees its packets (an IPv4-only ruleset on a dual-stack box). Conntrack there
+    tracks the family only because the lab asked it to (harness/build/tracking.py)."""
     notes, found = [], {}
     fam = _fam(obs.topology.family)
     for box in obs.topology.middleboxes:
-        if not box.ruleset:
-            continue
-        tables = sorted(
-            {f"table {f} {n}" for f, n in re.findall(r"^\s*table\s+(\w+)\s+(\S+)", box.ruleset.render(nat_file), re.M)}
-        )
-        if any(t.split()[1] in _SEES[obs.topology.family] for t in tables):
+        tables = tracking.blind(box, obs.topology.family)
+        if tables is None:
             continue
         view = obs.middleboxes.get(box.name)
         seen = [f.describe() for f in view.parsed_flows(box.name)] if view else []
         found[box.name] = Unfiltered(tuple(tables), tuple(seen[:4]))
         tracked = (
-            f"conntrack there recorded {len(seen)} of its connections"
+            f"its own tables ask for no {fam} connection state (the harness's tracking table made "
+            f"conntrack record {len(seen)} of its connections, to derive the rules a filter would need)"
             if seen
             else f"conntrack there did not even track it (no table asks for {fam} connection state)"
         )
         notes.append(
             f"SECURITY: {fam} UNFILTERED on {box.name}: this {fam} session crossed it and passed, "
-            f"but its ruleset has only {', '.join(tables)}, which no {fam} packet ever meets; "
-            f"{tracked}. Whatever those rules refuse over the other family is open over {fam}."
+            f"but its ruleset has only {', '.join(tables) or 'no nft table'}, which no {fam} packet "
+            f"ever meets; {tracked}. Whatever those rules refuse over the other family is open over {fam}."
         )
     return found, notes

@@ -100,6 +100,9 @@ class FirewallRules:
     client_ephemeral: str = CLIENT_EPHEMERAL
     guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
     family: str = "ipv4"  # the case's family (a translator's rules have each side's own: Rule.family)
+    # the box's own ruleset leaves `family` unfiltered: these rules go in a table of that family
+    # next to it (render.nft), and the proof replays with both loaded (Middleboxes.load_alongside)
+    unfiltered: bool = False
 
     def without(self, index: int) -> FirewallRules:
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())
@@ -118,6 +121,7 @@ class FirewallRules:
             "error": p.error,
             **({"shared_from": p.shared_from} if p.shared_from else {}),
             "family": self.family,
+            **({"unfiltered": True} if self.unfiltered else {}),
             "rules": [
                 dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
                 for i, r in enumerate(self.rules)
@@ -144,4 +148,5 @@ class FirewallRules:
             proof,
             guards_input=any(r.kind == "input" for r in rules),
             family=d.get("family", "ipv4"),
+            unfiltered=d.get("unfiltered", False),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from harness.build import tracking
 from harness.build.topology import Middlebox, Topology
 from harness.core.tls import CONTROL_PORTS as TLS_CONTROL_PORTS
 from harness.core.tls import mode as tls_mode
@@ -192,7 +193,15 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
         client_ephemeral=CLIENT_EPHEMERAL,
         guards_input=any(r.kind == "input" for r in rules),
         family=obs.topology.family,
+        unfiltered=_unfiltered(obs, box),
     )
+
+
+def _unfiltered(obs: Observation, box: str) -> bool:
+    """The box's own tables leave the case's family unfiltered (its flows were tracked by the
+    lab's table, harness/build/tracking.py)."""
+    host = obs.topology.host(box)
+    return isinstance(host, Middlebox) and tracking.blind(host, obs.topology.family) is not None
 
 
 def _clamps(obs: Observation, box: str) -> bool:

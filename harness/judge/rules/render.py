@@ -41,8 +41,10 @@ def nft(fw: FirewallRules, header: str = "") -> str:
     fam = family(fw.family)
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     out += [f"# {line}" for line in header.splitlines() if line]
+    if fw.unfiltered:
+        out += [f"# {line}" for line in alongside(fw).splitlines()]
     out += [
-        "table inet ftpfw {",
+        f"table {table_of(fw)} {{",
         "    counter rejected {",
         '        comment "new connections refused"',
         "    }",
@@ -125,6 +127,9 @@ def iptables(fw: FirewallRules) -> str:
     translator's rules come in one section per family (iptables cannot mix them)."""
     fams = [fw.family] + sorted({r.family(fw.family) for r in fw.rules} - {fw.family})
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
+    if fw.unfiltered:
+        loader = family(fw.family).save_command.replace("-save", "-restore")
+        out += [f"# {line}" for line in alongside(fw, loader).splitlines()]
     for name in fams:
         # a rule without addresses goes with the case's family (a helper), a clamp with every family
         mine = [r for r in fw.rules if (r.family("") or (name if r.kind == "clamp" else fw.family)) == name]
@@ -175,6 +180,21 @@ def _ipt_section(fw: FirewallRules, rules: list[Rule], fam: Family) -> list[str]
     out += [f"-A FORWARD {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
     out += ["-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A FORWARD -j REJECT", "COMMIT"]
     return out
+
+
+def table_of(fw: FirewallRules) -> str:
+    """`inet ftpfw`; rules for a family the box leaves unfiltered: a table of that family only
+    (`ip6 ftpfw_ipv6`), so its drop policy never meets the family the box's own rules filter."""
+    return f"{family(fw.family).nft} ftpfw_{fw.family}" if fw.unfiltered else "inet ftpfw"
+
+
+def alongside(fw: FirewallRules, loader: str = "nft -f") -> str:
+    """What an unfiltered family's rules are, and how they go next to the box's own ruleset."""
+    fam = fw.family.replace("ipv", "IPv")
+    return (
+        f"{fw.box} leaves {fam} unfiltered today; these are the rules a filter would need.\n"
+        f"Load them next to its own ruleset ({loader}), which stays as it is: they filter {fam} only."
+    )
 
 
 TABLE_HEAD = ("firewall", "kind", "direction", "proto", "from", "to", "ports", "why")
