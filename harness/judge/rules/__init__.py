@@ -120,7 +120,7 @@ class FirewallRules:
             "replays": p.replays,
             "error": p.error,
             **({"shared_from": p.shared_from} if p.shared_from else {}),
-            "family": self.family,
+            **({"family": self.family} if self.family != "ipv4" else {}),  # absent: IPv4
             **({"unfiltered": True} if self.unfiltered else {}),
             "rules": [
                 dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
