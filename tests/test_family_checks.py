@@ -85,6 +85,16 @@ def test_an_ipv4_only_ruleset_leaves_ipv6_unfiltered_and_says_so():
     assert not v4.evidence.unfiltered
 
 
+def test_the_labs_tracking_table_lets_conntrack_see_the_unfiltered_family_and_says_so():
+    """Recorded with the lab's tracking table on edge (harness/build/tracking.py): the same
+    verdict, and the note says whose table made conntrack record the connections."""
+    v = judge("dual-stack-edge/pyftpdlib/ftplib/none/epsv/n-a/masq-off/ipv6")
+    assert (v.outcome, v.check) == ("pass", "passed") and "SECURITY: IPv6 UNFILTERED on edge" in v.diagnosis
+    assert "the harness's tracking table made conntrack record 4 of its connections" in v.diagnosis
+    u = v.evidence.unfiltered["edge"]
+    assert u.tables == ("table ip ftpfw",) and u.conntrack[0].startswith("tcp 2001:db8:5100::10:")
+
+
 def test_eprt_through_nat64_reaches_an_ipv4_only_server_that_refuses_it():
     v = judge("nat64/pyftpdlib/ftplib/none/eprt/n-a/masq-off/ipv6")
     assert (v.outcome, v.check) == ("fail", "family-mismatch")

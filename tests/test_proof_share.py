@@ -2,6 +2,7 @@
 
 from harness.judge import proof
 from harness.judge.rules import FirewallRules, Proof, Rule
+from harness.judge.verdict import Verdict
 from harness.report.results import parse_id
 
 
@@ -44,3 +45,32 @@ def test_a_private_source_is_kept_by_addressing_in_either_family():
     assert proof._private_source(snat("10.0.1.0/24")) and proof._private_source(snat("fd00:1::/64"))
     # the lab's client-side public range is "the internet", in IPv6 too (no TypeError)
     assert not proof._private_source(snat("203.0.113.100")) and not proof._private_source(snat("2001:db8:113::100"))
+
+
+class Boxes:
+    """Middleboxes as prove() uses them: what was loaded, and how."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def load(self, box, text):
+        self.calls.append(("load", box))
+
+    def load_alongside(self, box, text):
+        self.calls.append(("alongside", box))
+        assert text.startswith("# edge") and "table ip6 ftpfw_ipv6" in text
+
+    def restore(self):
+        self.calls.append(("restore", ""))
+
+
+def test_rules_for_an_unfiltered_family_are_proven_next_to_the_boxs_own_ruleset():
+    rule = Rule("filter", iif="wan0", saddr="2001:db8:5100::10", daddr="2001:db8:113::10", dports="21")
+    derived = {
+        "edge": FirewallRules("edge", "dual-stack-edge ipv6", [rule], family="ipv6", unfiltered=True),
+        "fw": FirewallRules("fw", "dual-stack-edge ipv6", [rule], family="ipv6"),
+    }
+    boxes = Boxes()
+    proof.prove(boxes, derived, minimal=False, replay=lambda: Verdict("pass", None, "ok"))
+    assert boxes.calls == [("alongside", "edge"), ("load", "fw"), ("restore", "")]
+    assert all(fw.proof.verified for fw in derived.values())

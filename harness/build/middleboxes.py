@@ -20,6 +20,7 @@ from harness.build import proxies
 from harness.build.follow import Follow
 from harness.build.topology import Middlebox, Topology
 from harness.build.tracing import trace_table
+from harness.build.tracking import tracking
 from harness.core.repo import NAT_DIR, nat_file
 
 if TYPE_CHECKING:
@@ -50,6 +51,13 @@ class Middleboxes:
         self.current = dict(self.original)
         self.syntax = {n: b.ruleset.syntax for n, b in self.boxes.items() if b.ruleset}
         self._loaded: dict[str, LoadedRuleset] = {}
+        self.alongside: dict[str, str] = {}  # nft text loaded next to a box's own ruleset (load_alongside)
+        # A family a box leaves unfiltered: conntrack tracks it only with the lab's table (build/tracking.py)
+        self.tracking = tracking(topology)
+        for name, table in self.tracking.items():
+            error = lab.load_nft(name, table)
+            if error:
+                raise RuntimeError(f"nft refused the tracking table on {name}: {error[:300]}")
         self.proxies: dict[str, Follow] = {}
         for box in self.boxes.values():
             if box.proxy:
@@ -58,27 +66,39 @@ class Middleboxes:
                 self._start_translator(box)
 
     # -- rulesets ---------------------------------------------------------------
-    def load(self, box: str, text: str, syntax: str = "nft") -> None:
+    def load(self, box: str, text: str, syntax: str = "nft", extra: str = "") -> None:
         """Swap `box`'s ruleset (nft text, or an iptables-save file) atomically and forget its
-        connections and expectations."""
-        trace = trace_table() if self.lab.traced else ""  # flush ruleset takes the lab's trace table too
+        connections and expectations. `extra`: nft text loaded after it (load_alongside)."""
+        # flush ruleset takes the lab's trace and tracking tables too
+        ours = (trace_table() if self.lab.traced else "") + self.tracking.get(box, "")
         if syntax == "iptables":
             script = "nft flush ruleset && iptables-nft-restore && conntrack -F 2>/dev/null; conntrack -F expect 2>/dev/null; true"
             r = self.lab.run(box, ["sh", "-c", script], input=text, timeout=10)
             error = None if r.returncode == 0 else r.stderr.strip() or "iptables-nft-restore failed"
-            if error is None and trace:
-                error = self.lab.load_nft(box, trace)
+            if error is None and (extra or ours):
+                error = self.lab.load_nft(box, extra + "\n" + ours)
         else:
-            error = self.lab.load_nft(box, "flush ruleset\n" + text + "\n" + trace)
+            error = self.lab.load_nft(box, "flush ruleset\n" + text + "\n" + extra + "\n" + ours)
         if error:
             raise RuntimeError(f"nft refused the ruleset on {box}: {error[:300]}")
         self.current[box], self.syntax[box] = text, syntax
+        if extra:
+            self.alongside[box] = extra
+        else:
+            self.alongside.pop(box, None)
         self._loaded.pop(box, None)  # a reload numbers the rules anew
+
+    def load_alongside(self, box: str, extra: str) -> None:
+        """`box`'s own ruleset, unchanged, with nft text `extra` loaded next to it (the rules
+        of a family its own ruleset leaves unfiltered, under proof)."""
+        ruleset = self.boxes[box].ruleset
+        assert ruleset is not None, "only a box with a ruleset leaves a family unfiltered"
+        self.load(box, self.original[box], ruleset.syntax, extra)
 
     def restore(self) -> None:
         """Each box's own ruleset again; a box that had none, none again."""
         for box, text in self.original.items():
-            if self.current.get(box) != text:
+            if self.current.get(box) != text or box in self.alongside:
                 ruleset = self.boxes[box].ruleset
                 assert ruleset is not None, "only boxes with a ruleset have one to restore"
                 self.load(box, text, ruleset.syntax)
@@ -93,7 +113,7 @@ class Middleboxes:
             if not box.fresh_per_case:
                 continue
             if name in self.current:
-                self.load(name, self.current[name], self.syntax[name])
+                self.load(name, self.current[name], self.syntax[name], self.alongside.get(name, ""))
             if box.proxy:
                 self._stop_proxy(name)
                 self._start_proxy(box)
@@ -102,7 +122,7 @@ class Middleboxes:
         """`box`'s ruleset as loaded from its files, with nft's listing of it (None for a ruleset
         the harness derived itself, e.g. in a proof replay: no file to point back to)."""
         text = self.current.get(box)
-        if text is None or text != self.original.get(box):
+        if text is None or text != self.original.get(box) or box in self.alongside:
             return None
         if box not in self._loaded:
             r = self.lab.run(box, ["nft", "-a", "-j", "list", "ruleset"], timeout=10)

@@ -5,7 +5,8 @@ reads what it prints). The admin's tables are never edited."""
 from __future__ import annotations
 
 TRACE_TABLE = "fth_trace"
-HARNESS_TABLES = (TRACE_TABLE,)  # tables the lab adds to a box: never the admin's filtering
+TRACK_TABLE = "fth_track"  # harness/build/tracking.py
+HARNESS_TABLES = (TRACE_TABLE, TRACK_TABLE)  # tables the lab adds to a box: never the admin's filtering
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
 # Packets worth following: connection attempts (SYN), their answers (SYN-ACK, RST) and ICMP.
 # The trace table runs before conntrack (-200), so it cannot ask for `ct state new`; a TCP

@@ -1,6 +1,10 @@
 """Prove derived rules by replay: the case must pass through exactly those rules (sufficient)
 and, with --prove-minimal, fail without any one of them (minimal).
 
+Rules for a family a box leaves unfiltered (FirewallRules.unfiltered) are proven next to the
+box's own ruleset, which stays loaded unchanged: the replay filters that family with only the
+derived rules (policy drop, established/related), and the other family as the box always does.
+
 Each firewall's ruleset is swapped atomically (`nft -f` with `flush ruleset`), conntrack
 state is flushed so nothing earlier helps, and the original ruleset is restored afterwards.
 The lab, the server and the client probe are reused between replays.
@@ -102,7 +106,11 @@ def prove(
 
     def passes(candidate: dict[str, str]) -> Verdict:
         for box, text in candidate.items():
-            boxes.load(box, text + (given or {}).get(box, ""))
+            text += (given or {}).get(box, "")
+            if derived[box].unfiltered:  # the box's own rules stay; these filter the family it leaves open
+                boxes.load_alongside(box, text)
+            else:
+                boxes.load(box, text)
         for fw in derived.values():
             fw.proof.replays += 1
         return replay()

@@ -37,14 +37,16 @@ def security(fw: FirewallRules, cases: list[Result]) -> str:
     for c in cases:
         u = c.verdict.evidence.unfiltered.get(fw.box)
         if u:
-            derived = (
-                "no rules could be derived: conntrack on it tracked none of these connections"
-                if not fw.rules
-                else "the rules below are what it would need"
-            )
+            fam = c.case.net.family.replace("ipv", "IPv")
+            own = f"its ruleset has only {', '.join(u.tables) or 'no nft table'}"
+            if not fw.rules:
+                return (
+                    f"SECURITY: {fam} is not filtered on {fw.box}: {own}; no rules could be "
+                    "derived: conntrack on it tracked none of these connections."
+                )
             return (
-                f"SECURITY: {c.case.net.family} is not filtered on {fw.box}: its ruleset has only "
-                f"{', '.join(u.tables)}; {derived}."
+                f"SECURITY: {fw.box} leaves {fam} unfiltered today ({own}); these are the rules a "
+                f"filter would need: a table of their own next to its ruleset, which stays as it is."
             )
     return ""
 
@@ -79,7 +81,10 @@ def markdown(results: list[Result], matrix_md: str, peers_md: str = "") -> str:
         "Each rule set below was derived from the connections the firewall actually saw in a "
         "passing case, then proven by replaying the case through only those rules "
         "(forward policy drop, plus established/related). With `--prove-minimal`, every rule "
-        "was also removed once and the case failed without it.",
+        "was also removed once and the case failed without it. For a family a firewall leaves "
+        "unfiltered (an IPv4-only ruleset on a dual-stack box), the rules are what a filter of "
+        "that family would need, proven next to the firewall's own ruleset, which stays loaded "
+        "unchanged.",
         "",
         "## Matrix",
         "",

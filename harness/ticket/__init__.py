@@ -10,10 +10,10 @@ from pathlib import Path
 
 from harness.core.inputs import InputError
 from harness.ticket import readers
-from harness.ticket.readers import pcap
 from harness.ticket.facts import Facts, derive
 from harness.ticket.infer import Inference, NotReproducible, explain
 from harness.ticket.log import Log
+from harness.ticket.readers import pcap
 from harness.ticket.write import render
 
 __all__ = ["Imported", "NotReproducible", "load"]

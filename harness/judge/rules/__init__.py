@@ -6,6 +6,7 @@ prints them for admins (nft, iptables-save, a table), and the runner proves them
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,6 +49,16 @@ class Rule:
             self.to or "",
         )
 
+    def family(self, default: str) -> str:
+        """The family of the rule's addresses (a translator's two sides differ); `default` for
+        a rule without any (an MSS clamp, a helper)."""
+        for a in (self.saddr, self.daddr, self.to):
+            try:
+                return "ipv4" if ipaddress.ip_network(a or "", strict=False).version == 4 else "ipv6"
+            except ValueError:
+                continue
+        return default
+
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
 
@@ -88,7 +99,10 @@ class FirewallRules:
     proof: Proof = field(default_factory=Proof)
     client_ephemeral: str = CLIENT_EPHEMERAL
     guards_input: bool = False  # the box terminates connections itself (a proxy): filter input too
-    family: str = "ipv4"  # the address family of every address in the rules
+    family: str = "ipv4"  # the case's family (a translator's rules have each side's own: Rule.family)
+    # the box's own ruleset leaves `family` unfiltered: these rules go in a table of that family
+    # next to it (render.nft), and the proof replays with both loaded (Middleboxes.load_alongside)
+    unfiltered: bool = False
 
     def without(self, index: int) -> FirewallRules:
         return replace(self, rules=[r for i, r in enumerate(self.rules) if i != index], proof=Proof())
@@ -106,6 +120,8 @@ class FirewallRules:
             "replays": p.replays,
             "error": p.error,
             **({"shared_from": p.shared_from} if p.shared_from else {}),
+            **({"family": self.family} if self.family != "ipv4" else {}),  # absent: IPv4
+            **({"unfiltered": True} if self.unfiltered else {}),
             "rules": [
                 dict(r.to_json(), without_it=p.needed.get(i)) if p.minimal else r.to_json()
                 for i, r in enumerate(self.rules)
@@ -125,4 +141,12 @@ class FirewallRules:
             not_needed=[NotNeeded(Rule.from_json(x["rule"]), x.get("evidence", "")) for x in d.get("not_needed", [])],
             needed={i: r.get("without_it") or "" for i, r in enumerate(d["rules"])} if d["minimal"] else {},
         )
-        return cls(box, topology, rules, proof, guards_input=any(r.kind == "input" for r in rules))
+        return cls(
+            box,
+            topology,
+            rules,
+            proof,
+            guards_input=any(r.kind == "input" for r in rules),
+            family=d.get("family", "ipv4"),
+            unfiltered=d.get("unfiltered", False),
+        )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from harness.build.topology import Topology
+from harness.build import tracking
+from harness.build.topology import Middlebox, Topology
 from harness.core.tls import CONTROL_PORTS as TLS_CONTROL_PORTS
 from harness.core.tls import mode as tls_mode
 from harness.judge.rules import CLIENT_EPHEMERAL, FirewallRules, Rule
@@ -27,13 +28,44 @@ CONTROL_PORTS = {
 
 
 def _iface(topology: Topology, box: str, ip: str) -> tuple[str | None, str | None]:
-    """(interface, network) of `box` that faces `ip`."""
+    """(interface, network) of `box` that faces `ip`: an interface's own network (its primary
+    address first, then its secondary ones: a dual-stack box's other family), else a route into
+    a translator's tun device (its NAT64 prefix or its IPv4 pool)."""
     addr = ipaddress.ip_address(ip)
-    for ifname, cidr in topology.interfaces(box):
-        net = ipaddress.ip_interface(cidr).network
-        if addr in net:
-            return ifname, str(net)
+    for cidrs in (topology.interfaces(box), topology.addresses(box)):
+        for ifname, cidr in cidrs:
+            net = ipaddress.ip_interface(cidr).network
+            if addr.version == net.version and addr in net:
+                return ifname, str(net)
+    host = topology.host(box)
+    if isinstance(host, Middlebox) and host.translator:
+        for route in host.translator.routes:
+            net = ipaddress.ip_network(route)
+            if addr.version == net.version and addr in net:
+                return host.translator.tun, route
     return None, None
+
+
+def _tun(topology: Topology, box: str) -> tuple[str | None, str | None]:
+    """(tun device, IPv4 pool) of the box's translator (NAT64), or (None, None)."""
+    host = topology.host(box)
+    t = host.translator if isinstance(host, Middlebox) else None
+    if t is None:
+        return None, None
+    return t.tun, next((r for r in t.routes if ipaddress.ip_network(r).version == 4), None)
+
+
+def _translated(topology: Topology, box: str, iif: str | None, oif: str | None) -> tuple[str | None, str]:
+    """For a translator's flows: the source a rule names (the translator gives each client
+    whichever pool address is free, so the pool, not the one seen) and a note on the side."""
+    tun, pool = _tun(topology, box)
+    if tun is None:
+        return None, ""
+    if iif == tun:
+        return pool, f" (translated to IPv4, from the pool {pool})"
+    if oif == tun:
+        return None, " (to be translated to IPv4)"
+    return None, ""
 
 
 def _purpose(obs: Observation, flow: Flow) -> tuple[str, str, bool]:
@@ -100,6 +132,7 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
             )
             continue
         ports, why, wide = _purpose(obs, f)
+        pool, side = _translated(obs.topology, box, iif, oif)
         if f.dnat:
             balanced = len(obs.topology.servers) > 1
             add(
@@ -137,10 +170,10 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
                 f.proto,
                 iif=iif,
                 oif=oif,
-                saddr=f.src,
+                saddr=pool or f.src,
                 daddr=f.real_dst,
                 dports=ports,
-                why=why,
+                why=why + side,
                 wide_open=wide,
             )
         )
@@ -160,7 +193,15 @@ def _for_box(obs: Observation, box: str) -> FirewallRules:
         client_ephemeral=CLIENT_EPHEMERAL,
         guards_input=any(r.kind == "input" for r in rules),
         family=obs.topology.family,
+        unfiltered=_unfiltered(obs, box),
     )
+
+
+def _unfiltered(obs: Observation, box: str) -> bool:
+    """The box's own tables leave the case's family unfiltered (its flows were tracked by the
+    lab's table, harness/build/tracking.py)."""
+    host = obs.topology.host(box)
+    return isinstance(host, Middlebox) and tracking.blind(host, obs.topology.family) is not None
 
 
 def _clamps(obs: Observation, box: str) -> bool:

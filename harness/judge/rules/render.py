@@ -9,7 +9,14 @@ from harness.judge.rules import KINDS, FirewallRules, Rule
 CLAMP_NFT = "tcp flags syn tcp option maxseg size set rt mtu"
 
 
+def rule_family(r: Rule, fam: Family) -> Family:
+    """The rule's own family (its addresses'), else `fam`: a translator's rules are IPv6 on
+    one side and IPv4 on the other, each matched in its own words in one `table inet`."""
+    return family(r.family(fam.name))
+
+
 def nft_match(r: Rule, fam: Family) -> str:
+    fam = rule_family(r, fam)
     parts = []
     if r.iif:
         parts.append(f'iifname "{r.iif}"')
@@ -34,8 +41,10 @@ def nft(fw: FirewallRules, header: str = "") -> str:
     fam = family(fw.family)
     out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
     out += [f"# {line}" for line in header.splitlines() if line]
+    if fw.unfiltered:
+        out += [f"# {line}" for line in alongside(fw).splitlines()]
     out += [
-        "table inet ftpfw {",
+        f"table {table_of(fw)} {{",
         "    counter rejected {",
         '        comment "new connections refused"',
         "    }",
@@ -59,7 +68,7 @@ def nft(fw: FirewallRules, header: str = "") -> str:
     # The NAT chains exist even when empty: the kernel only NATs where a nat chain is hooked,
     # and the helper's pinholes need that to translate data connections.
     out += ["", "    chain prerouting_nat {", "        type nat hook prerouting priority dstnat; policy accept;"]
-    out += [f"        {nft_match(r, fam)} dnat {fam.nft} to {r.to}{_comment(r)}" for r in by["dnat"]]
+    out += [f"        {nft_match(r, fam)} dnat {rule_family(r, fam).nft} to {r.to}{_comment(r)}" for r in by["dnat"]]
     out += [
         "    }",
         "",
@@ -93,6 +102,7 @@ def nft(fw: FirewallRules, header: str = "") -> str:
 
 
 def ipt_match(r: Rule, fam: Family) -> str:
+    fam = rule_family(r, fam)
     parts = []
     if r.iif:
         parts.append(f"-i {r.iif}")
@@ -113,13 +123,25 @@ def _ipt_comment(r: Rule) -> str:
 
 
 def iptables(fw: FirewallRules) -> str:
-    """iptables-save format (nft backend or legacy); ip6tables-save for IPv6 rules."""
-    by = {k: [r for r in fw.rules if r.kind == k] for k in KINDS}
-    fam = family(fw.family)
-    out = [
-        f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness",
-        f"# {fam.save_command} format: load with {fam.save_command.replace('-save', '-restore')}",
-    ]
+    """iptables-save format (nft backend or legacy); ip6tables-save for IPv6 rules. A
+    translator's rules come in one section per family (iptables cannot mix them)."""
+    fams = [fw.family] + sorted({r.family(fw.family) for r in fw.rules} - {fw.family})
+    out = [f"# {fw.box} ({fw.topology}): rules derived from observed flows by ftps-harness"]
+    if fw.unfiltered:
+        loader = family(fw.family).save_command.replace("-save", "-restore")
+        out += [f"# {line}" for line in alongside(fw, loader).splitlines()]
+    for name in fams:
+        # a rule without addresses goes with the case's family (a helper), a clamp with every family
+        mine = [r for r in fw.rules if (r.family("") or (name if r.kind == "clamp" else fw.family)) == name]
+        if len(fams) > 1:
+            out += ["", f"# the {name.replace('ipv', 'IPv')} side"]
+        out += _ipt_section(fw, mine, family(name))
+    return "\n".join(out) + "\n"
+
+
+def _ipt_section(fw: FirewallRules, rules: list[Rule], fam: Family) -> list[str]:
+    by = {k: [r for r in rules if r.kind == k] for k in KINDS}
+    out = [f"# {fam.save_command} format: load with {fam.save_command.replace('-save', '-restore')}"]
     if by["clamp"]:
         out += ["*mangle", ":FORWARD ACCEPT [0:0]"]
         out += [
@@ -157,7 +179,22 @@ def iptables(fw: FirewallRules) -> str:
     ]
     out += [f"-A FORWARD {ipt_match(r, fam)} -j ACCEPT{_ipt_comment(r)}" for r in by["filter"]]
     out += ["-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A FORWARD -j REJECT", "COMMIT"]
-    return "\n".join(out) + "\n"
+    return out
+
+
+def table_of(fw: FirewallRules) -> str:
+    """`inet ftpfw`; rules for a family the box leaves unfiltered: a table of that family only
+    (`ip6 ftpfw_ipv6`), so its drop policy never meets the family the box's own rules filter."""
+    return f"{family(fw.family).nft} ftpfw_{fw.family}" if fw.unfiltered else "inet ftpfw"
+
+
+def alongside(fw: FirewallRules, loader: str = "nft -f") -> str:
+    """What an unfiltered family's rules are, and how they go next to the box's own ruleset."""
+    fam = fw.family.replace("ipv", "IPv")
+    return (
+        f"{fw.box} leaves {fam} unfiltered today; these are the rules a filter would need.\n"
+        f"Load them next to its own ruleset ({loader}), which stays as it is: they filter {fam} only."
+    )
 
 
 TABLE_HEAD = ("firewall", "kind", "direction", "proto", "from", "to", "ports", "why")
