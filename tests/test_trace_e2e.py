@@ -13,6 +13,7 @@ from conftest import REPO, harness, netns_list
 
 from harness.build.backends.netns import NetnsBackend
 from harness.build.tracing import TRACE_TABLE
+from harness.build.topologies import Catalog
 from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.run import worker as runner
 from harness.run.execute import execute
@@ -22,10 +23,11 @@ FIX = Path(__file__).parent / "fixtures" / "trace"
 pytestmark = pytest.mark.netns
 
 
-def _plan_case(plan: Path, **client) -> Case:
+def _plan_case(plan: Path, **client) -> tuple[Case, Catalog]:
+    """The plan's first case (with `client` changed) and the catalog that holds its topology."""
     p = verify.load(plan, NetnsBackend())
     case = p.cases[0]
-    return Case(case.topology, case.server, ClientSpec(**{**case.client.__dict__, **client}), case.net)
+    return Case(case.topology, case.server, ClientSpec(**{**case.client.__dict__, **client}), case.net), p.catalog
 
 
 def _admin_tables(lab, box: str) -> list:
@@ -66,9 +68,11 @@ def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts
     """A busy session holds the 1st control connection open, so the session's own (2nd) one
     always finds the tuple taken. Run first and last in one unit (one lab), the verdicts are
     the same: conntrack and expectation tables are flushed before every case."""
-    case = _plan_case(REPO / "plans" / "fixed-port-snat.yaml", impl="ftplib", mode="epsv", pasv_address=None, busy=1)
+    case, catalog = _plan_case(
+        REPO / "plans" / "fixed-port-snat.yaml", impl="ftplib", mode="epsv", pasv_address=None, busy=1
+    )
     other = Case(case.topology, case.server, ClientSpec("curl", "pasv", "control"), case.net)
-    run = runner.ActiveRun(run_id=secrets.token_hex(3), backend=NetnsBackend(), rules=False)
+    run = runner.ActiveRun(run_id=secrets.token_hex(3), backend=NetnsBackend(), rules=False, catalog=catalog)
     w = runner.Worker(run, 0)
     out = []
     try:
@@ -104,8 +108,8 @@ def test_a_held_control_connection_makes_the_clash_certain_and_every_case_starts
     ],
 )
 def test_a_dropped_data_connection_names_the_chain_and_what_dropped_it(name, check, words):
-    case = _plan_case(FIX / f"{name}.yaml")
-    results, _, _ = execute([case], jobs=1, rules=False)
+    case, catalog = _plan_case(FIX / f"{name}.yaml")
+    results, _, _ = execute([case], jobs=1, rules=False, catalog=catalog)
     v = results[0].verdict
     assert (v.stage, v.check) == ("data-connect", check), v.diagnosis
     assert words in v.diagnosis
@@ -158,4 +162,4 @@ def test_no_trace_keeps_the_heuristics(matrix):
     )
     (c,) = cases.values()
     assert c["check"] == "advertised-address-unreachable"
-    assert "Trace:" not in c["diagnosis"] and c["evidence"]["trace"].startswith("not traced")
+    assert "Trace:" not in c["diagnosis"] and c["evidence"]["untraced"] is True and not c["evidence"].get("trace")
