@@ -12,8 +12,8 @@ import pytest
 from conftest import REPO, harness, netns_list
 
 from harness.build.backends.netns import NetnsBackend
-from harness.build.tracing import TRACE_TABLE
 from harness.build.topologies import Catalog
+from harness.build.tracing import TRACE_TABLE
 from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.run import worker as runner
 from harness.run.execute import execute

@@ -77,7 +77,8 @@ class Result:
             stage=v.stage,
             diagnosis=v.diagnosis,
             check=v.check,
-            evidence=codec.encode(v.evidence, Evidence),
+            # `tampered` (a middlebox rewrote a control line) is derived, but readers of results.json use it
+            evidence={**codec.encode(v.evidence, Evidence), "tampered": v.evidence.tampered},
             duration_s=round(self.duration_s, 3),
         )
         if self.captures:
@@ -103,7 +104,7 @@ class Result:
         """The inverse of to_json, for the case `d` names (results of an older format keep
         outcome, stage and check; evidence they cannot give back is left empty)."""
         try:
-            evidence = codec.decode(d.get("evidence") or {}, Evidence)
+            evidence = codec.decode({k: x for k, x in (d.get("evidence") or {}).items() if k != "tampered"}, Evidence)
         except (TypeError, ValueError, AttributeError):
             evidence = Evidence()
         v = Verdict(d["outcome"], d.get("stage"), d.get("diagnosis", ""), evidence, d.get("check", ""))

@@ -35,7 +35,10 @@ KEY_LOG = re.compile(rb"^(CLIENT_RANDOM|CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_H
 
 
 def is_key_log(path: Path) -> bool:
-    """A TLS key log (SSLKEYLOGFILE format): it decrypts the ticket's captures."""
+    """A TLS key log (SSLKEYLOGFILE format, or a .keylog file, which may be empty: a plain
+    FTP session has no keys): it decrypts the ticket's captures."""
+    if path.suffix == ".keylog":
+        return True
     try:
         with path.open("rb") as f:
             return bool(KEY_LOG.search(f.read(4096)))
