@@ -34,6 +34,15 @@ def test_every_packet_is_split_into_its_hooks_with_the_header_seen_there():
     assert all(r.table != "fth_trace" for p in paths for r in p.rules)
 
 
+def test_each_hook_names_the_interfaces_the_packet_came_in_and_goes_out_by():
+    first = [p for p in _paths("policy-drop") if p.trace_id == _paths("policy-drop")[0].trace_id]
+    assert [(p.hook, p.iif, p.oif) for p in first] == [
+        ("prerouting", "wan0", ""),
+        ("forward", "wan0", "lan0"),
+        ("postrouting", "wan0", "lan0"),
+    ]
+
+
 def test_a_chain_policy_drop_is_the_deciding_rule():
     dropped = [p for p in _paths("policy-drop") if p.verdict == "drop"]
     assert dropped and all(p.hook == "forward" for p in dropped)

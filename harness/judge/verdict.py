@@ -13,6 +13,7 @@ from harness.core.outcome import Outcome, Stage
 from harness.judge.evidence import Evidence
 from harness.judge.rules import FirewallRules
 from harness.judge.rules.render import iptables, nft, table
+from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.trace import TracePath
 
 
@@ -53,6 +54,7 @@ class Result:
     rules: dict[str, FirewallRules] | None = None  # per firewall, for passing cases
     captures: list[str] = field(default_factory=list)  # evidence files, relative to the report dir
     stops: list[TracePath] = field(default_factory=list)  # failing cases: traced paths that ended in a drop
+    seen: dict[str, MiddleboxView] = field(default_factory=dict)  # failing cases: what each middlebox saw
     traced: bool = False  # a middlebox of the case was traced (False: --no-trace, or a backend that cannot)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (harness/core/timing.py)
     topology: Topology | None = None  # as built for the case (None: read back from a results file)

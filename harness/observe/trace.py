@@ -53,6 +53,8 @@ class TracePath:
     rules: tuple[TraceRule, ...]
     verdict: str  # accept | drop | queue ... (a reject shows as drop, its rule says reject)
     by: TraceRule | None  # the rule or policy that decided it
+    iif: str = ""  # the interface it arrived on ("" where the hook has none, e.g. output)
+    oif: str = ""  # the interface it leaves by (forward, postrouting, output)
 
     @property
     def syn(self) -> bool:
@@ -103,6 +105,8 @@ def _header(text: str) -> dict[str, Any]:
         "dport": int(grab(r"\b(?:tcp|udp) dport (\d+)", 0)),
         "proto": proto,
         "flags": _flags(text),
+        "iif": grab(r'\biif "?([^"\s]+)"?'),
+        "oif": grab(r'\boif "?([^"\s]+)"?'),
     }
 
 
@@ -185,6 +189,8 @@ def parse(
                 tuple(seg["rules"]),
                 verdict,
                 by,
+                h.get("iif", ""),
+                h.get("oif", ""),
             )
         )
     return out

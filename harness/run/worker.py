@@ -346,6 +346,7 @@ class Worker:
             time.monotonic() - t0,
             captures=obs.captures,
             stops=stops(obs) if verdict.outcome == "fail" else [],
+            seen=dict(obs.middleboxes) if verdict.outcome == "fail" else {},
             phases=phases,
             traced=any(v.traced for v in obs.middleboxes.values()),
             topology=topology,
