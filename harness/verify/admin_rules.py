@@ -130,7 +130,7 @@ def insert_nft(text: str, chain: Chain | None, lines: list[str], what: str) -> E
     out = text.splitlines()
     if not (chain and chain.table):
         return add_table(text, what, _own_table(chain, lines, what))
-    at = _nft_chain_top(out, chain)
+    at = nft_chain_top(out, chain)
     if at is None:  # not written as a block (e.g. `add rule` commands): insert by command
         cmds = "\n".join(f"insert rule {chain.family} {chain.table} {chain.name} {l}" for l in lines)
         return Edit(what, chain.describe(), f"{text.rstrip()}\n# {what}\n{cmds}\n")
@@ -164,7 +164,7 @@ def helper_table(ports: str = "21") -> str:
     )
 
 
-def _nft_chain_top(lines: list[str], chain: Chain) -> tuple[int, str] | None:
+def nft_chain_top(lines: list[str], chain: Chain) -> tuple[int, str] | None:
     """(line index, indentation) of the first statement after the chain's header lines."""
     in_table = False
     table_re = re.compile(rf"^\s*table\s+(?:{re.escape(chain.family)}\s+)?{re.escape(chain.table)}\s*\{{")
