@@ -52,7 +52,7 @@ def changed(text: str, m: mend.Mend | None) -> tuple[list[str], list[str]]:
 
 def test_a_helper_assigned_before_conntrack_is_named_and_its_chain_runs_after_it():
     text, [i] = recorded("helper-raw-priority")
-    assert (i.kind, i.where) == ("helper-not-attached", "helper-raw-priority.nft:11")
+    assert (i.kind, i.where) == ("helper-not-attached", "helper-raw-priority.nft:15")
     assert "runs at priority -300, before conntrack (-200)" in i.why
     assert any(e.startswith("conntrack: [NEW]") and "dport=21" in e and "(no helper=)" in e for e in i.evidence)
     assert any("ct helper set" in e and "(continue)" in e for e in i.evidence)  # the trace shows it ran
@@ -64,7 +64,7 @@ def test_a_helper_assigned_before_conntrack_is_named_and_its_chain_runs_after_it
 
 def test_a_helper_on_another_port_gets_the_control_port_added():
     text, [i] = recorded("helper-port-2121")
-    assert (i.kind, i.where) == ("helper-not-attached", "helper-port-2121.nft:13")
+    assert (i.kind, i.where) == ("helper-not-attached", "helper-port-2121.nft:14")
     assert "it matches port 2121; the control connection is to port 21" in i.why
     assert changed(text, i.mend) == (
         ['tcp dport 2121 ct helper set "ftp-alt"'],
@@ -74,7 +74,7 @@ def test_a_helper_on_another_port_gets_the_control_port_added():
 
 def test_a_helper_that_cannot_read_tls_is_explained_and_left_alone():
     _, [i] = recorded("helper-under-tls", "explicit")
-    assert (i.kind, i.where) == ("helper-no-expectation", "helper-under-tls.nft:11")
+    assert (i.kind, i.where) == ("helper-no-expectation", "helper-under-tls.nft:16")
     assert "the control channel is encrypted (explicit TLS)" in i.why
     assert any("helper=ftp" in e for e in i.evidence)
     assert "no expectation event" in " ".join(i.evidence)
@@ -91,9 +91,9 @@ def test_a_helper_given_a_227_for_another_address_is_explained():
 
 def test_a_port_forward_on_an_interface_the_box_lacks_gets_the_one_it_has():
     text, [i] = recorded("dnat-wrong-iif")
-    assert (i.kind, i.where) == ("wrong-interface", "dnat-wrong-iif.nft:6")
+    assert (i.kind, i.where) == ("wrong-interface", "dnat-wrong-iif.nft:9")
     assert i.why == 'never applies: the packets arrive on wan0; fw has no interface "eth0"'
-    assert i.headline().startswith('your rule at dnat-wrong-iif.nft:6 (`iifname "eth0" ip daddr $PUBLIC_IP')
+    assert i.headline().startswith('your rule at dnat-wrong-iif.nft:9 (`iifname "eth0" ip daddr $PUBLIC_IP')
     assert any(e.startswith("trace: fw prerouting:") and "in wan0" in e for e in i.evidence)
     removed, added = changed(text, i.mend)
     assert removed == ['iifname "eth0" ip daddr $PUBLIC_IP tcp dport { 21, 50000-50009 } dnat ip to $SERVER_IP']
@@ -102,7 +102,7 @@ def test_a_port_forward_on_an_interface_the_box_lacks_gets_the_one_it_has():
 
 def test_an_accept_on_input_for_forwarded_traffic_moves_to_forward_with_the_address_after_dnat():
     text, [i] = recorded("input-for-forwarded")
-    assert (i.kind, i.where) == ("wrong-hook", "input-for-forwarded.nft:19")
+    assert (i.kind, i.where) == ("wrong-hook", "input-for-forwarded.nft:22")
     assert "on the input hook, which sees only packets addressed to the box itself" in i.why
     assert "passed the prerouting and forward hooks" in i.why
     removed, added = changed(text, i.mend)
@@ -114,8 +114,8 @@ def test_an_accept_on_input_for_forwarded_traffic_moves_to_forward_with_the_addr
 
 def test_an_accept_below_the_rule_that_rejected_moves_above_it():
     text, [i] = recorded("shadowed-accept")
-    assert (i.kind, i.where) == ("shadowed", "shadowed-accept.nft:20")
-    assert "shadowed-accept.nft:19 (`iifname $OUTSIDE_IF counter reject with tcp reset`)" in i.why
+    assert (i.kind, i.where) == ("shadowed", "shadowed-accept.nft:23")
+    assert "shadowed-accept.nft:22 (`iifname $OUTSIDE_IF counter reject with tcp reset`)" in i.why
     assert any("reject with tcp reset` (drop)" in e for e in i.evidence)
     lines = i.mend.apply(text).split("\n")
     accept = "        iifname $OUTSIDE_IF ip daddr $SERVER_IP tcp dport 50000-50009 accept"
@@ -125,7 +125,7 @@ def test_an_accept_below_the_rule_that_rejected_moves_above_it():
 
 def test_a_named_set_that_lacks_the_servers_range_is_widened_where_it_is_defined():
     text, [i] = recorded("set-lacks-port")
-    assert (i.kind, i.where) == ("set-lacks-port", "set-lacks-port.nft:12")
+    assert (i.kind, i.where) == ("set-lacks-port", "set-lacks-port.nft:15")
     assert "its port set @ftp_ports lacks it; the server's passive range is 50000-50099" in i.why
     assert changed(text, i.mend) == (["elements = { 21, 50000-50009 }"], ["elements = { 21, 50000-50099 }"])
 
@@ -133,7 +133,7 @@ def test_a_named_set_that_lacks_the_servers_range_is_widened_where_it_is_defined
 def test_the_json_names_the_rule_the_reason_and_the_change():
     _, [i] = recorded("dnat-wrong-iif")
     d = i.to_json()
-    assert d["rule"] == "dnat-wrong-iif.nft:6" and d["kind"] == "wrong-interface"
+    assert d["rule"] == "dnat-wrong-iif.nft:9" and d["kind"] == "wrong-interface"
     assert d["mend"].startswith("change it to `iifname $OUTSIDE_IF")
 
 
