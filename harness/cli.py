@@ -902,6 +902,7 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     from harness.verify import advise
+    from harness.verify import report as verify_report
 
     be = get_backend(args.backend)
     be.preflight()
@@ -940,13 +941,13 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
             shutil.rmtree(p.workdir, ignore_errors=True)
 
     def show(results: list[Result], seconds: float) -> bool:
-        verify.report(p, results, advice, console)
+        verify_report.report(p, results, advice, console)
         return False
 
     def patches(results: list[Result]) -> None:
         folder = args.patch_dir or (args.report_dir / "patches" if args.report_dir and advice else None)
         if folder:
-            for path, command in verify.write_patches(p, advice, folder):
+            for path, command in verify_report.write_patches(p, advice, folder):
                 console.print(f"proven change written to {path} (apply with: {command})")
 
     return run_and_report(

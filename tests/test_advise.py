@@ -5,13 +5,17 @@ passes through the unchanged file gets no advice. (The real re-runs: tests/test_
 from dataclasses import replace
 from pathlib import Path
 
+from rich.console import Console
+
 from harness.build import topologies
 from harness.build.topologies import TopologyKind
 from harness.build.topology import RuleSet
 from harness.core.case import Case, ClientSpec, ServerSpec
 from harness.judge.rules import FirewallRules, Rule
 from harness.judge.verdict import Result, Verdict
-from harness.verify import advise
+from harness.verify import advise, report
+from harness.verify.intent import Intent
+from harness.verify.mend import Mend
 from harness.verify.plan import AdminBox, Plan
 
 RULESETS = Path(__file__).parent / "rulesets"
@@ -94,7 +98,9 @@ def runner(p: Plan, unchanged_passes: list[bool]):
                 topo = texts.setdefault(c.topology, p.catalog.build(c.topology, c.server))
                 text = Path(topo.middleboxes[0].ruleset.files[0]).read_text()
                 ok = "tcp dport $PASV_RANGE accept" in text
-            out.append(Result(c, Verdict("pass" if ok else "fail", None, ""), 0.1))
+            out.append(
+                Result(c, Verdict("pass", None, "") if ok else Verdict("fail", "data-connect", "timed out. more"), 0.1)
+            )
         return out
 
     return run
@@ -120,3 +126,61 @@ def test_a_pass_in_a_round_where_the_unchanged_file_passed_proves_nothing(tmp_pa
     # steady twice, then the unchanged file passes beside the first round of candidates
     [a] = advise.prove(p, [failing], [ref], runner(p, [False, False, True]))
     assert a.unchanged_passed == 1 and a.proven == []
+
+
+# --- the admin's own rule, mended first -----------------------------------------------------
+
+FORGOTTEN = 33  # jump-chains.nft: "# passive range: asked the FTP team, no answer yet" (0-based)
+
+
+def own_rule(p: Plan, monkeypatch, replacement: str) -> Intent:
+    """An intent on jump-chains.nft's from_internet chain, whose mend writes `replacement` where
+    the admin left a comment (intent.py's reasoning itself: tests/test_intent.py)."""
+    line = p.boxes["fw"].text.split("\n")[FORGOTTEN]
+    fix = Mend(
+        "fw",
+        f"change it to `{replacement}`",
+        ((FORGOTTEN, (line[: len(line) - len(line.lstrip())] + replacement,)),),
+        "jump-chains.nft:34",
+    )
+    i = Intent("fw", "shadowed", "jump-chains.nft:34", line.strip(), "is never reached: …", ("trace: …",), fix)
+    monkeypatch.setattr(advise, "intents", lambda p, r: [i])
+    return i
+
+
+def test_a_proven_change_to_the_admins_own_rule_comes_first_with_the_diff_of_that_rule_only(tmp_path, monkeypatch):
+    p, failing, ref = plan(tmp_path)
+    i = own_rule(p, monkeypatch, "ip daddr $SERVER_IP tcp dport $PASV_RANGE accept")
+    [a] = advise.prove(p, [failing], [ref], runner(p, []))
+    assert a.proven[0].pieces == [("fw", i.mend)] and a.mended(i) is a.proven[0]
+    diff = a.proven[0].diffs["fw"]
+    assert [l for l in diff.splitlines() if l[:1] in "+-" and l[:3] not in ("+++", "---")] == [
+        "-        # passive range: asked the FTP team, no answer yet",
+        "+        ip daddr $SERVER_IP tcp dport $PASV_RANGE accept",
+    ]
+    assert a.to_json()["intents"][0]["proven"] is True
+    out = shown(p, a)
+    assert out.index("your rule at jump-chains.nft:34") < out.index("proven by re-run: change it to")
+    assert out.index("proven by re-run: change it to") < out.index("also proven, with rules of their own beside yours")
+    patch = report.write_patches(p, [a], tmp_path / "patches")
+    assert patch and "ip daddr $SERVER_IP tcp dport $PASV_RANGE accept" in patch[0][0].read_text()
+
+
+def test_a_change_to_the_admins_rule_that_failed_says_what_its_re_run_showed(tmp_path, monkeypatch):
+    p, failing, ref = plan(tmp_path)
+    i = own_rule(p, monkeypatch, "ip daddr $SERVER_IP tcp dport 22 accept")
+    [a] = advise.prove(p, [failing], [ref], runner(p, []))
+    assert a.mended(i) is None and ("fw", i.mend) in a.failed
+    assert a.to_json()["intents"][0]["tried"] == "data-connect: timed out"
+    out = shown(p, a)
+    assert (
+        "tried: change it to `ip daddr $SERVER_IP tcp dport 22 accept`; the re-run still failed: data-connect: timed out"
+        in out
+    )
+    assert "proven by re-running this case through your changed file" in out  # the parallel rule
+
+
+def shown(p: Plan, a: advise.Advice) -> str:
+    console = Console(record=True, width=300)
+    report.report(p, [a.result], [a], console)
+    return console.export_text()

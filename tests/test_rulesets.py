@@ -1,7 +1,9 @@
 """verify on rulesets written as admins write them (tests/rulesets/): each failing case's
 stopping rule or policy (file:line where the file maps, else its handle) or NAT event is
-named, and the smallest proven change, applied with `patch -p0` to a copy of the admin's
-file, makes the plan pass when verify runs again.
+named; where the file holds a rule meant for that traffic that did nothing, that rule is
+named with why, and the change to that very rule is proven by re-run and comes first; the
+smallest proven change, applied with `patch -p0` to a copy of the admin's file, makes the
+plan pass when verify runs again.
 
 Each entry says what real runs showed (2026-11-22, this machine) and what verify must say.
 """
@@ -27,6 +29,8 @@ class Seen:
     stopped: str | None = None  # the chain verify names (None: every case passes)
     added: str = ""  # a line the proven diff adds
     dropped: bool = True  # False: the trace showed every chain accepting (a server refused it)
+    own: str = ""  # what verify says of the admin's own rule that did nothing ("your rule at FILE:LINE ...")
+    mended: bool = True  # with `own`: the change to that rule was proven by re-run (and is the patch)
 
 
 CORPUS = {
@@ -49,9 +53,63 @@ CORPUS = {
     ),
     "helper-port-2121": Seen(
         "the helper is attached to 2121 only; plain PASV on 21 gets the private address and times "
-        "out; a helper on 21 (a table of its own) fixes it, with one re-run",
+        "out; the conntrack entry of the control connection has no helper; adding 21 to the "
+        "admin's own helper rule fixes it (so does a helper table of its own)",
         "chain forward of table ip edge",
-        '+        tcp dport { 21 } ct helper set "ftp-std"',
+        '+        tcp dport { 21, 2121 } ct helper set "ftp-alt"',
+        own='your rule at helper-port-2121.nft:14 (`tcp dport 2121 ct helper set "ftp-alt"`) never attached the '
+        "FTP helper to the control connection: it matches port 2121; the control connection is to port 21",
+    ),
+    "helper-raw-priority": Seen(
+        "the helper is assigned at priority raw (-300): the trace shows the rule running, and the "
+        "control connection's conntrack entry has no helper; PASV gets the private address; running "
+        "that chain at priority filter fixes it",
+        "chain forward of table inet edge",
+        "+        type filter hook prerouting priority filter; policy accept;",
+        own="your rule at helper-raw-priority.nft:15 (`iifname $OUTSIDE_IF tcp dport 21 ct helper set "
+        '"ftp-std"`) never attached the FTP helper to the control connection: its chain raw_pre runs at '
+        "priority -300, before conntrack (-200)",
+    ),
+    "helper-under-tls": Seen(
+        "the helper is attached (helper=ftp) but expects nothing: in plain FTP the 227 names the public "
+        "address, not the connection's 10.0.2.2; under TLS it cannot read the reply; no change to the "
+        "helper rule helps; forwarding and allowing the passive range fixes both",
+        "fw took the SYN",
+        "+        iifname $OUTSIDE_IF ip daddr $PUBLIC_IP tcp dport 50000-50009 dnat ip to $SERVER_IP",
+        own="attached the FTP helper to the control connection, but it set up no expectation for a data "
+        "connection: the control channel is encrypted (explicit TLS)",
+        mended=False,
+    ),
+    "dnat-wrong-iif": Seen(
+        "the port forward names eth0, the box's outside interface is wan0: the control connection ends "
+        "at the box (refused); naming the outside interface fixes it",
+        "chain forward of table inet edge",
+        "+        iifname $OUTSIDE_IF ip daddr $PUBLIC_IP tcp dport { 21, 50000-50009 } dnat ip to $SERVER_IP",
+        dropped=False,
+        own='never applies: the packets arrive on wan0; fw has no interface "eth0"',
+    ),
+    "input-for-forwarded": Seen(
+        "the passive range is accepted in input; the box forwards it, so forward's policy drops it; "
+        "moving that accept to forward (with the address after the port forward) fixes it",
+        "chain forward of table inet edge",
+        "+        iifname $OUTSIDE_IF ip daddr $SERVER_IP tcp dport 50000-50009 accept",
+        own="your rule at input-for-forwarded.nft:22 (`iifname $OUTSIDE_IF ip daddr $PUBLIC_IP tcp dport "
+        "50000-50009 accept`) never applies: it sits in chain input on the input hook",
+    ),
+    "shadowed-accept": Seen(
+        "the passive range's accept sits below a catch-all reject, which the trace shows rejecting the "
+        "data connection; moving the accept above it fixes it",
+        "chain forward of table inet edge",
+        "+        iifname $OUTSIDE_IF ip daddr $SERVER_IP tcp dport 50000-50009 accept",
+        own="your rule at shadowed-accept.nft:23 (`iifname $OUTSIDE_IF ip daddr $SERVER_IP tcp dport "
+        "50000-50009 accept`) is never reached: shadowed-accept.nft:22",
+    ),
+    "set-lacks-port": Seen(
+        "the named set of FTP ports holds 50000-50009, the server uses 50000-50099: data connections "
+        "end at the box (refused); widening the set's range fixes it",
+        "fw took the SYN",
+        "+        elements = { 21, 50000-50099 }",
+        own="its port set @ftp_ports lacks it; the server's passive range is 50000-50099",
     ),
     "drop-icmp": Seen("dropping every ICMP packet did not break explicit-TLS EPSV here (one MTU in the lab)"),
     "client-egress": Seen(
@@ -130,12 +188,18 @@ def test_verify_names_the_stop_and_its_proven_diff_fixes_the_case(name, tmp_path
         assert r.returncode == 0, out[-3000:]
         return
     assert r.returncode == 1, out[-3000:]
-    assert "stopped:" in out and seen.stopped in out, out[-3000:]
+    flat = " ".join(out.split())  # the terminal wraps long lines
+    assert "stopped:" in out and seen.stopped in flat, out[-3000:]
     assert "stopped: not traced" not in out, out[-3000:]
     if seen.dropped:
         assert STOP.search(out), out[-3000:]  # the rule or policy itself, not only its chain
     else:
         assert "stopped: traced: no rule or policy of your ruleset dropped it" in out, out[-3000:]
+    if seen.own:
+        assert seen.own in flat, out[-4000:]
+        assert ("proven by re-run:" in flat) == seen.mended, out[-4000:]
+        if not seen.mended:
+            assert "no change to this rule can help" in flat, out[-4000:]
     patches = sorted((tmp_path / "patches").glob("*.patch"))
     assert patches, out[-3000:]
     diff = patches[0].read_text()

@@ -2,12 +2,14 @@
 to those files are run again for real, and only those that made the case pass are reported,
 each box's change as a diff of that box's file.
 
-Candidates come from the reference run's proven rules (a layout's shipped firewall, where the
-plan names a layout), the packet trace (the box and chain whose rule or policy stopped the
-connection: an accept for what it dropped, a port-forward for what it took for itself), and
-the fixes registry (the FTP helper; settings outside the rulesets). Singles are tried first;
-when none passes, all of them together, then that set without each piece in turn, so what is
-reported is needed.
+Candidates come first from the admin's own rules that were meant for the traffic and did
+nothing (intent.py: the smallest change to that very rule), then from the reference run's
+proven rules (a layout's shipped firewall, where the plan names a layout), the packet trace
+(the box and chain whose rule or policy stopped the connection: an accept for what it
+dropped, a port-forward for what it took for itself), and the fixes registry (the FTP
+helper; settings outside the rulesets). Singles are tried first; when none passes, all of
+them together, then that set without each piece in turn, so what is reported is needed. A
+change to the admin's own rule that passed is reported first.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from harness.judge import fixes
 from harness.judge.rules import Rule
 from harness.judge.verdict import Result, Verdict
 from harness.observe.trace import TracePath
-from harness.verify import admin_rules
+from harness.verify import admin_rules, intent, mend, nft_model
 from harness.verify.admin_rules import IPTABLES, Chain, Edit
+from harness.verify.intent import Intent
+from harness.verify.mend import Mend
 from harness.verify.plan import AdminBox, Plan
 
 Rerun = Callable[[list[Case], bool], list[Result]]  # runs cases for real (True: derive and prove rules)
-Piece = tuple[str, Any]  # (box, a Rule or "helper")
+Piece = tuple[str, Any]  # (box, a Mend of the admin's own rule, a Rule or "helper")
 _ids = count(1)
 
 
@@ -44,7 +48,9 @@ class Advice:
     traced: bool = False
     proven: list[Proven] = field(default_factory=list)  # smallest first, rules-only first
     tried: int = 0  # candidate re-runs
-    pieces: list[Piece] = field(default_factory=list)  # candidate pieces: (box, a Rule or "helper")
+    pieces: list[Piece] = field(default_factory=list)  # candidate pieces: (box, a Mend, a Rule or "helper")
+    intents: list[Intent] = field(default_factory=list)  # the admin's own rules meant for it that did nothing
+    failed: dict[Piece, Result] = field(default_factory=dict)  # single pieces whose re-run still failed
     unchanged_passed: int = 0  # re-runs of the case through the unchanged file that passed
     chains: list[tuple[str, Chain]] = field(default_factory=list)  # (box, chain) the trace named
     settings: list[str] = field(default_factory=list)  # fixes outside the ruleset that a re-run proved
@@ -52,10 +58,23 @@ class Advice:
     # a change that got the case past where it stopped, and the run that then failed later
     progress: list[tuple[list[Piece], dict[str, Edit], Result]] = field(default_factory=list)
 
+    def mended(self, i: Intent) -> Proven | None:
+        """The proof of `i`'s change to the admin's rule on its own, if a re-run gave one."""
+        return next((x for x in self.proven if x.pieces == [(i.box, i.mend)] and x.setting is None), None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.result.case.id,
             "stopped": self.stopped,
+            "intents": [
+                {
+                    **i.to_json(),
+                    "proven": (x := self.mended(i)) is not None,
+                    "diff": x.diffs.get(i.box, "") if x else "",
+                    "tried": short(r) if i.mend and (r := self.failed.get((i.box, i.mend))) else None,
+                }
+                for i in self.intents
+            ],
             "traced": self.traced,
             "re_runs": self.tried,
             "passed_unchanged": self.unchanged_passed,
@@ -186,6 +205,17 @@ def _any_server(rule: Rule) -> Rule | None:
     return replace(rule, daddr=None) if rule.kind == "filter" else rule
 
 
+def intents(p: Plan, r: Result) -> list[Intent]:
+    """The admin's own rules (nft files) meant for what failed that did nothing (intent.py)."""
+    out = []
+    for box, a in p.boxes.items():
+        f = intent.facts(r, box, a.variables)
+        if f is None or a.syntax != admin_rules.NFT or not a.admin_json:
+            continue
+        out += intent.find(nft_model.ruleset(a.admin_json, a.text, a.path.name), f)
+    return out
+
+
 def candidates(p: Plan, ref: Result | None, case: Case, stops: list[TracePath]) -> list[Piece]:
     """Pieces to try, box by box: each rule the reference run proved for the layout's box; for
     what the trace saw stopped, an accept (or a port-forward) in the box that stopped it; and
@@ -235,9 +265,11 @@ def apply(p: Plan, pieces: list[Piece], chains: list[tuple[str, Chain]]) -> dict
     out: dict[str, Edit] = {}
     for box in dict.fromkeys(b for b, _ in pieces):
         a = p.boxes[box]
-        text, said = a.text, []
+        mends = [x for b, x in pieces if b == box and isinstance(x, Mend)]
+        # mends edit lines of the file as written: they go first
+        text, said = mend.apply_all(a.text, mends), [f"your rule at {x.rule}: {x.what}" for x in mends]
         traced = [c for b, c in chains if b == box]
-        for _, piece in (x for x in pieces if x[0] == box):
+        for _, piece in (x for x in pieces if x[0] == box and not isinstance(x[1], Mend)):
             e = _helper_edit(a, text) if piece == "helper" else _rule_edit(a, piece, text, traced)
             if e is None:
                 return None
@@ -286,7 +318,9 @@ def prove(p: Plan, failing: list[Result], reference: list[Result], run: Rerun) -
     for r in failing:
         a = Advice(r, reference=ref.get(replace(r.case, topology=p.reference).id) if p.reference else None)
         a.stopped, a.chains, a.traced = stopped_at(r, p)
-        a.pieces = candidates(p, a.reference, r.case, r.stops)
+        a.intents = intents(p, r)
+        own: list[Piece] = [(i.box, i.mend) for i in a.intents if i.mend]
+        a.pieces = list(dict.fromkeys(own + candidates(p, a.reference, r.case, r.stops)))
         out.append(a)
     _steady(p, out, run)
     out, unsteady = [a for a in out if not a.unchanged_passed], [a for a in out if a.unchanged_passed]
@@ -330,7 +364,8 @@ def prove(p: Plan, failing: list[Result], reference: list[Result], run: Rerun) -
             x.diffs = {
                 b: admin_rules.diff(p.boxes[b].text, e.text, _relpath(p.boxes[b].path)) for b, e in x.edits.items()
             }
-        a.proven.sort(key=lambda x: (x.setting is not None, x.size))
+        # the change to the admin's own rule first, then the smallest
+        a.proven.sort(key=lambda x: (x.setting is not None, not all(isinstance(y, Mend) for _, y in x.pieces), x.size))
     return out + unsteady
 
 
@@ -367,6 +402,8 @@ class _Search:
         for (t, pieces, edits, _), r in zip(todo, got):
             if r is not None and t.setting is None and _later(r, t.advice.result):
                 t.advice.progress.append((pieces, edits, r))
+            if r is not None and t.setting is None and len(pieces) == 1 and not _passed(r):
+                t.advice.failed.setdefault(pieces[0], r)
         again = iter(self._round([x for x, good in zip(todo, ok) if good]))  # a pass must hold twice
         return [(t, pieces, e, good and _passed(next(again))) for (t, pieces, e, _), good in zip(todo, ok)]
 
@@ -405,6 +442,12 @@ class _Search:
         for t, e, _ in finals:
             n, e2 = proven.get(id(t), (t.pieces, e))
             t.advice.proven.append(Proven(e2, n, t.setting))
+
+
+def short(r: Result) -> str:
+    """A re-run's verdict in a line: its stage and the diagnosis's first sentence."""
+    first = r.verdict.diagnosis.split(". ")[0].rstrip(".")
+    return f"{r.verdict.stage or r.verdict.outcome}: {first[:200]}{'…' if len(first) > 200 else ''}"
 
 
 def _passed(r: Result | None) -> bool:

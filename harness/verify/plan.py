@@ -12,13 +12,11 @@ advise.py proves changes to those files, box by box, for the cases that fail.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from harness.build import topologies
 from harness.build.topologies import Catalog, TopologyKind
@@ -27,7 +25,6 @@ from harness.core.case import PASSIVE_MODES, Case, NetSpec, PassiveRange, Server
 from harness.core.inputs import InputError, read_text
 from harness.core.repo import nat_file
 from harness.core.yamlfile import Source
-from harness.judge.verdict import Result
 from harness.plan import spec
 from harness.plan.axes import Axes, plan
 from harness.verify import admin_rules
@@ -276,128 +273,3 @@ def introduce(p: Plan, console: Console) -> None:
             console.print(
                 f"your ruleset {a.path} {where}" + (f"; the lab supplies these variables: {values}" if values else "")
             )
-
-
-class BoxChange(Protocol):
-    @property
-    def what(self) -> str: ...
-
-
-class ProvenChange(Protocol):
-    """advise.Proven, as the report reads it (advise imports this module)."""
-
-    @property
-    def edits(self) -> dict[str, Any]: ...
-    @property
-    def setting(self) -> str | None: ...
-    @property
-    def diffs(self) -> dict[str, str]: ...
-
-
-class CaseAdvice(Protocol):
-    """advise.Advice, as the report reads it (advise imports this module)."""
-
-    @property
-    def result(self) -> Result: ...
-    @property
-    def stopped(self) -> Sequence[str]: ...
-    @property
-    def traced(self) -> bool: ...
-    @property
-    def proven(self) -> Sequence[ProvenChange]: ...
-    @property
-    def tried(self) -> int: ...
-    @property
-    def unchanged_passed(self) -> int: ...
-    @property
-    def settings(self) -> Sequence[str]: ...
-    @property
-    def reference(self) -> Result | None: ...
-
-
-def report(p: Plan, results: list[Result], advice: Sequence[CaseAdvice], console: Console) -> None:
-    from rich.text import Text
-
-    from harness.report import terminal
-
-    console.print(terminal.matrix(results))
-    shown: dict[str, str] = {}
-    for a in advice:
-        r = a.result
-        console.print(Text.assemble(("✗ ", "bold red"), (p.labels.get(r.case.id, ""), "bold"), f"  {r.case.id}"))
-        console.print(Text(f"    {r.verdict.stage}: {r.verdict.diagnosis}"))
-        for line in a.stopped:
-            console.print(Text(f"    stopped: {line}", style="dim" if not a.traced else ""))
-        if a.unchanged_passed:
-            console.print(
-                Text(
-                    f"    this case passed {a.unchanged_passed} time(s) when re-run through your "
-                    "unchanged file: it fails only sometimes, so no re-run can prove that a change "
-                    "fixed it; the diagnosis above is what this run saw",
-                    style="yellow",
-                )
-            )
-        elif a.proven:
-            files = "files" if len(p.boxes) > 1 else "file"
-            console.print(
-                Text(
-                    f"    proven by re-running this case through your changed {files} "
-                    f"({a.tried} re-runs; smallest first):",
-                    style="bold yellow",
-                )
-            )
-            for x in a.proven:
-                if x.setting:
-                    console.print(Text(f"    - outside the ruleset too: {x.setting}", style="yellow"))
-                for box, edit in x.edits.items():
-                    d = x.diffs.get(box, "")
-                    on = f"{box} ({p.boxes[box].path.name}): " if len(p.boxes) > 1 else ""
-                    console.print(Text("\n".join(f"    - {on}{w}" for w in edit.what.splitlines())))
-                    if d in shown:
-                        console.print(Text(f"      (the same diff as for {shown[d]})", style="dim"))
-                        continue
-                    shown[d] = r.case.id
-                    console.print(
-                        Text("\n".join("      " + line for line in d.splitlines())), highlight=False, soft_wrap=True
-                    )
-        elif a.settings:
-            console.print(
-                Text(
-                    "    nothing in your ruleset fixes this case; a re-run through your ruleset "
-                    "passed with: " + "; ".join(a.settings),
-                    style="yellow",
-                )
-            )
-        else:
-            ref = a.reference
-            why = f" (the reference firewall: {ref.verdict.outcome}: {ref.verdict.diagnosis})" if ref else ""
-            console.print(Text(f"    no change proven: {a.tried} candidate re-runs, none passed{why}", style="yellow"))
-    bad = [r for r in results if r.verdict.outcome in ("fail", "error")]
-    console.print(
-        Text(
-            f"{len(results) - len(bad)} of {len(results)} required cases work"
-            + ("" if not bad else f"; {len(bad)} do not: not ready to deploy"),
-            style="bold green" if not bad else "bold red",
-        )
-    )
-
-
-def write_patches(p: Plan, advice: Sequence[CaseAdvice], folder: Path) -> list[tuple[Path, str]]:
-    """The smallest proven change of each failing case: one patch per box's file and distinct
-    change; each with the command that applies it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, tuple[Path, str]] = {}
-    for a in advice:
-        if not a.proven:
-            continue
-        for box, diff in a.proven[0].diffs.items():
-            if diff in out:
-                continue
-            own = p.boxes[box].path
-            where = "" if not os.path.relpath(own).startswith("..") else f" -d {own.parent}"
-            label = p.labels.get(a.result.case.id, "case") + (f"-{box}" if len(p.boxes) > 1 else "")
-            slug = re.sub(r"[^A-Za-z0-9._]+", "-", label).strip("-.") or "case"  # no quoting needed
-            path = folder / f"{len(out) + 1:02d}-{slug}.patch"
-            path.write_text(diff)
-            out[diff] = (path, f"patch -p0{where} < {path}")
-    return list(out.values())
