@@ -314,3 +314,20 @@ def test_chains_reached_by_jump_goto_or_verdict_map_take_the_hooks_of_their_base
     }
     rs = nft_model.ruleset(doc, "", "x.nft")  # no file to line them up with: reached all the same
     assert rs.reached[("inet", "t", "b")] == {("forward", 0)}
+
+
+def test_a_host_firewalls_helper_given_a_public_227_asks_for_the_range_not_a_private_address():
+    """On the server itself nothing is port-forwarded: the helper would not rewrite a private
+    address for the client, so the advice is to allow the range (examples/cloud-path)."""
+    _, rs = synthetic("helper-iif")
+    flow = (
+        "[NEW] tcp      6 120 SYN_SENT src=198.51.100.50 dst=10.30.0.10 sport=34706 dport=21 [UNREPLIED] "
+        "src=10.30.0.10 dst=198.51.100.50 sport=21 dport=34706 helper=ftp"
+    )
+    trace = (hop("input", "198.51.100.50", 40000, "10.30.0.10", 50003, by=POLICY_DROP),)
+    facts = intent.Facts(
+        "fw", trace, trace, (flow,), interfaces=IFACES, replies=("227 Entering passive mode (203,0,113,40,195,83).",)
+    )
+    [i] = intent.find(rs, facts)
+    assert i.kind == "helper-no-expectation" and "the server's 227 names 203.0.113.40" in i.why
+    assert "masquerade off" not in i.cannot and "the passive range must be allowed instead" in i.cannot

@@ -450,11 +450,18 @@ def _no_expectation(rs: Ruleset, f: Facts, rule: AdminRule, flow: str) -> Intent
             f"{head}: the server's 227 names {said.ip}, but the connection's server address at "
             f"{f.box} is {server_side[0]}; the helper ignores a 227 that names another address"
         )
-        cannot = (
-            f"the helper opens nothing for {said.ip}: the server must advertise its own address "
-            f"{server_side[0]} (masquerade off; the helper rewrites it for the client), or the passive "
-            "range must be forwarded"
-        )
+        dialled = re.findall(r"\bdst=(\S+)", flow.split("[UNREPLIED]")[0])
+        if dialled and dialled[0] != server_side[0]:  # this box port-forwards the control connection
+            cannot = (
+                f"the helper opens nothing for {said.ip}: the server must advertise its own address "
+                f"{server_side[0]} (masquerade off: the helper then rewrites it for the client), or the "
+                "passive range must be forwarded and allowed"
+            )
+        else:
+            cannot = (
+                f"the helper opens ports only for a 227 naming {server_side[0]}, the connection's own "
+                "address: the passive range must be allowed instead"
+            )
     else:
         return None
     return Intent(f.box, "helper-no-expectation", rs.where(rule), rule.written, why, tuple(evidence), None, cannot)

@@ -91,9 +91,10 @@ def _case(p: Plan, a: Advice, advice: Sequence[Advice], shown: dict[str, str], c
         console.print(Text(f"    no change proven: {a.tried} candidate re-runs, none passed{why}", style="yellow"))
     for box in p.boxes:
         if (r2 := a.failed.get((box, "helper"))) is not None:
+            on = f" on {box}" if len(p.boxes) > 1 else ""
             console.print(
                 Text(
-                    f"    the FTP helper (a table of its own) was tried: {_elsewhere((box, 'helper'), a, advice, p)}"
+                    f"    the FTP helper{on} (a table of its own) was tried: {_elsewhere((box, 'helper'), a, advice, p)}"
                     f"the re-run still failed: {short(r2)}",
                     style="dim",
                 )
