@@ -184,3 +184,19 @@ def shown(p: Plan, a: advise.Advice) -> str:
     console = Console(record=True, width=300)
     report.report(p, [a.result], [a], console)
     return console.export_text()
+
+
+def test_a_candidate_that_failed_here_says_which_other_cases_it_fixed(tmp_path):
+    p, failing, _ = plan(tmp_path)
+    epsv, pasv = failing, replace(failing, case=replace(failing.case, client=ClientSpec(impl="curl", mode="pasv")))
+    helped = advise.Advice(epsv, proven=[advise.Proven({}, [("fw", "helper")])])
+    still = advise.Advice(
+        pasv, failed={("fw", "helper"): Result(pasv.case, Verdict("fail", "data-connect", "refused. more"), 0.1)}
+    )
+    console = Console(record=True, width=300)
+    report.report(p, [epsv, pasv], [helped, still], console)
+    out = console.export_text()
+    assert (
+        "the FTP helper (a table of its own) was tried: it made explicit epsv pass; here the re-run still failed: data-connect: refused"
+        in out
+    )
