@@ -331,3 +331,34 @@ def test_a_host_firewalls_helper_given_a_public_227_asks_for_the_range_not_a_pri
     [i] = intent.find(rs, facts)
     assert i.kind == "helper-no-expectation" and "the server's 227 names 203.0.113.40" in i.why
     assert "masquerade off" not in i.cannot and "the passive range must be allowed instead" in i.cannot
+
+
+def test_a_catch_all_accept_on_another_hook_is_not_meant_for_the_traffic():
+    text = "table inet edge {\n    chain input {\n        type filter hook input priority filter; policy drop;\n        counter accept\n    }\n}\n"
+    doc = {
+        "nftables": [
+            {
+                "chain": {
+                    "family": "inet",
+                    "table": "edge",
+                    "name": "input",
+                    "type": "filter",
+                    "hook": "input",
+                    "prio": 0,
+                    "policy": "drop",
+                }
+            },
+            {
+                "rule": {
+                    "family": "inet",
+                    "table": "edge",
+                    "chain": "input",
+                    "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"accept": None}],
+                }
+            },
+        ]
+    }
+    rs = nft_model.ruleset(doc, text, "x.nft")
+    assert [r.line for r in rs.rules] == [3]
+    trace = forwarded(50003, POLICY_DROP)
+    assert intent.find(rs, intent.Facts("fw", trace, trace[-1:], interfaces=IFACES)) == []

@@ -190,8 +190,8 @@ def _packet(rs: Ruleset, f: Facts, paths: list[TracePath]) -> list[Intent]:
         if not (rule.verdict == "accept" and stop.verdict != "accept") and not (rule.verdict == "dnat" and taken):
             continue
         hooks = rs.hooks(rule)
-        if not hooks:
-            continue
+        if not hooks or not any(field_of(x) in (*PORT, "ip daddr") for x in rule.matches):
+            continue  # unreached, or not naming the traffic (a port or an address)
         own = [views[1]] if hooks <= {"prerouting", "output"} else list(views)
         scored = [(ms, v) for v in own if (ms := misses(rule, v, rs)) is not None]
         if not scored:
@@ -272,9 +272,8 @@ def _one_miss(
 ) -> Intent | None:
     what = field_of(miss)
     right = miss.get("right")
-    specific = any(field_of(x) in (*PORT, "ip daddr") for x in rule.matches if x is not miss)
     evidence = tuple(_describe(p) for p in paths[:2])
-    if what in IFACE and isinstance(right, str) and right not in f.interfaces and specific:
+    if what in IFACE and isinstance(right, str) and right not in f.interfaces:
         seen = view.iif if what.startswith("iif") else view.oif
         how = "arrive on" if what.startswith("iif") else "leave by"
         why = f'never applies: the packets {how} {seen}; {f.box} has no interface "{right}"'
