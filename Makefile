@@ -11,7 +11,12 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
           tcpdump:tcpdump tshark:tshark chromium:chromium tayga:tayga iptables-nft-restore:iptables
 # Libraries the cached FTP servers (vsftpd, proftpd, pure-ftpd) link against.
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
-JOBS   ?= 2
+# Labs in parallel. Empty: the harness default, twice the cores (at most 8), the fastest here.
+JOBS   ?=
+JOBS_ARG = $(if $(JOBS),--jobs $(JOBS))
+# One part of the peers matrices, for CI jobs (docs/ci/): make test-matrix-peers SHARD=2/4
+SHARD  ?=
+SHARD_ARG = $(if $(SHARD),--shard $(SHARD))
 
 .PHONY: setup system-packages peers lint test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
@@ -54,15 +59,18 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The end-to-end tests wait more than they compute and their labs are isolated by run id, so
+# they run in parallel; a test file stays on one worker (its module fixtures build one lab).
+TEST_WORKERS ?= 4
 test: setup
-	@$(BIN)/python -m pytest -ra; rc=$$?; \
+	@$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  echo "pytest collected no tests (exit 5)"; \
 	  if [ -n "$(ALLOW_NO_TESTS)" ]; then exit 0; fi; \
 	fi; exit $$rc
 
 test-matrix: setup
-	$(BIN)/ftps-harness matrix --jobs $(JOBS) --report-dir reports $(MATRIX_ARGS)
+	$(BIN)/ftps-harness matrix $(JOBS_ARG) --report-dir reports $(MATRIX_ARGS)
 
 # Path impairments (docs/path.md), not in the default matrix: each scenario fails, named by
 # its own check, then every fix that applies is re-run; --prove-minimal shows the MSS clamp
@@ -70,24 +78,24 @@ test-matrix: setup
 PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black-hole.yaml \
                   scenarios/15-hairpin-nat-missing.yaml scenarios/16-passive-port-translated.yaml
 test-matrix-path: setup
-	$(BIN)/ftps-harness reproduce $(PATH_SCENARIOS) --jobs $(JOBS) --prove-minimal --report-dir reports/path
+	$(BIN)/ftps-harness reproduce $(PATH_SCENARIOS) $(JOBS_ARG) --prove-minimal --report-dir reports/path
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).
 PEER_TOPOLOGIES ?= direct,server-nat,server-nat-alg,client-nat,client-nat-alg
 test-matrix-peers: setup
-	$(BIN)/ftps-harness matrix --jobs $(JOBS) --server all --client all \
-	  --topology $(PEER_TOPOLOGIES) \
+	$(BIN)/ftps-harness matrix $(JOBS_ARG) --server all --client all \
+	  --topology $(PEER_TOPOLOGIES) $(SHARD_ARG) \
 	  --report-dir reports/peers
 	$(MAKE) test-matrix-peers-tls
 
 # The TLS behaviours across the real peers (docs/tls.md): CCC next to explicit TLS, both TLS
 # versions, two transfers per control session, through no helper and through both ALGs.
 test-matrix-peers-tls: setup
-	$(BIN)/ftps-harness matrix --jobs $(JOBS) --server all --client all \
+	$(BIN)/ftps-harness matrix $(JOBS_ARG) --server all --client all \
 	  --topology direct,server-nat-alg,client-nat-alg --family ipv4 \
 	  --tls explicit,ccc --tls-version 1.2,1.3 --transfers 2 \
-	  --mode pasv,epsv,port --pasv-address trust --masquerade off \
+	  --mode pasv,epsv,port --pasv-address trust --masquerade off $(SHARD_ARG) \
 	  --report-dir reports/peers-tls
 
 # Every scenario file's expectations as pytest items (see docs/cli.md, "pytest").

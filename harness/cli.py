@@ -116,6 +116,12 @@ def _repeat(text: str) -> int:
     return int(text)
 
 
+def default_jobs() -> int:
+    """Twice the cores, at most 8: a lab waits more than it computes, so more labs than cores
+    is faster (docs/benchmark.md, "How many labs")."""
+    return min(8, 2 * (os.cpu_count() or 1))
+
+
 def _jobs(text: str) -> int:
     if not _whole(text) or not 1 <= int(text) <= 16:
         raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number from 1 to 16")
@@ -392,8 +398,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--jobs",
         type=_jobs,
-        default=min(2, os.cpu_count() or 1),
-        help="labs run in parallel (default: 2, or 1 on a single core)",
+        default=default_jobs(),
+        help="labs run in parallel (default: twice the cores, at most 8)",
     )
     run.add_argument(
         "--repeat",
@@ -486,7 +492,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--repeat", type=_repeat, default=1, metavar="N", help="run every case N times: runs that disagree are flaky"
     )
-    rp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
+    rp.add_argument("--jobs", type=_jobs, default=default_jobs())
     reporting(rp, "error")
     rp.add_argument("--backend", choices=backends.names(), default="netns")
 
@@ -498,7 +504,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a topology file whose boxes carry your rulesets, instead of the plan's topology",
     ).complete = shtab.FILE  # type: ignore[attr-defined]
-    vp.add_argument("--jobs", type=_jobs, default=min(2, os.cpu_count() or 1))
+    vp.add_argument("--jobs", type=_jobs, default=default_jobs())
     reporting(vp, "fail")
     vp.add_argument("--backend", choices=backends.names(), default="netns")
     vp.add_argument(
