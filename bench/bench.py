@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -40,10 +42,13 @@ sys.path.insert(0, str(REPO))
 import certs
 from bench import goals, throughput
 from clients.python_ftplib import agent
+from harness.cli import default_jobs
 from harness.core import (
     codec,
     timing,
 )
+
+DEFAULT_JOBS = default_jobs()
 
 OUT = REPO / "reports" / "bench.json"
 # Round 1's default matrix (450 cases): the 15 topologies before IPv6 and dual-stack-edge, IPv4.
@@ -94,32 +99,44 @@ PEERS = (
         ),
     ),
 )
-PEERS_GOAL_S = 300
+PEERS_GOAL_S = 600  # the whole peers matrix on one machine
+SHARD_GOAL_S = 180  # each of 4 CI jobs
 
 
 def narrowed() -> list[str]:
     return shlex.split(os.environ.get("BENCH_MATRIX_ARGS", ""))
 
 
-def matrix(*extra: str, jobs: int = 2, report_dir: Path | None = None) -> dict:
-    """One `ftps-harness matrix` run (BENCH_MATRIX_ARGS appended): wall time, cases, phases."""
+def children_cpu_s() -> float:
+    """User + sys seconds of every child reaped so far (the harness and, through it, its own)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def matrix(*extra: str, jobs: int = DEFAULT_JOBS, report_dir: Path | None = None, keep: bool = False) -> dict:
+    """One `ftps-harness matrix` run (BENCH_MATRIX_ARGS appended): wall and CPU time, cases, phases."""
     folder = report_dir or Path(tempfile.mkdtemp(prefix="bench-"))
     out = ["--report-dir", str(folder)] if report_dir else ["--json", str(folder / "results.json")]
     argv = [sys.executable, "-m", "harness", "matrix", "--jobs", str(jobs), *out, *extra, *narrowed()]
-    t0 = time.monotonic()
+    cpu0, t0 = children_cpu_s(), time.monotonic()
     r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
-    wall = time.monotonic() - t0
+    wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
     if r.returncode not in (0, 1):
         sys.exit(f"{shlex.join(argv[2:])} failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
     doc = json.loads((folder / "results.json").read_text())
-    if not report_dir:
+    if not report_dir and not keep:
         shutil.rmtree(folder, ignore_errors=True)
     per_case = [c["duration_s"] for c in doc["cases"]] or [0.0]
+    n = max(len(doc["cases"]), 1)
     return {
         "jobs": jobs,
         "options": " ".join((*extra, *narrowed())) or "(default: rules proven, tracing on)",
         "cases": len(doc["cases"]),
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_per_case_ms": round(1000 * cpu / n, 1),
+        "cores_busy": round(cpu / wall, 2) if wall else 0.0,
+        **({"results": str(folder / "results.json")} if keep else {}),
         "median_case_s": round(statistics.median(per_case), 4),
         "amortized_case_s": round(wall / max(len(doc["cases"]), 1), 4),
         "summary": doc["summary"],
@@ -129,7 +146,8 @@ def matrix(*extra: str, jobs: int = 2, report_dir: Path | None = None) -> dict:
 
 def show(label: str, m: dict) -> None:
     print(
-        f"{label:<34} {m['cases']:4} cases {m['wall_s']:7.1f} s wall (amortized "
+        f"{label:<34} {m['cases']:4} cases {m['wall_s']:7.1f} s wall, {m.get('cpu_s', 0):6.1f} s CPU "
+        f"({m.get('cpu_per_case_ms', 0):4.0f} ms CPU/case, {m.get('cores_busy', 0):.1f} cores busy; amortized "
         f"{m['amortized_case_s'] * 1000:4.0f} ms/case; median case {m['median_case_s'] * 1000:4.0f} ms)  "
         + ", ".join(f"{v} {k}" for k, v in m["summary"].items())
     )
@@ -299,7 +317,7 @@ def default(res: dict, full: bool) -> None:
     print(f"  pyftpdlib server ready in:  {lb['server_ready_s'] * 1000:7.1f} ms\n")
     runs = res["matrix"] = {}
     for key, label, extra in (
-        ("default", "default matrix", ()),
+        ("default", f"default matrix (--jobs {DEFAULT_JOBS})", ()),
         ("no_early_stop", "  --no-early-stop", ("--no-early-stop",)),
         ("no_trace", "  --no-trace", ("--no-trace",)),
         ("no_rules", "  --no-rules", ("--no-rules",)),
@@ -307,17 +325,22 @@ def default(res: dict, full: bool) -> None:
     ):
         runs[key] = matrix(*extra)
         show(label, runs[key])
+    for jobs in sorted({2, 2 * DEFAULT_JOBS} - {DEFAULT_JOBS}):
+        runs[f"jobs{jobs}"] = matrix(jobs=jobs)
+        show(f"  --jobs {jobs}", runs[f"jobs{jobs}"])
+    res["bound"] = bound(runs)
+    print("  " + res["bound"]["says"])
     if not narrowed() and runs["round1"]["cases"] != 450:
         print(f"  note: ROUND1 planned {runs['round1']['cases']} cases, not round 1's 450")
     if full:
         cap_dir = Path(tempfile.mkdtemp(prefix="bench-capture-"))
         for key, extra, jobs in (
             ("jobs1", (), 1),
-            ("prove_minimal", ("--prove-minimal",), 2),
-            ("capture", ("--capture", "--report-dir", str(cap_dir)), 2),
+            ("prove_minimal", ("--prove-minimal",), DEFAULT_JOBS),
+            ("capture", ("--capture", "--report-dir", str(cap_dir)), DEFAULT_JOBS),
         ):
             runs[key] = matrix(*extra, jobs=jobs)
-            show(f"  --{key.replace('_', '-')}" if jobs == 2 else "  --jobs 1", runs[key])
+            show(f"  --{key.replace('_', '-')}" if jobs != 1 else "  --jobs 1", runs[key])
         shutil.rmtree(cap_dir, ignore_errors=True)
     d = runs["default"]
     res["phases_s"] = d["phases_s"]
@@ -365,29 +388,120 @@ def default(res: dict, full: bool) -> None:
         res["backends"] = cmp
 
 
-def peers(res: dict) -> None:
-    """Both matrices of `make test-matrix-peers`, one after the other, reports written as there."""
-    runs = []
+def bound(runs: dict) -> dict:
+    """Bound by CPU or by waiting: the default matrix at each job count, wall against CPU."""
+    by_jobs = {r["jobs"]: r for k, r in runs.items() if k == "default" or k.startswith("jobs")}
+    fastest = min(by_jobs.values(), key=lambda r: r["wall_s"])
+    lo, hi = by_jobs[min(by_jobs)], by_jobs[max(by_jobs)]
+    gain = goals.share_pct(lo["wall_s"], hi["wall_s"])
+    kind = "waiting" if gain >= 10 else "CPU"
+    says = (
+        f"bound by {kind}: --jobs {hi['jobs']} is {gain:+.1f} % faster than --jobs {lo['jobs']} "
+        f"({hi['wall_s']:.1f} s against {lo['wall_s']:.1f} s) for {hi['cpu_s']:.1f} s of CPU against "
+        f"{lo['cpu_s']:.1f} s; the fastest is --jobs {fastest['jobs']}"
+        + (" (the default)" if fastest["jobs"] == DEFAULT_JOBS else f", not the default {DEFAULT_JOBS}")
+    )
+    if kind == "CPU":
+        cores = os.cpu_count() or 1
+        floor = lo["cpu_s"] / cores
+        says += f"; on {cores} cores the CPU alone sets a floor of {floor:.1f} s"
+    return {"kind": kind, "gain_pct": gain, "fastest_jobs": fastest["jobs"], "says": says}
+
+
+def peers(res: dict, shards: int = 4) -> None:
+    """`make test-matrix-peers` as CI runs it: each of its two matrices in `shards` parts, one part
+    after another on this machine, then merged. A CI job runs part i of both matrices; the whole
+    on one machine is the sum of the parts."""
+    parts: list[dict] = []
+    merged_s = 0.0
     for name, args in PEERS:
-        report_dir = Path(tempfile.mkdtemp(prefix=f"bench-peers-{name}-"))
-        m = matrix(*args, report_dir=report_dir)
-        shutil.rmtree(report_dir, ignore_errors=True)
-        show(f"peers: {name}", m)
-        runs.append({"name": name, **m})
-    total = {k: sum(r["summary"].get(k, 0) for r in runs) for k in ("pass", "fail", "skip", "error")}
+        dirs = []
+        for i in range(1, shards + 1):
+            report_dir = Path(tempfile.mkdtemp(prefix=f"bench-peers-{name}-{i}-"))
+            m = matrix(*args, "--shard", f"{i}/{shards}", report_dir=report_dir)
+            m["split"] = split(report_dir / "results.json")
+            show(f"peers: {name} {i}/{shards}", m)
+            parts.append({"name": name, "shard": i, **m})
+            dirs.append(report_dir)
+        merged = Path(tempfile.mkdtemp(prefix=f"bench-peers-{name}-merged-"))
+        t0 = time.monotonic()
+        r = subprocess.run(
+            [sys.executable, "-m", "harness", "merge", "--report-dir", str(merged), *map(str, dirs)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        merged_s += time.monotonic() - t0
+        if r.returncode not in (0, 1):
+            print(f"peers: merging {name} failed (exit {r.returncode}): {r.stderr[-500:]}")
+        for d in (*dirs, merged):
+            shutil.rmtree(d, ignore_errors=True)
+    total = {k: sum(p["summary"].get(k, 0) for p in parts) for k in ("pass", "fail", "skip", "error")}
+    ci_jobs = [round(sum(p["wall_s"] for p in parts if p["shard"] == i), 2) for i in range(1, shards + 1)]
     res["peers"] = {
         "measured_at": _now(),
         "narrowed_by": " ".join(narrowed()),
         "goal_s": PEERS_GOAL_S,
-        "wall_s": round(sum(r["wall_s"] for r in runs), 2),
-        "cases": sum(r["cases"] for r in runs),
+        "shard_goal_s": SHARD_GOAL_S,
+        "wall_s": round(sum(p["wall_s"] for p in parts), 2),
+        "cpu_s": round(sum(p["cpu_s"] for p in parts), 2),
+        "cases": sum(p["cases"] for p in parts),
         "summary": total,
-        "matrices": runs,
-        "phases_s": {k: round(sum(r["phases_s"].get(k, 0) for r in runs), 2) for k in timing.PHASES},
+        "ci_jobs_s": ci_jobs,
+        "merge_s": round(merged_s, 2),
+        "parts": parts,
+        "by_client_s": _summed(parts, "client"),
+        "by_server_s": _summed(parts, "server"),
+        "phases_s": {k: round(sum(p["phases_s"].get(k, 0) for p in parts), 2) for k in timing.PHASES},
     }
     p = res["peers"]
-    print(f"make test-matrix-peers: {p['cases']} cases in {p['wall_s']:.1f} s (goal <= {PEERS_GOAL_S} s)")
+    print(
+        f"make test-matrix-peers: {p['cases']} cases in {p['wall_s']:.1f} s on one machine (goal <= {PEERS_GOAL_S} s); "
+        f"as {shards} CI jobs: {', '.join(f'{s:.0f} s' for s in ci_jobs)} (goal <= {SHARD_GOAL_S} s each), "
+        f"merges {p['merge_s']:.1f} s"
+    )
+    for key in ("by_client_s", "by_server_s"):
+        print(f"  case time {key[3:-2]} by {key[3:-2]}: " + ", ".join(f"{k} {v:.0f} s" for k, v in p[key].items()))
     print(timing.summary([p["phases_s"]]))
+
+
+def split(results: Path) -> dict[str, dict[str, float]]:
+    """Case seconds summed per client and per server (their share of a run's work)."""
+    out: dict[str, dict[str, float]] = {"client": {}, "server": {}}
+    for c in json.loads(results.read_text())["cases"]:
+        for axis in out:
+            name = c["case"][axis] if "case" in c else c[axis]
+            out[axis][name] = out[axis].get(name, 0.0) + c["duration_s"]
+    return out
+
+
+def _summed(parts: list[dict], axis: str) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for p in parts:
+        for k, v in p["split"][axis].items():
+            total[k] = round(total.get(k, 0.0) + v, 1)
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
+def make_test() -> dict:
+    """`make test`'s pytest run, timed (the venv and the peers are installed already)."""
+    workers = os.environ.get("TEST_WORKERS", "4")
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers, "--dist", "loadfile"]
+    t0 = time.monotonic()
+    r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    tail = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail)}
+    print(f"make test (pytest -n {workers}): {wall:.1f} s, exit {r.returncode}: {tail}")
+    return {
+        "measured_at": _now(),
+        "workers": workers,
+        "wall_s": round(wall, 2),
+        "exit": r.returncode,
+        "passed": counts.get("passed", 0),
+        "failed": counts.get("failed", 0),
+        "summary": tail,
+    }
 
 
 def _now() -> str:
@@ -396,8 +510,10 @@ def _now() -> str:
 
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "default"
-    if sys.argv[2:] or mode not in ("default", "full", "trace", "peers"):
-        print("usage: python bench/bench.py [full | trace | peers]  (see the module's docstring)", file=sys.stderr)
+    if sys.argv[2:] or mode not in ("default", "full", "trace", "peers", "test"):
+        print(
+            "usage: python bench/bench.py [full | trace | peers | test]  (see the module's docstring)", file=sys.stderr
+        )
         return 2
     if os.geteuid() != 0:
         print("bench needs root (it runs the real matrix in namespaces)", file=sys.stderr)
@@ -411,10 +527,12 @@ def main() -> int:
         + (f"; every matrix narrowed by BENCH_MATRIX_ARGS={' '.join(narrowed())}" if narrowed() else "")
         + "\n"
     )
-    if mode in ("trace", "peers"):
+    if mode in ("trace", "peers", "test"):
         res = earlier
         if mode == "trace":
             res["trace_rounds"] = {"measured_at": _now(), **trace_rounds()}
+        elif mode == "test":
+            res["make_test"] = make_test()
         else:
             peers(res)
     else:
@@ -425,8 +543,9 @@ def main() -> int:
             "narrowed_by": " ".join(narrowed()),
             "load_average_start": round(os.getloadavg()[0], 2),
         }
-        if "peers" in earlier:
-            res["peers"] = earlier["peers"]  # a separate, longer run: kept with its own date
+        for key in ("peers", "make_test"):  # separate, longer runs: kept with their own dates
+            if key in earlier:
+                res[key] = earlier[key]
         default(res, full=mode == "full")
         res["load_average_end"] = round(os.getloadavg()[0], 2)
     res["goals"] = [g.as_dict() for g in goals.goals(res)]
