@@ -392,11 +392,11 @@ def bound(runs: dict) -> dict:
     """Bound by CPU or by waiting: the default matrix at each job count, wall against CPU."""
     by_jobs = {r["jobs"]: r for k, r in runs.items() if k == "default" or k.startswith("jobs")}
     fastest = min(by_jobs.values(), key=lambda r: r["wall_s"])
-    lo, hi = by_jobs[min(by_jobs)], by_jobs[max(by_jobs)]
+    lo, hi = by_jobs[min(by_jobs)], by_jobs[DEFAULT_JOBS]  # --jobs 2 (or 1) against the default
     gain = goals.share_pct(lo["wall_s"], hi["wall_s"])
     kind = "waiting" if gain >= 10 else "CPU"
     says = (
-        f"bound by {kind}: --jobs {hi['jobs']} is {gain:+.1f} % faster than --jobs {lo['jobs']} "
+        f"bound by {kind}: --jobs {hi['jobs']} is {abs(gain):.1f} % {'faster' if gain >= 0 else 'slower'} than --jobs {lo['jobs']} "
         f"({hi['wall_s']:.1f} s against {lo['wall_s']:.1f} s) for {hi['cpu_s']:.1f} s of CPU against "
         f"{lo['cpu_s']:.1f} s; the fastest is --jobs {fastest['jobs']}"
         + (" (the default)" if fastest["jobs"] == DEFAULT_JOBS else f", not the default {DEFAULT_JOBS}")
