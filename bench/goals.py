@@ -48,7 +48,7 @@ def goals(res: dict) -> list[Goal]:
     out = [
         Goal(
             "default_matrix_s",
-            f"default matrix ({d['cases']} cases) at --jobs {d['jobs']}, rules proven, tracing on"
+            f"default matrix ({d['cases']} cases) at --jobs {d.get('jobs', '?')}, rules proven, tracing on"
             if d
             else "default matrix, rules proven, tracing on",
             30,

@@ -87,6 +87,7 @@ def _makefile_matrix_args(target: str) -> list[str]:
     body = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.M).group(1).replace("\\\n", " ")
     line = next(ln for ln in body.splitlines() if "ftps-harness matrix" in ln)
     words = re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), line).split()
+    words = [w for w in words if not re.fullmatch(r"\$\(\w+_ARG\)", w)]  # JOBS_ARG, SHARD_ARG: how, not what
     words = words[words.index("matrix") + 1 :]
     out = []
     while words:
