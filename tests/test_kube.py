@@ -1,0 +1,94 @@
+"""Kubernetes-shaped Services without a cluster (docs/containers.md): kube-proxy's rules as
+harness/build/kube_proxy.py writes them, the kube topologies as data, the clients dialling a
+NodePort, and the checks and fixes on observations recorded from real runs. No network (the
+rulesets are loaded into a scratch namespace of their own where root can)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+import clients
+from harness.build import kube_proxy, topologies
+from harness.core.case import Case, ClientSpec, NetSpec, ServerSpec
+
+KUBE = REPO / "nat" / "kube"
+
+
+def _case(topology: str, mode: str = "epsv", tls: str = "explicit") -> Case:
+    return Case(topology, ServerSpec(tls=tls, masquerade=True), ClientSpec("curl", mode), NetSpec())
+
+
+# --- the clients dial the published control port ---------------------------------------
+
+
+def test_every_client_dials_the_nodeport_the_topology_publishes():
+    topo = topologies.build("kube-nodeport", ServerSpec())
+    ctx = clients.ClientContext("203.0.113.10", Path("/ca.pem"), port=topo.dial_port(21))
+    case = _case("kube-nodeport")
+    curl = clients.get("curl")
+    assert curl.url(case, ctx).startswith("ftp://203.0.113.10:30021/")  # type: ignore[attr-defined]
+    lftp = clients.get("lftp")
+    script = lftp.script(case, ctx, Path("/up"), Path("/down"), "f")  # type: ignore[attr-defined]
+    assert "ftp://203.0.113.10:30021" in script
+    assert clients.get("ftplib").request(case, ctx).port == 30021  # type: ignore[attr-defined]
+    implicit = _case("kube-nodeport", tls="implicit")
+    assert clients.ClientContext("x", Path("/ca"), port=topo.dial_port(990)).dial_port(implicit) == 30990
+    assert clients.ClientContext("x", Path("/ca")).dial_port(implicit) == 990  # nothing published
+
+
+# --- kube-proxy's rules, as files ------------------------------------------------------
+
+
+def test_the_committed_rulesets_are_the_generators_output():
+    files = kube_proxy.files()
+    assert sorted(files) == sorted(p.name for p in KUBE.glob("*.rules"))
+    for name, text in files.items():
+        assert (KUBE / name).read_text() == text, f"nat/kube/{name}: run .venv/bin/python -m harness.build.kube_proxy"
+
+
+def test_chain_names_are_kube_proxys_own_hashes():
+    # kube-proxy's own test data: ns1/svc1:p80 over tcp is KUBE-SVC-XPGD46QRK7WJZT7O, its
+    # endpoint 10.180.0.1:80 KUBE-SEP-SXIVWICOYRO3J4NJ (pkg/proxy/iptables/proxier_test.go)
+    assert kube_proxy._hash("ns1/svc1:p80tcp") == "XPGD46QRK7WJZT7O"
+    assert kube_proxy._hash("ns1/svc1:p80tcp10.180.0.1:80") == "SXIVWICOYRO3J4NJ"
+
+
+def test_each_passive_port_is_a_service_port_of_its_own():
+    text = (KUBE / "ftp-service-translated.rules").read_text()
+    svcs = {line.split()[0] for line in text.splitlines() if line.startswith(":KUBE-SVC-")}
+    assert len(svcs) == 12  # ftp, ftps and 10 passive ports
+    for i, port in enumerate(range(50000, 50010)):
+        assert f"--comment ftp/ftp-server:pasv-{port} -m tcp -p tcp --dport {30100 + i} -j KUBE-EXT-" in text
+        assert f"-j DNAT --to-destination 10.244.0.11:{port}" in text
+    assert "-m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-" in text
+    assert "-m recent" not in text
+
+
+def test_client_ip_affinity_is_written_as_kube_proxy_writes_it():
+    text = (KUBE / "ftp-service-affinity.rules").read_text()
+    checks = [l for l in text.splitlines() if "--rcheck" in l]
+    sets = [l for l in text.splitlines() if "--set" in l]
+    assert len(checks) == len(sets) == 24  # per Service port, per endpoint
+    sep = checks[0].split("--name ")[1].split()[0]
+    assert f"-m recent --name {sep} --rcheck --seconds 10800 --reap -j {sep}" in checks[0]
+    assert any(f"-m recent --name {sep} --set -m tcp -p tcp -j DNAT" in l for l in sets)
+
+
+def _loads_in_a_scratch_namespace() -> bool:
+    return os.geteuid() == 0 and bool(shutil.which("unshare")) and bool(shutil.which("iptables-nft-restore"))
+
+
+@pytest.mark.skipif(not _loads_in_a_scratch_namespace(), reason="needs root, unshare and iptables-nft-restore")
+@pytest.mark.parametrize("name", sorted(p.name for p in KUBE.glob("*.rules")))
+def test_every_generated_ruleset_loads(name):
+    text = (KUBE / name).read_text()
+    r = subprocess.run(
+        ["unshare", "--net", "iptables-nft-restore", "--test"], input=text, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
