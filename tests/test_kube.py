@@ -92,3 +92,46 @@ def test_every_generated_ruleset_loads(name):
         ["unshare", "--net", "iptables-nft-restore", "--test"], input=text, capture_output=True, text=True
     )
     assert r.returncode == 0, r.stderr
+
+
+# --- the checks, on observations recorded from real runs --------------------------------
+
+FIX = REPO / "tests" / "fixtures" / "observations"
+
+
+def _judged(case_id: str):
+    from harness.judge import checks
+    from harness.observe import recording
+
+    return checks.judge(recording.load(FIX / (case_id.replace("/", "__") + ".json")))
+
+
+def test_a_data_connection_on_the_other_replica_names_the_endpoint_chain_of_each():
+    v = _judged("kube-nodeport/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on")
+    lb = v.evidence.balancer
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "balanced-to-another-backend")
+    assert lb is not None and lb.control_chain and lb.control_chain.startswith("KUBE-SEP-")
+    other = next(c for c in lb.data if c.backend != lb.control)
+    assert other.chain and other.chain.startswith("KUBE-SEP-") and other.chain != lb.control_chain
+    assert f"{lb.control_chain} chose {lb.control} for the control connection" in v.diagnosis
+    assert f"{other.chain} chose {other.backend}" in v.diagnosis
+    assert "1 time in 8" in v.diagnosis and "--repeat" in v.diagnosis
+    assert not lb.affinity and "sessionAffinity" not in v.diagnosis
+    # the NodePort renumbers the control port: 30021 is not taken for a data connection
+    assert all(c.port in range(50000, 50010) for c in lb.data)
+
+
+def test_client_ip_affinity_is_seen_and_said_to_be_kept_per_service_port():
+    v = _judged("kube-nodeport-affinity/pyftpdlib/ftplib/explicit/pasv/control/masq-on")
+    assert v.check == "balanced-to-another-backend" and v.evidence.balancer and v.evidence.balancer.affinity
+    assert "sessionAffinity: ClientIP was in place and did not help" in v.diagnosis
+    assert "per Service port" in v.diagnosis
+
+
+def test_a_passive_range_published_as_other_nodeports_is_the_translated_port_check():
+    v = _judged("kube-nodeport-translated/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on")
+    assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "passive-port-translated")
+    assert "30100-30109 outside -> 50000-50009 on the server" in v.diagnosis
+    assert "ended at node, untranslated" in v.diagnosis and v.evidence.untranslated
+    port = int(v.diagnosis.split("advertised its own port ")[1].split()[0])
+    assert f"the public port was {30100 + port - 50000}" in v.diagnosis
