@@ -135,3 +135,33 @@ def test_a_passive_range_published_as_other_nodeports_is_the_translated_port_che
     assert "ended at node, untranslated" in v.diagnosis and v.evidence.untranslated
     port = int(v.diagnosis.split("advertised its own port ")[1].split()[0])
     assert f"the public port was {30100 + port - 50000}" in v.diagnosis
+
+
+# --- the fixes ---------------------------------------------------------------------------
+
+
+def _fixes(case_id: str) -> dict[str, Case]:
+    from harness.judge import fixes
+    from harness.observe import recording
+
+    obs = recording.load(FIX / (case_id.replace("/", "__") + ".json"))
+    return {f.name: c for f, c in fixes.candidates(obs.case, _judged(case_id))}
+
+
+def test_the_kube_fixes_are_other_topologies_or_settings_to_re_run():
+    split = _fixes("kube-nodeport/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on")
+    assert split["kube-clientip-affinity"].topology == "kube-nodeport-affinity"
+    assert split["kube-hostnetwork"].topology == "kube-hostnetwork"
+    assert "kube-pod-address" not in split  # outside clients cannot reach a pod's address
+    translated = _fixes("kube-nodeport-translated/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on")
+    assert translated["kube-same-nodeports"].topology == "kube-nodeport"
+    assert translated["kube-hostnetwork"].topology == "kube-hostnetwork"
+    assert "kube-clientip-affinity" not in translated and "same-port-numbers" not in translated
+    pinned = _fixes("kube-nodeport-affinity/pyftpdlib/ftplib/explicit/pasv/control/masq-on")
+    assert "kube-clientip-affinity" not in pinned and "kube-hostnetwork" in pinned
+
+
+def test_the_hostnetwork_fix_gives_each_replica_a_range_of_its_own():
+    topo = topologies.build("kube-hostnetwork", ServerSpec())
+    assert [str(topo.host(s).passive) for s in topo.servers] == ["50000-50004", "50005-50009"]
+    assert topo.dial_port(21) == 21  # the load balancer listens on 21 itself
