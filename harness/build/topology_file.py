@@ -305,13 +305,15 @@ def _check(spec: TopologyFile, src: Source) -> None:
             f"{text} is outside the test ranges; a lab uses 10.0.0.0/8 and fd00::/8 inside and "
             "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32 as public addresses",
         )
-    ranges = [(("published", "passive"), spec.published.passive if spec.published else None)]
+    ranges: list[tuple[tuple[str, ...], str | None]] = [
+        (("published", "passive"), spec.published.passive if spec.published else None)
+    ]
     ranges += [(("hosts", n, "passive"), h.passive) for n, h in hosts.items()]
-    for at, text in ranges:
+    for where, given in ranges:
         try:
-            PassiveRange.parse(text) if text else None
+            PassiveRange.parse(given) if given else None
         except ValueError as e:
-            raise src.error(at, str(e)) from None
+            raise src.error(where, str(e)) from None
     if any(h.passive and h.role != "server" for h in hosts.values()):
         name = next(n for n, h in hosts.items() if h.passive and h.role != "server")
         raise src.error(("hosts", name, "passive"), "only a server has a passive range of its own")
