@@ -62,6 +62,8 @@ class BalancedConnection:
     state: str | None = None  # HAProxy's termination state ("SC": the server refused)
     log: str | None = None  # the proxy's log line
     chain: str | None = None  # the endpoint chain whose DNAT sent it there (kube-proxy's KUBE-SEP-...), traced
+    control: str | None = None  # a NAT balancer: the backend of the control connection opened last before it
+    control_chain: str | None = None  # and the endpoint chain that sent that one there
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,6 @@ class Balancer:
     control: str | None
     data: tuple[BalancedConnection, ...] = ()
     addresses: dict[str, str] = field(default_factory=dict)  # backend -> its address
-    control_chain: str | None = None  # the endpoint chain that sent the control connection (traced)
     affinity: bool = False  # the traced balancing chains checked a client-affinity list first (-m recent)
 
 
@@ -204,10 +205,10 @@ def balancer(obs: Observation) -> Balancer | None:
             r = proxies.get(box.proxy.kind).relayed(line)
             if r and r.dport not in CONTROL_PORTS:
                 conns.append(BalancedConnection(box.name, r.dport, r.backend, r.state, line))
-    chains: dict[str, str] = {}  # backend -> the chain that sent the control connection there
     affinity = False
-    if not conns:  # a NAT balancer: conntrack shows where each connection was sent
+    if not conns:  # a NAT balancer: conntrack shows where each connection was sent, in order
         for name, view in obs.middleboxes.items():
+            last: tuple[str | None, str | None] = (None, None)  # the latest control connection's backend, chain
             for f in view.parsed_flows(name):
                 if not f.dnat:
                     continue
@@ -215,11 +216,13 @@ def balancer(obs: Observation) -> Balancer | None:
                 affinity = affinity or sticky
                 backend = obs.topology.owner_of(f.real_dst) or f.real_dst
                 if f.dport in CONTROL_PORTS or f.real_dport in CONTROL_PORTS:  # a NodePort renumbers it
-                    chains.setdefault(backend, chain or "")
+                    last = (backend, chain)
                 else:
-                    conns.append(BalancedConnection(name, f.dport, backend, chain=chain))
+                    conns.append(
+                        BalancedConnection(name, f.dport, backend, chain=chain, control=last[0], control_chain=last[1])
+                    )
     addr = {h: obs.topology.address_of(h) for h in obs.topology.servers}
-    return Balancer(control, tuple(conns), addr, chains.get(control or "") or None, affinity)
+    return Balancer(control, tuple(conns), addr, affinity)
 
 
 def _endpoint_chain(view: MiddleboxView, f: Flow) -> tuple[str | None, bool]:

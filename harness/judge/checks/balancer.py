@@ -16,22 +16,25 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     lb, f = ev.balancer, ev.failure
     if not lb or not lb.data or f is None or f.stage not in ("data-connect", "data-tls", "transfer"):
         return None
-    other = [c for c in lb.data if c.backend != lb.control]
-    if not other or not lb.control:
+    # each data connection against its own session's control connection (curl opens one per transfer)
+    other = [c for c in lb.data if (c.control or lb.control) and c.backend != (c.control or lb.control)]
+    if not other:
         return None
-    c, addr = other[0], lb.addresses
+    c, addr = other[0], lb.addresses  # the first: a misplaced data connection ends the session
+    control = c.control or lb.control
+    assert control is not None, "filtered above"
     refused = {
         "SC": " (HAProxy log: the server refused the connection, state SC)",
         "CD": " (HAProxy log: the client side closed it, state CD)",
     }.get(c.state or "", "")
     text = (
-        f"The control connection landed on backend {lb.control} ({addr.get(lb.control)}); "
+        f"The control connection landed on backend {control} ({addr.get(control)}); "
         f"the data connection to {obs.topology.server_public}:{c.port} was balanced to "
         f"{c.backend} ({addr.get(c.backend, '?')}), which has no session waiting on that "
         f"port{refused}. The client saw: {f.error}. "
     )
     if c.chain:
-        text += _kube(lb, c, 2 * obs.case.client.transfers + 1)
+        text += _kube(lb, c, control, 2 * obs.case.client.transfers + 1)
     else:
         text += (
             "A load balancer must keep one client's control and data connections on the same "
@@ -40,13 +43,13 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     return Verdict("fail", f.stage, text, ev)
 
 
-def _kube(lb: Balancer, c: BalancedConnection, k: int) -> str:
+def _kube(lb: Balancer, c: BalancedConnection, control: str, k: int) -> str:
     """The Service's side of it: which endpoint chain chose each replica, and the odds of a
     session of `k` data connections."""
     n = max(2, len(lb.addresses))
-    control = f"{lb.control_chain} chose {lb.control} for the control connection, " if lb.control_chain else ""
+    picked = f"{c.control_chain} chose {control} for the control connection, " if c.control_chain else ""
     text = (
-        f"kube-proxy's rules balanced each connection on its own: {control}{c.chain} chose {c.backend} "
+        f"kube-proxy's rules balanced each connection on its own: {picked}{c.chain} chose {c.backend} "
         f"for this one. Each Service port picks a replica for every new connection at random "
         f"(1 in {n} here), so a session passes only when every data connection lands on the "
         f"control connection's replica: with {k} data connections (uploads, a listing, downloads), "
