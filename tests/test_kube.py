@@ -110,10 +110,12 @@ def test_a_data_connection_on_the_other_replica_names_the_endpoint_chain_of_each
     v = _judged("kube-nodeport/pyftpdlib/ftplib/explicit/epsv/n-a/masq-on")
     lb = v.evidence.balancer
     assert (v.outcome, v.stage, v.check) == ("fail", "data-connect", "balanced-to-another-backend")
-    assert lb is not None and lb.control_chain and lb.control_chain.startswith("KUBE-SEP-")
-    other = next(c for c in lb.data if c.backend != lb.control)
-    assert other.chain and other.chain.startswith("KUBE-SEP-") and other.chain != lb.control_chain
-    assert f"{lb.control_chain} chose {lb.control} for the control connection" in v.diagnosis
+    assert lb is not None
+    other = next(c for c in lb.data if c.backend != c.control)
+    assert other.control == lb.control  # one control connection: the session's, as the server logged it
+    assert other.control_chain and other.control_chain.startswith("KUBE-SEP-")
+    assert other.chain and other.chain.startswith("KUBE-SEP-") and other.chain != other.control_chain
+    assert f"{other.control_chain} chose {lb.control} for the control connection" in v.diagnosis
     assert f"{other.chain} chose {other.backend}" in v.diagnosis
     assert "1 time in 8" in v.diagnosis and "--repeat" in v.diagnosis
     assert not lb.affinity and "sessionAffinity" not in v.diagnosis
@@ -165,3 +167,9 @@ def test_the_hostnetwork_fix_gives_each_replica_a_range_of_its_own():
     topo = topologies.build("kube-hostnetwork", ServerSpec())
     assert [str(topo.host(s).passive) for s in topo.servers] == ["50000-50004", "50005-50009"]
     assert topo.dial_port(21) == 21  # the load balancer listens on 21 itself
+
+
+@pytest.mark.parametrize("name", [n for n in topologies.names() if n.startswith("kube-")])
+def test_the_replicas_share_one_ftp_home(name):
+    # a file uploaded in one session is there in the next, whichever replica answers it
+    assert topologies.build(name, ServerSpec()).shared_home

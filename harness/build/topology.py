@@ -154,6 +154,7 @@ class Topology:
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
     family: str = "ipv4"  # the family of the address clients dial (harness/core/family.py)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
+    shared_home: bool = False  # the servers share one FTP home (replicas on a shared volume)
     published_control: tuple[tuple[int, int], ...] = ()  # control port -> the port clients dial (a NodePort)
     published_passive: PassiveRange | None = None  # the passive range as the path publishes it, if renumbered
 

@@ -164,6 +164,7 @@ class TopologyFile(Strict):
     published: PublishedSpec | None = None  # ports published under other numbers (a NodePort)
     path: PathSpec | None = None  # conditions every case on this network runs with (docs/path.md)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
+    shared_home: bool = False  # the servers share one FTP home (replicas on a shared volume)
     edge: Literal["client", "server"] | None = None  # which side it is, to compose with another
     internet: str = "internet"  # the link an edge shares with the other side
     with_helper: str | None = None  # the topology that is this one with the FTP helper
@@ -507,6 +508,7 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
         masquerade_map=tuple(masq.map.items()),
         family=fam,
         dual_stack=spec.dual_stack,
+        shared_home=spec.shared_home,
         published_control=tuple(sorted(pub.control.items())),
         published_passive=PassiveRange.parse(pub.passive) if pub.passive else None,
     )

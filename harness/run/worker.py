@@ -232,7 +232,7 @@ class Worker:
                     public_ip=topology.masquerade_address or topology.server_public,
                     masquerade_map=topology.masquerade_map,
                     certs=_certs(topology),
-                    home=wd / f"{host}-{tag}-home",
+                    home=wd / (f"{tag}-home" if topology.shared_home else f"{host}-{tag}-home"),
                     log=wd / f"{host}-{tag}.log",
                     keylog=wd / f"{host}-{tag}.keylog",
                     python=lab.python,
