@@ -149,10 +149,15 @@ def render(node: Node, title: str) -> str:
     filt = [
         "*filter",
         ":INPUT ACCEPT [0:0]",
-        ":FORWARD ACCEPT [0:0]",
+        ":FORWARD DROP [0:0]",  # the node's policy (Docker's, a distribution's); KUBE-FORWARD expects it
         ":OUTPUT ACCEPT [0:0]",
         ":KUBE-FORWARD - [0:0]",
         '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+        *(  # the CNI plugin's rules, not kube-proxy's (as flannel writes them)
+            f'-A FORWARD {way} {node.cluster_cidr} -m comment --comment "CNI: pod traffic" -j ACCEPT'
+            for way in ("-s", "-d")
+            if node.pod_cidr
+        ),
         "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP",
         f'-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark {MARK}/{MARK} -j ACCEPT',
         '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
