@@ -126,7 +126,7 @@ def test_a_data_connection_on_the_other_replica_names_the_endpoint_chain_of_each
 def test_client_ip_affinity_is_seen_and_said_to_be_kept_per_service_port():
     v = _judged("kube-nodeport-affinity/pyftpdlib/ftplib/explicit/pasv/control/masq-on")
     assert v.check == "balanced-to-another-backend" and v.evidence.balancer and v.evidence.balancer.affinity
-    assert "sessionAffinity: ClientIP was in place and did not help" in v.diagnosis
+    assert "sessionAffinity: ClientIP was in place and did not keep them together" in v.diagnosis
     assert "per Service port" in v.diagnosis
 
 

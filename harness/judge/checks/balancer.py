@@ -58,9 +58,10 @@ def _kube(lb: Balancer, c: BalancedConnection, control: str, k: int) -> str:
     )
     if lb.affinity:
         text += (
-            "sessionAffinity: ClientIP was in place and did not help: kube-proxy keeps it per "
-            "Service port (a -m recent list per KUBE-SEP chain), so it pins each passive port on "
-            "its own, not to the control connection's replica. "
+            "sessionAffinity: ClientIP was in place and did not keep them together: kube-proxy keeps "
+            "it per Service port (a -m recent list per KUBE-SEP chain), so it pins each passive port "
+            "on its own, not to the control connection's replica; it helps only when the server "
+            "hands out a passive port again in the session. "
         )
     return text + (
         "A Service cannot keep one FTP session's ports together: run one replica, or let each "
