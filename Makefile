@@ -18,7 +18,7 @@ JOBS_ARG = $(if $(JOBS),--jobs $(JOBS))
 SHARD  ?=
 SHARD_ARG = $(if $(SHARD),--shard $(SHARD))
 
-.PHONY: setup system-packages peers lint test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-scenarios reproduce verify bench clean \
+.PHONY: setup system-packages peers lint test test-matrix test-matrix-peers test-matrix-peers-tls test-matrix-path test-matrix-kube test-scenarios reproduce verify bench clean \
         distclean docker-up docker-down docker-base test-docker
 
 setup: system-packages $(VENV)/.installed peers
@@ -79,6 +79,13 @@ PATH_SCENARIOS ?= scenarios/13-control-idle-timeout.yaml scenarios/14-pmtu-black
                   scenarios/15-hairpin-nat-missing.yaml scenarios/16-passive-port-translated.yaml
 test-matrix-path: setup
 	$(BIN)/ftps-harness reproduce $(PATH_SCENARIOS) $(JOBS_ARG) --prove-minimal --report-dir reports/path
+
+# Kubernetes-shaped Services (docs/containers.md): kube-proxy's iptables rules on a node box, not
+# a cluster; none of them is in the default matrix. kube-proxy picks a replica at random, so every
+# case runs 5 times: a case whose runs disagree is reported flaky, with its counts.
+KUBE_TOPOLOGIES ?= kube-clusterip,kube-clusterip-affinity,kube-nodeport,kube-nodeport-affinity,kube-nodeport-translated,kube-hostnetwork
+test-matrix-kube: setup
+	$(BIN)/ftps-harness matrix $(JOBS_ARG) --topology $(KUBE_TOPOLOGIES) --repeat 5 --report-dir reports/kube
 
 # The full cross product of real servers and clients (the default matrix keeps to the
 # embedded pair so it stays fast).

@@ -38,6 +38,11 @@ class ClientContext:
     log: Path | None = None  # with --capture: the client's own verbose log, whole (a ticket's attachment)
     python: str = sys.executable
     bounds: Bounds | None = None  # the probe's read bounds (clients/_wire.py), e.g. for a large file
+    port: int = 0  # the port the client dials when the path publishes the control port as another (a NodePort)
+
+    def dial_port(self, case: Case) -> int:
+        """The port this session dials: the case's control port, unless published as another."""
+        return self.port or case.server.control_port
 
 
 @dataclass(frozen=True)

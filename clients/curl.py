@@ -139,7 +139,7 @@ class Curl(ClientAdapter):
     def url(self, case: Case, ctx: ClientContext, name: str = "") -> str:
         scheme = "ftps" if case.server.mode.implicit else "ftp"
         path = f"/{ctx.cwd}/" if ctx.cwd else "/"
-        return f"{scheme}://{url_host(ctx.host)}:{case.server.control_port}{path}{name}"
+        return f"{scheme}://{url_host(ctx.host)}:{ctx.dial_port(case)}{path}{name}"
 
     def session(self, lab: Lab, host: str, case: Case, ctx: ClientContext) -> ClientReport:
         work = Path(tempfile.mkdtemp(prefix="curl-"))
@@ -189,7 +189,7 @@ class Curl(ClientAdapter):
             if ctx.log:
                 with ctx.log.open("a") as f:
                     f.write(f"$ {shown}\n{out_shown}\n")
-            part = parse(out, case.server.control_port)
+            part = parse(out, ctx.dial_port(case))
             for t in part:
                 t["session"] = session
             transcript.extend(part)

@@ -111,7 +111,7 @@ class Lftp(ClientAdapter):
             f"set ftp:fix-pasv-address {'no' if case.client.pasv_address == 'trust' else 'yes'}",
         ]
         scheme = "ftps" if tls.implicit else "ftp"
-        s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{url_host(ctx.host)}:{case.server.control_port}")
+        s.append(f"open -u {ctx.user},{ctx.password} {scheme}://{url_host(ctx.host)}:{ctx.dial_port(case)}")
         if ctx.cwd:
             s.append(f"cd {ctx.cwd}")
         if case.client.tls_version == "1.2":  # lftp uses GnuTLS: its priority string caps the version

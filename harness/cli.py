@@ -866,6 +866,7 @@ def cmd_reproduce(args: argparse.Namespace, console: Console) -> int:
                 unique,
                 backend=args.backend,
                 jobs=args.jobs,
+                repeat=args.repeat,  # a fix is proven as often as the failure was seen
                 label="fixes",
                 err=err,
                 prove_minimal=args.prove_minimal,

@@ -76,11 +76,24 @@ def test_a_typo_on_the_command_line_is_exit_2_without_a_traceback(tmp_path):
         (("client: {role: client", "client: {role: server"), "expected exactly one host with role client, got 0"),
         (("edge:lan0 10.20.0.1/24", "fw:lan0 10.20.0.1/24"), "expected 'host:interface [address/prefix ...]'"),
         (("files: [edge.nft]", "files: [missing.nft]"), "hosts.edge.ruleset.files[0]: no such file"),
+        (("dial: 203.0.113.30\n", "dial: 203.0.113.30\npublished: {passive: 50009-50000}\n"), "published.passive: "),
+        (("role: nat\n", "role: nat\n    passive: 50000-50004\n"), "only a server has a passive range of its own"),
     ],
 )
 def test_what_the_schema_cannot_say_is_checked_too(tmp_path, change, said):
     msg = _error(_write(tmp_path, FIRST.replace(*change)))
     assert said in msg, msg
+
+
+def test_published_ports_and_a_servers_own_range_reach_the_topology(tmp_path):
+    text = FIRST.replace(
+        "dial: 203.0.113.30\n", "dial: 203.0.113.30\npublished: {control: {21: 30021}, passive: 30100-30109}\n"
+    )
+    text = text.replace("server: {role: server,", "server: {role: server, passive: 50000-50004,")
+    topo = topologies.read(_write(tmp_path, text)).build(ServerSpec(), NetSpec())
+    assert (topo.dial_port(21), topo.dial_port(990)) == (30021, 990)  # what the client dials
+    assert str(topo.published_passive) == "30100-30109"
+    assert str(topo.host("server").passive) == "50000-50004"
 
 
 def test_relative_paths_resolve_from_the_file_that_names_them(tmp_path):

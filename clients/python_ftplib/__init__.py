@@ -73,7 +73,7 @@ class Ftplib(ClientAdapter):
         """What the agent is asked to do for `case`."""
         return Request(
             host=ctx.host,
-            port=case.server.control_port,
+            port=ctx.dial_port(case),
             tls=case.server.tls,
             mode=case.client.mode,
             pasv_address=case.client.pasv_address or "control",

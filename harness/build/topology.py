@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.core.family import get as get_family
+from harness.core.ports import PassiveRange
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Host:
     role: str  # client | server | router
     routes: tuple[Route, ...] = ()
     policy: tuple[PolicyRule, ...] = ()
+    passive: PassiveRange | None = None  # a server's own passive range, where servers split the case's
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,17 @@ class Topology:
     masquerade_map: tuple[tuple[str, str], ...] = ()  # per local address, when the server is told so
     family: str = "ipv4"  # the family of the address clients dial (harness/core/family.py)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
+    shared_home: bool = False  # the servers share one FTP home (replicas on a shared volume)
+    published_control: tuple[tuple[int, int], ...] = ()  # control port -> the port clients dial (a NodePort)
+    published_passive: PassiveRange | None = None  # the passive range as the path publishes it, if renumbered
 
     @property
     def server(self) -> str:
         return self.servers[0]
+
+    def dial_port(self, control_port: int) -> int:
+        """The port a client dials for the server's `control_port`."""
+        return dict(self.published_control).get(control_port, control_port)
 
     def host(self, name: str) -> Host:
         for h in self.hosts:

@@ -35,6 +35,7 @@ from harness.build.topology import (
 )
 from harness.core import tls
 from harness.core.case import NetSpec, ServerSpec
+from harness.core.ports import PassiveRange
 from harness.core.repo import NAT_DIR, TOPOLOGY_DIR
 from harness.core.yamlfile import Source, SpecError, Strict
 
@@ -100,6 +101,7 @@ class HostSpec(Strict):
     proxy: ProxySpec | None = None
     translator: TranslatorSpec | None = None
     reset_per_case: bool = False  # fresh ruleset and proxy state before every case (balancing order)
+    passive: Annotated[str, Field(pattern=r"^[0-9]+-[0-9]+$")] | None = None  # a server's own share of the range
 
 
 class BridgeSpec(Strict):
@@ -112,6 +114,13 @@ class BridgeSpec(Strict):
 class MasqueradeSpec(Strict):
     address: str | None = None  # what a server told to masquerade advertises (default: `dial`)
     map: dict[str, str] = {}  # per local address of the server
+
+
+class PublishedSpec(Strict):
+    """Ports the path publishes under other numbers than the server's own (a NodePort)."""
+
+    control: dict[int, int] = {}  # the server's control port -> the port clients dial
+    passive: Annotated[str, Field(pattern=r"^[0-9]+-[0-9]+$")] | None = None  # the passive range, as published
 
 
 class PathSpec(Strict):
@@ -152,8 +161,10 @@ class TopologyFile(Strict):
     links: dict[str, Annotated[list[str], Field(min_length=2, max_length=2)]] = {}
     bridges: list[BridgeSpec] = []
     masquerade: MasqueradeSpec | None = None
+    published: PublishedSpec | None = None  # ports published under other numbers (a NodePort)
     path: PathSpec | None = None  # conditions every case on this network runs with (docs/path.md)
     dual_stack: bool = False  # every host has both families; rulesets stay as written
+    shared_home: bool = False  # the servers share one FTP home (replicas on a shared volume)
     edge: Literal["client", "server"] | None = None  # which side it is, to compose with another
     internet: str = "internet"  # the link an edge shares with the other side
     with_helper: str | None = None  # the topology that is this one with the FTP helper
@@ -295,6 +306,18 @@ def _check(spec: TopologyFile, src: Source) -> None:
             f"{text} is outside the test ranges; a lab uses 10.0.0.0/8 and fd00::/8 inside and "
             "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32 as public addresses",
         )
+    ranges: list[tuple[tuple[str, ...], str | None]] = [
+        (("published", "passive"), spec.published.passive if spec.published else None)
+    ]
+    ranges += [(("hosts", n, "passive"), h.passive) for n, h in hosts.items()]
+    for where, given in ranges:
+        try:
+            PassiveRange.parse(given) if given else None
+        except ValueError as e:
+            raise src.error(where, str(e)) from None
+    if any(h.passive and h.role != "server" for h in hosts.values()):
+        name = next(n for n, h in hosts.items() if h.passive and h.role != "server")
+        raise src.error(("hosts", name, "passive"), "only a server has a passive range of its own")
     for name, ends in spec.links.items():
         for i, end in enumerate(ends):
             host = end.split(":", 1)[0]
@@ -440,7 +463,7 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
         routes = tuple(Route(r.to, r.via, r.table) for r in h.routes)
         policy = tuple(PolicyRule(p.from_, p.table) for p in h.policy)
         if h.ruleset is None and h.proxy is None and h.translator is None and h.role not in FORWARDING:
-            hosts.append(Host(name, _host_role(h.role), routes, policy))
+            hosts.append(Host(name, _host_role(h.role), routes, policy, _own_range(h)))
             continue
         proxy = None
         if h.proxy:
@@ -460,6 +483,7 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
                 "router" if h.role in FORWARDING else h.role,
                 routes,
                 policy,
+                _own_range(h),
                 ruleset=ruleset(name, h.ruleset, server, net) if h.ruleset else None,
                 proxy=proxy,
                 translator=translator,
@@ -471,6 +495,7 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
     assert spec.dial is not None
     fam = "ipv6" if ipaddress.ip_address(spec.dial).version == 6 else "ipv4"
     masq = spec.masquerade or MasqueradeSpec()
+    pub = spec.published or PublishedSpec()
     return Topology(
         hosts=tuple(hosts),
         links=tuple(Link(name, _port(a), _port(b)) for name, (a, b) in spec.links.items()),
@@ -483,6 +508,9 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
         masquerade_map=tuple(masq.map.items()),
         family=fam,
         dual_stack=spec.dual_stack,
+        shared_home=spec.shared_home,
+        published_control=tuple(sorted(pub.control.items())),
+        published_passive=PassiveRange.parse(pub.passive) if pub.passive else None,
     )
 
 
@@ -490,6 +518,10 @@ def build(loaded: Loaded, server: ServerSpec, net: NetSpec, variant: bool = Fals
 def _variant(path: Path, name: str) -> Loaded:
     """The file a network condition builds instead (read once)."""
     return read(_locate(name, Source(path, "topology file"), ("variants",)))
+
+
+def _own_range(h: HostSpec) -> PassiveRange | None:
+    return PassiveRange.parse(h.passive) if h.passive else None
 
 
 def _host_role(role: str) -> str:
@@ -545,6 +577,7 @@ def compose_specs(client_side: Loaded, server_side: Loaded, name: str) -> Topolo
         links=links,
         bridges=[replace_bridge(x, rename_a) for x in a.bridges] + [replace_bridge(x, rename_b) for x in b.bridges],
         masquerade=b.masquerade,
+        published=b.published,
     )
 
 

@@ -17,6 +17,8 @@ from harness.core.outcome import Stage
 from harness.core.tls import CONTROL_PORTS
 from harness.judge.findings import Finding
 from harness.judge.stages import place
+from harness.observe.flows import Flow
+from harness.observe.middlebox_view import MiddleboxView
 from harness.observe.observation import Connection, ControlLine, Observation
 
 Direction = Literal["client->server", "server->client"]
@@ -59,6 +61,9 @@ class BalancedConnection:
     backend: str  # the server it was sent to
     state: str | None = None  # HAProxy's termination state ("SC": the server refused)
     log: str | None = None  # the proxy's log line
+    chain: str | None = None  # the endpoint chain whose DNAT sent it there (kube-proxy's KUBE-SEP-...), traced
+    control: str | None = None  # a NAT balancer: the backend of the control connection opened last before it
+    control_chain: str | None = None  # and the endpoint chain that sent that one there
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Balancer:
     control: str | None
     data: tuple[BalancedConnection, ...] = ()
     addresses: dict[str, str] = field(default_factory=dict)  # backend -> its address
+    affinity: bool = False  # the traced balancing chains checked a client-affinity list first (-m recent)
 
 
 @dataclass(frozen=True)
@@ -199,13 +205,35 @@ def balancer(obs: Observation) -> Balancer | None:
             r = proxies.get(box.proxy.kind).relayed(line)
             if r and r.dport not in CONTROL_PORTS:
                 conns.append(BalancedConnection(box.name, r.dport, r.backend, r.state, line))
-    if not conns:  # a NAT balancer: conntrack shows where each connection was sent
+    affinity = False
+    if not conns:  # a NAT balancer: conntrack shows where each connection was sent, in order
         for name, view in obs.middleboxes.items():
+            last: tuple[str | None, str | None] = (None, None)  # the latest control connection's backend, chain
             for f in view.parsed_flows(name):
-                if f.dnat and f.dport not in CONTROL_PORTS:
-                    conns.append(BalancedConnection(name, f.dport, obs.topology.owner_of(f.real_dst) or f.real_dst))
+                if not f.dnat:
+                    continue
+                chain, sticky = _endpoint_chain(view, f)
+                affinity = affinity or sticky
+                backend = obs.topology.owner_of(f.real_dst) or f.real_dst
+                if f.dport in CONTROL_PORTS or f.real_dport in CONTROL_PORTS:  # a NodePort renumbers it
+                    last = (backend, chain)
+                else:
+                    conns.append(
+                        BalancedConnection(name, f.dport, backend, chain=chain, control=last[0], control_chain=last[1])
+                    )
     addr = {h: obs.topology.address_of(h) for h in obs.topology.servers}
-    return Balancer(control, tuple(conns), addr)
+    return Balancer(control, tuple(conns), addr, affinity)
+
+
+def _endpoint_chain(view: MiddleboxView, f: Flow) -> tuple[str | None, bool]:
+    """The endpoint chain (kube-proxy's KUBE-SEP-...) the traced SYN of `f` was DNATed in, and
+    whether a client-affinity list (-m recent) was checked on the way."""
+    for p in view.trace:
+        if p.syn and p.key == (f.src, f.sport, f.dst, f.dport):
+            seps = [r.chain for r in p.rules if r.chain.startswith("KUBE-SEP-")]
+            if seps:
+                return seps[-1], any("recent" in r.text for r in p.rules)
+    return None, False
 
 
 def session_peer(obs: Observation) -> str | None:

@@ -66,6 +66,8 @@ def fixes_table(attempts: list[Attempt]) -> Table:
         r = a.result
         if r is None:
             res = Text("not run", style="dim")
+        elif r.flaky:  # its runs disagree (--repeat): a matter of chance, not a fix
+            res = Text(f"flaky: {r.flaky_said()}", style="yellow")
         elif r.verdict.outcome == "pass":
             res = Text("PASS" + (" (weakened)" if r.verdict.evidence.security_weakened else ""), style="bold green")
         else:

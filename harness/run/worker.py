@@ -232,12 +232,13 @@ class Worker:
                     public_ip=topology.masquerade_address or topology.server_public,
                     masquerade_map=topology.masquerade_map,
                     certs=_certs(topology),
-                    home=wd / f"{host}-{tag}-home",
+                    home=wd / (f"{tag}-home" if topology.shared_home else f"{host}-{tag}-home"),
                     log=wd / f"{host}-{tag}.log",
                     keylog=wd / f"{host}-{tag}.keylog",
                     python=lab.python,
                 )
-                running.append(adapter.start(lab, host, spec, ctx))
+                own = topology.host(host).passive  # a replica's own share of the range
+                running.append(adapter.start(lab, host, replace(spec, passive=own) if own else spec, ctx))
         except Exception:
             ServerGroup(running).stop()
             raise
@@ -260,6 +261,7 @@ class Worker:
         folder = case_dir(self.run.capture_dir, case.id) if capture and self.run.capture_dir else None
         ctx = clients.ClientContext(
             host=topology.server_public,
+            port=topology.dial_port(case.server.control_port),
             ca=_certs(topology).ca,
             timeout=timeout,
             user=user,

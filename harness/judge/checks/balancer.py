@@ -1,9 +1,11 @@
-"""A load balancer sent one session's connections to different servers."""
+"""A load balancer sent one session's connections to different servers: HAProxy (its log),
+a NAT balancer (conntrack), or kube-proxy's rules for a Kubernetes Service (conntrack, and the
+traced KUBE-SEP chain that chose each replica)."""
 
 from __future__ import annotations
 
 from harness.judge.checks import check
-from harness.judge.evidence import Evidence
+from harness.judge.evidence import BalancedConnection, Balancer, Evidence
 from harness.judge.verdict import Verdict
 from harness.observe.observation import Observation
 
@@ -14,19 +16,54 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     lb, f = ev.balancer, ev.failure
     if not lb or not lb.data or f is None or f.stage not in ("data-connect", "data-tls", "transfer"):
         return None
-    other = [c for c in lb.data if c.backend != lb.control]
-    if not other or not lb.control:
+    # each data connection against its own session's control connection (curl opens one per transfer)
+    other = [c for c in lb.data if (c.control or lb.control) and c.backend != (c.control or lb.control)]
+    if not other:
         return None
-    c, addr = other[0], lb.addresses
+    c, addr = other[0], lb.addresses  # the first: a misplaced data connection ends the session
+    control = c.control or lb.control
+    assert control is not None, "filtered above"
     refused = {
         "SC": " (HAProxy log: the server refused the connection, state SC)",
         "CD": " (HAProxy log: the client side closed it, state CD)",
     }.get(c.state or "", "")
     text = (
-        f"The control connection landed on backend {lb.control} ({addr.get(lb.control)}); "
+        f"The control connection landed on backend {control} ({addr.get(control)}); "
         f"the data connection to {obs.topology.server_public}:{c.port} was balanced to "
         f"{c.backend} ({addr.get(c.backend, '?')}), which has no session waiting on that "
-        f"port{refused}. The client saw: {f.error}. A load balancer must keep one client's "
-        f"control and data connections on the same server (persistence by source address)."
+        f"port{refused}. The client saw: {f.error}. "
     )
+    if c.chain:
+        text += _kube(lb, c, control, 2 * obs.case.client.transfers + 1)
+    else:
+        text += (
+            "A load balancer must keep one client's control and data connections on the same "
+            "server (persistence by source address)."
+        )
     return Verdict("fail", f.stage, text, ev)
+
+
+def _kube(lb: Balancer, c: BalancedConnection, control: str, k: int) -> str:
+    """The Service's side of it: which endpoint chain chose each replica, and the odds of a
+    session of `k` data connections."""
+    n = max(2, len(lb.addresses))
+    picked = f"{c.control_chain} chose {control} for the control connection, " if c.control_chain else ""
+    text = (
+        f"kube-proxy's rules balanced each connection on its own: {picked}{c.chain} chose {c.backend} "
+        f"for this one. Each Service port picks a replica for every new connection at random "
+        f"(1 in {n} here), so a session passes only when every data connection lands on the "
+        f"control connection's replica: with {k} data connections (uploads, a listing, downloads), "
+        f"1 time in {n**k}. "
+        "This verdict is one draw: --repeat N shows the counts. "
+    )
+    if lb.affinity:
+        text += (
+            "sessionAffinity: ClientIP was in place and did not keep them together: kube-proxy keeps "
+            "it per Service port (a -m recent list per KUBE-SEP chain), so it pins each passive port "
+            "on its own, not to the control connection's replica; it helps only when the server "
+            "hands out a passive port again in the session. "
+        )
+    return text + (
+        "A Service cannot keep one FTP session's ports together: run one replica, or let each "
+        "replica publish an address and passive range of its own (hostNetwork)."
+    )

@@ -193,8 +193,10 @@ def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 @check("passive-port-translated", 150)
 def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
-    """The firewall publishes the passive ports under other numbers than the server advertises."""
-    f, d, pm = ev.failure, last_data(obs), obs.case.net.port_map
+    """The firewall publishes the passive ports under other numbers than the server advertises
+    (a run's port map, or a topology that declares it: a Kubernetes NodePort per passive port)."""
+    f, d = ev.failure, last_data(obs)
+    pm = obs.case.net.port_map or obs.topology.published_passive
     rng = obs.case.server.passive
     if f is None or f.stage != "data-connect" or pm is None or d.advertised_port not in rng or not d.target:
         return None
@@ -204,13 +206,16 @@ def passive_port_translated(obs: Observation, ev: Evidence) -> Verdict | None:
     if seen:
         ev = replace(ev, untranslated=seen[1])
     where = f" ({seen[1]})" if seen else ""
+    box = "the firewall" if obs.case.net.port_map or not seen else seen[0]
+    who = "The firewall" if obs.case.net.port_map or not seen else f"The box {box}"
+    same = f"{rng}:{rng}" if obs.case.net.port_map else f"{rng} as {rng}: a NodePort range that takes them"
     text = (
-        f"The firewall publishes the server's passive ports under other numbers ({pm} outside "
+        f"{who} publishes the server's passive ports under other numbers ({pm} outside "
         f"-> {rng} on the server), but the server advertised its own port {d.advertised_port} "
         f"in '{d.reply}'. Outside, port {d.advertised_port} is not forwarded: the client's "
-        f"connection to {d.target} {'ended at the firewall, untranslated' if seen else 'failed'}"
+        f"connection to {d.target} {f'ended at {box}, untranslated' if seen else 'failed'}"
         f"{where}, and {f.kind}; the public port was {public}. An FTP helper can rewrite the "
         f"port in plain FTP only (never under TLS); publish the passive range under the same "
-        f"numbers ({rng}:{rng})."
+        f"numbers ({same})."
     )
     return Verdict("fail", "data-connect", text, ev)
