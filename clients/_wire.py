@@ -12,6 +12,7 @@ layer makes of it, so that when TLS fails on bytes that are not a TLS record (Op
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
@@ -108,6 +109,8 @@ def handshake(tls: ssl.SSLSocket, tap: ClearTap) -> None:
     timeout = tls.gettimeout()
     tls.settimeout(0)
     try:
+        with contextlib.suppress(BlockingIOError):
+            tap.peek(tls)  # what the peer wrote before the ClientHello, if anything
         tls.do_handshake()  # sends the ClientHello, then would wait for the answer
         return
     except ssl.SSLWantReadError:

@@ -87,6 +87,15 @@ class ClearServer:
                 p = data.getsockname()[1]
                 tls.sendall(f"227 Entering Passive Mode (127,0,0,1,{p >> 8},{p & 255})\r\n".encode())
                 continue
+            if cmd == b"STOR" and self.when == "data-first":  # clear text before any ClientHello
+                d, _ = data.accept()
+                self.write_clear(d)
+                time.sleep(0.1)
+                tls.sendall(b"150 ok\r\n")
+                d.recv(4096)
+                d.close()
+                tls.sendall(b"426 no\r\n")
+                continue
             if cmd == b"STOR":
                 tls.sendall(b"150 ok\r\n")
                 d, _ = data.accept()
@@ -120,6 +129,13 @@ def test_the_agent_keeps_what_the_server_wrote_in_clear_in_a_data_handshake():
         report = _run(server)
     assert report.failure is not None and report.failure.step == "data-tls"
     assert report.data[0].cleartext == "550 no TLS on data here\r\n"
+
+
+def test_clear_text_written_before_the_client_hello_is_kept_whole():
+    with ClearServer("data-first", b"421 data in clear\r\n") as server:
+        report = _run(server)
+    assert report.failure is not None and report.failure.step == "data-tls"
+    assert report.data[0].cleartext == "421 data in clear\r\n"
 
 
 def test_clear_text_the_tls_layer_read_first_keeps_the_rest():
