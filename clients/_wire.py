@@ -4,14 +4,22 @@ probe wait for ever or grow without limit.
 Every reply is bounded in line length, total size, number of lines and total time (a
 server trickling one byte at a time still ends the step). Bytes that are not UTF-8 are
 decoded with replacement characters, and the reader remembers that it happened.
+
+On a TLS socket the reader also peeks (MSG_PEEK) at the raw stream before each read the TLS
+layer makes of it, so that when TLS fails on bytes that are not a TLS record (OpenSSL's
+"wrong version number"), the agent can say what the peer wrote in clear (`ClearTap`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+
+from harness.observe.observation import UNSEEN
 
 
 @dataclass(frozen=True)
@@ -31,11 +39,115 @@ class Hostile(Exception):
         self.kind = kind
 
 
+CLEAR_LIMIT = 256  # bytes of a peer's clear text kept where a TLS record belonged
+_RECORD_TYPES = range(20, 25)  # TLS content types: change_cipher_spec, alert, handshake, application_data, heartbeat
+
+
+def not_a_record(head: bytes) -> int | None:
+    """Where `head`, raw bytes of a TLS stream that start at a record boundary, stops being
+    TLS records: the offset of the first header that is not one (content type 20-24, then
+    version 3.x), or None when every header in it is a record's (or it ends inside one)."""
+    pos = 0
+    while pos < len(head):
+        if head[pos] not in _RECORD_TYPES or (pos + 1 < len(head) and head[pos + 1] != 3):
+            return pos
+        if pos + 5 > len(head):
+            return None
+        pos += 5 + int.from_bytes(head[pos + 3 : pos + 5], "big")
+    return None
+
+
+HEADER = 5  # bytes of a TLS record header: what the TLS layer reads of a record before it judges it
+# OpenSSL's reasons for a record header that is not TLS: what clear text where a record belongs gives
+RECORD_ERRORS = frozenset(
+    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+
+
+class ClearTap:
+    """The raw bytes a TLS socket's stream held when the TLS layer last went to read it.
+
+    `peek` looks at the stream (MSG_PEEK: nothing is consumed) at a record boundary, before
+    the TLS layer reads it. When TLS then fails on bytes that are not a record, OpenSSL has
+    consumed one record header (5 bytes) of them; `cleartext` joins those, as peeked, with
+    what the stream still holds, read after the failure (the TLS connection is dead by then):
+    the first CLEAR_LIMIT bytes the peer wrote in clear where a TLS record belonged. When the
+    TLS layer read them before any peek (a peer that answered a ClientHello within the same
+    call), their first 5 bytes are UNSEEN."""
+
+    def __init__(self) -> None:
+        self.head = b""
+
+    def peek(self, sock: socket.socket) -> None:
+        """Peek at the stream, waiting as the socket's timeout says (as the read would)."""
+        self.head = socket.socket.recv(sock, CLEAR_LIMIT, socket.MSG_PEEK)
+
+    def cleartext(self, sock: socket.socket, error: ssl.SSLError, wait: float = 0.3) -> str | None:
+        """After TLS failed on `sock` with `error`: the clear bytes, one character per byte
+        (latin-1), if the stream held any."""
+        start = not_a_record(self.head)
+        if start is None:  # the TLS layer read past what was peeked: its 5 bytes went unseen
+            if error.reason not in RECORD_ERRORS:
+                return None
+            rest = _rest(sock, wait)
+            if not rest or not_a_record(rest) != 0:  # nothing more, or TLS records: not clear text
+                return None
+            return (UNSEEN * HEADER + rest.decode("latin-1"))[:CLEAR_LIMIT]
+        seen = self.head[start:]
+        rest = _rest(sock, wait)
+        tail = seen[HEADER:]  # what the TLS layer left in the stream, as peeked
+        if len(seen) >= HEADER and (rest.startswith(tail) or tail.startswith(rest)):
+            seen = max(seen, seen[:HEADER] + rest, key=len)
+        return seen[:CLEAR_LIMIT].decode("latin-1")
+
+
+def handshake(tls: ssl.SSLSocket, tap: ClearTap) -> None:
+    """The handshake of `tls` (wrapped with do_handshake_on_connect=False), peeking at the
+    peer's first bytes on the way: the ClientHello goes out, and once the peer has answered,
+    `tap` sees what it wrote before the TLS layer reads it. Timeouts are the socket's, as in
+    a plain handshake."""
+    timeout = tls.gettimeout()
+    tls.settimeout(0)
+    try:
+        with contextlib.suppress(BlockingIOError):
+            tap.peek(tls)  # what the peer wrote before the ClientHello, if anything
+        tls.do_handshake()  # sends the ClientHello, then would wait for the answer
+        return
+    except ssl.SSLWantReadError:
+        if select.select([tls], [], [], timeout)[0]:
+            tap.peek(tls)  # the answer is there: peeking does not wait
+        else:
+            timeout = 1e-3  # no answer in time: the handshake times out as it would have
+    except ssl.SSLWantWriteError:
+        pass
+    finally:
+        tls.settimeout(timeout)
+    tls.do_handshake()
+
+
+def _rest(sock: socket.socket, wait: float) -> bytes:
+    """What the raw stream under a failed TLS socket still holds, until the peer closes,
+    CLEAR_LIMIT bytes or `wait` seconds."""
+    out = bytearray()
+    deadline = time.monotonic() + wait
+    try:
+        while len(out) < CLEAR_LIMIT and (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = socket.socket.recv(sock, CLEAR_LIMIT - len(out))
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    return bytes(out)
+
+
 class BoundedReader:
     """Control lines from one socket, within Bounds."""
 
     def __init__(self, sock: socket.socket, bounds: Bounds):
         self.sock, self.bounds = sock, bounds
+        self.tap = ClearTap() if isinstance(sock, ssl.SSLSocket) else None
         self.buf = bytearray()
         self.deadline = time.monotonic() + bounds.step_s
         self.lines = self.size = 0
@@ -56,6 +168,8 @@ class BoundedReader:
         timeout = self.sock.gettimeout()
         self.sock.settimeout(left if timeout is None else min(left, timeout))
         try:
+            if self.tap is not None and isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending():
+                self.tap.peek(self.sock)  # the TLS layer reads the stream next
             chunk = self.sock.recv(4096)
         except TimeoutError:
             if time.monotonic() >= self.deadline - 0.05:

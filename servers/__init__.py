@@ -115,6 +115,7 @@ class ServerAdapter:
         "session-resumed-log": re.compile(r"client reused TLS session|resumed session", re.I),
         # a TLS connection that ended without close_notify, as the server logs it
         "unclean-tls-end-log": re.compile(r"^(?!.*control connection).*(without SSL shutdown|unexpected eof)", re.I),
+        # the last reply of a session process that dies (group "reason"); a server declares its own
     }
     # How its greeting gives it away (the probe and ticket import name the server from it).
     banner: re.Pattern[str] | None = None

@@ -42,6 +42,9 @@ class Vsftpd(ServerAdapter):
         "hide-version": "ftpd_banner=...",
     }
     banner = re.compile(r"^220 \(vsFTPd [\d.]+\)", re.M)
+    # die(): the session process writes "500 OOPS: <reason>" straight to the control socket
+    # (outside TLS, on a TLS connection) and exits.
+    says = {**ServerAdapter.says, "fatal": re.compile(r"^500 OOPS: (?P<reason>.*)$")}
     quirks = {"feat-omits-auth-tls": "vsftpd 3.0.3 does not list AUTH TLS in its FEAT reply"}
     order = 1
     summary = "vsftpd 3.0.3 (Debian); require_ssl_reuse=YES by default"

@@ -1,9 +1,11 @@
 """The checks of TLS in the field (docs/tls.md) on observations recorded from real runs (fixtures/observations)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness.judge import checks
 from harness.observe import recording
+from harness.observe.observation import LogLine
 
 FIX = Path(__file__).parent / "fixtures" / "observations"
 
@@ -56,6 +58,26 @@ def test_vsftpd_refuses_an_upload_without_close_notify():
     assert (v.outcome, v.check) == ("fail", "data-tls-truncated")
     assert "426" in v.diagnosis and "client closed without close_notify" in v.diagnosis
     assert v.evidence.truncated.close_notify_sent is False
+
+
+def test_a_426_upload_is_named_from_the_servers_log_when_the_client_does_not_report_close_notify():
+    """curl and lftp do not say whether they sent close_notify: vsftpd's 426 and its log line
+    ("terminated without SSL shutdown") name the failure (peers shard 1/8, curl, a flaky case)."""
+    obs = load("direct/vsftpd/ftplib-abrupt/explicit/epsv/n-a/masq-off/transfers-2")
+    conns = tuple(
+        replace(c, close_notify_sent=None, close_notify_received=None, sent_bytes=None, arrived_bytes=None)
+        for c in obs.client.connections
+    )
+    obs.client = replace(obs.client, connections=conns)
+    assert checks.judge(obs).check != "data-tls-truncated"  # a 426 alone says less
+    said = (
+        "DEBUG: DATA connection terminated without SSL shutdown. Buggy client! Integrity of upload cannot be asserted."
+    )
+    obs.server = replace(obs.server, log=(*obs.server.log, LogLine("server", said)))
+    v = checks.judge(obs)
+    assert (v.outcome, v.check) == ("fail", "data-tls-truncated")
+    assert "the server saw no TLS shutdown from the client" in v.diagnosis
+    assert "without SSL shutdown" in v.diagnosis  # its log, quoted
 
 
 def test_pyftpdlib_keeps_a_short_file_and_says_226():

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients._cli import connection
-from clients._wire import BoundedReader, Bounds, Hostile, RaggedEOF, read_data
+from clients._wire import BoundedReader, Bounds, ClearTap, Hostile, RaggedEOF, handshake, read_data
 from harness.core import codec, family
 from harness.core.case import PASSIVE_MODES
 from harness.core.family import classify
@@ -134,6 +134,29 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _cleartext(exc: BaseException, tap: ClearTap | None, sock: socket.socket) -> str | None:
+    """What the server wrote in clear where TLS belonged, if TLS failed on it (`exc`); as
+    latin-1, one character per byte."""
+    if tap is None or not isinstance(exc, ssl.SSLError) or isinstance(exc, ssl.SSLCertVerificationError):
+        return None
+    return tap.cleartext(sock, exc)
+
+
+def _handshake(ctx: ssl.SSLContext, sock: socket.socket, rec: dict[str, Any], **kw: Any) -> ssl.SSLSocket:
+    """`sock` wrapped in TLS, hands shaken. When TLS fails on what the server wrote in clear,
+    `rec` (the connection's record) keeps those bytes as `cleartext`."""
+    tls = ctx.wrap_socket(sock, do_handshake_on_connect=False, **kw)
+    tap = ClearTap()
+    try:
+        handshake(tls, tap)
+    except OSError as e:  # ssl.SSLError is one
+        if clear := _cleartext(e, tap, tls):
+            rec["cleartext"] = clear
+        tls.close()
+        raise
+    return tls
+
+
 class Session(ftplib.FTP_TLS):
     """FTP_TLS that records its transcript and opens data connections step by step."""
 
@@ -184,7 +207,14 @@ class Session(ftplib.FTP_TLS):
         except Hostile as e:
             raise StepFailed(step, str(e), e.kind) from e
         except (OSError, EOFError) as e:
+            self.keep_cleartext(e)
             raise StepFailed(step, _describe(e), _kind(e)) from e
+
+    def keep_cleartext(self, exc: BaseException) -> None:
+        """When TLS failed on the control connection on bytes the server wrote in clear, keep them."""
+        if self.wire is not None and self.sock is not None and self.control is not None:
+            if clear := _cleartext(exc, self.wire.tap, self.sock):
+                self.control.setdefault("cleartext", clear)
 
     def command(self, step: Activity, cmd: str, ok: str = "23") -> str:
         try:
@@ -202,7 +232,8 @@ class Session(ftplib.FTP_TLS):
         try:
             self.sock.settimeout(wait)
             return self.getmultiline()
-        except (OSError, EOFError, Hostile):
+        except (OSError, EOFError, Hostile) as e:
+            self.keep_cleartext(e)
             return None
         finally:
             try:
@@ -317,7 +348,9 @@ class Session(ftplib.FTP_TLS):
         try:
             # after CCC the control socket is plain: reuse the session it had under TLS
             session = (getattr(self.sock, "session", None) or self.tls_session) if self.req.reuse else None
-            tls = self.context.wrap_socket(conn, server_hostname=self.host, session=session, suppress_ragged_eofs=False)
+            tls = _handshake(
+                self.context, conn, rec, server_hostname=self.host, session=session, suppress_ragged_eofs=False
+            )
         except (OSError, ssl.SSLError) as e:
             rec["tls"] = _kind(e)
             rec["late_reply"] = self.drain(0.25)
@@ -464,7 +497,7 @@ def greet(sess: Session, req: Request, done: Done) -> None:
     if tls_mode(req.tls).implicit:
         sess.step = "tls-handshake"
         try:
-            raw = ctx.wrap_socket(raw, server_hostname=req.host)
+            raw = _handshake(ctx, raw, sess.control, server_hostname=req.host)
         except (OSError, ssl.SSLError) as e:
             raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
         done("tls-handshake", version=raw.version())
@@ -494,7 +527,7 @@ def secure(sess: Session, req: Request, done: Done) -> None:
             "protocol",
         )
     try:
-        tls = sess.context.wrap_socket(sess.sock, server_hostname=req.host)
+        tls = _handshake(sess.context, sess.sock, sess.control, server_hostname=req.host)
     except (OSError, ssl.SSLError) as e:
         raise StepFailed("tls-handshake", _describe(e), _kind(e)) from e
     sess.attach(tls)

@@ -100,6 +100,16 @@ class Truncation:
 
 
 @dataclass(frozen=True)
+class Cleartext:
+    """What the server wrote in clear where a TLS record belonged, and on which connection."""
+
+    connection: str  # control, or data
+    after: str | None  # control: the last line the client sent; data: the command it served
+    text: str  # the bytes, printable (\r, \n, \xNN escaped)
+    lines: tuple[str, ...] = ()  # the FTP reply lines among them
+
+
+@dataclass(frozen=True)
 class Unfiltered:
     """A firewall none of whose tables sees the case's address family."""
 
@@ -129,6 +139,7 @@ class Evidence:
     ccc: Ccc | None = None
     resumption: Resumption | None = None
     truncated: Truncation | None = None
+    cleartext: Cleartext | None = None  # the server's words in clear where TLS belonged
     session_reuse_required: bool = False
     server_log_fallback: str | None = None
     untranslated: str | None = None  # a connection that ended at the firewall itself

@@ -55,6 +55,10 @@ class ControlLine:
     host: str | None = None  # the server host that logged it (several behind a balancer)
 
 
+# In Connection.cleartext: a byte the TLS layer consumed before the client could see it.
+UNSEEN = "\ufffd"
+
+
 @dataclass(frozen=True)
 class Connection:
     """One connection the client opened or accepted, and what became of it.
@@ -96,6 +100,10 @@ class Connection:
     done: bool | None = None  # the client moved all its data over it (None: it cannot tell)
     bytes: int | None = None
     note: str | None = None  # what the client said about it ("Skip 10.0.2.2 for data connection")
+    # What the server wrote in clear where a TLS record belonged, when the TLS layer failed on
+    # it ("wrong version number"): its first bytes (at most 256), one character per byte (latin-1);
+    # U+FFFD stands for a byte the TLS layer consumed before the client could see it.
+    cleartext: str | None = None
 
 
 # What a client was doing when it stopped, where it knows exactly (the ftplib agent does).

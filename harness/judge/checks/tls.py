@@ -206,16 +206,22 @@ def data_tls_truncated(obs: Observation, ev: Evidence) -> Verdict | None:
     if f is None or obs.client is None:
         return None
     said = f.said
+    logged = server_says(obs, "unclean-tls-end-log")
     for d in obs.client.data:
         short = d.sent_bytes is not None and d.arrived_bytes is not None and d.arrived_bytes < d.sent_bytes
         unclean = d.close_notify_sent is False or d.close_notify_received is False
-        if not (short or (unclean and (said[:3] == "426" or f.stage in ("transfer", "integrity")))):
+        # a client that does not report close_notify (curl, lftp): the server's 426 and its log say it
+        unknown = d.close_notify_sent is None and d.close_notify_received is None
+        server_saw = unknown and bool(logged) and said[:3] == "426" and d.final == said
+        if not (short or server_saw or (unclean and (said[:3] == "426" or f.stage in ("transfer", "integrity")))):
             continue
         who = (
             "the client closed without close_notify"
             if d.close_notify_sent is False
             else "the server closed without close_notify"
             if d.close_notify_received is False
+            else "the server saw no TLS shutdown from the client (the client does not report its close_notify)"
+            if server_saw
             else "neither side's close_notify is known"
         )
         size = (
@@ -227,7 +233,6 @@ def data_tls_truncated(obs: Observation, ev: Evidence) -> Verdict | None:
             if d.final and d.final[:1] == "2"
             else f"; only {d.arrived_bytes} of {d.sent_bytes} bytes arrived"
         )
-        logged = server_says(obs, "unclean-tls-end-log")
         ev = replace(
             ev,
             truncated=Truncation(
