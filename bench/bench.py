@@ -140,6 +140,7 @@ def matrix(*extra: str, jobs: int = DEFAULT_JOBS, report_dir: Path | None = None
         "median_case_s": round(statistics.median(per_case), 4),
         "amortized_case_s": round(wall / max(len(doc["cases"]), 1), 4),
         "summary": doc["summary"],
+        "unnamed": [c["id"] for c in doc["cases"] if c.get("check") == "other-failure"],
         "phases_s": {k: round(v, 2) for k, v in timing.totals(c.get("phases", {}) for c in doc["cases"]).items()},
     }
 
@@ -459,6 +460,11 @@ def peers(res: dict, shards: int = 4) -> None:
         f"make test-matrix-peers: {p['cases']} cases in {p['wall_s']:.1f} s on one machine (goal <= {PEERS_GOAL_S} s); "
         f"as {shards} CI jobs: {', '.join(f'{s:.0f} s' for s in ci_jobs)} (goal <= {SHARD_GOAL_S} s each), "
         f"merges {p['merge_s']:.1f} s"
+    )
+    unnamed = [i for part in parts for i in part["unnamed"]]
+    print(
+        f"  other-failure (a failure the harness could not name): {len(unnamed)}"
+        + "".join(f"\n    {i}" for i in unnamed[:20])
     )
     for key in ("by_client_s", "by_server_s"):
         print(f"  case time {key[3:-2]} by {key[3:-2]}: " + ", ".join(f"{k} {v:.0f} s" for k, v in p[key].items()))
