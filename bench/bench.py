@@ -141,11 +141,14 @@ def matrix(*extra: str, jobs: int = DEFAULT_JOBS, report_dir: Path | None = None
         "amortized_case_s": round(wall / max(len(doc["cases"]), 1), 4),
         "summary": doc["summary"],
         "unnamed": [c["id"] for c in doc["cases"] if c.get("check") == "other-failure"],
+        "errors": [f"{c['id']}: {c['diagnosis'][:300]}" for c in doc["cases"] if c["outcome"] == "error"],
         "phases_s": {k: round(v, 2) for k, v in timing.totals(c.get("phases", {}) for c in doc["cases"]).items()},
     }
 
 
 def show(label: str, m: dict) -> None:
+    for e in m.get("errors", [])[:5]:
+        print(f"  error: {e}")
     print(
         f"{label:<34} {m['cases']:4} cases {m['wall_s']:7.1f} s wall, {m.get('cpu_s', 0):6.1f} s CPU "
         f"({m.get('cpu_per_case_ms', 0):4.0f} ms CPU/case, {m.get('cores_busy', 0):.1f} cores busy; amortized "
