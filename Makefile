@@ -11,7 +11,7 @@ TOOLS  := ip:iproute2 nft:nftables conntrack:conntrack haproxy:haproxy stdbuf:co
           tcpdump:tcpdump tshark:tshark chromium:chromium tayga:tayga iptables-nft-restore:iptables
 # Libraries the cached FTP servers (vsftpd, proftpd, pure-ftpd) link against.
 PEER_LIBS := libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
-# Labs in parallel. Empty: the harness default, twice the cores (at most 8), the fastest here.
+# Labs in parallel. Empty: the harness default, four a core (at most 16), the fastest here.
 JOBS   ?=
 JOBS_ARG = $(if $(JOBS),--jobs $(JOBS))
 # One part of the peers matrices, for CI jobs (docs/ci/): make test-matrix-peers SHARD=2/4

@@ -329,7 +329,7 @@ def default(res: dict, full: bool) -> None:
     ):
         runs[key] = matrix(*extra)
         show(label, runs[key])
-    for jobs in sorted({2, 2 * DEFAULT_JOBS} - {DEFAULT_JOBS}):
+    for jobs in sorted({2, max(1, DEFAULT_JOBS // 2)} - {DEFAULT_JOBS}):  # fewer labs than the default
         runs[f"jobs{jobs}"] = matrix(jobs=jobs)
         show(f"  --jobs {jobs}", runs[f"jobs{jobs}"])
     res["bound"] = bound(runs)
