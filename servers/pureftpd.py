@@ -26,6 +26,8 @@ class PureFtpd(ServerAdapter):
     label = "Pure-FTPd"
     settings = {"masquerade": "-P", "tls-login-required": "-Y 2", "tls-data-required": "-Y 3", "no-anonymous": "-E"}
     banner = re.compile(r"^220-+ Welcome to Pure-FTPd\b", re.M)
+    # -P resolved as IPv4 only: another value ends every session at the greeting
+    says = {**ServerAdapter.says, "refuses:masquerade": re.compile(r"Illegal forced IP for passive connections")}
     order = 3
     summary = "Pure-FTPd 1.0.50 (Debian); explicit TLS only; logs to syslog only"
     prints_ready = False
