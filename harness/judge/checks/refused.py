@@ -1,5 +1,5 @@
 """The server ended the session before login with a reply of its own: a 421 or 5xx at its
-greeting, or to AUTH, USER or PASS. The reply is the reason, and the check quotes it. When
+greeting, or a 421 to AUTH, USER or PASS. The reply is the reason, and the check quotes it. When
 the server's adapter declares that wording as its refusal of one of its own settings
 (ServerAdapter.says["refuses:<knob>"]), the check names the setting and the value the case
 gave it. It never consults a table of expected results."""
@@ -26,7 +26,8 @@ def _refusal(obs: Observation, ev: Evidence) -> str | None:
     got = [t.line for t in obs.client.transcript if t.dir == "recv"]
     for text in (f.reply, got[-1] if got else None):
         line = text.strip().splitlines()[-1] if text and text.strip() else ""
-        if _REFUSAL.match(line):
+        # a 530 to USER or PASS is a refused login, not a refused session (login-refused)
+        if _REFUSAL.match(line) and (line.startswith("421") or f.stage == "connect"):
             return line
     return None
 
