@@ -3,6 +3,7 @@ rule sets have a copy button, the header says what ran, failing cases link the v
 passed, and the page prints."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def chromium(*args: str, width: int = 1400) -> subprocess.CompletedProcess:
             "--disable-component-update",
             "--disable-sync",
             "--allow-file-access-from-files",
-            "--user-data-dir=/tmp/ftps-harness-chromium",
+            f"--user-data-dir=/tmp/ftps-harness-chromium-{os.getpid()}",  # one profile per test worker
             f"--window-size={width},900",
             "--virtual-time-budget=5000",
             *args,

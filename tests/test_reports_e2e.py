@@ -1,6 +1,7 @@
 """Reports a person opens: a decryptable capture, the HTML page in a real browser, JUnit,
 and the Markdown summary."""
 
+import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -79,7 +80,7 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--user-data-dir=/tmp/ftps-harness-chromium",
+            f"--user-data-dir=/tmp/ftps-harness-chromium-{os.getpid()}",  # one profile per test worker
             "--window-size=1500,1000",
             "--virtual-time-budget=4000",
             *args,
