@@ -105,10 +105,9 @@ def _fatal(obs: Observation, ct: Cleartext, label: str) -> str | None:
     if asked == "PASV" and family.of(value).version == 6:
         text += (
             f" {_cap(family.cannot_carry('227', value))}: "
-            f"asked for PASV, {label} could not put that address in its reply and died. "
-            f"What to do: over IPv6 use EPSV (its 229 reply carries only a port, and {name} plays no "
-            f"part; curl, lftp and Python's ftplib send it there by themselves), and give {name} an "
-            f"IPv4 address only, or none, on a {label} that also listens on IPv6."
+            f"asked for PASV, {label} wrote these words instead of a 227 and closed the connection. "
+            f"Not tried by a re-run of this case: EPSV (its 229 reply carries only a port), or {name} "
+            f"set to an IPv4 address, or unset, on a {label} that also listens on IPv6."
         )
     return text
 

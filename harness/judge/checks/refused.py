@@ -49,10 +49,10 @@ def _setting(obs: Observation, reply: str, label: str) -> str:
         )
         if family.of(value).version == 6:
             text += (
-                f" That is an IPv6 address, and {label} reads {setting} as an IPv4 address only "
-                f"(the address a 227 reply carries): it takes none of its sessions past the "
-                f"greeting. What to do: give {setting} the server's public IPv4 address, or leave "
-                f"it unset where {label} serves IPv6 (EPSV's 229 reply carries only a port)."
+                f" That is an IPv6 address, which a 227 reply cannot carry (it carries four decimal "
+                f"bytes). The reply came before any command, so no data mode (EPSV included) could "
+                f"have helped this session. Not tried by a re-run of this case: {setting} set to the "
+                f"server's public IPv4 address, or unset, on a {label} that serves IPv6."
             )
         return text
     return f" Look in {label}'s configuration and its log for what the reply names."
