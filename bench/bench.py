@@ -101,6 +101,7 @@ PEERS = (
 )
 PEERS_GOAL_S = 600  # the whole peers matrix on one machine
 SHARD_GOAL_S = 180  # each of 4 CI jobs
+TEST_TIMEOUT_S = 3600  # bench.py test: a hung test run is stopped, not waited for
 
 
 def narrowed() -> list[str]:
@@ -497,7 +498,10 @@ def make_test() -> dict:
     workers = os.environ.get("TEST_WORKERS", "4")
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers, "--dist", "loadfile"]
     t0 = time.monotonic()
-    r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    try:
+        r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"bench: make test's pytest run took over {TEST_TIMEOUT_S} s and was stopped; nothing written")
     wall = time.monotonic() - t0
     tail = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail)}

@@ -107,7 +107,7 @@ def goals(res: dict) -> list[Goal]:
     out.append(
         Goal(
             "make_test_s",
-            f"make test ({t['passed']} passed, -n {t['workers']})" if t else "make test",
+            f"make test ({t['passed']} passed, {t.get('failed', 0)} failed, -n {t['workers']})" if t else "make test",
             360,
             "s",
             t and t["wall_s"],

@@ -72,7 +72,7 @@ def test_shard_and_make_test_goals_read_their_own_runs():
     assert (g["peers_s"].met, g["peers_s"].margin) == (False, -100.0)
     assert (g["peers_shard_s"].measured, g["peers_shard_s"].met) == (190.0, False)
     assert (g["make_test_s"].met, g["make_test_s"].margin) == (True, 60.0)
-    assert "900 passed, -n 4" in g["make_test_s"].what
+    assert "900 passed, 0 failed, -n 4" in g["make_test_s"].what
 
 
 def test_peers_goal_uses_the_recorded_peers_run_and_says_when_it_was_narrowed():
