@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,22 @@ def harness(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, **kw
     )
+
+
+_PROFILE: list[str] = []  # this process's chromium profile (two chromiums cannot share one)
+
+
+def chromium(*args: str, width: int = 1400, height: int = 900) -> subprocess.CompletedProcess:
+    """Headless chromium on ARGS (a page to dump, print or shoot), bounded in time."""
+    exe = shutil.which("chromium") or pytest.skip("chromium is installed by make setup")
+    if not _PROFILE:
+        _PROFILE.append(tempfile.mkdtemp(prefix="ftps-harness-chromium-"))
+        atexit.register(shutil.rmtree, _PROFILE[0], True)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags += ["--allow-file-access-from-files", f"--user-data-dir={_PROFILE[0]}"]
+    flags += [f"--window-size={width},{height}", "--virtual-time-budget=5000"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
 def netns_list() -> set[str]:

@@ -3,14 +3,13 @@ rule sets have a copy button, the header says what ran, failing cases link the v
 passed, and the page prints."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import urllib.parse
 
 import pytest
-from conftest import harness
+from conftest import chromium, harness
 
 pytestmark = pytest.mark.netns
 FAILING = "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"
@@ -40,31 +39,6 @@ def page(tmp_path_factory):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     return out / "index.html"
-
-
-def chromium(*args: str, width: int = 1400) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium") or pytest.skip("chromium is installed by make setup")
-    return subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--allow-file-access-from-files",
-            f"--user-data-dir=/tmp/ftps-harness-chromium-{os.getpid()}",  # one profile per test worker
-            f"--window-size={width},900",
-            "--virtual-time-budget=5000",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("width", [1400, 1180])

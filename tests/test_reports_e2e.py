@@ -1,13 +1,12 @@
 """Reports a person opens: a decryptable capture, the HTML page in a real browser, JUnit,
 and the Markdown summary."""
 
-import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import harness
+from conftest import chromium, harness
 
 pytestmark = pytest.mark.netns
 CASE = "server-nat/pyftpdlib/ftplib/explicit/pasv/trust/masq-off"
@@ -67,33 +66,9 @@ def test_a_captured_failing_tls_case_decrypts_to_the_advertised_private_address(
     assert decrypted.split("(")[1].split(")")[0] in diag  # the verdict quotes what the wire shows
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium") or pytest.skip("chromium is installed by make setup")
-    return subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir=/tmp/ftps-harness-chromium-{os.getpid()}",  # one profile per test worker
-            "--window-size=1500,1000",
-            "--virtual-time-budget=4000",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_html_report_renders_the_grid_and_a_case_in_a_real_browser(reports):
     page = f"file://{reports / 'index.html'}#" + CASE.replace("/", "%2F")
-    dom = chromium("--dump-dom", page).stdout
+    dom = chromium("--dump-dom", page, width=1500, height=1000).stdout
     assert 'class="matrix"' in dom and dom.count('class="cell ') >= 12
     assert "stage: data-connect" in dom and "10.0.2.2:500" in dom  # the case detail opened
     assert "<svg" in dom and "refused" in dom
@@ -104,7 +79,7 @@ def test_the_html_report_renders_the_grid_and_a_case_in_a_real_browser(reports):
     ).stdout
     assert "Firewall rules for fw" in passing and "verified by replay" in passing
     shot = reports / "screenshot.png"
-    chromium(f"--screenshot={shot}", page)
+    chromium(f"--screenshot={shot}", page, width=1500, height=1000)
     assert shot.exists() and shot.stat().st_size > 20000
 
 
