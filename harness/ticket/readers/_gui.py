@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from harness.core import family
 from harness.ticket.log import Result
 
+MAX_LINE = 4096  # characters of a line the patterns see: a log line is far shorter; bounds their time
 TRANSFER = frozenset({"LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE"})
 
 # A socket error as FileZilla names it (libfilezilla's socket_error_description: "ECONNREFUSED -
@@ -44,16 +45,20 @@ def text_of(data: bytes) -> str:
 def lines_of(text: str) -> list[str]:
     """The lines as an editor numbers them (CR LF or LF; not str.splitlines, which also splits
     at form feeds and Unicode separators)."""
-    return [l.removesuffix("\r") for l in text.split("\n")]
+    return [l.removesuffix("\r")[:MAX_LINE] for l in text.split("\n")]
+
+
+def _port(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"[0-9]{1,5}", text) and int(text) <= 65535 else None
 
 
 def host_port(addr: str, default_port: int) -> tuple[str, int]:
     """ "203.0.113.10:21", "[2001:db8::1]:21" or a bare host."""
     if addr.startswith("["):
         host, _, rest = addr[1:].partition("]")
-        return host, int(rest[1:]) if rest[1:].isdigit() else default_port
+        return host, _port(rest[1:]) or default_port
     host, sep, port = addr.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
+    if sep and _port(port) is not None and ":" not in host:
         return host, int(port)
     return addr, default_port
 

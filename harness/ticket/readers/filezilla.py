@@ -208,7 +208,10 @@ def _parse(line: str) -> tuple[str, str, str, float | None] | None:
     """(engine, label, message, seconds) of a FileZilla line, or None."""
     m = LOGFILE.fullmatch(line)
     if m:
-        return m[3], m[4], m[5], datetime.fromisoformat(m[1]).replace(tzinfo=UTC).timestamp()
+        try:
+            return m[3], m[4], m[5], datetime.fromisoformat(m[1]).replace(tzinfo=UTC).timestamp()
+        except ValueError:  # a date no clock shows: not a line of FileZilla's
+            return None
     m = PANE.fullmatch(line)
     if m:
         secs = None if m[1] is None else int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])

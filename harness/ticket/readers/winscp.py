@@ -133,7 +133,10 @@ def parse(path: Path, data: bytes) -> Log:
         if m is None:
             continue
         mark, text = m[1], m[7]
-        when = datetime.fromisoformat(f"{m[2]}T{m[3]}:{m[4]}:{m[5]}.{m[6]}").replace(tzinfo=UTC)
+        try:
+            when = datetime.fromisoformat(f"{m[2]}T{m[3]}:{m[4]}:{m[5]}.{m[6]}").replace(tzinfo=UTC)
+        except ValueError:  # a date no clock shows: not a line of WinSCP's
+            continue
         where, t, kind = Where(file, line=n), clock(when.timestamp()), KINDS[mark]
         if kind == "sent":
             text = mask(text)
