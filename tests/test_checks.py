@@ -138,3 +138,14 @@ def test_a_client_that_gives_up_active_mode_passes_with_that_said():
     v = checks.judge(load("client-nat/vsftpd/lftp/none/port/n-a/masq-off"))
     assert v.outcome == "pass" and v.evidence.fell_back_to_passive >= 1
     assert "switched to passive mode" in v.diagnosis
+
+
+def test_a_balancer_backs_a_failure_only_when_it_sent_data_elsewhere():
+    from harness.judge.evidence import BalancedConnection, Balancer, Evidence
+    from harness.judge.stability import backed
+    from harness.judge.verdict import Verdict
+
+    quiet = Balancer(control="s1")  # a multi-server topology, no data connection seen
+    assert not backed(Verdict("fail", "data-connect", "timed out", Evidence(balancer=quiet)))
+    apart = Balancer(control="s1", data=(BalancedConnection(via="lb", port=50001, backend="s2"),))
+    assert backed(Verdict("fail", "data-connect", "timed out", Evidence(balancer=apart)))

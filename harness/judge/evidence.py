@@ -75,6 +75,11 @@ class Balancer:
     addresses: dict[str, str] = field(default_factory=dict)  # backend -> its address
     affinity: bool = False  # the traced balancing chains checked a client-affinity list first (-m recent)
 
+    def misplaced(self) -> list[BalancedConnection]:
+        """Data connections sent to another backend than their session's control connection
+        (each against its own: curl opens one per transfer)."""
+        return [c for c in self.data if (c.control or self.control) and c.backend != (c.control or self.control)]
+
 
 @dataclass(frozen=True)
 class Ccc:

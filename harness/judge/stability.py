@@ -20,7 +20,9 @@ def backed(v: Verdict) -> bool:
     if v.outcome != "fail":
         return True
     ev = v.evidence
-    if ev.trace or ev.stopped_early or ev.firewall_rejected or ev.firewall_dropped_invalid or ev.balancer:
+    if ev.trace or ev.stopped_early or ev.firewall_rejected or ev.firewall_dropped_invalid:
+        return True
+    if ev.balancer and ev.balancer.misplaced():  # a traced or logged choice of another backend
         return True
     if ev.helper_dropped or ev.trace_dropped_icmp or ev.firewall_dropped_icmp or ev.untranslated:
         return True

@@ -16,8 +16,7 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     lb, f = ev.balancer, ev.failure
     if not lb or not lb.data or f is None or f.stage not in ("data-connect", "data-tls", "transfer"):
         return None
-    # each data connection against its own session's control connection (curl opens one per transfer)
-    other = [c for c in lb.data if (c.control or lb.control) and c.backend != (c.control or lb.control)]
+    other = lb.misplaced()
     if not other:
         return None
     c, addr = other[0], lb.addresses  # the first: a misplaced data connection ends the session
