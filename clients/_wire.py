@@ -114,8 +114,11 @@ def handshake(tls: ssl.SSLSocket, tap: ClearTap) -> None:
         tls.do_handshake()  # sends the ClientHello, then would wait for the answer
         return
     except ssl.SSLWantReadError:
+        t0 = time.monotonic()
         if select.select([tls], [], [], timeout)[0]:
             tap.peek(tls)  # the answer is there: peeking does not wait
+            if timeout is not None:  # the rest of the handshake has what the wait left
+                timeout = max(1e-3, timeout - (time.monotonic() - t0))
         else:
             timeout = 1e-3  # no answer in time: the handshake times out as it would have
     except ssl.SSLWantWriteError:
@@ -129,7 +132,7 @@ def _rest(sock: socket.socket, wait: float) -> bytes:
     """What the raw stream under a failed TLS socket still holds, until the peer closes,
     CLEAR_LIMIT bytes or `wait` seconds."""
     out = bytearray()
-    deadline = time.monotonic() + wait
+    deadline, timeout = time.monotonic() + wait, sock.gettimeout()
     try:
         while len(out) < CLEAR_LIMIT and (left := deadline - time.monotonic()) > 0:
             sock.settimeout(left)
@@ -139,6 +142,8 @@ def _rest(sock: socket.socket, wait: float) -> bytes:
             out += chunk
     except OSError:
         pass
+    with contextlib.suppress(OSError):
+        sock.settimeout(timeout)  # as it was: the caller may go on reading
     return bytes(out)
 
 
@@ -170,6 +175,8 @@ class BoundedReader:
         try:
             if self.tap is not None and isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending():
                 self.tap.peek(self.sock)  # the TLS layer reads the stream next
+                left = max(1e-3, self.deadline - time.monotonic())  # the peek spent part of it
+                self.sock.settimeout(left if timeout is None else min(left, timeout))
             chunk = self.sock.recv(4096)
         except TimeoutError:
             if time.monotonic() >= self.deadline - 0.05:
