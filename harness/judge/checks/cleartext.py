@@ -69,7 +69,7 @@ def _setting(obs: Observation, reason: str) -> tuple[str, str] | None:
     """The server setting (knob, its name) the reason names, if the adapter declares it."""
     for knob, setting in servers.get(obs.case.server.impl).settings.items():
         name = re.split(r"[=\s]", setting, maxsplit=1)[0]
-        if name and re.search(rf"\b{re.escape(name)}\b", reason):
+        if name and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", reason):  # -P as well as pasv_address
             return knob, name
     return None
 
@@ -83,10 +83,13 @@ def _fatal(obs: Observation, ct: Cleartext, label: str) -> str | None:
     reason = m.groupdict().get("reason") or m.group(0)
     logged = any(reason in line for line in obs.server_log)
     text = (
-        f"'{m.group(0)}' is how {label} reports a fatal error: the session's process exits, and "
-        "its last words go straight to the socket, outside TLS, where no TLS client can read them. "
-        "The session is over; nothing after it gets an answer"
-        + ("" if logged else f", and {label}'s log does not have it: only the connection shows it")
+        f"'{m.group(0)}' is how {label} words a fatal error (its adapter declares the wording); "
+        "here it went to the socket outside TLS, where no TLS client can read it"
+        + (
+            f", and {label}'s log does not have it: only the connection shows it"
+            if obs.server_log and not logged
+            else ""
+        )
         + "."
     )
     found = _setting(obs, reason)
@@ -118,12 +121,15 @@ def _meaning(obs: Observation, ct: Cleartext, label: str) -> str:
     if fatal:
         return fatal
     if ct.lines and ct.connection == "control":
+        secured = obs.client is not None and any(c.role == "control" and c.tls == "ok" for c in obs.client.connections)
         return (
             f"These are FTP replies, written in clear on a control connection both ends had "
             f"secured: {label} (or a middlebox answering for it) no longer treats the control "
-            "connection as TLS. Look in the server's log at this command, and at any proxy or "
-            "FTP helper on the path."
-        )
+            "connection as TLS."
+            if secured
+            else "These are FTP replies, written in clear where the TLS handshake was expected: "
+            "the port answered the ClientHello in clear."
+        ) + " Look in the server's log at this command, and at any proxy or FTP helper on the path."
     if ct.lines:
         return (
             f"These are FTP replies on the data connection: {label} answered the TLS handshake "
