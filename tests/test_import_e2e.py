@@ -16,7 +16,7 @@ T = REPO / "tests" / "fixtures" / "tickets"
     [
         (
             ["curl-explicit-pasv-private-refused.log"],
-            "reproduced: the same failure at data-connect, with the same 227 private address",
+            "reproduced: the same failure at data-connect, with a private address in its 227 too",
         ),
         (["filezilla-pane-pasv-private-timeout.txt"], "reproduced: the same failure at data-connect"),
         (["pcap-explicit-session-reuse-522.pcap"], "reproduced: the same failure at data-tls"),

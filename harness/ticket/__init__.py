@@ -61,7 +61,7 @@ def load(paths: list[Path]) -> Imported:
     if len(keys) > 1:
         raise InputError(f"{', '.join(map(str, keys))}: several key logs; give the one of the client that captured")
     logs = tuple(
-        pcap.parse_with_keys(p, p.read_bytes(), keys[0]) if keys and pcap.sniff(_head(p)) else readers.read(p)
+        pcap.parse_with_keys(p, readers.read_bounded(p), keys[0]) if keys and pcap.sniff(_head(p)) else readers.read(p)
         for p in paths
         if p not in keys
     )

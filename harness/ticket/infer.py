@@ -145,7 +145,12 @@ def foreign_data_source(f: Facts) -> Inference | None:
         "data-from-another-address",
         f"The server refused the data connection as coming from another address than the control connection: {fail.said}",
     )
-    inf.set("topology.name", "client-multiwan", "a client-side NAT with several public addresses")
+    inf.set(
+        "topology.name",
+        "client-multiwan",
+        "a client-side NAT with several public addresses stands in: the log shows the refusal, not what changed the address",
+    )
+    inf.undecided.append("what gave the data connection another address (a multi-WAN NAT stands in)")
     return inf
 
 
@@ -162,8 +167,9 @@ def session_reuse(f: Facts) -> Inference | None:
         inf.set(
             "server.impl",
             "vsftpd",
-            f"'522 SSL connection failed: session reuse required' is vsftpd's reply{_cite(fail)}",
+            f"vsftpd stands in: the log names no server, and it is the lab's server with a 522 of this wording{_cite(fail)}",
         )
+        inf.undecided.append("the server software (the banner is not in the files; vsftpd stands in)")
     if f.transfers:
         inf.set("transfers", f.transfers + 1, f"{f.transfers} transfer(s) passed before this one")
     return inf
@@ -208,7 +214,12 @@ def no_close_notify(f: Facts) -> Inference | None:
         return None
     inf = Inference("upload-without-close-notify", f"The server lost the end of an upload ({said.cite()})")
     inf.set("topology.name", "direct", "the failure is the data connection's TLS shutdown, not the network")
-    inf.set("clients.impl", "ftplib-abrupt", "a client that closes the data connection without TLS close_notify")
+    inf.set(
+        "clients.impl",
+        "ftplib-abrupt",
+        "a client that closes the data connection without TLS close_notify stands in: the log shows the 426, not how the client closed",
+    )
+    inf.undecided.append("how the client ended the data connection (ftplib-abrupt stands in)")
     return inf
 
 
@@ -218,8 +229,10 @@ def stall_after_auth(f: Facts) -> Inference | None:
         return None
     inf = Inference(
         "pmtu-black-hole",
-        f"The session stalled in the middle of TLS or a transfer ({fail.said}): large packets vanish on the path.",
+        f"The session timed out in the middle of TLS or a transfer ({fail.said}). The files cannot tell why; "
+        "a PMTU black hole (large packets vanish on the path) is the situation the lab builds for it.",
     )
+    inf.undecided.append("why the session stalled (the files show only the timeout)")
     inf.set("topology.name", "server-nat", "a path through a firewall")
     inf.set("topology.mtu", 1400, "the log cannot tell the path's MTU; 1400 stands for a tunnel")
     inf.set("topology.icmp", "drop", "a black hole: the 'fragmentation needed' message never arrives")

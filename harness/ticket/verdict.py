@@ -18,7 +18,7 @@ from harness.ticket.facts import Facts
 @dataclass(frozen=True)
 class TicketVerdict:
     reproduced: bool
-    text: str  # "reproduced: the same failure at data-connect, with the same 227 private address"
+    text: str  # "reproduced: the same failure at data-connect, with a private address in its 227 too"
     cases: dict[str, str] = field(default_factory=dict)  # case id -> what it showed
 
     def to_json(self) -> dict[str, Any]:
@@ -66,13 +66,12 @@ def judge(facts: Facts, results: list[Result]) -> TicketVerdict:
         what = line.split(" ")[0] if line else ""
         text = f"reproduced: the same failure at {fail.stage}"
         if detail and detail_kind:
-            text += f", with the same {what} {_said(detail_kind)}"
+            text += f", with a {_said(detail_kind)} in its {what} too"
+        elif line:
+            text += f"; the lab did not show the ticket's '{line}'"
         kinds = {r.verdict.evidence.failure.kind for r, _ in same if r.verdict.evidence.failure}
         if kinds and fail.kind not in kinds and fail.kind in ("timeout", "refused", "reset", "unreachable"):
-            text += (
-                f" (the ticket's connection {fail.kind}, the lab's {'/'.join(sorted(kinds))}: "
-                "a firewall that drops where the lab's rejects, or the reverse)"
-            )
+            text += f" (the ticket's connection {fail.kind}, the lab's {'/'.join(sorted(kinds))})"
         others = [r for r in results if r not in [x for x, _ in same]]
         if others:
             text += "; " + "; ".join(f"{_lab_name(r)} {cases[r.case.id]}" for r in others)

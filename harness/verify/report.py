@@ -113,7 +113,12 @@ def _intents(p: Plan, a: Advice, advice: Sequence[Advice], shown: dict[str, str]
             console.print(Text(f"      {e}", style="dim"))
         x = a.mended(i)
         if i.mend is None:
-            console.print(Text(f"    no change to this rule can help: {i.cannot or 'none was found'}", style="yellow"))
+            said = (
+                f"no change to this rule can help: {i.cannot}"
+                if i.cannot
+                else "no change to this rule was found to try"
+            )
+            console.print(Text(f"    {said}", style="yellow"))
         elif x is not None:
             n += 1
             console.print(Text(f"    proven by re-run: {i.mend.what}", style="bold yellow"))

@@ -53,8 +53,8 @@ def formats() -> list[Reader]:
     return sorted(REGISTRY, key=lambda r: r.order)
 
 
-def read(path: Path) -> Log:
-    """The file as a Log; UnknownFormat (or InputError for an unreadable file) otherwise."""
+def read_bounded(path: Path) -> bytes:
+    """The file's bytes, at most MAX_BYTES (InputError otherwise, or when it cannot be read)."""
     try:
         size = path.stat().st_size
     except OSError as e:
@@ -62,9 +62,14 @@ def read(path: Path) -> Log:
     if size > MAX_BYTES:
         raise InputError(f"{path}: {size // 2**20} MiB is more than a ticket's log can be ({MAX_BYTES // 2**20} MiB)")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise InputError(f"{path}: cannot read it: {e.strerror}") from None
+
+
+def read(path: Path) -> Log:
+    """The file as a Log; UnknownFormat (or InputError for an unreadable file) otherwise."""
+    data = read_bounded(path)
     head = data[: 64 * 1024]
     for r in formats():
         if r.sniff(head):
