@@ -33,7 +33,7 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
         f"port{refused}. The client saw: {f.error}. "
     )
     if c.chain:
-        text += _kube(lb, c, control, 2 * obs.case.client.transfers + 1)
+        text += _kube(lb, c, control)
     else:
         text += (
             "A load balancer must keep one client's control and data connections on the same "
@@ -42,25 +42,19 @@ def balanced_apart(obs: Observation, ev: Evidence) -> Verdict | None:
     return Verdict("fail", f.stage, text, ev)
 
 
-def _kube(lb: Balancer, c: BalancedConnection, control: str, k: int) -> str:
-    """The Service's side of it: which endpoint chain chose each replica, and the odds of a
-    session of `k` data connections."""
-    n = max(2, len(lb.addresses))
+def _kube(lb: Balancer, c: BalancedConnection, control: str) -> str:
+    """The Service's side of it: which endpoint chain chose each replica, as traced."""
     picked = f"{c.control_chain} chose {control} for the control connection, " if c.control_chain else ""
     text = (
         f"kube-proxy's rules balanced each connection on its own: {picked}{c.chain} chose {c.backend} "
-        f"for this one. Each Service port picks a replica for every new connection at random "
-        f"(1 in {n} here), so a session passes only when every data connection lands on the "
-        f"control connection's replica: with {k} data connections (uploads, a listing, downloads), "
-        f"1 time in {n**k}. "
-        "This verdict is one draw: --repeat N shows the counts. "
+        f"for this one (-m statistic: a random pick per new connection). This session had "
+        f"{len(lb.data)} data connection(s), and passes only when each lands on the control "
+        f"connection's replica. This verdict is one draw: --repeat N shows the counts. "
     )
     if lb.affinity:
         text += (
-            "sessionAffinity: ClientIP was in place and did not keep them together: kube-proxy keeps "
-            "it per Service port (a -m recent list per KUBE-SEP chain), so it pins each passive port "
-            "on its own, not to the control connection's replica; it helps only when the server "
-            "hands out a passive port again in the session. "
+            "sessionAffinity: ClientIP was in place (the traced chains checked a -m recent list) and "
+            "did not keep them together: each KUBE-SEP chain keeps its own list, per Service port. "
         )
     return text + (
         "A Service cannot keep one FTP session's ports together: run one replica, or let each "

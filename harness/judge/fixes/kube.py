@@ -15,8 +15,8 @@ NODEPORT = ("kube-nodeport", "kube-nodeport-affinity", "kube-nodeport-translated
     "kube-clientip-affinity",
     62,
     "sessionAffinity: ClientIP on the Service, so kube-proxy sends one client to one replica (-m recent)",
-    "kube-proxy keeps the affinity per Service port: each passive port is pinned on its own, not to the "
-    "control connection's replica, so a session still lands apart (--repeat shows the counts)",
+    "kube-proxy keeps the affinity per Service port (a -m recent list per KUBE-SEP chain), not per "
+    "client across ports: its re-run says whether that kept this session together (--repeat shows the counts)",
     lambda c, v: c.topology in AFFINITY and v.check == SPLIT,
 )
 def _affinity(c: Case) -> Case:
