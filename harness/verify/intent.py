@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.core.family import parse_227_or_none
+from harness.core.family import parse_227_or_none, same_address
 from harness.judge.verdict import Result
 from harness.observe.helper_log import HelperDrop
 from harness.observe.trace import TracePath
@@ -442,7 +442,7 @@ def _no_expectation(rs: Ruleset, f: Facts, rule: AdminRule, flow: str) -> Intent
             "227/229 reply that names the data port"
         )
         cannot = "the helper reads plain FTP only: under TLS the passive range must be forwarded and allowed"
-    elif named and server_side and named[0][1].ip != server_side[0]:
+    elif named and server_side and not same_address(named[0][1].ip, server_side[0]):
         line, said = named[0]
         evidence.append(f"the server sent: {line}")
         why = (
@@ -452,14 +452,14 @@ def _no_expectation(rs: Ruleset, f: Facts, rule: AdminRule, flow: str) -> Intent
         dialled = re.findall(r"\bdst=(\S+)", flow.split("[UNREPLIED]")[0])
         if dialled and dialled[0] != server_side[0]:  # this box port-forwards the control connection
             cannot = (
-                f"the helper opens nothing for {said.ip}: the server must advertise its own address "
-                f"{server_side[0]} (masquerade off: the helper then rewrites it for the client), or the "
-                "passive range must be forwarded and allowed"
+                f"the helper opens nothing for {said.ip} (not re-run: the server advertising its own "
+                f"address {server_side[0]}, or the passive range forwarded and allowed; the candidates "
+                "below are the ones re-run)"
             )
         else:
             cannot = (
                 f"the helper opens ports only for a 227 naming {server_side[0]}, the connection's own "
-                "address: the passive range must be allowed instead"
+                "address (not re-run: allowing the passive range; the candidates below are the ones re-run)"
             )
     else:
         return None
