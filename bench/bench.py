@@ -99,8 +99,7 @@ PEERS = (
         ),
     ),
 )
-PEERS_GOAL_S = 600  # the whole peers matrix on one machine
-SHARD_GOAL_S = 180  # each of 4 CI jobs
+PEERS_GOAL_S, SHARD_GOAL_S, SHARDS = goals.PEERS_GOAL_S, goals.SHARD_GOAL_S, goals.SHARDS
 TEST_TIMEOUT_S = 3600  # bench.py test: a hung test run is stopped, not waited for
 
 
@@ -413,7 +412,7 @@ def bound(runs: dict) -> dict:
     return {"kind": kind, "gain_pct": gain, "fastest_jobs": fastest["jobs"], "says": says}
 
 
-def peers(res: dict, shards: int = 4) -> None:
+def peers(res: dict, shards: int = SHARDS) -> None:
     """`make test-matrix-peers` as CI runs it: each of its two matrices in `shards` parts, one part
     after another on this machine, then merged. A CI job runs part i of both matrices; the whole
     on one machine is the sum of the parts."""
