@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from harness.core import family
-from harness.ticket.log import Result
+from harness.ticket.log import Connection, Dial, Result
 
 MAX_LINE = 4096  # characters of a line the patterns see: a log line is far shorter; bounds their time
 TRANSFER = frozenset({"LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE"})
@@ -83,6 +83,12 @@ class Context:
     offered: bool = False  # a passive reply (or an accepted PORT) since the last transfer ended
     transferring: bool = False  # ...and a transfer command after it, not answered finally yet
     _port: family.Announced | None = None  # a PORT/EPRT sent, not yet answered
+
+    def dial(self, conn: Connection, result: Result | None) -> Dial:
+        """A dial of the control or the data connection, to where this context says it goes."""
+        if conn == "data":
+            return Dial("data", self.data_host, self.data_port, result)
+        return Dial("control", self.host, self.port, result)
 
     def connect(self, host: str, port: int) -> None:
         """A new control connection: nothing of the last one's data connection holds."""

@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from harness.ticket.log import Connection, Dial, Event, Kind, Log, Result, Where
+from harness.ticket.log import Connection, Event, Kind, Log, Where
 from harness.ticket.readers import reader
 from harness.ticket.readers._gui import ERRNO, ERRNO_RESULT, Clock, Context, host_port, lines_of, mask, text_of
 
@@ -276,10 +276,7 @@ def _note(kind: Kind, msg: str, where: Where, t: float | None, ctx: Context, set
     text = _fold(msg)
     meaning = MESSAGES.get(text)
 
-    def dial(conn: Connection, result: Result | None) -> Dial:
-        if conn == "data":
-            return Dial("data", ctx.data_host, ctx.data_port, result)
-        return Dial("control", ctx.host, ctx.port, result)
+    dial = ctx.dial
 
     m = CONNECTING.fullmatch(text)
     if m:

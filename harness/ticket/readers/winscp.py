@@ -55,7 +55,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.ticket.log import Connection, Dial, Event, Kind, Log, Result, Where
+from harness.ticket.log import Connection, Event, Kind, Log, Result, Where
 from harness.ticket.readers import reader
 from harness.ticket.readers._gui import Clock, Context, host_port, lines_of, mask, text_of
 
@@ -175,10 +175,7 @@ def _note(text: str, where: Where, t: float, ctx: Context, settings: dict[str, s
     """A "." line: a status, a warning or an error, with what it says of a connection."""
     kind: Kind = "error" if ERRORS.fullmatch(text) else "note"
 
-    def dial(conn: Connection, result: Result | None) -> Dial:
-        if conn == "data":
-            return Dial("data", ctx.data_host, ctx.data_port, result)
-        return Dial("control", ctx.host, ctx.port, result)
+    dial = ctx.dial
 
     m = CONNECTING.fullmatch(text)
     if m:
